@@ -1,0 +1,363 @@
+/* The bounds-checked reader and capped writer behind every parser. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "err.h"
+#include "secret.h"
+#include "wire.h"
+
+void
+wire_reader_init(struct wire_reader *r, const void *p, size_t len)
+{
+	r->p = p;
+	r->len = p == NULL ? 0 : len;
+	r->off = 0;
+}
+
+size_t
+wire_left(const struct wire_reader *r)
+{
+	return r->len - r->off;
+}
+
+const uint8_t *
+wire_cursor(const struct wire_reader *r)
+{
+	return r->p + r->off;
+}
+
+int
+wire_get_bytes(struct wire_reader *r, void *out, size_t n)
+{
+	if (wire_left(r) < n)
+		return JIT_E_FORMAT;
+	if (n > 0)
+		memcpy(out, r->p + r->off, n);
+	r->off += n;
+	return JIT_OK;
+}
+
+int
+wire_skip(struct wire_reader *r, size_t n)
+{
+	if (wire_left(r) < n)
+		return JIT_E_FORMAT;
+	r->off += n;
+	return JIT_OK;
+}
+
+int
+wire_peek_u8(const struct wire_reader *r, uint8_t *ret)
+{
+	if (wire_left(r) < 1)
+		return JIT_E_FORMAT;
+	*ret = r->p[r->off];
+	return JIT_OK;
+}
+
+int
+wire_get_u8(struct wire_reader *r, uint8_t *ret)
+{
+	return wire_get_bytes(r, ret, 1);
+}
+
+int
+wire_get_u32(struct wire_reader *r, uint32_t *ret)
+{
+	uint8_t b[4];
+	int rc;
+
+	if ((rc = wire_get_bytes(r, b, sizeof(b))) != 0)
+		return rc;
+	*ret = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+	    (uint32_t)b[2] << 8 | b[3];
+	return JIT_OK;
+}
+
+int
+wire_get_u64(struct wire_reader *r, uint64_t *ret)
+{
+	uint32_t hi, lo;
+	size_t save = r->off;
+	int rc;
+
+	if ((rc = wire_get_u32(r, &hi)) != 0 ||
+	    (rc = wire_get_u32(r, &lo)) != 0) {
+		r->off = save;
+		return rc;
+	}
+	*ret = (uint64_t)hi << 32 | lo;
+	return JIT_OK;
+}
+
+int
+wire_get_bool(struct wire_reader *r, bool *ret)
+{
+	uint8_t v;
+	int rc;
+
+	if ((rc = wire_get_u8(r, &v)) != 0)
+		return rc;
+	if (v > 1) {
+		r->off--;
+		return JIT_E_FORMAT;
+	}
+	*ret = v == 1;
+	return JIT_OK;
+}
+
+int
+wire_get_string(struct wire_reader *r, size_t max, const uint8_t **ret,
+    size_t *ret_len)
+{
+	size_t save = r->off;
+	uint32_t n;
+	int rc;
+
+	if ((rc = wire_get_u32(r, &n)) != 0)
+		return rc;
+	if (n > max) {
+		r->off = save;
+		return JIT_E_LIMIT;
+	}
+	if (wire_left(r) < n) {
+		r->off = save;
+		return JIT_E_FORMAT;
+	}
+	*ret = r->p + r->off;
+	*ret_len = n;
+	r->off += n;
+	return JIT_OK;
+}
+
+int
+wire_get_cstring(struct wire_reader *r, size_t max, char **ret)
+{
+	size_t save = r->off, n;
+	const uint8_t *p;
+	char *s;
+	int rc;
+
+	if ((rc = wire_get_string(r, max, &p, &n)) != 0)
+		return rc;
+	if (n > 0 && memchr(p, '\0', n) != NULL) {
+		r->off = save;
+		return JIT_E_FORMAT;
+	}
+	if ((s = malloc(n + 1)) == NULL) {
+		r->off = save;
+		return JIT_E_NOMEM;
+	}
+	if (n > 0)
+		memcpy(s, p, n);
+	s[n] = '\0';
+	*ret = s;
+	return JIT_OK;
+}
+
+int
+wire_get_secret(struct wire_reader *r, size_t max, struct secret **ret)
+{
+	size_t save = r->off, n;
+	const uint8_t *p;
+	int rc;
+
+	if ((rc = wire_get_string(r, max, &p, &n)) != 0)
+		return rc;
+	if ((rc = secret_from(p, n, ret)) != 0)
+		r->off = save;
+	return rc;
+}
+
+int
+wire_get_sub(struct wire_reader *r, size_t max, struct wire_reader *ret)
+{
+	const uint8_t *p;
+	size_t n;
+	int rc;
+
+	if ((rc = wire_get_string(r, max, &p, &n)) != 0)
+		return rc;
+	wire_reader_init(ret, p, n);
+	return JIT_OK;
+}
+
+int
+wire_end(const struct wire_reader *r)
+{
+	return wire_left(r) == 0 ? JIT_OK : JIT_E_FORMAT;
+}
+
+void
+wire_writer_init(struct wire_writer *w, size_t max, bool secure)
+{
+	memset(w, 0, sizeof(*w));
+	w->max = max;
+	w->secure = secure;
+}
+
+void
+wire_writer_reset(struct wire_writer *w)
+{
+	if (w->secure)
+		secret_free(w->sec);
+	else
+		free(w->d);
+	wire_writer_init(w, w->max, w->secure);
+}
+
+static int
+grow(struct wire_writer *w, size_t need)
+{
+	size_t ncap;
+	struct secret *ns;
+	uint8_t *nd;
+	int rc;
+
+	if (need > w->max || w->len > w->max - need)
+		return JIT_E_LIMIT;
+	if (w->len + need <= w->cap)
+		return JIT_OK;
+	ncap = w->cap < 256 ? 256 : w->cap;
+	while (ncap < w->len + need)
+		ncap *= 2;
+	if (ncap > w->max)
+		ncap = w->max;
+	if (w->secure) {
+		/* Copy into a fresh guarded region; freeing the old one wipes it. */
+		if ((rc = secret_new(ncap, &ns)) != 0)
+			return rc;
+		if (w->len > 0)
+			memcpy(secret_ptr(ns), w->d, w->len);
+		secret_free(w->sec);
+		w->sec = ns;
+		w->d = secret_ptr(ns);
+	} else {
+		if ((nd = realloc(w->d, ncap)) == NULL)
+			return JIT_E_NOMEM;
+		w->d = nd;
+	}
+	w->cap = ncap;
+	return JIT_OK;
+}
+
+int
+wire_reserve(struct wire_writer *w, size_t n, uint8_t **ret)
+{
+	int rc;
+
+	if ((rc = grow(w, n)) != 0)
+		return rc;
+	*ret = w->d + w->len;
+	w->len += n;
+	return JIT_OK;
+}
+
+int
+wire_put_bytes(struct wire_writer *w, const void *p, size_t n)
+{
+	uint8_t *d;
+	int rc;
+
+	if ((rc = wire_reserve(w, n, &d)) != 0)
+		return rc;
+	if (n > 0)
+		memcpy(d, p, n);
+	return JIT_OK;
+}
+
+int
+wire_put_u8(struct wire_writer *w, uint8_t v)
+{
+	return wire_put_bytes(w, &v, 1);
+}
+
+int
+wire_put_bool(struct wire_writer *w, bool v)
+{
+	return wire_put_u8(w, v ? 1 : 0);
+}
+
+int
+wire_put_u32(struct wire_writer *w, uint32_t v)
+{
+	uint8_t b[4] = { v >> 24, v >> 16, v >> 8, v };
+
+	return wire_put_bytes(w, b, sizeof(b));
+}
+
+int
+wire_put_u64(struct wire_writer *w, uint64_t v)
+{
+	int rc;
+
+	if ((rc = grow(w, 8)) != 0)
+		return rc;
+	(void)wire_put_u32(w, (uint32_t)(v >> 32));
+	return wire_put_u32(w, (uint32_t)v);
+}
+
+int
+wire_put_string(struct wire_writer *w, const void *p, size_t n)
+{
+	int rc;
+
+	if (n > UINT32_MAX)
+		return JIT_E_LIMIT;
+	if ((rc = grow(w, 4 + n)) != 0)
+		return rc;
+	(void)wire_put_u32(w, (uint32_t)n);
+	return wire_put_bytes(w, p, n);
+}
+
+int
+wire_put_cstring(struct wire_writer *w, const char *s)
+{
+	return wire_put_string(w, s, s == NULL ? 0 : strlen(s));
+}
+
+int
+wire_patch_u32(struct wire_writer *w, size_t off, uint32_t v)
+{
+	if (off > w->len || w->len - off < 4)
+		return JIT_E_ARG;
+	w->d[off] = v >> 24;
+	w->d[off + 1] = v >> 16;
+	w->d[off + 2] = v >> 8;
+	w->d[off + 3] = v;
+	return JIT_OK;
+}
+
+int
+wire_writer_take(struct wire_writer *w, uint8_t **ret, size_t *ret_len)
+{
+	uint8_t *d;
+
+	if (w->secure)
+		return JIT_E_ARG;
+	if ((d = w->d) == NULL && (d = malloc(1)) == NULL)
+		return JIT_E_NOMEM;
+	*ret = d;
+	*ret_len = w->len;
+	wire_writer_init(w, w->max, w->secure);
+	return JIT_OK;
+}
+
+int
+wire_writer_take_secret(struct wire_writer *w, struct secret **ret)
+{
+	int rc;
+
+	if (!w->secure)
+		return JIT_E_ARG;
+	if (w->sec == NULL) {
+		if ((rc = secret_new(0, &w->sec)) != 0)
+			return rc;
+	}
+	secret_shrink(w->sec, w->len);
+	*ret = w->sec;
+	wire_writer_init(w, w->max, w->secure);
+	return JIT_OK;
+}

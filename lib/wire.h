@@ -1,0 +1,76 @@
+/* The one bounds-checked reader and capped writer for every parser. */
+#ifndef JIT_WIRE_H
+#define JIT_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct secret;
+
+/*
+ * Nothing else in the tree does pointer arithmetic on input.  Integers are
+ * big-endian, strings are a u32 length then bytes (RFC 4251).  Every getter
+ * takes a maximum, C strings with an embedded NUL are refused, and
+ * wire_end() refuses trailing bytes.  On error the cursor is unchanged.
+ */
+struct wire_reader {
+	const uint8_t	*p;
+	size_t		 len;
+	size_t		 off;
+};
+
+void wire_reader_init(struct wire_reader *r, const void *p, size_t len);
+size_t wire_left(const struct wire_reader *r);
+const uint8_t *wire_cursor(const struct wire_reader *r);
+int wire_peek_u8(const struct wire_reader *r, uint8_t *ret);
+int wire_get_u8(struct wire_reader *r, uint8_t *ret);
+int wire_get_u32(struct wire_reader *r, uint32_t *ret);
+int wire_get_u64(struct wire_reader *r, uint64_t *ret);
+int wire_get_bool(struct wire_reader *r, bool *ret);
+int wire_get_bytes(struct wire_reader *r, void *out, size_t n);
+int wire_skip(struct wire_reader *r, size_t n);
+/* A string as a pointer into the input (no copy). */
+int wire_get_string(struct wire_reader *r, size_t max,
+    const uint8_t **ret, size_t *ret_len);
+/* A string that must not contain NUL, copied into a malloc'd C string. */
+int wire_get_cstring(struct wire_reader *r, size_t max, char **ret);
+/* A string copied into guarded memory. */
+int wire_get_secret(struct wire_reader *r, size_t max, struct secret **ret);
+/* A string as a nested reader. */
+int wire_get_sub(struct wire_reader *r, size_t max, struct wire_reader *ret);
+int wire_end(const struct wire_reader *r);
+
+/*
+ * A writer with a hard cap.  A secure writer keeps its bytes in guarded
+ * memory and, when it grows, copies into a fresh guarded region and wipes
+ * the old one, so no stray copy of a secret is left on the heap.
+ */
+struct wire_writer {
+	uint8_t		*d;
+	size_t		 len;
+	size_t		 cap;
+	size_t		 max;
+	struct secret	*sec;	/* backing store when secure */
+	bool		 secure;
+};
+
+void wire_writer_init(struct wire_writer *w, size_t max, bool secure);
+void wire_writer_reset(struct wire_writer *w);	/* frees, wipes */
+int wire_put_u8(struct wire_writer *w, uint8_t v);
+int wire_put_u32(struct wire_writer *w, uint32_t v);
+int wire_put_u64(struct wire_writer *w, uint64_t v);
+int wire_put_bool(struct wire_writer *w, bool v);
+int wire_put_bytes(struct wire_writer *w, const void *p, size_t n);
+int wire_put_string(struct wire_writer *w, const void *p, size_t n);
+int wire_put_cstring(struct wire_writer *w, const char *s);
+/* Reserve n bytes, return where to write them. */
+int wire_reserve(struct wire_writer *w, size_t n, uint8_t **ret);
+/* Overwrite a u32 already written at offset off (frame lengths). */
+int wire_patch_u32(struct wire_writer *w, size_t off, uint32_t v);
+/* Hand the bytes over: plain writers give malloc'd memory, secure ones a
+ * struct secret (exactly len bytes visible).  The writer is reset. */
+int wire_writer_take(struct wire_writer *w, uint8_t **ret, size_t *ret_len);
+int wire_writer_take_secret(struct wire_writer *w, struct secret **ret);
+
+#endif
