@@ -330,3 +330,15 @@ hw_token_to_json(const struct hw_token *t, struct json_object **ret)
 	json_object_put(o);
 	return r;
 }
+
+int
+hw_token_dup(const struct hw_token *t, struct hw_token **ret)
+{
+	struct json_object *o = NULL;
+	int r;
+
+	if ((r = hw_token_to_json(t, &o)) == 0)
+		r = hw_token_from_json(o, ret);
+	json_object_put(o);
+	return r;
+}

@@ -90,6 +90,7 @@ int hw_enroll(const struct hw_enroll_args *a, struct hw_token **ret,
 int hw_open_identity(const struct hw_token *t, const struct hw_auth *auth,
     struct secret **ret_sk, struct hw_status *st);
 void hw_token_free(struct hw_token *t);
+int hw_token_dup(const struct hw_token *t, struct hw_token **ret);
 int hw_token_from_json(struct json_object *o, struct hw_token **ret);
 int hw_token_to_json(const struct hw_token *t, struct json_object **ret);
 /* Write a sentence into st->msg (printf-style) if it is still empty. */

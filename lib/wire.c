@@ -330,6 +330,20 @@ wire_patch_u32(struct wire_writer *w, size_t off, uint32_t v)
 	return JIT_OK;
 }
 
+void
+wire_writer_consume(struct wire_writer *w, size_t n)
+{
+	if (n >= w->len) {
+		if (w->len > 0)
+			sodium_memzero(w->d, w->len);
+		w->len = 0;
+		return;
+	}
+	memmove(w->d, w->d + n, w->len - n);
+	sodium_memzero(w->d + w->len - n, n);
+	w->len -= n;
+}
+
 int
 wire_writer_take(struct wire_writer *w, uint8_t **ret, size_t *ret_len)
 {

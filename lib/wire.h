@@ -68,6 +68,8 @@ int wire_put_cstring(struct wire_writer *w, const char *s);
 int wire_reserve(struct wire_writer *w, size_t n, uint8_t **ret);
 /* Overwrite a u32 already written at offset off (frame lengths). */
 int wire_patch_u32(struct wire_writer *w, size_t off, uint32_t v);
+/* Drop n bytes from the front (consumed input). */
+void wire_writer_consume(struct wire_writer *w, size_t n);
 /* Hand the bytes over: plain writers give malloc'd memory, secure ones a
  * struct secret (exactly len bytes visible).  The writer is reset. */
 int wire_writer_take(struct wire_writer *w, uint8_t **ret, size_t *ret_len);

@@ -1,0 +1,207 @@
+/* Request dispatch: ssh-agent message types and the extension verbs. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "config.h"
+#include "err.h"
+#include "ext.h"
+#include "jsonx.h"
+#include "log.h"
+#include "secret.h"
+
+#define EXT_NAME_MAX	128
+#define EXT_ARGS_MAX	(64 * 1024)
+#define EXT_SECRET_MAX	(AGENT_FRAME_MAX)
+#define EXT_SUFFIX	"@" JIT_EXT_DOMAIN
+
+static const struct {
+	const char	*verb;
+	ext_fn		*fn;
+} exts[] = {
+	{ "status", ext_status },
+	{ "tokens", ext_tokens },
+	{ "enroll", ext_enroll },
+	{ "unenroll", ext_unenroll },
+	{ "add", ext_add },
+	{ "unlock", ext_unlock },
+	{ "get", ext_get },
+	{ "lock", ext_lock },
+	{ "revoke", ext_revoke },
+	{ "audit-head", ext_audit_head },
+};
+#define NEXTS	(sizeof(exts) / sizeof(exts[0]))
+
+int
+reply_ext_ok(struct conn *c, struct json_object *result,
+    const struct secret *payload)
+{
+	struct wire_writer w;
+	const char *s;
+	int r;
+
+	/* Secure: a payload (credential values) passes through it. */
+	wire_writer_init(&w, AGENT_FRAME_MAX, true);
+	s = json_object_to_json_string_ext(result, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	if ((r = wire_put_u8(&w, SSH_AGENT_SUCCESS)) != 0 ||
+	    (r = wire_put_cstring(&w, s)) != 0 ||
+	    (payload != NULL && (r = wire_put_string(&w, secret_ptr(payload),
+	    secret_len(payload))) != 0)) {
+		wire_writer_reset(&w);
+		return r;
+	}
+	conn_send(c, &w);
+	return JIT_OK;
+}
+
+void
+reply_ext_err(struct conn *c, int err, int retries, const char *fmt, ...)
+{
+	struct json_object *o;
+	struct wire_writer w;
+	char msg[512];
+	va_list ap;
+
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+	} else
+		snprintf(msg, sizeof(msg), "%s", jit_strerror(err));
+	log_info("request failed: %s", msg);
+	wire_writer_init(&w, AGENT_FRAME_MAX, false);
+	if ((o = json_object_new_object()) == NULL ||
+	    jsonx_add_int(o, "error", err) != 0 ||
+	    jsonx_add_str(o, "code", jit_errname(err)) != 0 ||
+	    jsonx_add_str(o, "message", msg) != 0 ||
+	    (retries >= 0 && jsonx_add_int(o, "retries", retries) != 0) ||
+	    wire_put_u8(&w, SSH_AGENT_EXTENSION_FAILURE) != 0 ||
+	    wire_put_cstring(&w, json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) != 0) {
+		wire_writer_reset(&w);
+		conn_reply_type(c, SSH_AGENT_EXTENSION_FAILURE);
+	} else
+		conn_send(c, &w);
+	json_object_put(o);
+}
+
+static int
+ext_query(struct request *rq)
+{
+	struct wire_writer w;
+	char name[EXT_NAME_MAX];
+	size_t i;
+	int r;
+
+	wire_writer_init(&w, AGENT_FRAME_MAX, false);
+	if ((r = wire_put_u8(&w, SSH_AGENT_SUCCESS)) != 0 ||
+	    (r = wire_put_cstring(&w, "query")) != 0)
+		goto fail;
+	for (i = 0; i < NEXTS; i++) {
+		snprintf(name, sizeof(name), "%s%s", exts[i].verb, EXT_SUFFIX);
+		if ((r = wire_put_cstring(&w, name)) != 0)
+			goto fail;
+	}
+	conn_send(rq->conn, &w);
+	return JIT_OK;
+ fail:
+	wire_writer_reset(&w);
+	return r;
+}
+
+static int
+extension(struct agent *ag, struct request *rq)
+{
+	struct json_object *args = NULL;
+	struct secret *payload = NULL;
+	const uint8_t *p;
+	size_t n, i, vlen;
+	char *name = NULL;
+	int r;
+
+	if ((r = wire_get_cstring(&rq->body, EXT_NAME_MAX, &name)) != 0) {
+		conn_reply_type(rq->conn, SSH_AGENT_FAILURE);
+		return JIT_OK;
+	}
+	if (strcmp(name, "query") == 0) {
+		if ((r = wire_end(&rq->body)) != 0 || (r = ext_query(rq)) != 0)
+			conn_reply_type(rq->conn, SSH_AGENT_FAILURE);
+		free(name);
+		return JIT_OK;
+	}
+	n = strlen(name);
+	vlen = n > strlen(EXT_SUFFIX) ? n - strlen(EXT_SUFFIX) : 0;
+	for (i = 0; i < NEXTS && vlen > 0; i++) {
+		if (strlen(exts[i].verb) == vlen &&
+		    strncmp(name, exts[i].verb, vlen) == 0 &&
+		    strcmp(name + vlen, EXT_SUFFIX) == 0)
+			break;
+	}
+	if (vlen == 0 || i == NEXTS) {
+		/* Unknown extensions fail the way ssh-agent's do. */
+		log_debug("unknown extension requested");
+		conn_reply_type(rq->conn, SSH_AGENT_FAILURE);
+		free(name);
+		return JIT_OK;
+	}
+	if ((r = wire_get_string(&rq->body, EXT_ARGS_MAX, &p, &n)) != 0 ||
+	    (r = jsonx_parse((const char *)p, n, &args)) != 0)
+		goto fail;
+	if (wire_left(&rq->body) > 0 &&
+	    (r = wire_get_secret(&rq->body, EXT_SECRET_MAX, &payload)) != 0)
+		goto fail;
+	if ((r = wire_end(&rq->body)) != 0)
+		goto fail;
+	r = exts[i].fn(ag, rq, args, &payload);
+	if (r < 0)
+		goto fail;
+	goto out;
+ fail:
+	reply_ext_err(rq->conn, r, -1, "%s: %s", exts[i].verb,
+	    r == JIT_E_FORMAT ? "malformed request" : jit_strerror(r));
+	r = JIT_OK;
+ out:
+	secret_free(payload);
+	json_object_put(args);
+	free(name);
+	return r;
+}
+
+static int
+request_identities(struct agent *ag, struct request *rq)
+{
+	struct wire_writer w;
+
+	(void)ag;
+	if (wire_end(&rq->body) != 0) {
+		conn_reply_type(rq->conn, SSH_AGENT_FAILURE);
+		return JIT_OK;
+	}
+	wire_writer_init(&w, AGENT_FRAME_MAX, false);
+	if (wire_put_u8(&w, SSH_AGENT_IDENTITIES_ANSWER) != 0 ||
+	    wire_put_u32(&w, 0) != 0) {
+		wire_writer_reset(&w);
+		conn_reply_type(rq->conn, SSH_AGENT_FAILURE);
+		return JIT_OK;
+	}
+	conn_send(rq->conn, &w);
+	return JIT_OK;
+}
+
+int
+dispatch(struct agent *ag, struct request *rq)
+{
+	switch (rq->type) {
+	case SSH_AGENTC_REQUEST_IDENTITIES:
+		return request_identities(ag, rq);
+	case SSH_AGENTC_EXTENSION:
+		return extension(ag, rq);
+	default:
+		/* Exactly one reply, whatever arrived. */
+		conn_reply_type(rq->conn, SSH_AGENT_FAILURE);
+		return JIT_OK;
+	}
+}

@@ -1,0 +1,369 @@
+/* Verbs on credentials: add, get, lock, revoke. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "err.h"
+#include "events.h"
+#include "ext.h"
+#include "fields.h"
+#include "jsonx.h"
+#include "log.h"
+#include "secret.h"
+#include "store.h"
+#include "vault.h"
+
+#define KIND_SECRET	"secret"
+#define KIND_ENV	"env"
+
+static void
+fmt_time(int64_t t, char *out, size_t outlen)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	localtime_r(&tt, &tm);
+	strftime(out, outlen, "%Y-%m-%d %H:%M:%S %Z", &tm);
+}
+
+int
+ext_add(struct agent *ag, struct request *rq, struct json_object *args,
+    struct secret **payload)
+{
+	struct cred_new a;
+	struct cred *c, *old;
+	struct json_object *res, *ev, *arr;
+	const char *stepup = "session";
+	uint32_t nfields;
+	size_t i;
+	int r;
+
+	memset(&a, 0, sizeof(a));
+	a.kind = KIND_SECRET;
+	if ((r = ext_str_arg(args, "name", CRED_NAME_MAX, &a.name)) != 0 ||
+	    (r = ext_duration_arg(args, "ttl", &a.ttl_s, 0)) != 0)
+		return r;
+	if ((r = jsonx_opt_str(args, "kind", CRED_KIND_MAX, &a.kind)) != 0 &&
+	    r != JIT_E_NOENT)
+		return r;
+	if ((r = jsonx_opt_str(args, "stepup", 16, &stepup)) != 0 &&
+	    r != JIT_E_NOENT)
+		return r;
+	if ((r = jsonx_opt_bool(args, "replace", &a.replace)) != 0 &&
+	    r != JIT_E_NOENT)
+		return r;
+	if (!store_valid_name(a.name)) {
+		reply_ext_err(rq->conn, JIT_E_ARG, -1, "a credential name is "
+		    "1 to %d letters, digits, '_', '.' or '-'", CRED_NAME_MAX);
+		return JIT_OK;
+	}
+	if (strcmp(a.kind, KIND_SECRET) != 0 && strcmp(a.kind, KIND_ENV) != 0) {
+		reply_ext_err(rq->conn, JIT_E_ARG, -1, "unknown kind '%s' "
+		    "(secret or env)", a.kind);
+		return JIT_OK;
+	}
+	if (stepup_parse(stepup, &a.stepup) != 0) {
+		reply_ext_err(rq->conn, JIT_E_ARG, -1, "unknown step-up '%s' "
+		    "(session, always, pin or confirm)", stepup);
+		return JIT_OK;
+	}
+	if (*payload == NULL || fields_validate(*payload, &nfields) != 0) {
+		reply_ext_err(rq->conn, JIT_E_FORMAT, -1, "add needs the "
+		    "secret's fields in the request's secret payload");
+		return JIT_OK;
+	}
+	if ((old = store_cred(ag->store, a.name)) != NULL && a.replace)
+		vault_wipe(ag->vault, old);
+	if ((r = store_put_cred(ag->store, &a, *payload, &c)) != 0) {
+		if (r == JIT_E_EXISTS)
+			reply_ext_err(rq->conn, r, -1, "a credential named %s "
+			    "exists: revoke it first, or pass --replace",
+			    a.name);
+		else if (r == JIT_E_NOTOKEN)
+			reply_ext_err(rq->conn, r, -1, "no token is enrolled to "
+			    "wrap it to: run 'jitctl enroll' first");
+		else
+			reply_ext_err(rq->conn, r, -1, "cannot store %s: %s",
+			    a.name, jit_strerror(r));
+		return JIT_OK;
+	}
+	if ((ev = event_new("add")) != NULL) {
+		event_str(ev, "name", c->name);
+		event_str(ev, "kind", c->kind);
+		event_int(ev, "not_after", c->not_after);
+		event_str(ev, "stepup", stepup_name(c->stepup));
+		event_int(ev, "fields", (int64_t)c->nfields);
+		event_peer(ev, rq->peer);
+	}
+	event_emit(ag, ev);
+	if ((res = json_object_new_object()) == NULL)
+		return JIT_E_NOMEM;
+	(void)jsonx_add_str(res, "name", c->name);
+	(void)jsonx_add_int(res, "not_after", c->not_after);
+	arr = json_object_new_array();
+	for (i = 0; i < c->nwraps; i++) {
+		struct hw_token *t = store_token_by_id(ag->store,
+		    c->wraps[i].token_id);
+
+		if (t != NULL)
+			json_object_array_add(arr,
+			    json_object_new_string(t->label));
+	}
+	json_object_object_add(res, "tokens", arr);
+	r = reply_ext_ok(rq->conn, res, NULL);
+	json_object_put(res);
+	return r;
+}
+
+static void
+audit_deny(struct agent *ag, const struct peer *p, const char *name,
+    const char *why)
+{
+	struct json_object *ev = event_new("deny");
+
+	event_str(ev, "name", name);
+	event_str(ev, "why", why);
+	event_peer(ev, p);
+	event_emit(ag, ev);
+}
+
+/* Reply why c cannot be used now, if it cannot; JIT_OK if it can. */
+static int
+check_usable(struct agent *ag, struct request *rq, struct cred *c)
+{
+	char when[64];
+	int r;
+
+	if ((r = vault_check(ag->vault, c)) == 0)
+		return JIT_OK;
+	if (r == JIT_E_EXPIRED) {
+		fmt_time(c->not_after, when, sizeof(when));
+		reply_ext_err(rq->conn, r, -1, "%s expired at %s: request or "
+		    "add it again", c->name, when);
+		audit_deny(ag, rq->peer, c->name, "expired");
+	} else {
+		reply_ext_err(rq->conn, r, -1, "%s is locked: run 'jitctl "
+		    "unlock %s' first", c->name, c->name);
+		audit_deny(ag, rq->peer, c->name, "locked");
+	}
+	return r;
+}
+
+int
+ext_serve(struct agent *ag, struct conn *conn, const struct peer *p,
+    struct cred *c, const struct secret *fields, const char *field,
+    const char *purpose, const char *command)
+{
+	struct fields_builder b;
+	struct secret *one = NULL;
+	struct json_object *res = NULL, *arr, *ev;
+	struct field f;
+	int r;
+
+	memset(&b, 0, sizeof(b));
+	if (field != NULL) {
+		if ((r = fields_get(fields, field, &f)) != 0) {
+			reply_ext_err(conn, r, -1, "%s has no field %s", c->name,
+			    field);
+			return JIT_OK;
+		}
+		if ((r = fields_begin(&b)) != 0 ||
+		    (r = fields_add(&b, field, strlen(field), f.val,
+		    f.vallen)) != 0 ||
+		    (r = fields_finish(&b, &one)) != 0)
+			goto out;
+	}
+	if ((res = json_object_new_object()) == NULL) {
+		r = JIT_E_NOMEM;
+		goto out;
+	}
+	(void)jsonx_add_str(res, "name", c->name);
+	(void)jsonx_add_str(res, "kind", c->kind);
+	arr = json_object_new_array();
+	for (size_t i = 0; i < c->nfields; i++)
+		if (field == NULL || strcmp(field, c->field_names[i]) == 0)
+			json_object_array_add(arr,
+			    json_object_new_string(c->field_names[i]));
+	json_object_object_add(res, "fields", arr);
+	if (c->slot != NULL)
+		(void)jsonx_add_int(res, "until", c->slot->until_wall);
+	if ((r = reply_ext_ok(conn, res, one != NULL ? one : fields)) != 0)
+		goto out;
+	vault_note_use(c, p);
+	if ((ev = event_new("use")) != NULL) {
+		event_str(ev, "name", c->name);
+		event_str(ev, "purpose", purpose);
+		event_str(ev, "command", command);
+		event_str(ev, "field", field);
+		event_peer(ev, p);
+	}
+	event_emit(ag, ev);
+ out:
+	fields_abort(&b);
+	secret_free(one);
+	json_object_put(res);
+	return r;
+}
+
+int
+ext_get(struct agent *ag, struct request *rq, struct json_object *args,
+    struct secret **payload)
+{
+	struct open_args oa;
+	struct cred *c;
+	const char *name, *field = NULL, *purpose = "get", *command = NULL;
+	int r;
+
+	if ((r = ext_str_arg(args, "name", CRED_NAME_MAX, &name)) != 0)
+		return r;
+	if (((r = jsonx_opt_str(args, "field", FIELD_NAME_MAX, &field)) != 0 &&
+	    r != JIT_E_NOENT) ||
+	    ((r = jsonx_opt_str(args, "purpose", 16, &purpose)) != 0 &&
+	    r != JIT_E_NOENT) ||
+	    ((r = jsonx_opt_str(args, "command", 256, &command)) != 0 &&
+	    r != JIT_E_NOENT))
+		return JIT_E_FORMAT;
+	if (strcmp(purpose, "get") != 0 && strcmp(purpose, "exec") != 0)
+		return JIT_E_FORMAT;
+	if ((c = store_cred(ag->store, name)) == NULL) {
+		reply_ext_err(rq->conn, JIT_E_NOENT, -1, "no credential named "
+		    "%s: see 'jitctl status'", name);
+		audit_deny(ag, rq->peer, name, "no such credential");
+		return JIT_OK;
+	}
+	if (check_usable(ag, rq, c) != 0)
+		return JIT_OK;
+	if (c->stepup == STEPUP_SESSION)
+		return ext_serve(ag, rq->conn, rq->peer, c, c->slot->fields,
+		    field, purpose, command);
+	if (c->stepup == STEPUP_CONFIRM) {
+		reply_ext_err(rq->conn, JIT_E_UNSUPPORTED, -1, "step-up "
+		    "'confirm' is not available in this version");
+		return JIT_OK;
+	}
+	/* always / pin: a fresh unwrap with the token for this one use. */
+	memset(&oa, 0, sizeof(oa));
+	oa.creds = &c;
+	oa.n = 1;
+	oa.token_label = c->slot->token_label;
+	oa.pin = *payload;
+	*payload = NULL;
+	oa.for_get = true;
+	oa.field = field;
+	oa.purpose = purpose;
+	oa.command = command;
+	return ext_open_submit(ag, rq, &oa);
+}
+
+static int
+names_arg(struct json_object *args, struct json_object **ret)
+{
+	struct json_object *arr;
+
+	if (!json_object_object_get_ex(args, "names", &arr)) {
+		*ret = NULL;
+		return JIT_OK;
+	}
+	if (!json_object_is_type(arr, json_type_array) ||
+	    json_object_array_length(arr) > STORE_CREDS_MAX)
+		return JIT_E_FORMAT;
+	*ret = arr;
+	return JIT_OK;
+}
+
+int
+ext_lock(struct agent *ag, struct request *rq, struct json_object *args,
+    struct secret **payload)
+{
+	struct json_object *arr, *res, *done, *ev;
+	struct cred *c;
+	const char *name;
+	size_t i, n;
+	int r;
+
+	(void)payload;
+	if ((r = names_arg(args, &arr)) != 0)
+		return r;
+	if ((done = json_object_new_array()) == NULL)
+		return JIT_E_NOMEM;
+	n = arr != NULL ? json_object_array_length(arr) : 0;
+	if (n == 0) {
+		while (vault_first(ag->vault) != NULL) {
+			c = vault_first(ag->vault)->cred;
+			json_object_array_add(done,
+			    json_object_new_string(c->name));
+			vault_wipe(ag->vault, c);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(arr, i);
+
+		if (!json_object_is_type(e, json_type_string)) {
+			json_object_put(done);
+			return JIT_E_FORMAT;
+		}
+		name = json_object_get_string(e);
+		if ((c = store_cred(ag->store, name)) == NULL) {
+			reply_ext_err(rq->conn, JIT_E_NOENT, -1, "no credential "
+			    "named %s", name);
+			json_object_put(done);
+			return JIT_OK;
+		}
+		if (c->slot != NULL) {
+			vault_wipe(ag->vault, c);
+			json_object_array_add(done,
+			    json_object_new_string(c->name));
+		}
+	}
+	if ((ev = event_new("lock")) != NULL) {
+		json_object_object_add(ev, "names", json_object_get(done));
+		event_peer(ev, rq->peer);
+	}
+	event_emit(ag, ev);
+	res = json_object_new_object();
+	json_object_object_add(res, "locked", done);
+	r = reply_ext_ok(rq->conn, res, NULL);
+	json_object_put(res);
+	return r;
+}
+
+int
+ext_revoke(struct agent *ag, struct request *rq, struct json_object *args,
+    struct secret **payload)
+{
+	struct json_object *res, *ev;
+	struct cred *c;
+	const char *name;
+	char *keep = NULL;
+	int r;
+
+	(void)payload;
+	if ((r = ext_str_arg(args, "name", CRED_NAME_MAX, &name)) != 0)
+		return r;
+	if ((c = store_cred(ag->store, name)) == NULL) {
+		reply_ext_err(rq->conn, JIT_E_NOENT, -1, "no credential named "
+		    "%s", name);
+		return JIT_OK;
+	}
+	if ((keep = strdup(c->name)) == NULL)
+		return JIT_E_NOMEM;
+	vault_wipe(ag->vault, c);
+	if ((r = store_delete_cred(ag->store, keep)) != 0) {
+		reply_ext_err(rq->conn, r, -1, "cannot delete %s: %s", keep,
+		    jit_strerror(r));
+		free(keep);
+		return JIT_OK;
+	}
+	if ((ev = event_new("revoke")) != NULL) {
+		event_str(ev, "name", keep);
+		event_peer(ev, rq->peer);
+	}
+	event_emit(ag, ev);
+	res = json_object_new_object();
+	(void)jsonx_add_str(res, "name", keep);
+	r = reply_ext_ok(rq->conn, res, NULL);
+	json_object_put(res);
+	free(keep);
+	return r;
+}

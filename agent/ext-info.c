@@ -1,0 +1,224 @@
+/* Verbs that report: status, tokens, audit-head; and the shared helpers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "config.h"
+#include "err.h"
+#include "ext.h"
+#include "jsonx.h"
+#include "store.h"
+#include "vault.h"
+
+int
+ext_str_arg(struct json_object *args, const char *key, size_t max,
+    const char **ret)
+{
+	return jsonx_get_str(args, key, max, ret);
+}
+
+int
+ext_duration_arg(struct json_object *args, const char *key, int64_t *ret,
+    int64_t dflt)
+{
+	int r;
+
+	r = jsonx_opt_int(args, key, 1, 366LL * 24 * 3600, ret);
+	if (r == JIT_E_NOENT) {
+		if (dflt <= 0)
+			return JIT_E_FORMAT;
+		*ret = dflt;
+		return JIT_OK;
+	}
+	return r;
+}
+
+void
+ext_reply_hw_err(struct conn *c, int r, const struct hw_status *st)
+{
+	if (st != NULL && st->msg[0] != '\0')
+		reply_ext_err(c, r, st->retries, "%s", st->msg);
+	else
+		reply_ext_err(c, r, st != NULL ? st->retries : -1, NULL);
+}
+
+struct json_object *
+ext_token_json(const struct hw_token *t)
+{
+	struct json_object *o;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	(void)jsonx_add_str(o, "id", t->id);
+	(void)jsonx_add_str(o, "label", t->label);
+	(void)jsonx_add_str(o, "type", t->type);
+	if (t->device != NULL)
+		(void)jsonx_add_str(o, "device", t->device);
+	(void)jsonx_add_bool(o, "simulated", t->simulated);
+	(void)jsonx_add_bool(o, "uv", t->uv);
+	(void)jsonx_add_int(o, "created", t->created);
+	return o;
+}
+
+static struct json_object *
+tokens_array(const struct store *s)
+{
+	struct json_object *arr;
+	size_t i;
+
+	if ((arr = json_object_new_array()) == NULL)
+		return NULL;
+	for (i = 0; i < store_ntokens(s); i++)
+		json_object_array_add(arr, ext_token_json(store_token_at(s, i)));
+	return arr;
+}
+
+int
+ext_tokens(struct agent *ag, struct request *rq, struct json_object *args,
+    struct secret **payload)
+{
+	struct json_object *res;
+	int r;
+
+	(void)args;
+	(void)payload;
+	if ((res = json_object_new_object()) == NULL)
+		return JIT_E_NOMEM;
+	json_object_object_add(res, "tokens", tokens_array(ag->store));
+	r = reply_ext_ok(rq->conn, res, NULL);
+	json_object_put(res);
+	return r;
+}
+
+static struct json_object *
+cred_json(struct agent *ag, struct cred *c, int64_t now_wall, int64_t now_ms)
+{
+	struct json_object *o, *arr, *p;
+	const struct vault_slot *s;
+	const char *state;
+	int64_t left;
+	size_t i;
+
+	(void)ag;
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	(void)jsonx_add_str(o, "name", c->name);
+	(void)jsonx_add_str(o, "kind", c->kind);
+	arr = json_object_new_array();
+	for (i = 0; i < c->nfields; i++)
+		json_object_array_add(arr,
+		    json_object_new_string(c->field_names[i]));
+	json_object_object_add(o, "fields", arr);
+	(void)jsonx_add_str(o, "stepup", stepup_name(c->stepup));
+	(void)jsonx_add_int(o, "not_after", c->not_after);
+	s = c->slot;
+	if (now_wall >= c->not_after)
+		state = "expired";
+	else if (s != NULL && now_ms < s->until_ms)
+		state = "unlocked";
+	else
+		state = "locked";
+	(void)jsonx_add_str(o, "state", state);
+	if (s != NULL && strcmp(state, "unlocked") == 0) {
+		left = (s->until_ms - now_ms) / 1000;
+		if (c->not_after - now_wall < left)
+			left = c->not_after - now_wall;
+		(void)jsonx_add_int(o, "until", s->until_wall);
+		(void)jsonx_add_int(o, "time_left", left);
+		(void)jsonx_add_str(o, "unlocked_by", s->token_label);
+	} else {
+		json_object_object_add(o, "until", NULL);
+		json_object_object_add(o, "time_left", NULL);
+	}
+	(void)jsonx_add_int(o, "uses", s != NULL ? (int64_t)s->uses : 0);
+	if (s != NULL && s->has_peer && (p = json_object_new_object()) != NULL) {
+		(void)jsonx_add_int(p, "uid", (int64_t)s->last_peer.uid);
+		(void)jsonx_add_int(p, "pid", (int64_t)s->last_peer.pid);
+		(void)jsonx_add_str(p, "exe", s->last_exe);
+		json_object_object_add(o, "last_peer", p);
+	} else
+		json_object_object_add(o, "last_peer", NULL);
+	arr = json_object_new_array();
+	for (i = 0; i < c->nwraps; i++) {
+		const struct hw_token *t = store_token_by_id(ag->store,
+		    c->wraps[i].token_id);
+
+		if (t != NULL)
+			json_object_array_add(arr,
+			    json_object_new_string(t->label));
+	}
+	json_object_object_add(o, "tokens", arr);
+	return o;
+}
+
+int
+ext_status(struct agent *ag, struct request *rq, struct json_object *args,
+    struct secret **payload)
+{
+	struct json_object *res, *a, *arr;
+	int64_t now_wall = (int64_t)time(NULL), now_ms = vault_now_ms();
+	size_t i;
+	int r;
+
+	(void)args;
+	(void)payload;
+	/* Expired windows are wiped before anyone is told they are open. */
+	for (i = 0; i < store_ncreds(ag->store); i++) {
+		struct cred *c = store_cred_at(ag->store, i);
+
+		if (c->slot != NULL)
+			(void)vault_check(ag->vault, c);
+	}
+	if ((res = json_object_new_object()) == NULL ||
+	    (a = json_object_new_object()) == NULL) {
+		json_object_put(res);
+		return JIT_E_NOMEM;
+	}
+	(void)jsonx_add_str(a, "version", JIT_VERSION);
+	(void)jsonx_add_int(a, "pid", (int64_t)getpid());
+	(void)jsonx_add_str(a, "socket", ag->sock_path);
+	(void)jsonx_add_str(a, "data_dir", ag->data_dir);
+	(void)jsonx_add_bool(a, "locked", false);
+	(void)jsonx_add_int(a, "unlocked", (int64_t)vault_count(ag->vault));
+	json_object_object_add(res, "agent", a);
+	json_object_object_add(res, "tokens", tokens_array(ag->store));
+	arr = json_object_new_array();
+	for (i = 0; i < store_ncreds(ag->store); i++)
+		json_object_array_add(arr, cred_json(ag,
+		    store_cred_at(ag->store, i), now_wall, now_ms));
+	json_object_object_add(res, "credentials", arr);
+	r = reply_ext_ok(rq->conn, res, NULL);
+	json_object_put(res);
+	return r;
+}
+
+int
+ext_audit_head(struct agent *ag, struct request *rq, struct json_object *args,
+    struct secret **payload)
+{
+	struct json_object *res;
+	char hash[AUDIT_HASH_HEX + 1], *path = NULL;
+	uint64_t seq;
+	int r;
+
+	(void)args;
+	(void)payload;
+	if (ag->audit == NULL)
+		return JIT_E_UNSUPPORTED;
+	audit_head(ag->audit, &seq, hash);
+	if ((res = json_object_new_object()) == NULL ||
+	    asprintf(&path, "%s/audit.log", ag->data_dir) < 0) {
+		json_object_put(res);
+		return JIT_E_NOMEM;
+	}
+	(void)jsonx_add_int(res, "seq", (int64_t)seq);
+	(void)jsonx_add_str(res, "hash", hash);
+	(void)jsonx_add_str(res, "path", path);
+	r = reply_ext_ok(rq->conn, res, NULL);
+	json_object_put(res);
+	free(path);
+	return r;
+}

@@ -1,0 +1,414 @@
+/* Opening credentials with a token off the loop: unlock, and step-up gets. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "err.h"
+#include "events.h"
+#include "ext.h"
+#include "hwq.h"
+#include "jsonx.h"
+#include "log.h"
+#include "secret.h"
+#include "store.h"
+#include "vault.h"
+
+struct open_job {
+	struct hwjob		  hj;		/* first: hwq frees the job */
+	struct hw_token		**cands;	/* copies: tokens may go */
+	size_t			  ncands;
+	size_t			  used;		/* the candidate that answered */
+	struct secret		 *pin;
+	struct cred_sealed	**cs;
+	struct secret		**out;
+	int			 *errs;
+	size_t			  n;
+	int64_t			  window_s;
+	int			  touch_timeout_ms;
+	bool			  for_get;
+	char			 *field, *purpose, *command;
+	struct peer		  peer;
+};
+
+static void
+open_job_free(struct open_job *j)
+{
+	size_t i;
+
+	for (i = 0; i < j->ncands; i++)
+		hw_token_free(j->cands[i]);
+	free(j->cands);
+	for (i = 0; i < j->n; i++) {
+		cred_sealed_free(j->cs[i]);
+		secret_free(j->out[i]);
+	}
+	free(j->cs);
+	free(j->out);
+	free(j->errs);
+	secret_free(j->pin);
+	free(j->field);
+	free(j->purpose);
+	free(j->command);
+	/* j itself is freed by hwq */
+}
+
+/* In a worker thread: one hardware operation, then software for all. */
+static void
+open_run(struct hwjob *hj)
+{
+	struct open_job *j = (struct open_job *)hj;
+	struct secret *sk = NULL;
+	struct hw_auth auth;
+	size_t i, k;
+	int r = JIT_E_NOTOKEN;
+
+	memset(&auth, 0, sizeof(auth));
+	auth.pin = j->pin;
+	auth.touch_timeout_ms = j->touch_timeout_ms;
+	auth.cancel = &hj->cancel;
+	for (i = 0; i < j->ncands; i++) {
+		memset(&hj->st, 0, sizeof(hj->st));
+		hj->st.retries = -1;
+		r = hw_open_identity(j->cands[i], &auth, &sk, &hj->st);
+		/* An absent or foreign token: try the next (a backup). */
+		if ((r == JIT_E_NODEV || r == JIT_E_WRONG_TOKEN) &&
+		    i + 1 < j->ncands) {
+			log_debug("token %s: %s; trying the next",
+			    j->cands[i]->label, jit_strerror(r));
+			continue;
+		}
+		break;
+	}
+	if (r != 0)
+		goto out;
+	j->used = i;
+	for (k = 0; k < j->n; k++)
+		j->errs[k] = cred_sealed_open(j->cs[k], j->cands[i]->id, sk,
+		    j->cands[i]->recipient, &j->out[k]);
+	r = JIT_OK;
+ out:
+	secret_free(sk);
+	hj->result = r;
+}
+
+static void
+audit_open_fail(struct agent *ag, struct open_job *j, int r)
+{
+	struct json_object *ev = event_new("deny"), *names;
+	size_t i;
+
+	names = json_object_new_array();
+	for (i = 0; i < j->n; i++)
+		json_object_array_add(names,
+		    json_object_new_string(j->cs[i]->name));
+	json_object_object_add(ev, "names", names);
+	event_str(ev, "why", jit_errname(r));
+	event_str(ev, "detail", j->hj.st.msg[0] ? j->hj.st.msg : NULL);
+	event_peer(ev, &j->peer);
+	event_emit(ag, ev);
+}
+
+static void
+open_done_get(struct agent *ag, struct open_job *j)
+{
+	struct conn *conn = j->hj.conn;
+	struct cred *c = store_cred(ag->store, j->cs[0]->name);
+
+	if (j->errs[0] != 0 || c == NULL || c->created != j->cs[0]->created) {
+		reply_ext_err(conn, j->errs[0] ? j->errs[0] : JIT_E_NOENT, -1,
+		    "%s could not be opened: %s", j->cs[0]->name,
+		    j->errs[0] == JIT_E_AUTH ? "its file was altered" :
+		    "it changed meanwhile");
+		return;
+	}
+	if (vault_check(ag->vault, c) != 0) {
+		reply_ext_err(conn, JIT_E_LOCKED, -1, "%s was locked "
+		    "meanwhile: run 'jitctl unlock %s'", c->name, c->name);
+		return;
+	}
+	if (ext_serve(ag, conn, &j->peer, c, j->out[0], j->field, j->purpose,
+	    j->command) != 0)
+		reply_ext_err(conn, JIT_E_INTERNAL, -1, NULL);
+}
+
+static void
+open_done_unlock(struct agent *ag, struct open_job *j)
+{
+	struct json_object *res, *ok, *failed, *ev, *e;
+	const char *label = j->cands[j->used]->label;
+	struct cred *c;
+	size_t i, nok = 0;
+	int64_t until = (int64_t)time(NULL) + j->window_s;
+
+	res = json_object_new_object();
+	ok = json_object_new_array();
+	failed = json_object_new_array();
+	for (i = 0; i < j->n; i++) {
+		c = store_cred(ag->store, j->cs[i]->name);
+		if (j->errs[i] == 0 &&
+		    (c == NULL || c->created != j->cs[i]->created))
+			j->errs[i] = JIT_E_CANCELLED;
+		if (j->errs[i] != 0) {
+			e = json_object_new_object();
+			(void)jsonx_add_str(e, "name", j->cs[i]->name);
+			(void)jsonx_add_str(e, "message",
+			    j->errs[i] == JIT_E_AUTH ? "its file was altered "
+			    "(header or ciphertext edited): it cannot be opened"
+			    : j->errs[i] == JIT_E_NOENT ? "it is not wrapped to "
+			    "this token" : jit_strerror(j->errs[i]));
+			json_object_array_add(failed, e);
+			log_warn("unlock %s: %s", j->cs[i]->name,
+			    jit_strerror(j->errs[i]));
+			continue;
+		}
+		/* Step-up always/pin: the window opens, no plaintext stays. */
+		if (c->stepup != STEPUP_SESSION) {
+			secret_free(j->out[i]);
+			j->out[i] = NULL;
+		}
+		if (vault_unlock(ag->vault, c, j->out[i], j->window_s,
+		    label) != 0) {
+			j->out[i] = NULL;
+			continue;
+		}
+		j->out[i] = NULL;
+		if (until > c->not_after)
+			until = c->not_after;
+		json_object_array_add(ok, json_object_new_string(c->name));
+		nok++;
+	}
+	if ((ev = event_new("unlock")) != NULL) {
+		json_object_object_add(ev, "names", json_object_get(ok));
+		event_str(ev, "token", label);
+		event_int(ev, "window", j->window_s);
+		if (j->cands[j->used]->simulated)
+			(void)jsonx_add_bool(ev, "simulated", true);
+		if (json_object_array_length(failed) > 0)
+			json_object_object_add(ev, "failed",
+			    json_object_get(failed));
+		event_peer(ev, &j->peer);
+	}
+	event_emit(ag, ev);
+	json_object_object_add(res, "unlocked", ok);
+	json_object_object_add(res, "failed", failed);
+	(void)jsonx_add_str(res, "token", label);
+	(void)jsonx_add_int(res, "until", until);
+	(void)jsonx_add_int(res, "window", j->window_s);
+	if (nok == 0 && j->n > 0)
+		reply_ext_err(j->hj.conn, JIT_E_AUTH, -1, "nothing was unlocked: "
+		    "%s", json_object_to_json_string(failed));
+	else if (reply_ext_ok(j->hj.conn, res, NULL) != 0)
+		reply_ext_err(j->hj.conn, JIT_E_INTERNAL, -1, NULL);
+	json_object_put(res);
+}
+
+static void
+open_done(struct hwjob *hj)
+{
+	struct open_job *j = (struct open_job *)hj;
+	struct agent *ag = hj->ag;
+	struct conn *conn = hj->conn;
+
+	if (conn == NULL) {
+		log_info("client left before the token answered; nothing kept");
+		goto out;
+	}
+	conn_set_job(conn, NULL);
+	if (hj->result != 0) {
+		audit_open_fail(ag, j, hj->result);
+		ext_reply_hw_err(conn, hj->result, &hj->st);
+	} else if (j->for_get)
+		open_done_get(ag, j);
+	else
+		open_done_unlock(ag, j);
+	conn_done(conn);
+ out:
+	open_job_free(j);
+}
+
+static int
+dup_opt(const char *s, char **ret)
+{
+	*ret = NULL;
+	if (s != NULL && (*ret = strdup(s)) == NULL)
+		return JIT_E_NOMEM;
+	return JIT_OK;
+}
+
+/* Tokens that wrap every credential asked for, the named one alone if
+ * given, in enrollment order. */
+static int
+pick_tokens(struct agent *ag, struct open_job *j, struct cred **creds,
+    size_t n, const char *label)
+{
+	struct hw_token *t;
+	size_t i, k;
+	int r;
+
+	if ((j->cands = calloc(store_ntokens(ag->store),
+	    sizeof(*j->cands))) == NULL && store_ntokens(ag->store) > 0)
+		return JIT_E_NOMEM;
+	for (i = 0; i < store_ntokens(ag->store); i++) {
+		t = store_token_at(ag->store, i);
+		if (label != NULL && label[0] != '\0' &&
+		    strcmp(t->label, label) != 0)
+			continue;
+		for (k = 0; k < n; k++)
+			if (!cred_wrapped_to(creds[k], t->id))
+				break;
+		if (k < n)
+			continue;
+		if ((r = hw_token_dup(t, &j->cands[j->ncands])) != 0)
+			return r;
+		j->ncands++;
+	}
+	return JIT_OK;
+}
+
+int
+ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
+{
+	struct open_job *j;
+	size_t i;
+	int r;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		secret_free(a->pin);
+		return JIT_E_NOMEM;
+	}
+	j->pin = a->pin;
+	j->n = a->n;
+	j->window_s = a->window_s;
+	j->for_get = a->for_get;
+	j->touch_timeout_ms = ag->touch_timeout_ms;
+	j->peer = *rq->peer;
+	if ((j->cs = calloc(a->n ? a->n : 1, sizeof(*j->cs))) == NULL ||
+	    (j->out = calloc(a->n ? a->n : 1, sizeof(*j->out))) == NULL ||
+	    (j->errs = calloc(a->n ? a->n : 1, sizeof(*j->errs))) == NULL) {
+		r = JIT_E_NOMEM;
+		goto fail;
+	}
+	if ((r = dup_opt(a->field, &j->field)) != 0 ||
+	    (r = dup_opt(a->purpose, &j->purpose)) != 0 ||
+	    (r = dup_opt(a->command, &j->command)) != 0)
+		goto fail;
+	for (i = 0; i < a->n; i++)
+		if ((r = cred_snapshot(a->creds[i], &j->cs[i])) != 0)
+			goto fail;
+	if ((r = pick_tokens(ag, j, a->creds, a->n, a->token_label)) != 0)
+		goto fail;
+	if (j->ncands == 0) {
+		if (store_ntokens(ag->store) == 0)
+			reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1, NULL);
+		else if (a->token_label != NULL && a->token_label[0] != '\0')
+			reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1, "token %s "
+			    "does not open all of these credentials",
+			    a->token_label);
+		else
+			reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1, "no single "
+			    "enrolled token opens all of these credentials: "
+			    "unlock them separately");
+		open_job_free(j);
+		free(j);
+		return JIT_OK;
+	}
+	j->hj.conn = rq->conn;
+	j->hj.run = open_run;
+	j->hj.done = open_done;
+	if ((j->hj.device = strdup(j->cands[0]->device ?
+	    j->cands[0]->device : j->cands[0]->type)) == NULL) {
+		r = JIT_E_NOMEM;
+		goto fail;
+	}
+	if ((r = hwq_submit(ag->hwq, &j->hj)) != 0) {
+		free(j->hj.device);
+		goto fail;
+	}
+	conn_set_job(rq->conn, &j->hj);
+	return AGENT_DEFERRED;
+ fail:
+	open_job_free(j);
+	free(j);
+	return r;
+}
+
+int
+ext_unlock(struct agent *ag, struct request *rq, struct json_object *args,
+    struct secret **payload)
+{
+	struct open_args oa;
+	struct json_object *arr = NULL;
+	struct cred **creds = NULL, *c;
+	const char *label = NULL, *name;
+	bool all = false;
+	size_t i, n = 0, cap;
+	int r;
+
+	memset(&oa, 0, sizeof(oa));
+	if ((r = ext_duration_arg(args, "for", &oa.window_s,
+	    ag->window_default_s)) != 0)
+		return r;
+	if (((r = jsonx_opt_bool(args, "all", &all)) != 0 && r != JIT_E_NOENT) ||
+	    ((r = jsonx_opt_str(args, "token", HW_LABEL_MAX, &label)) != 0 &&
+	    r != JIT_E_NOENT))
+		return JIT_E_FORMAT;
+	if (json_object_object_get_ex(args, "names", &arr) &&
+	    (!json_object_is_type(arr, json_type_array) ||
+	    json_object_array_length(arr) > STORE_CREDS_MAX))
+		return JIT_E_FORMAT;
+	cap = all ? store_ncreds(ag->store) :
+	    (arr != NULL ? json_object_array_length(arr) : 0);
+	if (cap == 0) {
+		reply_ext_err(rq->conn, JIT_E_ARG, -1, all ? "there are no "
+		    "credentials to unlock" : "name the credentials to unlock, "
+		    "or pass --all");
+		return JIT_OK;
+	}
+	if ((creds = calloc(cap, sizeof(*creds))) == NULL)
+		return JIT_E_NOMEM;
+	for (i = 0; i < cap; i++) {
+		if (all) {
+			c = store_cred_at(ag->store, i);
+			/* --all skips what has expired. */
+			if (time(NULL) >= c->not_after)
+				continue;
+		} else {
+			struct json_object *e = json_object_array_get_idx(arr, i);
+
+			if (!json_object_is_type(e, json_type_string)) {
+				free(creds);
+				return JIT_E_FORMAT;
+			}
+			name = json_object_get_string(e);
+			if ((c = store_cred(ag->store, name)) == NULL) {
+				reply_ext_err(rq->conn, JIT_E_NOENT, -1, "no "
+				    "credential named %s: see 'jitctl status'",
+				    name);
+				free(creds);
+				return JIT_OK;
+			}
+			if (time(NULL) >= c->not_after) {
+				reply_ext_err(rq->conn, JIT_E_EXPIRED, -1, "%s "
+				    "has expired: request or add it again",
+				    c->name);
+				free(creds);
+				return JIT_OK;
+			}
+		}
+		creds[n++] = c;
+	}
+	if (n == 0) {
+		reply_ext_err(rq->conn, JIT_E_EXPIRED, -1, "every credential "
+		    "has expired: request or add them again");
+		free(creds);
+		return JIT_OK;
+	}
+	oa.creds = creds;
+	oa.n = n;
+	oa.token_label = label;
+	oa.pin = *payload;
+	*payload = NULL;
+	r = ext_open_submit(ag, rq, &oa);
+	free(creds);
+	return r;
+}

@@ -1,0 +1,55 @@
+/* jitctl's verbs: handlers of VERB@jit-agent.dev extension requests. */
+#ifndef JIT_EXT_H
+#define JIT_EXT_H
+
+#include <json-c/json.h>
+
+#include "agent.h"
+
+struct secret;
+struct hw_token;
+struct hw_status;
+struct cred;
+
+/*
+ * A handler gets the request's JSON args and, if the client sent one, its
+ * secret payload (*payload; set it to NULL to keep it).  It returns JIT_OK
+ * once it has replied, AGENT_DEFERRED after starting hardware work, or an
+ * error code for the dispatcher to answer with jit_strerror().  Anything it
+ * keeps from the request must be copied: the frame is wiped on return.
+ */
+typedef int ext_fn(struct agent *ag, struct request *rq,
+    struct json_object *args, struct secret **payload);
+
+ext_fn ext_status, ext_tokens, ext_enroll, ext_unenroll, ext_add,
+    ext_unlock, ext_get, ext_lock, ext_revoke, ext_audit_head;
+
+/* Helpers shared by the handlers. */
+int ext_str_arg(struct json_object *args, const char *key, size_t max,
+    const char **ret);
+int ext_duration_arg(struct json_object *args, const char *key,
+    int64_t *ret, int64_t dflt);
+struct json_object *ext_token_json(const struct hw_token *t);
+/* Reply to rq with the error of a hardware job (its status sentence). */
+void ext_reply_hw_err(struct conn *c, int r, const struct hw_status *st);
+
+
+/* ext-cred.c: answer a get with fields (all, or one), count and audit it. */
+int ext_serve(struct agent *ag, struct conn *c, const struct peer *p,
+    struct cred *cred, const struct secret *fields, const char *field,
+    const char *purpose, const char *command);
+/* ext-open.c: open credentials with a token, off the loop.  For a get
+ * (get_field etc. set), the one credential is served and not kept. */
+struct open_args {
+	struct cred	**creds;
+	size_t		  n;
+	const char	 *token_label;	/* NULL: any that wraps them all */
+	struct secret	 *pin;		/* taken */
+	int64_t		  window_s;
+	bool		  for_get;
+	const char	 *field, *purpose, *command;
+};
+int ext_open_submit(struct agent *ag, struct request *rq,
+    struct open_args *a);
+
+#endif

@@ -1,0 +1,355 @@
+/* jit-agent: start-up hardening, options, the socket's place, the loop. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "agent.h"
+#include "audit.h"
+#include "config.h"
+#include "duration.h"
+#include "err.h"
+#include "events.h"
+#include "fsutil.h"
+#include "hwq.h"
+#include "log.h"
+#include "store.h"
+#include "vault.h"
+
+#define SOCK_LEAF	"jit-agent/agent.sock"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: jit-agent [-fD] [-a SOCKET] [-d DATA_DIR] [-t WINDOW]\n"
+	    "                 [--touch-timeout SECONDS]\n"
+	    "       jit-agent -k\n"
+	    "\n"
+	    "  -a SOCKET      listen here (default $JIT_AGENT_SOCK, else\n"
+	    "                 $XDG_RUNTIME_DIR/" SOCK_LEAF ")\n"
+	    "  -d DATA_DIR    the store (default $XDG_DATA_HOME/jit-agent)\n"
+	    "  -f             stay in the foreground, log to stderr\n"
+	    "  -D             like -f, with debug logging\n"
+	    "  -t WINDOW      default unlock window (default 15m)\n"
+	    "  --touch-timeout SECONDS  how long to wait for a touch (30)\n"
+	    "  -k             kill the agent named by $JIT_AGENT_PID\n"
+	    "  -h, --version  help, version\n");
+}
+
+/* Before anything else: no core, no ptrace by peers of our uid. */
+static int
+harden(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &rl) != 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return JIT_E_INTERNAL;
+	umask(077);
+	signal(SIGPIPE, SIG_IGN);
+	return JIT_OK;
+}
+
+static int
+kill_agent(void)
+{
+	const char *s = getenv("JIT_AGENT_PID");
+	char *end;
+	long pid;
+
+	if (s == NULL || (pid = strtol(s, &end, 10)) <= 1 || *end != '\0') {
+		fprintf(stderr, "jit-agent: JIT_AGENT_PID is not set\n");
+		return 1;
+	}
+	if (kill((pid_t)pid, SIGTERM) != 0) {
+		fprintf(stderr, "jit-agent: kill %ld: %s\n", pid,
+		    strerror(errno));
+		return 1;
+	}
+	printf("unset JIT_AGENT_SOCK;\nunset JIT_AGENT_PID;\n"
+	    "echo Agent pid %ld killed;\n", pid);
+	return 0;
+}
+
+static int
+socket_path(struct agent *ag, const char *given)
+{
+	const char *env = getenv("JIT_AGENT_SOCK"), *rt;
+	char tmpl[] = "/tmp/jit-agent-XXXXXX";
+	int r;
+
+	if (given == NULL && env != NULL && env[0] != '\0')
+		given = env;
+	if (given != NULL) {
+		if ((ag->sock_path = strdup(given)) == NULL)
+			return JIT_E_NOMEM;
+		return JIT_OK;
+	}
+	if ((rt = getenv("XDG_RUNTIME_DIR")) != NULL && rt[0] == '/') {
+		if (asprintf(&ag->sock_dir, "%s/jit-agent", rt) < 0)
+			return JIT_E_NOMEM;
+		if ((r = fs_mkdir_private(ag->sock_dir)) != 0)
+			return r;
+	} else {
+		if (mkdtemp(tmpl) == NULL ||
+		    (ag->sock_dir = strdup(tmpl)) == NULL)
+			return JIT_E_IO;
+	}
+	if (asprintf(&ag->sock_path, "%s/agent.sock", ag->sock_dir) < 0)
+		return JIT_E_NOMEM;
+	return JIT_OK;
+}
+
+void
+agent_wipe_all(struct agent *ag, const char *why)
+{
+	struct json_object *ev;
+	size_t n;
+
+	if (ag->vault == NULL)
+		return;
+	n = vault_wipe_all(ag->vault);
+	if ((ev = event_new("lock")) != NULL) {
+		event_str(ev, "why", why);
+		event_int(ev, "count", (int64_t)n);
+	}
+	event_emit(ag, ev);
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+	struct agent *ag = h->data;
+
+	switch (signum) {
+	case SIGUSR1:
+		agent_wipe_all(ag, "SIGUSR1");
+		break;
+	case SIGHUP:
+		log_info("SIGHUP: the store is re-read at start; restart the "
+		    "agent to pick up files changed behind its back");
+		break;
+	default:
+		ag->exiting = true;
+		agent_wipe_all(ag, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+		server_stop(ag);
+		uv_signal_stop(&ag->sig_term);
+		uv_signal_stop(&ag->sig_int);
+		uv_signal_stop(&ag->sig_usr1);
+		uv_signal_stop(&ag->sig_hup);
+		uv_stop(ag->loop);
+		break;
+	}
+}
+
+static void
+signals_start(struct agent *ag)
+{
+	uv_signal_t *hs[] = { &ag->sig_term, &ag->sig_int, &ag->sig_usr1,
+	    &ag->sig_hup };
+	int nums[] = { SIGTERM, SIGINT, SIGUSR1, SIGHUP };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		uv_signal_init(ag->loop, hs[i]);
+		hs[i]->data = ag;
+		uv_signal_start(hs[i], on_signal, nums[i]);
+	}
+}
+
+/* The child tells the parent "ok" or an error over a pipe. */
+static int
+daemonize(int *ret_fd)
+{
+	int p[2];
+	pid_t pid;
+	char buf[512];
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return JIT_E_IO;
+	if ((pid = fork()) < 0)
+		return JIT_E_IO;
+	if (pid > 0) {
+		close(p[1]);
+		n = read(p[0], buf, sizeof(buf) - 1);
+		if (n <= 0)
+			exit(1);
+		buf[n] = '\0';
+		fputs(buf, n > 3 && strncmp(buf, "ok\n", 3) == 0 ? stdout :
+		    stderr);
+		exit(strncmp(buf, "ok\n", 3) == 0 ? 0 : 1);
+	}
+	close(p[0]);
+	if (setsid() < 0)
+		return JIT_E_IO;
+	*ret_fd = p[1];
+	return JIT_OK;
+}
+
+static void
+tell_parent(int fd, const char *msg)
+{
+	if (fd < 0)
+		return;
+	if (write(fd, msg, strlen(msg)) < 0)
+		log_error("cannot reach the parent process");
+	close(fd);
+}
+
+static void
+stdio_to_null(void)
+{
+	int fd;
+
+	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+		return;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "touch-timeout", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct agent ag;
+	const char *sock = NULL, *datadir = NULL;
+	char msg[1024], *path = NULL;
+	int ch, r, foreground = 0, debug = 0, parent_fd = -1;
+	int64_t v;
+
+	/* Start-up order of STYLE.md: sodium, no core, not dumpable. */
+	if (sodium_init() < 0 || harden() != 0) {
+		fprintf(stderr, "jit-agent: cannot initialise\n");
+		return 1;
+	}
+	memset(&ag, 0, sizeof(ag));
+	ag.window_default_s = AGENT_WINDOW_DEFAULT_S;
+	ag.touch_timeout_ms = AGENT_TOUCH_TIMEOUT_MS;
+	while ((ch = getopt_long(argc, argv, "a:d:fDt:kh", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'a': sock = optarg; break;
+		case 'd': datadir = optarg; break;
+		case 'f': foreground = 1; break;
+		case 'D': foreground = 1; debug = 1; break;
+		case 't':
+			if (duration_parse(optarg, &v) != 0) {
+				fprintf(stderr, "jit-agent: -t: a duration like "
+				    "15m or 1h\n");
+				return 2;
+			}
+			ag.window_default_s = v;
+			break;
+		case 'T':
+			if (duration_parse(optarg, &v) != 0 || v > 600) {
+				fprintf(stderr, "jit-agent: --touch-timeout: "
+				    "1 to 600 seconds\n");
+				return 2;
+			}
+			ag.touch_timeout_ms = (int)v * 1000;
+			break;
+		case 'k': return kill_agent();
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("jit-agent %s\n", JIT_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("jit-agent", 1, debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	ag.uid = geteuid();
+	if (!foreground && daemonize(&parent_fd) != 0) {
+		fprintf(stderr, "jit-agent: cannot start in the background\n");
+		return 1;
+	}
+	if ((r = socket_path(&ag, sock)) != 0 ||
+	    (r = fs_default_dir(datadir, "XDG_DATA_HOME", ".local/share",
+	    "jit-agent", &ag.data_dir)) != 0) {
+		snprintf(msg, sizeof(msg), "jit-agent: cannot choose the socket "
+		    "or data directory: %s\n", jit_strerror(r));
+		goto fail;
+	}
+	if ((r = store_open(ag.data_dir, &ag.store)) != 0) {
+		snprintf(msg, sizeof(msg), "jit-agent: cannot open the store "
+		    "%s: %s\n", ag.data_dir, jit_strerror(r));
+		goto fail;
+	}
+	if (asprintf(&path, "%s/audit.log", ag.data_dir) < 0 ||
+	    (r = audit_open(path, &ag.audit)) != 0) {
+		snprintf(msg, sizeof(msg), "jit-agent: cannot open the audit "
+		    "log in %s\n", ag.data_dir);
+		goto fail;
+	}
+	free(path);
+	ag.loop = uv_default_loop();
+	if ((r = vault_new(&ag, &ag.vault)) != 0 ||
+	    (r = hwq_new(&ag, &ag.hwq)) != 0 ||
+	    (r = server_start(&ag)) != 0) {
+		snprintf(msg, sizeof(msg), "jit-agent: cannot start: %s\n",
+		    jit_strerror(r));
+		goto fail;
+	}
+	signals_start(&ag);
+	{
+		struct json_object *ev = event_new("start");
+
+		event_str(ev, "socket", ag.sock_path);
+		event_int(ev, "pid", (int64_t)getpid());
+		event_int(ev, "tokens", (int64_t)store_ntokens(ag.store));
+		event_int(ev, "credentials", (int64_t)store_ncreds(ag.store));
+		event_emit(&ag, ev);
+	}
+	snprintf(msg, sizeof(msg), "ok\nJIT_AGENT_SOCK=%s; export "
+	    "JIT_AGENT_SOCK;\nJIT_AGENT_PID=%d; export JIT_AGENT_PID;\n"
+	    "echo Agent pid %d;\n", ag.sock_path, (int)getpid(),
+	    (int)getpid());
+	if (foreground) {
+		fputs(msg + 3, stdout);
+		fflush(stdout);
+	} else {
+		log_init("jit-agent", 0, debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+		if (chdir("/") != 0)
+			log_warn("chdir /: %s", strerror(errno));
+		tell_parent(parent_fd, msg);
+		stdio_to_null();
+	}
+	uv_run(ag.loop, UV_RUN_DEFAULT);
+	/* Let close callbacks run, then leave nothing behind. */
+	vault_free(ag.vault);
+	ag.vault = NULL;
+	uv_run(ag.loop, UV_RUN_NOWAIT);
+	if (ag.sock_dir != NULL)
+		rmdir(ag.sock_dir);
+	audit_close(ag.audit);
+	store_free(ag.store);
+	hwq_free(ag.hwq);
+	log_info("exiting");
+	return 0;
+ fail:
+	free(path);
+	if (foreground || parent_fd < 0)
+		fputs(msg, stderr);
+	else
+		tell_parent(parent_fd, msg);
+	return 1;
+}

@@ -1,0 +1,805 @@
+/* The store on disk: enrolled tokens and sealed credentials, and their crypto. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "err.h"
+#include "fields.h"
+#include "fsutil.h"
+#include "jsonx.h"
+#include "log.h"
+#include "secret.h"
+#include "store.h"
+#include "wire.h"
+
+#define CRED_VERSION	1
+#define CRED_AD_LABEL	"jit-agent credential v1"
+#define CRED_CT_MAX	(FIELDS_TOTAL_MAX + SEAL_TAG_LEN)
+
+struct store {
+	char		*dir;
+	char		*tokens_dir;
+	char		*creds_dir;
+	struct hw_token	*tokens[STORE_TOKENS_MAX];
+	size_t		 ntokens;
+	struct cred	**creds;	/* for iteration */
+	size_t		 ncreds, capcreds;
+	struct cred	**buckets;
+	size_t		 nbuckets;
+};
+
+static const char *const stepup_names[] = {
+	[STEPUP_SESSION] = "session",
+	[STEPUP_ALWAYS] = "always",
+	[STEPUP_PIN] = "pin",
+	[STEPUP_CONFIRM] = "confirm",
+};
+
+const char *
+stepup_name(enum stepup s)
+{
+	return stepup_names[s];
+}
+
+int
+stepup_parse(const char *s, enum stepup *ret)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(stepup_names) / sizeof(stepup_names[0]); i++) {
+		if (strcmp(s, stepup_names[i]) == 0) {
+			*ret = (enum stepup)i;
+			return JIT_OK;
+		}
+	}
+	return JIT_E_ARG;
+}
+
+int
+store_valid_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > CRED_NAME_MAX || name[0] == '.' || name[0] == '-')
+		return 0;
+	return fields_valid_name((const uint8_t *)name, n);
+}
+
+static uint64_t
+name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*s != '\0')
+		h = (h ^ (uint8_t)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static void
+cred_free(struct cred *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	free(c->name);
+	free(c->kind);
+	for (i = 0; i < c->nfields; i++)
+		free(c->field_names[i]);
+	free(c->field_names);
+	free(c->ct);
+	free(c->ad);
+	free(c->wraps);
+	free(c);
+}
+
+/* The header the AEAD authenticates: editing any of it on disk breaks it. */
+static int
+cred_make_ad(struct cred *c)
+{
+	struct wire_writer w;
+	size_t i;
+	int r;
+
+	wire_writer_init(&w, 64 * 1024, false);
+	if ((r = wire_put_cstring(&w, CRED_AD_LABEL)) != 0 ||
+	    (r = wire_put_u32(&w, CRED_VERSION)) != 0 ||
+	    (r = wire_put_cstring(&w, c->name)) != 0 ||
+	    (r = wire_put_cstring(&w, c->kind)) != 0 ||
+	    (r = wire_put_u32(&w, (uint32_t)c->nfields)) != 0)
+		goto out;
+	for (i = 0; i < c->nfields; i++)
+		if ((r = wire_put_cstring(&w, c->field_names[i])) != 0)
+			goto out;
+	if ((r = wire_put_u64(&w, (uint64_t)c->created)) != 0 ||
+	    (r = wire_put_u64(&w, (uint64_t)c->not_after)) != 0 ||
+	    (r = wire_put_cstring(&w, stepup_name(c->stepup))) != 0)
+		goto out;
+	free(c->ad);
+	c->ad = NULL;
+	r = wire_writer_take(&w, &c->ad, &c->adlen);
+ out:
+	wire_writer_reset(&w);
+	return r;
+}
+
+static int
+index_grow(struct store *s)
+{
+	struct cred **nb, *c, *next;
+	size_t nn, i, b;
+
+	if (s->ncreds < s->nbuckets)
+		return JIT_OK;
+	nn = s->nbuckets == 0 ? 256 : s->nbuckets * 2;
+	if ((nb = calloc(nn, sizeof(*nb))) == NULL)
+		return JIT_E_NOMEM;
+	for (i = 0; i < s->nbuckets; i++) {
+		for (c = s->buckets[i]; c != NULL; c = next) {
+			next = c->hnext;
+			b = name_hash(c->name) & (nn - 1);
+			c->hnext = nb[b];
+			nb[b] = c;
+		}
+	}
+	free(s->buckets);
+	s->buckets = nb;
+	s->nbuckets = nn;
+	return JIT_OK;
+}
+
+static int
+index_insert(struct store *s, struct cred *c)
+{
+	struct cred **nc;
+	size_t b;
+	int r;
+
+	if (s->ncreds >= STORE_CREDS_MAX)
+		return JIT_E_LIMIT;
+	if ((r = index_grow(s)) != 0)
+		return r;
+	if (s->ncreds == s->capcreds) {
+		size_t ncap = s->capcreds == 0 ? 64 : s->capcreds * 2;
+
+		if ((nc = reallocarray(s->creds, ncap, sizeof(*nc))) == NULL)
+			return JIT_E_NOMEM;
+		s->creds = nc;
+		s->capcreds = ncap;
+	}
+	b = name_hash(c->name) & (s->nbuckets - 1);
+	c->hnext = s->buckets[b];
+	s->buckets[b] = c;
+	s->creds[s->ncreds++] = c;
+	return JIT_OK;
+}
+
+static void
+index_remove(struct store *s, struct cred *c)
+{
+	struct cred **pp;
+	size_t i;
+
+	pp = &s->buckets[name_hash(c->name) & (s->nbuckets - 1)];
+	for (; *pp != NULL; pp = &(*pp)->hnext) {
+		if (*pp == c) {
+			*pp = c->hnext;
+			break;
+		}
+	}
+	for (i = 0; i < s->ncreds; i++) {
+		if (s->creds[i] == c) {
+			s->creds[i] = s->creds[--s->ncreds];
+			break;
+		}
+	}
+}
+
+struct cred *
+store_cred(const struct store *s, const char *name)
+{
+	struct cred *c;
+
+	if (s->nbuckets == 0)
+		return NULL;
+	for (c = s->buckets[name_hash(name) & (s->nbuckets - 1)]; c != NULL;
+	    c = c->hnext)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+size_t
+store_ncreds(const struct store *s)
+{
+	return s->ncreds;
+}
+
+struct cred *
+store_cred_at(const struct store *s, size_t i)
+{
+	return i < s->ncreds ? s->creds[i] : NULL;
+}
+
+const char *
+store_dir(const struct store *s)
+{
+	return s->dir;
+}
+
+size_t
+store_ntokens(const struct store *s)
+{
+	return s->ntokens;
+}
+
+struct hw_token *
+store_token_at(const struct store *s, size_t i)
+{
+	return i < s->ntokens ? s->tokens[i] : NULL;
+}
+
+struct hw_token *
+store_token_by_label(const struct store *s, const char *label)
+{
+	size_t i;
+
+	for (i = 0; i < s->ntokens; i++)
+		if (strcmp(s->tokens[i]->label, label) == 0)
+			return s->tokens[i];
+	return NULL;
+}
+
+struct hw_token *
+store_token_by_id(const struct store *s, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < s->ntokens; i++)
+		if (strcmp(s->tokens[i]->id, id) == 0)
+			return s->tokens[i];
+	return NULL;
+}
+
+static int
+path_of(const char *dir, const char *leaf, char **ret)
+{
+	if (asprintf(ret, "%s/%s.json", dir, leaf) < 0)
+		return JIT_E_NOMEM;
+	return JIT_OK;
+}
+
+/* ---- credential files ---- */
+
+static int
+cred_to_json(const struct cred *c, struct json_object **ret)
+{
+	struct json_object *o, *arr = NULL, *wo;
+	size_t i;
+	int r = JIT_E_NOMEM;
+
+	if ((o = json_object_new_object()) == NULL)
+		return JIT_E_NOMEM;
+	if ((r = jsonx_add_int(o, "version", CRED_VERSION)) != 0 ||
+	    (r = jsonx_add_str(o, "name", c->name)) != 0 ||
+	    (r = jsonx_add_str(o, "kind", c->kind)) != 0)
+		goto out;
+	if ((arr = json_object_new_array()) == NULL)
+		goto out;
+	for (i = 0; i < c->nfields; i++)
+		json_object_array_add(arr,
+		    json_object_new_string(c->field_names[i]));
+	json_object_object_add(o, "fields", arr);
+	if ((r = jsonx_add_int(o, "created", c->created)) != 0 ||
+	    (r = jsonx_add_int(o, "not_after", c->not_after)) != 0 ||
+	    (r = jsonx_add_str(o, "stepup", stepup_name(c->stepup))) != 0 ||
+	    (r = jsonx_add_b64(o, "nonce", c->nonce, sizeof(c->nonce))) != 0 ||
+	    (r = jsonx_add_b64(o, "ciphertext", c->ct, c->ctlen)) != 0)
+		goto out;
+	r = JIT_E_NOMEM;
+	if ((arr = json_object_new_array()) == NULL)
+		goto out;
+	json_object_object_add(o, "wraps", arr);
+	for (i = 0; i < c->nwraps; i++) {
+		const struct cred_wrap *cw = &c->wraps[i];
+
+		if ((wo = json_object_new_object()) == NULL)
+			goto out;
+		json_object_array_add(arr, wo);
+		if ((r = jsonx_add_str(wo, "token", cw->token_id)) != 0 ||
+		    (r = jsonx_add_b64(wo, "epk", cw->w.epk,
+		    sizeof(cw->w.epk))) != 0 ||
+		    (r = jsonx_add_b64(wo, "nonce", cw->w.nonce,
+		    sizeof(cw->w.nonce))) != 0 ||
+		    (r = jsonx_add_b64(wo, "box", cw->w.box,
+		    sizeof(cw->w.box))) != 0)
+			goto out;
+	}
+	*ret = o;
+	o = NULL;
+	r = JIT_OK;
+ out:
+	json_object_put(o);
+	return r;
+}
+
+static int
+cred_from_json(struct json_object *o, struct cred **ret)
+{
+	struct json_object *arr, *e;
+	struct cred *c;
+	const char *s;
+	int64_t v;
+	size_t i, n;
+	int r;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return JIT_E_NOMEM;
+	if ((r = jsonx_get_int(o, "version", CRED_VERSION, CRED_VERSION,
+	    &v)) != 0)
+		goto out;
+	r = JIT_E_NOMEM;
+	if ((r = jsonx_get_str(o, "name", CRED_NAME_MAX, &s)) != 0)
+		goto out;
+	if (!store_valid_name(s) || (c->name = strdup(s)) == NULL) {
+		r = JIT_E_FORMAT;
+		goto out;
+	}
+	if ((r = jsonx_get_str(o, "kind", CRED_KIND_MAX, &s)) != 0)
+		goto out;
+	if ((c->kind = strdup(s)) == NULL) {
+		r = JIT_E_NOMEM;
+		goto out;
+	}
+	r = JIT_E_FORMAT;
+	if (!json_object_object_get_ex(o, "fields", &arr) ||
+	    !json_object_is_type(arr, json_type_array) ||
+	    (n = json_object_array_length(arr)) == 0 || n > FIELDS_MAX)
+		goto out;
+	if ((c->field_names = calloc(n, sizeof(char *))) == NULL) {
+		r = JIT_E_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		e = json_object_array_get_idx(arr, i);
+		if (!json_object_is_type(e, json_type_string))
+			goto out;
+		s = json_object_get_string(e);
+		if (!fields_valid_name((const uint8_t *)s, strlen(s)) ||
+		    (c->field_names[i] = strdup(s)) == NULL)
+			goto out;
+		c->nfields++;
+	}
+	if ((r = jsonx_get_int(o, "created", 0, INT64_MAX, &c->created)) != 0 ||
+	    (r = jsonx_get_int(o, "not_after", 0, INT64_MAX,
+	    &c->not_after)) != 0 ||
+	    (r = jsonx_get_str(o, "stepup", 16, &s)) != 0 ||
+	    (r = stepup_parse(s, &c->stepup)) != 0 ||
+	    (r = jsonx_get_b64_fixed(o, "nonce", c->nonce,
+	    sizeof(c->nonce))) != 0 ||
+	    (r = jsonx_get_b64(o, "ciphertext", CRED_CT_MAX, &c->ct,
+	    &c->ctlen)) != 0)
+		goto out;
+	r = JIT_E_FORMAT;
+	if (!json_object_object_get_ex(o, "wraps", &arr) ||
+	    !json_object_is_type(arr, json_type_array) ||
+	    (n = json_object_array_length(arr)) > STORE_TOKENS_MAX)
+		goto out;
+	if (n > 0 && (c->wraps = calloc(n, sizeof(*c->wraps))) == NULL) {
+		r = JIT_E_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct cred_wrap *cw = &c->wraps[i];
+
+		e = json_object_array_get_idx(arr, i);
+		if ((r = jsonx_get_str(e, "token", HW_ID_LEN, &s)) != 0 ||
+		    strlen(s) != HW_ID_LEN ||
+		    (r = jsonx_get_b64_fixed(e, "epk", cw->w.epk,
+		    sizeof(cw->w.epk))) != 0 ||
+		    (r = jsonx_get_b64_fixed(e, "nonce", cw->w.nonce,
+		    sizeof(cw->w.nonce))) != 0 ||
+		    (r = jsonx_get_b64_fixed(e, "box", cw->w.box,
+		    sizeof(cw->w.box))) != 0) {
+			r = JIT_E_FORMAT;
+			goto out;
+		}
+		memcpy(cw->token_id, s, HW_ID_LEN + 1);
+		c->nwraps++;
+	}
+	if ((r = cred_make_ad(c)) != 0)
+		goto out;
+	*ret = c;
+	c = NULL;
+	r = JIT_OK;
+ out:
+	cred_free(c);
+	return r;
+}
+
+static int
+cred_save(struct store *s, const struct cred *c)
+{
+	struct json_object *o = NULL;
+	char *path = NULL;
+	int r;
+
+	if ((r = cred_to_json(c, &o)) != 0 ||
+	    (r = path_of(s->creds_dir, c->name, &path)) != 0)
+		goto out;
+	r = jsonx_save_file(path, o);
+ out:
+	free(path);
+	json_object_put(o);
+	return r;
+}
+
+bool
+cred_wrapped_to(const struct cred *c, const char *token_id)
+{
+	size_t i;
+
+	for (i = 0; i < c->nwraps; i++)
+		if (strcmp(c->wraps[i].token_id, token_id) == 0)
+			return true;
+	return false;
+}
+
+int
+store_put_cred(struct store *s, const struct cred_new *a,
+    const struct secret *fields, struct cred **ret)
+{
+	struct cred *c = NULL, *old;
+	struct secret *dek = NULL;
+	struct fields_iter it;
+	struct field f;
+	uint32_t n, i;
+	int r;
+
+	if (!store_valid_name(a->name))
+		return JIT_E_ARG;
+	if (s->ntokens == 0)
+		return JIT_E_NOTOKEN;
+	old = store_cred(s, a->name);
+	if (old != NULL && !a->replace)
+		return JIT_E_EXISTS;
+	if ((r = fields_validate(fields, &n)) != 0)
+		return r;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return JIT_E_NOMEM;
+	r = JIT_E_NOMEM;
+	if ((c->name = strdup(a->name)) == NULL ||
+	    (c->kind = strdup(a->kind)) == NULL ||
+	    (c->field_names = calloc(n, sizeof(char *))) == NULL ||
+	    (c->wraps = calloc(s->ntokens, sizeof(*c->wraps))) == NULL)
+		goto out;
+	if ((r = fields_iter_init(&it, fields)) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (fields_next(&it, &f) != 1 ||
+		    (c->field_names[i] = strndup((const char *)f.name,
+		    f.namelen)) == NULL) {
+			r = JIT_E_NOMEM;
+			goto out;
+		}
+		c->nfields++;
+	}
+	c->created = (int64_t)time(NULL);
+	c->not_after = c->created + a->ttl_s;
+	c->stepup = a->stepup;
+	if ((r = cred_make_ad(c)) != 0 ||
+	    (r = seal_random_key(&dek)) != 0 ||
+	    (r = seal_aead(dek, c->ad, c->adlen, fields, c->nonce, &c->ct,
+	    &c->ctlen)) != 0)
+		goto out;
+	for (i = 0; i < s->ntokens; i++) {
+		struct cred_wrap *cw = &c->wraps[i];
+
+		memcpy(cw->token_id, s->tokens[i]->id, HW_ID_LEN + 1);
+		if ((r = seal_wrap(s->tokens[i]->recipient, dek, cw->token_id,
+		    &cw->w)) != 0)
+			goto out;
+		c->nwraps++;
+	}
+	if ((r = cred_save(s, c)) != 0)
+		goto out;
+	if (old != NULL) {
+		index_remove(s, old);
+		cred_free(old);
+	}
+	if ((r = index_insert(s, c)) != 0)
+		goto out;
+	*ret = c;
+	c = NULL;
+	r = JIT_OK;
+ out:
+	secret_free(dek);
+	cred_free(c);
+	return r;
+}
+
+int
+store_delete_cred(struct store *s, const char *name)
+{
+	struct cred *c;
+	char *path;
+	int r;
+
+	if ((c = store_cred(s, name)) == NULL)
+		return JIT_E_NOENT;
+	if ((r = path_of(s->creds_dir, c->name, &path)) != 0)
+		return r;
+	r = fs_unlink(path);
+	free(path);
+	if (r != 0 && r != JIT_E_NOENT)
+		return r;
+	index_remove(s, c);
+	cred_free(c);
+	return JIT_OK;
+}
+
+int
+cred_snapshot(const struct cred *c, struct cred_sealed **ret)
+{
+	struct cred_sealed *cs;
+
+	if ((cs = calloc(1, sizeof(*cs))) == NULL)
+		return JIT_E_NOMEM;
+	cs->created = c->created;
+	memcpy(cs->nonce, c->nonce, sizeof(cs->nonce));
+	if ((cs->name = strdup(c->name)) == NULL ||
+	    (cs->ct = malloc(c->ctlen)) == NULL ||
+	    (cs->ad = malloc(c->adlen)) == NULL ||
+	    (c->nwraps > 0 &&
+	    (cs->wraps = calloc(c->nwraps, sizeof(*cs->wraps))) == NULL)) {
+		cred_sealed_free(cs);
+		return JIT_E_NOMEM;
+	}
+	memcpy(cs->ct, c->ct, c->ctlen);
+	cs->ctlen = c->ctlen;
+	memcpy(cs->ad, c->ad, c->adlen);
+	cs->adlen = c->adlen;
+	if (c->nwraps > 0)
+		memcpy(cs->wraps, c->wraps, c->nwraps * sizeof(*cs->wraps));
+	cs->nwraps = c->nwraps;
+	*ret = cs;
+	return JIT_OK;
+}
+
+void
+cred_sealed_free(struct cred_sealed *cs)
+{
+	if (cs == NULL)
+		return;
+	free(cs->name);
+	free(cs->ct);
+	free(cs->ad);
+	free(cs->wraps);
+	free(cs);
+}
+
+int
+cred_sealed_open(const struct cred_sealed *cs, const char *token_id,
+    const struct secret *identity_sk, const uint8_t recipient[32],
+    struct secret **ret_fields)
+{
+	struct secret *dek = NULL, *plain = NULL;
+	size_t i;
+	int r;
+
+	for (i = 0; i < cs->nwraps; i++)
+		if (strcmp(cs->wraps[i].token_id, token_id) == 0)
+			break;
+	if (i == cs->nwraps)
+		return JIT_E_NOENT;
+	if ((r = seal_unwrap(identity_sk, recipient, &cs->wraps[i].w,
+	    cs->wraps[i].token_id, &dek)) != 0 ||
+	    (r = seal_aead_open(dek, cs->ad, cs->adlen, cs->nonce, cs->ct,
+	    cs->ctlen, &plain)) != 0)
+		goto out;
+	if ((r = fields_validate(plain, NULL)) != 0)
+		goto out;
+	*ret_fields = plain;
+	plain = NULL;
+ out:
+	secret_free(dek);
+	secret_free(plain);
+	return r;
+}
+
+/* ---- tokens ---- */
+
+int
+store_add_token(struct store *s, struct hw_token *t)
+{
+	struct json_object *o = NULL;
+	char *path = NULL;
+	int r;
+
+	if (s->ntokens >= STORE_TOKENS_MAX)
+		return JIT_E_LIMIT;
+	if (store_token_by_label(s, t->label) != NULL)
+		return JIT_E_EXISTS;
+	if ((r = hw_token_to_json(t, &o)) != 0 ||
+	    (r = path_of(s->tokens_dir, t->id, &path)) != 0 ||
+	    (r = jsonx_save_file(path, o)) != 0)
+		goto out;
+	s->tokens[s->ntokens++] = t;
+ out:
+	free(path);
+	json_object_put(o);
+	return r;
+}
+
+int
+store_remove_token(struct store *s, const char *label, bool force,
+    size_t *ret_rewrapped, size_t *ret_orphans)
+{
+	struct hw_token *t;
+	struct cred *c;
+	size_t i, j, rewrapped = 0, orphans = 0;
+	char *path = NULL;
+	int r;
+
+	if ((t = store_token_by_label(s, label)) == NULL)
+		return JIT_E_NOENT;
+	for (i = 0; i < s->ncreds; i++)
+		if (cred_wrapped_to(s->creds[i], t->id) &&
+		    s->creds[i]->nwraps == 1)
+			orphans++;
+	*ret_orphans = orphans;
+	if (orphans > 0 && !force)
+		return JIT_E_DENIED;
+	/* Each credential file is rewritten atomically; an interruption
+	 * leaves some with the extra wrap, which is harmless. */
+	for (i = 0; i < s->ncreds; ) {
+		c = s->creds[i];
+		if (!cred_wrapped_to(c, t->id)) {
+			i++;
+			continue;
+		}
+		if (c->nwraps == 1) {
+			if ((r = store_delete_cred(s, c->name)) != 0)
+				return r;
+			continue;	/* the array was compacted */
+		}
+		for (j = 0; j < c->nwraps; j++) {
+			if (strcmp(c->wraps[j].token_id, t->id) == 0) {
+				c->wraps[j] = c->wraps[--c->nwraps];
+				break;
+			}
+		}
+		if ((r = cred_save(s, c)) != 0)
+			return r;
+		rewrapped++;
+		i++;
+	}
+	if ((r = path_of(s->tokens_dir, t->id, &path)) != 0)
+		return r;
+	r = fs_unlink(path);
+	free(path);
+	if (r != 0 && r != JIT_E_NOENT)
+		return r;
+	for (i = 0; i < s->ntokens; i++) {
+		if (s->tokens[i] == t) {
+			s->tokens[i] = s->tokens[--s->ntokens];
+			break;
+		}
+	}
+	hw_token_free(t);
+	*ret_rewrapped = rewrapped;
+	return JIT_OK;
+}
+
+/* ---- loading ---- */
+
+static int
+load_dir(struct store *s, const char *dir, bool tokens)
+{
+	struct json_object *o;
+	struct dirent *de;
+	struct hw_token *t;
+	struct cred *c;
+	char *path;
+	size_t n;
+	DIR *d;
+	int r;
+
+	if ((d = opendir(dir)) == NULL)
+		return JIT_E_IO;
+	while ((de = readdir(d)) != NULL) {
+		n = strlen(de->d_name);
+		if (de->d_name[0] == '.' || n < 6 ||
+		    strcmp(de->d_name + n - 5, ".json") != 0)
+			continue;
+		if (asprintf(&path, "%s/%s", dir, de->d_name) < 0) {
+			closedir(d);
+			return JIT_E_NOMEM;
+		}
+		o = NULL;
+		if ((r = jsonx_load_file(path, STORE_FILE_MAX, &o)) != 0) {
+			log_warn("skipping %s: %s", path, jit_strerror(r));
+		} else if (tokens) {
+			if ((r = hw_token_from_json(o, &t)) != 0)
+				log_warn("skipping token file %s: %s", path,
+				    jit_strerror(r));
+			else if (s->ntokens >= STORE_TOKENS_MAX ||
+			    store_token_by_label(s, t->label) != NULL) {
+				log_warn("skipping token file %s: duplicate "
+				    "or too many tokens", path);
+				hw_token_free(t);
+			} else
+				s->tokens[s->ntokens++] = t;
+		} else {
+			if ((r = cred_from_json(o, &c)) != 0)
+				log_warn("skipping credential file %s: %s",
+				    path, jit_strerror(r));
+			else if (strncmp(de->d_name, c->name, n - 5) != 0 ||
+			    strlen(c->name) != n - 5 ||
+			    store_cred(s, c->name) != NULL) {
+				log_warn("skipping %s: its name does not "
+				    "match the file", path);
+				cred_free(c);
+			} else if ((r = index_insert(s, c)) != 0) {
+				log_warn("skipping %s: %s", path,
+				    jit_strerror(r));
+				cred_free(c);
+			}
+		}
+		json_object_put(o);
+		free(path);
+	}
+	closedir(d);
+	return JIT_OK;
+}
+
+int
+store_open(const char *dir, struct store **ret)
+{
+	struct store *s;
+	int r;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return JIT_E_NOMEM;
+	if ((s->dir = strdup(dir)) == NULL ||
+	    asprintf(&s->tokens_dir, "%s/tokens", dir) < 0 ||
+	    asprintf(&s->creds_dir, "%s/creds", dir) < 0) {
+		r = JIT_E_NOMEM;
+		goto out;
+	}
+	if ((r = fs_mkdir_private(s->dir)) != 0 ||
+	    (r = fs_mkdir_private(s->tokens_dir)) != 0 ||
+	    (r = fs_mkdir_private(s->creds_dir)) != 0 ||
+	    (r = load_dir(s, s->tokens_dir, true)) != 0 ||
+	    (r = load_dir(s, s->creds_dir, false)) != 0)
+		goto out;
+	*ret = s;
+	s = NULL;
+ out:
+	store_free(s);
+	return r;
+}
+
+void
+store_free(struct store *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->ntokens; i++)
+		hw_token_free(s->tokens[i]);
+	for (i = 0; i < s->ncreds; i++)
+		cred_free(s->creds[i]);
+	free(s->creds);
+	free(s->buckets);
+	free(s->dir);
+	free(s->tokens_dir);
+	free(s->creds_dir);
+	free(s);
+}

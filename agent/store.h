@@ -1,0 +1,113 @@
+/* The store on disk: enrolled tokens and sealed credentials, and their crypto. */
+#ifndef JIT_STORE_H
+#define JIT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hw.h"
+#include "seal.h"
+
+#define STORE_TOKENS_MAX	16
+#define STORE_CREDS_MAX		100000
+#define STORE_FILE_MAX		(1024 * 1024)
+#define CRED_NAME_MAX		64
+#define CRED_KIND_MAX		16
+
+enum stepup {
+	STEPUP_SESSION = 0,	/* one unlock opens a window */
+	STEPUP_ALWAYS,		/* every use unwraps with the token again */
+	STEPUP_PIN,		/* like always, with PIN/UV */
+	STEPUP_CONFIRM,		/* every use asks the person (askpass) */
+};
+
+struct cred_wrap {
+	char			token_id[HW_ID_LEN + 1];
+	struct seal_wrap	w;
+};
+
+struct vault_slot;
+
+struct cred {
+	char			*name;
+	char			*kind;
+	char			**field_names;
+	size_t			 nfields;
+	int64_t			 created;	/* unix seconds */
+	int64_t			 not_after;	/* unix seconds */
+	enum stepup		 stepup;
+	uint8_t			 nonce[SEAL_NONCE_LEN];
+	uint8_t			*ct;
+	size_t			 ctlen;
+	uint8_t			*ad;		/* the header, as AEAD data */
+	size_t			 adlen;
+	struct cred_wrap	*wraps;
+	size_t			 nwraps;
+	struct vault_slot	*slot;		/* runtime state, vault.c */
+	struct cred		*hnext;
+};
+
+/* What an unlock job needs of one credential, copied off the store. */
+struct cred_sealed {
+	char			*name;
+	int64_t			 created;
+	uint8_t			 nonce[SEAL_NONCE_LEN];
+	uint8_t			*ct;
+	size_t			 ctlen;
+	uint8_t			*ad;
+	size_t			 adlen;
+	struct cred_wrap	*wraps;
+	size_t			 nwraps;
+};
+
+struct store;
+
+int store_open(const char *dir, struct store **ret);
+void store_free(struct store *s);
+const char *store_dir(const struct store *s);
+
+size_t store_ntokens(const struct store *s);
+struct hw_token *store_token_at(const struct store *s, size_t i);
+struct hw_token *store_token_by_label(const struct store *s, const char *l);
+struct hw_token *store_token_by_id(const struct store *s, const char *id);
+/* Takes t on success. */
+int store_add_token(struct store *s, struct hw_token *t);
+/* Drop the token and its wraps from every credential file.  Refused
+ * (JIT_E_DENIED, *ret_orphans set) if a credential would be left with no
+ * wrap, unless force (then those credentials are deleted). */
+int store_remove_token(struct store *s, const char *label, bool force,
+    size_t *ret_rewrapped, size_t *ret_orphans);
+
+size_t store_ncreds(const struct store *s);
+struct cred *store_cred_at(const struct store *s, size_t i);
+struct cred *store_cred(const struct store *s, const char *name);
+int store_valid_name(const char *name);
+
+struct cred_new {
+	const char	*name;
+	const char	*kind;
+	int64_t		 ttl_s;
+	enum stepup	 stepup;
+	bool		 replace;
+};
+/* Seal fields under a fresh data key wrapped to every token, save, index.
+ * A replaced credential's old struct is freed: callers wipe it first. */
+int store_put_cred(struct store *s, const struct cred_new *a,
+    const struct secret *fields, struct cred **ret);
+int store_delete_cred(struct store *s, const char *name);
+
+/* Copy what opening c needs, for work off the loop. */
+int cred_snapshot(const struct cred *c, struct cred_sealed **ret);
+void cred_sealed_free(struct cred_sealed *cs);
+/* Open a snapshot with a token's identity: the fields, in guarded memory.
+ * JIT_E_NOENT if it is not wrapped to that token. */
+int cred_sealed_open(const struct cred_sealed *cs, const char *token_id,
+    const struct secret *identity_sk, const uint8_t recipient[32],
+    struct secret **ret_fields);
+bool cred_wrapped_to(const struct cred *c, const char *token_id);
+
+const char *stepup_name(enum stepup s);
+int stepup_parse(const char *s, enum stepup *ret);
+
+#endif

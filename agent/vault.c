@@ -1,0 +1,228 @@
+/* Unlocked credentials in guarded memory, their windows, and their wiping. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "err.h"
+#include "events.h"
+#include "log.h"
+#include "secret.h"
+#include "vault.h"
+
+/* A suspended machine does not advance libuv's timers: look again soon. */
+#define VAULT_TICK_MAX_MS	1000
+
+struct vault {
+	struct agent		*ag;
+	uv_timer_t		 timer;
+	struct vault_slot	*head;
+	size_t			 count;
+};
+
+int64_t
+vault_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void rearm(struct vault *v);
+
+static void
+expire(struct vault *v, struct cred *c, const char *why)
+{
+	struct json_object *ev;
+
+	vault_wipe(v, c);
+	if ((ev = event_new("expire")) != NULL) {
+		event_str(ev, "name", c->name);
+		event_str(ev, "why", why);
+	}
+	event_emit(v->ag, ev);
+}
+
+/* Why c is past its window now, or NULL. */
+static const char *
+past_window(const struct cred *c, int64_t now_ms, int64_t now_wall)
+{
+	if (now_wall >= c->not_after)
+		return "not-after reached";
+	if (c->slot != NULL && now_ms >= c->slot->until_ms)
+		return "unlock window ended";
+	return NULL;
+}
+
+static void
+on_tick(uv_timer_t *t)
+{
+	struct vault *v = t->data;
+	struct vault_slot *s, *next;
+	int64_t now_ms = vault_now_ms(), now_wall = (int64_t)time(NULL);
+	const char *why;
+
+	for (s = v->head; s != NULL; s = next) {
+		next = s->next;
+		if ((why = past_window(s->cred, now_ms, now_wall)) != NULL)
+			expire(v, s->cred, why);
+	}
+	rearm(v);
+}
+
+static void
+rearm(struct vault *v)
+{
+	struct vault_slot *s;
+	int64_t now_ms = vault_now_ms(), now_wall = (int64_t)time(NULL);
+	int64_t next = VAULT_TICK_MAX_MS, d;
+
+	if (v->head == NULL) {
+		uv_timer_stop(&v->timer);
+		return;
+	}
+	for (s = v->head; s != NULL; s = s->next) {
+		d = s->until_ms - now_ms;
+		if (d < next)
+			next = d;
+		d = (s->cred->not_after - now_wall) * 1000;
+		if (d < next)
+			next = d;
+	}
+	uv_timer_start(&v->timer, on_tick, next < 0 ? 0 : (uint64_t)next, 0);
+}
+
+int
+vault_new(struct agent *ag, struct vault **ret)
+{
+	struct vault *v;
+
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		return JIT_E_NOMEM;
+	v->ag = ag;
+	uv_timer_init(ag->loop, &v->timer);
+	v->timer.data = v;
+	*ret = v;
+	return JIT_OK;
+}
+
+static void
+on_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void
+vault_free(struct vault *v)
+{
+	if (v == NULL)
+		return;
+	vault_wipe_all(v);
+	uv_close((uv_handle_t *)&v->timer, on_timer_closed);
+}
+
+int
+vault_unlock(struct vault *v, struct cred *c, struct secret *fields,
+    int64_t window_s, const char *token_label)
+{
+	struct vault_slot *s = c->slot;
+
+	if (s == NULL) {
+		if ((s = calloc(1, sizeof(*s))) == NULL) {
+			secret_free(fields);
+			return JIT_E_NOMEM;
+		}
+		s->cred = c;
+		c->slot = s;
+		s->next = v->head;
+		if (v->head != NULL)
+			v->head->prev = s;
+		v->head = s;
+		v->count++;
+	}
+	secret_free(s->fields);
+	s->fields = fields;
+	s->until_ms = vault_now_ms() + window_s * 1000;
+	s->until_wall = (int64_t)time(NULL) + window_s;
+	if (s->until_wall > c->not_after)
+		s->until_wall = c->not_after;
+	snprintf(s->token_label, sizeof(s->token_label), "%s", token_label);
+	rearm(v);
+	return JIT_OK;
+}
+
+int
+vault_check(struct vault *v, struct cred *c)
+{
+	const char *why;
+
+	if ((why = past_window(c, vault_now_ms(), (int64_t)time(NULL)))
+	    != NULL) {
+		if (c->slot != NULL) {
+			expire(v, c, why);
+			rearm(v);
+		}
+		/* Past not-after it stays expired; a closed window is just
+		 * locked again. */
+		return time(NULL) >= c->not_after ? JIT_E_EXPIRED :
+		    JIT_E_LOCKED;
+	}
+	return c->slot != NULL ? JIT_OK : JIT_E_LOCKED;
+}
+
+void
+vault_note_use(struct cred *c, const struct peer *p)
+{
+	struct vault_slot *s = c->slot;
+
+	if (s == NULL)
+		return;
+	s->uses++;
+	s->last_peer = *p;
+	s->has_peer = true;
+	peer_exe(p, s->last_exe, sizeof(s->last_exe));
+}
+
+void
+vault_wipe(struct vault *v, struct cred *c)
+{
+	struct vault_slot *s = c->slot;
+
+	if (s == NULL)
+		return;
+	secret_free(s->fields);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		v->head = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	v->count--;
+	c->slot = NULL;
+	free(s);
+}
+
+size_t
+vault_wipe_all(struct vault *v)
+{
+	size_t n = 0;
+
+	while (v->head != NULL) {
+		vault_wipe(v, v->head->cred);
+		n++;
+	}
+	uv_timer_stop(&v->timer);
+	return n;
+}
+
+size_t
+vault_count(const struct vault *v)
+{
+	return v->count;
+}
+
+struct vault_slot *
+vault_first(const struct vault *v)
+{
+	return v->head;
+}

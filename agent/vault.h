@@ -1,0 +1,42 @@
+/* Unlocked credentials in guarded memory, their windows, and their wiping. */
+#ifndef JIT_VAULT_H
+#define JIT_VAULT_H
+
+#include <stdint.h>
+
+#include "agent.h"
+#include "store.h"
+
+struct vault_slot {
+	struct cred		*cred;
+	struct vault_slot	*prev, *next;
+	struct secret		*fields;	/* NULL for step-up always/pin */
+	int64_t			 until_ms;	/* CLOCK_BOOTTIME */
+	int64_t			 until_wall;	/* unix seconds, for display */
+	char			 token_label[HW_LABEL_MAX + 1];
+	uint64_t		 uses;
+	struct peer		 last_peer;
+	bool			 has_peer;
+	char			 last_exe[128];
+};
+
+struct vault;
+
+int vault_new(struct agent *ag, struct vault **ret);
+void vault_free(struct vault *v);
+int64_t vault_now_ms(void);	/* CLOCK_BOOTTIME */
+
+/* Install fields (taken, may be NULL) for c, open for window_s. */
+int vault_unlock(struct vault *v, struct cred *c, struct secret *fields,
+    int64_t window_s, const char *token_label);
+/* JIT_OK if c may be served now; JIT_E_LOCKED; JIT_E_EXPIRED (and then
+ * it was wiped and audited). */
+int vault_check(struct vault *v, struct cred *c);
+void vault_note_use(struct cred *c, const struct peer *p);
+/* Wipe one (audited by the caller) or all; return how many were wiped. */
+void vault_wipe(struct vault *v, struct cred *c);
+size_t vault_wipe_all(struct vault *v);
+size_t vault_count(const struct vault *v);
+struct vault_slot *vault_first(const struct vault *v);
+
+#endif
