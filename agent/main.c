@@ -240,6 +240,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "jit-agent: cannot initialise\n");
 		return 1;
 	}
+	/* tpm2-tss logs every refused command (each wrong PIN) to stderr
+	 * unless told otherwise, and only the environment tells it. */
+	setenv("TSS2_LOG", "all+none", 0);
 	memset(&ag, 0, sizeof(ag));
 	ag.window_default_s = AGENT_WINDOW_DEFAULT_S;
 	ag.touch_timeout_ms = AGENT_TOUCH_TIMEOUT_MS;
@@ -301,6 +304,7 @@ main(int argc, char **argv)
 		goto fail;
 	}
 	free(path);
+	path = NULL;
 	ag.loop = uv_default_loop();
 	if ((r = vault_new(&ag, &ag.vault)) != 0 ||
 	    (r = hwq_new(&ag, &ag.hwq)) != 0 ||

@@ -8,7 +8,8 @@
 #
 # swtpm_start sets SWTPM_DIR (its state), SWTPM_PORT, SWTPM_PID, SWTPM_TCTI
 # ("swtpm:host=127.0.0.1,port=N") and exports TPM2TOOLS_TCTI.  It returns
-# 77 when swtpm is not installed and 1 when it cannot be started.
+# 77 when swtpm is not installed and 1 when it cannot be started.  Both
+# functions work under "set -eu".
 
 SWTPM_TRIES=${SWTPM_TRIES:-10}
 
@@ -37,9 +38,10 @@ swtpm_start() {
 	while [ "$_try" -lt "$SWTPM_TRIES" ]; do
 		_try=$((_try + 1))
 		SWTPM_PORT=$(swtpm_random_port)
+		_ctrl=$((SWTPM_PORT + 1))
 		swtpm socket --tpm2 --tpmstate dir="$SWTPM_DIR" \
 		    --server type=tcp,port="$SWTPM_PORT",bindaddr=127.0.0.1 \
-		    --ctrl type=tcp,port=$((SWTPM_PORT + 1)),bindaddr=127.0.0.1 \
+		    --ctrl type=tcp,port="$_ctrl",bindaddr=127.0.0.1 \
 		    --flags not-need-init,startup-clear \
 		    --log file="$SWTPM_DIR/log" >/dev/null 2>&1 &
 		SWTPM_PID=$!
@@ -47,12 +49,12 @@ swtpm_start() {
 		_wait=0
 		while [ "$_wait" -lt 50 ]; do
 			if ! kill -0 "$SWTPM_PID" 2>/dev/null; then
-				wait "$SWTPM_PID" 2>/dev/null
+				wait "$SWTPM_PID" 2>/dev/null || true
 				SWTPM_PID=
 				break
 			fi
 			if swtpm_port_open "$SWTPM_PORT"; then
-				SWTPM_TCTI="swtpm:host=127.0.0.1,port=$SWTPM_PORT"
+				SWTPM_TCTI=swtpm:host=127.0.0.1,port=$SWTPM_PORT
 				TPM2TOOLS_TCTI=$SWTPM_TCTI
 				export SWTPM_DIR SWTPM_PORT SWTPM_PID SWTPM_TCTI
 				export TPM2TOOLS_TCTI
@@ -61,7 +63,9 @@ swtpm_start() {
 			sleep 0.1
 			_wait=$((_wait + 1))
 		done
-		[ -n "$SWTPM_PID" ] && swtpm_kill_pid "$SWTPM_PID"
+		if [ -n "$SWTPM_PID" ]; then
+			swtpm_kill_pid "$SWTPM_PID"
+		fi
 		SWTPM_PID=
 	done
 	echo "swtpm: could not start after $SWTPM_TRIES tries" \
@@ -77,8 +81,8 @@ swtpm_kill_pid() {
 		sleep 0.1
 		_wait=$((_wait + 1))
 	done
-	kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
 	return 0
 }
 

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Install, build with warnings as errors, run every test; then once more
+# under ASan+UBSan; check the formatting; print the totals last.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+"$top/contrib/deps.sh" >/tmp/jit-deps.log 2>&1 || {
+	tail -20 /tmp/jit-deps.log; echo "meson: 0 passed, 1 failed, 0 skipped"
+	exit 1
+}
+
+status=0
+logs=()
+run() {	# run NAME MESON-OPTIONS...
+	local name=$1; shift
+	local dir="$top/build-$name"
+	rm -rf "$dir"
+	if ! meson setup "$dir" -Dwerror=true "$@" >"$dir.setup.log" 2>&1; then
+		cat "$dir.setup.log"; status=1; return
+	fi
+	if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
+		tail -50 "$dir.build.log"; status=1; return
+	fi
+	echo "== tests ($name)"
+	meson test -C "$dir" --print-errorlogs --num-processes 2 || status=1
+	logs+=("$dir/meson-logs/testlog.json")
+}
+
+run ci
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run asan -Db_sanitize=address,undefined -Db_lundef=false
+
+echo "== format"
+if ! "$top/contrib/check-format.sh"; then
+	echo "clang-format: files differ from .clang-format (see above)"
+	status=1
+	fmt_fail=1
+fi
+
+passed=0; failed=${fmt_fail:-0}; skipped=0
+for l in "${logs[@]}"; do
+	[ -f "$l" ] || { failed=$((failed + 1)); continue; }
+	passed=$((passed + $(grep -c '"result": "OK"' "$l")))
+	failed=$((failed + $(grep -Ec '"result": "(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS)"' "$l")))
+	skipped=$((skipped + $(grep -c '"result": "SKIP"' "$l")))
+done
+[ "$failed" -gt 0 ] && status=1
+echo "meson: $passed passed, $failed failed, $skipped skipped"
+exit $status

@@ -1,0 +1,103 @@
+# Shared by the end-to-end tests: a private agent, swtpm and data directory
+# per test, checks that count, and cleanup on every exit.  Sourced by bash.
+#
+# The test runner passes JIT_AGENT_BIN, JITCTL_BIN and E2E_DIR (this folder).
+
+set -u
+export LC_ALL=C
+: "${JIT_AGENT_BIN:?}" "${JITCTL_BIN:?}" "${E2E_DIR:?}"
+. "$E2E_DIR/../lib/swtpm.sh"
+
+E2E_PASS=0
+E2E_FAIL=0
+T=$(mktemp -d "${TMPDIR:-/tmp}/jit-e2e.XXXXXX")
+chmod 0700 "$T"
+export JIT_AGENT_SOCK="$T/run/agent.sock"
+export XDG_DATA_HOME="$T/xdg-data"
+DATA="$T/data"
+AGENT_LOG="$T/agent.log"
+AGENT_PID=
+PIN=4711-jit
+printf '%s' "$PIN" > "$T/pin"
+printf 'wrong-pin' > "$T/badpin"
+mkdir -p "$T/run" && chmod 0700 "$T/run"
+
+jitctl() { "$JITCTL_BIN" "$@"; }
+
+e2e_cleanup() {
+	agent_stop
+	swtpm_stop
+	rm -rf "$T"
+}
+trap e2e_cleanup EXIT
+
+say() { printf '%s\n' "$*"; }
+
+pass() { E2E_PASS=$((E2E_PASS + 1)); say "ok - $1"; }
+fail() {
+	E2E_FAIL=$((E2E_FAIL + 1))
+	say "not ok - $1"
+	[ -f "$T/out" ] && sed 's/^/#   out: /' "$T/out" | head -20
+	[ -f "$T/err" ] && sed 's/^/#   err: /' "$T/err" | head -20
+	return 0
+}
+
+# ok DESC CMD...: CMD succeeds.  Output in $T/out, $T/err.
+ok() {
+	_d=$1; shift
+	if "$@" >"$T/out" 2>"$T/err"; then pass "$_d"; else fail "$_d (exit $?)"; fi
+}
+
+# fails DESC CODE CMD...: CMD exits with CODE (or any non-zero for '!').
+fails() {
+	_d=$1; _want=$2; shift 2
+	"$@" >"$T/out" 2>"$T/err"
+	_rc=$?
+	if [ "$_want" = '!' ] && [ "$_rc" -ne 0 ]; then pass "$_d"
+	elif [ "$_rc" = "$_want" ]; then pass "$_d"
+	else fail "$_d (exit $_rc, wanted $_want)"; fi
+}
+
+# has DESC FILE PATTERN: the file has a line matching the extended regex.
+has() {
+	if grep -Eq -- "$3" "$2"; then pass "$1"; else
+		fail "$1 (no /$3/ in $(basename "$2"))"; fi
+}
+hasnt() {
+	if grep -Eq -- "$3" "$2"; then fail "$1 (found /$3/)"; else
+		pass "$1"; fi
+}
+
+agent_start() {
+	"$JIT_AGENT_BIN" -f -a "$JIT_AGENT_SOCK" -d "$DATA" "$@" \
+	    >"$T/agent.env" 2>>"$AGENT_LOG" &
+	AGENT_PID=$!
+	for _i in $(seq 100); do
+		[ -S "$JIT_AGENT_SOCK" ] && grep -q JIT_AGENT_PID "$T/agent.env" \
+		    2>/dev/null && return 0
+		kill -0 "$AGENT_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	say "# the agent did not start:"; sed 's/^/#   /' "$AGENT_LOG"
+	return 1
+}
+
+agent_stop() {
+	[ -n "${AGENT_PID:-}" ] || return 0
+	kill -TERM "$AGENT_PID" 2>/dev/null
+	wait "$AGENT_PID" 2>/dev/null
+	AGENT_PID=
+}
+
+# A TPM on swtpm, enrolled as "laptop".
+tpm_enroll() {
+	swtpm_start || exit $?
+	jitctl enroll tpm2 --label "${1:-laptop}" --device "$SWTPM_TCTI" \
+	    --pin-fd 3 3<"$T/pin"
+}
+
+e2e_done() {
+	say "# $E2E_PASS passed, $E2E_FAIL failed"
+	[ "$E2E_FAIL" -eq 0 ]
+	exit $?
+}
