@@ -133,11 +133,11 @@ cred_json(struct agent *ag, struct cred *c, int64_t now_wall, int64_t now_ms)
 		json_object_object_add(o, "until", NULL);
 		json_object_object_add(o, "time_left", NULL);
 	}
-	(void)jsonx_add_int(o, "uses", s != NULL ? (int64_t)s->uses : 0);
-	if (s != NULL && s->has_peer && (p = json_object_new_object()) != NULL) {
-		(void)jsonx_add_int(p, "uid", (int64_t)s->last_peer.uid);
-		(void)jsonx_add_int(p, "pid", (int64_t)s->last_peer.pid);
-		(void)jsonx_add_str(p, "exe", s->last_exe);
+	(void)jsonx_add_int(o, "uses", (int64_t)c->uses);
+	if (c->last_uid >= 0 && (p = json_object_new_object()) != NULL) {
+		(void)jsonx_add_int(p, "uid", c->last_uid);
+		(void)jsonx_add_int(p, "pid", c->last_pid);
+		(void)jsonx_add_str(p, "exe", c->last_exe);
 		json_object_object_add(o, "last_peer", p);
 	} else
 		json_object_object_add(o, "last_peer", NULL);

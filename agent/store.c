@@ -340,6 +340,7 @@ cred_from_json(struct json_object *o, struct cred **ret)
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return JIT_E_NOMEM;
+	c->last_uid = -1;
 	if ((r = jsonx_get_int(o, "version", CRED_VERSION, CRED_VERSION,
 	    &v)) != 0)
 		goto out;
@@ -472,6 +473,7 @@ store_put_cred(struct store *s, const struct cred_new *a,
 		return r;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return JIT_E_NOMEM;
+	c->last_uid = -1;
 	r = JIT_E_NOMEM;
 	if ((c->name = strdup(a->name)) == NULL ||
 	    (c->kind = strdup(a->kind)) == NULL ||

@@ -45,6 +45,10 @@ struct cred {
 	struct cred_wrap	*wraps;
 	size_t			 nwraps;
 	struct vault_slot	*slot;		/* runtime state, vault.c */
+	uint64_t		 uses;		/* since the agent started */
+	int			 last_uid;	/* -1: never used */
+	int			 last_pid;
+	char			 last_exe[128];
 	struct cred		*hnext;
 };
 

@@ -173,14 +173,10 @@ vault_check(struct vault *v, struct cred *c)
 void
 vault_note_use(struct cred *c, const struct peer *p)
 {
-	struct vault_slot *s = c->slot;
-
-	if (s == NULL)
-		return;
-	s->uses++;
-	s->last_peer = *p;
-	s->has_peer = true;
-	peer_exe(p, s->last_exe, sizeof(s->last_exe));
+	c->uses++;
+	c->last_uid = (int)p->uid;
+	c->last_pid = (int)p->pid;
+	peer_exe(p, c->last_exe, sizeof(c->last_exe));
 }
 
 void

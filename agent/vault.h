@@ -14,10 +14,6 @@ struct vault_slot {
 	int64_t			 until_ms;	/* CLOCK_BOOTTIME */
 	int64_t			 until_wall;	/* unix seconds, for display */
 	char			 token_label[HW_LABEL_MAX + 1];
-	uint64_t		 uses;
-	struct peer		 last_peer;
-	bool			 has_peer;
-	char			 last_exe[128];
 };
 
 struct vault;
