@@ -45,6 +45,7 @@ struct vault;
 struct audit_log;
 struct hwq;
 struct conn;
+struct ssh_agent;
 
 struct peer {
 	uid_t	uid;
@@ -59,6 +60,8 @@ struct agent {
 	char			*data_dir;
 	uid_t			 uid;
 	uv_pipe_t		 listener;
+	bool			 listener_up;	/* initialised */
+	bool			 sock_bound;	/* we made the socket file */
 	bool			 listener_paused;
 	size_t			 nconns;
 	size_t			 max_conns;
@@ -71,6 +74,8 @@ struct agent {
 	int64_t			 window_default_s;
 	int			 touch_timeout_ms;
 	bool			 exiting;
+	struct ssh_agent	*ssh;		/* ssh-agent.c: ssh-add keys */
+	bool			 locked;	/* ssh-add -x: see ssh-agent.c */
 };
 
 /*
@@ -99,6 +104,8 @@ void conn_done(struct conn *c);
 struct hwjob;
 void conn_set_job(struct conn *c, struct hwjob *job);
 const struct peer *conn_peer(const struct conn *c);
+/* The connection's SSH state (session binds), owned by ssh-agent.c. */
+void **conn_ssh_state(struct conn *c);
 /* The executable of a peer, resolved now (for audit); "?" if gone. */
 void peer_exe(const struct peer *p, char *out, size_t outlen);
 
@@ -110,6 +117,14 @@ int reply_ext_ok(struct conn *c, struct json_object *result,
 /* An extension failure with a sentence (msg NULL: jit_strerror(err)). */
 void reply_ext_err(struct conn *c, int err, int retries, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* ssh-agent.c: the standard ssh-agent messages and session binds. */
+int ssh_request(struct agent *ag, struct request *rq);
+int ssh_session_bind(struct agent *ag, struct request *rq);
+/* A session bind was attempted on c: ssh brought it (forwarded). */
+bool ssh_conn_remote(struct conn *c);
+/* server.c's hook: the connection closed; free its SSH state. */
+void ssh_conn_free(void *state);
 
 /* Wipe every unlocked secret (lock, SIGUSR1, SIGTERM). */
 void agent_wipe_all(struct agent *ag, const char *why);

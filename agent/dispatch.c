@@ -126,8 +126,14 @@ extension(struct agent *ag, struct request *rq)
 		conn_reply_type(rq->conn, SSH_AGENT_FAILURE);
 		return JIT_OK;
 	}
+	/* OpenSSH's session binds are served even while locked. */
+	if (strcmp(name, "session-bind@openssh.com") == 0) {
+		free(name);
+		return ssh_session_bind(ag, rq);
+	}
 	if (strcmp(name, "query") == 0) {
-		if ((r = wire_end(&rq->body)) != 0 || (r = ext_query(rq)) != 0)
+		if (ag->locked || (r = wire_end(&rq->body)) != 0 ||
+		    (r = ext_query(rq)) != 0)
 			conn_reply_type(rq->conn, SSH_AGENT_FAILURE);
 		free(name);
 		return JIT_OK;
@@ -144,6 +150,19 @@ extension(struct agent *ag, struct request *rq)
 		/* Unknown extensions fail the way ssh-agent's do. */
 		log_debug("unknown extension requested");
 		conn_reply_type(rq->conn, SSH_AGENT_FAILURE);
+		free(name);
+		return JIT_OK;
+	}
+	/* What comes through ssh (a forwarded agent) signs, nothing more. */
+	if (ssh_conn_remote(rq->conn)) {
+		reply_ext_err(rq->conn, JIT_E_PEER, -1, "%s: forwarded "
+		    "connections may not use jitctl verbs", exts[i].verb);
+		free(name);
+		return JIT_OK;
+	}
+	/* Locked with ssh-add -x: status says so, nothing else answers. */
+	if (ag->locked && strcmp(exts[i].verb, "status") != 0) {
+		reply_ext_err(rq->conn, JIT_E_AGENT_LOCKED, -1, NULL);
 		free(name);
 		return JIT_OK;
 	}
@@ -170,33 +189,23 @@ extension(struct agent *ag, struct request *rq)
 	return r;
 }
 
-static int
-request_identities(struct agent *ag, struct request *rq)
-{
-	struct wire_writer w;
-
-	(void)ag;
-	if (wire_end(&rq->body) != 0) {
-		conn_reply_type(rq->conn, SSH_AGENT_FAILURE);
-		return JIT_OK;
-	}
-	wire_writer_init(&w, AGENT_FRAME_MAX, false);
-	if (wire_put_u8(&w, SSH_AGENT_IDENTITIES_ANSWER) != 0 ||
-	    wire_put_u32(&w, 0) != 0) {
-		wire_writer_reset(&w);
-		conn_reply_type(rq->conn, SSH_AGENT_FAILURE);
-		return JIT_OK;
-	}
-	conn_send(rq->conn, &w);
-	return JIT_OK;
-}
-
 int
 dispatch(struct agent *ag, struct request *rq)
 {
 	switch (rq->type) {
 	case SSH_AGENTC_REQUEST_IDENTITIES:
-		return request_identities(ag, rq);
+	case SSH_AGENTC_SIGN_REQUEST:
+	case SSH_AGENTC_ADD_IDENTITY:
+	case SSH_AGENTC_ADD_ID_CONSTRAINED:
+	case SSH_AGENTC_REMOVE_IDENTITY:
+	case SSH_AGENTC_REMOVE_ALL_IDENTITIES:
+	case SSH_AGENTC_LOCK:
+	case SSH_AGENTC_UNLOCK:
+	case SSH_AGENTC_ADD_SMARTCARD_KEY:
+	case SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED:
+	case SSH_AGENTC_REMOVE_SMARTCARD_KEY:
+		/* ssh-agent.c: the standard messages, locked or not. */
+		return ssh_request(ag, rq);
 	case SSH_AGENTC_EXTENSION:
 		return extension(ag, rq);
 	default:

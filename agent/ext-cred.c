@@ -11,6 +11,7 @@
 #include "jsonx.h"
 #include "log.h"
 #include "secret.h"
+#include "ssh-agent.h"
 #include "store.h"
 #include "vault.h"
 
@@ -58,9 +59,10 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 		    "1 to %d letters, digits, '_', '.' or '-'", CRED_NAME_MAX);
 		return JIT_OK;
 	}
-	if (strcmp(a.kind, KIND_SECRET) != 0 && strcmp(a.kind, KIND_ENV) != 0) {
+	if (strcmp(a.kind, KIND_SECRET) != 0 && strcmp(a.kind, KIND_ENV) != 0 &&
+	    strcmp(a.kind, SSH_CRED_KIND) != 0) {
 		reply_ext_err(rq->conn, JIT_E_ARG, -1, "unknown kind '%s' "
-		    "(secret or env)", a.kind);
+		    "(secret, env or " SSH_CRED_KIND ")", a.kind);
 		return JIT_OK;
 	}
 	if (stepup_parse(stepup, &a.stepup) != 0) {
@@ -72,6 +74,17 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 		reply_ext_err(rq->conn, JIT_E_FORMAT, -1, "add needs the "
 		    "secret's fields in the request's secret payload");
 		return JIT_OK;
+	}
+	if (strcmp(a.kind, SSH_CRED_KIND) == 0) {
+		char why[160];
+
+		if (ssh_cred_check_fields(*payload, why, sizeof(why)) != 0) {
+			reply_ext_err(rq->conn, JIT_E_FORMAT, -1, "an %s "
+			    "credential holds \"key\" (base64 ed25519 seed) "
+			    "and \"cert\" (its certificate line): %s",
+			    SSH_CRED_KIND, why);
+			return JIT_OK;
+		}
 	}
 	if ((old = store_cred(ag->store, a.name)) != NULL && a.replace)
 		vault_wipe(ag->vault, old);

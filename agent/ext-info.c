@@ -181,7 +181,7 @@ ext_status(struct agent *ag, struct request *rq, struct json_object *args,
 	(void)jsonx_add_int(a, "pid", (int64_t)getpid());
 	(void)jsonx_add_str(a, "socket", ag->sock_path);
 	(void)jsonx_add_str(a, "data_dir", ag->data_dir);
-	(void)jsonx_add_bool(a, "locked", false);
+	(void)jsonx_add_bool(a, "locked", ag->locked);
 	(void)jsonx_add_int(a, "unlocked", (int64_t)vault_count(ag->vault));
 	json_object_object_add(res, "agent", a);
 	json_object_object_add(res, "tokens", tokens_array(ag->store));

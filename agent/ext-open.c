@@ -10,6 +10,7 @@
 #include "jsonx.h"
 #include "log.h"
 #include "secret.h"
+#include "ssh-agent.h"
 #include "store.h"
 #include "vault.h"
 
@@ -28,6 +29,9 @@ struct open_job {
 	bool			  for_get;
 	char			 *field, *purpose, *command;
 	struct peer		  peer;
+	ext_open_then		 *then;
+	void			 *then_arg;
+	void			(*then_free)(void *arg);
 };
 
 static void
@@ -49,6 +53,9 @@ open_job_free(struct open_job *j)
 	free(j->field);
 	free(j->purpose);
 	free(j->command);
+	if (j->then_arg != NULL && j->then_free != NULL)
+		j->then_free(j->then_arg);
+	j->then_arg = NULL;
 	/* j itself is freed by hwq */
 }
 
@@ -161,6 +168,8 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 			    jit_strerror(j->errs[i]));
 			continue;
 		}
+		/* An SSH certificate is listed while unlocked: keep it. */
+		ssh_cred_unlocked(ag, c, j->out[i]);
 		/* Step-up always/pin: the window opens, no plaintext stays. */
 		if (c->stepup != STEPUP_SESSION) {
 			secret_free(j->out[i]);
@@ -202,6 +211,24 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 	json_object_put(res);
 }
 
+/* Hand the one credential (or why not) to the caller's then(). */
+static int
+open_done_then(struct agent *ag, struct open_job *j)
+{
+	struct cred *c = NULL;
+	void *arg = j->then_arg;
+	int err = j->hj.result;
+
+	if (err == 0 && (err = j->errs[0]) == 0) {
+		c = store_cred(ag->store, j->cs[0]->name);
+		if (c == NULL || c->created != j->cs[0]->created)
+			err = JIT_E_CANCELLED;
+	}
+	j->then_arg = NULL;
+	return j->then(ag, j->hj.conn, &j->peer, err == 0 ? c : NULL,
+	    err == 0 ? j->out[0] : NULL, err, arg);
+}
+
 static void
 open_done(struct hwjob *hj)
 {
@@ -214,7 +241,12 @@ open_done(struct hwjob *hj)
 		goto out;
 	}
 	conn_set_job(conn, NULL);
-	if (hj->result != 0) {
+	if (j->then != NULL) {
+		if (hj->result != 0)
+			audit_open_fail(ag, j, hj->result);
+		if (open_done_then(ag, j) == AGENT_DEFERRED)
+			goto out;
+	} else if (hj->result != 0) {
 		audit_open_fail(ag, j, hj->result);
 		ext_reply_hw_err(conn, hj->result, &hj->st);
 	} else if (j->for_get)
@@ -274,8 +306,13 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		secret_free(a->pin);
+		if (a->then_arg != NULL && a->then_free != NULL)
+			a->then_free(a->then_arg);
 		return JIT_E_NOMEM;
 	}
+	j->then = a->then;
+	j->then_arg = a->then_arg;
+	j->then_free = a->then_free;
 	j->pin = a->pin;
 	j->n = a->n;
 	j->window_s = a->window_s;
@@ -297,6 +334,16 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 			goto fail;
 	if ((r = pick_tokens(ag, j, a->creds, a->n, a->token_label)) != 0)
 		goto fail;
+	if (j->ncands == 0 && j->then != NULL) {
+		void *arg = j->then_arg;
+
+		j->then_arg = NULL;
+		r = j->then(ag, rq->conn, rq->peer, NULL, NULL, JIT_E_NOTOKEN,
+		    arg);
+		open_job_free(j);
+		free(j);
+		return r;
+	}
 	if (j->ncands == 0) {
 		if (store_ntokens(ag->store) == 0)
 			reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1, NULL);

@@ -38,6 +38,15 @@ void ext_reply_hw_err(struct conn *c, int r, const struct hw_status *st);
 int ext_serve(struct agent *ag, struct conn *c, const struct peer *p,
     struct cred *cred, const struct secret *fields, const char *field,
     const char *purpose, const char *command);
+/*
+ * What to do with the one credential a get-style open produced, instead of
+ * answering a get (ssh-cred.c signs with it): the fields, or NULL and the
+ * error.  It replies, or returns AGENT_DEFERRED to keep the client waiting
+ * (then it calls conn_done() itself), and takes arg.
+ */
+typedef int ext_open_then(struct agent *ag, struct conn *c,
+    const struct peer *p, struct cred *cred, const struct secret *fields,
+    int err, void *arg);
 /* ext-open.c: open credentials with a token, off the loop.  For a get
  * (get_field etc. set), the one credential is served and not kept. */
 struct open_args {
@@ -48,6 +57,9 @@ struct open_args {
 	int64_t		  window_s;
 	bool		  for_get;
 	const char	 *field, *purpose, *command;
+	ext_open_then	 *then;		/* with for_get: instead of a reply */
+	void		 *then_arg;	/* taken: then or then_free gets it */
+	void		(*then_free)(void *arg);
 };
 int ext_open_submit(struct agent *ag, struct request *rq,
     struct open_args *a);

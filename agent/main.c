@@ -142,10 +142,10 @@ on_signal(uv_signal_t *h, int signum)
 		ag->exiting = true;
 		agent_wipe_all(ag, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 		server_stop(ag);
-		uv_signal_stop(&ag->sig_term);
-		uv_signal_stop(&ag->sig_int);
-		uv_signal_stop(&ag->sig_usr1);
-		uv_signal_stop(&ag->sig_hup);
+		uv_close((uv_handle_t *)&ag->sig_term, NULL);
+		uv_close((uv_handle_t *)&ag->sig_int, NULL);
+		uv_close((uv_handle_t *)&ag->sig_usr1, NULL);
+		uv_close((uv_handle_t *)&ag->sig_hup, NULL);
 		uv_stop(ag->loop);
 		break;
 	}
@@ -232,7 +232,7 @@ main(int argc, char **argv)
 	struct agent ag;
 	const char *sock = NULL, *datadir = NULL;
 	char msg[1024], *path = NULL;
-	int ch, r, foreground = 0, debug = 0, parent_fd = -1;
+	int ch, r, foreground = 0, debug = 0, parent_fd = -1, status = 1;
 	int64_t v;
 
 	/* Start-up order of STYLE.md: sodium, no core, not dumpable. */
@@ -338,22 +338,32 @@ main(int argc, char **argv)
 		stdio_to_null();
 	}
 	uv_run(ag.loop, UV_RUN_DEFAULT);
+	status = 0;
+	goto out;
+ fail:
+	if (foreground || parent_fd < 0)
+		fputs(msg, stderr);
+	else
+		tell_parent(parent_fd, msg);
+	server_stop(&ag);
+ out:
 	/* Let close callbacks run, then leave nothing behind. */
 	vault_free(ag.vault);
 	ag.vault = NULL;
-	uv_run(ag.loop, UV_RUN_NOWAIT);
+	if (ag.loop != NULL) {
+		uv_run(ag.loop, UV_RUN_NOWAIT);
+		uv_loop_close(ag.loop);
+	}
 	if (ag.sock_dir != NULL)
 		rmdir(ag.sock_dir);
 	audit_close(ag.audit);
 	store_free(ag.store);
 	hwq_free(ag.hwq);
-	log_info("exiting");
-	return 0;
- fail:
 	free(path);
-	if (foreground || parent_fd < 0)
-		fputs(msg, stderr);
-	else
-		tell_parent(parent_fd, msg);
-	return 1;
+	free(ag.sock_path);
+	free(ag.sock_dir);
+	free(ag.data_dir);
+	if (status == 0)
+		log_info("exiting");
+	return status;
 }

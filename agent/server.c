@@ -31,6 +31,7 @@ struct conn {
 	size_t			 out_pending;
 	bool			 busy;	/* a deferred request in flight */
 	struct hwjob		*job;	/* the hardware work it waits for */
+	void			*ssh;	/* ssh-agent.c's state */
 	bool			 reading;
 	bool			 closing;
 	int			 handles;	/* open uv handles */
@@ -54,6 +55,12 @@ const struct peer *
 conn_peer(const struct conn *c)
 {
 	return &c->peer;
+}
+
+void **
+conn_ssh_state(struct conn *c)
+{
+	return &c->ssh;
 }
 
 void
@@ -107,6 +114,8 @@ conn_close(struct conn *c, const char *why)
 	if (c->job != NULL)
 		hwq_detach(c->job);
 	c->job = NULL;
+	ssh_conn_free(c->ssh);
+	c->ssh = NULL;
 	/* Input may hold a secret (an `add`): wipe it now. */
 	wire_writer_reset(&c->in);
 	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
@@ -480,6 +489,7 @@ server_start(struct agent *ag)
 	}
 	uv_pipe_init(ag->loop, &ag->listener, 0);
 	ag->listener.data = ag;
+	ag->listener_up = true;
 	old = umask(0177);
 	r = uv_pipe_bind(&ag->listener, ag->sock_path);
 	umask(old);
@@ -487,6 +497,7 @@ server_start(struct agent *ag)
 		log_error("cannot bind %s: %s", ag->sock_path, uv_strerror(r));
 		return JIT_E_IO;
 	}
+	ag->sock_bound = true;
 	if (chmod(ag->sock_path, 0600) != 0 ||
 	    (r = uv_listen((uv_stream_t *)&ag->listener, 128,
 	    on_connection)) != 0) {
@@ -503,9 +514,12 @@ server_stop(struct agent *ag)
 
 	while ((c = ag->conns) != NULL)
 		conn_close(c, "agent exiting");
-	if (!uv_is_closing((uv_handle_t *)&ag->listener))
+	if (ag->listener_up && !uv_is_closing((uv_handle_t *)&ag->listener))
 		uv_close((uv_handle_t *)&ag->listener, NULL);
-	unlink(ag->sock_path);
+	/* Only a socket this agent bound is ours to remove. */
+	if (ag->sock_bound)
+		unlink(ag->sock_path);
+	ag->sock_bound = false;
 	secret_free(read_buf);
 	read_buf = NULL;
 }

@@ -617,6 +617,7 @@ static int
 priv_ed25519(struct wire_reader *r, struct ssh_key *k)
 {
 	uint8_t pk[ED25519_PK_LEN], check[ED25519_PK_LEN];
+	struct secret *tmp = NULL;
 	struct wire_reader q;
 	uint8_t *sk;
 	int rc;
@@ -630,6 +631,11 @@ priv_ed25519(struct wire_reader *r, struct ssh_key *k)
 		return rc;
 	if (wire_left(&q) != ED25519_SK_LEN)
 		return JIT_E_FORMAT;
+	/* A plain key's public half comes only here. */
+	if (k->cert == NULL) {
+		memcpy(k->ed_pk, pk, sizeof(pk));
+		k->bits = 256;
+	}
 	if ((rc = secret_new(ED25519_SK_LEN, &k->priv)) != 0)
 		return rc;
 	sk = secret_ptr(k->priv);
@@ -639,10 +645,14 @@ priv_ed25519(struct wire_reader *r, struct ssh_key *k)
 	    sodium_memcmp(check, pk, sizeof(pk)) != 0 ||
 	    sodium_memcmp(pk, k->ed_pk, sizeof(pk)) != 0)
 		return JIT_E_AUTH;
-	if (crypto_sign_seed_keypair(check, sk, sk) != 0 ||
+	/* Derive into a scratch key: the seed must not alias the output. */
+	if ((rc = secret_new(ED25519_SK_LEN, &tmp)) != 0)
+		return rc;
+	if (crypto_sign_seed_keypair(check, secret_ptr(tmp), sk) != 0 ||
 	    sodium_memcmp(check, pk, sizeof(pk)) != 0)
-		return JIT_E_AUTH;
-	return JIT_OK;
+		rc = JIT_E_AUTH;
+	secret_free(tmp);
+	return rc;
 }
 
 static int
@@ -769,11 +779,10 @@ ssh_key_from_agent(struct wire_reader *r, struct ssh_key **ret)
 			    (rc = get_mpint(r, RSA_E_MAX, &e)) != 0 ||
 			    (rc = rsa_set_public(k, &e, &n)) != 0)
 				goto out;
-		} else if ((rc = parse_public(r, k)) != 0)
+		} else if (kind->type != SSH_KEY_ED25519 &&
+		    (rc = parse_public(r, k)) != 0)
 			goto out;
-		if ((rc = check_public(k)) != 0 || (rc = make_plain(k)) != 0 ||
-		    (rc = dup_bytes(k->plain, k->plainlen, &k->blob,
-		    &k->bloblen)) != 0)
+		if ((rc = check_public(k)) != 0)
 			goto out;
 	}
 	if (kind->type == SSH_KEY_ED25519)
@@ -783,6 +792,10 @@ ssh_key_from_agent(struct wire_reader *r, struct ssh_key **ret)
 	else
 		rc = priv_ecdsa(r, k);
 	if (rc != 0)
+		goto out;
+	if (!cert && ((rc = make_plain(k)) != 0 ||
+	    (rc = dup_bytes(k->plain, k->plainlen, &k->blob,
+	    &k->bloblen)) != 0))
 		goto out;
 	*ret = k;
 	k = NULL;

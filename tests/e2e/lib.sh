@@ -97,6 +97,16 @@ tpm_enroll() {
 }
 
 e2e_done() {
+	agent_stop
+	# A sanitizer's report in the agent's log fails the test.
+	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+	    "$AGENT_LOG" 2>/dev/null; then
+		fail "the agent's log has a sanitizer report"
+		grep -E -A15 'Sanitizer|runtime error' "$AGENT_LOG" | \
+		    sed 's/^/#   /' | head -40
+	else
+		pass "no sanitizer report in the agent's log"
+	fi
 	say "# $E2E_PASS passed, $E2E_FAIL failed"
 	[ "$E2E_FAIL" -eq 0 ]
 	exit $?
