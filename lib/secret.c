@@ -99,8 +99,8 @@ slab_take(int c, size_t slot, struct slab **ret_slab)
 	}
 	if (s->free_head != NULL) {
 		p = s->free_head;
-		memcpy(&s->free_head, p, sizeof(p));
-		sodium_memzero(p, sizeof(p));
+		memcpy(&s->free_head, p, sizeof(s->free_head));
+		sodium_memzero(p, sizeof(s->free_head));
 	} else {
 		s->fresh--;
 		p = s->base + s->fresh * s->slot;
@@ -118,7 +118,7 @@ slab_give(struct slab *s, uint8_t *p)
 	size_t sz;
 
 	sodium_memzero(p, s->slot);
-	memcpy(p, &s->free_head, sizeof(p));
+	memcpy(p, &s->free_head, sizeof(s->free_head));
 	s->free_head = p;
 	if (--s->used > 0)
 		return;
