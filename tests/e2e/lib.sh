@@ -111,3 +111,28 @@ e2e_done() {
 	[ "$E2E_FAIL" -eq 0 ]
 	exit $?
 }
+
+# sim_start NAME [ARGS...]: a simulated FIDO2 key on $T/NAME.sock whose
+# touch answer is read from $T/NAME.touch before every touch.
+sim_start() {
+	_n=$1; shift
+	: "${JIT_SIM_FIDO2:?}"
+	[ -f "$T/$_n.touch" ] || echo approve > "$T/$_n.touch"
+	JIT_SIM_TOUCH_FILE="$T/$_n.touch" "$JIT_SIM_FIDO2" --foreground \
+	    --socket "$T/$_n.sock" --state "$T/$_n.state" "$@" \
+	    >"$T/$_n.out" 2>>"$T/$_n.log" &
+	eval "SIM_PID_$_n=$!"
+	for _i in $(seq 100); do
+		grep -q ready "$T/$_n.out" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	say "# the simulator $_n did not start"; cat "$T/$_n.log"
+	return 1
+}
+sim_stop() {
+	eval "_p=\${SIM_PID_$1:-}"
+	[ -n "$_p" ] || return 0
+	kill -TERM "$_p" 2>/dev/null; wait "$_p" 2>/dev/null
+	eval "SIM_PID_$1="
+}
+sim_touch() { echo "$2" > "$T/$1.touch"; }

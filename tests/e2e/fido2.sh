@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# FIDO2 through libfido2 against the simulated authenticator: touches that
+# are given, denied, late or slow; UV and PINs; backup tokens; step-up.
+. "$E2E_DIR/lib.sh"
+: "${JIT_SIM_FIDO2:?}"
+printf '1234' > "$T/simpin"
+printf '9999' > "$T/simbad"
+
+agent_start --touch-timeout 3 || exit 1
+sim_start yk1 || exit 1
+
+fails "a simulated token needs --allow-simulated" "!" \
+    jitctl enroll fido2 --label yk1 --device "sim:$T/yk1.sock"
+has "saying so" "$T/err" 'allow-simulated'
+ok "enroll the simulated key" jitctl enroll fido2 --label yk1 \
+    --device "sim:$T/yk1.sock" --allow-simulated
+ok "tokens" jitctl tokens
+has "marks it simulated" "$T/out" 'yk1.*fido2.*SIMULATED'
+has "the enrollment is audited as simulated" "$DATA/audit.log" \
+    '"event":"enroll".*"simulated":true'
+ok "status marks it too" jitctl status
+has "in status" "$T/out" 'SIMULATED'
+
+ok "add two credentials" bash -c "printf 'alpha' | '$JITCTL_BIN' add a --ttl 1h && \
+    printf 'bravo' | '$JITCTL_BIN' add b --ttl 1h"
+ok "unlock with a touch" jitctl unlock a b
+has "jitctl asks for the touch" "$T/err" 'Touch your security key \(yk1\)'
+ok "get a" jitctl get a
+ok "is alpha" test "$(cat "$T/out")" = alpha
+has "the unlock is audited with the token" "$DATA/audit.log" \
+    '"event":"unlock".*"token":"yk1"'
+
+jitctl lock >/dev/null
+sim_touch yk1 deny
+fails "a denied touch" 5 jitctl unlock a
+has "says it was denied" "$T/err" 'denied'
+has "the denial is audited" "$DATA/audit.log" '"event":"deny".*JIT_E_DENIED'
+sim_touch yk1 timeout
+fails "no touch in time" 5 jitctl unlock a
+has "says so" "$T/err" 'no touch'
+ok "the agent is unharmed" jitctl status
+
+# A slow touch: other clients are served meanwhile.
+sim_touch yk1 approve
+ok "unlock b" jitctl unlock b
+sim_touch yk1 delay=2500
+jitctl unlock a >"$T/slow.out" 2>&1 &
+SLOW=$!
+sleep 0.5
+ok "while a touch is pending, status answers" timeout 1 "$JITCTL_BIN" status
+ok "and get answers" timeout 1 "$JITCTL_BIN" get b
+ok "and REQUEST_IDENTITIES answers" timeout 1 python3 "$E2E_DIR/rawpeer.py" \
+    "$JIT_AGENT_SOCK" list
+ok "the touch was still pending then" kill -0 "$SLOW"
+ok "the slow unlock completes" wait "$SLOW"
+sim_touch yk1 approve
+
+# Step-up always: every get is a fresh touch.
+ok "add c with step-up always" bash -c \
+    "printf 'charlie' | '$JITCTL_BIN' add c --ttl 1h --stepup always"
+ok "unlock c" jitctl unlock c
+ok "get c (touch)" jitctl get c
+sim_touch yk1 deny
+fails "get c with the touch denied" 5 jitctl get c
+sim_touch yk1 approve
+ok "get c again" jitctl get c
+ok "is charlie" test "$(cat "$T/out")" = charlie
+
+# The simulator restarted with its state: the enrollment still opens.
+sim_stop yk1
+fails "with the key gone, unlock says so" 5 jitctl unlock a
+has "saying the token is not present" "$T/err" 'not present|absent|went away|no FIDO|plug|no simulated token is running'
+sim_start yk1 || exit 1
+ok "restarted with --state, it opens again" jitctl unlock a
+
+# UV: a key with a PIN, enrolled with --uv.
+sim_start yk2 --pin-fd 3 3<"$T/simpin" || exit 1
+ok "enroll with UV" jitctl enroll fido2 --label yk2 --device "sim:$T/yk2.sock" \
+    --allow-simulated --uv --pin-fd 3 3<"$T/simpin"
+ok "add d (wrapped to yk1 and yk2)" bash -c \
+    "printf 'delta' | '$JITCTL_BIN' add d --ttl 1h"
+ok "unlock d with yk2 and its PIN" jitctl unlock d --token yk2 \
+    --pin-fd 3 3<"$T/simpin"
+fails "a wrong PIN" 5 jitctl unlock d --token yk2 --pin-fd 3 3<"$T/simbad"
+has "says how many tries are left" "$T/err" 'wrong PIN.*[0-9]+ tr'
+fails "a second wrong PIN" 5 jitctl unlock d --token yk2 --pin-fd 3 3<"$T/simbad"
+fails "a third wrong PIN" 5 jitctl unlock d --token yk2 --pin-fd 3 3<"$T/simbad"
+fails "then the key wants a power cycle" 5 jitctl unlock d --token yk2 \
+    --pin-fd 3 3<"$T/simpin"
+has "saying so" "$T/err" 'remove and re-insert|blocked'
+sim_stop yk2; sim_start yk2 || exit 1
+ok "after re-insertion the right PIN works" jitctl unlock d --token yk2 \
+    --pin-fd 3 3<"$T/simpin"
+for i in 1 2 3 4 5 6 7 8; do
+	jitctl unlock d --token yk2 --pin-fd 3 3<"$T/simbad" >/dev/null 2>&1
+	if [ $((i % 3)) = 0 ]; then sim_stop yk2; sim_start yk2 || exit 1; fi
+done
+fails "after 8 wrong PINs the PIN is blocked" 5 jitctl unlock d --token yk2 \
+    --pin-fd 3 3<"$T/simpin"
+has "saying the PIN is blocked" "$T/err" 'blocked'
+ok "the other key still opens d" jitctl unlock d --token yk1
+
+# Backup tokens: a TPM beside the key; either opens what is added after.
+ok "enroll a TPM too" tpm_enroll laptop
+ok "add e (wrapped to yk1, yk2 and laptop)" bash -c \
+    "printf 'echo' | '$JITCTL_BIN' add e --ttl 1h"
+ok "tokens lists all three" jitctl tokens
+has "yk1" "$T/out" yk1
+has "laptop" "$T/out" laptop
+sim_stop yk1
+ok "with yk1 gone, the TPM opens e" jitctl unlock e --token laptop \
+    --pin-fd 3 3<"$T/pin"
+fails "unenroll of the only token of a..c is refused" '!' jitctl unenroll yk1
+has "naming the credentials at stake" "$T/err" 'open only with yk1'
+ok "unenroll yk2" jitctl unenroll yk2
+ok "e still opens with the TPM" jitctl unlock e --token laptop \
+    --pin-fd 3 3<"$T/pin"
+ok "e keeps two wraps (yk1, laptop) after yk2 is gone" test "$(python3 -c \
+    'import json,sys; print(len(json.load(open(sys.argv[1]))["wraps"]))' \
+    "$DATA/creds/e.json")" = 2
+e2e_done
