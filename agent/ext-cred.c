@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "askpass.h"
 #include "err.h"
 #include "events.h"
 #include "ext.h"
@@ -219,6 +220,75 @@ ext_serve(struct agent *ag, struct conn *conn, const struct peer *p,
 	return r;
 }
 
+struct confirm_ctx {
+	char		*name, *field, *purpose, *command;
+	struct peer	 peer;
+};
+
+static void
+confirm_ctx_free(struct confirm_ctx *x)
+{
+	free(x->name);
+	free(x->field);
+	free(x->purpose);
+	free(x->command);
+	free(x);
+}
+
+static void
+confirm_done(struct agent *ag, struct conn *conn, int r, void *arg)
+{
+	struct confirm_ctx *x = arg;
+	struct cred *c;
+
+	if (conn == NULL)
+		goto out;
+	if (r != 0) {
+		audit_deny(ag, &x->peer, x->name, r == JIT_E_DENIED ?
+		    "not confirmed" : jit_errname(r));
+		reply_ext_err(conn, r, -1, r == JIT_E_DENIED ? "the use of %s "
+		    "was not confirmed" : r == JIT_E_UNSUPPORTED ? "%s needs "
+		    "a confirmation, and there is no askpass program: set "
+		    "SSH_ASKPASS for the agent" : "%s: no confirmation in time",
+		    x->name);
+	} else if ((c = store_cred(ag->store, x->name)) == NULL ||
+	    vault_check(ag->vault, c) != 0)
+		reply_ext_err(conn, JIT_E_LOCKED, -1, "%s was locked "
+		    "meanwhile: run 'jitctl unlock %s'", x->name, x->name);
+	else if (ext_serve(ag, conn, &x->peer, c, c->slot->fields, x->field,
+	    x->purpose, x->command) != 0)
+		reply_ext_err(conn, JIT_E_INTERNAL, -1, NULL);
+	conn_done(conn);
+ out:
+	confirm_ctx_free(x);
+}
+
+/* Step-up confirm: the person approves this use, naming who asks. */
+static int
+confirm_then_serve(struct agent *ag, struct request *rq, struct cred *c,
+    const char *field, const char *purpose, const char *command)
+{
+	struct confirm_ctx *x;
+	char prompt[1024], what[256];
+	int r;
+
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return JIT_E_NOMEM;
+	x->peer = *rq->peer;
+	if ((x->name = strdup(c->name)) == NULL ||
+	    (field != NULL && (x->field = strdup(field)) == NULL) ||
+	    (x->purpose = strdup(purpose)) == NULL ||
+	    (command != NULL && (x->command = strdup(command)) == NULL)) {
+		confirm_ctx_free(x);
+		return JIT_E_NOMEM;
+	}
+	snprintf(what, sizeof(what), "credential %s", c->name);
+	askpass_prompt(rq->peer, what, prompt, sizeof(prompt));
+	if ((r = askpass_submit(ag, rq, prompt, confirm_done, x)) < 0)
+		confirm_ctx_free(x);
+	return r;
+}
+
 int
 ext_get(struct agent *ag, struct request *rq, struct json_object *args,
     struct secret **payload)
@@ -250,11 +320,8 @@ ext_get(struct agent *ag, struct request *rq, struct json_object *args,
 	if (c->stepup == STEPUP_SESSION)
 		return ext_serve(ag, rq->conn, rq->peer, c, c->slot->fields,
 		    field, purpose, command);
-	if (c->stepup == STEPUP_CONFIRM) {
-		reply_ext_err(rq->conn, JIT_E_UNSUPPORTED, -1, "step-up "
-		    "'confirm' is not available in this version");
-		return JIT_OK;
-	}
+	if (c->stepup == STEPUP_CONFIRM)
+		return confirm_then_serve(ag, rq, c, field, purpose, command);
 	/* always / pin: a fresh unwrap with the token for this one use. */
 	memset(&oa, 0, sizeof(oa));
 	oa.creds = &c;

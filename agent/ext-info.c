@@ -210,7 +210,7 @@ ext_audit_head(struct agent *ag, struct request *rq, struct json_object *args,
 		return JIT_E_UNSUPPORTED;
 	audit_head(ag->audit, &seq, hash);
 	if ((res = json_object_new_object()) == NULL ||
-	    asprintf(&path, "%s/audit.log", ag->data_dir) < 0) {
+	    asprintf(&path, "%s/" AUDIT_FILE_NAME, ag->data_dir) < 0) {
 		json_object_put(res);
 		return JIT_E_NOMEM;
 	}

@@ -77,8 +77,10 @@ open_run(struct hwjob *hj)
 		memset(&hj->st, 0, sizeof(hj->st));
 		hj->st.retries = -1;
 		r = hw_open_identity(j->cands[i], &auth, &sk, &hj->st);
-		/* An absent or foreign token: try the next (a backup). */
-		if ((r == JIT_E_NODEV || r == JIT_E_WRONG_TOKEN) &&
+		/* An absent or foreign token, or one that wants a PIN when
+		 * none was given: try the next (a backup, a touch key). */
+		if ((r == JIT_E_NODEV || r == JIT_E_WRONG_TOKEN ||
+		    (r == JIT_E_PIN_REQUIRED && j->pin == NULL)) &&
 		    i + 1 < j->ncands) {
 			log_debug("token %s: %s; trying the next",
 			    j->cands[i]->label, jit_strerror(r));
@@ -171,7 +173,7 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 		/* An SSH certificate is listed while unlocked: keep it. */
 		ssh_cred_unlocked(ag, c, j->out[i]);
 		/* Step-up always/pin: the window opens, no plaintext stays. */
-		if (c->stepup != STEPUP_SESSION) {
+		if (c->stepup == STEPUP_ALWAYS || c->stepup == STEPUP_PIN) {
 			secret_free(j->out[i]);
 			j->out[i] = NULL;
 		}
@@ -275,8 +277,13 @@ pick_tokens(struct agent *ag, struct open_job *j, struct cred **creds,
 {
 	struct hw_token *t;
 	size_t i, k;
+	bool need_pin = false;
 	int r;
 
+	/* Step-up pin: a TPM (always a PIN) or a FIDO2 key enrolled with UV. */
+	for (k = 0; k < n; k++)
+		if (creds[k]->stepup == STEPUP_PIN)
+			need_pin = true;
 	if ((j->cands = calloc(store_ntokens(ag->store),
 	    sizeof(*j->cands))) == NULL && store_ntokens(ag->store) > 0)
 		return JIT_E_NOMEM;
@@ -289,6 +296,8 @@ pick_tokens(struct agent *ag, struct open_job *j, struct cred **creds,
 			if (!cred_wrapped_to(creds[k], t->id))
 				break;
 		if (k < n)
+			continue;
+		if (need_pin && strcmp(t->type, "fido2") == 0 && !t->uv)
 			continue;
 		if ((r = hw_token_dup(t, &j->cands[j->ncands])) != 0)
 			return r;
@@ -353,8 +362,9 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 			    a->token_label);
 		else
 			reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1, "no single "
-			    "enrolled token opens all of these credentials: "
-			    "unlock them separately");
+			    "enrolled token opens all of these credentials%s",
+			    a->n > 1 ? ": unlock them separately" : ": step-up "
+			    "'pin' needs a TPM or a FIDO2 key enrolled with --uv");
 		open_job_free(j);
 		free(j);
 		return JIT_OK;

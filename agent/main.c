@@ -297,7 +297,7 @@ main(int argc, char **argv)
 		    "%s: %s\n", ag.data_dir, jit_strerror(r));
 		goto fail;
 	}
-	if (asprintf(&path, "%s/audit.log", ag.data_dir) < 0 ||
+	if (asprintf(&path, "%s/" AUDIT_FILE_NAME, ag.data_dir) < 0 ||
 	    (r = audit_open(path, &ag.audit)) != 0) {
 		snprintf(msg, sizeof(msg), "jit-agent: cannot open the audit "
 		    "log in %s\n", ag.data_dir);

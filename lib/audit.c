@@ -1,6 +1,7 @@
 /* The append-only, hash-chained audit log: one JSON line per event. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,9 @@ struct chain {
 	uint64_t		 seq;
 	char			 hash[AUDIT_HASH_HEX + 1];
 	struct audit_verdict	*v;
+	uint64_t		 head_seq;	/* 0: no head to meet */
+	char			 head_hash[AUDIT_HASH_HEX + 1];
+	bool			 head_met;
 };
 
 static int
@@ -112,6 +116,18 @@ chain_line(const char *line, size_t len, uint64_t lineno, void *arg)
 	}
 	c->seq = (uint64_t)seq;
 	hash_line(line, len, c->hash);
+	if (c->head_seq != 0 && c->seq == c->head_seq) {
+		if (strcmp(c->hash, c->head_hash) != 0) {
+			if (c->v != NULL)
+				snprintf(c->v->why, sizeof(c->v->why),
+				    "line %llu does not match the agent's "
+				    "record of it: it was edited",
+				    (unsigned long long)lineno);
+			r = JIT_E_AUTH;
+			goto out;
+		}
+		c->head_met = true;
+	}
 	r = JIT_OK;
  out:
 	if (r != 0 && c->v != NULL && c->v->bad_line == 0)
@@ -127,10 +143,12 @@ audit_open(const char *path, struct audit_log **ret)
 	struct chain c;
 	char *buf = NULL;
 	size_t len;
+	bool torn = false;
 	int r;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return JIT_E_NOMEM;
+	a->fd = -1;
 	memset(&c, 0, sizeof(c));
 	genesis(c.hash);
 	r = fs_read_file(path, AUDIT_FILE_MAX, &buf, &len);
@@ -140,7 +158,8 @@ audit_open(const char *path, struct audit_log **ret)
 		if (each_line(buf, len, chain_line, &c) != 0)
 			log_warn("audit log %s does not verify; "
 			    "run 'jitctl audit verify'", path);
-		if (len > 0 && buf[len - 1] != '\n')
+		torn = len > 0 && buf[len - 1] != '\n';
+		if (torn)
 			log_warn("audit log %s ends with a torn line", path);
 	} else if (r != JIT_E_NOENT)
 		goto out;
@@ -152,11 +171,19 @@ audit_open(const char *path, struct audit_log **ret)
 		r = JIT_E_IO;
 		goto out;
 	}
+	/* A torn last line (a crash mid-write) stays as evidence; the next
+	 * record starts a line of its own. */
+	if (torn && write(a->fd, "\n", 1) != 1) {
+		r = JIT_E_IO;
+		goto out;
+	}
 	*ret = a;
 	a = NULL;
 	r = JIT_OK;
  out:
 	free(buf);
+	if (a != NULL && a->fd >= 0)
+		close(a->fd);
 	free(a);
 	return r;
 }
@@ -202,6 +229,12 @@ audit_append(struct audit_log *a, struct json_object *ev)
 	    (r = jsonx_add_str(o, "prev", a->hash)) != 0)
 		goto out;
 	json_object_object_foreach(ev, k, v) {
+		/* The chain's own members are not the event's to set. */
+		if (strcmp(k, "seq") == 0 || strcmp(k, "time") == 0 ||
+		    strcmp(k, "prev") == 0) {
+			r = JIT_E_ARG;
+			goto out;
+		}
 		if (json_object_object_add(o, k, json_object_get(v)) != 0) {
 			r = JIT_E_NOMEM;
 			goto out;
@@ -258,6 +291,11 @@ audit_verify(const char *path, uint64_t head_seq, const char *head_hash,
 	memset(&c, 0, sizeof(c));
 	genesis(c.hash);
 	c.v = v;
+	if (head_seq > 0 && head_hash != NULL &&
+	    strlen(head_hash) == AUDIT_HASH_HEX) {
+		c.head_seq = head_seq;
+		memcpy(c.head_hash, head_hash, sizeof(c.head_hash));
+	}
 	if ((r = fs_read_file(path, AUDIT_FILE_MAX, &buf, &len)) != 0) {
 		if (r == JIT_E_NOENT && head_seq == 0)
 			return JIT_OK;
@@ -273,17 +311,13 @@ audit_verify(const char *path, uint64_t head_seq, const char *head_hash,
 		r = JIT_E_AUTH;
 		goto out;
 	}
-	if (head_seq > 0 && (c.seq != head_seq ||
-	    (head_hash != NULL && strcmp(c.hash, head_hash) != 0))) {
-		if (c.seq < head_seq)
-			snprintf(v->why, sizeof(v->why), "the log ends at line "
-			    "%llu but the agent wrote %llu lines: lines were "
-			    "dropped from the end", (unsigned long long)c.seq,
-			    (unsigned long long)head_seq);
-		else
-			snprintf(v->why, sizeof(v->why), "the last line does "
-			    "not match the agent's record: it was edited");
-		v->bad_line = c.seq < head_seq ? c.seq + 1 : c.seq;
+	/* Lines appended after the agent gave its head are fine. */
+	if (head_seq > 0 && c.seq < head_seq) {
+		snprintf(v->why, sizeof(v->why), "the log ends at line %llu but "
+		    "the agent wrote %llu lines: lines were dropped from the "
+		    "end", (unsigned long long)c.seq,
+		    (unsigned long long)head_seq);
+		v->bad_line = c.seq + 1;
 		r = JIT_E_AUTH;
 		goto out;
 	}

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <json-c/json.h>
 
+#define AUDIT_FILE_NAME		"audit.log"	/* in the data directory */
 #define AUDIT_HASH_HEX		64
 #define AUDIT_LINE_MAX		(16 * 1024)
 #define AUDIT_FILE_MAX		((size_t)1 << 30)
@@ -31,7 +32,8 @@ struct audit_verdict {
 	uint64_t	bad_line;	/* first bad line, 0 if none */
 	char		why[256];
 };
-/* Verify the whole file; with head_seq > 0 also that it ends at that head.
+/* Verify the whole file; with head_seq > 0 also that the line of that
+ * sequence number has that hash (lines appended since are fine).
  * JIT_OK when intact, JIT_E_AUTH with v filled when not. */
 int audit_verify(const char *path, uint64_t head_seq, const char *head_hash,
     struct audit_verdict *v);

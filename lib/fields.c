@@ -1,6 +1,8 @@
 /* A credential's plaintext: named fields, wire-encoded in guarded memory. */
 #include <string.h>
 
+#include <sodium.h>
+
 #include "err.h"
 #include "fields.h"
 #include "secret.h"
@@ -36,14 +38,21 @@ fields_add(struct fields_builder *b, const char *name, size_t namelen,
 {
 	int r;
 
+	size_t save;
+
 	if (b->n >= FIELDS_MAX)
 		return JIT_E_LIMIT;
 	if (!fields_valid_name((const uint8_t *)name, namelen) ||
 	    vallen > FIELD_VALUE_MAX)
 		return JIT_E_FORMAT;
+	save = b->w.len;
 	if ((r = wire_put_string(&b->w, name, namelen)) != 0 ||
-	    (r = wire_put_string(&b->w, val, vallen)) != 0)
+	    (r = wire_put_string(&b->w, val, vallen)) != 0) {
+		/* Leave no half pair behind: the encoding stays valid. */
+		sodium_memzero(b->w.d + save, b->w.len - save);
+		b->w.len = save;
 		return r;
+	}
 	b->n++;
 	return wire_patch_u32(&b->w, 0, b->n);
 }
@@ -100,6 +109,8 @@ fields_validate(const struct secret *f, uint32_t *ret_count)
 	uint32_t n, i;
 	int r;
 
+	if (secret_len(f) > FIELDS_TOTAL_MAX)
+		return JIT_E_LIMIT;
 	if ((r = fields_iter_init(&it, f)) != 0)
 		return r;
 	if ((n = it.left) == 0 || n > FIELDS_MAX)

@@ -25,7 +25,7 @@ jsonx_parse(const char *s, size_t len, struct json_object **ret)
 		goto out;
 	/* Only white space may follow the object. */
 	for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
-		if (strchr(" \t\r\n", s[i]) == NULL)
+		if (s[i] == '\0' || strchr(" \t\r\n", s[i]) == NULL)
 			goto out;
 	if (!json_object_is_type(o, json_type_object))
 		goto out;

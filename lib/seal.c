@@ -104,10 +104,13 @@ seal_hkdf(const uint8_t *ikm, size_t ikmlen, const uint8_t *salt,
 	    (char *)(uintptr_t)"SHA256", 0);
 	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
 	    (void *)(uintptr_t)ikm, ikmlen);
-	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-	    (void *)(uintptr_t)salt, saltlen);
-	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-	    (void *)(uintptr_t)info, strlen(info));
+	/* No salt means HashLen zeros (RFC 5869), OpenSSL's default. */
+	if (saltlen > 0)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+		    (void *)(uintptr_t)salt, saltlen);
+	if (info[0] != '\0')
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+		    (void *)(uintptr_t)info, strlen(info));
 	*p = OSSL_PARAM_construct_end();
 	if (EVP_KDF_derive(kctx, secret_ptr(out), outlen, params) != 1) {
 		r = JIT_E_CRYPTO;

@@ -144,30 +144,71 @@ string_body(struct wire_reader *r, struct wire_writer *w)
 	}
 }
 
-/* A bare literal: number, true, false, null; copied as its text. */
+/* Copy one byte of a number if it is in set; how many were copied. */
+static int
+take_if(struct wire_reader *r, struct wire_writer *w, const char *set,
+    int *rc)
+{
+	uint8_t c;
+
+	if (*rc != 0 || wire_peek_u8(r, &c) != 0 || c == '\0' ||
+	    strchr(set, c) == NULL)
+		return 0;
+	(void)wire_skip(r, 1);
+	*rc = wire_put_u8(w, c);
+	return 1;
+}
+
+static int
+take_digits(struct wire_reader *r, struct wire_writer *w, int *rc)
+{
+	int n = 0;
+
+	while (take_if(r, w, "0123456789", rc))
+		n++;
+	return n;
+}
+
+/* A bare literal: a JSON number, true, false or null; kept as its text. */
 static int
 bare_literal(struct wire_reader *r, struct wire_writer *w)
 {
+	static const char *const words[] = { "true", "false", "null" };
+	size_t i, n;
+	int rc = 0;
 	uint8_t c;
-	int rc, n = 0;
 
-	while (wire_peek_u8(r, &c) == 0 &&
-	    ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-	    c == '-' || c == '+' || c == '.' || c == 'E')) {
-		if ((rc = wire_put_u8(w, c)) != 0)
-			return rc;
-		(void)wire_skip(r, 1);
-		n++;
+	for (i = 0; i < 3; i++) {
+		n = strlen(words[i]);
+		if (wire_left(r) >= n &&
+		    memcmp(wire_cursor(r), words[i], n) == 0) {
+			(void)wire_skip(r, n);
+			if ((rc = wire_put_bytes(w, words[i], n)) != 0)
+				return rc;
+			goto end;
+		}
 	}
-	if (n == 0)
+	(void)take_if(r, w, "-", &rc);
+	/* int = 0 | [1-9][0-9]* */
+	if (take_if(r, w, "0", &rc) == 0) {
+		if (take_if(r, w, "123456789", &rc) == 0)
+			return rc != 0 ? rc : JIT_E_FORMAT;
+		(void)take_digits(r, w, &rc);
+	}
+	if (take_if(r, w, ".", &rc) && take_digits(r, w, &rc) == 0)
+		return rc != 0 ? rc : JIT_E_FORMAT;
+	if (take_if(r, w, "eE", &rc)) {
+		(void)take_if(r, w, "+-", &rc);
+		if (take_digits(r, w, &rc) == 0)
+			return rc != 0 ? rc : JIT_E_FORMAT;
+	}
+	if (rc != 0)
+		return rc;
+ end:
+	/* What follows a value is a separator, never more of a token. */
+	if (wire_peek_u8(r, &c) == 0 && c != ',' && c != '}' && c != ' ' &&
+	    c != '\t' && c != '\n' && c != '\r')
 		return JIT_E_FORMAT;
-	/* Only JSON's literal words, or something that starts like a number. */
-	if (w->d[0] >= 'a' && w->d[0] <= 'z') {
-		if (!((w->len == 4 && memcmp(w->d, "true", 4) == 0) ||
-		    (w->len == 5 && memcmp(w->d, "false", 5) == 0) ||
-		    (w->len == 4 && memcmp(w->d, "null", 4) == 0)))
-			return JIT_E_FORMAT;
-	}
 	return JIT_OK;
 }
 
