@@ -1,0 +1,342 @@
+/* jitctl's side of the socket: frame one extension request, read one reply. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "client.h"
+#include "err.h"
+#include "jsonx.h"
+#include "secret.h"
+#include "wire.h"
+
+struct client {
+	int fd;
+};
+
+int
+client_from_fd(int fd, struct client **ret)
+{
+	struct client *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return JIT_E_NOMEM;
+	c->fd = fd;
+	*ret = c;
+	return JIT_OK;
+}
+
+int
+client_connect(const char *path, struct client **ret)
+{
+	struct sockaddr_un sun;
+	int fd, saved;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (path == NULL || path[0] == '\0' ||
+	    strlen(path) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return JIT_E_AGENT;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return JIT_E_AGENT;
+	while (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		if (errno == EINTR)
+			continue;
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return JIT_E_AGENT;
+	}
+	if (client_from_fd(fd, ret) != 0) {
+		close(fd);
+		errno = ENOMEM;
+		return JIT_E_NOMEM;
+	}
+	return JIT_OK;
+}
+
+void
+client_free(struct client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c);
+}
+
+void
+client_reply_reset(struct client_reply *rep)
+{
+	json_object_put(rep->result);
+	secret_free(rep->secret);
+	free(rep->message);
+	memset(rep, 0, sizeof(*rep));
+	rep->retries = -1;
+}
+
+/* A sentence about the transport for the user; r passes through. */
+static int fail(struct client_reply *rep, int r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(struct client_reply *rep, int r, const char *fmt, ...)
+{
+	va_list ap;
+	char *m;
+
+	va_start(ap, fmt);
+	if (vasprintf(&m, fmt, ap) < 0)
+		m = NULL;
+	va_end(ap);
+	free(rep->message);
+	rep->message = m;
+	rep->from_agent = 0;
+	return r;
+}
+
+static int
+send_all(int fd, const uint8_t *p, size_t n)
+{
+	ssize_t k;
+
+	while (n > 0) {
+		/* No SIGPIPE if the agent went away: an error is enough. */
+		if ((k = send(fd, p, n, MSG_NOSIGNAL)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return JIT_E_AGENT;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	return JIT_OK;
+}
+
+/* Read up to n bytes; *ret_got < n means the peer closed first. */
+static int
+recv_all(int fd, uint8_t *p, size_t n, size_t *ret_got)
+{
+	size_t got = 0;
+	ssize_t k;
+
+	while (got < n) {
+		if ((k = recv(fd, p + got, n - got, 0)) < 0) {
+			if (errno == EINTR)
+				continue;
+			*ret_got = got;
+			return JIT_E_AGENT;
+		}
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	*ret_got = got;
+	return JIT_OK;
+}
+
+/* The request frame, in guarded memory since it may carry a PIN. */
+static int
+build_request(const char *verb, struct json_object *args,
+    const struct secret *sec, struct secret **ret)
+{
+	struct wire_writer w;
+	char name[CLIENT_VERB_MAX + sizeof("@" JIT_EXT_DOMAIN)];
+	const char *js;
+	int r, n;
+
+	n = snprintf(name, sizeof(name), "%s@%s", verb, JIT_EXT_DOMAIN);
+	if (n < 0 || (size_t)n >= sizeof(name))
+		return JIT_E_ARG;
+	js = "{}";
+	if (args != NULL)
+		js = json_object_to_json_string_ext(args,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	wire_writer_init(&w, 4 + CLIENT_FRAME_MAX, true);
+	if ((r = wire_put_u32(&w, 0)) != 0 ||
+	    (r = wire_put_u8(&w, SSH_AGENTC_EXTENSION)) != 0 ||
+	    (r = wire_put_cstring(&w, name)) != 0 ||
+	    (r = wire_put_cstring(&w, js)) != 0)
+		goto out;
+	if (sec != NULL &&
+	    (r = wire_put_string(&w, secret_ptr(sec), secret_len(sec))) != 0)
+		goto out;
+	if ((r = wire_patch_u32(&w, 0, (uint32_t)(w.len - 4))) != 0)
+		goto out;
+	r = wire_writer_take_secret(&w, ret);
+out:
+	wire_writer_reset(&w);
+	return r;
+}
+
+static int
+code_of(struct json_object *o)
+{
+	const char *name;
+	int64_t n;
+	int e;
+
+	/* The name is the stable part of the contract; the number a hint. */
+	if (jsonx_opt_str(o, "code", 64, &name) == 0) {
+		for (e = -1; e > JIT_E_LAST; e--)
+			if (strcmp(name, jit_errname(e)) == 0)
+				return e;
+	}
+	if (jsonx_opt_int(o, "error", JIT_E_LAST + 1, -1, &n) == 0)
+		return (int)n;
+	return JIT_E_INTERNAL;
+}
+
+static int
+parse_failure(struct wire_reader *r, struct client_reply *rep)
+{
+	struct json_object *o = NULL;
+	const uint8_t *p;
+	const char *msg;
+	int64_t retries;
+	size_t n;
+	int code;
+
+	if (wire_get_string(r, CLIENT_FRAME_MAX, &p, &n) != 0 ||
+	    wire_end(r) != 0 || jsonx_parse((const char *)p, n, &o) != 0)
+		return fail(rep, JIT_E_FORMAT,
+		    "malformed failure reply from jit-agent");
+	code = code_of(o);
+	if (jsonx_opt_str(o, "message", CLIENT_MSG_MAX, &msg) != 0 ||
+	    msg[0] == '\0')
+		msg = jit_strerror(code);
+	if (jsonx_opt_int(o, "retries", 0, 1000, &retries) == 0)
+		rep->retries = (int)retries;
+	(void)fail(rep, code, "%s", msg);
+	rep->from_agent = 1;
+	json_object_put(o);
+	return code;
+}
+
+static int
+parse_reply(
+    const char *verb, const struct secret *frame, struct client_reply *rep)
+{
+	struct wire_reader r;
+	const uint8_t *p;
+	size_t n;
+	uint8_t type;
+
+	wire_reader_init(&r, secret_ptr(frame), secret_len(frame));
+	if (wire_get_u8(&r, &type) != 0)
+		return fail(rep, JIT_E_FORMAT, "empty reply from jit-agent");
+	switch (type) {
+	case SSH_AGENT_SUCCESS: break;
+	case SSH_AGENT_EXTENSION_FAILURE: return parse_failure(&r, rep);
+	case SSH_AGENT_FAILURE:
+		if (wire_end(&r) != 0)
+			return fail(rep, JIT_E_FORMAT,
+			    "malformed reply from jit-agent");
+		return fail(rep, JIT_E_UNSUPPORTED,
+		    "the agent does not know '%s': is the socket a jit-agent "
+		    "of this version?",
+		    verb);
+	default:
+		return fail(rep, JIT_E_FORMAT,
+		    "unexpected reply type %u from jit-agent", type);
+	}
+	if (wire_get_string(&r, CLIENT_FRAME_MAX, &p, &n) != 0 ||
+	    jsonx_parse((const char *)p, n, &rep->result) != 0)
+		return fail(rep, JIT_E_FORMAT,
+		    "malformed result in the reply from jit-agent");
+	if (wire_left(&r) > 0 &&
+	    wire_get_secret(&r, CLIENT_FRAME_MAX, &rep->secret) != 0)
+		return fail(rep, JIT_E_FORMAT,
+		    "malformed secret in the reply from jit-agent");
+	if (wire_end(&r) != 0)
+		return fail(rep, JIT_E_FORMAT,
+		    "trailing bytes in the reply from jit-agent");
+	return JIT_OK;
+}
+
+int
+client_call(struct client *c, const char *verb, struct json_object *args,
+    const struct secret *sec, struct client_reply *rep)
+{
+	struct secret *req = NULL, *frame = NULL;
+	struct wire_reader hr;
+	uint8_t hdr[4];
+	uint32_t len;
+	size_t got;
+	int r;
+
+	client_reply_reset(rep);
+	if ((r = build_request(verb, args, sec, &req)) != 0) {
+		r = fail(
+		    rep, r, "cannot build the request: %s", jit_strerror(r));
+		goto out;
+	}
+	if ((r = send_all(c->fd, secret_ptr(req), secret_len(req))) != 0) {
+		r = fail(
+		    rep, r, "cannot send to jit-agent: %s", strerror(errno));
+		goto out;
+	}
+	secret_free(req);
+	req = NULL;
+	if ((r = recv_all(c->fd, hdr, sizeof(hdr), &got)) != 0) {
+		r = fail(
+		    rep, r, "cannot read from jit-agent: %s", strerror(errno));
+		goto out;
+	}
+	if (got == 0) {
+		r = fail(rep, JIT_E_AGENT,
+		    "jit-agent closed the connection without replying");
+		goto out;
+	}
+	wire_reader_init(&hr, hdr, got);
+	if (wire_get_u32(&hr, &len) != 0) {
+		r = fail(rep, JIT_E_FORMAT, "truncated reply from jit-agent");
+		goto out;
+	}
+	if (len == 0) {
+		r = fail(rep, JIT_E_FORMAT, "empty reply from jit-agent");
+		goto out;
+	}
+	/* Refuse before reading (or allocating) the body. */
+	if (len > CLIENT_FRAME_MAX) {
+		r = fail(rep, JIT_E_LIMIT,
+		    "reply of %u bytes from jit-agent is over the %u-byte "
+		    "limit",
+		    len, CLIENT_FRAME_MAX);
+		goto out;
+	}
+	if ((r = secret_new(len, &frame)) != 0) {
+		r = fail(rep, r, "%s", jit_strerror(r));
+		goto out;
+	}
+	if ((r = recv_all(c->fd, secret_ptr(frame), len, &got)) != 0) {
+		r = fail(
+		    rep, r, "cannot read from jit-agent: %s", strerror(errno));
+		goto out;
+	}
+	if (got < len) {
+		r = fail(rep, JIT_E_FORMAT,
+		    "truncated reply from jit-agent (%zu of %u bytes)", got,
+		    len);
+		goto out;
+	}
+	r = parse_reply(verb, frame, rep);
+out:
+	if (r != 0) {
+		json_object_put(rep->result);
+		rep->result = NULL;
+		secret_free(rep->secret);
+		rep->secret = NULL;
+	}
+	secret_free(req);
+	secret_free(frame);
+	return r;
+}

@@ -1,0 +1,210 @@
+/* jitctl enroll: bind a hardware token (its PIN, its touch) to the agent. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+#include "jitctl.h"
+#include "jsonx.h"
+#include "prompt.h"
+#include "secret.h"
+
+static const char enroll_help[] =
+    "usage: jitctl enroll TYPE --label LABEL [--device DEVICE] [--uv]\n"
+    "                     [--allow-simulated] [--pin-fd N | --no-pin]\n"
+    "\n"
+    "Bind a token to the agent.  TYPE is tpm2 or fido2.  Every credential\n"
+    "added later is wrapped to every enrolled token: enroll a backup.\n"
+    "\n"
+    "  -l, --label LABEL      a name for the token (required)\n"
+    "  -d, --device DEVICE    tpm2: a TCTI (device:/dev/tpmrm0,\n"
+    "                         swtpm:port=2321); fido2: a hidraw path or\n"
+    "                         sim:SOCKET (the simulator)\n"
+    "  -u, --uv               fido2: ask for the PIN (user verification)\n"
+    "                         on every unlock, not only a touch\n"
+    "      --allow-simulated  accept a simulated token (tests, demos)\n"
+    "  -p, --pin-fd N         read the PIN from file descriptor N\n"
+    "      --no-pin           tpm2: no PIN (its only step-up: avoid)\n"
+    "  -h, --help             this text\n"
+    "\n"
+    "tpm2: the PIN chosen here guards the key (asked twice on the\n"
+    "terminal unless --pin-fd).  fido2: the key's own PIN, needed with\n"
+    "--uv or when the key has one set.\n";
+
+enum {
+	OPT_ALLOW_SIM = 256,
+	OPT_NO_PIN,
+};
+
+/* A new TPM PIN, typed twice, or from the fd. */
+static int
+new_pin(const char *label, int pin_fd, struct secret **ret)
+{
+	struct secret *a = NULL, *b = NULL;
+	char prompt[160], safe[80];
+	int r;
+
+	if (pin_fd >= 0)
+		return prompt_pin(pin_fd, NULL, ret);
+	cli_sanitize(label, safe, sizeof(safe));
+	snprintf(prompt, sizeof(prompt), "New PIN for TPM token %s: ", safe);
+	if ((r = prompt_tty(prompt, PROMPT_PIN_MAX, &a)) != 0)
+		goto out;
+	if ((r = prompt_tty("Repeat the PIN: ", PROMPT_PIN_MAX, &b)) != 0)
+		goto out;
+	if (!secret_equal(a, b)) {
+		r = JIT_E_PIN;
+		goto out;
+	}
+	*ret = a;
+	a = NULL;
+out:
+	secret_free(a);
+	secret_free(b);
+	return r;
+}
+
+static int
+read_pin(const char *type, const char *label, int pin_fd, bool uv, bool no_pin,
+    struct secret **ret)
+{
+	char prompt[160], safe[80];
+	int r;
+
+	*ret = NULL;
+	if (no_pin)
+		return JIT_OK;
+	if (strcmp(type, "tpm2") == 0) {
+		if ((r = new_pin(label, pin_fd, ret)) != 0)
+			return r;
+	} else if (pin_fd >= 0 || uv) {
+		cli_sanitize(label, safe, sizeof(safe));
+		snprintf(
+		    prompt, sizeof(prompt), "PIN for security key %s: ", safe);
+		if ((r = prompt_pin(pin_fd, prompt, ret)) != 0)
+			return r;
+	} else
+		return JIT_OK;
+	if (secret_len(*ret) == 0) {
+		secret_free(*ret);
+		*ret = NULL;
+		if (strcmp(type, "tpm2") == 0)
+			return JIT_E_PIN_REQUIRED;
+	}
+	return JIT_OK;
+}
+
+static void
+pin_error(int r, int pin_fd)
+{
+	switch (r) {
+	case JIT_E_PIN: cli_err("the two PINs differ"); break;
+	case JIT_E_PIN_REQUIRED:
+		if (pin_fd >= 0)
+			cli_err("the PIN from --pin-fd is empty: "
+				"give one, or pass --no-pin");
+		else
+			cli_err("no PIN: type one, pass --pin-fd N, "
+				"or pass --no-pin");
+		break;
+	case JIT_E_LIMIT:
+		cli_err("the PIN is longer than %d bytes", PROMPT_PIN_MAX);
+		break;
+	case JIT_E_CANCELLED: cli_err("cancelled"); break;
+	default:
+		if (pin_fd >= 0)
+			cli_err("cannot read the PIN from --pin-fd %d", pin_fd);
+		else
+			cli_err("cannot read the PIN: %s", jit_strerror(r));
+	}
+}
+
+int
+enroll_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "label", required_argument, NULL, 'l' },
+		{ "device", required_argument, NULL, 'd' },
+		{ "uv", no_argument, NULL, 'u' },
+		{ "allow-simulated", no_argument, NULL, OPT_ALLOW_SIM },
+		{ "pin-fd", required_argument, NULL, 'p' },
+		{ "no-pin", no_argument, NULL, OPT_NO_PIN },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct client_reply rep = { .retries = -1 };
+	struct json_object *args = NULL, *tok = NULL;
+	struct secret *pin = NULL;
+	const char *type, *label = NULL, *device = NULL, *id;
+	bool uv = false, allow_sim = false, no_pin = false;
+	int c, r, ex, pin_fd = -1;
+
+	while ((c = getopt_long(argc, argv, ":l:d:up:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': label = optarg; break;
+		case 'd': device = optarg; break;
+		case 'u': uv = true; break;
+		case OPT_ALLOW_SIM: allow_sim = true; break;
+		case 'p':
+			if ((pin_fd = prompt_parse_fd(optarg)) < 0)
+				return cli_usage_error(
+				    "bad --pin-fd '%s'", optarg);
+			break;
+		case OPT_NO_PIN: no_pin = true; break;
+		case 'h': return cli_help(enroll_help);
+		default: return cli_getopt_error(c, argv);
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error(
+		    "expected the token type: tpm2 or fido2");
+	type = argv[optind];
+	if (strcmp(type, "tpm2") != 0 && strcmp(type, "fido2") != 0 &&
+	    strcmp(type, "piv") != 0)
+		return cli_usage_error(
+		    "unknown token type '%s': tpm2 or fido2", type);
+	if (label == NULL)
+		return cli_usage_error("--label is required");
+	if (no_pin && pin_fd >= 0)
+		return cli_usage_error("--no-pin and --pin-fd exclude each "
+				       "other");
+	if (uv && strcmp(type, "fido2") != 0)
+		return cli_usage_error("--uv is for fido2 tokens");
+
+	if ((r = read_pin(type, label, pin_fd, uv, no_pin, &pin)) != 0) {
+		pin_error(r, pin_fd);
+		ex = r == JIT_E_PIN_REQUIRED ? JITCTL_EXIT_USAGE :
+					       JITCTL_EXIT_FAIL;
+		goto out;
+	}
+	if ((args = json_object_new_object()) == NULL ||
+	    jsonx_add_str(args, "type", type) != 0 ||
+	    jsonx_add_str(args, "label", label) != 0 ||
+	    (device != NULL && jsonx_add_str(args, "device", device) != 0) ||
+	    (uv && jsonx_add_bool(args, "uv", true) != 0) ||
+	    (allow_sim && jsonx_add_bool(args, "allow_simulated", true) != 0)) {
+		ex = cli_fail_code(JIT_E_NOMEM, NULL);
+		goto out;
+	}
+	if (strcmp(type, "tpm2") != 0)
+		cli_notice_open("Touch your security key (%s)...", label);
+	if ((r = cli_request("enroll", args, pin, &rep)) != 0) {
+		ex = cli_fail(r, &rep);
+		goto out;
+	}
+	if (json_object_object_get_ex(rep.result, "token", &tok) &&
+	    (id = cli_jstr(tok, "id")) != NULL)
+		cli_note("enrolled %s token %s (id %s)", type, label, id);
+	else
+		cli_note("enrolled %s token %s", type, label);
+	if (cli_jbool(tok, "simulated"))
+		cli_note("warning: %s is a SIMULATED token: for tests and "
+			 "demos, never for real secrets",
+		    label);
+	ex = JITCTL_EXIT_OK;
+out:
+	json_object_put(args);
+	secret_free(pin);
+	client_reply_reset(&rep);
+	return ex;
+}

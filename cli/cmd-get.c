@@ -1,0 +1,183 @@
+/* jitctl get: print an unlocked credential's value, for scripts. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "fields.h"
+#include "jitctl.h"
+#include "jsonx.h"
+#include "prompt.h"
+#include "secret.h"
+
+static const char get_help[] =
+    "usage: jitctl get NAME [--field FIELD] [--force] [--pin-fd N]\n"
+    "\n"
+    "Print an unlocked credential on stdout: the value of FIELD, of the\n"
+    "only field, or NAME=VALUE lines when there are several.  Refuses\n"
+    "when stdout is a terminal unless --force; then a newline is added.\n"
+    "\n"
+    "  -F, --field FIELD  only this field\n"
+    "      --force        print even to a terminal\n"
+    "  -p, --pin-fd N     the PIN, for a credential whose step-up asks\n"
+    "                     for the token on every use\n"
+    "  -h, --help         this text\n";
+
+enum {
+	OPT_FORCE = 256,
+};
+
+/* Step-ups that unwrap again with the token on every use. */
+static bool
+needs_token(const char *stepup)
+{
+	return stepup != NULL &&
+	    (strcmp(stepup, "always") == 0 || strcmp(stepup, "pin") == 0);
+}
+
+int
+get_fields(const char *name, const char *field, const char *purpose,
+    const char *command, int pin_fd, struct json_object **ret_cred,
+    struct secret **ret_fields)
+{
+	struct client_reply st = { .retries = -1 }, rep = { .retries = -1 };
+	struct json_object *args = NULL, *cred = NULL;
+	struct stepup_opts so = { .pin_fd = pin_fd };
+	const char *stepup = NULL, *state;
+	int r, ex;
+
+	*ret_cred = NULL;
+	*ret_fields = NULL;
+	if ((args = json_object_new_object()) == NULL ||
+	    jsonx_add_str(args, "name", name) != 0 ||
+	    (field != NULL && jsonx_add_str(args, "field", field) != 0) ||
+	    jsonx_add_str(args, "purpose", purpose) != 0 ||
+	    (command != NULL && jsonx_add_str(args, "command", command))) {
+		ex = cli_fail_code(JIT_E_NOMEM, NULL);
+		goto out;
+	}
+	/* The credential's step-up says whether a token must answer now. */
+	if ((r = cli_request("status", NULL, NULL, &st)) != 0 &&
+	    r == JIT_E_AGENT) {
+		ex = cli_fail(r, &st);
+		goto out;
+	}
+	cred = cli_jfind(cli_jarray(st.result, "credentials"), "name", name);
+	if (cred != NULL)
+		stepup = cli_jstr(cred, "stepup");
+	/* Locked or expired: the agent says so before any token is asked. */
+	if (cred != NULL && (state = cli_jstr(cred, "state")) != NULL &&
+	    strcmp(state, "unlocked") != 0)
+		r = cli_request("get", args, NULL, &rep);
+	else if (pin_fd >= 0 || needs_token(stepup)) {
+		so.need_pin = stepup != NULL && strcmp(stepup, "pin") == 0;
+		r = stepup_request("get", args, cli_jarray(st.result, "tokens"),
+		    cli_jarray(cred, "tokens"), &so, &rep);
+	} else
+		r = cli_request("get", args, NULL, &rep);
+	if (r != 0) {
+		ex = cli_fail(r, &rep);
+		goto out;
+	}
+	cli_close_line();
+	if (rep.secret == NULL || fields_validate(rep.secret, NULL) != 0) {
+		cli_err("the agent's reply holds no valid fields");
+		ex = JITCTL_EXIT_FAIL;
+		goto out;
+	}
+	*ret_fields = rep.secret;
+	rep.secret = NULL;
+	*ret_cred = cred == NULL ? NULL : json_object_get(cred);
+	ex = JITCTL_EXIT_OK;
+out:
+	json_object_put(args);
+	client_reply_reset(&st);
+	client_reply_reset(&rep);
+	return ex;
+}
+
+static int
+put_field(const struct field *f, bool with_name, bool newline)
+{
+	int r;
+
+	if (with_name &&
+	    ((r = cli_write_all(STDOUT_FILENO, f->name, f->namelen)) != 0 ||
+		(r = cli_write_all(STDOUT_FILENO, "=", 1)) != 0))
+		return r;
+	if ((r = cli_write_all(STDOUT_FILENO, f->val, f->vallen)) != 0)
+		return r;
+	return newline ? cli_write_all(STDOUT_FILENO, "\n", 1) : JIT_OK;
+}
+
+int
+get_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "field", required_argument, NULL, 'F' },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "pin-fd", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct json_object *cred = NULL;
+	struct secret *fields = NULL;
+	struct fields_iter it;
+	struct field f;
+	const char *field = NULL;
+	bool force = false, tty;
+	uint32_t count;
+	int c, r, ex, pin_fd = -1;
+
+	while ((c = getopt_long(argc, argv, ":F:p:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'F': field = optarg; break;
+		case OPT_FORCE: force = true; break;
+		case 'p':
+			if ((pin_fd = prompt_parse_fd(optarg)) < 0)
+				return cli_usage_error(
+				    "bad --pin-fd '%s'", optarg);
+			break;
+		case 'h': return cli_help(get_help);
+		default: return cli_getopt_error(c, argv);
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("expected one credential name");
+	/* Before any touch: a secret on a screen stays in its scrollback. */
+	if ((tty = isatty(STDOUT_FILENO)) && !force) {
+		cli_err("refusing to print a secret to a terminal; pipe it or "
+			"pass --force");
+		return JITCTL_EXIT_USAGE;
+	}
+	if ((ex = get_fields(argv[optind], field, "get", NULL, pin_fd, &cred,
+		 &fields)) != 0)
+		goto out;
+	if (field != NULL) {
+		if ((r = fields_get(fields, field, &f)) != 0) {
+			cli_err("%s has no field '%s'", argv[optind], field);
+			ex = JITCTL_EXIT_FAIL;
+			goto out;
+		}
+		r = put_field(&f, false, tty);
+	} else if (fields_validate(fields, &count) == 0 && count == 1) {
+		(void)fields_iter_init(&it, fields);
+		(void)fields_next(&it, &f);
+		r = put_field(&f, false, tty);
+	} else {
+		r = fields_iter_init(&it, fields);
+		while (r == 0 && (r = fields_next(&it, &f)) == 1)
+			r = put_field(&f, true, true);
+	}
+	if (r != 0) {
+		cli_err("cannot write to stdout");
+		ex = JITCTL_EXIT_FAIL;
+		goto out;
+	}
+	ex = JITCTL_EXIT_OK;
+out:
+	json_object_put(cred);
+	secret_free(fields);
+	return ex;
+}

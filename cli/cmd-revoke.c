@@ -1,0 +1,59 @@
+/* jitctl revoke: wipe a credential, delete it, and revoke it upstream. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "err.h"
+#include "jitctl.h"
+#include "jsonx.h"
+
+static const char revoke_help[] =
+    "usage: jitctl revoke NAME...\n"
+    "\n"
+    "Wipe each credential from memory, delete its wrapped file, and run\n"
+    "its issuer's revoke command so it dies upstream too.  There is no\n"
+    "undo: add or request it again.\n"
+    "\n"
+    "  -h, --help   this text\n";
+
+int
+revoke_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct client_reply rep = { .retries = -1 };
+	struct json_object *args = NULL;
+	int c, i, r, ex = JITCTL_EXIT_OK, one;
+
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h': return cli_help(revoke_help);
+		default: return cli_getopt_error(c, argv);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error(
+		    "which credential? (jitctl revoke NAME)");
+	/* One request per name; go on after a failure, report the first. */
+	for (i = optind; i < argc; i++) {
+		json_object_put(args);
+		if ((args = json_object_new_object()) == NULL ||
+		    (r = jsonx_add_str(args, "name", argv[i])) != 0) {
+			ex = cli_fail_code(JIT_E_NOMEM, NULL);
+			break;
+		}
+		if ((r = cli_request("revoke", args, NULL, &rep)) != 0) {
+			one = cli_fail(r, &rep);
+			if (ex == JITCTL_EXIT_OK)
+				ex = one;
+			if (r == JIT_E_AGENT)
+				break;
+			continue;
+		}
+		cli_note("revoked %s", argv[i]);
+	}
+	json_object_put(args);
+	client_reply_reset(&rep);
+	return ex;
+}

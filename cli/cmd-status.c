@@ -1,0 +1,192 @@
+/* jitctl status: what is unlocked, for whom, until when; once or watching. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "duration.h"
+#include "err.h"
+#include "jitctl.h"
+
+static const char status_help[] =
+    "usage: jitctl status [--json] [--watch]\n"
+    "\n"
+    "Show the agent, every credential (state, time left in its window,\n"
+    "uses, the last process that used it, the tokens it is wrapped to)\n"
+    "and the enrolled tokens.\n"
+    "\n"
+    "  -j, --json   the agent's answer as JSON\n"
+    "  -w, --watch  redraw every second until interrupted\n"
+    "  -h, --help   this text\n";
+
+#define WATCH_INTERVAL_S 1
+
+static volatile sig_atomic_t status_stop;
+
+static void
+status_catch(int signo)
+{
+	(void)signo;
+	status_stop = 1;
+}
+
+static void
+peer_text(struct json_object *cred, char *out, size_t outlen)
+{
+	struct json_object *peer;
+	const char *exe, *base;
+
+	if (!json_object_object_get_ex(cred, "last_peer", &peer) ||
+	    !json_object_is_type(peer, json_type_object)) {
+		snprintf(out, outlen, "-");
+		return;
+	}
+	if ((exe = cli_jstr(peer, "exe")) == NULL) {
+		snprintf(out, outlen, "pid %lld",
+		    (long long)cli_jint(peer, "pid", 0));
+		return;
+	}
+	if ((base = strrchr(exe, '/')) != NULL)
+		base++;
+	else
+		base = exe;
+	snprintf(out, outlen, "pid %lld (%s)",
+	    (long long)cli_jint(peer, "pid", 0), base);
+}
+
+static int
+print_status(struct json_object *res)
+{
+	static const char *const head[] = {
+		"NAME",
+		"KIND",
+		"STATE",
+		"TIME-LEFT",
+		"USES",
+		"LAST-PEER",
+		"TOKENS",
+	};
+	struct json_object *agent = NULL, *creds, *cred;
+	struct table *tb = NULL;
+	const char *row[7], *state;
+	char left[32], uses[24], peer[128], toks[256], sock[256], dir[256];
+	char ver[32];
+	size_t i, n;
+	int64_t tl;
+	int r;
+
+	if (json_object_object_get_ex(res, "agent", &agent)) {
+		cli_sanitize(cli_jstr(agent, "socket"), sock, sizeof(sock));
+		cli_sanitize(cli_jstr(agent, "data_dir"), dir, sizeof(dir));
+		cli_sanitize(cli_jstr(agent, "version"), ver, sizeof(ver));
+		printf("jit-agent %s, pid %lld, socket %s, data %s%s\n\n", ver,
+		    (long long)cli_jint(agent, "pid", 0), sock, dir,
+		    cli_jbool(agent, "locked") ? " (LOCKED: ssh-add -X)" : "");
+	}
+	if ((r = table_new(7, &tb)) != 0 || (r = table_add(tb, head)) != 0)
+		goto out;
+	creds = cli_jarray(res, "credentials");
+	n = creds == NULL ? 0 : json_object_array_length(creds);
+	for (i = 0; i < n; i++) {
+		cred = json_object_array_get_idx(creds, i);
+		state = cli_jstr(cred, "state");
+		tl = cli_jint(cred, "time_left", -1);
+		if (tl >= 0 && state != NULL && strcmp(state, "unlocked") == 0)
+			duration_format(tl, left, sizeof(left));
+		else
+			snprintf(left, sizeof(left), "-");
+		snprintf(uses, sizeof(uses), "%lld",
+		    (long long)cli_jint(cred, "uses", 0));
+		peer_text(cred, peer, sizeof(peer));
+		cli_jjoin(cli_jarray(cred, "tokens"), ",", toks, sizeof(toks));
+		row[0] = cli_jstr(cred, "name");
+		row[1] = cli_jstr(cred, "kind");
+		row[2] = state;
+		row[3] = left;
+		row[4] = uses;
+		row[5] = peer;
+		row[6] = toks[0] != '\0' ? toks : NULL;
+		if ((r = table_add(tb, row)) != 0)
+			goto out;
+	}
+	if (n == 0)
+		printf("no credential: add one with 'jitctl add NAME --ttl "
+		       "DURATION'\n");
+	else
+		table_print(tb, stdout);
+	printf("\n");
+	r = tokens_print_table(cli_jarray(res, "tokens"), stdout);
+out:
+	table_free(tb);
+	return r;
+}
+
+static int
+status_once(bool json, bool redraw)
+{
+	struct client_reply rep = { .retries = -1 };
+	int r, ex;
+
+	if ((r = cli_request("status", NULL, NULL, &rep)) != 0) {
+		ex = cli_fail(r, &rep);
+		goto out;
+	}
+	/* Home and clear, then draw: one frame per second, no scrolling. */
+	if (redraw)
+		fputs("\033[H\033[2J", stdout);
+	r = json ? cli_print_json(rep.result) : print_status(rep.result);
+	if (r == 0 && fflush(stdout) != 0)
+		r = JIT_E_IO;
+	ex = r == 0 ? JITCTL_EXIT_OK : cli_fail_code(r, "cannot print");
+out:
+	client_reply_reset(&rep);
+	return ex;
+}
+
+int
+status_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "watch", no_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct timespec ts = { WATCH_INTERVAL_S, 0 };
+	struct sigaction sa;
+	bool json = false, watch = false, tty;
+	int c, ex;
+
+	while ((c = getopt_long(argc, argv, ":jwh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = true; break;
+		case 'w': watch = true; break;
+		case 'h': return cli_help(status_help);
+		default: return cli_getopt_error(c, argv);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(
+		    "unexpected argument '%s'", argv[optind]);
+	if (!watch)
+		return status_once(json, false);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = status_catch; /* no SA_RESTART: the sleep ends */
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	tty = isatty(STDOUT_FILENO);
+	while (!status_stop) {
+		if ((ex = status_once(json, tty)) != 0)
+			return ex;
+		if (!tty)
+			printf("\n");
+		if (nanosleep(&ts, NULL) != 0 && errno != EINTR)
+			break;
+	}
+	return JITCTL_EXIT_OK;
+}

@@ -1,0 +1,61 @@
+/* jitctl unenroll: forget a token; credentials keep their other wraps. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "err.h"
+#include "jitctl.h"
+#include "jsonx.h"
+
+static const char unenroll_help[] =
+    "usage: jitctl unenroll [--force] LABEL\n"
+    "\n"
+    "Forget the token LABEL: its record is deleted and every credential\n"
+    "drops the copy of its data key wrapped to it.  A credential wrapped\n"
+    "to no other token would become unopenable, so the agent refuses\n"
+    "unless --force is given (such credentials are then deleted).\n"
+    "\n"
+    "  -f, --force  delete credentials only this token can open\n"
+    "  -h, --help   this text\n";
+
+int
+unenroll_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct client_reply rep = { .retries = -1 };
+	struct json_object *args = NULL;
+	bool force = false;
+	int64_t n;
+	int c, r, ex;
+
+	while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': force = true; break;
+		case 'h': return cli_help(unenroll_help);
+		default: return cli_getopt_error(c, argv);
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("expected one token label");
+	if ((args = json_object_new_object()) == NULL ||
+	    jsonx_add_str(args, "label", argv[optind]) != 0 ||
+	    (force && jsonx_add_bool(args, "force", true) != 0)) {
+		ex = cli_fail_code(JIT_E_NOMEM, NULL);
+		goto out;
+	}
+	if ((r = cli_request("unenroll", args, NULL, &rep)) != 0) {
+		ex = cli_fail(r, &rep);
+		goto out;
+	}
+	n = cli_jint(rep.result, "rewrapped", 0);
+	cli_note("unenrolled %s (%lld credential%s updated)", argv[optind],
+	    (long long)n, n == 1 ? "" : "s");
+	ex = JITCTL_EXIT_OK;
+out:
+	json_object_put(args);
+	client_reply_reset(&rep);
+	return ex;
+}

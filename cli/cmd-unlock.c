@@ -1,0 +1,158 @@
+/* jitctl unlock: open credentials with one touch or PIN, for a window. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "duration.h"
+#include "err.h"
+#include "jitctl.h"
+#include "jsonx.h"
+#include "prompt.h"
+
+static const char unlock_help[] =
+    "usage: jitctl unlock [--for DURATION] [--token LABEL] [--pin-fd N]\n"
+    "                     (--all | NAME...)\n"
+    "\n"
+    "Unwrap credentials with one token operation (a touch, or a TPM PIN)\n"
+    "and keep them in the agent's guarded memory for a window.\n"
+    "\n"
+    "  -a, --all           every credential\n"
+    "  -f, --for DURATION  the window (default 15m; never past a\n"
+    "                      credential's own expiry)\n"
+    "  -t, --token LABEL   use this token\n"
+    "  -p, --pin-fd N      read the PIN from file descriptor N instead of\n"
+    "                      asking on the terminal\n"
+    "  -h, --help          this text\n";
+
+/* Labels of the tokens the named credentials are wrapped to. */
+static int
+labels_for(
+    struct json_object *creds, int n, char **names, struct json_object *labels)
+{
+	struct json_object *cred, *toks;
+	const char *l;
+	size_t j, k;
+	int i, r;
+
+	for (i = 0; i < n; i++) {
+		if ((cred = cli_jfind(creds, "name", names[i])) == NULL ||
+		    (toks = cli_jarray(cred, "tokens")) == NULL)
+			continue;
+		k = json_object_array_length(toks);
+		for (j = 0; j < k; j++) {
+			l = json_object_get_string(
+			    json_object_array_get_idx(toks, j));
+			if (l != NULL && (r = cli_jappend(labels, l)) != 0)
+				return r;
+		}
+	}
+	return JIT_OK;
+}
+
+/* The window actually granted; a second or two of latency is noise. */
+static int64_t
+window_left(int64_t until, int64_t asked)
+{
+	int64_t left = until - (int64_t)time(NULL);
+
+	if (asked > 0 && left <= asked && asked - left <= 2)
+		return asked;
+	return left;
+}
+
+int
+unlock_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ "for", required_argument, NULL, 'f' },
+		{ "token", required_argument, NULL, 't' },
+		{ "pin-fd", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct client_reply st = { .retries = -1 }, rep = { .retries = -1 };
+	struct json_object *args = NULL, *names = NULL, *labels = NULL;
+	struct stepup_opts so = { .pin_fd = -1 };
+	const char *for_arg = NULL;
+	char list[1024], left[32];
+	bool all = false;
+	int64_t window = 0;
+	int c, i, r, ex;
+
+	while ((c = getopt_long(argc, argv, ":af:t:p:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': all = true; break;
+		case 'f': for_arg = optarg; break;
+		case 't': so.token = optarg; break;
+		case 'p':
+			if ((so.pin_fd = prompt_parse_fd(optarg)) < 0)
+				return cli_usage_error(
+				    "bad --pin-fd '%s'", optarg);
+			break;
+		case 'h': return cli_help(unlock_help);
+		default: return cli_getopt_error(c, argv);
+		}
+	}
+	if (all && optind < argc)
+		return cli_usage_error("--all takes no names");
+	if (!all && optind == argc)
+		return cli_usage_error("which credentials? (NAME... or --all)");
+	if (for_arg != NULL && duration_parse(for_arg, &window) != 0)
+		return cli_usage_error(
+		    "bad --for '%s': use 90s, 15m, 2h or 1h30m", for_arg);
+
+	if ((args = json_object_new_object()) == NULL ||
+	    (names = json_object_new_array()) == NULL ||
+	    (labels = json_object_new_array()) == NULL) {
+		ex = cli_fail_code(JIT_E_NOMEM, NULL);
+		goto out;
+	}
+	for (i = optind; i < argc; i++) {
+		if ((r = cli_jappend(names, argv[i])) != 0) {
+			ex = cli_fail_code(r, NULL);
+			goto out;
+		}
+	}
+	if (json_object_object_add(args, "names", json_object_get(names)) ||
+	    (all && jsonx_add_bool(args, "all", true) != 0) ||
+	    (window > 0 && jsonx_add_int(args, "for", window) != 0) ||
+	    (so.token != NULL && jsonx_add_str(args, "token", so.token))) {
+		ex = cli_fail_code(JIT_E_NOMEM, NULL);
+		goto out;
+	}
+	/* Which tokens can answer decides what to ask of the person. */
+	if ((r = cli_request("status", NULL, NULL, &st)) != 0 &&
+	    r == JIT_E_AGENT) {
+		ex = cli_fail(r, &st);
+		goto out;
+	}
+	if (!all &&
+	    (r = labels_for(cli_jarray(st.result, "credentials"), argc - optind,
+		 argv + optind, labels)) != 0) {
+		ex = cli_fail_code(r, NULL);
+		goto out;
+	}
+	if ((r = stepup_request("unlock", args, cli_jarray(st.result, "tokens"),
+		 labels, &so, &rep)) != 0) {
+		ex = cli_fail(r, &rep);
+		goto out;
+	}
+	cli_jjoin(cli_jarray(rep.result, "unlocked"), ", ", list, sizeof(list));
+	duration_format(window_left(cli_jint(rep.result, "until", 0),
+			    window > 0 ? window : 15 * 60),
+	    left, sizeof(left));
+	if (list[0] == '\0')
+		cli_note("nothing to unlock");
+	else
+		cli_note("unlocked %s for %s", list, left);
+	ex = JITCTL_EXIT_OK;
+out:
+	json_object_put(args);
+	json_object_put(names);
+	json_object_put(labels);
+	client_reply_reset(&st);
+	client_reply_reset(&rep);
+	return ex;
+}

@@ -1,0 +1,145 @@
+/* jitctl: global options, the table of verbs, and start-up hardening. */
+#include <getopt.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <sodium.h>
+
+#include "config.h"
+#include "err.h"
+#include "jitctl.h"
+#include "log.h"
+
+const char *jitctl_socket_opt;
+const char *jitctl_data_dir_opt;
+struct rlimit jitctl_core_limit;
+
+struct verb {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *summary;
+};
+
+static const struct verb verbs[] = {
+	{ "enroll", enroll_main, "bind a hardware token (tpm2, fido2)" },
+	{ "tokens", tokens_main, "list the enrolled tokens" },
+	{ "unenroll", unenroll_main, "forget a token" },
+	{ "add", add_main, "store a credential read from stdin" },
+	{ "unlock", unlock_main, "open credentials with a token, for a while" },
+	{ "get", get_main, "print an unlocked credential (for scripts)" },
+	{ "exec", exec_main,
+	    "run a command with a credential in its "
+	    "environment" },
+	{ "status", status_main, "what is unlocked, for whom, until when" },
+	{ "lock", lock_main, "wipe unlocked credentials now" },
+	{ "revoke", revoke_main, "wipe and delete a credential" },
+	{ "audit", audit_main, "print or verify the audit log" },
+};
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f,
+	    "usage: jitctl [-s SOCKET] [--data-dir DIR] VERB [ARGS...]\n"
+	    "       jitctl VERB --help\n"
+	    "\n"
+	    "Drive jit-agent: hardware-wrapped, short-lived credentials.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -s, --socket PATH   the agent's socket (default: "
+	    "$JIT_AGENT_SOCK,\n"
+	    "                      else "
+	    "$XDG_RUNTIME_DIR/jit-agent/agent.sock)\n"
+	    "      --data-dir DIR  where the audit log is (audit only)\n"
+	    "  -h, --help          this text\n"
+	    "      --version       the version\n"
+	    "\n"
+	    "Verbs:\n");
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+	fprintf(f, "\nSee jitctl(1).\n");
+}
+
+/*
+ * jitctl holds PINs and secrets too: no core, no ptrace by peers.  Only the
+ * soft core limit drops, so that `jitctl exec` can give its child back the
+ * limit it was started with.
+ */
+static int
+harden(void)
+{
+	struct rlimit rl;
+
+	if (sodium_init() < 0)
+		return JIT_E_CRYPTO;
+	if (getrlimit(RLIMIT_CORE, &jitctl_core_limit) != 0)
+		return JIT_E_INTERNAL;
+	rl.rlim_cur = 0;
+	rl.rlim_max = jitctl_core_limit.rlim_max;
+	if (setrlimit(RLIMIT_CORE, &rl) != 0)
+		return JIT_E_INTERNAL;
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return JIT_E_INTERNAL;
+	return JIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "data-dir", required_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *name;
+	size_t i;
+	int c, r;
+
+	setlocale(LC_CTYPE, "");
+	log_init("jitctl", 1, LOG_LVL_WARN);
+	if ((r = harden()) != 0) {
+		fprintf(stderr, "jitctl: cannot start safely: %s\n",
+		    jit_strerror(r));
+		return JITCTL_EXIT_FAIL;
+	}
+	opterr = 0; /* our own messages, with the verb in them */
+	/* '+': stop at the verb, whose options are its own. */
+	while ((c = getopt_long(argc, argv, "+:s:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': jitctl_socket_opt = optarg; break;
+		case 'D': jitctl_data_dir_opt = optarg; break;
+		case 'h': usage(stdout); return JITCTL_EXIT_OK;
+		case 'V':
+			printf("jitctl %s\n", JIT_VERSION);
+			return JITCTL_EXIT_OK;
+		default: return cli_getopt_error(c, argv);
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return JITCTL_EXIT_USAGE;
+	}
+	name = argv[optind];
+	if (strcmp(name, "help") == 0) {
+		usage(stdout);
+		return JITCTL_EXIT_OK;
+	}
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(name, verbs[i].name) != 0)
+			continue;
+		cli_set_verb(verbs[i].name);
+		argc -= optind;
+		argv += optind;
+		optind = 0; /* getopt_long starts afresh for the verb */
+		return verbs[i].fn(argc, argv);
+	}
+	return cli_usage_error("unknown verb '%s'", name);
+}

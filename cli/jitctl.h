@@ -1,0 +1,126 @@
+/* What jitctl's files share: the verbs, global options and small helpers. */
+#ifndef JITCTL_H
+#define JITCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/resource.h>
+
+#include <json-c/json.h>
+
+#include "client.h"
+#include "exit.h"
+
+struct secret;
+
+/* Global options (jitctl.c); NULL when not given. */
+extern const char *jitctl_socket_opt;
+extern const char *jitctl_data_dir_opt;
+/* RLIMIT_CORE as jitctl found it, for the child of `jitctl exec`. */
+extern struct rlimit jitctl_core_limit;
+
+/* One function per verb, wireguard-tools style; each returns an exit code. */
+int enroll_main(int argc, char **argv);
+int unenroll_main(int argc, char **argv);
+int tokens_main(int argc, char **argv);
+int add_main(int argc, char **argv);
+int unlock_main(int argc, char **argv);
+int get_main(int argc, char **argv);
+int exec_main(int argc, char **argv);
+int status_main(int argc, char **argv);
+int lock_main(int argc, char **argv);
+int revoke_main(int argc, char **argv);
+int audit_main(int argc, char **argv);
+
+/* common.c: messages.  Each goes to stderr as "jitctl: VERB: ...". */
+void cli_set_verb(const char *verb);
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A line for the person (no prefix), ending the open notice if any. */
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A notice left open so the outcome can finish the line. */
+void cli_notice_open(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+void cli_close_line(void);
+/* A usage error: message, hint to --help; returns JITCTL_EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The message for getopt_long's '?' or ':'; returns JITCTL_EXIT_USAGE. */
+int cli_getopt_error(int c, char **argv);
+/* Print r's sentence (with detail when given); returns the exit code. */
+int cli_fail_code(int r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Print the reply's sentence (or r's); returns the exit code. */
+int cli_fail(int r, const struct client_reply *rep);
+/* Copy s for display: control bytes become '?', always terminated. */
+void cli_sanitize(const char *s, char *out, size_t outlen);
+
+/* Print a verb's help text to stdout; returns JITCTL_EXIT_OK. */
+int cli_help(const char *text);
+/* Format a duration in seconds, "10m00s". */
+void cli_duration(int64_t s, char *out, size_t outlen);
+/* Format unix seconds as local time, "2024-05-01 10:00:00". */
+void cli_time(int64_t t, char *out, size_t outlen);
+
+/* An environment variable name: [A-Za-z_][A-Za-z0-9_]*. */
+bool cli_env_name_ok(const uint8_t *s, size_t n);
+/* Write all of p to fd (stdout: straight from guarded memory). */
+int cli_write_all(int fd, const void *p, size_t n);
+
+/* common.c: the agent. */
+int cli_socket_path(char **ret);
+/* Connect, send one request, read the reply, disconnect (see client.h). */
+int cli_request(const char *verb, struct json_object *args,
+    const struct secret *sec, struct client_reply *rep);
+
+/* common.c: reading results (NULL / default when absent or mistyped). */
+const char *cli_jstr(struct json_object *o, const char *key);
+int64_t cli_jint(struct json_object *o, const char *key, int64_t dflt);
+bool cli_jbool(struct json_object *o, const char *key);
+struct json_object *cli_jarray(struct json_object *o, const char *key);
+/* The object of array arr whose string member key equals val. */
+struct json_object *cli_jfind(
+    struct json_object *arr, const char *key, const char *val);
+/* Join the strings of arr with sep into out (sanitized, truncated). */
+void cli_jjoin(
+    struct json_object *arr, const char *sep, char *out, size_t outlen);
+/* The JSON text of o for people (pretty) on stdout. */
+int cli_print_json(struct json_object *o);
+/* Append a string to a JSON array (names from argv, never secrets). */
+int cli_jappend(struct json_object *arr, const char *s);
+
+/* common.c: a text table with columns sized to their widest cell. */
+struct table;
+int table_new(size_t ncols, struct table **ret);
+/* Cells are copied and sanitized; NULL shows as "-". */
+int table_add(struct table *t, const char *const *cells);
+void table_print(const struct table *t, FILE *f);
+void table_free(struct table *t);
+
+/* cmd-tokens.c: the tokens of a tokens/status result as a table. */
+int tokens_print_table(struct json_object *tokens, FILE *f);
+/* cmd-get.c: a credential's fields for get or exec, after any step-up the
+ * credential asks for; *ret_cred is its status entry (NULL if unknown).
+ * Returns an exit code; a failure has been reported. */
+int get_fields(const char *name, const char *field, const char *purpose,
+    const char *command, int pin_fd, struct json_object **ret_cred,
+    struct secret **ret_fields);
+
+/* stepup.c: requests that need a token's touch or PIN. */
+struct stepup_opts {
+	int pin_fd; /* --pin-fd N, or -1 */
+	const char *token; /* --token LABEL, or NULL */
+	bool need_pin; /* step-up "pin": PIN for every token */
+};
+/*
+ * Send verb with args after preparing the person: from the tokens that
+ * can answer (labels, a JSON array, or every token of tokens when NULL or
+ * empty), read the PIN from --pin-fd or ask for it when no touch-only token
+ * can answer, say "Touch your security key (...)" when a touch token can,
+ * and ask again after a wrong PIN typed at the terminal.
+ */
+int stepup_request(const char *verb, struct json_object *args,
+    struct json_object *tokens, struct json_object *labels,
+    const struct stepup_opts *o, struct client_reply *rep);
+
+#endif

@@ -1,0 +1,242 @@
+/* Requests that need a token: which tokens can answer, and what to ask first. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "jitctl.h"
+#include "jsonx.h"
+#include "prompt.h"
+#include "secret.h"
+
+/* Attempts with a PIN typed at the terminal before giving up. */
+#define STEPUP_TRIES 3
+#define LABELS_TEXT_MAX 256
+
+enum {
+	NEEDS_TOUCH = 1 << 0,
+	NEEDS_PIN = 1 << 1,
+};
+
+struct plan {
+	char touch[LABELS_TEXT_MAX]; /* labels to touch, "A or B" */
+	char pin[LABELS_TEXT_MAX]; /* labels whose PIN would do */
+	bool touch_only; /* some token needs no PIN */
+	const char *only_touch_label; /* the one such token, if one */
+	int ntouch_only;
+	int first_needs; /* what the agent's first try needs */
+	bool pin_all_tpm2;
+	bool pin_all_fido2;
+};
+
+static int
+token_needs(struct json_object *t, bool need_pin)
+{
+	const char *type = cli_jstr(t, "type");
+
+	if (type == NULL)
+		return 0;
+	if (strcmp(type, "fido2") == 0)
+		return NEEDS_TOUCH |
+		    (need_pin || cli_jbool(t, "uv") ? NEEDS_PIN : 0);
+	if (strcmp(type, "tpm2") == 0)
+		return NEEDS_PIN; /* a TPM has no button */
+	if (strcmp(type, "piv") == 0)
+		return NEEDS_TOUCH | NEEDS_PIN;
+	return 0; /* unknown: the agent will say */
+}
+
+static bool
+relevant(struct json_object *t, struct json_object *labels, const char *only)
+{
+	const char *label = cli_jstr(t, "label"), *s;
+	size_t i, n;
+
+	if (label == NULL)
+		return false;
+	if (only != NULL)
+		return strcmp(label, only) == 0;
+	if (labels == NULL || (n = json_object_array_length(labels)) == 0)
+		return true;
+	for (i = 0; i < n; i++) {
+		s = json_object_get_string(
+		    json_object_array_get_idx(labels, i));
+		if (s != NULL && strcmp(s, label) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void
+add_label(char *buf, const char *label)
+{
+	size_t used = strlen(buf);
+	char safe[128];
+
+	cli_sanitize(label, safe, sizeof(safe));
+	snprintf(buf + used, LABELS_TEXT_MAX - used, "%s%s",
+	    used > 0 ? " or " : "", safe);
+}
+
+static void
+make_plan(struct json_object *tokens, struct json_object *labels,
+    const struct stepup_opts *o, struct plan *p)
+{
+	struct json_object *t;
+	const char *type;
+	size_t i, n;
+	int needs;
+
+	memset(p, 0, sizeof(*p));
+	p->pin_all_tpm2 = p->pin_all_fido2 = true;
+	n = tokens == NULL ? 0 : json_object_array_length(tokens);
+	for (i = 0; i < n; i++) {
+		t = json_object_array_get_idx(tokens, i);
+		if (!relevant(t, labels, o->token))
+			continue;
+		needs = token_needs(t, o->need_pin);
+		type = cli_jstr(t, "type");
+		/* The agent tries tokens in this order. */
+		if (p->first_needs == 0)
+			p->first_needs = needs;
+		if (needs & NEEDS_TOUCH)
+			add_label(p->touch, cli_jstr(t, "label"));
+		if (needs & NEEDS_PIN) {
+			add_label(p->pin, cli_jstr(t, "label"));
+			if (strcmp(type, "tpm2") != 0)
+				p->pin_all_tpm2 = false;
+			if (strcmp(type, "fido2") != 0)
+				p->pin_all_fido2 = false;
+		} else if (needs & NEEDS_TOUCH) {
+			p->touch_only = true;
+			/* Remembered only while it is the only one. */
+			if (p->ntouch_only++ == 0)
+				p->only_touch_label = cli_jstr(t, "label");
+			else
+				p->only_touch_label = NULL;
+		}
+	}
+}
+
+/* "TPM token laptop", "security key yk", "token a or b". */
+static void
+pin_prompt(const struct plan *p, char *out, size_t outlen)
+{
+	const char *what = "token ";
+
+	if (p->pin_all_tpm2)
+		what = "TPM token ";
+	else if (p->pin_all_fido2)
+		what = "security key ";
+	if (p->pin[0] == '\0')
+		snprintf(out, outlen, "PIN: ");
+	else
+		snprintf(out, outlen, "PIN for %s%s: ", what, p->pin);
+}
+
+static const char *
+pin_read_error(int r, int pin_fd)
+{
+	switch (r) {
+	case JIT_E_PIN_REQUIRED:
+		return "no terminal to ask for the PIN on: "
+		       "pass it with --pin-fd N";
+	case JIT_E_LIMIT: return "the PIN is too long";
+	case JIT_E_CANCELLED: return "cancelled";
+	default:
+		if (pin_fd >= 0)
+			return "cannot read the PIN from --pin-fd";
+		return jit_strerror(r);
+	}
+}
+
+/* The PIN, or NULL for none (an empty answer means "no PIN"). */
+static int
+ask_pin(const struct stepup_opts *o, const struct plan *p, struct secret **ret,
+    struct client_reply *rep)
+{
+	struct secret *pin = NULL;
+	char prompt[LABELS_TEXT_MAX + 64];
+	int r;
+
+	*ret = NULL;
+	pin_prompt(p, prompt, sizeof(prompt));
+	cli_close_line();
+	if ((r = prompt_pin(o->pin_fd, prompt, &pin)) != 0) {
+		client_reply_reset(rep);
+		rep->message = strdup(pin_read_error(r, o->pin_fd));
+		return r;
+	}
+	if (secret_len(pin) == 0)
+		secret_free(pin);
+	else
+		*ret = pin;
+	return JIT_OK;
+}
+
+int
+stepup_request(const char *verb, struct json_object *args,
+    struct json_object *tokens, struct json_object *labels,
+    const struct stepup_opts *o, struct client_reply *rep)
+{
+	struct secret *pin = NULL;
+	struct plan p;
+	bool want_pin, asked = false, hinted = false;
+	int attempt, r;
+
+	make_plan(tokens, labels, o, &p);
+	/* With a touch-only token at hand, a touch is all it takes. */
+	want_pin = o->pin_fd >= 0 || (p.pin[0] != '\0' && !p.touch_only);
+	/*
+	 * The agent tries tokens in enrollment order and stops at one that
+	 * wants a PIN we did not send: name the touch token, if it is the
+	 * only one, and drop the name again if it is not plugged in.
+	 */
+	if (!want_pin && o->token == NULL && p.only_touch_label != NULL &&
+	    p.ntouch_only == 1 && p.pin[0] != '\0') {
+		if ((r = jsonx_add_str(args, "token", p.only_touch_label)) != 0)
+			goto out;
+		hinted = true;
+	}
+	for (attempt = 1;; attempt++) {
+		if (want_pin && pin == NULL &&
+		    (o->pin_fd < 0 || attempt == 1)) {
+			if ((r = ask_pin(o, &p, &pin, rep)) != 0)
+				goto out;
+			asked = o->pin_fd < 0;
+		}
+		/* Only when the token the agent will try first needs it. */
+		if (p.touch[0] != '\0' &&
+		    (hinted || (p.first_needs & NEEDS_TOUCH)))
+			cli_notice_open(
+			    "Touch your security key (%s)...", p.touch);
+		r = cli_request(verb, args, pin, rep);
+		if (r == JIT_OK || attempt >= STEPUP_TRIES)
+			break;
+		if (hinted && (r == JIT_E_NODEV || r == JIT_E_WRONG_TOKEN)) {
+			(void)cli_fail(r, rep);
+			json_object_object_del(args, "token");
+			hinted = false;
+			p.touch[0] = '\0';
+			continue;
+		}
+		if (r == JIT_E_PIN && asked && rep->retries != 0) {
+			(void)cli_fail(r, rep);
+			secret_free(pin);
+			pin = NULL;
+			continue;
+		}
+		/* The agent picked a token that wants a PIN after all. */
+		if (r == JIT_E_PIN_REQUIRED && pin == NULL && o->pin_fd < 0) {
+			(void)cli_fail(r, rep);
+			want_pin = true;
+			continue;
+		}
+		break;
+	}
+out:
+	if (hinted)
+		json_object_object_del(args, "token");
+	secret_free(pin);
+	return r;
+}
