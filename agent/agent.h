@@ -47,10 +47,14 @@ struct hwq;
 struct conn;
 struct ssh_agent;
 
+#define PEER_EXE_MAX	256
+
 struct peer {
 	uid_t	uid;
 	gid_t	gid;
 	pid_t	pid;
+	/* Resolved at accept, while the process surely exists; "?" if not. */
+	char	exe[PEER_EXE_MAX];
 };
 
 struct agent {
@@ -106,8 +110,6 @@ void conn_set_job(struct conn *c, struct hwjob *job);
 const struct peer *conn_peer(const struct conn *c);
 /* The connection's SSH state (session binds), owned by ssh-agent.c. */
 void **conn_ssh_state(struct conn *c);
-/* The executable of a peer, resolved now (for audit); "?" if gone. */
-void peer_exe(const struct peer *p, char *out, size_t outlen);
 
 /* dispatch.c */
 int dispatch(struct agent *ag, struct request *rq);

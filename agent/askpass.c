@@ -22,10 +22,9 @@ void
 askpass_prompt(const struct peer *p, const char *what, char *out,
     size_t outlen)
 {
-	char exe[256], eexe[512], ewhat[512];
+	char eexe[512], ewhat[512];
 
-	peer_exe(p, exe, sizeof(exe));
-	log_escape(exe, sizeof(exe), eexe, sizeof(eexe));
+	log_escape(p->exe, sizeof(p->exe), eexe, sizeof(eexe));
 	log_escape(what, strlen(what), ewhat, sizeof(ewhat));
 	snprintf(out, outlen, "Allow %s (pid %d, uid %u) to use %s?", eexe,
 	    (int)p->pid, (unsigned)p->uid, ewhat);

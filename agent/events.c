@@ -39,14 +39,11 @@ event_int(struct json_object *ev, const char *key, int64_t val)
 void
 event_peer(struct json_object *ev, const struct peer *p)
 {
-	char exe[256];
-
 	if (ev == NULL || p == NULL)
 		return;
-	peer_exe(p, exe, sizeof(exe));
 	event_int(ev, "uid", (int64_t)p->uid);
 	event_int(ev, "pid", (int64_t)p->pid);
-	event_str(ev, "exe", exe);
+	event_str(ev, "exe", p->exe);
 }
 
 void

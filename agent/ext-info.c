@@ -13,6 +13,9 @@
 #include "store.h"
 #include "vault.h"
 
+/* Credentials per status reply (each ~400 bytes of JSON). */
+#define STATUS_PAGE	256
+
 int
 ext_str_arg(struct json_object *args, const char *key, size_t max,
     const char **ret)
@@ -160,11 +163,14 @@ ext_status(struct agent *ag, struct request *rq, struct json_object *args,
 {
 	struct json_object *res, *a, *arr;
 	int64_t now_wall = (int64_t)time(NULL), now_ms = vault_now_ms();
-	size_t i;
+	int64_t offset = 0;
+	size_t i, total = store_ncreds(ag->store), end;
 	int r;
 
-	(void)args;
 	(void)payload;
+	if ((r = jsonx_opt_int(args, "offset", 0, STORE_CREDS_MAX,
+	    &offset)) != 0 && r != JIT_E_NOENT)
+		return r;
 	/* Expired windows are wiped before anyone is told they are open. */
 	for (i = 0; i < store_ncreds(ag->store); i++) {
 		struct cred *c = store_cred_at(ag->store, i);
@@ -185,11 +191,19 @@ ext_status(struct agent *ag, struct request *rq, struct json_object *args,
 	(void)jsonx_add_int(a, "unlocked", (int64_t)vault_count(ag->vault));
 	json_object_object_add(res, "agent", a);
 	json_object_object_add(res, "tokens", tokens_array(ag->store));
+	/* A page at a time: 10,000 credentials do not fit in one frame. */
 	arr = json_object_new_array();
-	for (i = 0; i < store_ncreds(ag->store); i++)
+	end = (size_t)offset + STATUS_PAGE < total ? (size_t)offset +
+	    STATUS_PAGE : total;
+	for (i = (size_t)offset; i < end; i++)
 		json_object_array_add(arr, cred_json(ag,
 		    store_cred_at(ag->store, i), now_wall, now_ms));
 	json_object_object_add(res, "credentials", arr);
+	(void)jsonx_add_int(res, "total", (int64_t)total);
+	if (end < total)
+		(void)jsonx_add_int(res, "next", (int64_t)end);
+	else
+		json_object_object_add(res, "next", NULL);
 	r = reply_ext_ok(rq->conn, res, NULL);
 	json_object_put(res);
 	return r;

@@ -63,20 +63,16 @@ conn_ssh_state(struct conn *c)
 	return &c->ssh;
 }
 
-void
-peer_exe(const struct peer *p, char *out, size_t outlen)
+static void
+peer_resolve_exe(struct peer *p)
 {
 	char path[64];
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)p->pid);
-	if (outlen == 0)
-		return;
-	if ((n = readlink(path, out, outlen - 1)) < 0) {
-		snprintf(out, outlen, "?");
-		return;
-	}
-	out[n] = '\0';
+	if ((n = readlink(path, p->exe, sizeof(p->exe) - 1)) < 0)
+		n = snprintf(p->exe, sizeof(p->exe), "?");
+	p->exe[n] = '\0';
 }
 
 static void
@@ -359,6 +355,7 @@ peer_check(struct agent *ag, struct conn *c)
 	c->peer.uid = uc.uid;
 	c->peer.gid = uc.gid;
 	c->peer.pid = uc.pid;
+	peer_resolve_exe(&c->peer);
 	if (uc.uid != ag->uid) {
 		struct json_object *ev = event_new("deny");
 

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent.h"
 #include "hw.h"
 #include "seal.h"
 
@@ -48,7 +49,7 @@ struct cred {
 	uint64_t		 uses;		/* since the agent started */
 	int			 last_uid;	/* -1: never used */
 	int			 last_pid;
-	char			 last_exe[128];
+	char			 last_exe[PEER_EXE_MAX];
 	struct cred		*hnext;
 };
 

@@ -176,7 +176,7 @@ vault_note_use(struct cred *c, const struct peer *p)
 	c->uses++;
 	c->last_uid = (int)p->uid;
 	c->last_pid = (int)p->pid;
-	peer_exe(p, c->last_exe, sizeof(c->last_exe));
+	snprintf(c->last_exe, sizeof(c->last_exe), "%s", p->exe);
 }
 
 void

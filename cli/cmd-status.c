@@ -124,13 +124,56 @@ out:
 	return r;
 }
 
+/* The agent answers a page of credentials at a time: gather them all. */
+static int
+status_fetch(struct client_reply *rep)
+{
+	struct client_reply more = { .retries = -1 };
+	struct json_object *args, *next, *all, *page;
+	size_t i;
+	int r;
+
+	if ((r = cli_request("status", NULL, NULL, rep)) != 0)
+		return r;
+	if (!json_object_object_get_ex(rep->result, "credentials", &all))
+		return JIT_E_FORMAT;
+	while (json_object_object_get_ex(rep->result, "next", &next) &&
+	    json_object_is_type(next, json_type_int)) {
+		if ((args = json_object_new_object()) == NULL)
+			return JIT_E_NOMEM;
+		json_object_object_add(args, "offset",
+		    json_object_new_int64(json_object_get_int64(next)));
+		r = cli_request("status", args, NULL, &more);
+		json_object_put(args);
+		if (r != 0) {
+			client_reply_reset(rep);
+			*rep = more;
+			return r;
+		}
+		if (!json_object_object_get_ex(more.result, "credentials",
+		    &page)) {
+			client_reply_reset(&more);
+			return JIT_E_FORMAT;
+		}
+		for (i = 0; i < json_object_array_length(page); i++)
+			json_object_array_add(all, json_object_get(
+			    json_object_array_get_idx(page, i)));
+		json_object_object_add(rep->result, "next",
+		    json_object_get(json_object_object_get(more.result,
+		    "next")));
+		client_reply_reset(&more);
+	}
+	json_object_object_del(rep->result, "next");
+	return JIT_OK;
+}
+
 static int
 status_once(bool json, bool redraw)
 {
 	struct client_reply rep = { .retries = -1 };
 	int r, ex;
 
-	if ((r = cli_request("status", NULL, NULL, &rep)) != 0) {
+	if ((r = status_fetch(&rep)) != 0) {
 		ex = cli_fail(r, &rep);
 		goto out;
 	}
