@@ -250,7 +250,8 @@ wire_reserve(struct wire_writer *w, size_t n, uint8_t **ret)
 
 	if ((rc = grow(w, n)) != 0)
 		return rc;
-	*ret = w->d + w->len;
+	/* An empty writer has no buffer yet: no arithmetic on NULL. */
+	*ret = n == 0 ? w->d : w->d + w->len;
 	w->len += n;
 	return JIT_OK;
 }

@@ -1,4 +1,4 @@
-/* libFuzzer harness: the fuzzer's bytes are what one client sends to a real agent's socket. */
+/* libFuzzer harness: what one client sends to a real agent's socket. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -39,9 +39,11 @@
  * starts an agent (every agent/ file but main.c) on a fresh data
  * directory and socket, with its own libuv loop; connects as a client of
  * the same uid; writes the input; and pumps the loop and the client
- * socket until the agent has answered and closed.  Nothing about framing is faked: the
- * bytes go through the kernel, server.c's reads, its frame buffer and its
- * limits, dispatch.c and the verbs.
+ * socket until the agent has answered and closed.  Nothing about framing
+ * is faked: the bytes go through the kernel, server.c's reads, its frame
+ * buffer and its limits, dispatch.c, the extension verbs and the ssh-agent
+ * side (ssh-add keys, signatures, lock, session binds; SSH_ASKPASS is
+ * /bin/true, so a confirm key is always confirmed).
  *
  * Hardware is out of reach on purpose: hw/hw.c is built without any
  * backend, so enrolling fails and an unlock runs through the work queue
@@ -120,8 +122,8 @@ setup_once(void)
 	signal(SIGPIPE, SIG_IGN);
 	/* ssh-add -c keys ask through SSH_ASKPASS: always "yes", and never a
 	 * program an input could choose. */
-	setenv("SSH_ASKPASS", access("/bin/true", X_OK) == 0 ? "/bin/true" :
-	    "/usr/bin/true", 1);
+	setenv("SSH_ASKPASS",
+	    access("/bin/true", X_OK) == 0 ? "/bin/true" : "/usr/bin/true", 1);
 	unsetenv("SSH_ASKPASS_REQUIRE");
 	unsetenv("DISPLAY");
 	unsetenv("WAYLAND_DISPLAY");
@@ -187,8 +189,7 @@ reply_fits(uint8_t req, uint8_t rep)
 	case SSH_AGENTC_EXTENSION:
 		return rep == SSH_AGENT_SUCCESS || rep == SSH_AGENT_FAILURE ||
 		    rep == SSH_AGENT_EXTENSION_FAILURE;
-	default:
-		return rep == SSH_AGENT_FAILURE;
+	default: return rep == SSH_AGENT_FAILURE;
 	}
 }
 
@@ -200,8 +201,7 @@ reply_fits(uint8_t req, uint8_t rep)
  * it is weak so that it steps aside once the function moves into a file
  * of its own in agent/ (the seam asked for in the report).
  */
-void __attribute__((weak))
-agent_wipe_all(struct agent *ag, const char *why)
+void __attribute__((weak)) agent_wipe_all(struct agent *ag, const char *why)
 {
 	struct json_object *ev;
 	size_t n;
@@ -358,7 +358,8 @@ agent_down(struct harness *h)
 		 * them blind (their memory stays; LSan will say so). */
 		uv_walk(&h->loop, close_leftover, &leftover);
 		if (leftover > 0 && !fallback_warned++)
-			fprintf(stderr, "fuzz-agent-conn: %d libuv handle(s) "
+			fprintf(stderr,
+			    "fuzz-agent-conn: %d libuv handle(s) "
 			    "still open after server_stop() and vault_free(); "
 			    "closed blind until agent/ has agent_stop()\n",
 			    leftover);

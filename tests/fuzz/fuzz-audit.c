@@ -1,4 +1,4 @@
-/* libFuzzer harness: the fuzzer's bytes are an audit log file, as lib/audit.c verifies and extends it. */
+/* libFuzzer harness: an audit log file, as lib/audit.c verifies it. */
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdarg.h>

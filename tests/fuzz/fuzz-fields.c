@@ -1,4 +1,4 @@
-/* libFuzzer harness: the fuzzer's bytes are a credential's fields encoding, as lib/fields.c reads it. */
+/* libFuzzer harness: a credential's fields encoding, as fields.c reads it. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>

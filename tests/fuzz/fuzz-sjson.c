@@ -1,4 +1,4 @@
-/* libFuzzer harness: the fuzzer's bytes are secret-carrying JSON, as lib/sjson.c parses it. */
+/* libFuzzer harness: secret-carrying JSON, as lib/sjson.c parses it. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>

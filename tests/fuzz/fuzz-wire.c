@@ -1,4 +1,4 @@
-/* libFuzzer harness: the fuzzer's bytes are both a script of lib/wire.c reads and what they read. */
+/* libFuzzer harness: a script of lib/wire.c reads, and what they read. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>

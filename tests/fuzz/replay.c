@@ -1,4 +1,4 @@
-/* Replays saved fuzz inputs through a harness's LLVMFuzzerTestOneInput, without libFuzzer. */
+/* Replays saved fuzz inputs through a harness, without libFuzzer. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

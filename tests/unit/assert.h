@@ -1,4 +1,4 @@
-/* A small ASSERT header and test runner for the unit tests (exit 0 pass, 1 fail, 77 skip). */
+/* A small ASSERT header and test runner: exit 0 pass, 1 fail, 77 skip. */
 #ifndef JIT_TEST_ASSERT_H
 #define JIT_TEST_ASSERT_H
 

@@ -1,4 +1,4 @@
-/* Unit tests of lib/audit.c: the hash chain catches edited, dropped, reordered and torn lines. */
+/* Unit tests of lib/audit.c: edited, dropped, reordered and torn lines. */
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdint.h>
@@ -187,8 +187,38 @@ AUDIT_TEST(append_then_verify)
 	ASSERT_OK(audit_verify(logpath, 4, NULL, &v));
 	/* ...but the head's own line must be the one the agent wrote. */
 	ASSERT_ERR(audit_verify(logpath, 5,
-	    "0000000000000000000000000000000000000000000000000000000000000000",
-	    &v), JIT_E_AUTH);
+		       "0000000000000000000000000000000000000000000000000000000"
+		       "000000000",
+		       &v),
+	    JIT_E_AUTH);
+	ASSERT_EQ_UINT(v.bad_line, 5);
+	/* A head taken earlier, at line 4, with line 4's hash: the same
+	 * first four lines in a log of their own give that hash. */
+	{
+		char hash4[AUDIT_HASH_HEX + 1], path5[sizeof(logpath)];
+		size_t idx4[4] = { 0, 1, 2, 3 };
+		uint64_t seq4;
+
+		read_lines(&l);
+		ASSERT_PASSING();
+		memcpy(path5, logpath, sizeof(path5));
+		snprintf(logpath, sizeof(logpath), "%s/four.log", tmpdir);
+		write_lines(&l, idx4, 4, 0);
+		free_lines(&l);
+		if (audit_open(logpath, &a) == JIT_OK) {
+			audit_head(a, &seq4, hash4);
+			audit_close(a);
+		} else
+			seq4 = 0;
+		unlink(logpath);
+		memcpy(logpath, path5, sizeof(logpath));
+		ASSERT_PASSING();
+		ASSERT_EQ_UINT(seq4, 4);
+		ASSERT_OK(audit_verify(logpath, 4, hash4, &v));
+		ASSERT_ERR(audit_verify(logpath, 4, hash, &v), JIT_E_AUTH);
+		ASSERT_EQ_UINT(v.bad_line, 4);
+		ASSERT(strstr(v.why, "line 4") != NULL);
+	}
 
 	/* Each line is one JSON object with seq, time, prev and the event. */
 	read_lines(&l);
@@ -436,10 +466,8 @@ AUDIT_TEST(torn_last_line)
 /*
  * After a crash tore the last line, the next record still gets a line of
  * its own (verify names the torn line; the new record is not lost).
- * KNOWN BUG (reported to the lead, not fixed here): lib/audit.c
- * audit_open() warns about the torn line but opens with O_APPEND and
- * writes the next record straight after the fragment, so the new record
- * is glued onto the torn line and can never be parsed or verified.
+ * Regression: audit_open() once appended the next record straight after
+ * the fragment, gluing it onto the torn line; fixed in 87e16d7.
  */
 AUDIT_TEST(append_after_torn_line_keeps_record)
 {
@@ -473,8 +501,7 @@ AUDIT_TEST(append_after_torn_line_keeps_record)
 	free_lines(&l);
 	ASSERT(!torn);
 	ASSERT_MSG(r == JIT_OK,
-	    "KNOWN BUG: the record after a torn line is "
-	    "not a line of its own");
+	    "the record after a torn line is not a line of its own");
 	r = jsonx_get_str(o, "event", 64, &s);
 	if (r == JIT_OK && strcmp(s, "after-crash") != 0)
 		r = JIT_E_FORMAT;
@@ -484,11 +511,9 @@ AUDIT_TEST(append_after_torn_line_keeps_record)
 
 /*
  * The chain's own members cannot be overridden by an event.
- * KNOWN BUG (reported to the lead, not fixed here): lib/audit.c
- * audit_append() adds seq, time and prev first and then copies every
- * member of ev over them, so an event with a "seq" or "prev" member
- * writes a line that breaks the chain.  It should refuse such an event
- * (JIT_E_ARG) or keep its own values.
+ * Regression: audit_append() once copied the event's members over seq,
+ * time and prev, so such an event broke the chain; since 87e16d7 it is
+ * refused with JIT_E_ARG.
  */
 AUDIT_TEST(event_cannot_override_chain)
 {
@@ -509,13 +534,11 @@ AUDIT_TEST(event_cannot_override_chain)
 		r = audit_append(a, ev);
 		json_object_put(ev);
 		audit_close(a);
-		/* Refused, or written so that the log still verifies. */
-		if (r == JIT_OK)
-			ASSERT_MSG(audit_verify(logpath, 0, NULL, &v) == JIT_OK,
-			    "KNOWN BUG: an event's \"%s\" broke the chain: %s",
-			    reserved[i], v.why);
-		else
-			ASSERT_ERR(r, JIT_E_ARG);
+		/* Refused, and nothing written. */
+		ASSERT_MSG(r == JIT_E_ARG, "an event with \"%s\": %s",
+		    reserved[i], jit_errname(r));
+		ASSERT_OK(audit_verify(logpath, 0, NULL, &v));
+		ASSERT_EQ_UINT(v.lines, 2);
 	}
 }
 

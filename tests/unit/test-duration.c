@@ -1,4 +1,4 @@
-/* Unit tests of lib/duration.c: durations as people write them, and what is refused. */
+/* Unit tests of lib/duration.c: what people write, and what is refused. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>

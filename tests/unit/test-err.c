@@ -1,4 +1,4 @@
-/* Unit tests of lib/err.c: every code has a sentence and its own name; others are unknown. */
+/* Unit tests of lib/err.c: every code has a sentence and its own name. */
 #include <limits.h>
 #include <string.h>
 

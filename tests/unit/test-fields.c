@@ -1,4 +1,4 @@
-/* Unit tests of lib/fields.c: the builder, validation rules, lookup and truncated encodings. */
+/* Unit tests of lib/fields.c: builder, validation rules and lookups. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,10 +270,8 @@ TEST(size_limits)
 /*
  * A refused add leaves the builder as it was, so what was added before
  * can still be finished.
- * KNOWN BUG (reported to the lead, not fixed here): lib/fields.c
- * fields_add() writes the name, then fails on the value (JIT_E_LIMIT),
- * and leaves the name's bytes in the encoding without counting them, so
- * fields_finish() then fails with JIT_E_FORMAT (trailing bytes).
+ * Regression: fields_add() once left the name of a refused pair in the
+ * encoding, so fields_finish() failed with JIT_E_FORMAT; fixed in 87e16d7.
  */
 TEST(failed_add_keeps_encoding)
 {
@@ -289,7 +287,6 @@ TEST(failed_add_keeps_encoding)
 	ASSERT_OK(fields_add(&b, "b", 1, big, FIELD_VALUE_MAX - 100));
 	ASSERT_ERR(fields_add(&b, "c", 1, big, 200), JIT_E_LIMIT);
 	free(big);
-	/* KNOWN BUG: JIT_E_FORMAT here. */
 	ASSERT_OK(fields_finish(&b, &f));
 	ASSERT_OK(fields_validate(f, &n));
 	ASSERT_EQ_UINT(n, 2);
@@ -299,10 +296,9 @@ TEST(failed_add_keeps_encoding)
 /*
  * An encoding larger than FIELDS_TOTAL_MAX is refused by validation, as the
  * builder would refuse to make it.
- * KNOWN BUG (reported to the lead, not fixed here): lib/fields.c
- * fields_validate() checks the count, names, value sizes and NULs but not
- * the total, so three values of FIELD_VALUE_MAX (192 KiB) validate, and
- * the agent's add verb (payload up to 256 KiB) accepts them.
+ * Regression: fields_validate() once checked the count, names, value
+ * sizes and NULs but not the total, so the agent's add verb (payload up to
+ * 256 KiB) took 192 KiB of fields; fixed in 87e16d7.
  */
 TEST(validate_total_limit)
 {
@@ -326,7 +322,6 @@ TEST(validate_total_limit)
 	ASSERT(secret_len(f) > FIELDS_TOTAL_MAX);
 	r = fields_validate(f, NULL);
 	secret_free(f);
-	/* KNOWN BUG: JIT_OK here. */
 	ASSERT_ERR(r, JIT_E_LIMIT);
 }
 

@@ -1,4 +1,4 @@
-/* Unit tests of lib/fsutil.c: atomic writes, bounded reads, private directories, default dir. */
+/* Unit tests of lib/fsutil.c: atomic writes, bounded reads, private dirs. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

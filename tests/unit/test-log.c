@@ -1,4 +1,4 @@
-/* Unit tests of lib/log.c: escaping never lets a byte forge a line and never overruns. */
+/* Unit tests of lib/log.c: escaping forges no line and never overruns. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

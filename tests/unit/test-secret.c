@@ -1,4 +1,4 @@
-/* Unit tests of lib/secret.c: zeroing, sizes, wiping on free, slab accounting, shrink, threads. */
+/* Unit tests of lib/secret.c: zeroing, wiping, slab accounting, threads. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -7,7 +7,9 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <sodium.h>
 
 #include "assert.h"
@@ -665,10 +667,11 @@ TEST(destination_permitted)
 	ASSERT_ERR(ssh_dest_permitted(&only_a, &b, NULL, NULL), JIT_E_DENIED);
 	ssh_binds_free(&b);
 
-	/* A host certificate for *.example.com by a CA named in the hop. */
+	/* A host certificate by a CA named in the hop: the hop's host name
+	 * is the pattern its principals must match (as OpenSSH). */
 	ASSERT((hostcert = line_key(FX_HOST_CERT)) != NULL);
 	ASSERT((ca = line_key(FX_CA_PUB)) != NULL);
-	ASSERT_OK(put_dest(&w, "", NULL, "", "db.example.com", ca, true));
+	ASSERT_OK(put_dest(&w, "", NULL, "", "*.example.com", ca, true));
 	ASSERT_OK(parse_dests(&w, &any_via_ca));
 	b.n = 1;
 	b.v[0].hostkey = hostcert;
@@ -680,7 +683,7 @@ TEST(destination_permitted)
 	memset(&b, 0, sizeof(b));
 	ssh_dests_free(&any_via_ca);
 	wire_writer_reset(&w);
-	ASSERT_OK(put_dest(&w, "", NULL, "", "db.example.org", ca, true));
+	ASSERT_OK(put_dest(&w, "", NULL, "", "*.example.org", ca, true));
 	ASSERT_OK(parse_dests(&w, &any_via_ca));
 	b.n = 1;
 	b.v[0].hostkey = hostcert;

@@ -1,4 +1,4 @@
-/* Unit tests of lib/wire.c: bounds, limits, NULs, trailing bytes and the capped writers. */
+/* Unit tests of lib/wire.c: bounds, limits, NULs and the capped writers. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
