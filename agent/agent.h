@@ -22,6 +22,7 @@
 #define AGENT_TOUCH_TIMEOUT_MS	(30 * 1000)
 
 /* ssh-agent message numbers (draft-miller-ssh-agent). */
+#define SSH_AGENTC_REMOVE_ALL_RSA_IDENTITIES	9	/* SSH1; ssh-add -D */
 #define SSH_AGENT_FAILURE			5
 #define SSH_AGENT_SUCCESS			6
 #define SSH_AGENTC_REQUEST_IDENTITIES		11
@@ -46,6 +47,8 @@ struct audit_log;
 struct hwq;
 struct conn;
 struct ssh_agent;
+struct conf;
+struct revoker;
 
 #define PEER_EXE_MAX	256
 
@@ -80,6 +83,8 @@ struct agent {
 	bool			 exiting;
 	struct ssh_agent	*ssh;		/* ssh-agent.c: ssh-add keys */
 	bool			 locked;	/* ssh-add -x: see ssh-agent.c */
+	struct conf		*conf;		/* conf.c: the config file */
+	struct revoker		*revoker;	/* revoke.c: upstream revokes */
 };
 
 /*

@@ -31,6 +31,7 @@ static const struct {
 	{ "lock", ext_lock },
 	{ "revoke", ext_revoke },
 	{ "audit-head", ext_audit_head },
+	{ "request", ext_request },
 };
 #define NEXTS	(sizeof(exts) / sizeof(exts[0]))
 
@@ -199,6 +200,7 @@ dispatch(struct agent *ag, struct request *rq)
 	case SSH_AGENTC_ADD_ID_CONSTRAINED:
 	case SSH_AGENTC_REMOVE_IDENTITY:
 	case SSH_AGENTC_REMOVE_ALL_IDENTITIES:
+	case SSH_AGENTC_REMOVE_ALL_RSA_IDENTITIES:
 	case SSH_AGENTC_LOCK:
 	case SSH_AGENTC_UNLOCK:
 	case SSH_AGENTC_ADD_SMARTCARD_KEY:

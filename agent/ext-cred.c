@@ -5,12 +5,14 @@
 #include <time.h>
 
 #include "askpass.h"
+#include "conf.h"
 #include "err.h"
 #include "events.h"
 #include "ext.h"
 #include "fields.h"
 #include "jsonx.h"
 #include "log.h"
+#include "revoke.h"
 #include "secret.h"
 #include "ssh-agent.h"
 #include "store.h"
@@ -60,10 +62,10 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 		    "1 to %d letters, digits, '_', '.' or '-'", CRED_NAME_MAX);
 		return JIT_OK;
 	}
-	if (strcmp(a.kind, KIND_SECRET) != 0 && strcmp(a.kind, KIND_ENV) != 0 &&
-	    strcmp(a.kind, SSH_CRED_KIND) != 0) {
+	if (!conf_kind_valid(a.kind)) {
 		reply_ext_err(rq->conn, JIT_E_ARG, -1, "unknown kind '%s' "
-		    "(secret, env or " SSH_CRED_KIND ")", a.kind);
+		    "(secret, env, " SSH_CRED_KIND ", aws, kube, docker or "
+		    "git)", a.kind);
 		return JIT_OK;
 	}
 	if (stepup_parse(stepup, &a.stepup) != 0) {
@@ -315,6 +317,8 @@ ext_get(struct agent *ag, struct request *rq, struct json_object *args,
 		audit_deny(ag, rq->peer, name, "no such credential");
 		return JIT_OK;
 	}
+	if (ext_check_exe(ag, rq->conn, rq->peer, c) != 0)
+		return JIT_OK;
 	if (check_usable(ag, rq, c) != 0)
 		return JIT_OK;
 	if (c->stepup == STEPUP_SESSION)
@@ -356,7 +360,7 @@ int
 ext_lock(struct agent *ag, struct request *rq, struct json_object *args,
     struct secret **payload)
 {
-	struct json_object *arr, *res, *done, *ev;
+	struct json_object *arr, *res, *done, *ev, *revoked;
 	struct cred *c;
 	const char *name;
 	size_t i, n;
@@ -368,6 +372,13 @@ ext_lock(struct agent *ag, struct request *rq, struct json_object *args,
 	if ((done = json_object_new_array()) == NULL)
 		return JIT_E_NOMEM;
 	n = arr != NULL ? json_object_array_length(arr) : 0;
+	if ((revoked = json_object_new_array()) == NULL) {
+		json_object_put(done);
+		return JIT_E_NOMEM;
+	}
+	/* Profiles with revoke_on_lock: the lock kills them upstream too. */
+	if (n == 0)
+		revoke_lock_all(ag, "lock", rq->peer, revoked);
 	if (n == 0) {
 		while (vault_first(ag->vault) != NULL) {
 			c = vault_first(ag->vault)->cred;
@@ -381,6 +392,7 @@ ext_lock(struct agent *ag, struct request *rq, struct json_object *args,
 
 		if (!json_object_is_type(e, json_type_string)) {
 			json_object_put(done);
+			json_object_put(revoked);
 			return JIT_E_FORMAT;
 		}
 		name = json_object_get_string(e);
@@ -388,7 +400,13 @@ ext_lock(struct agent *ag, struct request *rq, struct json_object *args,
 			reply_ext_err(rq->conn, JIT_E_NOENT, -1, "no credential "
 			    "named %s", name);
 			json_object_put(done);
+			json_object_put(revoked);
 			return JIT_OK;
+		}
+		if (revoke_on_lock(ag, c, "lock", rq->peer)) {
+			json_object_array_add(revoked,
+			    json_object_new_string(name));
+			continue;
 		}
 		if (c->slot != NULL) {
 			vault_wipe(ag->vault, c);
@@ -403,6 +421,7 @@ ext_lock(struct agent *ag, struct request *rq, struct json_object *args,
 	event_emit(ag, ev);
 	res = json_object_new_object();
 	json_object_object_add(res, "locked", done);
+	json_object_object_add(res, "revoked", revoked);
 	r = reply_ext_ok(rq->conn, res, NULL);
 	json_object_put(res);
 	return r;
@@ -413,6 +432,7 @@ ext_revoke(struct agent *ag, struct request *rq, struct json_object *args,
     struct secret **payload)
 {
 	struct json_object *res, *ev;
+	struct revocation *up;
 	struct cred *c;
 	const char *name;
 	char *keep = NULL;
@@ -428,6 +448,8 @@ ext_revoke(struct agent *ag, struct request *rq, struct json_object *args,
 	}
 	if ((keep = strdup(c->name)) == NULL)
 		return JIT_E_NOMEM;
+	/* A requested one dies upstream too: keep what its revoke needs. */
+	up = revoke_prepare(ag, c, "revoke");
 	vault_wipe(ag->vault, c);
 	if ((r = store_delete_cred(ag->store, keep)) != 0) {
 		reply_ext_err(rq->conn, r, -1, "cannot delete %s: %s", keep,
@@ -440,6 +462,10 @@ ext_revoke(struct agent *ag, struct request *rq, struct json_object *args,
 		event_peer(ev, rq->peer);
 	}
 	event_emit(ag, ev);
+	if (up != NULL) {
+		free(keep);
+		return revoke_start(ag, up, rq);
+	}
 	res = json_object_new_object();
 	(void)jsonx_add_str(res, "name", keep);
 	r = reply_ext_ok(rq->conn, res, NULL);

@@ -10,6 +10,7 @@
 #include "err.h"
 #include "ext.h"
 #include "jsonx.h"
+#include "revoke.h"
 #include "store.h"
 #include "vault.h"
 
@@ -105,7 +106,6 @@ cred_json(struct agent *ag, struct cred *c, int64_t now_wall, int64_t now_ms)
 	int64_t left;
 	size_t i;
 
-	(void)ag;
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
 	(void)jsonx_add_str(o, "name", c->name);
@@ -117,6 +117,10 @@ cred_json(struct agent *ag, struct cred *c, int64_t now_wall, int64_t now_ms)
 	json_object_object_add(o, "fields", arr);
 	(void)jsonx_add_str(o, "stepup", stepup_name(c->stepup));
 	(void)jsonx_add_int(o, "not_after", c->not_after);
+	if (c->profile != NULL) {
+		(void)jsonx_add_str(o, "profile", c->profile);
+		json_object_object_add(o, "revoke", revoke_cred_json(ag, c));
+	}
 	s = c->slot;
 	if (now_wall >= c->not_after)
 		state = "expired";
@@ -199,6 +203,10 @@ ext_status(struct agent *ag, struct request *rq, struct json_object *args,
 		json_object_array_add(arr, cred_json(ag,
 		    store_cred_at(ag->store, i), now_wall, now_ms));
 	json_object_object_add(res, "credentials", arr);
+	/* Upstream revocations (few: they are pruned) come with page one. */
+	if (offset == 0)
+		json_object_object_add(res, "revocations",
+		    revoke_list_json(ag));
 	(void)jsonx_add_int(res, "total", (int64_t)total);
 	if (end < total)
 		(void)jsonx_add_int(res, "next", (int64_t)end);

@@ -9,6 +9,7 @@
 #include "hwq.h"
 #include "jsonx.h"
 #include "log.h"
+#include "notify.h"
 #include "secret.h"
 #include "ssh-agent.h"
 #include "store.h"
@@ -32,6 +33,7 @@ struct open_job {
 	ext_open_then		 *then;
 	void			 *then_arg;
 	void			(*then_free)(void *arg);
+	struct notify		 *notify;	/* [agent] notify, if set */
 };
 
 static void
@@ -56,6 +58,8 @@ open_job_free(struct open_job *j)
 	if (j->then_arg != NULL && j->then_free != NULL)
 		j->then_free(j->then_arg);
 	j->then_arg = NULL;
+	notify_disarm(j->notify);
+	j->notify = NULL;
 	/* j itself is freed by hwq */
 }
 
@@ -382,6 +386,11 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 		goto fail;
 	}
 	conn_set_job(rq->conn, &j->hj);
+	/* A tool that knows nothing of the agent (ssh) cannot say "touch
+	 * your key": the notify command says it if the touch is slow. */
+	if (j->then != NULL)
+		j->notify = notify_arm(ag, j->cs[0]->name, j->cands[0]->label,
+		    &j->peer);
 	return AGENT_DEFERRED;
  fail:
 	open_job_free(j);

@@ -22,7 +22,7 @@ typedef int ext_fn(struct agent *ag, struct request *rq,
     struct json_object *args, struct secret **payload);
 
 ext_fn ext_status, ext_tokens, ext_enroll, ext_unenroll, ext_add,
-    ext_unlock, ext_get, ext_lock, ext_revoke, ext_audit_head;
+    ext_unlock, ext_get, ext_lock, ext_revoke, ext_audit_head, ext_request;
 
 /* Helpers shared by the handlers. */
 int ext_str_arg(struct json_object *args, const char *key, size_t max,
@@ -33,6 +33,11 @@ struct json_object *ext_token_json(const struct hw_token *t);
 /* Reply to rq with the error of a hardware job (its status sentence). */
 void ext_reply_hw_err(struct conn *c, int r, const struct hw_status *st);
 
+
+/* ext-request.c: JIT_OK if the peer's executable may use c (its profile's
+ * allowed_executables); else it replied, audited a deny, and says so. */
+int ext_check_exe(struct agent *ag, struct conn *conn, const struct peer *p,
+    const struct cred *c);
 
 /* ext-cred.c: answer a get with fields (all, or one), count and audit it. */
 int ext_serve(struct agent *ag, struct conn *c, const struct peer *p,

@@ -14,6 +14,7 @@
 
 #include "agent.h"
 #include "audit.h"
+#include "conf.h"
 #include "config.h"
 #include "duration.h"
 #include "err.h"
@@ -21,21 +22,29 @@
 #include "fsutil.h"
 #include "hwq.h"
 #include "log.h"
+#include "revoke.h"
 #include "store.h"
 #include "vault.h"
 
 #define SOCK_LEAF	"jit-agent/agent.sock"
 
+/* The configuration file, kept for SIGHUP; what the command line set wins. */
+static const char	*conf_opt;
+static char		*conf_path;
+static bool		 window_opt, touch_opt;
+
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: jit-agent [-fD] [-a SOCKET] [-d DATA_DIR] [-t WINDOW]\n"
-	    "                 [--touch-timeout SECONDS]\n"
+	    "usage: jit-agent [-fD] [-a SOCKET] [-c CONFIG] [-d DATA_DIR]\n"
+	    "                 [-t WINDOW] [--touch-timeout SECONDS]\n"
 	    "       jit-agent -k\n"
 	    "\n"
 	    "  -a SOCKET      listen here (default $JIT_AGENT_SOCK, else\n"
 	    "                 $XDG_RUNTIME_DIR/" SOCK_LEAF ")\n"
+	    "  -c CONFIG      the configuration (default\n"
+	    "                 $XDG_CONFIG_HOME/jit-agent/config)\n"
 	    "  -d DATA_DIR    the store (default $XDG_DATA_HOME/jit-agent)\n"
 	    "  -f             stay in the foreground, log to stderr\n"
 	    "  -D             like -f, with debug logging\n"
@@ -125,6 +134,48 @@ agent_wipe_all(struct agent *ag, const char *why)
 	event_emit(ag, ev);
 }
 
+/* [agent] settings, where the command line did not set them. */
+static void
+apply_conf(struct agent *ag)
+{
+	if (!window_opt)
+		ag->window_default_s = ag->conf->default_window_s > 0 ?
+		    ag->conf->default_window_s : AGENT_WINDOW_DEFAULT_S;
+	if (!touch_opt)
+		ag->touch_timeout_ms = ag->conf->touch_timeout_s > 0 ?
+		    (int)ag->conf->touch_timeout_s * 1000 :
+		    AGENT_TOUCH_TIMEOUT_MS;
+}
+
+/* SIGHUP: a new configuration, or the old one if the new one is wrong.
+ * Running issuers and revokes keep the copies they started with. */
+static void
+reload_conf(struct agent *ag)
+{
+	struct json_object *ev;
+	struct conf *cf;
+	char err[512];
+
+	if (conf_load(conf_path, conf_opt != NULL, &cf, err,
+	    sizeof(err)) != 0) {
+		log_error("SIGHUP: %s; keeping the configuration in use", err);
+		return;
+	}
+	if ((cf->askpass == NULL) != (ag->conf->askpass == NULL) ||
+	    (cf->askpass != NULL && strcmp(cf->askpass,
+	    ag->conf->askpass) != 0))
+		log_warn("SIGHUP: a new askpass takes effect at restart");
+	conf_free(ag->conf);
+	ag->conf = cf;
+	apply_conf(ag);
+	revoke_rearm(ag);
+	if ((ev = event_new("config")) != NULL) {
+		event_str(ev, "path", cf->path);
+		event_int(ev, "profiles", (int64_t)cf->nprofiles);
+	}
+	event_emit(ag, ev);
+}
+
 static void
 on_signal(uv_signal_t *h, int signum)
 {
@@ -132,11 +183,14 @@ on_signal(uv_signal_t *h, int signum)
 
 	switch (signum) {
 	case SIGUSR1:
+		revoke_lock_all(ag, "SIGUSR1", NULL, NULL);
 		agent_wipe_all(ag, "SIGUSR1");
 		break;
 	case SIGHUP:
-		log_info("SIGHUP: the store is re-read at start; restart the "
-		    "agent to pick up files changed behind its back");
+		reload_conf(ag);
+		log_info("SIGHUP: the store itself is read at start only; "
+		    "restart the agent to pick up files changed behind its "
+		    "back");
 		break;
 	default:
 		ag->exiting = true;
@@ -231,7 +285,7 @@ main(int argc, char **argv)
 	};
 	struct agent ag;
 	const char *sock = NULL, *datadir = NULL;
-	char msg[1024], *path = NULL;
+	char msg[1024], *path = NULL, err[512];
 	int ch, r, foreground = 0, debug = 0, parent_fd = -1, status = 1;
 	int64_t v;
 
@@ -246,10 +300,11 @@ main(int argc, char **argv)
 	memset(&ag, 0, sizeof(ag));
 	ag.window_default_s = AGENT_WINDOW_DEFAULT_S;
 	ag.touch_timeout_ms = AGENT_TOUCH_TIMEOUT_MS;
-	while ((ch = getopt_long(argc, argv, "a:d:fDt:kh", longopts,
+	while ((ch = getopt_long(argc, argv, "a:c:d:fDt:kh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'a': sock = optarg; break;
+		case 'c': conf_opt = optarg; break;
 		case 'd': datadir = optarg; break;
 		case 'f': foreground = 1; break;
 		case 'D': foreground = 1; debug = 1; break;
@@ -260,6 +315,7 @@ main(int argc, char **argv)
 				return 2;
 			}
 			ag.window_default_s = v;
+			window_opt = true;
 			break;
 		case 'T':
 			if (duration_parse(optarg, &v) != 0 || v > 600) {
@@ -268,6 +324,7 @@ main(int argc, char **argv)
 				return 2;
 			}
 			ag.touch_timeout_ms = (int)v * 1000;
+			touch_opt = true;
 			break;
 		case 'k': return kill_agent();
 		case 'h': usage(stdout); return 0;
@@ -280,6 +337,22 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init("jit-agent", 1, debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	/* A wrong configuration stops the agent here, on the terminal. */
+	if ((r = conf_default_path(conf_opt, &conf_path)) != 0) {
+		fprintf(stderr, "jit-agent: cannot find the configuration: "
+		    "%s\n", jit_strerror(r));
+		return 1;
+	}
+	if (conf_load(conf_path, conf_opt != NULL, &ag.conf, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "jit-agent: %s\n", err);
+		free(conf_path);
+		return 1;
+	}
+	apply_conf(&ag);
+	/* Before any thread exists: the environment is read by askpass. */
+	if (ag.conf->askpass != NULL)
+		setenv("SSH_ASKPASS", ag.conf->askpass, 1);
 	ag.uid = geteuid();
 	if (!foreground && daemonize(&parent_fd) != 0) {
 		fprintf(stderr, "jit-agent: cannot start in the background\n");
@@ -308,6 +381,7 @@ main(int argc, char **argv)
 	ag.loop = uv_default_loop();
 	if ((r = vault_new(&ag, &ag.vault)) != 0 ||
 	    (r = hwq_new(&ag, &ag.hwq)) != 0 ||
+	    (r = revoker_new(&ag, &ag.revoker)) != 0 ||
 	    (r = server_start(&ag)) != 0) {
 		snprintf(msg, sizeof(msg), "jit-agent: cannot start: %s\n",
 		    jit_strerror(r));
@@ -350,6 +424,8 @@ main(int argc, char **argv)
 	/* Let close callbacks run, then leave nothing behind. */
 	vault_free(ag.vault);
 	ag.vault = NULL;
+	revoker_free(ag.revoker);
+	ag.revoker = NULL;
 	if (ag.loop != NULL) {
 		uv_run(ag.loop, UV_RUN_NOWAIT);
 		uv_loop_close(ag.loop);
@@ -359,6 +435,8 @@ main(int argc, char **argv)
 	audit_close(ag.audit);
 	store_free(ag.store);
 	hwq_free(ag.hwq);
+	conf_free(ag.conf);
+	free(conf_path);
 	free(path);
 	free(ag.sock_path);
 	free(ag.sock_dir);

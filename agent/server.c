@@ -225,10 +225,12 @@ conn_process(struct conn *c)
 		wire_reader_init(&hdr, c->in.d, c->in.len);
 		(void)wire_get_u32(&hdr, &len);
 		if (len > AGENT_FRAME_MAX || len == 0) {
-			log_warn("pid %d sent a frame of %u bytes (limit %u): "
-			    "disconnecting", (int)c->peer.pid, len,
-			    AGENT_FRAME_MAX);
-			conn_close(c, "oversized frame");
+			log_warn("pid %d sent a frame of %u bytes (%s): "
+			    "disconnecting", (int)c->peer.pid, len, len == 0 ?
+			    "a frame has at least a type byte" :
+			    "the limit is 256 KiB");
+			conn_close(c, len == 0 ? "empty frame" :
+			    "oversized frame");
 			return;
 		}
 		if (wire_left(&hdr) < len)

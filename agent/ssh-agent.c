@@ -899,6 +899,8 @@ ssh_request(struct agent *ag, struct request *rq)
 	case SSH_AGENTC_REMOVE_IDENTITY:
 		return handle_remove(sa, rq);
 	case SSH_AGENTC_REMOVE_ALL_IDENTITIES:
+	case SSH_AGENTC_REMOVE_ALL_RSA_IDENTITIES:
+		/* ssh-add -D sends the SSH1 one too; ssh-agent takes both. */
 		return handle_remove_all(sa, rq);
 	case SSH_AGENTC_LOCK:
 		return handle_lock(sa, rq);

@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "askpass.h"
 #include "err.h"
 #include "events.h"
 #include "ext.h"
@@ -498,6 +499,54 @@ audit_deny(struct ssh_agent *sa, const struct peer *peer, const char *name,
 	event_emit(sa->ag, ev);
 }
 
+/* askpass.c answered a step-up confirm: sign from the vault, or not. */
+static void
+confirm_done(struct agent *ag, struct conn *conn, int r, void *arg)
+{
+	struct cred_sign *cs = arg;
+	struct ssh_cred_pub *p;
+	struct cred *c;
+
+	if (conn == NULL) {
+		cred_sign_free(cs);
+		return;
+	}
+	c = store_cred(ag->store, cs->name);
+	if (r != JIT_OK) {
+		audit_deny(cs->sa, conn_peer(conn), cs->name, r == JIT_E_DENIED ?
+		    "use not confirmed" : jit_errname(r));
+		ssh_fail(conn, "%s: the use was not confirmed: %s", cs->name,
+		    jit_strerror(r));
+	} else if (ag->locked || c == NULL || c->created != cs->created ||
+	    (p = servable(cs->sa, c)) == NULL || c->slot->fields == NULL)
+		ssh_fail(conn, "%s was locked or expired meanwhile", cs->name);
+	else
+		sign_with(cs->sa, conn, conn_peer(conn), cs->sc, c, p,
+		    c->slot->fields, cs->data, cs->datalen, cs->flags);
+	cred_sign_free(cs);
+	conn_done(conn);
+}
+
+/* Step-up confirm: the askpass question every credential use asks. */
+static int
+ask_confirm(struct ssh_agent *sa, struct request *rq, struct cred_sign *cs,
+    const struct cred *c, const struct ssh_cred_pub *p)
+{
+	char what[CRED_NAME_MAX + SSH_FP_LEN + 64], prompt[1024];
+	int r;
+
+	snprintf(what, sizeof(what), "the SSH certificate %s (%s)", c->name,
+	    p->fp);
+	askpass_prompt(rq->peer, what, prompt, sizeof(prompt));
+	if ((r = askpass_submit(sa->ag, rq, prompt, confirm_done, cs)) < 0) {
+		cred_sign_free(cs);
+		ssh_fail(rq->conn, "%s needs a confirmation, but %s", c->name,
+		    jit_strerror(r));
+		return JIT_OK;
+	}
+	return r;
+}
+
 /* Certificates of unlocked credentials nobody listed yet. */
 static void
 pub_refresh(struct ssh_agent *sa)
@@ -542,13 +591,8 @@ ssh_cred_sign(struct ssh_agent *sa, struct request *rq, struct ssh_conn *sc,
 		    m->data, m->datalen, m->flags);
 		return JIT_OK;
 	}
-	if (c->stepup == STEPUP_CONFIRM) {
-		audit_deny(sa, rq->peer, c->name, "step-up confirm unsupported");
-		ssh_fail(rq->conn, "%s: step-up 'confirm' is not available for "
-		    "SSH certificates in this version", c->name);
-		return JIT_OK;
-	}
-	/* always / pin: every signature unwraps with the token again. */
+	/* confirm, always, pin: the signature waits for the person or the
+	 * token, with a copy of what it signs. */
 	if ((sc = ssh_conn_of(sa, rq->conn)) == NULL ||
 	    (cs = calloc(1, sizeof(*cs))) == NULL) {
 		ssh_fail(rq->conn, "out of memory");
@@ -567,6 +611,8 @@ ssh_cred_sign(struct ssh_agent *sa, struct request *rq, struct ssh_conn *sc,
 	}
 	if (m->datalen > 0)
 		memcpy(cs->data, m->data, m->datalen);
+	if (c->stepup == STEPUP_CONFIRM)
+		return ask_confirm(sa, rq, cs, c, p);
 	/* Step-up pin: the PIN first, then the token. */
 	if (c->stepup == STEPUP_PIN) {
 		if ((r = ask_pin(cs, c)) == AGENT_DEFERRED)

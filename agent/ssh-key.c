@@ -5,6 +5,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -24,7 +25,11 @@
  * OpenSSL's heap holds the key in its BIGNUMs, which it clears when the
  * key is freed (BN_clear_free).  OpenSSL has no way to sign from memory it
  * does not own, and keeping EVP_PKEYs around would keep those copies for
- * the key's whole life instead.
+ * the key's whole life instead.  One exception: once the process has
+ * OpenSSL's secure heap (CRYPTO_secure_malloc_init(), mlock'd, guard
+ * pages, kept out of core dumps), an ECDSA key keeps its EVP_PKEY, whose
+ * scalar OpenSSL then holds there (BN_secure_new), saving a rebuild
+ * (about 15 us of a 40 us signature).
  */
 
 #define ED25519_PK_LEN		32
@@ -84,6 +89,7 @@ struct ssh_key {
 	unsigned		 bits;
 	struct ssh_cert		*cert;
 	struct secret		*priv;
+	EVP_PKEY		*evp;		/* ECDSA, with a secure heap */
 	size_t			 part_off[RSA_NPARTS];
 	size_t			 part_len[RSA_NPARTS];
 };
@@ -163,6 +169,7 @@ ssh_key_free(struct ssh_key *k)
 	free(k->rsa_e_host);
 	cert_free(k->cert);
 	secret_free(k->priv);
+	EVP_PKEY_free(k->evp);
 	free(k);
 }
 
@@ -671,7 +678,13 @@ priv_ecdsa(struct wire_reader *r, struct ssh_key *k)
 	k->part_len[0] = wire_left(&d);
 	(void)wire_get_bytes(&d, secret_ptr(k->priv), k->part_len[0]);
 	to_host_order(secret_ptr(k->priv), k->part_len[0]);
-	return ossl_check_pair(k);
+	if ((rc = ossl_check_pair(k)) != 0)
+		return rc;
+	/* See the top of the file: only where OpenSSL locks it too. */
+	if (CRYPTO_secure_malloc_initialized() &&
+	    ossl_key(k, true, &k->evp) != 0)
+		k->evp = NULL;
+	return JIT_OK;
 }
 
 static BIGNUM *
@@ -859,21 +872,22 @@ int
 ssh_key_line_blob(const char *line, size_t len, uint8_t **ret_blob,
     size_t *ret_len)
 {
-	size_t start, end, blen;
+	size_t typelen, start, end, blen;
 	uint8_t *blob;
 
 	if (len > SSH_CERT_LINE_MAX)
 		return JIT_E_LIMIT;
 	/* TYPE, one or more spaces, BASE64, then an optional comment. */
-	for (start = 0; start < len && line[start] != ' ' &&
-	    line[start] != '\t'; start++)
+	for (typelen = 0; typelen < len && line[typelen] != ' ' &&
+	    line[typelen] != '\t'; typelen++)
 		;
-	while (start < len && (line[start] == ' ' || line[start] == '\t'))
-		start++;
+	for (start = typelen; start < len && (line[start] == ' ' ||
+	    line[start] == '\t'); start++)
+		;
 	for (end = start; end < len && line[end] != ' ' && line[end] != '\t' &&
 	    line[end] != '\n' && line[end] != '\r'; end++)
 		;
-	if (start == 0 || end == start)
+	if (typelen == 0 || end == start)
 		return JIT_E_FORMAT;
 	if ((blob = malloc((end - start) / 4 * 3 + 3)) == NULL)
 		return JIT_E_NOMEM;
@@ -1081,9 +1095,9 @@ ssh_key_sign(const struct ssh_key *k, const uint8_t *data, size_t len,
 			goto out;
 		break;
 	default:
-		if ((r = ossl_key(k, true, &pkey)) != 0 ||
-		    (r = evp_sign(pkey, k->kind->digest, data, len, sig,
-		    &siglen)) != 0 ||
+		if ((k->evp == NULL && (r = ossl_key(k, true, &pkey)) != 0) ||
+		    (r = evp_sign(k->evp != NULL ? k->evp : pkey,
+		    k->kind->digest, data, len, sig, &siglen)) != 0 ||
 		    (r = wire_put_cstring(&w, k->kind->name)) != 0 ||
 		    (r = put_ecdsa_sig(&w, sig, siglen)) != 0)
 			goto out;

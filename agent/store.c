@@ -95,7 +95,62 @@ cred_free(struct cred *c)
 	free(c->ct);
 	free(c->ad);
 	free(c->wraps);
+	free(c->profile);
+	free(c->reason);
+	for (i = 0; i < c->npub; i++) {
+		free(c->pub[i].name);
+		free(c->pub[i].value);
+	}
+	free(c->pub);
 	free(c);
+}
+
+static int
+pub_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cred_pub *)a)->name,
+	    ((const struct cred_pub *)b)->name);
+}
+
+static bool
+pub_value_ok(const char *v)
+{
+	return strlen(v) <= CRED_PUBLIC_VALUE_MAX;
+}
+
+/* The request's members: copied, checked, public fields sorted by name so
+ * that the associated data does not depend on their order in the file. */
+static int
+cred_set_request(struct cred *c, const char *profile, const char *reason,
+    const struct cred_pub *pub, size_t npub)
+{
+	size_t i;
+
+	if (npub > CRED_PUBLIC_MAX ||
+	    (profile != NULL && !store_valid_name(profile)) ||
+	    (reason != NULL && strlen(reason) > CRED_REASON_MAX))
+		return JIT_E_FORMAT;
+	if ((profile != NULL && (c->profile = strdup(profile)) == NULL) ||
+	    (reason != NULL && (c->reason = strdup(reason)) == NULL) ||
+	    (npub > 0 && (c->pub = calloc(npub, sizeof(*c->pub))) == NULL))
+		return JIT_E_NOMEM;
+	for (i = 0; i < npub; i++) {
+		if (!fields_valid_name((const uint8_t *)pub[i].name,
+		    strlen(pub[i].name)) || !pub_value_ok(pub[i].value))
+			return JIT_E_FORMAT;
+		if ((c->pub[i].name = strdup(pub[i].name)) == NULL ||
+		    (c->pub[i].value = strdup(pub[i].value)) == NULL) {
+			free(c->pub[i].name);
+			return JIT_E_NOMEM;
+		}
+		c->npub++;
+	}
+	if (c->npub > 1)
+		qsort(c->pub, c->npub, sizeof(*c->pub), pub_cmp);
+	for (i = 1; i < c->npub; i++)
+		if (strcmp(c->pub[i - 1].name, c->pub[i].name) == 0)
+			return JIT_E_FORMAT;
+	return JIT_OK;
 }
 
 /* The header the AEAD authenticates: editing any of it on disk breaks it. */
@@ -120,6 +175,24 @@ cred_make_ad(struct cred *c)
 	    (r = wire_put_u64(&w, (uint64_t)c->not_after)) != 0 ||
 	    (r = wire_put_cstring(&w, stepup_name(c->stepup))) != 0)
 		goto out;
+	/* A requested credential's members, each tagged, only when present:
+	 * the data of a credential without them is what it always was. */
+	if (c->profile != NULL &&
+	    ((r = wire_put_cstring(&w, "profile")) != 0 ||
+	    (r = wire_put_cstring(&w, c->profile)) != 0))
+		goto out;
+	if (c->reason != NULL &&
+	    ((r = wire_put_cstring(&w, "reason")) != 0 ||
+	    (r = wire_put_cstring(&w, c->reason)) != 0))
+		goto out;
+	if (c->npub > 0 &&
+	    ((r = wire_put_cstring(&w, "public")) != 0 ||
+	    (r = wire_put_u32(&w, (uint32_t)c->npub)) != 0))
+		goto out;
+	for (i = 0; i < c->npub; i++)
+		if ((r = wire_put_cstring(&w, c->pub[i].name)) != 0 ||
+		    (r = wire_put_cstring(&w, c->pub[i].value)) != 0)
+			goto out;
 	free(c->ad);
 	c->ad = NULL;
 	r = wire_writer_take(&w, &c->ad, &c->adlen);
@@ -301,6 +374,21 @@ cred_to_json(const struct cred *c, struct json_object **ret)
 	    (r = jsonx_add_b64(o, "nonce", c->nonce, sizeof(c->nonce))) != 0 ||
 	    (r = jsonx_add_b64(o, "ciphertext", c->ct, c->ctlen)) != 0)
 		goto out;
+	if ((c->profile != NULL &&
+	    (r = jsonx_add_str(o, "profile", c->profile)) != 0) ||
+	    (c->reason != NULL &&
+	    (r = jsonx_add_str(o, "reason", c->reason)) != 0))
+		goto out;
+	if (c->npub > 0) {
+		r = JIT_E_NOMEM;
+		if ((arr = json_object_new_object()) == NULL)
+			goto out;
+		json_object_object_add(o, "public", arr);
+		for (i = 0; i < c->npub; i++)
+			if ((r = jsonx_add_str(arr, c->pub[i].name,
+			    c->pub[i].value)) != 0)
+				goto out;
+	}
 	r = JIT_E_NOMEM;
 	if ((arr = json_object_new_array()) == NULL)
 		goto out;
@@ -326,6 +414,38 @@ cred_to_json(const struct cred *c, struct json_object **ret)
  out:
 	json_object_put(o);
 	return r;
+}
+
+/* The optional members of a requested credential. */
+static int
+cred_request_from_json(struct json_object *o, struct cred *c)
+{
+	struct cred_pub pub[CRED_PUBLIC_MAX];
+	struct json_object *po;
+	const char *profile = NULL, *reason = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = jsonx_opt_str(o, "profile", CRED_NAME_MAX, &profile)) != 0 &&
+	    r != JIT_E_NOENT)
+		return r;
+	if ((r = jsonx_opt_str(o, "reason", CRED_REASON_MAX, &reason)) != 0 &&
+	    r != JIT_E_NOENT)
+		return r;
+	if (json_object_object_get_ex(o, "public", &po)) {
+		if (!json_object_is_type(po, json_type_object) ||
+		    json_object_object_length(po) > CRED_PUBLIC_MAX)
+			return JIT_E_FORMAT;
+		json_object_object_foreach(po, k, v) {
+			if (!json_object_is_type(v, json_type_string))
+				return JIT_E_FORMAT;
+			pub[n].name = k;
+			pub[n].value = (char *)(uintptr_t)
+			    json_object_get_string(v);
+			n++;
+		}
+	}
+	return cred_set_request(c, profile, reason, pub, n);
 }
 
 static int
@@ -413,7 +533,8 @@ cred_from_json(struct json_object *o, struct cred **ret)
 		memcpy(cw->token_id, s, HW_ID_LEN + 1);
 		c->nwraps++;
 	}
-	if ((r = cred_make_ad(c)) != 0)
+	if ((r = cred_request_from_json(o, c)) != 0 ||
+	    (r = cred_make_ad(c)) != 0)
 		goto out;
 	*ret = c;
 	c = NULL;
@@ -494,6 +615,9 @@ store_put_cred(struct store *s, const struct cred_new *a,
 	c->created = (int64_t)time(NULL);
 	c->not_after = c->created + a->ttl_s;
 	c->stepup = a->stepup;
+	if ((r = cred_set_request(c, a->profile, a->reason, a->pub,
+	    a->npub)) != 0)
+		goto out;
 	if ((r = cred_make_ad(c)) != 0 ||
 	    (r = seal_random_key(&dek)) != 0 ||
 	    (r = seal_aead(dek, c->ad, c->adlen, fields, c->nonce, &c->ct,

@@ -15,6 +15,9 @@
 #define STORE_FILE_MAX		(1024 * 1024)
 #define CRED_NAME_MAX		64
 #define CRED_KIND_MAX		16
+#define CRED_REASON_MAX		512	/* why it was requested */
+#define CRED_PUBLIC_MAX		8	/* fields kept for the revoke */
+#define CRED_PUBLIC_VALUE_MAX	256
 
 enum stepup {
 	STEPUP_SESSION = 0,	/* one unlock opens a window */
@@ -29,6 +32,13 @@ struct cred_wrap {
 };
 
 struct vault_slot;
+
+/* A field a profile declares non-secret (revoke_fields): kept in clear in
+ * the credential's file, inside the AEAD's associated data. */
+struct cred_pub {
+	char			*name;
+	char			*value;
+};
 
 struct cred {
 	char			*name;
@@ -45,6 +55,10 @@ struct cred {
 	size_t			 adlen;
 	struct cred_wrap	*wraps;
 	size_t			 nwraps;
+	char			*profile;	/* requested: its profile */
+	char			*reason;	/* requested: why */
+	struct cred_pub		*pub;		/* sorted by name */
+	size_t			 npub;
 	struct vault_slot	*slot;		/* runtime state, vault.c */
 	uint64_t		 uses;		/* since the agent started */
 	int			 last_uid;	/* -1: never used */
@@ -95,6 +109,10 @@ struct cred_new {
 	int64_t		 ttl_s;
 	enum stepup	 stepup;
 	bool		 replace;
+	const char	*profile;	/* NULL unless requested */
+	const char	*reason;
+	const struct cred_pub *pub;
+	size_t		 npub;
 };
 /* Seal fields under a fresh data key wrapped to every token, save, index.
  * A replaced credential's old struct is freed: callers wipe it first. */

@@ -25,14 +25,29 @@ static const char add_help[] =
     "  -j, --json          stdin is a JSON object of NAME: VALUE fields\n"
     "                      (e.g. {\"PGUSER\": \"u\", \"PGPASSWORD\": \"p\"})\n"
     "  -k, --kind KIND     secret (one field) or env (fields are\n"
-    "                      environment variables for 'jitctl exec');\n"
-    "                      default: secret, or env with --json\n"
+    "                      environment variables for 'jitctl exec'),\n"
+    "                      or ssh-cert, aws, kube, docker, git (what\n"
+    "                      the helpers expect); default: secret, or env\n"
+    "                      with --json\n"
     "  -S, --stepup MODE   session (default), always, pin or confirm\n"
     "  -r, --replace       overwrite a credential of the same name\n"
     "  -h, --help          this text\n"
     "\n"
     "Without --json the secret is one field named \"secret\"; one trailing\n"
     "newline is dropped.\n";
+
+static bool
+kind_ok(const char *s)
+{
+	static const char *const kinds[] = { "secret", "env", "ssh-cert", "aws",
+		"kube", "docker", "git" };
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(s, kinds[i]) == 0)
+			return true;
+	return false;
+}
 
 static bool
 stepup_ok(const char *s)
@@ -172,9 +187,11 @@ add_main(int argc, char **argv)
 		return cli_usage_error(
 		    "bad --stepup '%s': session, always, pin or confirm",
 		    stepup);
-	if (kind != NULL && strcmp(kind, "secret") != 0 &&
-	    strcmp(kind, "env") != 0)
-		return cli_usage_error("bad --kind '%s': secret or env", kind);
+	if (kind != NULL && !kind_ok(kind))
+		return cli_usage_error(
+		    "bad --kind '%s': secret, env, ssh-cert, "
+		    "aws, kube, docker or git",
+		    kind);
 
 	if ((r = read_input(name, json, &in)) != 0) {
 		ex = r == JIT_E_ARG ? JITCTL_EXIT_USAGE : JITCTL_EXIT_FAIL;

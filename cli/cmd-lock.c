@@ -26,7 +26,7 @@ lock_main(int argc, char **argv)
 	};
 	struct client_reply rep = { .retries = -1 };
 	struct json_object *args = NULL, *names;
-	char list[1024];
+	char list[1024], gone[1024];
 	bool all = false;
 	int c, i, r, ex;
 
@@ -56,10 +56,14 @@ lock_main(int argc, char **argv)
 		goto out;
 	}
 	cli_jjoin(cli_jarray(rep.result, "locked"), ", ", list, sizeof(list));
-	if (list[0] == '\0')
+	cli_jjoin(cli_jarray(rep.result, "revoked"), ", ", gone, sizeof(gone));
+	if (list[0] == '\0' && gone[0] == '\0')
 		cli_note("nothing was unlocked");
-	else
+	else if (list[0] != '\0')
 		cli_note("locked %s", list);
+	/* Profiles with revoke_on_lock: those die upstream too. */
+	if (gone[0] != '\0')
+		cli_note("revoked %s (revoke_on_lock)", gone);
 	ex = JITCTL_EXIT_OK;
 out:
 	json_object_put(args);

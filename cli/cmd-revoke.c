@@ -1,6 +1,7 @@
 /* jitctl revoke: wipe a credential, delete it, and revoke it upstream. */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "err.h"
 #include "jitctl.h"
@@ -11,7 +12,8 @@ static const char revoke_help[] =
     "\n"
     "Wipe each credential from memory, delete its wrapped file, and run\n"
     "its issuer's revoke command so it dies upstream too.  There is no\n"
-    "undo: add or request it again.\n"
+    "undo: add or request it again.  When the upstream revoke fails, it\n"
+    "is tried again (see 'jitctl status') and the exit status is 1.\n"
     "\n"
     "  -h, --help   this text\n";
 
@@ -24,6 +26,7 @@ revoke_main(int argc, char **argv)
 	};
 	struct client_reply rep = { .retries = -1 };
 	struct json_object *args = NULL;
+	const char *up, *msg;
 	int c, i, r, ex = JITCTL_EXIT_OK, one;
 
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -51,7 +54,25 @@ revoke_main(int argc, char **argv)
 				break;
 			continue;
 		}
-		cli_note("revoked %s", argv[i]);
+		up = cli_jstr(rep.result, "upstream");
+		msg = cli_jstr(rep.result, "message");
+		if (up == NULL)
+			cli_note("revoked %s", argv[i]);
+		else if (strcmp(up, "done") == 0)
+			cli_note("revoked %s, here and upstream", argv[i]);
+		else if (strcmp(up, "failed") == 0 ||
+		    strcmp(up, "gave-up") == 0) {
+			cli_err("revoked %s here, but its upstream revoke "
+				"failed: %s; %s",
+			    argv[i], msg != NULL ? msg : "no reason given",
+			    strcmp(up, "failed") == 0 ?
+				"it is tried again ('jitctl status' shows it)" :
+				"no more tries: revoke it upstream by hand");
+			if (ex == JITCTL_EXIT_OK)
+				ex = JITCTL_EXIT_FAIL;
+		} else
+			cli_note("revoked %s here; its upstream revoke is %s",
+			    argv[i], up);
 	}
 	json_object_put(args);
 	client_reply_reset(&rep);

@@ -57,6 +57,68 @@ peer_text(struct json_object *cred, char *out, size_t outlen)
 	    (long long)cli_jint(peer, "pid", 0), base);
 }
 
+/* A revocation's state for people: "failed 2 times, next try in 4s". */
+static void
+revoke_text(struct json_object *rv, char *out, size_t outlen)
+{
+	const char *state = cli_jstr(rv, "state");
+	int64_t n = cli_jint(rv, "attempts", 0), next;
+	char in[32];
+
+	if (state == NULL)
+		snprintf(out, outlen, "?");
+	else if (strcmp(state, "failed") == 0) {
+		next = cli_jint(rv, "next_try", 0) - (int64_t)time(NULL);
+		duration_format(next, in, sizeof(in));
+		snprintf(out, outlen, "failed %lld time%s, next try in %s",
+		    (long long)n, n == 1 ? "" : "s", in);
+	} else if (strcmp(state, "gave-up") == 0)
+		snprintf(
+		    out, outlen, "failed %lld times, gave up", (long long)n);
+	else
+		snprintf(out, outlen, "%s", state);
+}
+
+/* Upstream revocations: running, failing, or done a moment ago. */
+static int
+print_revocations(struct json_object *arr)
+{
+	static const char *const head[] = {
+		"REVOKED",
+		"PROFILE",
+		"WHY",
+		"UPSTREAM",
+		"LAST-ERROR",
+	};
+	struct json_object *rv;
+	struct table *tb = NULL;
+	const char *row[5];
+	char state[96];
+	size_t i, n = arr == NULL ? 0 : json_object_array_length(arr);
+	int r;
+
+	if (n == 0)
+		return JIT_OK;
+	if ((r = table_new(5, &tb)) != 0 || (r = table_add(tb, head)) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		rv = json_object_array_get_idx(arr, i);
+		revoke_text(rv, state, sizeof(state));
+		row[0] = cli_jstr(rv, "name");
+		row[1] = cli_jstr(rv, "profile");
+		row[2] = cli_jstr(rv, "why");
+		row[3] = state;
+		row[4] = cli_jstr(rv, "error");
+		if ((r = table_add(tb, row)) != 0)
+			goto out;
+	}
+	table_print(tb, stdout);
+	printf("\n");
+out:
+	table_free(tb);
+	return r;
+}
+
 static int
 print_status(struct json_object *res)
 {
@@ -118,6 +180,8 @@ print_status(struct json_object *res)
 	else
 		table_print(tb, stdout);
 	printf("\n");
+	if ((r = print_revocations(cli_jarray(res, "revocations"))) != 0)
+		goto out;
 	r = tokens_print_table(cli_jarray(res, "tokens"), stdout);
 out:
 	table_free(tb);

@@ -29,6 +29,8 @@ static const struct verb verbs[] = {
 	{ "tokens", tokens_main, "list the enrolled tokens" },
 	{ "unenroll", unenroll_main, "forget a token" },
 	{ "add", add_main, "store a credential read from stdin" },
+	{ "request", request_main,
+	    "have a profile's issuer mint a credential" },
 	{ "unlock", unlock_main, "open credentials with a token, for a while" },
 	{ "get", get_main, "print an unlocked credential (for scripts)" },
 	{ "exec", exec_main,
@@ -38,6 +40,10 @@ static const struct verb verbs[] = {
 	{ "lock", lock_main, "wipe unlocked credentials now" },
 	{ "revoke", revoke_main, "wipe and delete a credential" },
 	{ "audit", audit_main, "print or verify the audit log" },
+	{ "aws-credential-process", aws_main, "AWS credential_process helper" },
+	{ "kube-credential", kube_main, "kubectl exec credential plugin" },
+	{ "git-credential", git_main, "git credential helper" },
+	{ "docker-credential", docker_main, "docker credential helper" },
 };
 
 static void
@@ -62,7 +68,7 @@ usage(FILE *f)
 	    "\n"
 	    "Verbs:\n");
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+		fprintf(f, "  %-22s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(f, "\nSee jitctl(1).\n");
 }
 

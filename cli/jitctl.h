@@ -33,6 +33,11 @@ int status_main(int argc, char **argv);
 int lock_main(int argc, char **argv);
 int revoke_main(int argc, char **argv);
 int audit_main(int argc, char **argv);
+int request_main(int argc, char **argv);
+int aws_main(int argc, char **argv);
+int kube_main(int argc, char **argv);
+int git_main(int argc, char **argv);
+int docker_main(int argc, char **argv);
 
 /* common.c: messages.  Each goes to stderr as "jitctl: VERB: ...". */
 void cli_set_verb(const char *verb);
@@ -105,6 +110,31 @@ int tokens_print_table(struct json_object *tokens, FILE *f);
 int get_fields(const char *name, const char *field, const char *purpose,
     const char *command, int pin_fd, struct json_object **ret_cred,
     struct secret **ret_fields);
+
+/* helper.c: what the credential helpers (aws, kube, git, docker) share. */
+struct field;
+struct wire_writer;
+#define HELPER_OUT_MAX (256 * 1024) /* what a helper prints */
+#define HELPER_IN_MAX (64 * 1024) /* what a tool sends it */
+/* NAME's fields, used by TOOL; a failure (locked: "run 'jitctl unlock
+ * NAME'") has been reported and its exit code is returned. */
+int helper_fields(const char *name, const char *tool,
+    struct json_object **ret_cred, struct secret **ret_fields);
+/* The first of the NULL-terminated names that fields has. */
+bool helper_field(
+    const struct secret *fields, const char *const *names, struct field *ret);
+/* Unix seconds as RFC 3339 in UTC: "2024-05-01T10:00:00Z". */
+void helper_rfc3339(int64_t t, char *out, size_t outlen);
+/* JSON into a secure writer: literal text, and ,"key":"value". */
+int helper_lit(struct wire_writer *w, const char *s);
+int helper_member(struct wire_writer *w, bool comma, const char *key,
+    const void *val, size_t len);
+/* Write it all to stdout straight from guarded memory, then wipe it. */
+int helper_flush(struct wire_writer *w);
+/* The tool's request on stdin, into guarded memory. */
+int helper_read_stdin(size_t max, struct secret **ret);
+/* The credential's not_after from its status entry (0: unknown). */
+int64_t helper_not_after(struct json_object *cred);
 
 /* stepup.c: requests that need a token's touch or PIN. */
 struct stepup_opts {

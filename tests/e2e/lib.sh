@@ -10,6 +10,7 @@ export LC_ALL=C
 
 E2E_PASS=0
 E2E_FAIL=0
+SIMS=
 T=$(mktemp -d "${TMPDIR:-/tmp}/jit-e2e.XXXXXX")
 chmod 0700 "$T"
 export JIT_AGENT_SOCK="$T/run/agent.sock"
@@ -26,6 +27,7 @@ jitctl() { "$JITCTL_BIN" "$@"; }
 
 e2e_cleanup() {
 	agent_stop
+	for _s in $SIMS; do sim_stop "$_s"; done
 	swtpm_stop
 	rm -rf "$T"
 }
@@ -122,6 +124,7 @@ sim_start() {
 	    --socket "$T/$_n.sock" --state "$T/$_n.state" "$@" \
 	    >"$T/$_n.out" 2>>"$T/$_n.log" &
 	eval "SIM_PID_$_n=$!"
+	case " $SIMS " in *" $_n "*) ;; *) SIMS="$SIMS $_n" ;; esac
 	for _i in $(seq 100); do
 		grep -q ready "$T/$_n.out" 2>/dev/null && return 0
 		sleep 0.05

@@ -1,0 +1,897 @@
+/* The agent's configuration file, read with inih and checked before use. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "conf.h"
+#include "duration.h"
+#include "err.h"
+#include "fields.h"
+#include "fsutil.h"
+#include "log.h"
+
+#define SECTION_MAX	128
+#define KEY_MAX		(FIELD_NAME_MAX + 8)
+
+static const char *const kinds[] = {
+	"secret", "env", "ssh-cert", "aws", "kube", "docker", "git",
+};
+
+/* Keys of a section, as bits, to refuse one given twice. */
+enum {
+	K_WINDOW = 1 << 0, K_TOUCH = 1 << 1, K_NOTIFY = 1 << 2,
+	K_ASKPASS = 1 << 3,
+	K_KIND = 1 << 4, K_ISSUER = 1 << 5, K_REVOKE = 1 << 6,
+	K_OUTPUT = 1 << 7, K_DEFTTL = 1 << 8, K_MAXTTL = 1 << 9,
+	K_TIMEOUT = 1 << 10, K_STEPUP = 1 << 11, K_ONLOCK = 1 << 12,
+	K_RFIELDS = 1 << 13, K_EXES = 1 << 14,
+};
+
+struct parse_ctx {
+	struct conf		*c;
+	const char		*buf;		/* the file, for the reader */
+	size_t			 len, off;
+	int			 line;		/* the line handed to inih last */
+	bool			 indented;	/* it starts with a blank */
+	bool			 header;	/* a [section] line came */
+	bool			 stop;
+	char			 section[SECTION_MAX];
+	bool			 in_section;
+	bool			 agent_seen;
+	struct conf_profile	*prof;		/* NULL: in [agent] */
+	unsigned		 seen;		/* K_* of this section */
+	char			 last_key[KEY_MAX];
+	int			 err_line;
+	char			 err[320];
+};
+
+bool
+conf_kind_valid(const char *kind)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kind, kinds[i]) == 0)
+			return true;
+	return false;
+}
+
+void
+conf_argv_free(struct conf_argv *a)
+{
+	size_t i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < a->n; i++)
+		free(a->v[i]);
+	free(a->v);
+	a->v = NULL;
+	a->n = 0;
+}
+
+static int
+argv_push(struct conf_argv *a, const char *w, size_t len)
+{
+	char **nv, *s;
+
+	if ((s = strndup(w, len)) == NULL)
+		return JIT_E_NOMEM;
+	if ((nv = reallocarray(a->v, a->n + 2, sizeof(*nv))) == NULL) {
+		free(s);
+		return JIT_E_NOMEM;
+	}
+	a->v = nv;
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+	return JIT_OK;
+}
+
+int
+conf_argv_dup(const struct conf_argv *a, struct conf_argv *ret)
+{
+	struct conf_argv d = { NULL, 0 };
+	size_t i;
+	int r;
+
+	for (i = 0; i < a->n; i++) {
+		if ((r = argv_push(&d, a->v[i], strlen(a->v[i]))) != 0) {
+			conf_argv_free(&d);
+			return r;
+		}
+	}
+	*ret = d;
+	return JIT_OK;
+}
+
+int
+conf_split_argv(const char *s, struct conf_argv *a, size_t max, char *why,
+    size_t whylen)
+{
+	enum { PLAIN, SINGLE, DOUBLE } st;
+	char word[CONF_VALUE_MAX];
+	const char *p = s;
+	size_t wl;
+	char ch;
+	int r;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			return JIT_OK;
+		wl = 0;
+		st = PLAIN;
+		for (; *p != '\0'; p++) {
+			ch = *p;
+			if (st == PLAIN) {
+				if (ch == ' ' || ch == '\t')
+					break;
+				if (ch == '\'' || ch == '"') {
+					st = ch == '\'' ? SINGLE : DOUBLE;
+					continue;
+				}
+				if (ch == '\\') {
+					if (p[1] == '\0') {
+						snprintf(why, whylen, "a "
+						    "backslash ends the value");
+						return JIT_E_CONFIG;
+					}
+					ch = *++p;
+				}
+			} else if (st == SINGLE) {
+				if (ch == '\'') {
+					st = PLAIN;
+					continue;
+				}
+			} else {
+				if (ch == '"') {
+					st = PLAIN;
+					continue;
+				}
+				if (ch == '\\' && (p[1] == '"' || p[1] == '\\'))
+					ch = *++p;
+			}
+			if ((unsigned char)ch < 0x20 && ch != '\t') {
+				snprintf(why, whylen, "a control character");
+				return JIT_E_CONFIG;
+			}
+			if (wl >= sizeof(word)) {
+				snprintf(why, whylen, "a word is longer than "
+				    "%d bytes", CONF_VALUE_MAX);
+				return JIT_E_CONFIG;
+			}
+			word[wl++] = ch;
+		}
+		if (st != PLAIN) {
+			snprintf(why, whylen, "a %s quote is not closed",
+			    st == SINGLE ? "single" : "double");
+			return JIT_E_CONFIG;
+		}
+		if (a->n >= max) {
+			snprintf(why, whylen, "more than %zu words", max);
+			return JIT_E_CONFIG;
+		}
+		if ((r = argv_push(a, word, wl)) != 0) {
+			snprintf(why, whylen, "%s", jit_strerror(r));
+			return r;
+		}
+	}
+}
+
+static void
+profile_free(struct conf_profile *p)
+{
+	size_t i;
+
+	free(p->name);
+	free(p->kind);
+	conf_argv_free(&p->issuer);
+	conf_argv_free(&p->revoke);
+	for (i = 0; i < p->nmap; i++) {
+		free(p->map[i].field);
+		free(p->map[i].path);
+	}
+	free(p->map);
+	for (i = 0; i < p->nrevoke_fields; i++)
+		free(p->revoke_fields[i]);
+	free(p->revoke_fields);
+	for (i = 0; i < p->nallowed_exes; i++)
+		free(p->allowed_exes[i]);
+	free(p->allowed_exes);
+}
+
+void
+conf_free(struct conf *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nprofiles; i++)
+		profile_free(&c->profiles[i]);
+	free(c->profiles);
+	conf_argv_free(&c->notify);
+	free(c->askpass);
+	free(c->path);
+	free(c);
+}
+
+const struct conf_profile *
+conf_profile(const struct conf *c, const char *name)
+{
+	size_t i;
+
+	if (c == NULL || name == NULL)
+		return NULL;
+	for (i = 0; i < c->nprofiles; i++)
+		if (strcmp(c->profiles[i].name, name) == 0)
+			return &c->profiles[i];
+	return NULL;
+}
+
+bool
+conf_exe_allowed(const struct conf_profile *p, const char *exe)
+{
+	size_t i;
+
+	if (p == NULL || p->nallowed_exes == 0)
+		return true;
+	for (i = 0; i < p->nallowed_exes; i++)
+		if (strcmp(p->allowed_exes[i], exe) == 0)
+			return true;
+	return false;
+}
+
+int
+conf_default_path(const char *given, char **ret)
+{
+	char *dir = NULL;
+	int r;
+
+	if (given != NULL && given[0] != '\0') {
+		if ((*ret = strdup(given)) == NULL)
+			return JIT_E_NOMEM;
+		return JIT_OK;
+	}
+	if ((r = fs_default_dir(NULL, "XDG_CONFIG_HOME", ".config",
+	    "jit-agent", &dir)) != 0)
+		return r;
+	r = asprintf(ret, "%s/config", dir) < 0 ? JIT_E_NOMEM : JIT_OK;
+	free(dir);
+	return r;
+}
+
+/* ---- parsing ---- */
+
+static int perr(struct parse_ctx *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Keep the first error, with its line; inih is told to go on quietly. */
+static int
+perr(struct parse_ctx *x, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (x->err[0] != '\0')
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(x->err, sizeof(x->err), fmt, ap);
+	va_end(ap);
+	x->err_line = x->line;
+	return 0;
+}
+
+/* An fgets for inih over the file in memory, counting lines. */
+static char *
+conf_reader(char *str, int num, void *stream)
+{
+	struct parse_ctx *x = stream;
+	size_t n = 0, take;
+
+	if (x->stop || x->off >= x->len || num < 3)
+		return NULL;
+	while (x->off + n < x->len && x->buf[x->off + n] != '\n')
+		n++;
+	x->line++;
+	if (n > CONF_LINE_MAX || n + 2 > (size_t)num) {
+		(void)perr(x, "the line is longer than %d characters",
+		    CONF_LINE_MAX);
+		x->stop = true;
+		return NULL;
+	}
+	take = n + (x->off + n < x->len ? 1 : 0);
+	memcpy(str, x->buf + x->off, take);
+	str[take] = '\0';
+	x->off += take;
+	x->indented = n > 0 && (str[0] == ' ' || str[0] == '\t');
+	/* inih repeats the name of a section given twice in a row: a
+	 * header line tells a second [profile a] from the first. */
+	for (take = 0; take < n && (str[take] == ' ' || str[take] == '\t');
+	    take++)
+		;
+	if (take < n && str[take] == '[')
+		x->header = true;
+	return str;
+}
+
+static void
+esc(const char *s, char *out, size_t outlen)
+{
+	log_escape(s, strlen(s), out, outlen);
+}
+
+static int
+parse_bool(const char *v, bool *ret)
+{
+	if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
+	    strcmp(v, "on") == 0 || strcmp(v, "1") == 0)
+		*ret = true;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 ||
+	    strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+		*ret = false;
+	else
+		return JIT_E_CONFIG;
+	return JIT_OK;
+}
+
+static int
+parse_duration(struct parse_ctx *x, const char *key, const char *v,
+    int64_t max, int64_t *ret)
+{
+	char e[64];
+
+	if (duration_parse(v, ret) != 0 || *ret > max) {
+		esc(v, e, sizeof(e));
+		return perr(x, "%s: '%s' is not a duration of 1s to %llds "
+		    "(90s, 15m, 2h, 1d, 1h30m)", key, e, (long long)max);
+	}
+	return 1;
+}
+
+/* A command: words, the first an absolute path (no $PATH lookup). */
+static int
+parse_argv(struct parse_ctx *x, const char *key, const char *v,
+    struct conf_argv *a)
+{
+	char why[96];
+
+	if (conf_split_argv(v, a, CONF_ARGV_MAX, why, sizeof(why)) != 0)
+		return perr(x, "%s: %s", key, why);
+	if (a->n == 0)
+		return perr(x, "%s: empty command", key);
+	if (a->v[0][0] != '/')
+		return perr(x, "%s: the program must be an absolute path "
+		    "(it is run without a shell and without $PATH)", key);
+	return 1;
+}
+
+/* A list of words into a string array of at most max. */
+static int
+parse_list(struct parse_ctx *x, const char *key, const char *v, size_t max,
+    char ***list, size_t *n)
+{
+	struct conf_argv a = { NULL, 0 };
+	char why[96], **nl;
+	size_t i;
+
+	if (conf_split_argv(v, &a, max - *n, why, sizeof(why)) != 0) {
+		conf_argv_free(&a);
+		return perr(x, "%s: %s", key, why);
+	}
+	if ((nl = reallocarray(*list, *n + a.n + 1, sizeof(*nl))) == NULL) {
+		conf_argv_free(&a);
+		return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
+	}
+	*list = nl;
+	for (i = 0; i < a.n; i++)
+		nl[(*n)++] = a.v[i];
+	nl[*n] = NULL;
+	free(a.v);
+	return 1;
+}
+
+static int
+check_exes(struct parse_ctx *x, const struct conf_profile *p)
+{
+	char e[64];
+	size_t i;
+
+	for (i = 0; i < p->nallowed_exes; i++) {
+		if (p->allowed_exes[i][0] != '/') {
+			esc(p->allowed_exes[i], e, sizeof(e));
+			return perr(x, "allowed_executables: '%s' is not an "
+			    "absolute path", e);
+		}
+	}
+	return 1;
+}
+
+static int
+check_field_names(struct parse_ctx *x, char **names, size_t n)
+{
+	char e[64];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!fields_valid_name((const uint8_t *)names[i],
+		    strlen(names[i]))) {
+			esc(names[i], e, sizeof(e));
+			return perr(x, "revoke_fields: '%s' is not a field "
+			    "name ([A-Za-z0-9_.-])", e);
+		}
+	}
+	return 1;
+}
+
+/* "kind = env": an indented key, which inih reads as a continuation. */
+static bool
+looks_like_key(const char *v)
+{
+	static const char *const keys[] = { "kind", "issuer", "revoke",
+		"output", "default_ttl", "max_ttl", "timeout", "stepup",
+		"revoke_on_lock", "revoke_fields", "allowed_executables",
+		"default_window", "touch_timeout", "notify", "askpass" };
+	size_t n, i;
+
+	for (n = 0; v[n] != '\0' && v[n] != ' ' && v[n] != '\t' &&
+	    v[n] != '='; n++)
+		;
+	for (i = n; v[i] == ' ' || v[i] == '\t'; i++)
+		;
+	if (v[i] != '=')
+		return false;
+	if (n > 6 && strncmp(v, "field.", 6) == 0)
+		return true;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strlen(keys[i]) == n && strncmp(v, keys[i], n) == 0)
+			return true;
+	return false;
+}
+
+/* Lines that start with a blank continue the previous value (inih). */
+static int
+continuation(struct parse_ctx *x, const char *name, const char *value)
+{
+	struct conf_profile *p = x->prof;
+
+	if (looks_like_key(value))
+		return perr(x, "an indented line continues the value of %s: "
+		    "keys start at the beginning of the line", name);
+	if (x->last_key[0] == '\0' || strcmp(name, x->last_key) != 0)
+		return perr(x, "an indented line continues a value: keys "
+		    "start at the beginning of the line");
+	if (p == NULL && strcmp(name, "notify") == 0)
+		return parse_argv(x, name, value, &x->c->notify);
+	if (p != NULL && strcmp(name, "issuer") == 0)
+		return parse_argv(x, name, value, &p->issuer);
+	if (p != NULL && strcmp(name, "revoke") == 0)
+		return parse_argv(x, name, value, &p->revoke);
+	if (p != NULL && strcmp(name, "revoke_fields") == 0)
+		return parse_list(x, name, value, CONF_REVOKE_FIELDS_MAX,
+		    &p->revoke_fields, &p->nrevoke_fields) &&
+		    check_field_names(x, p->revoke_fields, p->nrevoke_fields);
+	if (p != NULL && strcmp(name, "allowed_executables") == 0)
+		return parse_list(x, name, value, CONF_EXES_MAX,
+		    &p->allowed_exes, &p->nallowed_exes) && check_exes(x, p);
+	return perr(x, "%s: only commands and lists continue on an indented "
+	    "line", name);
+}
+
+static int
+once(struct parse_ctx *x, unsigned bit, const char *key)
+{
+	if (x->seen & bit)
+		return perr(x, "%s is given twice in this section", key);
+	x->seen |= bit;
+	return 1;
+}
+
+static int
+agent_key(struct parse_ctx *x, const char *k, const char *v)
+{
+	struct conf *c = x->c;
+	char e[64];
+
+	if (strcmp(k, "default_window") == 0)
+		return once(x, K_WINDOW, k) && parse_duration(x, k, v,
+		    DURATION_MAX_S, &c->default_window_s);
+	if (strcmp(k, "touch_timeout") == 0)
+		return once(x, K_TOUCH, k) && parse_duration(x, k, v, 600,
+		    &c->touch_timeout_s);
+	if (strcmp(k, "notify") == 0)
+		return once(x, K_NOTIFY, k) && parse_argv(x, k, v, &c->notify);
+	if (strcmp(k, "askpass") == 0) {
+		if (!once(x, K_ASKPASS, k))
+			return 0;
+		if (v[0] != '/')
+			return perr(x, "askpass: an absolute path");
+		if ((c->askpass = strdup(v)) == NULL)
+			return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
+		return 1;
+	}
+	esc(k, e, sizeof(e));
+	return perr(x, "unknown key '%s' in [agent] (default_window, "
+	    "touch_timeout, notify, askpass)", e);
+}
+
+static int
+map_key(struct parse_ctx *x, const char *field, const char *path)
+{
+	struct conf_profile *p = x->prof;
+	struct conf_map *nm;
+	char e[64];
+	size_t i;
+
+	if (!fields_valid_name((const uint8_t *)field, strlen(field))) {
+		esc(field, e, sizeof(e));
+		return perr(x, "field.%s: not a field name ([A-Za-z0-9_.-])",
+		    e);
+	}
+	if (!fields_valid_name((const uint8_t *)path, strlen(path))) {
+		esc(path, e, sizeof(e));
+		return perr(x, "field.%s: '%s' is not a dotted path into the "
+		    "issuer's JSON (like data.password)", field, e);
+	}
+	for (i = 0; i < p->nmap; i++)
+		if (strcmp(p->map[i].field, field) == 0)
+			return perr(x, "field.%s is given twice", field);
+	if (p->nmap >= FIELDS_MAX)
+		return perr(x, "more than %d fields", FIELDS_MAX);
+	if ((nm = reallocarray(p->map, p->nmap + 1, sizeof(*nm))) == NULL)
+		return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
+	p->map = nm;
+	nm[p->nmap].field = strdup(field);
+	nm[p->nmap].path = strdup(path);
+	p->nmap++;
+	if (nm[p->nmap - 1].field == NULL || nm[p->nmap - 1].path == NULL)
+		return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
+	return 1;
+}
+
+static int
+profile_key(struct parse_ctx *x, const char *k, const char *v)
+{
+	struct conf_profile *p = x->prof;
+	char e[64];
+	bool b;
+
+	if (strcmp(k, "kind") == 0) {
+		if (!once(x, K_KIND, k))
+			return 0;
+		if (!conf_kind_valid(v)) {
+			esc(v, e, sizeof(e));
+			return perr(x, "kind: '%s' is not secret, env, "
+			    "ssh-cert, aws, kube, docker or git", e);
+		}
+		if ((p->kind = strdup(v)) == NULL)
+			return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
+		return 1;
+	}
+	if (strcmp(k, "issuer") == 0)
+		return once(x, K_ISSUER, k) && parse_argv(x, k, v, &p->issuer);
+	if (strcmp(k, "revoke") == 0)
+		return once(x, K_REVOKE, k) && parse_argv(x, k, v, &p->revoke);
+	if (strcmp(k, "output") == 0) {
+		if (!once(x, K_OUTPUT, k))
+			return 0;
+		if (strcmp(v, "json") == 0)
+			p->output = CONF_OUTPUT_JSON;
+		else if (strcmp(v, "raw") == 0)
+			p->output = CONF_OUTPUT_RAW;
+		else
+			return perr(x, "output: json or raw");
+		return 1;
+	}
+	if (strncmp(k, "field.", 6) == 0)
+		return map_key(x, k + 6, v);
+	if (strcmp(k, "default_ttl") == 0)
+		return once(x, K_DEFTTL, k) && parse_duration(x, k, v,
+		    DURATION_MAX_S, &p->default_ttl_s);
+	if (strcmp(k, "max_ttl") == 0)
+		return once(x, K_MAXTTL, k) && parse_duration(x, k, v,
+		    DURATION_MAX_S, &p->max_ttl_s);
+	if (strcmp(k, "timeout") == 0)
+		return once(x, K_TIMEOUT, k) && parse_duration(x, k, v,
+		    CONF_TIMEOUT_MAX_S, &p->timeout_s);
+	if (strcmp(k, "stepup") == 0) {
+		if (!once(x, K_STEPUP, k))
+			return 0;
+		if (stepup_parse(v, &p->stepup) != 0)
+			return perr(x, "stepup: session, always, pin or "
+			    "confirm");
+		return 1;
+	}
+	if (strcmp(k, "revoke_on_lock") == 0) {
+		if (!once(x, K_ONLOCK, k))
+			return 0;
+		if (parse_bool(v, &b) != 0)
+			return perr(x, "revoke_on_lock: true or false");
+		p->revoke_on_lock = b;
+		return 1;
+	}
+	if (strcmp(k, "revoke_fields") == 0)
+		return once(x, K_RFIELDS, k) && parse_list(x, k, v,
+		    CONF_REVOKE_FIELDS_MAX, &p->revoke_fields,
+		    &p->nrevoke_fields) &&
+		    check_field_names(x, p->revoke_fields, p->nrevoke_fields);
+	if (strcmp(k, "allowed_executables") == 0)
+		return once(x, K_EXES, k) && parse_list(x, k, v,
+		    CONF_EXES_MAX, &p->allowed_exes, &p->nallowed_exes) &&
+		    check_exes(x, p);
+	esc(k, e, sizeof(e));
+	return perr(x, "unknown key '%s' in a profile (kind, issuer, "
+	    "output, field.NAME, default_ttl, max_ttl, timeout, stepup, "
+	    "revoke, revoke_fields, revoke_on_lock, allowed_executables)", e);
+}
+
+static int
+new_profile(struct parse_ctx *x, const char *name)
+{
+	struct conf *c = x->c;
+	struct conf_profile *np, *p;
+	char e[96];
+
+	esc(name, e, sizeof(e));
+	if (!store_valid_name(name))
+		return perr(x, "[profile %s]: a profile name is 1 to %d "
+		    "letters, digits, '_', '.' or '-'", e, PROFILE_NAME_MAX);
+	if (conf_profile(c, name) != NULL)
+		return perr(x, "[profile %s] appears twice", e);
+	if (c->nprofiles >= CONF_PROFILES_MAX)
+		return perr(x, "more than %d profiles", CONF_PROFILES_MAX);
+	if ((np = reallocarray(c->profiles, c->nprofiles + 1,
+	    sizeof(*np))) == NULL)
+		return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
+	c->profiles = np;
+	p = &np[c->nprofiles];
+	memset(p, 0, sizeof(*p));
+	if ((p->name = strdup(name)) == NULL)
+		return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
+	p->line = x->line;
+	c->nprofiles++;
+	x->prof = p;
+	return 1;
+}
+
+static int
+enter_section(struct parse_ctx *x, const char *section)
+{
+	const char *name;
+	char e[SECTION_MAX];
+
+	if (x->in_section && strcmp(section, x->section) == 0 && !x->header)
+		return 1;
+	x->header = false;
+	if (strlen(section) >= sizeof(x->section))
+		return perr(x, "a section name is longer than %d characters",
+		    SECTION_MAX - 1);
+	snprintf(x->section, sizeof(x->section), "%s", section);
+	x->in_section = true;
+	x->prof = NULL;
+	x->seen = 0;
+	x->last_key[0] = '\0';
+	if (section[0] == '\0')
+		return perr(x, "a key before any [section]");
+	if (strcmp(section, "agent") == 0) {
+		if (x->agent_seen)
+			return perr(x, "[agent] appears twice");
+		x->agent_seen = true;
+		return 1;
+	}
+	if (strncmp(section, "profile", 7) == 0 &&
+	    (section[7] == ' ' || section[7] == '\t')) {
+		for (name = section + 7; *name == ' ' || *name == '\t'; name++)
+			;
+		return new_profile(x, name);
+	}
+	esc(section, e, sizeof(e));
+	return perr(x, "unknown section [%s]: [agent] or [profile NAME]", e);
+}
+
+static int
+on_entry(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct parse_ctx *x = user;
+
+	if (x->err[0] != '\0')
+		return 1;	/* one error is reported: the first */
+	if (value == NULL)
+		return perr(x, "NAME = VALUE expected");
+	if (strlen(value) > CONF_VALUE_MAX)
+		return perr(x, "a value is longer than %d bytes",
+		    CONF_VALUE_MAX);
+	if (!enter_section(x, section))
+		return 0;
+	if (x->indented)
+		return continuation(x, name, value);
+	if (strlen(name) >= sizeof(x->last_key))
+		return perr(x, "a key is longer than %zu characters",
+		    sizeof(x->last_key) - 1);
+	snprintf(x->last_key, sizeof(x->last_key), "%s", name);
+	if (x->prof == NULL)
+		return agent_key(x, name, value);
+	return profile_key(x, name, value);
+}
+
+/* Defaults and the rules that span keys; reported at the header's line. */
+static int
+check_profile(struct parse_ctx *x, struct conf_profile *p)
+{
+	size_t i, k;
+	bool ssh;
+
+	x->line = p->line;
+	if (p->issuer.n == 0)
+		return perr(x, "[profile %s]: issuer is missing", p->name);
+	ssh = p->kind != NULL && strcmp(p->kind, "ssh-cert") == 0;
+	if (ssh && p->nmap > 0)
+		return perr(x, "[profile %s]: an ssh-cert issuer prints the "
+		    "certificate line: no field mappings", p->name);
+	if (ssh)
+		p->output = CONF_OUTPUT_RAW;
+	if (p->output == CONF_OUTPUT_RAW && p->nmap > 0)
+		return perr(x, "[profile %s]: field mappings need output = "
+		    "json", p->name);
+	if (p->kind == NULL && (p->kind = strdup(p->output ==
+	    CONF_OUTPUT_RAW ? "secret" : "env")) == NULL)
+		return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
+	if ((p->nrevoke_fields > 0 || p->revoke_on_lock) && p->revoke.n == 0)
+		return perr(x, "[profile %s]: revoke_fields and "
+		    "revoke_on_lock need a revoke command", p->name);
+	for (i = 0; i < p->nrevoke_fields; i++) {
+		if (p->output == CONF_OUTPUT_RAW)
+			return perr(x, "[profile %s]: revoke_fields: the one "
+			    "value of a raw output is the secret", p->name);
+		if (p->nmap == 0)
+			continue;
+		for (k = 0; k < p->nmap; k++)
+			if (strcmp(p->map[k].field, p->revoke_fields[i]) == 0)
+				break;
+		if (k == p->nmap)
+			return perr(x, "[profile %s]: revoke_fields: %s is "
+			    "not one of its field.NAME", p->name,
+			    p->revoke_fields[i]);
+	}
+	if (p->default_ttl_s == 0)
+		p->default_ttl_s = p->max_ttl_s > 0 &&
+		    p->max_ttl_s < CONF_TTL_DEFAULT_S ? p->max_ttl_s :
+		    CONF_TTL_DEFAULT_S;
+	if (p->max_ttl_s == 0)
+		p->max_ttl_s = p->default_ttl_s;
+	if (p->default_ttl_s > p->max_ttl_s)
+		return perr(x, "[profile %s]: default_ttl is longer than "
+		    "max_ttl", p->name);
+	if (p->timeout_s == 0)
+		p->timeout_s = CONF_TIMEOUT_DEFAULT_S;
+	return 1;
+}
+
+/* The file must be ours (or root's) and writable by nobody else: it
+ * names commands the agent runs. */
+static int
+read_conf_file(const char *path, char **ret, size_t *ret_len, char *why,
+    size_t whylen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t off = 0;
+	ssize_t n;
+	int fd, r = JIT_E_CONFIG;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+		if (errno == ENOENT)
+			return JIT_E_NOENT;
+		snprintf(why, whylen, "%s", strerror(errno));
+		return JIT_E_IO;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "not a regular file");
+		goto out;
+	}
+	if ((st.st_uid != geteuid() && st.st_uid != 0) ||
+	    (st.st_mode & 022) != 0) {
+		snprintf(why, whylen, "it names commands the agent runs, so "
+		    "it must be owned by you or root and writable by no one "
+		    "else (chmod go-w)");
+		goto out;
+	}
+	if (st.st_size > CONF_FILE_MAX) {
+		snprintf(why, whylen, "larger than %d bytes", CONF_FILE_MAX);
+		goto out;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		r = JIT_E_NOMEM;
+		snprintf(why, whylen, "%s", jit_strerror(r));
+		goto out;
+	}
+	while (off < (size_t)st.st_size) {
+		n = read(fd, buf + off, (size_t)st.st_size - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	buf[off] = '\0';
+	if (memchr(buf, '\0', off) != NULL) {
+		snprintf(why, whylen, "it contains a NUL byte");
+		goto out;
+	}
+	*ret = buf;
+	*ret_len = off;
+	buf = NULL;
+	r = JIT_OK;
+ out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+int
+conf_load(const char *path, bool must_exist, struct conf **ret, char *err,
+    size_t errlen)
+{
+	struct parse_ctx x;
+	struct conf *c = NULL;
+	char *buf = NULL, why[200];
+	size_t len = 0, i;
+	int r, ir;
+
+	memset(&x, 0, sizeof(x));
+	why[0] = '\0';
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->path = strdup(path)) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, jit_strerror(JIT_E_NOMEM));
+		r = JIT_E_NOMEM;
+		goto out;
+	}
+	r = read_conf_file(path, &buf, &len, why, sizeof(why));
+	if (r == JIT_E_NOENT && !must_exist) {
+		*ret = c;
+		c = NULL;
+		r = JIT_OK;
+		goto out;
+	}
+	if (r != 0) {
+		snprintf(err, errlen, "%s: %s", path, r == JIT_E_NOENT ?
+		    "no such file" : why);
+		r = JIT_E_CONFIG;
+		goto out;
+	}
+	c->found = true;
+	x.c = c;
+	x.buf = buf;
+	x.len = len;
+	ir = ini_parse_stream(conf_reader, &x, on_entry, &x);
+	/* inih's own complaint (no '=', no ']') names no reason. */
+	if (ir > 0 && (x.err[0] == '\0' || ir < x.err_line)) {
+		x.err_line = ir;
+		snprintf(x.err, sizeof(x.err), "expected [section], NAME = "
+		    "VALUE, or a comment (; or #)");
+	} else if (ir < 0 && x.err[0] == '\0')
+		snprintf(x.err, sizeof(x.err), "%s",
+		    jit_strerror(JIT_E_NOMEM));
+	for (i = 0; x.err[0] == '\0' && i < c->nprofiles; i++)
+		(void)check_profile(&x, &c->profiles[i]);
+	if (x.err[0] != '\0') {
+		snprintf(err, errlen, "%s:%d: %s", path, x.err_line, x.err);
+		r = JIT_E_CONFIG;
+		goto out;
+	}
+	*ret = c;
+	c = NULL;
+	r = JIT_OK;
+ out:
+	free(buf);
+	conf_free(c);
+	return r;
+}

@@ -1,0 +1,100 @@
+/* jitctl request: have a profile's issuer mint a credential, wrapped at once. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "duration.h"
+#include "err.h"
+#include "jitctl.h"
+#include "jsonx.h"
+
+static const char request_help[] =
+    "usage: jitctl request PROFILE --reason TEXT [--ttl DURATION]\n"
+    "                      [--name NAME] [--json]\n"
+    "\n"
+    "Ask the agent to run the issuer of PROFILE (jit-agent.conf(5)): it\n"
+    "mints a short-lived credential (a database role, a cloud session,\n"
+    "an SSH certificate), which the agent wraps to every enrolled token at\n"
+    "once.  No touch is needed; 'jitctl unlock NAME' opens it.  The reason\n"
+    "is passed to the issuer and written to the audit log.\n"
+    "\n"
+    "  -r, --reason TEXT   why (an incident, a ticket); required\n"
+    "  -t, --ttl DURATION  how long it is valid (default: the profile's\n"
+    "                      default_ttl; at most its max_ttl)\n"
+    "  -n, --name NAME     the credential's name (default: PROFILE)\n"
+    "  -j, --json          print the agent's answer as JSON\n"
+    "  -h, --help          this text\n";
+
+int
+request_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "reason", required_argument, NULL, 'r' },
+		{ "ttl", required_argument, NULL, 't' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct client_reply rep = { .retries = -1 };
+	struct json_object *args = NULL;
+	const char *profile, *reason = NULL, *ttl_arg = NULL, *name = NULL;
+	char until[64], list[512], fields[512];
+	bool json = false;
+	int64_t ttl = 0;
+	int c, r, ex;
+
+	while ((c = getopt_long(argc, argv, ":r:t:n:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': reason = optarg; break;
+		case 't': ttl_arg = optarg; break;
+		case 'n': name = optarg; break;
+		case 'j': json = true; break;
+		case 'h': return cli_help(request_help);
+		default: return cli_getopt_error(c, argv);
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("expected one profile name");
+	profile = argv[optind];
+	if (reason == NULL || reason[0] == '\0')
+		return cli_usage_error("--reason is required: why you need it "
+				       "(an incident, a ticket)");
+	if (ttl_arg != NULL && duration_parse(ttl_arg, &ttl) != 0)
+		return cli_usage_error(
+		    "bad --ttl '%s': use 90s, 15m, 2h, 1d or 1h30m", ttl_arg);
+	if ((args = json_object_new_object()) == NULL ||
+	    jsonx_add_str(args, "profile", profile) != 0 ||
+	    jsonx_add_str(args, "reason", reason) != 0 ||
+	    (name != NULL && jsonx_add_str(args, "name", name) != 0) ||
+	    (ttl > 0 && jsonx_add_int(args, "ttl", ttl) != 0)) {
+		ex = cli_fail_code(JIT_E_NOMEM, NULL);
+		goto out;
+	}
+	cli_notice_open("Asking the issuer of %s...", profile);
+	if ((r = cli_request("request", args, NULL, &rep)) != 0) {
+		cli_close_line();
+		ex = cli_fail(r, &rep);
+		goto out;
+	}
+	if (json) {
+		cli_close_line();
+		ex = cli_print_json(rep.result) == 0 ? JITCTL_EXIT_OK :
+						       JITCTL_EXIT_FAIL;
+		goto out;
+	}
+	cli_time(cli_jint(rep.result, "not_after", 0), until, sizeof(until));
+	cli_jjoin(cli_jarray(rep.result, "tokens"), ", ", list, sizeof(list));
+	cli_jjoin(
+	    cli_jarray(rep.result, "fields"), ", ", fields, sizeof(fields));
+	cli_note("got %s (%s: %s), valid until %s, wrapped to %s",
+	    cli_jstr(rep.result, "name"), cli_jstr(rep.result, "kind"), fields,
+	    until, list[0] != '\0' ? list : "no token");
+	cli_note(
+	    "open it with 'jitctl unlock %s'", cli_jstr(rep.result, "name"));
+	ex = JITCTL_EXIT_OK;
+out:
+	json_object_put(args);
+	client_reply_reset(&rep);
+	return ex;
+}

@@ -1,0 +1,91 @@
+/* What the credential helpers share: fields, times, and writing JSON safely. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "fields.h"
+#include "jitctl.h"
+#include "prompt.h"
+#include "secret.h"
+#include "sjson.h"
+#include "wire.h"
+
+int
+helper_fields(const char *name, const char *tool, struct json_object **ret_cred,
+    struct secret **ret_fields)
+{
+	/* get_fields reports a locked or expired credential with the
+	 * agent's sentence ("run 'jitctl unlock NAME' first"). */
+	return get_fields(name, NULL, "get", tool, -1, ret_cred, ret_fields);
+}
+
+bool
+helper_field(
+    const struct secret *fields, const char *const *names, struct field *ret)
+{
+	size_t i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (fields_get(fields, names[i], ret) == 0)
+			return true;
+	return false;
+}
+
+void
+helper_rfc3339(int64_t t, char *out, size_t outlen)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, outlen, "1970-01-01T00:00:00Z");
+}
+
+int
+helper_lit(struct wire_writer *w, const char *s)
+{
+	return wire_put_bytes(w, s, strlen(s));
+}
+
+int
+helper_member(struct wire_writer *w, bool comma, const char *key,
+    const void *val, size_t len)
+{
+	int r;
+
+	if ((comma && (r = wire_put_u8(w, ',')) != 0) ||
+	    (r = sjson_put_string(w, key, strlen(key))) != 0 ||
+	    (r = wire_put_u8(w, ':')) != 0)
+		return r;
+	return sjson_put_string(w, val, len);
+}
+
+int
+helper_flush(struct wire_writer *w)
+{
+	int r;
+
+	r = cli_write_all(STDOUT_FILENO, w->d, w->len);
+	wire_writer_reset(w);
+	return r;
+}
+
+int
+helper_read_stdin(size_t max, struct secret **ret)
+{
+	if (isatty(STDIN_FILENO)) {
+		cli_err("a credential helper reads its request from a pipe, "
+			"not a terminal: see jitctl(1)");
+		return JIT_E_ARG;
+	}
+	return prompt_read_all(STDIN_FILENO, max, ret);
+}
+
+int64_t
+helper_not_after(struct json_object *cred)
+{
+	return cred != NULL ? cli_jint(cred, "not_after", 0) : 0;
+}
