@@ -166,6 +166,9 @@ ext_status(struct agent *ag, struct request *rq, struct json_object *args,
     struct secret **payload)
 {
 	struct json_object *res, *a, *arr;
+	struct vault_slot *vs, *next;
+	struct cred *one = NULL;
+	const char *name = NULL;
 	int64_t now_wall = (int64_t)time(NULL), now_ms = vault_now_ms();
 	int64_t offset = 0;
 	size_t i, total = store_ncreds(ag->store), end;
@@ -175,12 +178,19 @@ ext_status(struct agent *ag, struct request *rq, struct json_object *args,
 	if ((r = jsonx_opt_int(args, "offset", 0, STORE_CREDS_MAX,
 	    &offset)) != 0 && r != JIT_E_NOENT)
 		return r;
+	/* {"name": N}: that credential alone (jitctl get asks this). */
+	if ((r = jsonx_opt_str(args, "name", CRED_NAME_MAX, &name)) == 0) {
+		if ((one = store_cred(ag->store, name)) == NULL) {
+			reply_ext_err(rq->conn, JIT_E_NOENT, -1, "no credential "
+			    "named %s: see 'jitctl status'", name);
+			return JIT_OK;
+		}
+	} else if (r != JIT_E_NOENT)
+		return r;
 	/* Expired windows are wiped before anyone is told they are open. */
-	for (i = 0; i < store_ncreds(ag->store); i++) {
-		struct cred *c = store_cred_at(ag->store, i);
-
-		if (c->slot != NULL)
-			(void)vault_check(ag->vault, c);
+	for (vs = vault_first(ag->vault); vs != NULL; vs = next) {
+		next = vs->next;
+		(void)vault_check(ag->vault, vs->cred);
 	}
 	if ((res = json_object_new_object()) == NULL ||
 	    (a = json_object_new_object()) == NULL) {
@@ -199,7 +209,11 @@ ext_status(struct agent *ag, struct request *rq, struct json_object *args,
 	arr = json_object_new_array();
 	end = (size_t)offset + STATUS_PAGE < total ? (size_t)offset +
 	    STATUS_PAGE : total;
-	for (i = (size_t)offset; i < end; i++)
+	if (one != NULL) {
+		json_object_array_add(arr, cred_json(ag, one, now_wall,
+		    now_ms));
+		total = end = 1;
+	} else for (i = (size_t)offset; i < end; i++)
 		json_object_array_add(arr, cred_json(ag,
 		    store_cred_at(ag->store, i), now_wall, now_ms));
 	json_object_object_add(res, "credentials", arr);

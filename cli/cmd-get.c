@@ -42,7 +42,7 @@ get_fields(const char *name, const char *field, const char *purpose,
     struct secret **ret_fields)
 {
 	struct client_reply st = { .retries = -1 }, rep = { .retries = -1 };
-	struct json_object *args = NULL, *cred = NULL;
+	struct json_object *args = NULL, *sargs = NULL, *cred = NULL;
 	struct stepup_opts so = { .pin_fd = pin_fd };
 	const char *stepup = NULL, *state;
 	int r, ex;
@@ -58,7 +58,12 @@ get_fields(const char *name, const char *field, const char *purpose,
 		goto out;
 	}
 	/* The credential's step-up says whether a token must answer now. */
-	if ((r = cli_request("status", NULL, NULL, &st)) != 0 &&
+	if ((sargs = json_object_new_object()) == NULL ||
+	    jsonx_add_str(sargs, "name", name) != 0) {
+		ex = cli_fail_code(JIT_E_NOMEM, NULL);
+		goto out;
+	}
+	if ((r = cli_request("status", sargs, NULL, &st)) != 0 &&
 	    r == JIT_E_AGENT) {
 		ex = cli_fail(r, &st);
 		goto out;
@@ -92,6 +97,7 @@ get_fields(const char *name, const char *field, const char *purpose,
 	ex = JITCTL_EXIT_OK;
 out:
 	json_object_put(args);
+	json_object_put(sargs);
 	client_reply_reset(&st);
 	client_reply_reset(&rep);
 	return ex;
