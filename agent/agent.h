@@ -128,10 +128,14 @@ void reply_ext_err(struct conn *c, int err, int retries, const char *fmt, ...)
 /* ssh-agent.c: the standard ssh-agent messages and session binds. */
 int ssh_request(struct agent *ag, struct request *rq);
 int ssh_session_bind(struct agent *ag, struct request *rq);
-/* A session bind was attempted on c: ssh brought it (forwarded). */
-bool ssh_conn_remote(struct conn *c);
+/* A session bind was attempted on rq's connection (ssh brought it, a
+ * forwarded agent): refuse the jitctl verb, audit it, return true. */
+bool ssh_refuse_remote(struct agent *ag, struct request *rq,
+    const char *verb);
 /* server.c's hook: the connection closed; free its SSH state. */
 void ssh_conn_free(void *state);
+/* server_stop(): wipe the ssh-add keys, close the SSH timers. */
+void ssh_agent_free(struct agent *ag);
 
 /* Wipe every unlocked secret (lock, SIGUSR1, SIGTERM). */
 void agent_wipe_all(struct agent *ag, const char *why);

@@ -155,9 +155,7 @@ extension(struct agent *ag, struct request *rq)
 		return JIT_OK;
 	}
 	/* What comes through ssh (a forwarded agent) signs, nothing more. */
-	if (ssh_conn_remote(rq->conn)) {
-		reply_ext_err(rq->conn, JIT_E_PEER, -1, "%s: forwarded "
-		    "connections may not use jitctl verbs", exts[i].verb);
+	if (ssh_refuse_remote(ag, rq, exts[i].verb)) {
 		free(name);
 		return JIT_OK;
 	}

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <sodium.h>
 
 #include "agent.h"
@@ -27,6 +28,7 @@
 #include "vault.h"
 
 #define SOCK_LEAF	"jit-agent/agent.sock"
+#define SECURE_HEAP_SIZE	(256 * 1024)
 
 /* The configuration file, kept for SIGHUP; what the command line set wins. */
 static const char	*conf_opt;
@@ -357,6 +359,17 @@ main(int argc, char **argv)
 	if (!foreground && daemonize(&parent_fd) != 0) {
 		fprintf(stderr, "jit-agent: cannot start in the background\n");
 		return 1;
+	}
+	/*
+	 * OpenSSL's secure heap (locked, guard pages, not dumped) holds the
+	 * scalars of ECDSA and RSA keys added with ssh-add while they are in
+	 * use, as sodium_malloc holds everything else.  After the fork: locks
+	 * are not inherited.  If it cannot be locked, it is not used at all.
+	 */
+	if (CRYPTO_secure_malloc_init(SECURE_HEAP_SIZE, 16) != 1) {
+		CRYPTO_secure_malloc_done();
+		log_info("OpenSSL's secure heap is unavailable: ECDSA and RSA "
+		    "keys are rebuilt for each signature");
 	}
 	if ((r = socket_path(&ag, sock)) != 0 ||
 	    (r = fs_default_dir(datadir, "XDG_DATA_HOME", ".local/share",

@@ -513,6 +513,8 @@ server_stop(struct agent *ag)
 
 	while ((c = ag->conns) != NULL)
 		conn_close(c, "agent exiting");
+	/* Keys from ssh-add live only while the socket serves. */
+	ssh_agent_free(ag);
 	if (ag->listener_up && !uv_is_closing((uv_handle_t *)&ag->listener))
 		uv_close((uv_handle_t *)&ag->listener, NULL);
 	/* Only a socket this agent bound is ours to remove. */

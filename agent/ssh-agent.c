@@ -15,22 +15,22 @@
 #include "ssh-ask.h"
 #include "vault.h"
 
-#define LOG_STR_MAX	256	/* a client's string, escaped, in a log line */
+#define LOG_STR_MAX 256 /* a client's string, escaped, in a log line */
 
 struct ssh_unlock_wait {
-	uv_timer_t		 timer;	/* first: the close callback frees */
-	struct ssh_conn		*sc;	/* NULL once the client left */
-	struct secret		*pass;	/* NULL once judged */
+	uv_timer_t timer; /* first: the close callback frees */
+	struct ssh_conn *sc; /* NULL once the client left */
+	struct secret *pass; /* NULL once judged */
 };
 
 /* A signature that waits for the person's yes (ssh-add -c). */
 struct confirm_wait {
-	struct ssh_conn		*sc;
-	uint8_t			*blob;
-	size_t			 bloblen;
-	uint8_t			*data;
-	size_t			 datalen;
-	uint32_t		 flags;
+	struct ssh_conn *sc;
+	uint8_t *blob;
+	size_t bloblen;
+	uint8_t *data;
+	size_t datalen;
+	uint32_t flags;
 };
 
 static void on_tick(uv_timer_t *t);
@@ -179,8 +179,8 @@ identity_find(struct ssh_agent *sa, const uint8_t *blob, size_t len)
 }
 
 static void
-audit_key(struct ssh_agent *sa, const char *event, const struct ssh_identity *id,
-    const char *why, const struct peer *p)
+audit_key(struct ssh_agent *sa, const char *event,
+    const struct ssh_identity *id, const char *why, const struct peer *p)
 {
 	struct json_object *ev;
 	char comment[LOG_STR_MAX];
@@ -211,7 +211,8 @@ reap(struct ssh_agent *sa, int64_t now)
 			continue;
 		if (now >= id->death_ms) {
 			identity_unlink(sa, id);
-			audit_key(sa, "expire", id, "ssh-add -t lifetime", NULL);
+			audit_key(
+			    sa, "expire", id, "ssh-add -t lifetime", NULL);
 			identity_free(id);
 		} else if (nd == 0 || id->death_ms < nd)
 			nd = id->death_ms;
@@ -303,7 +304,7 @@ reply_list(struct ssh_agent *sa, struct request *rq, bool empty)
 		goto fail;
 	conn_send(rq->conn, &w);
 	return JIT_OK;
- fail:
+fail:
 	wire_writer_reset(&w);
 	ssh_fail(rq->conn, "cannot list the keys: %s", jit_strerror(r));
 	return JIT_OK;
@@ -334,12 +335,12 @@ check_dest(const struct ssh_identity *id, const struct ssh_conn *sc,
 
 	if (sc == NULL || sc->binds.n == 0) {
 		log_info("refusing a destination-constrained key on a "
-		    "connection with no session bind");
+			 "connection with no session bind");
 		return JIT_E_DENIED;
 	}
 	if (ssh_userauth_parse(m->data, m->datalen, id->key, &ua) != 0) {
 		log_info("refusing a destination-constrained key for data "
-		    "that is not a userauth request");
+			 "that is not a userauth request");
 		return JIT_E_DENIED;
 	}
 	last = &sc->binds.v[sc->binds.n - 1];
@@ -350,7 +351,7 @@ check_dest(const struct ssh_identity *id, const struct ssh_conn *sc,
 	if (ua.sidlen != last->sidlen ||
 	    sodium_memcmp(ua.sid, last->sid, ua.sidlen) != 0) {
 		log_info("userauth request for another session than the one "
-		    "bound last");
+			 "bound last");
 		goto out;
 	}
 	if (sc->binds.n > 1 && ua.hostkey == NULL) {
@@ -363,7 +364,7 @@ check_dest(const struct ssh_identity *id, const struct ssh_conn *sc,
 	}
 	esc(ua.user, user, userlen);
 	r = JIT_OK;
- out:
+out:
 	ssh_userauth_free(&ua);
 	return r;
 }
@@ -395,11 +396,13 @@ confirm_answered(void *arg, bool ok, struct secret *answer)
 	id = identity_find(sc->sa, cw->blob, cw->bloblen);
 	if (!ok)
 		ssh_fail(sc->conn, "the use of the key was not confirmed");
+	else if (sc->sa->ag->locked)
+		ssh_fail(sc->conn, "the agent was locked meanwhile");
 	else if (id == NULL)
-		ssh_fail(sc->conn, "the key was removed while it was being "
-		    "confirmed");
+		ssh_fail(sc->conn,
+		    "the key was removed while it was being confirmed");
 	else if ((r = ssh_reply_sig(sc->conn, id->key, cw->data, cw->datalen,
-	    cw->flags)) != 0)
+		      cw->flags)) != 0)
 		ssh_fail(sc->conn, "signing with %s failed: %s", id->fp,
 		    jit_strerror(r));
 	if (!ok && id != NULL)
@@ -438,16 +441,20 @@ start_confirm(struct ssh_agent *sa, struct request *rq,
 		memcpy(cw->data, m->data, m->datalen);
 	cw->datalen = m->datalen;
 	esc(id->comment, comment, sizeof(comment));
-	snprintf(prompt, sizeof(prompt), "Allow use of key %s?\nKey "
-	    "fingerprint %s.%s%s%s", comment, id->fp,
+	snprintf(prompt, sizeof(prompt),
+	    "Allow use of key %s?\nKey fingerprint %s.%s%s%s", comment, id->fp,
 	    user[0] != '\0' ? "\npublic key authentication request for user "
-	    "\"" : "", user, user[0] != '\0' ? "\" to listed host" : "");
+			      "\"" :
+			      "",
+	    user, user[0] != '\0' ? "\" to listed host" : "");
 	if ((r = ssh_ask_start(sa->ag->loop, SSH_ASK_CONFIRM, prompt,
-	    confirm_answered, cw, &sc->ask)) != 0) {
+		 confirm_answered, cw, &sc->ask)) != 0) {
 		confirm_free(cw);
-		ssh_fail(rq->conn, "key %s needs a confirmation, but %s", id->fp,
+		ssh_fail(rq->conn, "key %s needs a confirmation, but %s",
+		    id->fp,
 		    r == JIT_E_UNSUPPORTED ? "there is no SSH_ASKPASS to ask "
-		    "with" : jit_strerror(r));
+					     "with" :
+					     jit_strerror(r));
 		return JIT_OK;
 	}
 	sc->ask_arg = cw;
@@ -465,27 +472,31 @@ handle_sign(struct ssh_agent *sa, struct request *rq)
 	int r;
 
 	if ((r = ssh_msg_sign(&rq->body, &m)) != 0) {
-		ssh_fail(rq->conn, "malformed SIGN_REQUEST: %s", jit_strerror(r));
+		ssh_fail(
+		    rq->conn, "malformed SIGN_REQUEST: %s", jit_strerror(r));
 		return JIT_OK;
 	}
 	if (bind_failed(sc)) {
-		ssh_fail(rq->conn, "this connection's session bind failed: it "
-		    "may not sign");
+		ssh_fail(rq->conn,
+		    "this connection's session bind failed: it may not sign");
 		return JIT_OK;
 	}
 	reap_due(sa);
 	if ((id = identity_find(sa, m.blob, m.bloblen)) == NULL) {
 		if ((r = ssh_cred_sign(sa, rq, sc, &m)) != JIT_E_NOENT)
 			return r;
-		ssh_fail(rq->conn, "sign request for a key the agent does not "
-		    "hold");
+		ssh_fail(
+		    rq->conn, "sign request for a key the agent does not hold");
 		return JIT_OK;
 	}
 	/* SHA-1 RSA signatures: see ssh_key_sign() and the report. */
-	if (ssh_key_type(id->key) == SSH_KEY_RSA && (m.flags &
-	    (SSH_AGENT_RSA_SHA2_256 | SSH_AGENT_RSA_SHA2_512)) == 0) {
-		ssh_fail(rq->conn, "refusing an ssh-rsa (SHA-1) signature with "
-		    "%s: ask for rsa-sha2-256 or rsa-sha2-512", id->fp);
+	if (ssh_key_type(id->key) == SSH_KEY_RSA &&
+	    (m.flags & (SSH_AGENT_RSA_SHA2_256 | SSH_AGENT_RSA_SHA2_512)) ==
+		0) {
+		ssh_fail(rq->conn,
+		    "refusing an ssh-rsa (SHA-1) signature with "
+		    "%s: ask for rsa-sha2-256 or rsa-sha2-512",
+		    id->fp);
 		return JIT_OK;
 	}
 	if (id->dests.n > 0 &&
@@ -496,8 +507,8 @@ handle_sign(struct ssh_agent *sa, struct request *rq)
 	}
 	if (id->confirm)
 		return start_confirm(sa, rq, id, &m, user);
-	if ((r = ssh_reply_sig(rq->conn, id->key, m.data, m.datalen,
-	    m.flags)) != 0)
+	if ((r = ssh_reply_sig(
+		 rq->conn, id->key, m.data, m.datalen, m.flags)) != 0)
 		ssh_fail(rq->conn, "signing with %s failed: %s", id->fp,
 		    jit_strerror(r));
 	return JIT_OK;
@@ -507,17 +518,13 @@ static const char *
 add_error(int r)
 {
 	switch (r) {
-	case JIT_E_UNSUPPORTED:
-		return "an unsupported key type or constraint";
+	case JIT_E_UNSUPPORTED: return "an unsupported key type or constraint";
 	case JIT_E_AUTH:
 		return "its private and public halves do not match, or a "
-		    "certificate's signature does not verify";
-	case JIT_E_LIMIT:
-		return "a size or count is over the agent's limits";
-	case JIT_E_MLOCK:
-		return jit_strerror(r);
-	default:
-		return "a malformed request";
+		       "certificate's signature does not verify";
+	case JIT_E_LIMIT: return "a size or count is over the agent's limits";
+	case JIT_E_MLOCK: return jit_strerror(r);
+	default: return "a malformed request";
 	}
 }
 
@@ -536,22 +543,24 @@ handle_add(struct ssh_agent *sa, struct request *rq)
 		return JIT_OK;
 	}
 	if (m.c.sk_provider != NULL || m.c.has_maxsign) {
-		ssh_fail(rq->conn, "cannot add the key: %s keys are not "
-		    "supported", m.c.sk_provider != NULL ? "security-key" :
-		    "XMSS");
+		ssh_fail(rq->conn,
+		    "cannot add the key: %s keys are not supported",
+		    m.c.sk_provider != NULL ? "security-key" : "XMSS");
 		goto out;
 	}
 	blob = ssh_key_blob(m.key, &n);
 	old = identity_find(sa, blob, n);
-	if (old != NULL && ssh_dest_permitted(&old->dests,
-	    binds_of(sc_peek(rq->conn)), NULL, NULL) != 0) {
-		ssh_fail(rq->conn, "cannot replace a key this connection may "
-		    "not see");
+	if (old != NULL &&
+	    ssh_dest_permitted(
+		&old->dests, binds_of(sc_peek(rq->conn)), NULL, NULL) != 0) {
+		ssh_fail(rq->conn,
+		    "cannot replace a key this connection may not see");
 		goto out;
 	}
 	if (old == NULL && sa->nkeys >= SSH_KEYS_MAX) {
-		ssh_fail(rq->conn, "cannot add the key: the agent holds %d "
-		    "keys already", SSH_KEYS_MAX);
+		ssh_fail(rq->conn,
+		    "cannot add the key: the agent holds %d keys already",
+		    SSH_KEYS_MAX);
 		goto out;
 	}
 	if ((id = calloc(1, sizeof(*id))) == NULL) {
@@ -594,12 +603,13 @@ handle_add(struct ssh_agent *sa, struct request *rq)
 		sa->tail = id;
 		sa->nkeys++;
 	}
-	snprintf(why, sizeof(why), "ssh-add%s%s%s", m.c.has_lifetime ? " -t" :
-	    "", id->confirm ? " -c" : "", id->dests.n > 0 ? " -h" : "");
+	snprintf(why, sizeof(why), "ssh-add%s%s%s",
+	    m.c.has_lifetime ? " -t" : "", id->confirm ? " -c" : "",
+	    id->dests.n > 0 ? " -h" : "");
 	audit_key(sa, "add", id, why, rq->peer);
 	ssh_rearm(sa);
 	conn_reply_type(rq->conn, SSH_AGENT_SUCCESS);
- out:
+out:
 	ssh_add_msg_free(&m);
 	return JIT_OK;
 }
@@ -618,14 +628,15 @@ handle_remove(struct ssh_agent *sa, struct request *rq)
 	}
 	if ((id = identity_find(sa, blob, n)) == NULL) {
 		if (ssh_cred_owns(sa, blob, n))
-			ssh_fail(rq->conn, "that certificate is a jitctl "
+			ssh_fail(rq->conn,
+			    "that certificate is a jitctl "
 			    "credential: remove it with 'jitctl lock NAME'");
 		else
 			ssh_fail(rq->conn, "no such key to remove");
 		return JIT_OK;
 	}
-	if (ssh_dest_permitted(&id->dests, binds_of(sc_peek(rq->conn)), NULL,
-	    NULL) != 0) {
+	if (ssh_dest_permitted(
+		&id->dests, binds_of(sc_peek(rq->conn)), NULL, NULL) != 0) {
 		ssh_fail(rq->conn, "this connection may not see that key");
 		return JIT_OK;
 	}
@@ -678,8 +689,8 @@ lock_hash(const struct secret *pass, const uint8_t *salt, struct secret **ret)
 		return r;
 	memcpy(secret_ptr(h), salt, SSH_LOCK_SALT_LEN);
 	if (crypto_generichash(secret_ptr(h) + SSH_LOCK_SALT_LEN,
-	    SSH_LOCK_HASH_LEN, secret_ptr(pass), secret_len(pass), salt,
-	    SSH_LOCK_SALT_LEN) != 0) {
+		SSH_LOCK_HASH_LEN, secret_ptr(pass), secret_len(pass), salt,
+		SSH_LOCK_SALT_LEN) != 0) {
 		secret_free(h);
 		return JIT_E_CRYPTO;
 	}
@@ -805,8 +816,8 @@ on_unlock_timer(uv_timer_t *t)
 		secret_free(w->pass);
 		w->pass = NULL;
 		if (delay > 0) {
-			uv_timer_start(&w->timer, on_unlock_timer,
-			    (uint64_t)delay, 0);
+			uv_timer_start(
+			    &w->timer, on_unlock_timer, (uint64_t)delay, 0);
 			return;
 		}
 	} else
@@ -862,8 +873,8 @@ handle_smartcard(struct request *rq)
 	struct ssh_smartcard_msg m;
 	int r;
 
-	r = ssh_msg_smartcard(&rq->body, rq->type ==
-	    SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED, &m);
+	r = ssh_msg_smartcard(&rq->body,
+	    rq->type == SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED, &m);
 	if (r == 0)
 		ssh_smartcard_msg_free(&m);
 	ssh_fail(rq->conn, "PKCS#11 providers are not supported%s",
@@ -884,32 +895,25 @@ ssh_request(struct agent *ag, struct request *rq)
 	if (ag->locked && rq->type != SSH_AGENTC_UNLOCK) {
 		if (rq->type == SSH_AGENTC_REQUEST_IDENTITIES)
 			return reply_list(sa, rq, true);
-		ssh_fail(rq->conn, "the agent is locked (ssh-add -X unlocks "
-		    "it)");
+		ssh_fail(
+		    rq->conn, "the agent is locked (ssh-add -X unlocks it)");
 		return JIT_OK;
 	}
 	switch (rq->type) {
-	case SSH_AGENTC_REQUEST_IDENTITIES:
-		return handle_list(sa, rq);
-	case SSH_AGENTC_SIGN_REQUEST:
-		return handle_sign(sa, rq);
+	case SSH_AGENTC_REQUEST_IDENTITIES: return handle_list(sa, rq);
+	case SSH_AGENTC_SIGN_REQUEST: return handle_sign(sa, rq);
 	case SSH_AGENTC_ADD_IDENTITY:
-	case SSH_AGENTC_ADD_ID_CONSTRAINED:
-		return handle_add(sa, rq);
-	case SSH_AGENTC_REMOVE_IDENTITY:
-		return handle_remove(sa, rq);
+	case SSH_AGENTC_ADD_ID_CONSTRAINED: return handle_add(sa, rq);
+	case SSH_AGENTC_REMOVE_IDENTITY: return handle_remove(sa, rq);
 	case SSH_AGENTC_REMOVE_ALL_IDENTITIES:
 	case SSH_AGENTC_REMOVE_ALL_RSA_IDENTITIES:
 		/* ssh-add -D sends the SSH1 one too; ssh-agent takes both. */
 		return handle_remove_all(sa, rq);
-	case SSH_AGENTC_LOCK:
-		return handle_lock(sa, rq);
-	case SSH_AGENTC_UNLOCK:
-		return handle_unlock(sa, rq);
+	case SSH_AGENTC_LOCK: return handle_lock(sa, rq);
+	case SSH_AGENTC_UNLOCK: return handle_unlock(sa, rq);
 	case SSH_AGENTC_ADD_SMARTCARD_KEY:
 	case SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED:
-	case SSH_AGENTC_REMOVE_SMARTCARD_KEY:
-		return handle_smartcard(rq);
+	case SSH_AGENTC_REMOVE_SMARTCARD_KEY: return handle_smartcard(rq);
 	default:
 		ssh_fail(rq->conn, "unknown message type %u", rq->type);
 		return JIT_OK;
@@ -924,32 +928,76 @@ ssh_session_bind(struct agent *ag, struct request *rq)
 	char fp[SSH_FP_LEN];
 	int r;
 
-	if ((sa = ssh_agent_of(ag)) == NULL || (sc = ssh_conn_of(sa, rq->conn)) == NULL) {
+	if ((sa = ssh_agent_of(ag)) == NULL ||
+	    (sc = ssh_conn_of(sa, rq->conn)) == NULL) {
 		conn_reply_type(rq->conn, SSH_AGENT_EXTENSION_FAILURE);
 		return JIT_OK;
 	}
 	if ((r = ssh_bind_request(&rq->body, &sc->binds)) != 0) {
-		log_info("session bind refused: %s", r == JIT_E_AUTH ? "the "
-		    "host key's signature does not verify" : r == JIT_E_DENIED ?
-		    "the connection is bound for authentication, or the session "
-		    "id is bound to another host key" : jit_strerror(r));
+		log_info("session bind refused: %s",
+		    r == JIT_E_AUTH       ? "the "
+					    "host key's signature does not verify" :
+			r == JIT_E_DENIED ? "the connection is bound for "
+					    "authentication, or the session "
+					    "id is bound to another host key" :
+					    jit_strerror(r));
 		conn_reply_type(rq->conn, SSH_AGENT_EXTENSION_FAILURE);
 		return JIT_OK;
 	}
 	ssh_conn_host_fp(sc, fp);
 	log_debug("connection of pid %d bound to host key %s%s",
-	    (int)rq->peer->pid, fp, sc->binds.v[sc->binds.n - 1].forwarded ?
-	    " (forwarding)" : "");
+	    (int)rq->peer->pid, fp,
+	    sc->binds.v[sc->binds.n - 1].forwarded ? " (forwarding)" : "");
 	conn_reply_type(rq->conn, SSH_AGENT_SUCCESS);
 	return JIT_OK;
 }
 
-bool
-ssh_conn_remote(struct conn *c)
+static void
+sa_closed(uv_handle_t *h)
 {
-	const struct ssh_conn *sc = sc_peek(c);
+	free(h->data);
+}
 
-	return sc != NULL && sc->binds.attempted;
+void
+ssh_agent_free(struct agent *ag)
+{
+	struct ssh_agent *sa = ag->ssh;
+	struct ssh_identity *id;
+
+	if (sa == NULL)
+		return;
+	while ((id = sa->head) != NULL) {
+		identity_unlink(sa, id);
+		identity_free(id);
+	}
+	ssh_cred_free_all(sa);
+	secret_free(sa->lock_hash);
+	sa->lock_hash = NULL;
+	ag->ssh = NULL;
+	uv_timer_stop(&sa->timer);
+	uv_close((uv_handle_t *)&sa->timer, sa_closed);
+}
+
+bool
+ssh_refuse_remote(struct agent *ag, struct request *rq, const char *verb)
+{
+	const struct ssh_conn *sc = sc_peek(rq->conn);
+	struct json_object *ev;
+	char host[SSH_FP_LEN];
+
+	if (sc == NULL || !sc->binds.attempted)
+		return false;
+	ssh_conn_host_fp(sc, host);
+	if ((ev = event_new("deny")) != NULL) {
+		event_str(ev, "verb", verb);
+		event_str(ev, "why", "jitctl verb over a forwarded connection");
+		event_str(ev, "host_key", host[0] != '\0' ? host : NULL);
+		event_peer(ev, rq->peer);
+	}
+	event_emit(ag, ev);
+	reply_ext_err(rq->conn, JIT_E_PEER, -1,
+	    "%s: forwarded connections may not use jitctl verbs", verb);
+	return true;
 }
 
 void

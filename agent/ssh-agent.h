@@ -16,83 +16,83 @@ struct secret;
 struct ssh_ask;
 struct ssh_cred_pub;
 
-#define SSH_KEYS_MAX		1000		/* keys added with ssh-add */
-#define SSH_LOCK_SALT_LEN	16
-#define SSH_LOCK_HASH_LEN	32
-#define SSH_UNLOCK_DELAY_MS	100		/* per failure, as ssh-agent */
-#define SSH_UNLOCK_FAILS_MAX	100		/* so at most 10 s */
-#define SSH_TICK_MAX_MS		1000		/* suspend stops uv timers */
+#define SSH_KEYS_MAX 1000 /* keys added with ssh-add */
+#define SSH_LOCK_SALT_LEN 16
+#define SSH_LOCK_HASH_LEN 32
+#define SSH_UNLOCK_DELAY_MS 100 /* per failure, as ssh-agent */
+#define SSH_UNLOCK_FAILS_MAX 100 /* so at most 10 s */
+#define SSH_TICK_MAX_MS 1000 /* suspend stops uv timers */
 
 /* The kind of credential that serves an SSH certificate (`jitctl add
  * --kind ssh-cert`, `jitctl request`): fields "key" and "cert". */
-#define SSH_CRED_KIND		"ssh-cert"
-#define SSH_CRED_FIELD_KEY	"key"		/* base64 ed25519 seed */
-#define SSH_CRED_FIELD_CERT	"cert"		/* the certificate line */
+#define SSH_CRED_KIND "ssh-cert"
+#define SSH_CRED_FIELD_KEY "key" /* base64 ed25519 seed */
+#define SSH_CRED_FIELD_CERT "cert" /* the certificate line */
 
 struct ssh_identity {
-	struct ssh_identity	*next, *prev;
-	struct ssh_key		*key;
-	char			*comment;	/* as the client sent it */
-	char			 fp[SSH_FP_LEN];
-	int64_t			 death_ms;	/* CLOCK_BOOTTIME; 0: none */
-	bool			 confirm;
-	struct ssh_dests	 dests;
+	struct ssh_identity *next, *prev;
+	struct ssh_key *key;
+	char *comment; /* as the client sent it */
+	char fp[SSH_FP_LEN];
+	int64_t death_ms; /* CLOCK_BOOTTIME; 0: none */
+	bool confirm;
+	struct ssh_dests dests;
 };
 
 struct ssh_agent {
-	struct agent		*ag;
-	struct ssh_identity	*head, *tail;
-	size_t			 nkeys;
-	int64_t			 next_death_ms;	/* 0: no key has a lifetime */
-	uv_timer_t		 timer;
-	struct secret		*lock_hash;	/* salt || BLAKE2b(passphrase) */
-	unsigned		 unlock_fails;
-	int64_t			 unlock_at_ms;	/* no attempt judged before */
-	struct ssh_cred_pub	*creds;		/* ssh-cred.c */
+	struct agent *ag;
+	struct ssh_identity *head, *tail;
+	size_t nkeys;
+	int64_t next_death_ms; /* 0: no key has a lifetime */
+	uv_timer_t timer;
+	struct secret *lock_hash; /* salt || BLAKE2b(passphrase) */
+	unsigned unlock_fails;
+	int64_t unlock_at_ms; /* no attempt judged before */
+	struct ssh_cred_pub *creds; /* ssh-cred.c */
 };
 
 struct ssh_unlock_wait;
 
 /* What one connection has told us (session binds) or waits for. */
 struct ssh_conn {
-	struct conn		*conn;
-	struct ssh_agent	*sa;
-	struct ssh_binds	 binds;
-	struct ssh_unlock_wait	*unlock;	/* a delayed UNLOCK */
-	struct ssh_ask		*ask;		/* a prompt it waits for */
-	void			*ask_arg;
-	void			(*ask_free)(void *arg);
+	struct conn *conn;
+	struct ssh_agent *sa;
+	struct ssh_binds binds;
+	struct ssh_unlock_wait *unlock; /* a delayed UNLOCK */
+	struct ssh_ask *ask; /* a prompt it waits for */
+	void *ask_arg;
+	void (*ask_free)(void *arg);
 };
 
-/* ssh_request(), ssh_session_bind(), ssh_conn_remote() and ssh_conn_free()
- * are declared in agent.h for dispatch.c and server.c. */
+/* ssh_request(), ssh_session_bind(), ssh_refuse_remote(), ssh_conn_free()
+ * and ssh_agent_free() are declared in agent.h (dispatch.c, server.c). */
 
 /* ssh-agent.c, for ssh-cred.c. */
-struct ssh_agent *ssh_agent_of(struct agent *ag);	/* made at first use */
+struct ssh_agent *ssh_agent_of(struct agent *ag); /* made at first use */
 struct ssh_conn *ssh_conn_of(struct ssh_agent *sa, struct conn *c);
 void ssh_fail(struct conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-int ssh_reply_sig(struct conn *c, const struct ssh_key *k,
-    const uint8_t *data, size_t len, uint32_t flags);
+int ssh_reply_sig(struct conn *c, const struct ssh_key *k, const uint8_t *data,
+    size_t len, uint32_t flags);
 void ssh_rearm(struct ssh_agent *sa);
 void ssh_rearm_soon(struct ssh_agent *sa);
 /* The fingerprint of the host this connection last bound to, or "". */
 void ssh_conn_host_fp(const struct ssh_conn *sc, char out[SSH_FP_LEN]);
 
 /* ssh-cred.c: the certificates of unlocked ssh-cert credentials. */
-int ssh_cred_list(struct ssh_agent *sa, struct wire_writer *w,
-    uint32_t *count);
+int ssh_cred_list(struct ssh_agent *sa, struct wire_writer *w, uint32_t *count);
 /* JIT_E_NOENT (nothing sent) if blob is no credential's certificate. */
-int ssh_cred_sign(struct ssh_agent *sa, struct request *rq,
-    struct ssh_conn *sc, const struct ssh_sign_msg *m);
+int ssh_cred_sign(struct ssh_agent *sa, struct request *rq, struct ssh_conn *sc,
+    const struct ssh_sign_msg *m);
 bool ssh_cred_owns(struct ssh_agent *sa, const uint8_t *blob, size_t len);
+void ssh_cred_free_all(struct ssh_agent *sa);
 /* Wipe credentials past their certificate's end; the next deadline. */
 void ssh_cred_tick(struct ssh_agent *sa, int64_t *next_wall);
 
 /* ssh-cred.c, for ext-cred.c (add) and ext-open.c (unlock). */
-int ssh_cred_check_fields(const struct secret *fields, char *why,
-    size_t whylen);
-void ssh_cred_unlocked(struct agent *ag, struct cred *c,
-    const struct secret *fields);
+int ssh_cred_check_fields(
+    const struct secret *fields, char *why, size_t whylen);
+void ssh_cred_unlocked(
+    struct agent *ag, struct cred *c, const struct secret *fields);
 
 #endif

@@ -10,29 +10,29 @@
 #include "secret.h"
 #include "ssh-ask.h"
 
-#define ASKPASS_DEFAULT		"/usr/bin/ssh-askpass"
-#define PROMPT_VAR		"SSH_ASKPASS_PROMPT="
+#define ASKPASS_DEFAULT "/usr/bin/ssh-askpass"
+#define PROMPT_VAR "SSH_ASKPASS_PROMPT="
 
 extern char **environ;
 
 struct ssh_ask {
-	uv_process_t		 proc;
-	uv_pipe_t		 out;
-	uv_timer_t		 timer;
-	int			 handles;	/* open uv handles */
-	enum ssh_ask_mode	 mode;
-	ssh_ask_cb		*cb;		/* NULL once answered/cancelled */
-	void			*arg;
-	struct secret		*buf;		/* what it printed */
-	size_t			 len;
-	bool			 overflow;
-	bool			 exited;
-	bool			 eof;
-	int64_t			 status;
-	bool			 reading_busy;
+	uv_process_t proc;
+	uv_pipe_t out;
+	uv_timer_t timer;
+	int handles; /* open uv handles */
+	enum ssh_ask_mode mode;
+	ssh_ask_cb *cb; /* NULL once answered/cancelled */
+	void *arg;
+	struct secret *buf; /* what it printed */
+	size_t len;
+	bool overflow;
+	bool exited;
+	bool eof;
+	int64_t status;
+	bool reading_busy;
 };
 
-static size_t	asks_open;
+static size_t asks_open;
 
 static void
 on_closed(uv_handle_t *h)
@@ -70,14 +70,17 @@ maybe_finish(struct ssh_ask *a)
 		return;
 	a->cb = NULL;
 	if (cb != NULL) {
-		while (n > 0 && (secret_ptr(a->buf)[n - 1] == '\n' ||
-		    secret_ptr(a->buf)[n - 1] == '\r'))
+		while (n > 0 &&
+		    (secret_ptr(a->buf)[n - 1] == '\n' ||
+			secret_ptr(a->buf)[n - 1] == '\r'))
 			n--;
 		ok = a->status == 0 && !a->overflow;
 		if (ok && a->mode == SSH_ASK_CONFIRM)
 			/* As ssh-agent: an empty answer or "yes" is yes. */
-			ok = n == 0 || (n == 3 && strncasecmp(
-			    (const char *)secret_ptr(a->buf), "yes", 3) == 0);
+			ok = n == 0 ||
+			    (n == 3 &&
+				strncasecmp((const char *)secret_ptr(a->buf),
+				    "yes", 3) == 0);
 		if (ok && a->mode == SSH_ASK_SECRET &&
 		    secret_from(secret_ptr(a->buf), n, &answer) != 0)
 			ok = false;
@@ -141,7 +144,7 @@ on_timeout(uv_timer_t *t)
 
 	log_info("askpass gave no answer in %d s: taken as no",
 	    SSH_ASK_TIMEOUT_MS / 1000);
-	a->overflow = true;	/* whatever comes now is not an answer */
+	a->overflow = true; /* whatever comes now is not an answer */
 	uv_process_kill(&a->proc, SIGKILL);
 }
 

@@ -8,14 +8,14 @@
 
 struct secret;
 
-#define SSH_ASK_TIMEOUT_MS	(60 * 1000)	/* then the answer is no */
-#define SSH_ASK_OUT_MAX		256		/* bytes read from askpass */
-#define SSH_ASK_MAX		8		/* prompts open at once */
-#define SSH_ASK_PROMPT_MAX	512
+#define SSH_ASK_TIMEOUT_MS (60 * 1000) /* then the answer is no */
+#define SSH_ASK_OUT_MAX 256 /* bytes read from askpass */
+#define SSH_ASK_MAX 8 /* prompts open at once */
+#define SSH_ASK_PROMPT_MAX 512
 
 enum ssh_ask_mode {
-	SSH_ASK_CONFIRM,	/* SSH_ASKPASS_PROMPT=confirm: exit 0 = yes */
-	SSH_ASK_SECRET,		/* what the person typed: a PIN */
+	SSH_ASK_CONFIRM, /* SSH_ASKPASS_PROMPT=confirm: exit 0 = yes */
+	SSH_ASK_SECRET, /* what the person typed: a PIN */
 };
 
 /*

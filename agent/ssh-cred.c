@@ -19,7 +19,7 @@
 #include "store.h"
 #include "vault.h"
 
-#define SEED_LEN	32
+#define SEED_LEN 32
 
 /*
  * The public half of an unlocked ssh-cert credential: its certificate,
@@ -28,23 +28,23 @@
  * name and creation time: the sealed content of one never changes.
  */
 struct ssh_cred_pub {
-	struct ssh_cred_pub	*next;
-	char			*name;
-	int64_t			 created;
-	struct ssh_key		*cert;
-	char			 fp[SSH_FP_LEN];
+	struct ssh_cred_pub *next;
+	char *name;
+	int64_t created;
+	struct ssh_key *cert;
+	char fp[SSH_FP_LEN];
 };
 
 /* A signature that waits for the token (step-up always/pin). */
 struct cred_sign {
-	struct ssh_agent	*sa;
-	struct ssh_conn		*sc;
-	char			*name;
-	int64_t			 created;
-	uint8_t			*data;
-	size_t			 datalen;
-	uint32_t		 flags;
-	bool			 pin_asked;
+	struct ssh_agent *sa;
+	struct ssh_conn *sc;
+	char *name;
+	int64_t created;
+	uint8_t *data;
+	size_t datalen;
+	uint32_t flags;
+	bool pin_asked;
 };
 
 static bool
@@ -67,8 +67,9 @@ fields_key(const struct secret *fields, struct ssh_key **ret)
 	if ((r = secret_new(SEED_LEN, &seed)) != 0)
 		return r;
 	if (sodium_base642bin(secret_ptr(seed), SEED_LEN, (const char *)f.val,
-	    f.vallen, " \n\r", &n, NULL,
-	    sodium_base64_VARIANT_ORIGINAL) != 0 || n != SEED_LEN)
+		f.vallen, " \n\r", &n, NULL,
+		sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    n != SEED_LEN)
 		r = JIT_E_FORMAT;
 	else
 		r = ssh_key_ed25519_from_seed(seed, ret);
@@ -78,8 +79,8 @@ fields_key(const struct secret *fields, struct ssh_key **ret)
 
 /* The certificate of a credential's fields, checked against its key. */
 static int
-fields_cert(const struct secret *fields, struct ssh_key **ret, char *why,
-    size_t whylen)
+fields_cert(
+    const struct secret *fields, struct ssh_key **ret, char *why, size_t whylen)
 {
 	struct ssh_key *key = NULL, *cert = NULL;
 	const struct ssh_cert *c;
@@ -92,23 +93,25 @@ fields_cert(const struct secret *fields, struct ssh_key **ret, char *why,
 		snprintf(why, whylen, "it has no field \"cert\"");
 		return r;
 	}
-	if ((r = ssh_key_line_blob((const char *)f.val, f.vallen, &blob,
-	    &len)) != 0 || (r = ssh_key_from_blob(blob, len, &cert)) != 0) {
-		snprintf(why, whylen, "\"cert\" is not an OpenSSH certificate "
-		    "line: %s", r == JIT_E_AUTH ? "its CA signature does not "
-		    "verify" : jit_strerror(r));
+	if ((r = ssh_key_line_blob(
+		 (const char *)f.val, f.vallen, &blob, &len)) != 0 ||
+	    (r = ssh_key_from_blob(blob, len, &cert)) != 0) {
+		snprintf(why, whylen,
+		    "\"cert\" is not an OpenSSH certificate line: %s",
+		    r == JIT_E_AUTH ? "its CA signature does not verify" :
+				      jit_strerror(r));
 		goto out;
 	}
 	r = JIT_E_FORMAT;
 	if ((c = ssh_key_cert(cert)) == NULL ||
 	    ssh_key_type(cert) != SSH_KEY_ED25519 || c->type != SSH_CERT_USER) {
-		snprintf(why, whylen, "\"cert\" must be an ed25519 user "
-		    "certificate");
+		snprintf(why, whylen,
+		    "\"cert\" must be an ed25519 user certificate");
 		goto out;
 	}
 	if ((r = fields_key(fields, &key)) != 0) {
-		snprintf(why, whylen, "\"key\" must be the base64 of a 32-byte "
-		    "ed25519 seed");
+		snprintf(why, whylen,
+		    "\"key\" must be the base64 of a 32-byte ed25519 seed");
 		goto out;
 	}
 	if (!ssh_key_equal_plain(key, cert)) {
@@ -119,7 +122,7 @@ fields_cert(const struct secret *fields, struct ssh_key **ret, char *why,
 	*ret = cert;
 	cert = NULL;
 	r = JIT_OK;
- out:
+out:
 	ssh_key_free(key);
 	ssh_key_free(cert);
 	free(blob);
@@ -188,8 +191,7 @@ pub_by_blob(struct ssh_agent *sa, const uint8_t *blob, size_t len)
 }
 
 static struct ssh_cred_pub *
-pub_add(struct ssh_agent *sa, const struct cred *c,
-    const struct secret *fields)
+pub_add(struct ssh_agent *sa, const struct cred *c, const struct secret *fields)
 {
 	struct ssh_cred_pub *p;
 	char why[160];
@@ -215,8 +217,14 @@ pub_add(struct ssh_agent *sa, const struct cred *c,
 }
 
 void
-ssh_cred_unlocked(struct agent *ag, struct cred *c,
-    const struct secret *fields)
+ssh_cred_free_all(struct ssh_agent *sa)
+{
+	while (sa->creds != NULL)
+		pub_drop(sa, sa->creds);
+}
+
+void
+ssh_cred_unlocked(struct agent *ag, struct cred *c, const struct secret *fields)
 {
 	struct ssh_agent *sa;
 
@@ -280,8 +288,9 @@ servable(struct ssh_agent *sa, struct cred *c)
 
 	if (vault_check(sa->ag->vault, c) != 0)
 		return NULL;
-	if ((p = pub_of(sa, c)) == NULL && (c->slot->fields == NULL ||
-	    (p = pub_add(sa, c, c->slot->fields)) == NULL))
+	if ((p = pub_of(sa, c)) == NULL &&
+	    (c->slot->fields == NULL ||
+		(p = pub_add(sa, c, c->slot->fields)) == NULL))
 		return NULL;
 	cert = ssh_key_cert(p->cert);
 	if (now >= cert->valid_before) {
@@ -303,7 +312,8 @@ ssh_cred_list(struct ssh_agent *sa, struct wire_writer *w, uint32_t *count)
 
 	for (s = vault_first(sa->ag->vault); s != NULL; s = next) {
 		next = s->next;
-		if (!is_ssh_cred(s->cred) || (p = servable(sa, s->cred)) == NULL)
+		if (!is_ssh_cred(s->cred) ||
+		    (p = servable(sa, s->cred)) == NULL)
 			continue;
 		blob = ssh_key_blob(p->cert, &n);
 		if ((r = wire_put_string(w, blob, n)) != 0 ||
@@ -365,7 +375,7 @@ sign_with(struct ssh_agent *sa, struct conn *conn, const struct peer *peer,
 		goto out;
 	}
 	audit_use(sa, peer, sc, c, p);
- out:
+out:
 	ssh_key_free(k);
 }
 
@@ -381,8 +391,8 @@ cred_sign_free(void *arg)
 	free(cs);
 }
 
-static int submit(struct ssh_agent *sa, struct conn *conn,
-    struct cred_sign *cs, struct secret *pin);
+static int submit(struct ssh_agent *sa, struct conn *conn, struct cred_sign *cs,
+    struct secret *pin);
 
 static void
 pin_answered(void *arg, bool ok, struct secret *pin)
@@ -419,11 +429,11 @@ ask_pin(struct cred_sign *cs, struct cred *c)
 	int r;
 
 	cs->pin_asked = true;
-	snprintf(prompt, sizeof(prompt), "Enter the PIN of token %s to sign "
-	    "with the SSH certificate %s: ", c->slot != NULL ?
-	    c->slot->token_label : "?", c->name);
+	snprintf(prompt, sizeof(prompt),
+	    "Enter the PIN of token %s to sign with the SSH certificate %s: ",
+	    c->slot != NULL ? c->slot->token_label : "?", c->name);
 	if ((r = ssh_ask_start(cs->sa->ag->loop, SSH_ASK_SECRET, prompt,
-	    pin_answered, cs, &sc->ask)) != 0)
+		 pin_answered, cs, &sc->ask)) != 0)
 		return r;
 	sc->ask_arg = cs;
 	sc->ask_free = cred_sign_free;
@@ -513,8 +523,8 @@ confirm_done(struct agent *ag, struct conn *conn, int r, void *arg)
 	}
 	c = store_cred(ag->store, cs->name);
 	if (r != JIT_OK) {
-		audit_deny(cs->sa, conn_peer(conn), cs->name, r == JIT_E_DENIED ?
-		    "use not confirmed" : jit_errname(r));
+		audit_deny(cs->sa, conn_peer(conn), cs->name,
+		    r == JIT_E_DENIED ? "use not confirmed" : jit_errname(r));
 		ssh_fail(conn, "%s: the use was not confirmed: %s", cs->name,
 		    jit_strerror(r));
 	} else if (ag->locked || c == NULL || c->created != cs->created ||
@@ -535,8 +545,8 @@ ask_confirm(struct ssh_agent *sa, struct request *rq, struct cred_sign *cs,
 	char what[CRED_NAME_MAX + SSH_FP_LEN + 64], prompt[1024];
 	int r;
 
-	snprintf(what, sizeof(what), "the SSH certificate %s (%s)", c->name,
-	    p->fp);
+	snprintf(
+	    what, sizeof(what), "the SSH certificate %s (%s)", c->name, p->fp);
 	askpass_prompt(rq->peer, what, prompt, sizeof(prompt));
 	if ((r = askpass_submit(sa->ag, rq, prompt, confirm_done, cs)) < 0) {
 		cred_sign_free(cs);
@@ -580,10 +590,13 @@ ssh_cred_sign(struct ssh_agent *sa, struct request *rq, struct ssh_conn *sc,
 		return JIT_OK;
 	}
 	if ((p = servable(sa, c)) == NULL) {
-		audit_deny(sa, rq->peer, c->name, time(NULL) >= c->not_after ?
-		    "expired" : "locked or past the certificate's validity");
-		ssh_fail(rq->conn, "%s is locked or expired: run 'jitctl "
-		    "unlock %s'", c->name, c->name);
+		audit_deny(sa, rq->peer, c->name,
+		    time(NULL) >= c->not_after ?
+			"expired" :
+			"locked or past the certificate's validity");
+		ssh_fail(rq->conn,
+		    "%s is locked or expired: run 'jitctl unlock %s'", c->name,
+		    c->name);
 		return JIT_OK;
 	}
 	if (c->stepup == STEPUP_SESSION) {
@@ -620,7 +633,8 @@ ssh_cred_sign(struct ssh_agent *sa, struct request *rq, struct ssh_conn *sc,
 		cred_sign_free(cs);
 		ssh_fail(rq->conn, "%s needs the token's PIN, but %s", c->name,
 		    r == JIT_E_UNSUPPORTED ? "there is no SSH_ASKPASS to ask "
-		    "with" : jit_strerror(r));
+					     "with" :
+					     jit_strerror(r));
 		return JIT_OK;
 	}
 	if ((r = submit(sa, rq->conn, cs, NULL)) < 0)

@@ -10,8 +10,8 @@
 #include "ssh-dest.h"
 #include "ssh-key.h"
 
-#define SSH2_MSG_USERAUTH_REQUEST	50
-#define RESERVED_MAX			1024
+#define SSH2_MSG_USERAUTH_REQUEST 50
+#define RESERVED_MAX 1024
 
 bool
 ssh_key_same(const struct ssh_key *a, const struct ssh_key *b)
@@ -81,23 +81,23 @@ hop_parse(struct wire_reader *r, struct ssh_dest_hop *h)
 	    (rc = wire_get_string(r, RESERVED_MAX, &p, &n)) != 0)
 		return rc;
 	if (n != 0)
-		return JIT_E_UNSUPPORTED;	/* hop extensions: none known */
+		return JIT_E_UNSUPPORTED; /* hop extensions: none known */
 	while (wire_left(r) > 0) {
 		if (h->nkeys >= SSH_DEST_KEYS_MAX)
 			return JIT_E_LIMIT;
-		if ((nk = reallocarray(h->keys, h->nkeys + 1,
-		    sizeof(*nk))) == NULL)
+		if ((nk = reallocarray(h->keys, h->nkeys + 1, sizeof(*nk))) ==
+		    NULL)
 			return JIT_E_NOMEM;
 		h->keys = nk;
-		if ((nc = reallocarray(h->is_ca, h->nkeys + 1,
-		    sizeof(*nc))) == NULL)
+		if ((nc = reallocarray(h->is_ca, h->nkeys + 1, sizeof(*nc))) ==
+		    NULL)
 			return JIT_E_NOMEM;
 		h->is_ca = nc;
-		if ((rc = wire_get_string(r, SSH_KEY_BLOB_MAX, &blob,
-		    &bloblen)) != 0 ||
+		if ((rc = wire_get_string(
+			 r, SSH_KEY_BLOB_MAX, &blob, &bloblen)) != 0 ||
 		    (rc = wire_get_u8(r, &ca)) != 0 ||
-		    (rc = ssh_key_from_blob(blob, bloblen,
-		    &h->keys[h->nkeys])) != 0)
+		    (rc = ssh_key_from_blob(
+			 blob, bloblen, &h->keys[h->nkeys])) != 0)
 			return rc;
 		h->is_ca[h->nkeys++] = ca != 0;
 	}
@@ -180,8 +180,7 @@ ssh_bind_request(struct wire_reader *r, struct ssh_binds *b)
 	if ((rc = wire_get_string(r, SSH_KEY_BLOB_MAX, &blob, &bloblen)) != 0 ||
 	    (rc = wire_get_string(r, SSH_SID_MAX, &sid, &sidlen)) != 0 ||
 	    (rc = wire_get_string(r, SSH_SIG_BLOB_MAX, &sig, &siglen)) != 0 ||
-	    (rc = wire_get_u8(r, &fwd)) != 0 ||
-	    (rc = wire_end(r)) != 0)
+	    (rc = wire_get_u8(r, &fwd)) != 0 || (rc = wire_end(r)) != 0)
 		return rc;
 	if (sidlen == 0)
 		return JIT_E_FORMAT;
@@ -199,7 +198,7 @@ ssh_bind_request(struct wire_reader *r, struct ssh_binds *b)
 		    sodium_memcmp(b->v[i].sid, sid, sidlen) == 0;
 		if (sid_match) {
 			rc = ssh_key_same(key, b->v[i].hostkey) ? JIT_OK :
-			    JIT_E_DENIED;
+								  JIT_E_DENIED;
 			goto out;
 		}
 	}
@@ -214,7 +213,7 @@ ssh_bind_request(struct wire_reader *r, struct ssh_binds *b)
 	b->n++;
 	key = NULL;
 	rc = JIT_OK;
- out:
+out:
 	ssh_key_free(key);
 	return rc;
 }
@@ -251,8 +250,8 @@ hop_matches(const struct ssh_key *key, const struct ssh_dest_hop *h)
 		}
 		if (!h->is_ca[i] || !ssh_key_same(cert->ca, h->keys[i]))
 			continue;
-		if (host_cert_ok(cert, h->hostname != NULL ? h->hostname :
-		    "(ORIGIN)"))
+		if (host_cert_ok(
+			cert, h->hostname != NULL ? h->hostname : "(ORIGIN)"))
 			return true;
 	}
 	return false;
@@ -302,7 +301,7 @@ ssh_dest_permitted(const struct ssh_dests *d, const struct ssh_binds *b,
 	if (b->attempted && b->n == 0)
 		return JIT_E_DENIED;
 	if (b->n == 0)
-		return JIT_OK;		/* used here, on this machine */
+		return JIT_OK; /* used here, on this machine */
 	for (i = 0; i < b->n; i++) {
 		if (i == b->n - 1) {
 			/* Sign (user given) only on a bind for authentication. */
@@ -311,8 +310,8 @@ ssh_dest_permitted(const struct ssh_dests *d, const struct ssh_binds *b,
 		} else if (!b->v[i].forwarded)
 			return JIT_E_DENIED;
 		if (!step_allowed(d, fromkey, b->v[i].hostkey,
-		    i == b->n - 1 ? user : NULL,
-		    i == b->n - 1 ? ret_host : NULL))
+			i == b->n - 1 ? user : NULL,
+			i == b->n - 1 ? ret_host : NULL))
 			return JIT_E_DENIED;
 		fromkey = b->v[i].hostkey;
 	}
@@ -333,8 +332,8 @@ ssh_userauth_free(struct ssh_userauth *u)
 }
 
 int
-ssh_userauth_parse(const uint8_t *data, size_t len,
-    const struct ssh_key *key, struct ssh_userauth *ret)
+ssh_userauth_parse(const uint8_t *data, size_t len, const struct ssh_key *key,
+    struct ssh_userauth *ret)
 {
 	struct wire_reader r;
 	struct ssh_userauth u;
@@ -354,8 +353,7 @@ ssh_userauth_parse(const uint8_t *data, size_t len,
 	    (rc = wire_get_cstring(&r, SSH_USERAUTH_STR_MAX, &method)) != 0 ||
 	    (rc = wire_get_u8(&r, &sig_follows)) != 0 ||
 	    (rc = wire_get_cstring(&r, SSH_KEY_NAME_MAX, &alg)) != 0 ||
-	    (rc = wire_get_string(&r, SSH_KEY_BLOB_MAX, &blob,
-	    &bloblen)) != 0)
+	    (rc = wire_get_string(&r, SSH_KEY_BLOB_MAX, &blob, &bloblen)) != 0)
 		goto out;
 	rc = JIT_E_FORMAT;
 	if (u.sidlen == 0 || type != SSH2_MSG_USERAUTH_REQUEST ||
@@ -369,8 +367,8 @@ ssh_userauth_parse(const uint8_t *data, size_t len,
 		goto out;
 	}
 	if (strcmp(method, "publickey-hostbound-v00@openssh.com") == 0) {
-		if ((rc = wire_get_string(&r, SSH_KEY_BLOB_MAX, &blob,
-		    &bloblen)) != 0 ||
+		if ((rc = wire_get_string(
+			 &r, SSH_KEY_BLOB_MAX, &blob, &bloblen)) != 0 ||
 		    (rc = ssh_key_from_blob(blob, bloblen, &u.hostkey)) != 0)
 			goto out;
 	} else if (strcmp(method, "publickey") != 0) {
@@ -382,7 +380,7 @@ ssh_userauth_parse(const uint8_t *data, size_t len,
 	*ret = u;
 	memset(&u, 0, sizeof(u));
 	rc = JIT_OK;
- out:
+out:
 	ssh_userauth_free(&u);
 	ssh_key_free(mkey);
 	free(service);

@@ -10,46 +10,46 @@
 
 struct ssh_key;
 
-#define SSH_DEST_MAX		64	/* restrict-destination constraints */
-#define SSH_DEST_KEYS_MAX	64	/* host keys (or CAs) per hop */
-#define SSH_DEST_USER_MAX	256	/* OpenSSH's user pattern limit */
-#define SSH_DEST_HOST_MAX	1025	/* NI_MAXHOST */
-#define SSH_BIND_MAX		16	/* session binds per connection */
-#define SSH_SID_MAX		128	/* a session identifier */
-#define SSH_USERAUTH_STR_MAX	1024	/* user, service, method names */
-#define SSH_DEST_BODY_MAX	(256 * 1024)	/* bounded by the frame anyway */
+#define SSH_DEST_MAX 64 /* restrict-destination constraints */
+#define SSH_DEST_KEYS_MAX 64 /* host keys (or CAs) per hop */
+#define SSH_DEST_USER_MAX 256 /* OpenSSH's user pattern limit */
+#define SSH_DEST_HOST_MAX 1025 /* NI_MAXHOST */
+#define SSH_BIND_MAX 16 /* session binds per connection */
+#define SSH_SID_MAX 128 /* a session identifier */
+#define SSH_USERAUTH_STR_MAX 1024 /* user, service, method names */
+#define SSH_DEST_BODY_MAX (256 * 1024) /* bounded by the frame anyway */
 
 /* One hop of a constraint: "[user@]host" with the host's keys or CAs. */
 struct ssh_dest_hop {
-	char		 *user;		/* NULL: any (a pattern otherwise) */
-	char		 *hostname;	/* NULL: the origin (from), never (to) */
-	struct ssh_key	**keys;
-	bool		 *is_ca;
-	size_t		  nkeys;
+	char *user; /* NULL: any (a pattern otherwise) */
+	char *hostname; /* NULL: the origin (from), never (to) */
+	struct ssh_key **keys;
+	bool *is_ca;
+	size_t nkeys;
 };
 
 /* Use of the key is allowed from one hop to the next. */
 struct ssh_dest {
-	struct ssh_dest_hop	from, to;
+	struct ssh_dest_hop from, to;
 };
 
 struct ssh_dests {
-	struct ssh_dest		*v;
-	size_t			 n;
+	struct ssh_dest *v;
+	size_t n;
 };
 
 /* A verified session-bind@openssh.com on one connection. */
 struct ssh_bind {
-	struct ssh_key		*hostkey;
-	uint8_t			 sid[SSH_SID_MAX];
-	size_t			 sidlen;
-	bool			 forwarded;
+	struct ssh_key *hostkey;
+	uint8_t sid[SSH_SID_MAX];
+	size_t sidlen;
+	bool forwarded;
 };
 
 struct ssh_binds {
-	struct ssh_bind		 v[SSH_BIND_MAX];
-	size_t			 n;
-	bool			 attempted;	/* any bind, even a failed one */
+	struct ssh_bind v[SSH_BIND_MAX];
+	size_t n;
+	bool attempted; /* any bind, even a failed one */
 };
 
 /*
@@ -80,10 +80,10 @@ int ssh_dest_permitted(const struct ssh_dests *d, const struct ssh_binds *b,
 
 /* A publickey userauth request (the data ssh asks the agent to sign). */
 struct ssh_userauth {
-	char		*user;
-	const uint8_t	*sid;		/* into the parsed data */
-	size_t		 sidlen;
-	struct ssh_key	*hostkey;	/* publickey-hostbound-v00 only */
+	char *user;
+	const uint8_t *sid; /* into the parsed data */
+	size_t sidlen;
+	struct ssh_key *hostkey; /* publickey-hostbound-v00 only */
 };
 
 /* Parse data as a userauth request made with key; JIT_E_FORMAT if it is

@@ -32,29 +32,29 @@
  * (about 15 us of a 40 us signature).
  */
 
-#define ED25519_PK_LEN		32
-#define ED25519_SK_LEN		64
-#define ED25519_SIG_LEN		64
-#define EC_FIELD_MAX		66		/* P-521 */
-#define EC_POINT_MAX		(1 + 2 * EC_FIELD_MAX)
-#define RSA_E_MAX		64		/* bytes of the public exponent */
-#define RSA_N_MAX		(SSH_RSA_BITS_MAX / 8)
-#define NONCE_MAX		256
-#define RESERVED_MAX		1024
-#define DER_SIG_MAX		256
-#define CURVE_NAME_MAX		16
+#define ED25519_PK_LEN 32
+#define ED25519_SK_LEN 64
+#define ED25519_SIG_LEN 64
+#define EC_FIELD_MAX 66 /* P-521 */
+#define EC_POINT_MAX (1 + 2 * EC_FIELD_MAX)
+#define RSA_E_MAX 64 /* bytes of the public exponent */
+#define RSA_N_MAX (SSH_RSA_BITS_MAX / 8)
+#define NONCE_MAX 256
+#define RESERVED_MAX 1024
+#define DER_SIG_MAX 256
+#define CURVE_NAME_MAX 16
 
 enum rsa_part { RSA_D, RSA_P, RSA_Q, RSA_DMP1, RSA_DMQ1, RSA_IQMP, RSA_NPARTS };
 
 struct key_kind {
-	enum ssh_key_type	 type;
-	const char		*name;
-	const char		*cert_name;
-	const char		*curve;		/* the SSH curve name */
-	const char		*group;		/* OpenSSL's */
-	const char		*digest;	/* ECDSA's hash */
-	size_t			 field;		/* ECDSA field bytes */
-	const char		*family;
+	enum ssh_key_type type;
+	const char *name;
+	const char *cert_name;
+	const char *curve; /* the SSH curve name */
+	const char *group; /* OpenSSL's */
+	const char *digest; /* ECDSA's hash */
+	size_t field; /* ECDSA field bytes */
+	const char *family;
 };
 
 static const struct key_kind kinds[] = {
@@ -69,33 +69,33 @@ static const struct key_kind kinds[] = {
 	{ SSH_KEY_ECDSA_P521, "ecdsa-sha2-nistp521",
 	    "ecdsa-sha2-nistp521-cert-v01@openssh.com", "nistp521", "P-521",
 	    "SHA512", 66, "ECDSA" },
-	{ SSH_KEY_RSA, "ssh-rsa", "ssh-rsa-cert-v01@openssh.com",
-	    NULL, NULL, NULL, 0, "RSA" },
+	{ SSH_KEY_RSA, "ssh-rsa", "ssh-rsa-cert-v01@openssh.com", NULL, NULL,
+	    NULL, 0, "RSA" },
 };
-#define NKINDS	(sizeof(kinds) / sizeof(kinds[0]))
+#define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 struct ssh_key {
-	const struct key_kind	*kind;
-	uint8_t			*blob;		/* as listed */
-	size_t			 bloblen;
-	uint8_t			*plain;		/* the plain public key */
-	size_t			 plainlen;
-	uint8_t			 ed_pk[ED25519_PK_LEN];
-	uint8_t			*ec_q;		/* uncompressed point */
-	size_t			 ec_qlen;
-	uint8_t			*rsa_n, *rsa_e;	/* big-endian, minimal */
-	size_t			 rsa_nlen, rsa_elen;
-	uint8_t			*rsa_n_host, *rsa_e_host; /* host order */
-	unsigned		 bits;
-	struct ssh_cert		*cert;
-	struct secret		*priv;
-	EVP_PKEY		*evp;		/* ECDSA, with a secure heap */
-	size_t			 part_off[RSA_NPARTS];
-	size_t			 part_len[RSA_NPARTS];
+	const struct key_kind *kind;
+	uint8_t *blob; /* as listed */
+	size_t bloblen;
+	uint8_t *plain; /* the plain public key */
+	size_t plainlen;
+	uint8_t ed_pk[ED25519_PK_LEN];
+	uint8_t *ec_q; /* uncompressed point */
+	size_t ec_qlen;
+	uint8_t *rsa_n, *rsa_e; /* big-endian, minimal */
+	size_t rsa_nlen, rsa_elen;
+	uint8_t *rsa_n_host, *rsa_e_host; /* host order */
+	unsigned bits;
+	struct ssh_cert *cert;
+	struct secret *priv;
+	EVP_PKEY *evp; /* ECDSA, with a secure heap */
+	size_t part_off[RSA_NPARTS];
+	size_t part_len[RSA_NPARTS];
 };
 
-static int key_from_blob(const uint8_t *blob, size_t len, bool allow_cert,
-    struct ssh_key **ret);
+static int key_from_blob(
+    const uint8_t *blob, size_t len, bool allow_cert, struct ssh_key **ret);
 
 static const struct key_kind *
 kind_by_name(const char *name, bool *ret_cert)
@@ -264,8 +264,10 @@ static int
 ossl_key(const struct ssh_key *k, bool with_private, EVP_PKEY **ret)
 {
 	static const char *rsa_names[RSA_NPARTS] = {
-		OSSL_PKEY_PARAM_RSA_D, OSSL_PKEY_PARAM_RSA_FACTOR1,
-		OSSL_PKEY_PARAM_RSA_FACTOR2, OSSL_PKEY_PARAM_RSA_EXPONENT1,
+		OSSL_PKEY_PARAM_RSA_D,
+		OSSL_PKEY_PARAM_RSA_FACTOR1,
+		OSSL_PKEY_PARAM_RSA_FACTOR2,
+		OSSL_PKEY_PARAM_RSA_EXPONENT1,
 		OSSL_PKEY_PARAM_RSA_EXPONENT2,
 		OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
 	};
@@ -291,26 +293,27 @@ ossl_key(const struct ssh_key *k, bool with_private, EVP_PKEY **ret)
 			    OSSL_PKEY_PARAM_PRIV_KEY, priv + k->part_off[0],
 			    k->part_len[0]);
 	} else if (k->kind->type == SSH_KEY_RSA) {
-		params[n++] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_N,
-		    k->rsa_n_host, k->rsa_nlen);
-		params[n++] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_E,
-		    k->rsa_e_host, k->rsa_elen);
+		params[n++] = OSSL_PARAM_construct_BN(
+		    OSSL_PKEY_PARAM_RSA_N, k->rsa_n_host, k->rsa_nlen);
+		params[n++] = OSSL_PARAM_construct_BN(
+		    OSSL_PKEY_PARAM_RSA_E, k->rsa_e_host, k->rsa_elen);
 		for (i = 0; with_private && i < RSA_NPARTS; i++)
 			params[n++] = OSSL_PARAM_construct_BN(rsa_names[i],
 			    priv + k->part_off[i], k->part_len[i]);
 	} else
 		return JIT_E_ARG;
 	params[n] = OSSL_PARAM_construct_end();
-	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, is_ecdsa(k) ? "EC" : "RSA",
-	    NULL)) == NULL ||
+	if ((ctx = EVP_PKEY_CTX_new_from_name(
+		 NULL, is_ecdsa(k) ? "EC" : "RSA", NULL)) == NULL ||
 	    EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &pkey, with_private ? EVP_PKEY_KEYPAIR :
-	    EVP_PKEY_PUBLIC_KEY, params) != 1)
+	    EVP_PKEY_fromdata(ctx, &pkey,
+		with_private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY,
+		params) != 1)
 		goto out;
 	*ret = pkey;
 	pkey = NULL;
 	r = JIT_OK;
- out:
+out:
 	EVP_PKEY_free(pkey);
 	EVP_PKEY_CTX_free(ctx);
 	return r;
@@ -330,9 +333,11 @@ ossl_check_pair(const struct ssh_key *k)
 	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL)
 		goto out;
 	/* An ECDSA scalar must also lie in [1, order - 1]. */
-	r = EVP_PKEY_pairwise_check(ctx) == 1 && (!is_ecdsa(k) ||
-	    EVP_PKEY_private_check(ctx) == 1) ? JIT_OK : JIT_E_AUTH;
- out:
+	r = EVP_PKEY_pairwise_check(ctx) == 1 &&
+		(!is_ecdsa(k) || EVP_PKEY_private_check(ctx) == 1) ?
+	    JIT_OK :
+	    JIT_E_AUTH;
+out:
 	EVP_PKEY_CTX_free(ctx);
 	EVP_PKEY_free(pkey);
 	return r;
@@ -359,7 +364,7 @@ make_plain(struct ssh_key *k)
 	if (r != 0 || (r = wire_writer_take(&w, &k->plain, &k->plainlen)) != 0)
 		goto fail;
 	return JIT_OK;
- fail:
+fail:
 	wire_writer_reset(&w);
 	return r;
 }
@@ -424,8 +429,7 @@ parse_public(struct wire_reader *r, struct ssh_key *k)
 		    (rc = get_mpint(r, RSA_N_MAX, &n)) != 0)
 			return rc;
 		return rsa_set_public(k, &e, &n);
-	default:
-		break;
+	default: break;
 	}
 	if ((rc = wire_get_cstring(r, CURVE_NAME_MAX, &curve)) != 0)
 		return rc;
@@ -439,7 +443,8 @@ parse_public(struct wire_reader *r, struct ssh_key *k)
 	if ((rc = copy_out(&q, &k->ec_q, &k->ec_qlen)) != 0)
 		return rc;
 	k->bits = k->kind->type == SSH_KEY_ECDSA_P256 ? 256 :
-	    k->kind->type == SSH_KEY_ECDSA_P384 ? 384 : 521;
+	    k->kind->type == SSH_KEY_ECDSA_P384       ? 384 :
+							521;
 	return JIT_OK;
 }
 
@@ -469,7 +474,8 @@ count_options(struct wire_reader *r, size_t *ret)
 	while (wire_left(r) > 0) {
 		if (n >= SSH_CERT_OPTIONS_MAX)
 			return JIT_E_LIMIT;
-		if ((rc = wire_get_string(r, SSH_CERT_STR_MAX, &p, &len)) != 0 ||
+		if ((rc = wire_get_string(r, SSH_CERT_STR_MAX, &p, &len)) !=
+			0 ||
 		    (rc = wire_get_string(r, SSH_KEY_BLOB_MAX, &p, &len)) != 0)
 			return rc;
 		n++;
@@ -532,11 +538,11 @@ parse_cert(struct wire_reader *r, const uint8_t *blob, size_t bloblen,
 		if (c->nprincipals >= SSH_CERT_PRINCIPALS_MAX)
 			return JIT_E_LIMIT;
 		if ((np = reallocarray(c->principals, c->nprincipals + 1,
-		    sizeof(*np))) == NULL)
+			 sizeof(*np))) == NULL)
 			return JIT_E_NOMEM;
 		c->principals = np;
 		if ((rc = wire_get_cstring(&princ, SSH_CERT_STR_MAX,
-		    &c->principals[c->nprincipals])) != 0)
+			 &c->principals[c->nprincipals])) != 0)
 			return rc;
 		c->nprincipals++;
 	}
@@ -545,8 +551,8 @@ parse_cert(struct wire_reader *r, const uint8_t *blob, size_t bloblen,
 		return rc;
 	if ((rc = key_from_blob(ca, calen, false, &c->ca)) != 0)
 		return rc;
-	if ((rc = sig_alg_name(sig, siglen, c->sig_alg,
-	    sizeof(c->sig_alg))) != 0)
+	if ((rc = sig_alg_name(sig, siglen, c->sig_alg, sizeof(c->sig_alg))) !=
+	    0)
 		return rc;
 	if ((rc = ssh_key_verify(c->ca, sig, siglen, blob, signed_len)) != 0) {
 		log_debug("certificate: the CA's signature does not verify");
@@ -568,8 +574,8 @@ key_new(const struct key_kind *kind, struct ssh_key **ret)
 }
 
 static int
-key_from_blob(const uint8_t *blob, size_t len, bool allow_cert,
-    struct ssh_key **ret)
+key_from_blob(
+    const uint8_t *blob, size_t len, bool allow_cert, struct ssh_key **ret)
 {
 	const struct key_kind *kind;
 	struct wire_reader r;
@@ -592,8 +598,8 @@ key_from_blob(const uint8_t *blob, size_t len, bool allow_cert,
 	}
 	if ((rc = key_new(kind, &k)) != 0)
 		goto out;
-	if (cert && (rc = wire_get_string(&r, NONCE_MAX, &nonce,
-	    &noncelen)) != 0)
+	if (cert &&
+	    (rc = wire_get_string(&r, NONCE_MAX, &nonce, &noncelen)) != 0)
 		goto out;
 	if ((rc = parse_public(&r, k)) != 0)
 		goto out;
@@ -607,7 +613,7 @@ key_from_blob(const uint8_t *blob, size_t len, bool allow_cert,
 		goto out;
 	*ret = k;
 	k = NULL;
- out:
+out:
 	ssh_key_free(k);
 	free(name);
 	return rc;
@@ -745,10 +751,10 @@ priv_rsa(struct wire_reader *r, struct ssh_key *k)
 	rc = JIT_E_CRYPTO;
 	for (i = 0; i < RSA_NPARTS; i++)
 		if (BN_bn2nativepad(bn[i], secret_ptr(k->priv) + k->part_off[i],
-		    (int)k->part_len[i]) < 0)
+			(int)k->part_len[i]) < 0)
 			goto out;
 	rc = ossl_check_pair(k);
- out:
+out:
 	for (i = 0; i < RSA_NPARTS; i++)
 		BN_clear_free(bn[i]);
 	BN_clear_free(tmp);
@@ -775,8 +781,8 @@ ssh_key_from_agent(struct wire_reader *r, struct ssh_key **ret)
 		goto out;
 	}
 	if (cert) {
-		if ((rc = wire_get_string(r, SSH_KEY_BLOB_MAX, &blob,
-		    &bloblen)) != 0 ||
+		if ((rc = wire_get_string(
+			 r, SSH_KEY_BLOB_MAX, &blob, &bloblen)) != 0 ||
 		    (rc = ssh_key_from_blob(blob, bloblen, &k)) != 0)
 			goto out;
 		if (k->cert == NULL || k->kind != kind) {
@@ -806,13 +812,14 @@ ssh_key_from_agent(struct wire_reader *r, struct ssh_key **ret)
 		rc = priv_ecdsa(r, k);
 	if (rc != 0)
 		goto out;
-	if (!cert && ((rc = make_plain(k)) != 0 ||
-	    (rc = dup_bytes(k->plain, k->plainlen, &k->blob,
-	    &k->bloblen)) != 0))
+	if (!cert &&
+	    ((rc = make_plain(k)) != 0 ||
+		(rc = dup_bytes(
+		     k->plain, k->plainlen, &k->blob, &k->bloblen)) != 0))
 		goto out;
 	*ret = k;
 	k = NULL;
- out:
+out:
 	ssh_key_free(k);
 	free(name);
 	return rc;
@@ -829,8 +836,8 @@ ssh_key_ed25519_from_seed(const struct secret *seed, struct ssh_key **ret)
 	if ((r = key_new(&kinds[0], &k)) != 0 ||
 	    (r = secret_new(ED25519_SK_LEN, &k->priv)) != 0)
 		goto out;
-	if (crypto_sign_seed_keypair(k->ed_pk, secret_ptr(k->priv),
-	    secret_ptr(seed)) != 0) {
+	if (crypto_sign_seed_keypair(
+		k->ed_pk, secret_ptr(k->priv), secret_ptr(seed)) != 0) {
 		r = JIT_E_CRYPTO;
 		goto out;
 	}
@@ -840,7 +847,7 @@ ssh_key_ed25519_from_seed(const struct secret *seed, struct ssh_key **ret)
 		goto out;
 	*ret = k;
 	k = NULL;
- out:
+out:
 	ssh_key_free(k);
 	return r;
 }
@@ -869,8 +876,8 @@ ssh_key_attach_cert(struct ssh_key *k, const uint8_t *blob, size_t len)
 }
 
 int
-ssh_key_line_blob(const char *line, size_t len, uint8_t **ret_blob,
-    size_t *ret_len)
+ssh_key_line_blob(
+    const char *line, size_t len, uint8_t **ret_blob, size_t *ret_len)
 {
 	size_t typelen, start, end, blen;
 	uint8_t *blob;
@@ -878,22 +885,25 @@ ssh_key_line_blob(const char *line, size_t len, uint8_t **ret_blob,
 	if (len > SSH_CERT_LINE_MAX)
 		return JIT_E_LIMIT;
 	/* TYPE, one or more spaces, BASE64, then an optional comment. */
-	for (typelen = 0; typelen < len && line[typelen] != ' ' &&
-	    line[typelen] != '\t'; typelen++)
+	for (typelen = 0;
+	     typelen < len && line[typelen] != ' ' && line[typelen] != '\t';
+	     typelen++)
 		;
-	for (start = typelen; start < len && (line[start] == ' ' ||
-	    line[start] == '\t'); start++)
+	for (start = typelen;
+	     start < len && (line[start] == ' ' || line[start] == '\t');
+	     start++)
 		;
 	for (end = start; end < len && line[end] != ' ' && line[end] != '\t' &&
-	    line[end] != '\n' && line[end] != '\r'; end++)
+	     line[end] != '\n' && line[end] != '\r';
+	     end++)
 		;
 	if (typelen == 0 || end == start)
 		return JIT_E_FORMAT;
 	if ((blob = malloc((end - start) / 4 * 3 + 3)) == NULL)
 		return JIT_E_NOMEM;
 	if (sodium_base642bin(blob, (end - start) / 4 * 3 + 3, line + start,
-	    end - start, NULL, &blen, NULL,
-	    sodium_base64_VARIANT_ORIGINAL) != 0) {
+		end - start, NULL, &blen, NULL,
+		sodium_base64_VARIANT_ORIGINAL) != 0) {
 		free(blob);
 		return JIT_E_FORMAT;
 	}
@@ -1046,7 +1056,7 @@ put_ecdsa_sig(struct wire_writer *w, const uint8_t *der, size_t derlen)
 	    (r = put_mpint(&inner, num, (size_t)n)) != 0)
 		goto out;
 	r = wire_put_string(w, inner.d, inner.len);
- out:
+out:
 	ECDSA_SIG_free(es);
 	wire_writer_reset(&inner);
 	return r;
@@ -1068,8 +1078,8 @@ ssh_key_sign(const struct ssh_key *k, const uint8_t *data, size_t len,
 	wire_writer_init(&w, SSH_SIG_BLOB_MAX, false);
 	switch (k->kind->type) {
 	case SSH_KEY_ED25519:
-		if (crypto_sign_detached(sig, NULL, data, len,
-		    secret_ptr(k->priv)) != 0) {
+		if (crypto_sign_detached(
+			sig, NULL, data, len, secret_ptr(k->priv)) != 0) {
 			r = JIT_E_CRYPTO;
 			goto out;
 		}
@@ -1097,14 +1107,14 @@ ssh_key_sign(const struct ssh_key *k, const uint8_t *data, size_t len,
 	default:
 		if ((k->evp == NULL && (r = ossl_key(k, true, &pkey)) != 0) ||
 		    (r = evp_sign(k->evp != NULL ? k->evp : pkey,
-		    k->kind->digest, data, len, sig, &siglen)) != 0 ||
+			 k->kind->digest, data, len, sig, &siglen)) != 0 ||
 		    (r = wire_put_cstring(&w, k->kind->name)) != 0 ||
 		    (r = put_ecdsa_sig(&w, sig, siglen)) != 0)
 			goto out;
 		break;
 	}
 	r = wire_writer_take(&w, ret_sig, ret_siglen);
- out:
+out:
 	EVP_PKEY_free(pkey);
 	sodium_memzero(sig, sizeof(sig));
 	wire_writer_reset(&w);
@@ -1126,10 +1136,10 @@ ecdsa_der(const struct ssh_key *k, struct wire_reader *s, uint8_t *der,
 	    get_mpint(s, k->kind->field, &ms) != 0 || wire_end(s) != 0)
 		return JIT_E_AUTH;
 	if ((es = ECDSA_SIG_new()) == NULL ||
-	    (br = BN_bin2bn(wire_cursor(&mr), (int)wire_left(&mr),
-	    NULL)) == NULL ||
-	    (bs = BN_bin2bn(wire_cursor(&ms), (int)wire_left(&ms),
-	    NULL)) == NULL)
+	    (br = BN_bin2bn(wire_cursor(&mr), (int)wire_left(&mr), NULL)) ==
+		NULL ||
+	    (bs = BN_bin2bn(wire_cursor(&ms), (int)wire_left(&ms), NULL)) ==
+		NULL)
 		goto out;
 	if (ECDSA_SIG_set0(es, br, bs) != 1)
 		goto out;
@@ -1139,7 +1149,7 @@ ecdsa_der(const struct ssh_key *k, struct wire_reader *s, uint8_t *der,
 		goto out;
 	*derlen = (size_t)n;
 	r = JIT_OK;
- out:
+out:
 	BN_free(br);
 	BN_free(bs);
 	ECDSA_SIG_free(es);
@@ -1178,8 +1188,7 @@ ssh_key_verify(const struct ssh_key *k, const uint8_t *sig, size_t siglen,
 		else if (strcmp(alg, "rsa-sha2-512") == 0)
 			md = "SHA512";
 		modlen = k->rsa_nlen;
-		if (md == NULL || (slen = wire_left(&s)) > modlen ||
-		    slen == 0)
+		if (md == NULL || (slen = wire_left(&s)) > modlen || slen == 0)
 			goto out;
 		/* A short signature is padded on the left, as OpenSSH does. */
 		memset(buf, 0, modlen - slen);
@@ -1196,7 +1205,7 @@ ssh_key_verify(const struct ssh_key *k, const uint8_t *sig, size_t siglen,
 	if ((rc = ossl_key(k, false, &pkey)) != 0)
 		goto out;
 	rc = evp_verify(pkey, md, buf, n, data, len);
- out:
+out:
 	EVP_PKEY_free(pkey);
 	free(alg);
 	return rc == JIT_OK ? JIT_OK : rc == JIT_E_NOMEM ? rc : JIT_E_AUTH;

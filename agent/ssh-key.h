@@ -16,23 +16,23 @@ struct secret;
  * RSA at 8192 bits (what ssh-keygen offers short of the extreme, and what
  * keeps a hostile key's checks cheap).
  */
-#define SSH_KEY_BLOB_MAX	(16 * 1024)	/* a public key or certificate */
-#define SSH_SIG_BLOB_MAX	(2 * 1024)	/* a signature blob */
-#define SSH_KEY_NAME_MAX	64		/* "ssh-ed25519-cert-v01@..." */
-#define SSH_RSA_BITS_MIN	1024
-#define SSH_RSA_BITS_MAX	8192
-#define SSH_CERT_PRINCIPALS_MAX	256
-#define SSH_CERT_OPTIONS_MAX	64		/* critical options, extensions */
-#define SSH_CERT_STR_MAX	1024		/* key id, a principal, a name */
-#define SSH_CERT_LINE_MAX	(32 * 1024)	/* "TYPE BASE64 COMMENT" */
-#define SSH_FP_LEN		64		/* "SHA256:" + 43 + NUL, padded */
+#define SSH_KEY_BLOB_MAX (16 * 1024) /* a public key or certificate */
+#define SSH_SIG_BLOB_MAX (2 * 1024) /* a signature blob */
+#define SSH_KEY_NAME_MAX 64 /* "ssh-ed25519-cert-v01@..." */
+#define SSH_RSA_BITS_MIN 1024
+#define SSH_RSA_BITS_MAX 8192
+#define SSH_CERT_PRINCIPALS_MAX 256
+#define SSH_CERT_OPTIONS_MAX 64 /* critical options, extensions */
+#define SSH_CERT_STR_MAX 1024 /* key id, a principal, a name */
+#define SSH_CERT_LINE_MAX (32 * 1024) /* "TYPE BASE64 COMMENT" */
+#define SSH_FP_LEN 64 /* "SHA256:" + 43 + NUL, padded */
 
-#define SSH_CERT_USER		1
-#define SSH_CERT_HOST		2
+#define SSH_CERT_USER 1
+#define SSH_CERT_HOST 2
 
 /* SSH_AGENTC_SIGN_REQUEST flags (draft-miller-ssh-agent). */
-#define SSH_AGENT_RSA_SHA2_256	0x02
-#define SSH_AGENT_RSA_SHA2_512	0x04
+#define SSH_AGENT_RSA_SHA2_256 0x02
+#define SSH_AGENT_RSA_SHA2_512 0x04
 
 enum ssh_key_type {
 	SSH_KEY_ED25519 = 1,
@@ -44,16 +44,16 @@ enum ssh_key_type {
 
 /* A certificate's fields, as parsed (its CA signature already checked). */
 struct ssh_cert {
-	uint32_t	 type;		/* SSH_CERT_USER or SSH_CERT_HOST */
-	uint64_t	 serial;
-	char		*key_id;
-	char		**principals;
-	size_t		 nprincipals;
-	uint64_t	 valid_after;	/* unix seconds */
-	uint64_t	 valid_before;
-	size_t		 ncritical;	/* critical options present */
-	struct ssh_key	*ca;		/* the signing key */
-	char		 sig_alg[SSH_KEY_NAME_MAX];
+	uint32_t type; /* SSH_CERT_USER or SSH_CERT_HOST */
+	uint64_t serial;
+	char *key_id;
+	char **principals;
+	size_t nprincipals;
+	uint64_t valid_after; /* unix seconds */
+	uint64_t valid_before;
+	size_t ncritical; /* critical options present */
+	struct ssh_key *ca; /* the signing key */
+	char sig_alg[SSH_KEY_NAME_MAX];
 };
 
 struct ssh_key;
@@ -75,8 +75,8 @@ int ssh_key_ed25519_from_seed(const struct secret *seed, struct ssh_key **ret);
 /* Make k (private, plain) the certified key of the certificate blob. */
 int ssh_key_attach_cert(struct ssh_key *k, const uint8_t *blob, size_t len);
 /* The blob of an OpenSSH public key line "TYPE BASE64 [COMMENT]". */
-int ssh_key_line_blob(const char *line, size_t len, uint8_t **ret_blob,
-    size_t *ret_len);
+int ssh_key_line_blob(
+    const char *line, size_t len, uint8_t **ret_blob, size_t *ret_len);
 void ssh_key_free(struct ssh_key *k);
 
 enum ssh_key_type ssh_key_type(const struct ssh_key *k);
@@ -107,8 +107,8 @@ bool ssh_key_alg_ok(const struct ssh_key *k, const char *alg);
 int ssh_key_sign(const struct ssh_key *k, const uint8_t *data, size_t len,
     uint32_t flags, uint8_t **ret_sig, size_t *ret_siglen);
 /* JIT_OK if sig is k's signature of data; JIT_E_AUTH if not. */
-int ssh_key_verify(const struct ssh_key *k, const uint8_t *sig,
-    size_t siglen, const uint8_t *data, size_t len);
+int ssh_key_verify(const struct ssh_key *k, const uint8_t *sig, size_t siglen,
+    const uint8_t *data, size_t len);
 
 /* Shell-style pattern (* and ?) match of a whole string, as OpenSSH's
  * match_pattern(). */

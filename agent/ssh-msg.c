@@ -37,14 +37,14 @@ parse_certs(struct wire_reader *r, struct ssh_constraints *c)
 	while (wire_left(&body) > 0) {
 		if (c->ncerts >= SSH_CERTS_MAX)
 			return JIT_E_LIMIT;
-		if ((nc = reallocarray(c->certs, c->ncerts + 1,
-		    sizeof(*nc))) == NULL)
+		if ((nc = reallocarray(c->certs, c->ncerts + 1, sizeof(*nc))) ==
+		    NULL)
 			return JIT_E_NOMEM;
 		c->certs = nc;
-		if ((rc = wire_get_string(&body, SSH_KEY_BLOB_MAX, &blob,
-		    &len)) != 0 ||
-		    (rc = ssh_key_from_blob(blob, len,
-		    &c->certs[c->ncerts])) != 0)
+		if ((rc = wire_get_string(
+			 &body, SSH_KEY_BLOB_MAX, &blob, &len)) != 0 ||
+		    (rc = ssh_key_from_blob(blob, len, &c->certs[c->ncerts])) !=
+			0)
 			return rc;
 		c->ncerts++;
 	}
@@ -53,8 +53,8 @@ parse_certs(struct wire_reader *r, struct ssh_constraints *c)
 
 /* SSH_AGENT_CONSTRAIN_EXTENSION: a name, then what that name says. */
 static int
-parse_extension(struct wire_reader *r, bool smartcard,
-    struct ssh_constraints *c)
+parse_extension(
+    struct wire_reader *r, bool smartcard, struct ssh_constraints *c)
 {
 	char *name = NULL;
 	int rc;
@@ -65,8 +65,8 @@ parse_extension(struct wire_reader *r, bool smartcard,
 		if (smartcard || c->sk_provider != NULL)
 			rc = JIT_E_FORMAT;
 		else
-			rc = wire_get_cstring(r, SSH_PROVIDER_MAX,
-			    &c->sk_provider);
+			rc = wire_get_cstring(
+			    r, SSH_PROVIDER_MAX, &c->sk_provider);
 	} else if (strcmp(name, SSH_EXT_RESTRICT_DEST) == 0) {
 		if (c->has_dests)
 			rc = JIT_E_FORMAT;
@@ -88,8 +88,8 @@ parse_extension(struct wire_reader *r, bool smartcard,
 }
 
 int
-ssh_constraints_parse(struct wire_reader *r, bool smartcard,
-    struct ssh_constraints *c)
+ssh_constraints_parse(
+    struct wire_reader *r, bool smartcard, struct ssh_constraints *c)
 {
 	uint8_t type;
 	int rc;
@@ -120,8 +120,7 @@ ssh_constraints_parse(struct wire_reader *r, bool smartcard,
 			if ((rc = parse_extension(r, smartcard, c)) != 0)
 				return rc;
 			break;
-		default:
-			return JIT_E_UNSUPPORTED;
+		default: return JIT_E_UNSUPPORTED;
 		}
 	}
 	return JIT_OK;
@@ -173,7 +172,7 @@ ssh_msg_smartcard(struct wire_reader *body, bool with_constraints,
 	if ((rc = wire_get_cstring(body, SSH_PROVIDER_MAX, &m.provider)) != 0 ||
 	    (rc = wire_get_secret(body, SSH_PIN_MAX, &m.pin)) != 0 ||
 	    (with_constraints &&
-	    (rc = ssh_constraints_parse(body, true, &m.c)) != 0) ||
+		(rc = ssh_constraints_parse(body, true, &m.c)) != 0) ||
 	    (rc = wire_end(body)) != 0) {
 		ssh_smartcard_msg_free(&m);
 		return rc;
@@ -189,10 +188,10 @@ ssh_msg_sign(struct wire_reader *body, struct ssh_sign_msg *ret)
 	int rc;
 
 	memset(&m, 0, sizeof(m));
-	if ((rc = wire_get_string(body, SSH_KEY_BLOB_MAX, &m.blob,
-	    &m.bloblen)) != 0 ||
-	    (rc = wire_get_string(body, wire_left(body), &m.data,
-	    &m.datalen)) != 0 ||
+	if ((rc = wire_get_string(
+		 body, SSH_KEY_BLOB_MAX, &m.blob, &m.bloblen)) != 0 ||
+	    (rc = wire_get_string(
+		 body, wire_left(body), &m.data, &m.datalen)) != 0 ||
 	    (rc = wire_get_u32(body, &m.flags)) != 0 ||
 	    (rc = wire_end(body)) != 0)
 		return rc;
@@ -201,13 +200,13 @@ ssh_msg_sign(struct wire_reader *body, struct ssh_sign_msg *ret)
 }
 
 int
-ssh_msg_remove(struct wire_reader *body, const uint8_t **ret_blob,
-    size_t *ret_len)
+ssh_msg_remove(
+    struct wire_reader *body, const uint8_t **ret_blob, size_t *ret_len)
 {
 	int rc;
 
-	if ((rc = wire_get_string(body, SSH_KEY_BLOB_MAX, ret_blob,
-	    ret_len)) != 0 ||
+	if ((rc = wire_get_string(body, SSH_KEY_BLOB_MAX, ret_blob, ret_len)) !=
+		0 ||
 	    (rc = wire_end(body)) != 0)
 		return rc;
 	return JIT_OK;

@@ -11,16 +11,19 @@ top=$(pwd)
 }
 
 status=0
+build_fail=0
 logs=()
 run() {	# run NAME MESON-OPTIONS...
 	local name=$1; shift
 	local dir="$top/build-$name"
 	rm -rf "$dir"
 	if ! meson setup "$dir" -Dwerror=true "$@" >"$dir.setup.log" 2>&1; then
-		cat "$dir.setup.log"; status=1; return
+		tail -20 "$dir.setup.log"; status=1
+		build_fail=$((build_fail + 1)); return
 	fi
 	if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
-		tail -50 "$dir.build.log"; status=1; return
+		grep -E 'error|FAILED' "$dir.build.log" | head -40; status=1
+		build_fail=$((build_fail + 1)); return
 	fi
 	echo "== tests ($name)"
 	meson test -C "$dir" --print-errorlogs --num-processes 2 || status=1
@@ -33,13 +36,14 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run asan -Db_sanitize=address,undefined -Db_lundef=false
 
 echo "== format"
-if ! "$top/contrib/check-format.sh"; then
+if ! "$top/contrib/check-format.sh" >/tmp/jit-format.log 2>&1; then
+	head -40 /tmp/jit-format.log
 	echo "clang-format: files differ from .clang-format (see above)"
 	status=1
 	fmt_fail=1
 fi
 
-passed=0; failed=${fmt_fail:-0}; skipped=0
+passed=0; failed=$((${fmt_fail:-0} + build_fail)); skipped=0
 for l in "${logs[@]}"; do
 	[ -f "$l" ] || { failed=$((failed + 1)); continue; }
 	passed=$((passed + $(grep -c '"result": "OK"' "$l")))

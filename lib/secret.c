@@ -122,8 +122,14 @@ slab_give(struct slab *s, uint8_t *p)
 	s->free_head = p;
 	if (--s->used > 0)
 		return;
-	/* An empty slab goes back to the system. */
+	/*
+	 * An empty slab goes back to the system, unless it is its class's
+	 * only one: a request/reply cycle would otherwise pay for mmap, mlock
+	 * and munmap every time.
+	 */
 	c = class_of(s->slot, &sz);
+	if (slabs[c] == s && s->next == NULL)
+		return;
 	for (pp = &slabs[c]; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == s) {
 			*pp = s->next;

@@ -32,31 +32,32 @@
  * ssh and ssh-keygen -Y (tests/fuzz/record-ssh-frames.py).
  */
 
-#define SSH_AGENTC_REQUEST_IDENTITIES			11
-#define SSH_AGENTC_SIGN_REQUEST				13
-#define SSH_AGENTC_ADD_IDENTITY				17
-#define SSH_AGENTC_REMOVE_IDENTITY			18
-#define SSH_AGENTC_REMOVE_ALL_IDENTITIES		19
-#define SSH_AGENTC_ADD_SMARTCARD_KEY			20
-#define SSH_AGENTC_REMOVE_SMARTCARD_KEY			21
-#define SSH_AGENTC_LOCK					22
-#define SSH_AGENTC_UNLOCK				23
-#define SSH_AGENTC_ADD_ID_CONSTRAINED			25
-#define SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED	26
-#define SSH_AGENTC_EXTENSION				27
+#define SSH_AGENTC_REQUEST_IDENTITIES 11
+#define SSH_AGENTC_SIGN_REQUEST 13
+#define SSH_AGENTC_ADD_IDENTITY 17
+#define SSH_AGENTC_REMOVE_IDENTITY 18
+#define SSH_AGENTC_REMOVE_ALL_IDENTITIES 19
+#define SSH_AGENTC_ADD_SMARTCARD_KEY 20
+#define SSH_AGENTC_REMOVE_SMARTCARD_KEY 21
+#define SSH_AGENTC_LOCK 22
+#define SSH_AGENTC_UNLOCK 23
+#define SSH_AGENTC_ADD_ID_CONSTRAINED 25
+#define SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED 26
+#define SSH_AGENTC_EXTENSION 27
 
 /* Signing with a big hostile RSA key is slow, not interesting. */
-#define SIGN_BITS_MAX	4096
+#define SIGN_BITS_MAX 4096
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz-ssh-dispatch: %s:%d: %s\n",	\
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
+#define CHECK(cond) \
+	do { \
+		if (!(cond)) { \
+			fprintf(stderr, "fuzz-ssh-dispatch: %s:%d: %s\n", \
+			    __FILE__, __LINE__, #cond); \
+			abort(); \
+		} \
+	} while (0)
 
 static const uint8_t probe[] = "fuzz-ssh-dispatch probe";
 
@@ -91,11 +92,11 @@ check_private(const struct ssh_key *k)
 	CHECK(ssh_key_from_blob(b, n, &pub) == JIT_OK);
 	if (ssh_key_bits(k) <= SIGN_BITS_MAX) {
 		CHECK(ssh_key_sign(k, probe, sizeof(probe), flags, &sig,
-		    &siglen) == JIT_OK);
+			  &siglen) == JIT_OK);
+		CHECK(ssh_key_verify(pub, sig, siglen, probe, sizeof(probe)) ==
+		    JIT_OK);
 		CHECK(ssh_key_verify(pub, sig, siglen, probe,
-		    sizeof(probe)) == JIT_OK);
-		CHECK(ssh_key_verify(pub, sig, siglen, probe,
-		    sizeof(probe) - 1) == JIT_E_AUTH);
+			  sizeof(probe) - 1) == JIT_E_AUTH);
 		free(sig);
 	}
 	ssh_key_free(pub);
@@ -112,8 +113,7 @@ fuzz_add(struct wire_reader *r)
 	check_private(m.key);
 	/* No bind: local use, which every constraint allows. */
 	CHECK(ssh_dest_permitted(&m.c.dests, &unbound, NULL, NULL) == JIT_OK);
-	CHECK(ssh_dest_permitted(&m.c.dests, &unbound, "root", NULL) ==
-	    JIT_OK);
+	CHECK(ssh_dest_permitted(&m.c.dests, &unbound, "root", NULL) == JIT_OK);
 	ssh_add_msg_free(&m);
 }
 
@@ -178,16 +178,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	switch (type) {
 	case SSH_AGENTC_REQUEST_IDENTITIES:
-	case SSH_AGENTC_REMOVE_ALL_IDENTITIES:
-		(void)wire_end(&r);
-		break;
-	case SSH_AGENTC_SIGN_REQUEST:
-		fuzz_sign(&r);
-		break;
+	case SSH_AGENTC_REMOVE_ALL_IDENTITIES: (void)wire_end(&r); break;
+	case SSH_AGENTC_SIGN_REQUEST: fuzz_sign(&r); break;
 	case SSH_AGENTC_ADD_IDENTITY:
-	case SSH_AGENTC_ADD_ID_CONSTRAINED:
-		fuzz_add(&r);
-		break;
+	case SSH_AGENTC_ADD_ID_CONSTRAINED: fuzz_add(&r); break;
 	case SSH_AGENTC_REMOVE_IDENTITY:
 		if (ssh_msg_remove(&r, &blob, &len) == 0 &&
 		    ssh_key_from_blob(blob, len, &k) == 0) {
@@ -205,15 +199,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case SSH_AGENTC_ADD_SMARTCARD_KEY:
 	case SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED:
 	case SSH_AGENTC_REMOVE_SMARTCARD_KEY:
-		if (ssh_msg_smartcard(&r, type ==
-		    SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED, &sm) == 0)
+		if (ssh_msg_smartcard(&r,
+			type == SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED,
+			&sm) == 0)
 			ssh_smartcard_msg_free(&sm);
 		break;
-	case SSH_AGENTC_EXTENSION:
-		fuzz_extension(&r);
-		break;
-	default:
-		break;
+	case SSH_AGENTC_EXTENSION: fuzz_extension(&r); break;
+	default: break;
 	}
 	return 0;
 }

@@ -31,7 +31,8 @@ all_bytes(const uint8_t *p, size_t n, uint8_t v)
 	return 1;
 }
 
-/* Each test starts and ends with nothing allocated. */
+/* Each test starts and ends with nothing allocated; each size class may
+ * keep one empty 64 KiB slab for the next request. */
 static void
 check_clean(void)
 {
@@ -39,7 +40,7 @@ check_clean(void)
 
 	secret_stats(&st);
 	ASSERT_EQ_UINT(st.live, 0);
-	ASSERT_EQ_UINT(st.locked_bytes, 0);
+	ASSERT(st.locked_bytes <= 8 * 64 * 1024);
 }
 
 /* A new secret is all zeros, even in a reused slot. */

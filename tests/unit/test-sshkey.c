@@ -21,18 +21,58 @@
 #include "wire.h"
 
 /* Made by ssh-keygen 9.2 (OpenSSH's own encodings, fingerprints). */
-#define FX_USER_PUB "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAuht5XxcDVf5+oTA3EjPxBSV12rP8WsX54oAXfLO8D8 fx-user"
+#define FX_USER_PUB \
+	"ssh-ed25519 " \
+	"AAAAC3NzaC1lZDI1NTE5AAAAIAuht5XxcDVf5+" \
+	"oTA3EjPxBSV12rP8WsX54oAXfLO8D8 fx-user"
 #define FX_USER_FP "SHA256:U0iA7Us6eO7FsUdDeBGzmWarlkSSa9RjhBZS7W2LFIE"
 #define FX_USER_SEED "EaKuMk8AFwSTpRFzpWAKlwOzfhVNAA1SSdOtimEUxyA="
 /* -I fx-id -n alice,bob -z 42 -V always:forever, signed by FX_CA_PUB */
-#define FX_USER_CERT "ssh-ed25519-cert-v01@openssh.com AAAAIHNzaC1lZDI1NTE5LWNlcnQtdjAxQG9wZW5zc2guY29tAAAAIKzE7qF+TPONY1iKrIP9YV+9Wz90kUIBcZ+KvQxtxYZ4AAAAIAuht5XxcDVf5+oTA3EjPxBSV12rP8WsX54oAXfLO8D8AAAAAAAAACoAAAABAAAABWZ4LWlkAAAAEAAAAAVhbGljZQAAAANib2IAAAAAAAAAAP//////////AAAAAAAAAIIAAAAVcGVybWl0LVgxMS1mb3J3YXJkaW5nAAAAAAAAABdwZXJtaXQtYWdlbnQtZm9yd2FyZGluZwAAAAAAAAAWcGVybWl0LXBvcnQtZm9yd2FyZGluZwAAAAAAAAAKcGVybWl0LXB0eQAAAAAAAAAOcGVybWl0LXVzZXItcmMAAAAAAAAAAAAAADMAAAALc3NoLWVkMjU1MTkAAAAgi4O10WwOcCvAX1Gi1tAoNZ1b6gZ4NTraatCiPykW2cEAAABTAAAAC3NzaC1lZDI1NTE5AAAAQNTDN5kN1sS5s3+eSVBUVC2xeIDwd2MCNSmYxpWMcJQFXwrcczGjjR8AIVLRf/WxmLRG+Fbud15rxye8H6XWvQc= fx-user"
-#define FX_CA_PUB "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIuDtdFsDnArwF9RotbQKDWdW+oGeDU62mrQoj8pFtnB fx-ca"
-#define FX_ECDSA_PUB "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEt8T/2FJtc9DlmlE6r0u1ZtjXQ4qRNQ6dWJufbw3aGGUYbK5oVFJlm2SsA/xQZ2mOQIuM7IDfF6hwBd3zwSrfI= fx-ecdsa"
+#define FX_USER_CERT \
+	"ssh-ed25519-cert-v01@openssh.com " \
+	"AAAAIHNzaC1lZDI1NTE5LWNlcnQtdjAxQG9wZW5zc2guY29tAAAAIKzE7qF+" \
+	"TPONY1iKrIP9YV+9Wz90kUIBcZ+KvQxtxYZ4AAAAIAuht5XxcDVf5+" \
+	"oTA3EjPxBSV12rP8WsX54oAXfLO8D8AAAAAAAAACoAAAABAAAABWZ4LWlkAAAAEAAAAA" \
+	"VhbGljZQAAAANib2IAAAAAAAAAAP//////////" \
+	"AAAAAAAAAIIAAAAVcGVybWl0LVgxMS1mb3J3YXJkaW5nAAAAAAAAABdwZXJtaXQtYWdl" \
+	"bnQtZm9yd2FyZGluZwAAAAAAAAAWcGVybWl0LXBvcnQtZm9yd2FyZGluZwAAAAAAAAAK" \
+	"cGVybWl0LXB0eQAAAAAAAAAOcGVybWl0LXVzZXItcmMAAAAAAAAAAAAAADMAAAALc3No" \
+	"LWVkMjU1MTkAAAAgi4O10WwOcCvAX1Gi1tAoNZ1b6gZ4NTraatCiPykW2cEAAABTAAAA" \
+	"C3NzaC1lZDI1NTE5AAAAQNTDN5kN1sS5s3+" \
+	"eSVBUVC2xeIDwd2MCNSmYxpWMcJQFXwrcczGjjR8AIVLRf/" \
+	"WxmLRG+Fbud15rxye8H6XWvQc= fx-user"
+#define FX_CA_PUB \
+	"ssh-ed25519 " \
+	"AAAAC3NzaC1lZDI1NTE5AAAAIIuDtdFsDnArwF9RotbQKDWdW+" \
+	"oGeDU62mrQoj8pFtnB fx-ca"
+#define FX_ECDSA_PUB \
+	"ecdsa-sha2-nistp256 " \
+	"AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEt8T/" \
+	"2FJtc9DlmlE6r0u1ZtjXQ4qRNQ6dWJufbw3aGGUYbK5oVFJlm2SsA/" \
+	"xQZ2mOQIuM7IDfF6hwBd3zwSrfI= fx-ecdsa"
 #define FX_ECDSA_FP "SHA256:oPRfzjC7I0IOrrKvGJlos0vA1EP499ceJmO6XD13O/U"
-#define FX_RSA_PUB "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDOYRaHg0/ZgkvrhOBCzKoOySI3rHf5HgfDHvIuPtbe0BGwlMUm9Hvi5qGkysSzlaI4ukkqby8PNs9iZh88f6CXaO+7MLhBzg+MJCkS7rXqe+Smt+MXKDearYW95zLEhujou0fBGn3/Y+nQdByFUSHVQ7rTLwBKzTcJSeTzJ7bBrCmO8epfhoCK2J3MwXui0HjHwFs0Zy/A+A6EI+G7MfXBDz8Se9bP30PeMQB1cMTttBreHpIDZg7ZDO2cKToBLLr8728UsvSa46DMThwyaNbtJ3YR5ykZGBegspFahBKNDFRkOorvZRRqZmAileVeFFiamCmveYObYSvLL4d2yoal fx-rsa"
+#define FX_RSA_PUB \
+	"ssh-rsa " \
+	"AAAAB3NzaC1yc2EAAAADAQABAAABAQDOYRaHg0/" \
+	"ZgkvrhOBCzKoOySI3rHf5HgfDHvIuPtbe0BGwlMUm9Hvi5qGkysSzlaI4ukkqby8PNs9" \
+	"iZh88f6CXaO+7MLhBzg+MJCkS7rXqe+Smt+MXKDearYW95zLEhujou0fBGn3/" \
+	"Y+nQdByFUSHVQ7rTLwBKzTcJSeTzJ7bBrCmO8epfhoCK2J3MwXui0HjHwFs0Zy/" \
+	"A+A6EI+" \
+	"G7MfXBDz8Se9bP30PeMQB1cMTttBreHpIDZg7ZDO2cKToBLLr8728UsvSa46DMThwyaN" \
+	"btJ3YR5ykZGBegspFahBKNDFRkOorvZRRqZmAileVeFFiamCmveYObYSvLL4d2yoal " \
+	"fx-rsa"
 #define FX_RSA_FP "SHA256:/El3FOCKhFEqPcLTmwSJaFKy/TA0g8F8IHRG2sV/008"
 /* A host certificate for *.example.com by the same CA. */
-#define FX_HOST_CERT "ssh-ed25519-cert-v01@openssh.com AAAAIHNzaC1lZDI1NTE5LWNlcnQtdjAxQG9wZW5zc2guY29tAAAAILuuqlqu2obUx7cWyfvkrtUCfyOhPxpbXRM01kFWmoXhAAAAIL63aZ/bOaIOw2Iiqb3S/shp8J4GVgl9/TUugNyY5rijAAAAAAAAAAAAAAACAAAAB2hvc3QtaWQAAAARAAAADSouZXhhbXBsZS5jb20AAAAAAAAAAP//////////AAAAAAAAAAAAAAAAAAAAMwAAAAtzc2gtZWQyNTUxOQAAACCLg7XRbA5wK8BfUaLW0Cg1nVvqBng1Otpq0KI/KRbZwQAAAFMAAAALc3NoLWVkMjU1MTkAAABAhi5ubiY/gw8++cL2+yu90g9rdLZYU0mWZK2ZU5jUOFCv+pq/U6Nbh0aayMUpVEMPX46gZJjgdOirrftZP1XbAg== fx-host"
+#define FX_HOST_CERT \
+	"ssh-ed25519-cert-v01@openssh.com " \
+	"AAAAIHNzaC1lZDI1NTE5LWNlcnQtdjAxQG9wZW5zc2guY29tAAAAILuuqlqu2obUx7cW" \
+	"yfvkrtUCfyOhPxpbXRM01kFWmoXhAAAAIL63aZ/bOaIOw2Iiqb3S/shp8J4GVgl9/" \
+	"TUugNyY5rijAAAAAAAAAAAAAAACAAAAB2hvc3QtaWQAAAARAAAADSouZXhhbXBsZS5jb" \
+	"20AAAAAAAAAAP//////////" \
+	"AAAAAAAAAAAAAAAAAAAAMwAAAAtzc2gtZWQyNTUxOQAAACCLg7XRbA5wK8BfUaLW0Cg1" \
+	"nVvqBng1Otpq0KI/KRbZwQAAAFMAAAALc3NoLWVkMjU1MTkAAABAhi5ubiY/" \
+	"gw8++cL2+yu90g9rdLZYU0mWZK2ZU5jUOFCv+pq/" \
+	"U6Nbh0aayMUpVEMPX46gZJjgdOirrftZP1XbAg== fx-host"
 
 static const uint8_t msg[] = "the data an ssh client asks to have signed";
 
@@ -118,8 +158,8 @@ TEST(malformed_blobs_are_refused)
 	uint8_t *blob, pk[32] = { 0 };
 	size_t len;
 
-	ASSERT_OK(ssh_key_line_blob(FX_USER_PUB, strlen(FX_USER_PUB), &blob,
-	    &len));
+	ASSERT_OK(
+	    ssh_key_line_blob(FX_USER_PUB, strlen(FX_USER_PUB), &blob, &len));
 	/* Trailing byte, short key, unknown type, empty. */
 	blob = realloc(blob, len + 1);
 	ASSERT(blob != NULL);
@@ -170,7 +210,7 @@ TEST(malformed_blobs_are_refused)
 		n[0] = 0x7f;
 		ASSERT_OK(wire_put_cstring(&w, "ssh-rsa"));
 		ASSERT_OK(wire_put_string(&w, (const uint8_t[]){ 1, 0, 1 }, 3));
-		ASSERT_OK(wire_put_string(&w, n, 64));	/* 511 bits */
+		ASSERT_OK(wire_put_string(&w, n, 64)); /* 511 bits */
 		ASSERT_ERR(ssh_key_from_blob(w.d, w.len, &k), JIT_E_LIMIT);
 		wire_writer_reset(&w);
 	}
@@ -187,13 +227,13 @@ TEST(ed25519_sign_and_verify)
 	ASSERT(ssh_key_is_private(k));
 	ASSERT_OK(ssh_key_sign(k, msg, sizeof(msg), 0, &sig, &siglen));
 	ASSERT_OK(ssh_key_verify(k, sig, siglen, msg, sizeof(msg)));
-	ASSERT_ERR(ssh_key_verify(k, sig, siglen, msg, sizeof(msg) - 1),
-	    JIT_E_AUTH);
+	ASSERT_ERR(
+	    ssh_key_verify(k, sig, siglen, msg, sizeof(msg) - 1), JIT_E_AUTH);
 	sig[siglen - 1] ^= 1;
-	ASSERT_ERR(ssh_key_verify(k, sig, siglen, msg, sizeof(msg)),
-	    JIT_E_AUTH);
-	ASSERT_ERR(ssh_key_verify(k, sig, siglen - 1, msg, sizeof(msg)),
-	    JIT_E_AUTH);
+	ASSERT_ERR(
+	    ssh_key_verify(k, sig, siglen, msg, sizeof(msg)), JIT_E_AUTH);
+	ASSERT_ERR(
+	    ssh_key_verify(k, sig, siglen - 1, msg, sizeof(msg)), JIT_E_AUTH);
 	free(sig);
 	ssh_key_free(k);
 }
@@ -238,12 +278,12 @@ TEST(a_certificate_with_a_bad_signature_is_refused)
 	uint8_t *blob;
 	size_t len;
 
-	ASSERT_OK(ssh_key_line_blob(FX_USER_CERT, strlen(FX_USER_CERT), &blob,
-	    &len));
+	ASSERT_OK(
+	    ssh_key_line_blob(FX_USER_CERT, strlen(FX_USER_CERT), &blob, &len));
 	blob[len - 3] ^= 0x40;
 	ASSERT_ERR(ssh_key_from_blob(blob, len, &c), JIT_E_AUTH);
 	blob[len - 3] ^= 0x40;
-	blob[60] ^= 1;		/* in the certified key: signed data */
+	blob[60] ^= 1; /* in the certified key: signed data */
 	ASSERT_ERR(ssh_key_from_blob(blob, len, &c), JIT_E_AUTH);
 	free(blob);
 	ASSERT(c == NULL);
@@ -256,8 +296,8 @@ TEST(attach_a_certificate_to_its_key)
 	size_t len, n;
 	const uint8_t *b;
 
-	ASSERT_OK(ssh_key_line_blob(FX_USER_CERT, strlen(FX_USER_CERT), &blob,
-	    &len));
+	ASSERT_OK(
+	    ssh_key_line_blob(FX_USER_CERT, strlen(FX_USER_CERT), &blob, &len));
 	ASSERT((other = ed25519_key(NULL)) != NULL);
 	ASSERT_ERR(ssh_key_attach_cert(other, blob, len), JIT_E_AUTH);
 	ASSERT((k = ed25519_key(FX_USER_SEED)) != NULL);
@@ -305,14 +345,15 @@ agent_wire(EVP_PKEY *pkey, bool rsa, struct wire_writer *w)
 		    (r = put_bn(w, pkey, OSSL_PKEY_PARAM_RSA_N)) != 0 ||
 		    (r = put_bn(w, pkey, OSSL_PKEY_PARAM_RSA_E)) != 0 ||
 		    (r = put_bn(w, pkey, OSSL_PKEY_PARAM_RSA_D)) != 0 ||
-		    (r = put_bn(w, pkey, OSSL_PKEY_PARAM_RSA_COEFFICIENT1)) != 0 ||
+		    (r = put_bn(w, pkey, OSSL_PKEY_PARAM_RSA_COEFFICIENT1)) !=
+			0 ||
 		    (r = put_bn(w, pkey, OSSL_PKEY_PARAM_RSA_FACTOR1)) != 0 ||
 		    (r = put_bn(w, pkey, OSSL_PKEY_PARAM_RSA_FACTOR2)) != 0)
 			return r;
 		return JIT_OK;
 	}
-	if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, q,
-	    sizeof(q), &qlen) != 1)
+	if (EVP_PKEY_get_octet_string_param(
+		pkey, OSSL_PKEY_PARAM_PUB_KEY, q, sizeof(q), &qlen) != 1)
 		return JIT_E_CRYPTO;
 	if ((r = wire_put_cstring(w, "ecdsa-sha2-nistp256")) != 0 ||
 	    (r = wire_put_cstring(w, "nistp256")) != 0 ||
@@ -352,8 +393,8 @@ sign_round_trip(bool rsa)
 		ASSERT_OK(ssh_key_verify(pub, sig, siglen, msg, sizeof(msg)));
 		free(sig);
 	}
-	ASSERT_OK(ssh_key_sign(k, msg, sizeof(msg), SSH_AGENT_RSA_SHA2_512,
-	    &sig, &siglen));
+	ASSERT_OK(ssh_key_sign(
+	    k, msg, sizeof(msg), SSH_AGENT_RSA_SHA2_512, &sig, &siglen));
 	ASSERT_OK(ssh_key_verify(pub, sig, siglen, msg, sizeof(msg)));
 	ASSERT_ERR(ssh_key_verify(pub, sig, siglen, msg, 3), JIT_E_AUTH);
 	free(sig);
@@ -429,8 +470,8 @@ TEST(ed25519_from_the_agent_wire)
 	ASSERT_ERR(ssh_key_from_agent(&r, &k), JIT_E_AUTH);
 	wire_writer_reset(&w);
 	/* A certificate with the wrong private key. */
-	ASSERT_OK(ssh_key_line_blob(FX_USER_CERT, strlen(FX_USER_CERT), &blob,
-	    &len));
+	ASSERT_OK(
+	    ssh_key_line_blob(FX_USER_CERT, strlen(FX_USER_CERT), &blob, &len));
 	ASSERT((pub = line_key(FX_USER_PUB)) != NULL);
 	ASSERT_OK(wire_put_cstring(&w, "ssh-ed25519-cert-v01@openssh.com"));
 	ASSERT_OK(wire_put_string(&w, blob, len));
@@ -453,7 +494,8 @@ TEST(patterns)
 	ASSERT(ssh_pattern_match("", "*"));
 	ASSERT(!ssh_pattern_match("rooted", "root"));
 	ASSERT(ssh_pattern_match("aaaaaaaaaaaaaaaaaaaaaaaaab", "*a*a*a*a*a*b"));
-	ASSERT(!ssh_pattern_match("aaaaaaaaaaaaaaaaaaaaaaaaaa", "*a*a*a*a*a*b"));
+	ASSERT(
+	    !ssh_pattern_match("aaaaaaaaaaaaaaaaaaaaaaaaaa", "*a*a*a*a*a*b"));
 }
 
 /* A hop: user, host, then (key, is_ca) pairs, into w. */
@@ -478,15 +520,14 @@ put_hop(struct wire_writer *w, const char *user, const char *host,
 			goto out;
 	}
 	r = wire_put_string(w, h.d, h.len);
- out:
+out:
 	wire_writer_reset(&h);
 	return r;
 }
 
 static int
 put_dest(struct wire_writer *w, const char *fhost, const struct ssh_key *fkey,
-    const char *tuser, const char *thost, const struct ssh_key *tkey,
-    bool tca)
+    const char *tuser, const char *thost, const struct ssh_key *tkey, bool tca)
 {
 	struct wire_writer c;
 	int r;
@@ -497,7 +538,7 @@ put_dest(struct wire_writer *w, const char *fhost, const struct ssh_key *fkey,
 	    (r = wire_put_string(&c, NULL, 0)) != 0 ||
 	    (r = wire_put_string(w, c.d, c.len)) != 0)
 		goto out;
- out:
+out:
 	wire_writer_reset(&c);
 	return r;
 }
@@ -556,8 +597,8 @@ TEST(destination_constraints_parse)
 
 /* A bind on b for host key h and a fresh session id. */
 static int
-do_bind(struct ssh_binds *b, const struct ssh_key *h, bool fwd,
-    uint8_t sid[32], bool corrupt)
+do_bind(struct ssh_binds *b, const struct ssh_key *h, bool fwd, uint8_t sid[32],
+    bool corrupt)
 {
 	struct wire_writer w;
 	struct wire_reader r;
@@ -644,23 +685,21 @@ TEST(destination_permitted)
 	/* ssh to C: neither. */
 	ASSERT_OK(do_bind(&b, kc, false, sid, false));
 	ASSERT_ERR(ssh_dest_permitted(&only_a, &b, NULL, NULL), JIT_E_DENIED);
-	ASSERT_ERR(ssh_dest_permitted(&only_a, &b, "root", NULL),
-	    JIT_E_DENIED);
+	ASSERT_ERR(ssh_dest_permitted(&only_a, &b, "root", NULL), JIT_E_DENIED);
 	ssh_binds_free(&b);
 	/* Forwarded to A: only_a is hidden there, a_then_b is listed. */
 	ASSERT_OK(do_bind(&b, ka, true, sid, false));
 	ASSERT_ERR(ssh_dest_permitted(&only_a, &b, NULL, NULL), JIT_E_DENIED);
 	ASSERT_OK(ssh_dest_permitted(&a_then_b, &b, NULL, NULL));
 	/* Signing on a forwarding hop itself is refused. */
-	ASSERT_ERR(ssh_dest_permitted(&a_then_b, &b, "root", NULL),
-	    JIT_E_DENIED);
+	ASSERT_ERR(
+	    ssh_dest_permitted(&a_then_b, &b, "root", NULL), JIT_E_DENIED);
 	/* From A on to B as root: allowed; as another user or to C: not. */
 	ASSERT_OK(do_bind(&b, kb, false, sid, false));
 	ASSERT_OK(ssh_dest_permitted(&a_then_b, &b, "root", NULL));
-	ASSERT_ERR(ssh_dest_permitted(&a_then_b, &b, "mallory", NULL),
-	    JIT_E_DENIED);
-	ASSERT_ERR(ssh_dest_permitted(&only_a, &b, "root", NULL),
-	    JIT_E_DENIED);
+	ASSERT_ERR(
+	    ssh_dest_permitted(&a_then_b, &b, "mallory", NULL), JIT_E_DENIED);
+	ASSERT_ERR(ssh_dest_permitted(&only_a, &b, "root", NULL), JIT_E_DENIED);
 	ssh_binds_free(&b);
 	/* A failed bind: nothing constrained may be used. */
 	ASSERT_ERR(do_bind(&b, ka, false, sid, true), JIT_E_AUTH);
@@ -678,8 +717,8 @@ TEST(destination_permitted)
 	b.v[0].sidlen = 1;
 	ASSERT_OK(ssh_dest_permitted(&any_via_ca, &b, "root", NULL));
 	b.v[0].hostkey = kc;
-	ASSERT_ERR(ssh_dest_permitted(&any_via_ca, &b, "root", NULL),
-	    JIT_E_DENIED);
+	ASSERT_ERR(
+	    ssh_dest_permitted(&any_via_ca, &b, "root", NULL), JIT_E_DENIED);
 	memset(&b, 0, sizeof(b));
 	ssh_dests_free(&any_via_ca);
 	wire_writer_reset(&w);
@@ -687,8 +726,8 @@ TEST(destination_permitted)
 	ASSERT_OK(parse_dests(&w, &any_via_ca));
 	b.n = 1;
 	b.v[0].hostkey = hostcert;
-	ASSERT_ERR(ssh_dest_permitted(&any_via_ca, &b, "root", NULL),
-	    JIT_E_DENIED);
+	ASSERT_ERR(
+	    ssh_dest_permitted(&any_via_ca, &b, "root", NULL), JIT_E_DENIED);
 	memset(&b, 0, sizeof(b));
 
 	wire_writer_reset(&w);
@@ -738,8 +777,8 @@ TEST(userauth_requests)
 	ASSERT((h = ed25519_key(NULL)) != NULL);
 	ASSERT((other = ed25519_key(NULL)) != NULL);
 	wire_writer_init(&w, 65536, false);
-	ASSERT_OK(put_userauth(&w, "ssh-connection", "publickey", "ssh-ed25519",
-	    k, NULL));
+	ASSERT_OK(put_userauth(
+	    &w, "ssh-connection", "publickey", "ssh-ed25519", k, NULL));
 	ASSERT_OK(ssh_userauth_parse(w.d, w.len, k, &ua));
 	ASSERT_EQ_STR(ua.user, "root");
 	ASSERT(ua.hostkey == NULL && ua.sidlen == 32);
@@ -753,12 +792,12 @@ TEST(userauth_requests)
 	ASSERT(ua.hostkey != NULL && ssh_key_same(ua.hostkey, h));
 	ssh_userauth_free(&ua);
 	wire_writer_reset(&w);
-	ASSERT_OK(put_userauth(&w, "other-service", "publickey", "ssh-ed25519",
-	    k, NULL));
+	ASSERT_OK(put_userauth(
+	    &w, "other-service", "publickey", "ssh-ed25519", k, NULL));
 	ASSERT_ERR(ssh_userauth_parse(w.d, w.len, k, &ua), JIT_E_FORMAT);
 	wire_writer_reset(&w);
-	ASSERT_OK(put_userauth(&w, "ssh-connection", "publickey", "ssh-rsa", k,
-	    NULL));
+	ASSERT_OK(put_userauth(
+	    &w, "ssh-connection", "publickey", "ssh-rsa", k, NULL));
 	ASSERT_ERR(ssh_userauth_parse(w.d, w.len, k, &ua), JIT_E_FORMAT);
 	wire_writer_reset(&w);
 	ssh_key_free(k);
@@ -767,8 +806,8 @@ TEST(userauth_requests)
 }
 
 static int
-parse_constraints(const uint8_t *p, size_t n, bool smartcard,
-    struct ssh_constraints *c)
+parse_constraints(
+    const uint8_t *p, size_t n, bool smartcard, struct ssh_constraints *c)
 {
 	struct wire_reader r;
 
@@ -790,8 +829,8 @@ TEST(key_constraints)
 	ASSERT_OK(parse_constraints(life, sizeof(life), false, &c));
 	ASSERT(c.has_lifetime && c.lifetime_s == 60 && c.confirm);
 	ssh_constraints_free(&c);
-	ASSERT_ERR(parse_constraints(twice, sizeof(twice), false, &c),
-	    JIT_E_FORMAT);
+	ASSERT_ERR(
+	    parse_constraints(twice, sizeof(twice), false, &c), JIT_E_FORMAT);
 	ssh_constraints_free(&c);
 	ASSERT_ERR(parse_constraints(confirm2, sizeof(confirm2), false, &c),
 	    JIT_E_FORMAT);
@@ -799,8 +838,8 @@ TEST(key_constraints)
 	ASSERT_ERR(parse_constraints(unknown, sizeof(unknown), false, &c),
 	    JIT_E_UNSUPPORTED);
 	ssh_constraints_free(&c);
-	ASSERT_ERR(parse_constraints(short_life, sizeof(short_life), false,
-	    &c), JIT_E_FORMAT);
+	ASSERT_ERR(parse_constraints(short_life, sizeof(short_life), false, &c),
+	    JIT_E_FORMAT);
 	ssh_constraints_free(&c);
 	/* Extensions: an unknown name; associated certs outside PKCS#11. */
 	wire_writer_init(&w, 65536, false);
@@ -857,8 +896,8 @@ TEST(key_lines)
 	uint8_t *blob = NULL;
 	size_t len;
 
-	ASSERT_ERR(ssh_key_line_blob("ssh-ed25519", 11, &blob, &len),
-	    JIT_E_FORMAT);
+	ASSERT_ERR(
+	    ssh_key_line_blob("ssh-ed25519", 11, &blob, &len), JIT_E_FORMAT);
 	ASSERT_ERR(ssh_key_line_blob("ssh-ed25519 !!!! x", 18, &blob, &len),
 	    JIT_E_FORMAT);
 	ASSERT_ERR(ssh_key_line_blob(" AAAA", 5, &blob, &len), JIT_E_FORMAT);
