@@ -16,11 +16,10 @@
 
 extern char **environ;
 
-#define ENV_MAX		256
+#define ENV_MAX 256
 
 void
-askpass_prompt(const struct peer *p, const char *what, char *out,
-    size_t outlen)
+askpass_prompt(const struct peer *p, const char *what, char *out, size_t outlen)
 {
 	char eexe[512], ewhat[512];
 
@@ -54,7 +53,7 @@ askpass_confirm(const char *prompt, const volatile int *cancel)
 		return JIT_E_NOMEM;
 	for (i = 0; i < n; i++)
 		envp[i] = environ[i];
-	envp[n] = (char *)(uintptr_t)"SSH_ASKPASS_PROMPT=confirm";
+	envp[n] = (char *)(uintptr_t) "SSH_ASKPASS_PROMPT=confirm";
 	argv[0] = (char *)(uintptr_t)prog;
 	argv[1] = (char *)(uintptr_t)prompt;
 	argv[2] = NULL;
@@ -77,20 +76,20 @@ askpass_confirm(const char *prompt, const volatile int *cancel)
 			kill(pid, SIGTERM);
 			waitpid(pid, &status, 0);
 			return cancel != NULL && *cancel ? JIT_E_CANCELLED :
-			    JIT_E_TIMEOUT;
+							   JIT_E_TIMEOUT;
 		}
 		nanosleep(&nap, NULL);
 		waited += 50;
 	}
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? JIT_OK :
-	    JIT_E_DENIED;
+							       JIT_E_DENIED;
 }
 
 struct ask_job {
-	struct hwjob		 hj;	/* first: hwq frees the job */
-	char			*prompt;
-	askpass_done_fn		*done;
-	void			*arg;
+	struct hwjob hj; /* first: hwq frees the job */
+	char *prompt;
+	askpass_done_fn *done;
+	void *arg;
 };
 
 static void

@@ -4,8 +4,8 @@
 
 #include "agent.h"
 
-#define ASKPASS_TIMEOUT_MS	(60 * 1000)
-#define ASKPASS_DEFAULT		"/usr/lib/openssh/ssh-askpass"
+#define ASKPASS_TIMEOUT_MS (60 * 1000)
+#define ASKPASS_DEFAULT "/usr/lib/openssh/ssh-askpass"
 
 /*
  * Run $SSH_ASKPASS (else ASKPASS_DEFAULT) with SSH_ASKPASS_PROMPT=confirm
@@ -18,16 +18,16 @@ int askpass_confirm(const char *prompt, const volatile int *cancel);
 
 /* Build "Allow PROGRAM (pid N) to use WHAT?" with every client-supplied
  * byte escaped, into out. */
-void askpass_prompt(const struct peer *p, const char *what, char *out,
-    size_t outlen);
+void askpass_prompt(
+    const struct peer *p, const char *what, char *out, size_t outlen);
 
 /*
  * Queue a confirmation for rq's connection; when answered, done(ag, conn,
  * r, arg) runs on the loop (conn is NULL if the client left) and must reply
  * and call conn_done().  Returns AGENT_DEFERRED or an error.
  */
-typedef void askpass_done_fn(struct agent *ag, struct conn *conn, int r,
-    void *arg);
+typedef void askpass_done_fn(
+    struct agent *ag, struct conn *conn, int r, void *arg);
 int askpass_submit(struct agent *ag, struct request *rq, const char *prompt,
     askpass_done_fn *done, void *arg);
 

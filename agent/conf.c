@@ -17,39 +17,54 @@
 #include "fsutil.h"
 #include "log.h"
 
-#define SECTION_MAX	128
-#define KEY_MAX		(FIELD_NAME_MAX + 8)
+#define SECTION_MAX 128
+#define KEY_MAX (FIELD_NAME_MAX + 8)
 
 static const char *const kinds[] = {
-	"secret", "env", "ssh-cert", "aws", "kube", "docker", "git",
+	"secret",
+	"env",
+	"ssh-cert",
+	"aws",
+	"kube",
+	"docker",
+	"git",
 };
 
 /* Keys of a section, as bits, to refuse one given twice. */
 enum {
-	K_WINDOW = 1 << 0, K_TOUCH = 1 << 1, K_NOTIFY = 1 << 2,
+	K_WINDOW = 1 << 0,
+	K_TOUCH = 1 << 1,
+	K_NOTIFY = 1 << 2,
 	K_ASKPASS = 1 << 3,
-	K_KIND = 1 << 4, K_ISSUER = 1 << 5, K_REVOKE = 1 << 6,
-	K_OUTPUT = 1 << 7, K_DEFTTL = 1 << 8, K_MAXTTL = 1 << 9,
-	K_TIMEOUT = 1 << 10, K_STEPUP = 1 << 11, K_ONLOCK = 1 << 12,
-	K_RFIELDS = 1 << 13, K_EXES = 1 << 14,
+	K_KIND = 1 << 4,
+	K_ISSUER = 1 << 5,
+	K_REVOKE = 1 << 6,
+	K_OUTPUT = 1 << 7,
+	K_DEFTTL = 1 << 8,
+	K_MAXTTL = 1 << 9,
+	K_TIMEOUT = 1 << 10,
+	K_STEPUP = 1 << 11,
+	K_ONLOCK = 1 << 12,
+	K_RFIELDS = 1 << 13,
+	K_EXES = 1 << 14,
 };
 
 struct parse_ctx {
-	struct conf		*c;
-	const char		*buf;		/* the file, for the reader */
-	size_t			 len, off;
-	int			 line;		/* the line handed to inih last */
-	bool			 indented;	/* it starts with a blank */
-	bool			 header;	/* a [section] line came */
-	bool			 stop;
-	char			 section[SECTION_MAX];
-	bool			 in_section;
-	bool			 agent_seen;
-	struct conf_profile	*prof;		/* NULL: in [agent] */
-	unsigned		 seen;		/* K_* of this section */
-	char			 last_key[KEY_MAX];
-	int			 err_line;
-	char			 err[320];
+	struct conf *c;
+	const char *buf; /* the file, for the reader */
+	size_t len, off;
+	int line; /* the line handed to inih last */
+	bool indented; /* it starts with a blank */
+	bool header; /* a [section] line came */
+	bool stop;
+	char section[SECTION_MAX];
+	bool in_section;
+	bool agent_seen;
+	struct conf_profile *prof; /* NULL: in [agent] */
+	unsigned seen; /* K_* of this section */
+	char last_key[KEY_MAX];
+	int err_line;
+	char err[320];
 };
 
 bool
@@ -112,8 +127,8 @@ conf_argv_dup(const struct conf_argv *a, struct conf_argv *ret)
 }
 
 int
-conf_split_argv(const char *s, struct conf_argv *a, size_t max, char *why,
-    size_t whylen)
+conf_split_argv(
+    const char *s, struct conf_argv *a, size_t max, char *why, size_t whylen)
 {
 	enum { PLAIN, SINGLE, DOUBLE } st;
 	char word[CONF_VALUE_MAX];
@@ -140,7 +155,8 @@ conf_split_argv(const char *s, struct conf_argv *a, size_t max, char *why,
 				}
 				if (ch == '\\') {
 					if (p[1] == '\0') {
-						snprintf(why, whylen, "a "
+						snprintf(why, whylen,
+						    "a "
 						    "backslash ends the value");
 						return JIT_E_CONFIG;
 					}
@@ -164,8 +180,10 @@ conf_split_argv(const char *s, struct conf_argv *a, size_t max, char *why,
 				return JIT_E_CONFIG;
 			}
 			if (wl >= sizeof(word)) {
-				snprintf(why, whylen, "a word is longer than "
-				    "%d bytes", CONF_VALUE_MAX);
+				snprintf(why, whylen,
+				    "a word is longer than "
+				    "%d bytes",
+				    CONF_VALUE_MAX);
 				return JIT_E_CONFIG;
 			}
 			word[wl++] = ch;
@@ -261,8 +279,8 @@ conf_default_path(const char *given, char **ret)
 			return JIT_E_NOMEM;
 		return JIT_OK;
 	}
-	if ((r = fs_default_dir(NULL, "XDG_CONFIG_HOME", ".config",
-	    "jit-agent", &dir)) != 0)
+	if ((r = fs_default_dir(
+		 NULL, "XDG_CONFIG_HOME", ".config", "jit-agent", &dir)) != 0)
 		return r;
 	r = asprintf(ret, "%s/config", dir) < 0 ? JIT_E_NOMEM : JIT_OK;
 	free(dir);
@@ -302,8 +320,8 @@ conf_reader(char *str, int num, void *stream)
 		n++;
 	x->line++;
 	if (n > CONF_LINE_MAX || n + 2 > (size_t)num) {
-		(void)perr(x, "the line is longer than %d characters",
-		    CONF_LINE_MAX);
+		(void)perr(
+		    x, "the line is longer than %d characters", CONF_LINE_MAX);
 		x->stop = true;
 		return NULL;
 	}
@@ -315,7 +333,7 @@ conf_reader(char *str, int num, void *stream)
 	/* inih repeats the name of a section given twice in a row: a
 	 * header line tells a second [profile a] from the first. */
 	for (take = 0; take < n && (str[take] == ' ' || str[take] == '\t');
-	    take++)
+	     take++)
 		;
 	if (take < n && str[take] == '[')
 		x->header = true;
@@ -343,23 +361,25 @@ parse_bool(const char *v, bool *ret)
 }
 
 static int
-parse_duration(struct parse_ctx *x, const char *key, const char *v,
-    int64_t max, int64_t *ret)
+parse_duration(struct parse_ctx *x, const char *key, const char *v, int64_t max,
+    int64_t *ret)
 {
 	char e[64];
 
 	if (duration_parse(v, ret) != 0 || *ret > max) {
 		esc(v, e, sizeof(e));
-		return perr(x, "%s: '%s' is not a duration of 1s to %llds "
-		    "(90s, 15m, 2h, 1d, 1h30m)", key, e, (long long)max);
+		return perr(x,
+		    "%s: '%s' is not a duration of 1s to %llds "
+		    "(90s, 15m, 2h, 1d, 1h30m)",
+		    key, e, (long long)max);
 	}
 	return 1;
 }
 
 /* A command: words, the first an absolute path (no $PATH lookup). */
 static int
-parse_argv(struct parse_ctx *x, const char *key, const char *v,
-    struct conf_argv *a)
+parse_argv(
+    struct parse_ctx *x, const char *key, const char *v, struct conf_argv *a)
 {
 	char why[96];
 
@@ -368,8 +388,10 @@ parse_argv(struct parse_ctx *x, const char *key, const char *v,
 	if (a->n == 0)
 		return perr(x, "%s: empty command", key);
 	if (a->v[0][0] != '/')
-		return perr(x, "%s: the program must be an absolute path "
-		    "(it is run without a shell and without $PATH)", key);
+		return perr(x,
+		    "%s: the program must be an absolute path "
+		    "(it is run without a shell and without $PATH)",
+		    key);
 	return 1;
 }
 
@@ -407,8 +429,10 @@ check_exes(struct parse_ctx *x, const struct conf_profile *p)
 	for (i = 0; i < p->nallowed_exes; i++) {
 		if (p->allowed_exes[i][0] != '/') {
 			esc(p->allowed_exes[i], e, sizeof(e));
-			return perr(x, "allowed_executables: '%s' is not an "
-			    "absolute path", e);
+			return perr(x,
+			    "allowed_executables: '%s' is not an "
+			    "absolute path",
+			    e);
 		}
 	}
 	return 1;
@@ -421,11 +445,13 @@ check_field_names(struct parse_ctx *x, char **names, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (!fields_valid_name((const uint8_t *)names[i],
-		    strlen(names[i]))) {
+		if (!fields_valid_name(
+			(const uint8_t *)names[i], strlen(names[i]))) {
 			esc(names[i], e, sizeof(e));
-			return perr(x, "revoke_fields: '%s' is not a field "
-			    "name ([A-Za-z0-9_.-])", e);
+			return perr(x,
+			    "revoke_fields: '%s' is not a field "
+			    "name ([A-Za-z0-9_.-])",
+			    e);
 		}
 	}
 	return 1;
@@ -441,8 +467,8 @@ looks_like_key(const char *v)
 		"default_window", "touch_timeout", "notify", "askpass" };
 	size_t n, i;
 
-	for (n = 0; v[n] != '\0' && v[n] != ' ' && v[n] != '\t' &&
-	    v[n] != '='; n++)
+	for (n = 0; v[n] != '\0' && v[n] != ' ' && v[n] != '\t' && v[n] != '=';
+	     n++)
 		;
 	for (i = n; v[i] == ' ' || v[i] == '\t'; i++)
 		;
@@ -463,10 +489,13 @@ continuation(struct parse_ctx *x, const char *name, const char *value)
 	struct conf_profile *p = x->prof;
 
 	if (looks_like_key(value))
-		return perr(x, "an indented line continues the value of %s: "
-		    "keys start at the beginning of the line", name);
+		return perr(x,
+		    "an indented line continues the value of %s: "
+		    "keys start at the beginning of the line",
+		    name);
 	if (x->last_key[0] == '\0' || strcmp(name, x->last_key) != 0)
-		return perr(x, "an indented line continues a value: keys "
+		return perr(x,
+		    "an indented line continues a value: keys "
 		    "start at the beginning of the line");
 	if (p == NULL && strcmp(name, "notify") == 0)
 		return parse_argv(x, name, value, &x->c->notify);
@@ -476,13 +505,16 @@ continuation(struct parse_ctx *x, const char *name, const char *value)
 		return parse_argv(x, name, value, &p->revoke);
 	if (p != NULL && strcmp(name, "revoke_fields") == 0)
 		return parse_list(x, name, value, CONF_REVOKE_FIELDS_MAX,
-		    &p->revoke_fields, &p->nrevoke_fields) &&
+			   &p->revoke_fields, &p->nrevoke_fields) &&
 		    check_field_names(x, p->revoke_fields, p->nrevoke_fields);
 	if (p != NULL && strcmp(name, "allowed_executables") == 0)
 		return parse_list(x, name, value, CONF_EXES_MAX,
-		    &p->allowed_exes, &p->nallowed_exes) && check_exes(x, p);
-	return perr(x, "%s: only commands and lists continue on an indented "
-	    "line", name);
+			   &p->allowed_exes, &p->nallowed_exes) &&
+		    check_exes(x, p);
+	return perr(x,
+	    "%s: only commands and lists continue on an indented "
+	    "line",
+	    name);
 }
 
 static int
@@ -501,11 +533,12 @@ agent_key(struct parse_ctx *x, const char *k, const char *v)
 	char e[64];
 
 	if (strcmp(k, "default_window") == 0)
-		return once(x, K_WINDOW, k) && parse_duration(x, k, v,
-		    DURATION_MAX_S, &c->default_window_s);
+		return once(x, K_WINDOW, k) &&
+		    parse_duration(
+			x, k, v, DURATION_MAX_S, &c->default_window_s);
 	if (strcmp(k, "touch_timeout") == 0)
-		return once(x, K_TOUCH, k) && parse_duration(x, k, v, 600,
-		    &c->touch_timeout_s);
+		return once(x, K_TOUCH, k) &&
+		    parse_duration(x, k, v, 600, &c->touch_timeout_s);
 	if (strcmp(k, "notify") == 0)
 		return once(x, K_NOTIFY, k) && parse_argv(x, k, v, &c->notify);
 	if (strcmp(k, "askpass") == 0) {
@@ -518,8 +551,10 @@ agent_key(struct parse_ctx *x, const char *k, const char *v)
 		return 1;
 	}
 	esc(k, e, sizeof(e));
-	return perr(x, "unknown key '%s' in [agent] (default_window, "
-	    "touch_timeout, notify, askpass)", e);
+	return perr(x,
+	    "unknown key '%s' in [agent] (default_window, "
+	    "touch_timeout, notify, askpass)",
+	    e);
 }
 
 static int
@@ -532,13 +567,15 @@ map_key(struct parse_ctx *x, const char *field, const char *path)
 
 	if (!fields_valid_name((const uint8_t *)field, strlen(field))) {
 		esc(field, e, sizeof(e));
-		return perr(x, "field.%s: not a field name ([A-Za-z0-9_.-])",
-		    e);
+		return perr(
+		    x, "field.%s: not a field name ([A-Za-z0-9_.-])", e);
 	}
 	if (!fields_valid_name((const uint8_t *)path, strlen(path))) {
 		esc(path, e, sizeof(e));
-		return perr(x, "field.%s: '%s' is not a dotted path into the "
-		    "issuer's JSON (like data.password)", field, e);
+		return perr(x,
+		    "field.%s: '%s' is not a dotted path into the "
+		    "issuer's JSON (like data.password)",
+		    field, e);
 	}
 	for (i = 0; i < p->nmap; i++)
 		if (strcmp(p->map[i].field, field) == 0)
@@ -568,8 +605,10 @@ profile_key(struct parse_ctx *x, const char *k, const char *v)
 			return 0;
 		if (!conf_kind_valid(v)) {
 			esc(v, e, sizeof(e));
-			return perr(x, "kind: '%s' is not secret, env, "
-			    "ssh-cert, aws, kube, docker or git", e);
+			return perr(x,
+			    "kind: '%s' is not secret, env, "
+			    "ssh-cert, aws, kube, docker or git",
+			    e);
 		}
 		if ((p->kind = strdup(v)) == NULL)
 			return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
@@ -593,19 +632,20 @@ profile_key(struct parse_ctx *x, const char *k, const char *v)
 	if (strncmp(k, "field.", 6) == 0)
 		return map_key(x, k + 6, v);
 	if (strcmp(k, "default_ttl") == 0)
-		return once(x, K_DEFTTL, k) && parse_duration(x, k, v,
-		    DURATION_MAX_S, &p->default_ttl_s);
+		return once(x, K_DEFTTL, k) &&
+		    parse_duration(x, k, v, DURATION_MAX_S, &p->default_ttl_s);
 	if (strcmp(k, "max_ttl") == 0)
-		return once(x, K_MAXTTL, k) && parse_duration(x, k, v,
-		    DURATION_MAX_S, &p->max_ttl_s);
+		return once(x, K_MAXTTL, k) &&
+		    parse_duration(x, k, v, DURATION_MAX_S, &p->max_ttl_s);
 	if (strcmp(k, "timeout") == 0)
-		return once(x, K_TIMEOUT, k) && parse_duration(x, k, v,
-		    CONF_TIMEOUT_MAX_S, &p->timeout_s);
+		return once(x, K_TIMEOUT, k) &&
+		    parse_duration(x, k, v, CONF_TIMEOUT_MAX_S, &p->timeout_s);
 	if (strcmp(k, "stepup") == 0) {
 		if (!once(x, K_STEPUP, k))
 			return 0;
 		if (stepup_parse(v, &p->stepup) != 0)
-			return perr(x, "stepup: session, always, pin or "
+			return perr(x,
+			    "stepup: session, always, pin or "
 			    "confirm");
 		return 1;
 	}
@@ -618,18 +658,21 @@ profile_key(struct parse_ctx *x, const char *k, const char *v)
 		return 1;
 	}
 	if (strcmp(k, "revoke_fields") == 0)
-		return once(x, K_RFIELDS, k) && parse_list(x, k, v,
-		    CONF_REVOKE_FIELDS_MAX, &p->revoke_fields,
-		    &p->nrevoke_fields) &&
+		return once(x, K_RFIELDS, k) &&
+		    parse_list(x, k, v, CONF_REVOKE_FIELDS_MAX,
+			&p->revoke_fields, &p->nrevoke_fields) &&
 		    check_field_names(x, p->revoke_fields, p->nrevoke_fields);
 	if (strcmp(k, "allowed_executables") == 0)
-		return once(x, K_EXES, k) && parse_list(x, k, v,
-		    CONF_EXES_MAX, &p->allowed_exes, &p->nallowed_exes) &&
+		return once(x, K_EXES, k) &&
+		    parse_list(x, k, v, CONF_EXES_MAX, &p->allowed_exes,
+			&p->nallowed_exes) &&
 		    check_exes(x, p);
 	esc(k, e, sizeof(e));
-	return perr(x, "unknown key '%s' in a profile (kind, issuer, "
+	return perr(x,
+	    "unknown key '%s' in a profile (kind, issuer, "
 	    "output, field.NAME, default_ttl, max_ttl, timeout, stepup, "
-	    "revoke, revoke_fields, revoke_on_lock, allowed_executables)", e);
+	    "revoke, revoke_fields, revoke_on_lock, allowed_executables)",
+	    e);
 }
 
 static int
@@ -641,14 +684,16 @@ new_profile(struct parse_ctx *x, const char *name)
 
 	esc(name, e, sizeof(e));
 	if (!store_valid_name(name))
-		return perr(x, "[profile %s]: a profile name is 1 to %d "
-		    "letters, digits, '_', '.' or '-'", e, PROFILE_NAME_MAX);
+		return perr(x,
+		    "[profile %s]: a profile name is 1 to %d "
+		    "letters, digits, '_', '.' or '-'",
+		    e, PROFILE_NAME_MAX);
 	if (conf_profile(c, name) != NULL)
 		return perr(x, "[profile %s] appears twice", e);
 	if (c->nprofiles >= CONF_PROFILES_MAX)
 		return perr(x, "more than %d profiles", CONF_PROFILES_MAX);
-	if ((np = reallocarray(c->profiles, c->nprofiles + 1,
-	    sizeof(*np))) == NULL)
+	if ((np = reallocarray(c->profiles, c->nprofiles + 1, sizeof(*np))) ==
+	    NULL)
 		return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
 	c->profiles = np;
 	p = &np[c->nprofiles];
@@ -697,18 +742,17 @@ enter_section(struct parse_ctx *x, const char *section)
 }
 
 static int
-on_entry(void *user, const char *section, const char *name,
-    const char *value)
+on_entry(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_ctx *x = user;
 
 	if (x->err[0] != '\0')
-		return 1;	/* one error is reported: the first */
+		return 1; /* one error is reported: the first */
 	if (value == NULL)
 		return perr(x, "NAME = VALUE expected");
 	if (strlen(value) > CONF_VALUE_MAX)
-		return perr(x, "a value is longer than %d bytes",
-		    CONF_VALUE_MAX);
+		return perr(
+		    x, "a value is longer than %d bytes", CONF_VALUE_MAX);
 	if (!enter_section(x, section))
 		return 0;
 	if (x->indented)
@@ -734,42 +778,55 @@ check_profile(struct parse_ctx *x, struct conf_profile *p)
 		return perr(x, "[profile %s]: issuer is missing", p->name);
 	ssh = p->kind != NULL && strcmp(p->kind, "ssh-cert") == 0;
 	if (ssh && p->nmap > 0)
-		return perr(x, "[profile %s]: an ssh-cert issuer prints the "
-		    "certificate line: no field mappings", p->name);
+		return perr(x,
+		    "[profile %s]: an ssh-cert issuer prints the "
+		    "certificate line: no field mappings",
+		    p->name);
 	if (ssh)
 		p->output = CONF_OUTPUT_RAW;
 	if (p->output == CONF_OUTPUT_RAW && p->nmap > 0)
-		return perr(x, "[profile %s]: field mappings need output = "
-		    "json", p->name);
-	if (p->kind == NULL && (p->kind = strdup(p->output ==
-	    CONF_OUTPUT_RAW ? "secret" : "env")) == NULL)
+		return perr(x,
+		    "[profile %s]: field mappings need output = "
+		    "json",
+		    p->name);
+	if (p->kind == NULL &&
+	    (p->kind = strdup(
+		 p->output == CONF_OUTPUT_RAW ? "secret" : "env")) == NULL)
 		return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
 	if ((p->nrevoke_fields > 0 || p->revoke_on_lock) && p->revoke.n == 0)
-		return perr(x, "[profile %s]: revoke_fields and "
-		    "revoke_on_lock need a revoke command", p->name);
+		return perr(x,
+		    "[profile %s]: revoke_fields and "
+		    "revoke_on_lock need a revoke command",
+		    p->name);
 	for (i = 0; i < p->nrevoke_fields; i++) {
 		if (p->output == CONF_OUTPUT_RAW)
-			return perr(x, "[profile %s]: revoke_fields: the one "
-			    "value of a raw output is the secret", p->name);
+			return perr(x,
+			    "[profile %s]: revoke_fields: the one "
+			    "value of a raw output is the secret",
+			    p->name);
 		if (p->nmap == 0)
 			continue;
 		for (k = 0; k < p->nmap; k++)
 			if (strcmp(p->map[k].field, p->revoke_fields[i]) == 0)
 				break;
 		if (k == p->nmap)
-			return perr(x, "[profile %s]: revoke_fields: %s is "
-			    "not one of its field.NAME", p->name,
-			    p->revoke_fields[i]);
+			return perr(x,
+			    "[profile %s]: revoke_fields: %s is "
+			    "not one of its field.NAME",
+			    p->name, p->revoke_fields[i]);
 	}
 	if (p->default_ttl_s == 0)
 		p->default_ttl_s = p->max_ttl_s > 0 &&
-		    p->max_ttl_s < CONF_TTL_DEFAULT_S ? p->max_ttl_s :
+			p->max_ttl_s < CONF_TTL_DEFAULT_S ?
+		    p->max_ttl_s :
 		    CONF_TTL_DEFAULT_S;
 	if (p->max_ttl_s == 0)
 		p->max_ttl_s = p->default_ttl_s;
 	if (p->default_ttl_s > p->max_ttl_s)
-		return perr(x, "[profile %s]: default_ttl is longer than "
-		    "max_ttl", p->name);
+		return perr(x,
+		    "[profile %s]: default_ttl is longer than "
+		    "max_ttl",
+		    p->name);
 	if (p->timeout_s == 0)
 		p->timeout_s = CONF_TIMEOUT_DEFAULT_S;
 	return 1;
@@ -778,8 +835,8 @@ check_profile(struct parse_ctx *x, struct conf_profile *p)
 /* The file must be ours (or root's) and writable by nobody else: it
  * names commands the agent runs. */
 static int
-read_conf_file(const char *path, char **ret, size_t *ret_len, char *why,
-    size_t whylen)
+read_conf_file(
+    const char *path, char **ret, size_t *ret_len, char *why, size_t whylen)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -799,7 +856,8 @@ read_conf_file(const char *path, char **ret, size_t *ret_len, char *why,
 	}
 	if ((st.st_uid != geteuid() && st.st_uid != 0) ||
 	    (st.st_mode & 022) != 0) {
-		snprintf(why, whylen, "it names commands the agent runs, so "
+		snprintf(why, whylen,
+		    "it names commands the agent runs, so "
 		    "it must be owned by you or root and writable by no one "
 		    "else (chmod go-w)");
 		goto out;
@@ -830,7 +888,7 @@ read_conf_file(const char *path, char **ret, size_t *ret_len, char *why,
 	*ret_len = off;
 	buf = NULL;
 	r = JIT_OK;
- out:
+out:
 	free(buf);
 	close(fd);
 	return r;
@@ -850,7 +908,8 @@ conf_load(const char *path, bool must_exist, struct conf **ret, char *err,
 	why[0] = '\0';
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->path = strdup(path)) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, jit_strerror(JIT_E_NOMEM));
+		snprintf(
+		    err, errlen, "%s: %s", path, jit_strerror(JIT_E_NOMEM));
 		r = JIT_E_NOMEM;
 		goto out;
 	}
@@ -862,8 +921,8 @@ conf_load(const char *path, bool must_exist, struct conf **ret, char *err,
 		goto out;
 	}
 	if (r != 0) {
-		snprintf(err, errlen, "%s: %s", path, r == JIT_E_NOENT ?
-		    "no such file" : why);
+		snprintf(err, errlen, "%s: %s", path,
+		    r == JIT_E_NOENT ? "no such file" : why);
 		r = JIT_E_CONFIG;
 		goto out;
 	}
@@ -875,11 +934,11 @@ conf_load(const char *path, bool must_exist, struct conf **ret, char *err,
 	/* inih's own complaint (no '=', no ']') names no reason. */
 	if (ir > 0 && (x.err[0] == '\0' || ir < x.err_line)) {
 		x.err_line = ir;
-		snprintf(x.err, sizeof(x.err), "expected [section], NAME = "
+		snprintf(x.err, sizeof(x.err),
+		    "expected [section], NAME = "
 		    "VALUE, or a comment (; or #)");
 	} else if (ir < 0 && x.err[0] == '\0')
-		snprintf(x.err, sizeof(x.err), "%s",
-		    jit_strerror(JIT_E_NOMEM));
+		snprintf(x.err, sizeof(x.err), "%s", jit_strerror(JIT_E_NOMEM));
 	for (i = 0; x.err[0] == '\0' && i < c->nprofiles; i++)
 		(void)check_profile(&x, &c->profiles[i]);
 	if (x.err[0] != '\0') {
@@ -890,7 +949,7 @@ conf_load(const char *path, bool must_exist, struct conf **ret, char *err,
 	*ret = c;
 	c = NULL;
 	r = JIT_OK;
- out:
+out:
 	free(buf);
 	conf_free(c);
 	return r;

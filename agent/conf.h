@@ -14,65 +14,65 @@
  * a line over CONF_LINE_MAX, too many profiles, words or fields is a
  * configuration error naming the file and the line.
  */
-#define CONF_FILE_MAX		(64 * 1024)
-#define CONF_LINE_MAX		196	/* inih's 200-byte line, less \r\n\0 */
-#define CONF_PROFILES_MAX	64
-#define CONF_ARGV_MAX		32	/* words of one command */
-#define CONF_VALUE_MAX		1024	/* one value, continuations joined */
-#define CONF_EXES_MAX		16	/* allowed_executables */
-#define CONF_REVOKE_FIELDS_MAX	8
-#define CONF_PUBLIC_VALUE_MAX	256	/* a revoke field's value */
-#define CONF_TIMEOUT_DEFAULT_S	30
-#define CONF_TIMEOUT_MAX_S	600
-#define CONF_TTL_DEFAULT_S	3600
-#define PROFILE_NAME_MAX	CRED_NAME_MAX
+#define CONF_FILE_MAX (64 * 1024)
+#define CONF_LINE_MAX 196 /* inih's 200-byte line, less \r\n\0 */
+#define CONF_PROFILES_MAX 64
+#define CONF_ARGV_MAX 32 /* words of one command */
+#define CONF_VALUE_MAX 1024 /* one value, continuations joined */
+#define CONF_EXES_MAX 16 /* allowed_executables */
+#define CONF_REVOKE_FIELDS_MAX 8
+#define CONF_PUBLIC_VALUE_MAX 256 /* a revoke field's value */
+#define CONF_TIMEOUT_DEFAULT_S 30
+#define CONF_TIMEOUT_MAX_S 600
+#define CONF_TTL_DEFAULT_S 3600
+#define PROFILE_NAME_MAX CRED_NAME_MAX
 
 /* A command as words: never run through a shell. */
 struct conf_argv {
-	char		**v;		/* NULL-terminated; NULL if unset */
-	size_t		  n;
+	char **v; /* NULL-terminated; NULL if unset */
+	size_t n;
 };
 
 enum conf_output {
-	CONF_OUTPUT_JSON = 0,		/* a JSON object, mapped to fields */
-	CONF_OUTPUT_RAW,		/* stdout is the one value */
+	CONF_OUTPUT_JSON = 0, /* a JSON object, mapped to fields */
+	CONF_OUTPUT_RAW, /* stdout is the one value */
 };
 
 /* field.NAME = PATH: the credential's field NAME is the output's PATH. */
 struct conf_map {
-	char		*field;
-	char		*path;		/* dotted, as sjson flattens */
+	char *field;
+	char *path; /* dotted, as sjson flattens */
 };
 
 struct conf_profile {
-	char			*name;
-	char			*kind;
-	struct conf_argv	 issuer;
-	struct conf_argv	 revoke;
-	enum conf_output	 output;
-	struct conf_map		*map;
-	size_t			 nmap;
-	int64_t			 default_ttl_s;
-	int64_t			 max_ttl_s;
-	int64_t			 timeout_s;
-	enum stepup		 stepup;
-	bool			 revoke_on_lock;
-	char			**revoke_fields;
-	size_t			 nrevoke_fields;
-	char			**allowed_exes;
-	size_t			 nallowed_exes;
-	int			 line;		/* its [profile] header */
+	char *name;
+	char *kind;
+	struct conf_argv issuer;
+	struct conf_argv revoke;
+	enum conf_output output;
+	struct conf_map *map;
+	size_t nmap;
+	int64_t default_ttl_s;
+	int64_t max_ttl_s;
+	int64_t timeout_s;
+	enum stepup stepup;
+	bool revoke_on_lock;
+	char **revoke_fields;
+	size_t nrevoke_fields;
+	char **allowed_exes;
+	size_t nallowed_exes;
+	int line; /* its [profile] header */
 };
 
 struct conf {
-	char			*path;
-	bool			 found;		/* the file existed */
-	int64_t			 default_window_s;	/* 0: not set */
-	int64_t			 touch_timeout_s;	/* 0: not set */
-	struct conf_argv	 notify;
-	char			*askpass;
-	struct conf_profile	*profiles;
-	size_t			 nprofiles;
+	char *path;
+	bool found; /* the file existed */
+	int64_t default_window_s; /* 0: not set */
+	int64_t touch_timeout_s; /* 0: not set */
+	struct conf_argv notify;
+	char *askpass;
+	struct conf_profile *profiles;
+	size_t nprofiles;
 };
 
 /* The path: given, else $XDG_CONFIG_HOME/jit-agent/config, else
@@ -83,11 +83,10 @@ int conf_default_path(const char *given, char **ret);
  * configuration unless must_exist (a path given with -c).  On error, err
  * holds "FILE:LINE: what is wrong" and nothing is returned.
  */
-int conf_load(const char *path, bool must_exist, struct conf **ret,
-    char *err, size_t errlen);
+int conf_load(const char *path, bool must_exist, struct conf **ret, char *err,
+    size_t errlen);
 void conf_free(struct conf *c);
-const struct conf_profile *conf_profile(const struct conf *c,
-    const char *name);
+const struct conf_profile *conf_profile(const struct conf *c, const char *name);
 /* Is kind one of secret, env, ssh-cert, aws, kube, docker, git? */
 bool conf_kind_valid(const char *kind);
 /* Is exe one the profile lets use its credentials (empty list: any)? */
@@ -99,8 +98,8 @@ bool conf_exe_allowed(const struct conf_profile *p, const char *exe);
  * outside quotes a backslash takes the next character literally.  Nothing
  * is expanded.  Words are appended to a (at most max in all).
  */
-int conf_split_argv(const char *s, struct conf_argv *a, size_t max,
-    char *why, size_t whylen);
+int conf_split_argv(
+    const char *s, struct conf_argv *a, size_t max, char *why, size_t whylen);
 void conf_argv_free(struct conf_argv *a);
 /* A deep copy (for work that outlives a reload). */
 int conf_argv_dup(const struct conf_argv *a, struct conf_argv *ret);

@@ -12,14 +12,14 @@
 #include "log.h"
 #include "secret.h"
 
-#define EXT_NAME_MAX	128
-#define EXT_ARGS_MAX	(64 * 1024)
-#define EXT_SECRET_MAX	(AGENT_FRAME_MAX)
-#define EXT_SUFFIX	"@" JIT_EXT_DOMAIN
+#define EXT_NAME_MAX 128
+#define EXT_ARGS_MAX (64 * 1024)
+#define EXT_SECRET_MAX (AGENT_FRAME_MAX)
+#define EXT_SUFFIX "@" JIT_EXT_DOMAIN
 
 static const struct {
-	const char	*verb;
-	ext_fn		*fn;
+	const char *verb;
+	ext_fn *fn;
 } exts[] = {
 	{ "status", ext_status },
 	{ "tokens", ext_tokens },
@@ -33,11 +33,11 @@ static const struct {
 	{ "audit-head", ext_audit_head },
 	{ "request", ext_request },
 };
-#define NEXTS	(sizeof(exts) / sizeof(exts[0]))
+#define NEXTS (sizeof(exts) / sizeof(exts[0]))
 
 int
-reply_ext_ok(struct conn *c, struct json_object *result,
-    const struct secret *payload)
+reply_ext_ok(
+    struct conn *c, struct json_object *result, const struct secret *payload)
 {
 	struct wire_writer w;
 	const char *s;
@@ -45,12 +45,13 @@ reply_ext_ok(struct conn *c, struct json_object *result,
 
 	/* Secure: a payload (credential values) passes through it. */
 	wire_writer_init(&w, AGENT_FRAME_MAX, true);
-	s = json_object_to_json_string_ext(result, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	s = json_object_to_json_string_ext(
+	    result, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if ((r = wire_put_u8(&w, SSH_AGENT_SUCCESS)) != 0 ||
 	    (r = wire_put_cstring(&w, s)) != 0 ||
-	    (payload != NULL && (r = wire_put_string(&w, secret_ptr(payload),
-	    secret_len(payload))) != 0)) {
+	    (payload != NULL &&
+		(r = wire_put_string(
+		     &w, secret_ptr(payload), secret_len(payload))) != 0)) {
 		wire_writer_reset(&w);
 		return r;
 	}
@@ -80,8 +81,10 @@ reply_ext_err(struct conn *c, int err, int retries, const char *fmt, ...)
 	    jsonx_add_str(o, "message", msg) != 0 ||
 	    (retries >= 0 && jsonx_add_int(o, "retries", retries) != 0) ||
 	    wire_put_u8(&w, SSH_AGENT_EXTENSION_FAILURE) != 0 ||
-	    wire_put_cstring(&w, json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) != 0) {
+	    wire_put_cstring(&w,
+		json_object_to_json_string_ext(o,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) !=
+		0) {
 		wire_writer_reset(&w);
 		conn_reply_type(c, SSH_AGENT_EXTENSION_FAILURE);
 	} else
@@ -108,7 +111,7 @@ ext_query(struct request *rq)
 	}
 	conn_send(rq->conn, &w);
 	return JIT_OK;
- fail:
+fail:
 	wire_writer_reset(&w);
 	return r;
 }
@@ -177,11 +180,11 @@ extension(struct agent *ag, struct request *rq)
 	if (r < 0)
 		goto fail;
 	goto out;
- fail:
+fail:
 	reply_ext_err(rq->conn, r, -1, "%s: %s", exts[i].verb,
 	    r == JIT_E_FORMAT ? "malformed request" : jit_strerror(r));
 	r = JIT_OK;
- out:
+out:
 	secret_free(payload);
 	json_object_put(args);
 	free(name);
@@ -206,8 +209,7 @@ dispatch(struct agent *ag, struct request *rq)
 	case SSH_AGENTC_REMOVE_SMARTCARD_KEY:
 		/* ssh-agent.c: the standard messages, locked or not. */
 		return ssh_request(ag, rq);
-	case SSH_AGENTC_EXTENSION:
-		return extension(ag, rq);
+	case SSH_AGENTC_EXTENSION: return extension(ag, rq);
 	default:
 		/* Exactly one reply, whatever arrived. */
 		conn_reply_type(rq->conn, SSH_AGENT_FAILURE);

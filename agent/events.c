@@ -56,8 +56,9 @@ event_emit(struct agent *ag, struct json_object *ev)
 		return;
 	}
 	/* json-c escapes every string, so a client's text cannot forge one. */
-	log_info("audit: %s", json_object_to_json_string_ext(ev,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	log_info("audit: %s",
+	    json_object_to_json_string_ext(
+		ev, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	if (ag->audit != NULL && (r = audit_append(ag->audit, ev)) != 0)
 		log_error("audit log append failed: %s", jit_strerror(r));
 	json_object_put(ev);

@@ -18,8 +18,8 @@
 #include "store.h"
 #include "vault.h"
 
-#define KIND_SECRET	"secret"
-#define KIND_ENV	"env"
+#define KIND_SECRET "secret"
+#define KIND_ENV "env"
 
 static void
 fmt_time(int64_t t, char *out, size_t outlen)
@@ -58,23 +58,30 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 	    r != JIT_E_NOENT)
 		return r;
 	if (!store_valid_name(a.name)) {
-		reply_ext_err(rq->conn, JIT_E_ARG, -1, "a credential name is "
-		    "1 to %d letters, digits, '_', '.' or '-'", CRED_NAME_MAX);
+		reply_ext_err(rq->conn, JIT_E_ARG, -1,
+		    "a credential name is "
+		    "1 to %d letters, digits, '_', '.' or '-'",
+		    CRED_NAME_MAX);
 		return JIT_OK;
 	}
 	if (!conf_kind_valid(a.kind)) {
-		reply_ext_err(rq->conn, JIT_E_ARG, -1, "unknown kind '%s' "
+		reply_ext_err(rq->conn, JIT_E_ARG, -1,
+		    "unknown kind '%s' "
 		    "(secret, env, " SSH_CRED_KIND ", aws, kube, docker or "
-		    "git)", a.kind);
+		    "git)",
+		    a.kind);
 		return JIT_OK;
 	}
 	if (stepup_parse(stepup, &a.stepup) != 0) {
-		reply_ext_err(rq->conn, JIT_E_ARG, -1, "unknown step-up '%s' "
-		    "(session, always, pin or confirm)", stepup);
+		reply_ext_err(rq->conn, JIT_E_ARG, -1,
+		    "unknown step-up '%s' "
+		    "(session, always, pin or confirm)",
+		    stepup);
 		return JIT_OK;
 	}
 	if (*payload == NULL || fields_validate(*payload, &nfields) != 0) {
-		reply_ext_err(rq->conn, JIT_E_FORMAT, -1, "add needs the "
+		reply_ext_err(rq->conn, JIT_E_FORMAT, -1,
+		    "add needs the "
 		    "secret's fields in the request's secret payload");
 		return JIT_OK;
 	}
@@ -82,7 +89,8 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 		char why[160];
 
 		if (ssh_cred_check_fields(*payload, why, sizeof(why)) != 0) {
-			reply_ext_err(rq->conn, JIT_E_FORMAT, -1, "an %s "
+			reply_ext_err(rq->conn, JIT_E_FORMAT, -1,
+			    "an %s "
 			    "credential holds \"key\" (base64 ed25519 seed) "
 			    "and \"cert\" (its certificate line): %s",
 			    SSH_CRED_KIND, why);
@@ -93,11 +101,13 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 		vault_wipe(ag->vault, old);
 	if ((r = store_put_cred(ag->store, &a, *payload, &c)) != 0) {
 		if (r == JIT_E_EXISTS)
-			reply_ext_err(rq->conn, r, -1, "a credential named %s "
+			reply_ext_err(rq->conn, r, -1,
+			    "a credential named %s "
 			    "exists: revoke it first, or pass --replace",
 			    a.name);
 		else if (r == JIT_E_NOTOKEN)
-			reply_ext_err(rq->conn, r, -1, "no token is enrolled to "
+			reply_ext_err(rq->conn, r, -1,
+			    "no token is enrolled to "
 			    "wrap it to: run 'jitctl enroll' first");
 		else
 			reply_ext_err(rq->conn, r, -1, "cannot store %s: %s",
@@ -119,12 +129,12 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 	(void)jsonx_add_int(res, "not_after", c->not_after);
 	arr = json_object_new_array();
 	for (i = 0; i < c->nwraps; i++) {
-		struct hw_token *t = store_token_by_id(ag->store,
-		    c->wraps[i].token_id);
+		struct hw_token *t = store_token_by_id(
+		    ag->store, c->wraps[i].token_id);
 
 		if (t != NULL)
-			json_object_array_add(arr,
-			    json_object_new_string(t->label));
+			json_object_array_add(
+			    arr, json_object_new_string(t->label));
 	}
 	json_object_object_add(res, "tokens", arr);
 	r = reply_ext_ok(rq->conn, res, NULL);
@@ -133,8 +143,8 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 }
 
 static void
-audit_deny(struct agent *ag, const struct peer *p, const char *name,
-    const char *why)
+audit_deny(
+    struct agent *ag, const struct peer *p, const char *name, const char *why)
 {
 	struct json_object *ev = event_new("deny");
 
@@ -155,12 +165,16 @@ check_usable(struct agent *ag, struct request *rq, struct cred *c)
 		return JIT_OK;
 	if (r == JIT_E_EXPIRED) {
 		fmt_time(c->not_after, when, sizeof(when));
-		reply_ext_err(rq->conn, r, -1, "%s expired at %s: request or "
-		    "add it again", c->name, when);
+		reply_ext_err(rq->conn, r, -1,
+		    "%s expired at %s: request or "
+		    "add it again",
+		    c->name, when);
 		audit_deny(ag, rq->peer, c->name, "expired");
 	} else {
-		reply_ext_err(rq->conn, r, -1, "%s is locked: run 'jitctl "
-		    "unlock %s' first", c->name, c->name);
+		reply_ext_err(rq->conn, r, -1,
+		    "%s is locked: run 'jitctl "
+		    "unlock %s' first",
+		    c->name, c->name);
 		audit_deny(ag, rq->peer, c->name, "locked");
 	}
 	return r;
@@ -180,13 +194,13 @@ ext_serve(struct agent *ag, struct conn *conn, const struct peer *p,
 	memset(&b, 0, sizeof(b));
 	if (field != NULL) {
 		if ((r = fields_get(fields, field, &f)) != 0) {
-			reply_ext_err(conn, r, -1, "%s has no field %s", c->name,
-			    field);
+			reply_ext_err(
+			    conn, r, -1, "%s has no field %s", c->name, field);
 			return JIT_OK;
 		}
 		if ((r = fields_begin(&b)) != 0 ||
-		    (r = fields_add(&b, field, strlen(field), f.val,
-		    f.vallen)) != 0 ||
+		    (r = fields_add(
+			 &b, field, strlen(field), f.val, f.vallen)) != 0 ||
 		    (r = fields_finish(&b, &one)) != 0)
 			goto out;
 	}
@@ -199,8 +213,8 @@ ext_serve(struct agent *ag, struct conn *conn, const struct peer *p,
 	arr = json_object_new_array();
 	for (size_t i = 0; i < c->nfields; i++)
 		if (field == NULL || strcmp(field, c->field_names[i]) == 0)
-			json_object_array_add(arr,
-			    json_object_new_string(c->field_names[i]));
+			json_object_array_add(
+			    arr, json_object_new_string(c->field_names[i]));
 	json_object_object_add(res, "fields", arr);
 	if (c->slot != NULL)
 		(void)jsonx_add_int(res, "until", c->slot->until_wall);
@@ -215,7 +229,7 @@ ext_serve(struct agent *ag, struct conn *conn, const struct peer *p,
 		event_peer(ev, p);
 	}
 	event_emit(ag, ev);
- out:
+out:
 	fields_abort(&b);
 	secret_free(one);
 	json_object_put(res);
@@ -223,8 +237,8 @@ ext_serve(struct agent *ag, struct conn *conn, const struct peer *p,
 }
 
 struct confirm_ctx {
-	char		*name, *field, *purpose, *command;
-	struct peer	 peer;
+	char *name, *field, *purpose, *command;
+	struct peer peer;
 };
 
 static void
@@ -246,22 +260,29 @@ confirm_done(struct agent *ag, struct conn *conn, int r, void *arg)
 	if (conn == NULL)
 		goto out;
 	if (r != 0) {
-		audit_deny(ag, &x->peer, x->name, r == JIT_E_DENIED ?
-		    "not confirmed" : jit_errname(r));
-		reply_ext_err(conn, r, -1, r == JIT_E_DENIED ? "the use of %s "
-		    "was not confirmed" : r == JIT_E_UNSUPPORTED ? "%s needs "
-		    "a confirmation, and there is no askpass program: set "
-		    "SSH_ASKPASS for the agent" : "%s: no confirmation in time",
+		audit_deny(ag, &x->peer, x->name,
+		    r == JIT_E_DENIED ? "not confirmed" : jit_errname(r));
+		reply_ext_err(conn, r, -1,
+		    r == JIT_E_DENIED ?
+			"the use of %s "
+			"was not confirmed" :
+			r == JIT_E_UNSUPPORTED ?
+			"%s needs "
+			"a confirmation, and there is no askpass program: set "
+			"SSH_ASKPASS for the agent" :
+			"%s: no confirmation in time",
 		    x->name);
 	} else if ((c = store_cred(ag->store, x->name)) == NULL ||
 	    vault_check(ag->vault, c) != 0)
-		reply_ext_err(conn, JIT_E_LOCKED, -1, "%s was locked "
-		    "meanwhile: run 'jitctl unlock %s'", x->name, x->name);
+		reply_ext_err(conn, JIT_E_LOCKED, -1,
+		    "%s was locked "
+		    "meanwhile: run 'jitctl unlock %s'",
+		    x->name, x->name);
 	else if (ext_serve(ag, conn, &x->peer, c, c->slot->fields, x->field,
-	    x->purpose, x->command) != 0)
+		     x->purpose, x->command) != 0)
 		reply_ext_err(conn, JIT_E_INTERNAL, -1, NULL);
 	conn_done(conn);
- out:
+out:
 	confirm_ctx_free(x);
 }
 
@@ -303,17 +324,19 @@ ext_get(struct agent *ag, struct request *rq, struct json_object *args,
 	if ((r = ext_str_arg(args, "name", CRED_NAME_MAX, &name)) != 0)
 		return r;
 	if (((r = jsonx_opt_str(args, "field", FIELD_NAME_MAX, &field)) != 0 &&
-	    r != JIT_E_NOENT) ||
+		r != JIT_E_NOENT) ||
 	    ((r = jsonx_opt_str(args, "purpose", 16, &purpose)) != 0 &&
-	    r != JIT_E_NOENT) ||
+		r != JIT_E_NOENT) ||
 	    ((r = jsonx_opt_str(args, "command", 256, &command)) != 0 &&
-	    r != JIT_E_NOENT))
+		r != JIT_E_NOENT))
 		return JIT_E_FORMAT;
 	if (strcmp(purpose, "get") != 0 && strcmp(purpose, "exec") != 0)
 		return JIT_E_FORMAT;
 	if ((c = store_cred(ag->store, name)) == NULL) {
-		reply_ext_err(rq->conn, JIT_E_NOENT, -1, "no credential named "
-		    "%s: see 'jitctl status'", name);
+		reply_ext_err(rq->conn, JIT_E_NOENT, -1,
+		    "no credential named "
+		    "%s: see 'jitctl status'",
+		    name);
 		audit_deny(ag, rq->peer, name, "no such credential");
 		return JIT_OK;
 	}
@@ -382,8 +405,8 @@ ext_lock(struct agent *ag, struct request *rq, struct json_object *args,
 	if (n == 0) {
 		while (vault_first(ag->vault) != NULL) {
 			c = vault_first(ag->vault)->cred;
-			json_object_array_add(done,
-			    json_object_new_string(c->name));
+			json_object_array_add(
+			    done, json_object_new_string(c->name));
 			vault_wipe(ag->vault, c);
 		}
 	}
@@ -397,21 +420,23 @@ ext_lock(struct agent *ag, struct request *rq, struct json_object *args,
 		}
 		name = json_object_get_string(e);
 		if ((c = store_cred(ag->store, name)) == NULL) {
-			reply_ext_err(rq->conn, JIT_E_NOENT, -1, "no credential "
-			    "named %s", name);
+			reply_ext_err(rq->conn, JIT_E_NOENT, -1,
+			    "no credential "
+			    "named %s",
+			    name);
 			json_object_put(done);
 			json_object_put(revoked);
 			return JIT_OK;
 		}
 		if (revoke_on_lock(ag, c, "lock", rq->peer)) {
-			json_object_array_add(revoked,
-			    json_object_new_string(name));
+			json_object_array_add(
+			    revoked, json_object_new_string(name));
 			continue;
 		}
 		if (c->slot != NULL) {
 			vault_wipe(ag->vault, c);
-			json_object_array_add(done,
-			    json_object_new_string(c->name));
+			json_object_array_add(
+			    done, json_object_new_string(c->name));
 		}
 	}
 	if ((ev = event_new("lock")) != NULL) {
@@ -442,8 +467,10 @@ ext_revoke(struct agent *ag, struct request *rq, struct json_object *args,
 	if ((r = ext_str_arg(args, "name", CRED_NAME_MAX, &name)) != 0)
 		return r;
 	if ((c = store_cred(ag->store, name)) == NULL) {
-		reply_ext_err(rq->conn, JIT_E_NOENT, -1, "no credential named "
-		    "%s", name);
+		reply_ext_err(rq->conn, JIT_E_NOENT, -1,
+		    "no credential named "
+		    "%s",
+		    name);
 		return JIT_OK;
 	}
 	if ((keep = strdup(c->name)) == NULL)

@@ -15,18 +15,18 @@
 #include "vault.h"
 
 /* Credentials per status reply (each ~400 bytes of JSON). */
-#define STATUS_PAGE	256
+#define STATUS_PAGE 256
 
 int
-ext_str_arg(struct json_object *args, const char *key, size_t max,
-    const char **ret)
+ext_str_arg(
+    struct json_object *args, const char *key, size_t max, const char **ret)
 {
 	return jsonx_get_str(args, key, max, ret);
 }
 
 int
-ext_duration_arg(struct json_object *args, const char *key, int64_t *ret,
-    int64_t dflt)
+ext_duration_arg(
+    struct json_object *args, const char *key, int64_t *ret, int64_t dflt)
 {
 	int r;
 
@@ -76,7 +76,8 @@ tokens_array(const struct store *s)
 	if ((arr = json_object_new_array()) == NULL)
 		return NULL;
 	for (i = 0; i < store_ntokens(s); i++)
-		json_object_array_add(arr, ext_token_json(store_token_at(s, i)));
+		json_object_array_add(
+		    arr, ext_token_json(store_token_at(s, i)));
 	return arr;
 }
 
@@ -112,8 +113,8 @@ cred_json(struct agent *ag, struct cred *c, int64_t now_wall, int64_t now_ms)
 	(void)jsonx_add_str(o, "kind", c->kind);
 	arr = json_object_new_array();
 	for (i = 0; i < c->nfields; i++)
-		json_object_array_add(arr,
-		    json_object_new_string(c->field_names[i]));
+		json_object_array_add(
+		    arr, json_object_new_string(c->field_names[i]));
 	json_object_object_add(o, "fields", arr);
 	(void)jsonx_add_str(o, "stepup", stepup_name(c->stepup));
 	(void)jsonx_add_int(o, "not_after", c->not_after);
@@ -150,12 +151,12 @@ cred_json(struct agent *ag, struct cred *c, int64_t now_wall, int64_t now_ms)
 		json_object_object_add(o, "last_peer", NULL);
 	arr = json_object_new_array();
 	for (i = 0; i < c->nwraps; i++) {
-		const struct hw_token *t = store_token_by_id(ag->store,
-		    c->wraps[i].token_id);
+		const struct hw_token *t = store_token_by_id(
+		    ag->store, c->wraps[i].token_id);
 
 		if (t != NULL)
-			json_object_array_add(arr,
-			    json_object_new_string(t->label));
+			json_object_array_add(
+			    arr, json_object_new_string(t->label));
 	}
 	json_object_object_add(o, "tokens", arr);
 	return o;
@@ -175,14 +176,17 @@ ext_status(struct agent *ag, struct request *rq, struct json_object *args,
 	int r;
 
 	(void)payload;
-	if ((r = jsonx_opt_int(args, "offset", 0, STORE_CREDS_MAX,
-	    &offset)) != 0 && r != JIT_E_NOENT)
+	if ((r = jsonx_opt_int(args, "offset", 0, STORE_CREDS_MAX, &offset)) !=
+		0 &&
+	    r != JIT_E_NOENT)
 		return r;
 	/* {"name": N}: that credential alone (jitctl get asks this). */
 	if ((r = jsonx_opt_str(args, "name", CRED_NAME_MAX, &name)) == 0) {
 		if ((one = store_cred(ag->store, name)) == NULL) {
-			reply_ext_err(rq->conn, JIT_E_NOENT, -1, "no credential "
-			    "named %s: see 'jitctl status'", name);
+			reply_ext_err(rq->conn, JIT_E_NOENT, -1,
+			    "no credential "
+			    "named %s: see 'jitctl status'",
+			    name);
 			return JIT_OK;
 		}
 	} else if (r != JIT_E_NOENT)
@@ -207,20 +211,23 @@ ext_status(struct agent *ag, struct request *rq, struct json_object *args,
 	json_object_object_add(res, "tokens", tokens_array(ag->store));
 	/* A page at a time: 10,000 credentials do not fit in one frame. */
 	arr = json_object_new_array();
-	end = (size_t)offset + STATUS_PAGE < total ? (size_t)offset +
-	    STATUS_PAGE : total;
+	end = (size_t)offset + STATUS_PAGE < total ?
+	    (size_t)offset + STATUS_PAGE :
+	    total;
 	if (one != NULL) {
-		json_object_array_add(arr, cred_json(ag, one, now_wall,
-		    now_ms));
+		json_object_array_add(
+		    arr, cred_json(ag, one, now_wall, now_ms));
 		total = end = 1;
-	} else for (i = (size_t)offset; i < end; i++)
-		json_object_array_add(arr, cred_json(ag,
-		    store_cred_at(ag->store, i), now_wall, now_ms));
+	} else
+		for (i = (size_t)offset; i < end; i++)
+			json_object_array_add(arr,
+			    cred_json(ag, store_cred_at(ag->store, i), now_wall,
+				now_ms));
 	json_object_object_add(res, "credentials", arr);
 	/* Upstream revocations (few: they are pruned) come with page one. */
 	if (offset == 0)
-		json_object_object_add(res, "revocations",
-		    revoke_list_json(ag));
+		json_object_object_add(
+		    res, "revocations", revoke_list_json(ag));
 	(void)jsonx_add_int(res, "total", (int64_t)total);
 	if (end < total)
 		(void)jsonx_add_int(res, "next", (int64_t)end);

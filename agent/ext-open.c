@@ -16,24 +16,24 @@
 #include "vault.h"
 
 struct open_job {
-	struct hwjob		  hj;		/* first: hwq frees the job */
-	struct hw_token		**cands;	/* copies: tokens may go */
-	size_t			  ncands;
-	size_t			  used;		/* the candidate that answered */
-	struct secret		 *pin;
-	struct cred_sealed	**cs;
-	struct secret		**out;
-	int			 *errs;
-	size_t			  n;
-	int64_t			  window_s;
-	int			  touch_timeout_ms;
-	bool			  for_get;
-	char			 *field, *purpose, *command;
-	struct peer		  peer;
-	ext_open_then		 *then;
-	void			 *then_arg;
-	void			(*then_free)(void *arg);
-	struct notify		 *notify;	/* [agent] notify, if set */
+	struct hwjob hj; /* first: hwq frees the job */
+	struct hw_token **cands; /* copies: tokens may go */
+	size_t ncands;
+	size_t used; /* the candidate that answered */
+	struct secret *pin;
+	struct cred_sealed **cs;
+	struct secret **out;
+	int *errs;
+	size_t n;
+	int64_t window_s;
+	int touch_timeout_ms;
+	bool for_get;
+	char *field, *purpose, *command;
+	struct peer peer;
+	ext_open_then *then;
+	void *then_arg;
+	void (*then_free)(void *arg);
+	struct notify *notify; /* [agent] notify, if set */
 };
 
 static void
@@ -84,7 +84,7 @@ open_run(struct hwjob *hj)
 		/* An absent or foreign token, or one that wants a PIN when
 		 * none was given: try the next (a backup, a touch key). */
 		if ((r == JIT_E_NODEV || r == JIT_E_WRONG_TOKEN ||
-		    (r == JIT_E_PIN_REQUIRED && j->pin == NULL)) &&
+			(r == JIT_E_PIN_REQUIRED && j->pin == NULL)) &&
 		    i + 1 < j->ncands) {
 			log_debug("token %s: %s; trying the next",
 			    j->cands[i]->label, jit_strerror(r));
@@ -99,7 +99,7 @@ open_run(struct hwjob *hj)
 		j->errs[k] = cred_sealed_open(j->cs[k], j->cands[i]->id, sk,
 		    j->cands[i]->recipient, &j->out[k]);
 	r = JIT_OK;
- out:
+out:
 	secret_free(sk);
 	hj->result = r;
 }
@@ -112,8 +112,8 @@ audit_open_fail(struct agent *ag, struct open_job *j, int r)
 
 	names = json_object_new_array();
 	for (i = 0; i < j->n; i++)
-		json_object_array_add(names,
-		    json_object_new_string(j->cs[i]->name));
+		json_object_array_add(
+		    names, json_object_new_string(j->cs[i]->name));
 	json_object_object_add(ev, "names", names);
 	event_str(ev, "why", jit_errname(r));
 	event_str(ev, "detail", j->hj.st.msg[0] ? j->hj.st.msg : NULL);
@@ -131,16 +131,18 @@ open_done_get(struct agent *ag, struct open_job *j)
 		reply_ext_err(conn, j->errs[0] ? j->errs[0] : JIT_E_NOENT, -1,
 		    "%s could not be opened: %s", j->cs[0]->name,
 		    j->errs[0] == JIT_E_AUTH ? "its file was altered" :
-		    "it changed meanwhile");
+					       "it changed meanwhile");
 		return;
 	}
 	if (vault_check(ag->vault, c) != 0) {
-		reply_ext_err(conn, JIT_E_LOCKED, -1, "%s was locked "
-		    "meanwhile: run 'jitctl unlock %s'", c->name, c->name);
+		reply_ext_err(conn, JIT_E_LOCKED, -1,
+		    "%s was locked "
+		    "meanwhile: run 'jitctl unlock %s'",
+		    c->name, c->name);
 		return;
 	}
 	if (ext_serve(ag, conn, &j->peer, c, j->out[0], j->field, j->purpose,
-	    j->command) != 0)
+		j->command) != 0)
 		reply_ext_err(conn, JIT_E_INTERNAL, -1, NULL);
 }
 
@@ -165,10 +167,14 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 			e = json_object_new_object();
 			(void)jsonx_add_str(e, "name", j->cs[i]->name);
 			(void)jsonx_add_str(e, "message",
-			    j->errs[i] == JIT_E_AUTH ? "its file was altered "
-			    "(header or ciphertext edited): it cannot be opened"
-			    : j->errs[i] == JIT_E_NOENT ? "it is not wrapped to "
-			    "this token" : jit_strerror(j->errs[i]));
+			    j->errs[i] == JIT_E_AUTH ?
+				"its file was altered "
+				"(header or ciphertext edited): it cannot be "
+				"opened" :
+				j->errs[i] == JIT_E_NOENT ?
+				"it is not wrapped to "
+				"this token" :
+				jit_strerror(j->errs[i]));
 			json_object_array_add(failed, e);
 			log_warn("unlock %s: %s", j->cs[i]->name,
 			    jit_strerror(j->errs[i]));
@@ -181,8 +187,8 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 			secret_free(j->out[i]);
 			j->out[i] = NULL;
 		}
-		if (vault_unlock(ag->vault, c, j->out[i], j->window_s,
-		    label) != 0) {
+		if (vault_unlock(ag->vault, c, j->out[i], j->window_s, label) !=
+		    0) {
 			j->out[i] = NULL;
 			continue;
 		}
@@ -199,8 +205,8 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 		if (j->cands[j->used]->simulated)
 			(void)jsonx_add_bool(ev, "simulated", true);
 		if (json_object_array_length(failed) > 0)
-			json_object_object_add(ev, "failed",
-			    json_object_get(failed));
+			json_object_object_add(
+			    ev, "failed", json_object_get(failed));
 		event_peer(ev, &j->peer);
 	}
 	event_emit(ag, ev);
@@ -210,8 +216,10 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 	(void)jsonx_add_int(res, "until", until);
 	(void)jsonx_add_int(res, "window", j->window_s);
 	if (nok == 0 && j->n > 0)
-		reply_ext_err(j->hj.conn, JIT_E_AUTH, -1, "nothing was unlocked: "
-		    "%s", json_object_to_json_string(failed));
+		reply_ext_err(j->hj.conn, JIT_E_AUTH, -1,
+		    "nothing was unlocked: "
+		    "%s",
+		    json_object_to_json_string(failed));
 	else if (reply_ext_ok(j->hj.conn, res, NULL) != 0)
 		reply_ext_err(j->hj.conn, JIT_E_INTERNAL, -1, NULL);
 	json_object_put(res);
@@ -260,7 +268,7 @@ open_done(struct hwjob *hj)
 	else
 		open_done_unlock(ag, j);
 	conn_done(conn);
- out:
+out:
 	open_job_free(j);
 }
 
@@ -276,8 +284,8 @@ dup_opt(const char *s, char **ret)
 /* Tokens that wrap every credential asked for, the named one alone if
  * given, in enrollment order. */
 static int
-pick_tokens(struct agent *ag, struct open_job *j, struct cred **creds,
-    size_t n, const char *label)
+pick_tokens(struct agent *ag, struct open_job *j, struct cred **creds, size_t n,
+    const char *label)
 {
 	struct hw_token *t;
 	size_t i, k;
@@ -288,8 +296,9 @@ pick_tokens(struct agent *ag, struct open_job *j, struct cred **creds,
 	for (k = 0; k < n; k++)
 		if (creds[k]->stepup == STEPUP_PIN)
 			need_pin = true;
-	if ((j->cands = calloc(store_ntokens(ag->store),
-	    sizeof(*j->cands))) == NULL && store_ntokens(ag->store) > 0)
+	if ((j->cands = calloc(store_ntokens(ag->store), sizeof(*j->cands))) ==
+		NULL &&
+	    store_ntokens(ag->store) > 0)
 		return JIT_E_NOMEM;
 	for (i = 0; i < store_ntokens(ag->store); i++) {
 		t = store_token_at(ag->store, i);
@@ -351,8 +360,8 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 		void *arg = j->then_arg;
 
 		j->then_arg = NULL;
-		r = j->then(ag, rq->conn, rq->peer, NULL, NULL, JIT_E_NOTOKEN,
-		    arg);
+		r = j->then(
+		    ag, rq->conn, rq->peer, NULL, NULL, JIT_E_NOTOKEN, arg);
 		open_job_free(j);
 		free(j);
 		return r;
@@ -361,14 +370,18 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 		if (store_ntokens(ag->store) == 0)
 			reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1, NULL);
 		else if (a->token_label != NULL && a->token_label[0] != '\0')
-			reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1, "token %s "
+			reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1,
+			    "token %s "
 			    "does not open all of these credentials",
 			    a->token_label);
 		else
-			reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1, "no single "
+			reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1,
+			    "no single "
 			    "enrolled token opens all of these credentials%s",
-			    a->n > 1 ? ": unlock them separately" : ": step-up "
-			    "'pin' needs a TPM or a FIDO2 key enrolled with --uv");
+			    a->n > 1 ? ": unlock them separately" :
+				       ": step-up "
+				       "'pin' needs a TPM or a FIDO2 key "
+				       "enrolled with --uv");
 		open_job_free(j);
 		free(j);
 		return JIT_OK;
@@ -376,8 +389,9 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 	j->hj.conn = rq->conn;
 	j->hj.run = open_run;
 	j->hj.done = open_done;
-	if ((j->hj.device = strdup(j->cands[0]->device ?
-	    j->cands[0]->device : j->cands[0]->type)) == NULL) {
+	if ((j->hj.device = strdup(j->cands[0]->device ? j->cands[0]->device :
+							 j->cands[0]->type)) ==
+	    NULL) {
 		r = JIT_E_NOMEM;
 		goto fail;
 	}
@@ -389,10 +403,10 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 	/* A tool that knows nothing of the agent (ssh) cannot say "touch
 	 * your key": the notify command says it if the touch is slow. */
 	if (j->then != NULL)
-		j->notify = notify_arm(ag, j->cs[0]->name, j->cands[0]->label,
-		    &j->peer);
+		j->notify = notify_arm(
+		    ag, j->cs[0]->name, j->cands[0]->label, &j->peer);
 	return AGENT_DEFERRED;
- fail:
+fail:
 	open_job_free(j);
 	free(j);
 	return r;
@@ -411,23 +425,26 @@ ext_unlock(struct agent *ag, struct request *rq, struct json_object *args,
 	int r;
 
 	memset(&oa, 0, sizeof(oa));
-	if ((r = ext_duration_arg(args, "for", &oa.window_s,
-	    ag->window_default_s)) != 0)
+	if ((r = ext_duration_arg(
+		 args, "for", &oa.window_s, ag->window_default_s)) != 0)
 		return r;
-	if (((r = jsonx_opt_bool(args, "all", &all)) != 0 && r != JIT_E_NOENT) ||
+	if (((r = jsonx_opt_bool(args, "all", &all)) != 0 &&
+		r != JIT_E_NOENT) ||
 	    ((r = jsonx_opt_str(args, "token", HW_LABEL_MAX, &label)) != 0 &&
-	    r != JIT_E_NOENT))
+		r != JIT_E_NOENT))
 		return JIT_E_FORMAT;
 	if (json_object_object_get_ex(args, "names", &arr) &&
 	    (!json_object_is_type(arr, json_type_array) ||
-	    json_object_array_length(arr) > STORE_CREDS_MAX))
+		json_object_array_length(arr) > STORE_CREDS_MAX))
 		return JIT_E_FORMAT;
 	cap = all ? store_ncreds(ag->store) :
-	    (arr != NULL ? json_object_array_length(arr) : 0);
+		    (arr != NULL ? json_object_array_length(arr) : 0);
 	if (cap == 0) {
-		reply_ext_err(rq->conn, JIT_E_ARG, -1, all ? "there are no "
-		    "credentials to unlock" : "name the credentials to unlock, "
-		    "or pass --all");
+		reply_ext_err(rq->conn, JIT_E_ARG, -1,
+		    all ? "there are no "
+			  "credentials to unlock" :
+			  "name the credentials to unlock, "
+			  "or pass --all");
 		return JIT_OK;
 	}
 	if ((creds = calloc(cap, sizeof(*creds))) == NULL)
@@ -439,7 +456,8 @@ ext_unlock(struct agent *ag, struct request *rq, struct json_object *args,
 			if (time(NULL) >= c->not_after)
 				continue;
 		} else {
-			struct json_object *e = json_object_array_get_idx(arr, i);
+			struct json_object *e = json_object_array_get_idx(
+			    arr, i);
 
 			if (!json_object_is_type(e, json_type_string)) {
 				free(creds);
@@ -447,14 +465,16 @@ ext_unlock(struct agent *ag, struct request *rq, struct json_object *args,
 			}
 			name = json_object_get_string(e);
 			if ((c = store_cred(ag->store, name)) == NULL) {
-				reply_ext_err(rq->conn, JIT_E_NOENT, -1, "no "
+				reply_ext_err(rq->conn, JIT_E_NOENT, -1,
+				    "no "
 				    "credential named %s: see 'jitctl status'",
 				    name);
 				free(creds);
 				return JIT_OK;
 			}
 			if (time(NULL) >= c->not_after) {
-				reply_ext_err(rq->conn, JIT_E_EXPIRED, -1, "%s "
+				reply_ext_err(rq->conn, JIT_E_EXPIRED, -1,
+				    "%s "
 				    "has expired: request or add it again",
 				    c->name);
 				free(creds);
@@ -464,7 +484,8 @@ ext_unlock(struct agent *ag, struct request *rq, struct json_object *args,
 		creds[n++] = c;
 	}
 	if (n == 0) {
-		reply_ext_err(rq->conn, JIT_E_EXPIRED, -1, "every credential "
+		reply_ext_err(rq->conn, JIT_E_EXPIRED, -1,
+		    "every credential "
 		    "has expired: request or add them again");
 		free(creds);
 		return JIT_OK;

@@ -31,45 +31,45 @@
 #include "vault.h"
 #include "wire.h"
 
-#define SSH_SEED_LEN		32
-#define SSH_PUB_FILE		"id_ed25519.pub"
-#define SSH_PUB_COMMENT		"jit-agent"
-#define PENDING_MAX		256	/* requests running at once */
+#define SSH_SEED_LEN 32
+#define SSH_PUB_FILE "id_ed25519.pub"
+#define SSH_PUB_COMMENT "jit-agent"
+#define PENDING_MAX 256 /* requests running at once */
 
 struct issue_job {
-	struct hwjob		 hj;		/* first: hwq frees the job */
-	char			*name, *profile, *kind, *reason;
-	int64_t			 ttl_s;
-	enum stepup		 stepup;
-	enum conf_output	 output;
-	bool			 ssh;
-	struct conf_map		*map;		/* copies: a reload may come */
-	size_t			 nmap;
-	char			**rfields;
-	size_t			 nrfields;
-	struct conf_argv	 argv;
-	struct proc_env		 env;
-	int64_t			 timeout_ms;
-	char			*tmpbase;	/* ssh-cert: where the key goes */
-	struct peer		 peer;		/* its exe resolved at accept */
+	struct hwjob hj; /* first: hwq frees the job */
+	char *name, *profile, *kind, *reason;
+	int64_t ttl_s;
+	enum stepup stepup;
+	enum conf_output output;
+	bool ssh;
+	struct conf_map *map; /* copies: a reload may come */
+	size_t nmap;
+	char **rfields;
+	size_t nrfields;
+	struct conf_argv argv;
+	struct proc_env env;
+	int64_t timeout_ms;
+	char *tmpbase; /* ssh-cert: where the key goes */
+	struct peer peer; /* its exe resolved at accept */
 	/* Written by the worker. */
-	struct proc_result	 pr;
-	struct secret		*seed;		/* ssh-cert: the key's seed */
-	struct secret		*fields;
-	struct cred_pub		 pub[CRED_PUBLIC_MAX];
-	size_t			 npub;
-	char			 why[640];	/* for the person */
-	char			 why_audit[256];	/* without stderr */
+	struct proc_result pr;
+	struct secret *seed; /* ssh-cert: the key's seed */
+	struct secret *fields;
+	struct cred_pub pub[CRED_PUBLIC_MAX];
+	size_t npub;
+	char why[640]; /* for the person */
+	char why_audit[256]; /* without stderr */
 };
 
 /* Names with a request running, so that two do not race for one name. */
 struct pending {
-	struct pending		*next;
-	struct agent		*ag;
-	char			*name;
+	struct pending *next;
+	struct agent *ag;
+	char *name;
 };
-static struct pending	*pending_head;
-static size_t		 npending;
+static struct pending *pending_head;
+static size_t npending;
 
 static bool
 pending_has(struct agent *ag, const char *name)
@@ -165,8 +165,7 @@ copy_cut(char *out, size_t outlen, const char *s)
 	append_cut(out, outlen, s);
 }
 
-static void
-set_why(struct issue_job *j, const char *fmt, ...)
+static void set_why(struct issue_job *j, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* A failure that quotes nothing from the output: the same for both. */
@@ -198,19 +197,19 @@ ssh_keygen(struct issue_job *j, char *line, size_t linelen)
 	    (r = secret_new(crypto_sign_SECRETKEYBYTES, &sk)) != 0)
 		goto out;
 	randombytes_buf(secret_ptr(j->seed), SSH_SEED_LEN);
-	if (crypto_sign_seed_keypair(pk, secret_ptr(sk),
-	    secret_ptr(j->seed)) != 0) {
+	if (crypto_sign_seed_keypair(pk, secret_ptr(sk), secret_ptr(j->seed)) !=
+	    0) {
 		r = JIT_E_CRYPTO;
 		goto out;
 	}
 	if ((r = wire_put_cstring(&w, "ssh-ed25519")) != 0 ||
 	    (r = wire_put_string(&w, pk, sizeof(pk))) != 0)
 		goto out;
-	sodium_bin2base64(b64, sizeof(b64), w.d, w.len,
-	    sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64(
+	    b64, sizeof(b64), w.d, w.len, sodium_base64_VARIANT_ORIGINAL);
 	snprintf(line, linelen, "ssh-ed25519 %s " SSH_PUB_COMMENT "\n", b64);
 	r = JIT_OK;
- out:
+out:
 	wire_writer_reset(&w);
 	secret_free(sk);
 	return r;
@@ -246,8 +245,9 @@ write_pubkey(const char *path, const char *line)
 	size_t len = strlen(line);
 	int fd, r = JIT_OK;
 
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, 0600)) < 0)
+	if ((fd = open(path,
+		 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) <
+	    0)
 		return JIT_E_IO;
 	if (write(fd, line, len) != (ssize_t)len)
 		r = JIT_E_IO;
@@ -271,8 +271,8 @@ trimmed_len(const struct secret *out)
 }
 
 static int
-fields_one(const char *name, const uint8_t *val, size_t len,
-    struct secret **ret)
+fields_one(
+    const char *name, const uint8_t *val, size_t len, struct secret **ret)
 {
 	struct fields_builder b;
 	int r;
@@ -294,39 +294,43 @@ map_ssh(struct issue_job *j)
 	size_t n = secret_len(j->pr.out), b64len;
 	int r;
 
-	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r' ||
-	    p[n - 1] == ' ' || p[n - 1] == '\t'))
+	while (n > 0 &&
+	    (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' ' ||
+		p[n - 1] == '\t'))
 		n--;
 	if (n == 0) {
 		set_why(j, "the issuer printed no certificate line");
 		return JIT_E_ISSUER;
 	}
 	if (memchr(p, '\n', n) != NULL || memchr(p, '\0', n) != NULL) {
-		set_why(j, "the issuer must print one certificate line (the "
+		set_why(j,
+		    "the issuer must print one certificate line (the "
 		    "-cert.pub file), and it printed more");
 		return JIT_E_ISSUER;
 	}
-	b64len = sodium_base64_ENCODED_LEN(SSH_SEED_LEN,
-	    sodium_base64_VARIANT_ORIGINAL);
+	b64len = sodium_base64_ENCODED_LEN(
+	    SSH_SEED_LEN, sodium_base64_VARIANT_ORIGINAL);
 	if ((r = secret_new(b64len, &b64)) != 0)
 		return r;
-	sodium_bin2base64((char *)secret_ptr(b64), b64len,
-	    secret_ptr(j->seed), SSH_SEED_LEN, sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64((char *)secret_ptr(b64), b64len, secret_ptr(j->seed),
+	    SSH_SEED_LEN, sodium_base64_VARIANT_ORIGINAL);
 	if ((r = fields_begin(&b)) != 0 ||
-	    (r = fields_add(&b, SSH_CRED_FIELD_KEY,
-	    strlen(SSH_CRED_FIELD_KEY), secret_ptr(b64),
-	    strlen((const char *)secret_ptr(b64)))) != 0 ||
+	    (r = fields_add(&b, SSH_CRED_FIELD_KEY, strlen(SSH_CRED_FIELD_KEY),
+		 secret_ptr(b64), strlen((const char *)secret_ptr(b64)))) !=
+		0 ||
 	    (r = fields_add(&b, SSH_CRED_FIELD_CERT,
-	    strlen(SSH_CRED_FIELD_CERT), p, n)) != 0) {
+		 strlen(SSH_CRED_FIELD_CERT), p, n)) != 0) {
 		fields_abort(&b);
 		goto out;
 	}
 	r = fields_finish(&b, &j->fields);
- out:
+out:
 	secret_free(b64);
 	if (r != 0 && r != JIT_E_NOMEM && r != JIT_E_MLOCK)
-		set_why(j, "the certificate line is not a field value "
-		    "(at most %d bytes)", FIELD_VALUE_MAX);
+		set_why(j,
+		    "the certificate line is not a field value "
+		    "(at most %d bytes)",
+		    FIELD_VALUE_MAX);
 	return r != 0 ? JIT_E_ISSUER : JIT_OK;
 }
 
@@ -342,11 +346,14 @@ map_json(struct issue_job *j)
 	if ((r = sjson_to_fields(j->pr.out, &all)) != 0) {
 		if (r == JIT_E_NOMEM || r == JIT_E_MLOCK)
 			return r;
-		set_why(j, "the issuer's output is not a JSON object of "
+		set_why(j,
+		    "the issuer's output is not a JSON object of "
 		    "strings, numbers and booleans (nested objects are "
 		    "read as dotted names, arrays are refused)%s",
-		    r == JIT_E_LIMIT ? ": too many fields or nested too "
-		    "deep" : r == JIT_E_EXISTS ? ": a name repeats" : "");
+		    r == JIT_E_LIMIT      ? ": too many fields or nested too "
+					    "deep" :
+			r == JIT_E_EXISTS ? ": a name repeats" :
+					    "");
 		return JIT_E_ISSUER;
 	}
 	if (j->nmap == 0) {
@@ -357,17 +364,19 @@ map_json(struct issue_job *j)
 		goto out;
 	for (i = 0; i < j->nmap; i++) {
 		if (fields_get(all, j->map[i].path, &f) != 0) {
-			set_why(j, "the issuer's output has no \"%s\" (for "
-			    "field.%s)", j->map[i].path, j->map[i].field);
+			set_why(j,
+			    "the issuer's output has no \"%s\" (for "
+			    "field.%s)",
+			    j->map[i].path, j->map[i].field);
 			r = JIT_E_ISSUER;
 			goto out;
 		}
 		if ((r = fields_add(&b, j->map[i].field,
-		    strlen(j->map[i].field), f.val, f.vallen)) != 0)
+			 strlen(j->map[i].field), f.val, f.vallen)) != 0)
 			goto out;
 	}
 	r = fields_finish(&b, &j->fields);
- out:
+out:
 	fields_abort(&b);
 	secret_free(all);
 	return r;
@@ -382,8 +391,10 @@ keep_public(struct issue_job *j)
 
 	for (i = 0; i < j->nrfields && i < CRED_PUBLIC_MAX; i++) {
 		if (fields_get(j->fields, j->rfields[i], &f) != 0) {
-			set_why(j, "the issuer's output has no field %s "
-			    "(revoke_fields)", j->rfields[i]);
+			set_why(j,
+			    "the issuer's output has no field %s "
+			    "(revoke_fields)",
+			    j->rfields[i]);
 			return JIT_E_ISSUER;
 		}
 		if (f.vallen > CRED_PUBLIC_VALUE_MAX) {
@@ -392,8 +403,8 @@ keep_public(struct issue_job *j)
 			return JIT_E_ISSUER;
 		}
 		if ((j->pub[i].name = strdup(j->rfields[i])) == NULL ||
-		    (j->pub[i].value = strndup((const char *)f.val,
-		    f.vallen)) == NULL) {
+		    (j->pub[i].value = strndup(
+			 (const char *)f.val, f.vallen)) == NULL) {
 			free(j->pub[i].name);
 			j->pub[i].name = NULL;
 			return JIT_E_NOMEM;
@@ -424,8 +435,8 @@ issue_run(struct hwjob *hj)
 		snprintf(dir, sizeof(dir), "%s/jit-issuer-XXXXXX", j->tmpbase);
 		if ((r = ssh_keygen(j, line, sizeof(line))) != 0 ||
 		    mkdtemp(dir) == NULL) {
-			set_why(j, "cannot make the SSH key: %s", r != 0 ?
-			    jit_strerror(r) : strerror(errno));
+			set_why(j, "cannot make the SSH key: %s",
+			    r != 0 ? jit_strerror(r) : strerror(errno));
 			hj->result = r != 0 ? r : JIT_E_IO;
 			return;
 		}
@@ -443,13 +454,12 @@ issue_run(struct hwjob *hj)
 	}
 	r = proc_run(&spec, &j->pr);
 	if (r != 0) {
-		log_escape(j->argv.v[0], strlen(j->argv.v[0]), prog,
-		    sizeof(prog));
+		log_escape(
+		    j->argv.v[0], strlen(j->argv.v[0]), prog, sizeof(prog));
 		proc_describe(&j->pr, j->timeout_ms, true, desc, sizeof(desc));
-		snprintf(j->why, sizeof(j->why), "the issuer %s %s", prog,
-		    desc);
-		proc_describe(&j->pr, j->timeout_ms, false, desc,
-		    sizeof(desc));
+		snprintf(
+		    j->why, sizeof(j->why), "the issuer %s %s", prog, desc);
+		proc_describe(&j->pr, j->timeout_ms, false, desc, sizeof(desc));
 		copy_cut(j->why_audit, sizeof(j->why_audit), "the issuer ");
 		append_cut(j->why_audit, sizeof(j->why_audit), desc);
 		hj->result = r == JIT_E_TIMEOUT ? JIT_E_TIMEOUT : JIT_E_ISSUER;
@@ -460,11 +470,12 @@ issue_run(struct hwjob *hj)
 	else if (j->output == CONF_OUTPUT_RAW) {
 		n = trimmed_len(j->pr.out);
 		if (n == 0 || memchr(secret_ptr(j->pr.out), '\0', n) != NULL) {
-			set_why(j, "the issuer printed %s", n == 0 ? "nothing" :
-			    "a NUL byte");
+			set_why(j, "the issuer printed %s",
+			    n == 0 ? "nothing" : "a NUL byte");
 			r = JIT_E_ISSUER;
 		} else if ((r = fields_one(FIELD_DEFAULT, secret_ptr(j->pr.out),
-		    n, &j->fields)) != 0 && r != JIT_E_NOMEM)
+				n, &j->fields)) != 0 &&
+		    r != JIT_E_NOMEM)
 			set_why(j, "the issuer printed more than %d bytes",
 			    FIELD_VALUE_MAX);
 	} else
@@ -474,7 +485,7 @@ issue_run(struct hwjob *hj)
 	if (r != 0 && j->why[0] == '\0')
 		set_why(j, "%s", jit_strerror(r));
 	hj->result = r;
- out:
+out:
 	/* The output is in the fields now, or it is dropped. */
 	secret_free(j->pr.out);
 	j->pr.out = NULL;
@@ -503,8 +514,9 @@ check_ssh(struct agent *ag, struct issue_job *j)
 		return JIT_E_ISSUER;
 	}
 	if ((r = fields_get(j->fields, SSH_CRED_FIELD_CERT, &f)) != 0 ||
-	    (r = ssh_key_line_blob((const char *)f.val, f.vallen, &blob,
-	    &len)) != 0 || (r = ssh_key_from_blob(blob, len, &k)) != 0 ||
+	    (r = ssh_key_line_blob(
+		 (const char *)f.val, f.vallen, &blob, &len)) != 0 ||
+	    (r = ssh_key_from_blob(blob, len, &k)) != 0 ||
 	    (cert = ssh_key_cert(k)) == NULL) {
 		set_why(j, "the issuer's certificate cannot be read");
 		r = JIT_E_ISSUER;
@@ -518,15 +530,15 @@ check_ssh(struct agent *ag, struct issue_job *j)
 	if (cert->valid_before < (uint64_t)(now + j->ttl_s))
 		j->ttl_s = (int64_t)cert->valid_before - now;
 	r = JIT_OK;
- out:
+out:
 	ssh_key_free(k);
 	free(blob);
 	return r;
 }
 
 static void
-audit_request(struct agent *ag, struct issue_job *j, int r,
-    const struct cred *c)
+audit_request(
+    struct agent *ag, struct issue_job *j, int r, const struct cred *c)
 {
 	struct json_object *ev;
 
@@ -564,17 +576,17 @@ reply_ok(struct agent *ag, struct conn *conn, const struct cred *c)
 	(void)jsonx_add_int(res, "not_after", c->not_after);
 	arr = json_object_new_array();
 	for (i = 0; i < c->nfields; i++)
-		json_object_array_add(arr,
-		    json_object_new_string(c->field_names[i]));
+		json_object_array_add(
+		    arr, json_object_new_string(c->field_names[i]));
 	json_object_object_add(res, "fields", arr);
 	arr = json_object_new_array();
 	for (i = 0; i < c->nwraps; i++) {
-		struct hw_token *t = store_token_by_id(ag->store,
-		    c->wraps[i].token_id);
+		struct hw_token *t = store_token_by_id(
+		    ag->store, c->wraps[i].token_id);
 
 		if (t != NULL)
-			json_object_array_add(arr,
-			    json_object_new_string(t->label));
+			json_object_array_add(
+			    arr, json_object_new_string(t->label));
 	}
 	json_object_object_add(res, "tokens", arr);
 	r = reply_ext_ok(conn, res, NULL);
@@ -591,8 +603,8 @@ store_issued(struct agent *ag, struct issue_job *j, struct cred **ret)
 
 	old = store_cred(ag->store, j->name);
 	if (old != NULL && time(NULL) < old->not_after) {
-		set_why(j, "a credential named %s was stored meanwhile",
-		    j->name);
+		set_why(
+		    j, "a credential named %s was stored meanwhile", j->name);
 		return JIT_E_EXISTS;
 	}
 	if (old != NULL) {
@@ -611,8 +623,9 @@ store_issued(struct agent *ag, struct issue_job *j, struct cred **ret)
 	a.pub = j->pub;
 	a.npub = j->npub;
 	if ((r = store_put_cred(ag->store, &a, j->fields, ret)) != 0)
-		set_why(j, "it cannot be stored: %s", r == JIT_E_NOTOKEN ?
-		    "no token is enrolled" : jit_strerror(r));
+		set_why(j, "it cannot be stored: %s",
+		    r == JIT_E_NOTOKEN ? "no token is enrolled" :
+					 jit_strerror(r));
 	return r;
 }
 
@@ -638,9 +651,10 @@ issue_done(struct hwjob *hj)
 		r = store_issued(ag, j, &c);
 	if (r != 0 && minted) {
 		/* Made upstream, not kept here: it must not live on. */
-		revoke_unstored(ag, j->name, j->profile, j->reason, j->pub,
-		    j->npub);
-		append_cut(j->why, sizeof(j->why), "; it is being revoked "
+		revoke_unstored(
+		    ag, j->name, j->profile, j->reason, j->pub, j->npub);
+		append_cut(j->why, sizeof(j->why),
+		    "; it is being revoked "
 		    "upstream");
 	}
 	audit_request(ag, j, r, c);
@@ -648,8 +662,10 @@ issue_done(struct hwjob *hj)
 		if (r == 0 && reply_ok(ag, conn, c) != 0)
 			reply_ext_err(conn, JIT_E_INTERNAL, -1, NULL);
 		else if (r != 0)
-			reply_ext_err(conn, r, -1, "profile %s: %s; nothing was "
-			    "stored", j->profile, j->why);
+			reply_ext_err(conn, r, -1,
+			    "profile %s: %s; nothing was "
+			    "stored",
+			    j->profile, j->why);
 		conn_done(conn);
 	} else if (r == 0)
 		log_info("%s was requested and stored; its client had left",
@@ -697,8 +713,9 @@ copy_profile(struct issue_job *j, const struct conf_profile *p)
 		}
 		j->nmap++;
 	}
-	if (p->nrevoke_fields > 0 && (j->rfields = calloc(p->nrevoke_fields,
-	    sizeof(*j->rfields))) == NULL)
+	if (p->nrevoke_fields > 0 &&
+	    (j->rfields = calloc(p->nrevoke_fields, sizeof(*j->rfields))) ==
+		NULL)
 		return JIT_E_NOMEM;
 	for (i = 0; i < p->nrevoke_fields; i++) {
 		if ((j->rfields[i] = strdup(p->revoke_fields[i])) == NULL)
@@ -721,8 +738,7 @@ issuer_env(struct issue_job *j)
 	    (r = proc_env_set(&j->env, "JIT_NAME", j->name)) != 0 ||
 	    (r = proc_env_set(&j->env, "JIT_KIND", j->kind)) != 0 ||
 	    (r = proc_env_set(&j->env, "JIT_REASON", j->reason)) != 0 ||
-	    (r = proc_env_set(&j->env, "JIT_REQUESTER_EXE",
-	    j->peer.exe)) != 0)
+	    (r = proc_env_set(&j->env, "JIT_REQUESTER_EXE", j->peer.exe)) != 0)
 		return r;
 	snprintf(num, sizeof(num), "%lld", (long long)j->ttl_s);
 	if ((r = proc_env_set(&j->env, "JIT_TTL", num)) != 0)
@@ -759,60 +775,71 @@ ext_request(struct agent *ag, struct request *rq, struct json_object *args,
 	int r;
 
 	(void)payload;
-	if ((r = ext_str_arg(args, "profile", PROFILE_NAME_MAX,
-	    &profile)) != 0 ||
+	if ((r = ext_str_arg(args, "profile", PROFILE_NAME_MAX, &profile)) !=
+		0 ||
 	    (r = ext_str_arg(args, "reason", CRED_REASON_MAX, &reason)) != 0)
 		return r == JIT_E_LIMIT ? r : JIT_E_FORMAT;
 	if (((r = jsonx_opt_str(args, "name", CRED_NAME_MAX, &name)) != 0 &&
-	    r != JIT_E_NOENT) ||
+		r != JIT_E_NOENT) ||
 	    ((r = jsonx_opt_int(args, "ttl", 1, DURATION_MAX_S, &ttl)) != 0 &&
-	    r != JIT_E_NOENT))
+		r != JIT_E_NOENT))
 		return JIT_E_FORMAT;
 	if (!reason_ok(reason)) {
-		reply_ext_err(rq->conn, JIT_E_ARG, -1, "the reason is one line "
+		reply_ext_err(rq->conn, JIT_E_ARG, -1,
+		    "the reason is one line "
 		    "of text (1 to %d bytes, no control characters)",
 		    CRED_REASON_MAX);
 		return JIT_OK;
 	}
 	if ((p = conf_profile(ag->conf, profile)) == NULL) {
-		reply_ext_err(rq->conn, JIT_E_NOENT, -1, "no profile named %s "
-		    "in %s: see jit-agent.conf(5)", profile,
+		reply_ext_err(rq->conn, JIT_E_NOENT, -1,
+		    "no profile named %s "
+		    "in %s: see jit-agent.conf(5)",
+		    profile,
 		    ag->conf != NULL ? ag->conf->path : "the configuration");
 		return JIT_OK;
 	}
 	if (name == NULL)
 		name = profile;
 	if (!store_valid_name(name)) {
-		reply_ext_err(rq->conn, JIT_E_ARG, -1, "a credential name is "
-		    "1 to %d letters, digits, '_', '.' or '-'", CRED_NAME_MAX);
+		reply_ext_err(rq->conn, JIT_E_ARG, -1,
+		    "a credential name is "
+		    "1 to %d letters, digits, '_', '.' or '-'",
+		    CRED_NAME_MAX);
 		return JIT_OK;
 	}
 	if (ttl == 0)
 		ttl = p->default_ttl_s;
 	if (ttl > p->max_ttl_s) {
 		duration_format(p->max_ttl_s, when, sizeof(when));
-		reply_ext_err(rq->conn, JIT_E_ARG, -1, "profile %s allows at "
-		    "most %s (its max_ttl)", profile, when);
+		reply_ext_err(rq->conn, JIT_E_ARG, -1,
+		    "profile %s allows at "
+		    "most %s (its max_ttl)",
+		    profile, when);
 		return JIT_OK;
 	}
 	/* Refuse before anything is made upstream. */
 	if (store_ntokens(ag->store) == 0) {
-		reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1, "no token is "
+		reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1,
+		    "no token is "
 		    "enrolled to wrap it to: run 'jitctl enroll' first");
 		return JIT_OK;
 	}
 	if ((old = store_cred(ag->store, name)) != NULL &&
 	    time(NULL) < old->not_after) {
-		duration_format(old->not_after - (int64_t)time(NULL), when,
-		    sizeof(when));
-		reply_ext_err(rq->conn, JIT_E_EXISTS, -1, "%s exists and is "
+		duration_format(
+		    old->not_after - (int64_t)time(NULL), when, sizeof(when));
+		reply_ext_err(rq->conn, JIT_E_EXISTS, -1,
+		    "%s exists and is "
 		    "valid for %s more: use it, or 'jitctl revoke %s' first",
 		    name, when, name);
 		return JIT_OK;
 	}
 	if (pending_has(ag, name)) {
-		reply_ext_err(rq->conn, JIT_E_BUSY, -1, "a request for %s is "
-		    "already running", name);
+		reply_ext_err(rq->conn, JIT_E_BUSY, -1,
+		    "a request for %s is "
+		    "already running",
+		    name);
 		return JIT_OK;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL)
@@ -840,7 +867,7 @@ ext_request(struct agent *ag, struct request *rq, struct json_object *args,
 	}
 	conn_set_job(rq->conn, &j->hj);
 	return AGENT_DEFERRED;
- fail:
+fail:
 	free(j->hj.device);
 	issue_job_free(j);
 	free(j);
@@ -868,9 +895,10 @@ ext_check_exe(struct agent *ag, struct conn *conn, const struct peer *p,
 		used += (size_t)snprintf(list + used, sizeof(list) - used,
 		    "%s%s", i > 0 ? ", " : "", prof->allowed_exes[i]);
 	log_escape(p->exe, strlen(p->exe), eexe, sizeof(eexe));
-	reply_ext_err(conn, JIT_E_PEER, -1, "%s may be used only by %s "
-	    "(allowed_executables of profile %s), not by %s", c->name, list,
-	    c->profile, eexe);
+	reply_ext_err(conn, JIT_E_PEER, -1,
+	    "%s may be used only by %s "
+	    "(allowed_executables of profile %s), not by %s",
+	    c->name, list, c->profile, eexe);
 	if ((ev = event_new("deny")) != NULL) {
 		event_str(ev, "name", c->name);
 		event_str(ev, "why", "executable not allowed");

@@ -13,13 +13,13 @@
 #include "vault.h"
 
 struct enroll_job {
-	struct hwjob		 hj;	/* first: hwq frees the job */
-	char			*type, *label, *device;
-	struct secret		*pin;
-	bool			 uv, allow_simulated;
-	int			 touch_timeout_ms;
-	struct hw_token		*tok;
-	struct peer		 peer;
+	struct hwjob hj; /* first: hwq frees the job */
+	char *type, *label, *device;
+	struct secret *pin;
+	bool uv, allow_simulated;
+	int touch_timeout_ms;
+	struct hw_token *tok;
+	struct peer peer;
 };
 
 static void
@@ -49,7 +49,7 @@ enroll_done(struct hwjob *hj)
 	int r = hj->result;
 
 	if (r == 0 && (r = store_add_token(ag->store, j->tok)) == 0)
-		j->tok = NULL;	/* the store has it */
+		j->tok = NULL; /* the store has it */
 	ev = event_new(r == 0 ? "enroll" : "deny");
 	event_str(ev, "token", j->label);
 	event_str(ev, "type", j->type);
@@ -66,20 +66,22 @@ enroll_done(struct hwjob *hj)
 	conn_set_job(hj->conn, NULL);
 	if (r != 0) {
 		if (r == JIT_E_EXISTS)
-			reply_ext_err(hj->conn, r, -1, "a token labelled %s is "
-			    "already enrolled", j->label);
+			reply_ext_err(hj->conn, r, -1,
+			    "a token labelled %s is "
+			    "already enrolled",
+			    j->label);
 		else
 			ext_reply_hw_err(hj->conn, r, &hj->st);
 	} else {
 		res = json_object_new_object();
-		json_object_object_add(res, "token", ext_token_json(
-		    store_token_by_label(ag->store, j->label)));
+		json_object_object_add(res, "token",
+		    ext_token_json(store_token_by_label(ag->store, j->label)));
 		if (reply_ext_ok(hj->conn, res, NULL) != 0)
 			reply_ext_err(hj->conn, JIT_E_INTERNAL, -1, NULL);
 		json_object_put(res);
 	}
 	conn_done(hj->conn);
- out:
+out:
 	hw_token_free(j->tok);
 	free(j->type);
 	free(j->label);
@@ -100,19 +102,23 @@ ext_enroll(struct agent *ag, struct request *rq, struct json_object *args,
 	    (r = ext_str_arg(args, "label", HW_LABEL_MAX, &label)) != 0)
 		return r;
 	if (((r = jsonx_opt_str(args, "device", HW_DEVICE_MAX, &device)) != 0 &&
-	    r != JIT_E_NOENT) ||
+		r != JIT_E_NOENT) ||
 	    ((r = jsonx_opt_bool(args, "uv", &uv)) != 0 && r != JIT_E_NOENT) ||
 	    ((r = jsonx_opt_bool(args, "allow_simulated", &sim)) != 0 &&
-	    r != JIT_E_NOENT))
+		r != JIT_E_NOENT))
 		return JIT_E_FORMAT;
 	if (hw_backend_find(type) == NULL) {
-		reply_ext_err(rq->conn, JIT_E_UNSUPPORTED, -1, "unknown token "
-		    "type '%s' (this build has: %s)", type, hw_backend_list());
+		reply_ext_err(rq->conn, JIT_E_UNSUPPORTED, -1,
+		    "unknown token "
+		    "type '%s' (this build has: %s)",
+		    type, hw_backend_list());
 		return JIT_OK;
 	}
 	if (store_token_by_label(ag->store, label) != NULL) {
-		reply_ext_err(rq->conn, JIT_E_EXISTS, -1, "a token labelled %s "
-		    "is already enrolled", label);
+		reply_ext_err(rq->conn, JIT_E_EXISTS, -1,
+		    "a token labelled %s "
+		    "is already enrolled",
+		    label);
 		return JIT_OK;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL)
@@ -137,7 +143,7 @@ ext_enroll(struct agent *ag, struct request *rq, struct json_object *args,
 		goto fail;
 	conn_set_job(rq->conn, &j->hj);
 	return AGENT_DEFERRED;
- fail:
+fail:
 	free(j->hj.device);
 	free(j->type);
 	free(j->label);
@@ -175,14 +181,18 @@ ext_unenroll(struct agent *ag, struct request *rq, struct json_object *args,
 	}
 	r = store_remove_token(ag->store, label, force, &rewrapped, &orphans);
 	if (r == JIT_E_NOENT) {
-		reply_ext_err(rq->conn, r, -1, "no token labelled %s is "
-		    "enrolled", label);
+		reply_ext_err(rq->conn, r, -1,
+		    "no token labelled %s is "
+		    "enrolled",
+		    label);
 		return JIT_OK;
 	}
 	if (r == JIT_E_DENIED) {
-		reply_ext_err(rq->conn, r, -1, "%zu credential(s) open only "
+		reply_ext_err(rq->conn, r, -1,
+		    "%zu credential(s) open only "
 		    "with %s: enroll a backup token and add them again, or "
-		    "pass --force to delete them", orphans, label);
+		    "pass --force to delete them",
+		    orphans, label);
 		return JIT_OK;
 	}
 	if (r != 0)

@@ -21,18 +21,17 @@ struct cred;
 typedef int ext_fn(struct agent *ag, struct request *rq,
     struct json_object *args, struct secret **payload);
 
-ext_fn ext_status, ext_tokens, ext_enroll, ext_unenroll, ext_add,
-    ext_unlock, ext_get, ext_lock, ext_revoke, ext_audit_head, ext_request;
+ext_fn ext_status, ext_tokens, ext_enroll, ext_unenroll, ext_add, ext_unlock,
+    ext_get, ext_lock, ext_revoke, ext_audit_head, ext_request;
 
 /* Helpers shared by the handlers. */
-int ext_str_arg(struct json_object *args, const char *key, size_t max,
-    const char **ret);
-int ext_duration_arg(struct json_object *args, const char *key,
-    int64_t *ret, int64_t dflt);
+int ext_str_arg(
+    struct json_object *args, const char *key, size_t max, const char **ret);
+int ext_duration_arg(
+    struct json_object *args, const char *key, int64_t *ret, int64_t dflt);
 struct json_object *ext_token_json(const struct hw_token *t);
 /* Reply to rq with the error of a hardware job (its status sentence). */
 void ext_reply_hw_err(struct conn *c, int r, const struct hw_status *st);
-
 
 /* ext-request.c: JIT_OK if the peer's executable may use c (its profile's
  * allowed_executables); else it replied, audited a deny, and says so. */
@@ -55,18 +54,17 @@ typedef int ext_open_then(struct agent *ag, struct conn *c,
 /* ext-open.c: open credentials with a token, off the loop.  For a get
  * (get_field etc. set), the one credential is served and not kept. */
 struct open_args {
-	struct cred	**creds;
-	size_t		  n;
-	const char	 *token_label;	/* NULL: any that wraps them all */
-	struct secret	 *pin;		/* taken */
-	int64_t		  window_s;
-	bool		  for_get;
-	const char	 *field, *purpose, *command;
-	ext_open_then	 *then;		/* with for_get: instead of a reply */
-	void		 *then_arg;	/* taken: then or then_free gets it */
-	void		(*then_free)(void *arg);
+	struct cred **creds;
+	size_t n;
+	const char *token_label; /* NULL: any that wraps them all */
+	struct secret *pin; /* taken */
+	int64_t window_s;
+	bool for_get;
+	const char *field, *purpose, *command;
+	ext_open_then *then; /* with for_get: instead of a reply */
+	void *then_arg; /* taken: then or then_free gets it */
+	void (*then_free)(void *arg);
 };
-int ext_open_submit(struct agent *ag, struct request *rq,
-    struct open_args *a);
+int ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a);
 
 #endif

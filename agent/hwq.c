@@ -8,16 +8,16 @@
 #include "log.h"
 
 struct device_lane {
-	char			*device;
-	struct hwjob		*running;
-	struct hwjob		*head, *tail;	/* waiting */
-	struct device_lane	*next;
+	char *device;
+	struct hwjob *running;
+	struct hwjob *head, *tail; /* waiting */
+	struct device_lane *next;
 };
 
 struct hwq {
-	struct agent		*ag;
-	struct device_lane	*lanes;
-	size_t			 pending;
+	struct agent *ag;
+	struct device_lane *lanes;
+	size_t pending;
 };
 
 int
@@ -118,10 +118,10 @@ lane_next(struct hwq *q, struct device_lane *l)
 		job->next = NULL;
 		job->work.data = job;
 		l->running = job;
-		if ((r = uv_queue_work(q->ag->loop, &job->work, on_work,
-		    on_done)) != 0) {
-			log_error("cannot queue hardware work: %s",
-			    uv_strerror(r));
+		if ((r = uv_queue_work(
+			 q->ag->loop, &job->work, on_work, on_done)) != 0) {
+			log_error(
+			    "cannot queue hardware work: %s", uv_strerror(r));
 			l->running = NULL;
 			job->result = JIT_E_INTERNAL;
 			job->done(job);

@@ -20,19 +20,19 @@ struct hwq;
  * wiped instead of delivered.
  */
 struct hwjob {
-	uv_work_t		 work;
-	struct agent		*ag;
-	struct conn		*conn;		/* NULL once detached */
-	char			*device;	/* the serialisation key */
-	volatile int		 cancel;
+	uv_work_t work;
+	struct agent *ag;
+	struct conn *conn; /* NULL once detached */
+	char *device; /* the serialisation key */
+	volatile int cancel;
 	/* Runs in a worker thread: must not touch agent state. */
-	void			(*run)(struct hwjob *job);
+	void (*run)(struct hwjob *job);
 	/* Runs on the loop afterwards, also when detached (conn NULL). */
-	void			(*done)(struct hwjob *job);
-	void			*arg;
-	int			 result;
-	struct hw_status	 st;
-	struct hwjob		*next;		/* waiting on the same device */
+	void (*done)(struct hwjob *job);
+	void *arg;
+	int result;
+	struct hw_status st;
+	struct hwjob *next; /* waiting on the same device */
 };
 
 int hwq_new(struct agent *ag, struct hwq **ret);

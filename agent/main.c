@@ -27,13 +27,13 @@
 #include "store.h"
 #include "vault.h"
 
-#define SOCK_LEAF	"jit-agent/agent.sock"
-#define SECURE_HEAP_SIZE	(256 * 1024)
+#define SOCK_LEAF "jit-agent/agent.sock"
+#define SECURE_HEAP_SIZE (256 * 1024)
 
 /* The configuration file, kept for SIGHUP; what the command line set wins. */
-static const char	*conf_opt;
-static char		*conf_path;
-static bool		 window_opt, touch_opt;
+static const char *conf_opt;
+static char *conf_path;
+static bool window_opt, touch_opt;
 
 static void
 usage(FILE *f)
@@ -82,12 +82,13 @@ kill_agent(void)
 		return 1;
 	}
 	if (kill((pid_t)pid, SIGTERM) != 0) {
-		fprintf(stderr, "jit-agent: kill %ld: %s\n", pid,
-		    strerror(errno));
+		fprintf(
+		    stderr, "jit-agent: kill %ld: %s\n", pid, strerror(errno));
 		return 1;
 	}
 	printf("unset JIT_AGENT_SOCK;\nunset JIT_AGENT_PID;\n"
-	    "echo Agent pid %ld killed;\n", pid);
+	       "echo Agent pid %ld killed;\n",
+	    pid);
 	return 0;
 }
 
@@ -142,7 +143,8 @@ apply_conf(struct agent *ag)
 {
 	if (!window_opt)
 		ag->window_default_s = ag->conf->default_window_s > 0 ?
-		    ag->conf->default_window_s : AGENT_WINDOW_DEFAULT_S;
+		    ag->conf->default_window_s :
+		    AGENT_WINDOW_DEFAULT_S;
 	if (!touch_opt)
 		ag->touch_timeout_ms = ag->conf->touch_timeout_s > 0 ?
 		    (int)ag->conf->touch_timeout_s * 1000 :
@@ -158,14 +160,14 @@ reload_conf(struct agent *ag)
 	struct conf *cf;
 	char err[512];
 
-	if (conf_load(conf_path, conf_opt != NULL, &cf, err,
-	    sizeof(err)) != 0) {
+	if (conf_load(conf_path, conf_opt != NULL, &cf, err, sizeof(err)) !=
+	    0) {
 		log_error("SIGHUP: %s; keeping the configuration in use", err);
 		return;
 	}
 	if ((cf->askpass == NULL) != (ag->conf->askpass == NULL) ||
-	    (cf->askpass != NULL && strcmp(cf->askpass,
-	    ag->conf->askpass) != 0))
+	    (cf->askpass != NULL &&
+		strcmp(cf->askpass, ag->conf->askpass) != 0))
 		log_warn("SIGHUP: a new askpass takes effect at restart");
 	conf_free(ag->conf);
 	ag->conf = cf;
@@ -190,7 +192,8 @@ on_signal(uv_signal_t *h, int signum)
 		break;
 	case SIGHUP:
 		reload_conf(ag);
-		log_info("SIGHUP: the store itself is read at start only; "
+		log_info(
+		    "SIGHUP: the store itself is read at start only; "
 		    "restart the agent to pick up files changed behind its "
 		    "back");
 		break;
@@ -211,7 +214,7 @@ static void
 signals_start(struct agent *ag)
 {
 	uv_signal_t *hs[] = { &ag->sig_term, &ag->sig_int, &ag->sig_usr1,
-	    &ag->sig_hup };
+		&ag->sig_hup };
 	int nums[] = { SIGTERM, SIGINT, SIGUSR1, SIGHUP };
 	size_t i;
 
@@ -241,8 +244,8 @@ daemonize(int *ret_fd)
 		if (n <= 0)
 			exit(1);
 		buf[n] = '\0';
-		fputs(buf, n > 3 && strncmp(buf, "ok\n", 3) == 0 ? stdout :
-		    stderr);
+		fputs(buf,
+		    n > 3 && strncmp(buf, "ok\n", 3) == 0 ? stdout : stderr);
 		exit(strncmp(buf, "ok\n", 3) == 0 ? 0 : 1);
 	}
 	close(p[0]);
@@ -282,8 +285,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "touch-timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
+		{ "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 }
 	};
 	struct agent ag;
 	const char *sock = NULL, *datadir = NULL;
@@ -302,17 +304,21 @@ main(int argc, char **argv)
 	memset(&ag, 0, sizeof(ag));
 	ag.window_default_s = AGENT_WINDOW_DEFAULT_S;
 	ag.touch_timeout_ms = AGENT_TOUCH_TIMEOUT_MS;
-	while ((ch = getopt_long(argc, argv, "a:c:d:fDt:kh", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "a:c:d:fDt:kh", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'a': sock = optarg; break;
 		case 'c': conf_opt = optarg; break;
 		case 'd': datadir = optarg; break;
 		case 'f': foreground = 1; break;
-		case 'D': foreground = 1; debug = 1; break;
+		case 'D':
+			foreground = 1;
+			debug = 1;
+			break;
 		case 't':
 			if (duration_parse(optarg, &v) != 0) {
-				fprintf(stderr, "jit-agent: -t: a duration like "
+				fprintf(stderr,
+				    "jit-agent: -t: a duration like "
 				    "15m or 1h\n");
 				return 2;
 			}
@@ -321,7 +327,8 @@ main(int argc, char **argv)
 			break;
 		case 'T':
 			if (duration_parse(optarg, &v) != 0 || v > 600) {
-				fprintf(stderr, "jit-agent: --touch-timeout: "
+				fprintf(stderr,
+				    "jit-agent: --touch-timeout: "
 				    "1 to 600 seconds\n");
 				return 2;
 			}
@@ -341,12 +348,14 @@ main(int argc, char **argv)
 	log_init("jit-agent", 1, debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	/* A wrong configuration stops the agent here, on the terminal. */
 	if ((r = conf_default_path(conf_opt, &conf_path)) != 0) {
-		fprintf(stderr, "jit-agent: cannot find the configuration: "
-		    "%s\n", jit_strerror(r));
+		fprintf(stderr,
+		    "jit-agent: cannot find the configuration: "
+		    "%s\n",
+		    jit_strerror(r));
 		return 1;
 	}
-	if (conf_load(conf_path, conf_opt != NULL, &ag.conf, err,
-	    sizeof(err)) != 0) {
+	if (conf_load(
+		conf_path, conf_opt != NULL, &ag.conf, err, sizeof(err)) != 0) {
 		fprintf(stderr, "jit-agent: %s\n", err);
 		free(conf_path);
 		return 1;
@@ -369,24 +378,30 @@ main(int argc, char **argv)
 	if (CRYPTO_secure_malloc_init(SECURE_HEAP_SIZE, 16) != 1) {
 		CRYPTO_secure_malloc_done();
 		log_info("OpenSSL's secure heap is unavailable: ECDSA and RSA "
-		    "keys are rebuilt for each signature");
+			 "keys are rebuilt for each signature");
 	}
 	if ((r = socket_path(&ag, sock)) != 0 ||
 	    (r = fs_default_dir(datadir, "XDG_DATA_HOME", ".local/share",
-	    "jit-agent", &ag.data_dir)) != 0) {
-		snprintf(msg, sizeof(msg), "jit-agent: cannot choose the socket "
-		    "or data directory: %s\n", jit_strerror(r));
+		 "jit-agent", &ag.data_dir)) != 0) {
+		snprintf(msg, sizeof(msg),
+		    "jit-agent: cannot choose the socket "
+		    "or data directory: %s\n",
+		    jit_strerror(r));
 		goto fail;
 	}
 	if ((r = store_open(ag.data_dir, &ag.store)) != 0) {
-		snprintf(msg, sizeof(msg), "jit-agent: cannot open the store "
-		    "%s: %s\n", ag.data_dir, jit_strerror(r));
+		snprintf(msg, sizeof(msg),
+		    "jit-agent: cannot open the store "
+		    "%s: %s\n",
+		    ag.data_dir, jit_strerror(r));
 		goto fail;
 	}
 	if (asprintf(&path, "%s/" AUDIT_FILE_NAME, ag.data_dir) < 0 ||
 	    (r = audit_open(path, &ag.audit)) != 0) {
-		snprintf(msg, sizeof(msg), "jit-agent: cannot open the audit "
-		    "log in %s\n", ag.data_dir);
+		snprintf(msg, sizeof(msg),
+		    "jit-agent: cannot open the audit "
+		    "log in %s\n",
+		    ag.data_dir);
 		goto fail;
 	}
 	free(path);
@@ -410,10 +425,11 @@ main(int argc, char **argv)
 		event_int(ev, "credentials", (int64_t)store_ncreds(ag.store));
 		event_emit(&ag, ev);
 	}
-	snprintf(msg, sizeof(msg), "ok\nJIT_AGENT_SOCK=%s; export "
+	snprintf(msg, sizeof(msg),
+	    "ok\nJIT_AGENT_SOCK=%s; export "
 	    "JIT_AGENT_SOCK;\nJIT_AGENT_PID=%d; export JIT_AGENT_PID;\n"
-	    "echo Agent pid %d;\n", ag.sock_path, (int)getpid(),
-	    (int)getpid());
+	    "echo Agent pid %d;\n",
+	    ag.sock_path, (int)getpid(), (int)getpid());
 	if (foreground) {
 		fputs(msg + 3, stdout);
 		fflush(stdout);
@@ -427,13 +443,13 @@ main(int argc, char **argv)
 	uv_run(ag.loop, UV_RUN_DEFAULT);
 	status = 0;
 	goto out;
- fail:
+fail:
 	if (foreground || parent_fd < 0)
 		fputs(msg, stderr);
 	else
 		tell_parent(parent_fd, msg);
 	server_stop(&ag);
- out:
+out:
 	/* Let close callbacks run, then leave nothing behind. */
 	vault_free(ag.vault);
 	ag.vault = NULL;

@@ -10,15 +10,15 @@
 #include "proc.h"
 
 struct notify {
-	uv_timer_t		 timer;		/* first: the handle's memory */
-	struct agent		*ag;
-	struct conf_argv	 argv;
-	struct proc_env		 env;
+	uv_timer_t timer; /* first: the handle's memory */
+	struct agent *ag;
+	struct conf_argv argv;
+	struct proc_env env;
 };
 
 /* The child's handle lives until it exits, past the notify itself. */
 struct notify_child {
-	uv_process_t		 proc;
+	uv_process_t proc;
 };
 
 static void
@@ -46,7 +46,8 @@ on_child_exit(uv_process_t *p, int64_t status, int sig)
 {
 	if (status != 0 || sig != 0)
 		log_info("the notify command exited with status %lld (signal "
-		    "%d)", (long long)status, sig);
+			 "%d)",
+		    (long long)status, sig);
 	uv_close((uv_handle_t *)p, on_child_closed);
 }
 
@@ -65,7 +66,7 @@ on_fire(uv_timer_t *t)
 	o.args = n->argv.v;
 	o.env = n->env.v;
 	o.exit_cb = on_child_exit;
-	o.stdio_count = 0;	/* stdin, stdout, stderr: /dev/null */
+	o.stdio_count = 0; /* stdin, stdout, stderr: /dev/null */
 	ch->proc.data = ch;
 	if ((r = uv_spawn(n->ag->loop, &ch->proc, &o)) != 0) {
 		log_warn("cannot run the notify command %s: %s", n->argv.v[0],
@@ -75,8 +76,8 @@ on_fire(uv_timer_t *t)
 }
 
 struct notify *
-notify_arm(struct agent *ag, const char *cred, const char *token,
-    const struct peer *p)
+notify_arm(
+    struct agent *ag, const char *cred, const char *token, const struct peer *p)
 {
 	struct notify *n;
 	char num[24];

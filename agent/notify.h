@@ -4,7 +4,7 @@
 
 #include "agent.h"
 
-#define NOTIFY_AFTER_MS		2000
+#define NOTIFY_AFTER_MS 2000
 
 struct notify;
 
@@ -15,8 +15,8 @@ struct notify;
  * with JIT_NOTIFY_CREDENTIAL, JIT_NOTIFY_TOKEN, JIT_NOTIFY_PID and
  * JIT_NOTIFY_EXE in its environment.  NULL when nothing is configured.
  */
-struct notify *notify_arm(struct agent *ag, const char *cred,
-    const char *token, const struct peer *p);
+struct notify *notify_arm(struct agent *ag, const char *cred, const char *token,
+    const struct peer *p);
 /* The job is done: no notice (NULL ok). */
 void notify_disarm(struct notify *n);
 

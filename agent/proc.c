@@ -20,8 +20,8 @@
 
 extern char **environ;
 
-#define POLL_SLICE_MS	50
-#define SCRATCH_LEN	512
+#define POLL_SLICE_MS 50
+#define SCRATCH_LEN 512
 
 static int64_t
 now_ms(void)
@@ -75,7 +75,7 @@ proc_env_set(struct proc_env *e, const char *name, const char *value)
 	size_t i, nl = strlen(name);
 	char *s;
 
-	for (i = 0; i < e->n; ) {
+	for (i = 0; i < e->n;) {
 		if (strncmp(e->v[i], name, nl) == 0 && e->v[i][nl] == '=') {
 			free(e->v[i]);
 			e->v[i] = e->v[--e->n];
@@ -130,8 +130,8 @@ excerpt(const uint8_t *p, size_t len, char *out, size_t outlen)
 			continue;
 		}
 		if (at_start) {
-			if (lines == PROC_ERR_LINES || (lines > 0 &&
-			    o + 3 > limit)) {
+			if (lines == PROC_ERR_LINES ||
+			    (lines > 0 && o + 3 > limit)) {
 				more = true;
 				break;
 			}
@@ -180,13 +180,15 @@ drain(int fd, uint8_t *buf, size_t cap, size_t *len, size_t *dropped)
 		if (n > 0)
 			*dropped += (size_t)n;
 		sodium_memzero(scratch, sizeof(scratch));
-		return n > 0 ? 1 : n == 0 ? 0 : (errno == EINTR ||
-		    errno == EAGAIN ? 1 : -1);
+		return n > 0 ? 1 :
+		    n == 0   ? 0 :
+			       (errno == EINTR || errno == EAGAIN ? 1 : -1);
 	}
 	if (n > 0)
 		*len += (size_t)n;
-	return n > 0 ? 1 : n == 0 ? 0 : (errno == EINTR || errno == EAGAIN ?
-	    1 : -1);
+	return n > 0 ? 1 :
+	    n == 0   ? 0 :
+		       (errno == EINTR || errno == EAGAIN ? 1 : -1);
 }
 
 static bool
@@ -242,20 +244,21 @@ spawn(const struct proc_spec *spec, int outw, int errw, pid_t *pid)
 	 * defaults; its own group, so that a timeout can kill it all. */
 	sigfillset(&all);
 	sigemptyset(&none);
-	if ((r = posix_spawn_file_actions_addopen(&fa, 0, spec->stdin_path ?
-	    spec->stdin_path : "/dev/null", O_RDONLY, 0)) != 0 ||
+	if ((r = posix_spawn_file_actions_addopen(&fa, 0,
+		 spec->stdin_path ? spec->stdin_path : "/dev/null", O_RDONLY,
+		 0)) != 0 ||
 	    (r = posix_spawn_file_actions_adddup2(&fa, outw, 1)) != 0 ||
 	    (r = posix_spawn_file_actions_adddup2(&fa, errw, 2)) != 0 ||
 	    (r = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0 ||
 	    (r = posix_spawnattr_setsigdefault(&attr, &all)) != 0 ||
 	    (r = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
 	    (r = posix_spawnattr_setpgroup(&attr, 0)) != 0 ||
-	    (r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP)) != 0)
+	    (r = posix_spawnattr_setflags(&attr,
+		 POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
+		     POSIX_SPAWN_SETPGROUP)) != 0)
 		goto out;
-	r = posix_spawn(pid, spec->argv[0], &fa, &attr, spec->argv,
-	    spec->envp);
- out:
+	r = posix_spawn(pid, spec->argv[0], &fa, &attr, spec->argv, spec->envp);
+out:
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	return r;
@@ -275,8 +278,8 @@ proc_run(const struct proc_spec *spec, struct proc_result *res)
 	int status = 0, r, k;
 
 	memset(res, 0, sizeof(*res));
-	if ((r = secret_new(spec->out_max > 0 ? spec->out_max : 1,
-	    &out)) != 0 ||
+	if ((r = secret_new(spec->out_max > 0 ? spec->out_max : 1, &out)) !=
+		0 ||
 	    (r = secret_new(PROC_STDERR_MAX, &err)) != 0)
 		goto out;
 	if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
@@ -322,8 +325,8 @@ proc_run(const struct proc_spec *spec, struct proc_result *res)
 			nanosleep(&nap, NULL);
 			continue;
 		}
-		k = poll(pfd, np, (int)(left < POLL_SLICE_MS ? left :
-		    POLL_SLICE_MS));
+		k = poll(pfd, np,
+		    (int)(left < POLL_SLICE_MS ? left : POLL_SLICE_MS));
 		if (k < 0 && errno != EINTR) {
 			res->io_error = true;
 			break;
@@ -332,9 +335,9 @@ proc_run(const struct proc_spec *spec, struct proc_result *res)
 			if (pfd[i].revents == 0)
 				continue;
 			if (pfd[i].fd == outp[0])
-				k = drain(outp[0], spec->out_max > 0 ?
-				    secret_ptr(out) : NULL, spec->out_max,
-				    &outlen, &dropped);
+				k = drain(outp[0],
+				    spec->out_max > 0 ? secret_ptr(out) : NULL,
+				    spec->out_max, &outlen, &dropped);
 			else
 				k = drain(errp[0], secret_ptr(err),
 				    PROC_STDERR_MAX, &errlen, &errdropped);
@@ -371,7 +374,7 @@ proc_run(const struct proc_spec *spec, struct proc_result *res)
 		res->out = out;
 		out = NULL;
 	}
- out:
+out:
 	if (outp[0] >= 0)
 		close(outp[0]);
 	if (errp[0] >= 0)
@@ -394,13 +397,15 @@ proc_describe(const struct proc_result *res, int64_t timeout_ms,
 	if (!res->spawned && res->spawn_errno != 0)
 		snprintf(out, outlen, "could not be started: %s",
 		    strerror(res->spawn_errno));
-	else if (!res->spawned || res->io_error || (!res->exited &&
-	    res->code == 0))
+	else if (!res->spawned || res->io_error ||
+	    (!res->exited && res->code == 0))
 		snprintf(out, outlen, "could not be run: %s",
 		    jit_strerror(JIT_E_IO));
 	else if (res->timed_out)
-		snprintf(out, outlen, "did not finish within %lld s and was "
-		    "killed", (long long)(timeout_ms / 1000));
+		snprintf(out, outlen,
+		    "did not finish within %lld s and was "
+		    "killed",
+		    (long long)(timeout_ms / 1000));
 	else if (res->overflow)
 		snprintf(out, outlen, "wrote more than %d KiB and was stopped",
 		    PROC_OUT_MAX / 1024);

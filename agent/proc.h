@@ -8,12 +8,12 @@
 
 struct secret;
 
-#define PROC_OUT_MAX		(64 * 1024)	/* an issuer's stdout */
-#define PROC_STDERR_MAX		4096		/* kept of stderr */
-#define PROC_ERR_LINES		3		/* quoted in an error */
-#define PROC_ERR_CHARS		300
-#define PROC_ENV_MAX		1024		/* entries inherited */
-#define PROC_KILL_GRACE_MS	1000		/* TERM, then KILL */
+#define PROC_OUT_MAX (64 * 1024) /* an issuer's stdout */
+#define PROC_STDERR_MAX 4096 /* kept of stderr */
+#define PROC_ERR_LINES 3 /* quoted in an error */
+#define PROC_ERR_CHARS 300
+#define PROC_ENV_MAX 1024 /* entries inherited */
+#define PROC_KILL_GRACE_MS 1000 /* TERM, then KILL */
 
 /*
  * What to run.  Blocking: call it from a worker thread (hwq.c).  The
@@ -25,23 +25,23 @@ struct secret;
  * may print a secret there) for the error message.
  */
 struct proc_spec {
-	char *const	*argv;
-	char *const	*envp;		/* the whole environment */
-	const char	*stdin_path;	/* NULL: /dev/null */
-	int64_t		 timeout_ms;
-	size_t		 out_max;	/* 0: discard stdout */
+	char *const *argv;
+	char *const *envp; /* the whole environment */
+	const char *stdin_path; /* NULL: /dev/null */
+	int64_t timeout_ms;
+	size_t out_max; /* 0: discard stdout */
 };
 
 struct proc_result {
-	struct secret	*out;		/* stdout, exactly its length */
-	bool		 spawned;
-	int		 spawn_errno;
-	bool		 exited;	/* else killed by a signal */
-	int		 code;		/* exit status or signal number */
-	bool		 timed_out;
-	bool		 overflow;	/* stdout was over out_max */
-	bool		 io_error;
-	char		 err[PROC_ERR_CHARS + 64];	/* stderr excerpt */
+	struct secret *out; /* stdout, exactly its length */
+	bool spawned;
+	int spawn_errno;
+	bool exited; /* else killed by a signal */
+	int code; /* exit status or signal number */
+	bool timed_out;
+	bool overflow; /* stdout was over out_max */
+	bool io_error;
+	char err[PROC_ERR_CHARS + 64]; /* stderr excerpt */
 };
 
 /* JIT_OK if the command ran and exited 0 in time, within its limits;
@@ -60,11 +60,11 @@ int proc_status(const struct proc_result *res);
  * then variables set on top, replacing any of the same name.
  */
 struct proc_env {
-	char		**v;		/* NULL-terminated, malloc'd strings */
-	size_t		  n, cap;
+	char **v; /* NULL-terminated, malloc'd strings */
+	size_t n, cap;
 };
 
-#define PROC_ENV_EXTRA_MAX	64	/* variables set on top */
+#define PROC_ENV_EXTRA_MAX 64 /* variables set on top */
 
 int proc_env_init(struct proc_env *e);
 int proc_env_set(struct proc_env *e, const char *name, const char *value);

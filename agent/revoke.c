@@ -17,11 +17,11 @@
 #include "vault.h"
 
 enum rv_state {
-	RV_PENDING = 0,		/* waits for its (next) attempt */
+	RV_PENDING = 0, /* waits for its (next) attempt */
 	RV_RUNNING,
-	RV_FAILED,		/* will be tried again */
+	RV_FAILED, /* will be tried again */
 	RV_DONE,
-	RV_GAVE_UP,		/* REVOKE_ATTEMPTS_MAX failures */
+	RV_GAVE_UP, /* REVOKE_ATTEMPTS_MAX failures */
 };
 
 static const char *const state_names[] = {
@@ -33,36 +33,36 @@ static const char *const state_names[] = {
 };
 
 struct revocation {
-	struct revocation	*next;
-	char			*name;
-	char			*profile;
-	char			*reason;
-	int64_t			 created;	/* 0: it was never stored */
-	struct cred_pub		*pub;
-	size_t			 npub;
-	char			 why[16];	/* revoke, expire, lock... */
-	enum rv_state		 state;
-	unsigned		 attempts;
-	uint64_t		 next_ms;	/* uv_now() of the next try */
-	int64_t			 next_wall;	/* the same, for people */
-	int64_t			 done_wall;
-	bool			 delete_after;	/* expiry: then the file goes */
-	char			 error[512];
+	struct revocation *next;
+	char *name;
+	char *profile;
+	char *reason;
+	int64_t created; /* 0: it was never stored */
+	struct cred_pub *pub;
+	size_t npub;
+	char why[16]; /* revoke, expire, lock... */
+	enum rv_state state;
+	unsigned attempts;
+	uint64_t next_ms; /* uv_now() of the next try */
+	int64_t next_wall; /* the same, for people */
+	int64_t done_wall;
+	bool delete_after; /* expiry: then the file goes */
+	char error[512];
 };
 
 struct revoker {
-	struct agent		*ag;
-	uv_timer_t		 timer;
-	struct revocation	*head;		/* newest first */
+	struct agent *ag;
+	uv_timer_t timer;
+	struct revocation *head; /* newest first */
 };
 
 struct revoke_job {
-	struct hwjob		 hj;		/* first: hwq frees the job */
-	struct revocation	*r;
-	struct conf_argv	 argv;
-	struct proc_env		 env;
-	int64_t			 timeout_ms;
-	struct proc_result	 pr;
+	struct hwjob hj; /* first: hwq frees the job */
+	struct revocation *r;
+	struct conf_argv argv;
+	struct proc_env env;
+	int64_t timeout_ms;
+	struct proc_result pr;
 };
 
 static void rearm(struct revoker *rv);
@@ -133,7 +133,7 @@ record_new(struct revoker *rv, const char *name, const char *profile,
 	r->next = rv->head;
 	rv->head = r;
 	return r;
- fail:
+fail:
 	log_error("revoke %s: %s", name, jit_strerror(JIT_E_NOMEM));
 	record_free(r);
 	return NULL;
@@ -146,7 +146,7 @@ prune(struct revoker *rv)
 	struct revocation **pp, *r;
 	size_t finished = 0;
 
-	for (pp = &rv->head; (r = *pp) != NULL; ) {
+	for (pp = &rv->head; (r = *pp) != NULL;) {
 		if (r->state == RV_DONE || r->state == RV_GAVE_UP) {
 			if (++finished > REVOKE_DONE_KEPT) {
 				*pp = r->next;
@@ -220,13 +220,13 @@ job_free(struct revoke_job *j)
 }
 
 static void
-audit_result(struct agent *ag, struct revocation *r, int status,
-    const char *what)
+audit_result(
+    struct agent *ag, struct revocation *r, int status, const char *what)
 {
 	struct json_object *ev;
 
 	if ((ev = event_new(r->state == RV_DONE ? "revoke-done" :
-	    "revoke-failed")) != NULL) {
+						  "revoke-failed")) != NULL) {
 		event_str(ev, "name", r->name);
 		event_str(ev, "profile", r->profile);
 		event_str(ev, "why", r->why);
@@ -286,23 +286,24 @@ revoke_done(struct hwjob *hj)
 		r->error[0] = '\0';
 		r->done_wall = (int64_t)time(NULL);
 		audit_result(ag, r, proc_status(&j->pr), NULL);
-		if (r->delete_after && (c = store_cred(ag->store,
-		    r->name)) != NULL && c->created == r->created) {
+		if (r->delete_after &&
+		    (c = store_cred(ag->store, r->name)) != NULL &&
+		    c->created == r->created) {
 			vault_wipe(ag->vault, c);
 			if (store_delete_cred(ag->store, r->name) != 0)
 				log_warn("revoked %s upstream, but its file "
-				    "could not be deleted", r->name);
+					 "could not be deleted",
+				    r->name);
 		}
 	} else {
 		status = proc_status(&j->pr);
-		proc_describe(&j->pr, j->timeout_ms, true, r->error,
-		    sizeof(r->error));
+		proc_describe(
+		    &j->pr, j->timeout_ms, true, r->error, sizeof(r->error));
 		/* The audit gets the outcome, never the command's stderr: it
 		 * is the command's to print, and could hold anything. */
-		proc_describe(&j->pr, j->timeout_ms, false, what,
-		    sizeof(what));
+		proc_describe(&j->pr, j->timeout_ms, false, what, sizeof(what));
 		r->state = r->attempts >= REVOKE_ATTEMPTS_MAX ? RV_GAVE_UP :
-		    RV_FAILED;
+								RV_FAILED;
 		delay = (uint64_t)REVOKE_BACKOFF_MS << (r->attempts - 1);
 		if (delay > REVOKE_BACKOFF_MAX_MS)
 			delay = REVOKE_BACKOFF_MAX_MS;
@@ -335,8 +336,10 @@ attempt(struct agent *ag, struct revocation *r, struct conn *conn)
 
 	if (p == NULL) {
 		r->state = RV_GAVE_UP;
-		snprintf(r->error, sizeof(r->error), "profile %s has no "
-		    "revoke command in the configuration any more", r->profile);
+		snprintf(r->error, sizeof(r->error),
+		    "profile %s has no "
+		    "revoke command in the configuration any more",
+		    r->profile);
 		audit_result(ag, r, -1, r->error);
 		return JIT_E_CONFIG;
 	}
@@ -351,8 +354,8 @@ attempt(struct agent *ag, struct revocation *r, struct conn *conn)
 	    (rc = proc_env_set(&j->env, "JIT_PROFILE", r->profile)) != 0 ||
 	    (rc = proc_env_set(&j->env, "JIT_REVOKE_WHY", r->why)) != 0 ||
 	    (rc = proc_env_set(&j->env, "JIT_CREATED", created)) != 0 ||
-	    (r->reason != NULL && (rc = proc_env_set(&j->env, "JIT_REASON",
-	    r->reason)) != 0))
+	    (r->reason != NULL &&
+		(rc = proc_env_set(&j->env, "JIT_REASON", r->reason)) != 0))
 		goto fail;
 	/* Only fields the profile lists now, from the copy kept in clear. */
 	for (i = 0; i < r->npub; i++)
@@ -377,9 +380,9 @@ attempt(struct agent *ag, struct revocation *r, struct conn *conn)
 	if (conn != NULL)
 		conn_set_job(conn, &j->hj);
 	return JIT_OK;
- fail:
-	log_error("cannot start the revoke of %s: %s", r->name,
-	    jit_strerror(rc));
+fail:
+	log_error(
+	    "cannot start the revoke of %s: %s", r->name, jit_strerror(rc));
 	job_free(j);
 	free(j);
 	return rc;
@@ -402,7 +405,7 @@ on_tick(uv_timer_t *t)
 		    revoke_profile(ag, c->profile) == NULL)
 			continue;
 		if ((r = record_new(rv, c->name, c->profile, c->reason,
-		    c->created, c->pub, c->npub, "expire")) == NULL)
+			 c->created, c->pub, c->npub, "expire")) == NULL)
 			continue;
 		r->delete_after = true;
 		(void)attempt(ag, r, NULL);
@@ -501,7 +504,8 @@ revoke_prepare(struct agent *ag, const struct cred *c, const char *why)
 	if (revoke_profile(ag, c->profile) == NULL) {
 		if (conf_profile(ag->conf, c->profile) == NULL)
 			log_warn("%s: profile %s is not configured: it cannot "
-			    "be revoked upstream", c->name, c->profile);
+				 "be revoked upstream",
+			    c->name, c->profile);
 		return NULL;
 	}
 	if ((r = record_find(rv, c->name, c->created)) != NULL) {
@@ -527,8 +531,8 @@ revoke_start(struct agent *ag, struct revocation *r, struct request *rq)
 	}
 	if ((rc = attempt(ag, r, rq->conn)) != 0) {
 		if (r->state == RV_PENDING)
-			snprintf(r->error, sizeof(r->error), "%s",
-			    jit_strerror(rc));
+			snprintf(
+			    r->error, sizeof(r->error), "%s", jit_strerror(rc));
 		reply_revoke(rq->conn, r);
 		rearm(ag->revoker);
 		return JIT_OK;
@@ -537,8 +541,8 @@ revoke_start(struct agent *ag, struct revocation *r, struct request *rq)
 }
 
 bool
-revoke_on_lock(struct agent *ag, struct cred *c, const char *why,
-    const struct peer *p)
+revoke_on_lock(
+    struct agent *ag, struct cred *c, const char *why, const struct peer *p)
 {
 	const struct conf_profile *prof;
 	struct revocation *r;
@@ -557,7 +561,8 @@ revoke_on_lock(struct agent *ag, struct cred *c, const char *why,
 	deleted = store_delete_cred(ag->store, name) == 0;
 	if (!deleted)
 		log_error("%s: revoked on lock, but its file could not be "
-		    "deleted", name);
+			  "deleted",
+		    name);
 	if ((ev = event_new("revoke")) != NULL) {
 		event_str(ev, "name", name);
 		event_str(ev, "why", why);
@@ -581,15 +586,15 @@ revoke_lock_all(struct agent *ag, const char *why, const struct peer *p,
 
 	if (ag->revoker == NULL)
 		return;
-	for (i = 0; i < store_ncreds(ag->store); ) {
+	for (i = 0; i < store_ncreds(ag->store);) {
 		c = store_cred_at(ag->store, i);
 		if ((name = strdup(c->name)) == NULL)
 			return;
 		/* A revoked credential is gone: the array was compacted. */
 		if (revoke_on_lock(ag, c, why, p)) {
 			if (done != NULL)
-				json_object_array_add(done,
-				    json_object_new_string(name));
+				json_object_array_add(
+				    done, json_object_new_string(name));
 			free(name);
 			continue;
 		}
@@ -609,7 +614,7 @@ revoke_if_expired(struct agent *ag, const struct cred *c)
 	    revoke_profile(ag, c->profile) == NULL)
 		return;
 	if ((r = record_new(ag->revoker, c->name, c->profile, c->reason,
-	    c->created, c->pub, c->npub, "expire")) != NULL)
+		 c->created, c->pub, c->npub, "expire")) != NULL)
 		(void)attempt(ag, r, NULL);
 }
 
@@ -622,7 +627,7 @@ revoke_unstored(struct agent *ag, const char *name, const char *profile,
 	if (ag->revoker == NULL || revoke_profile(ag, profile) == NULL)
 		return;
 	if ((r = record_new(ag->revoker, name, profile, reason, 0, pub, npub,
-	    "unstored")) != NULL)
+		 "unstored")) != NULL)
 		(void)attempt(ag, r, NULL);
 	rearm(ag->revoker);
 }

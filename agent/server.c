@@ -19,34 +19,34 @@
 #include "log.h"
 #include "secret.h"
 
-#define READ_CHUNK	(64 * 1024)
+#define READ_CHUNK (64 * 1024)
 
 struct conn {
-	uv_pipe_t		 pipe;	/* first: handle->data not needed */
-	struct agent		*ag;
-	struct conn		*next, *prev;
-	struct peer		 peer;
-	struct wire_writer	 in;	/* unconsumed input, guarded */
-	uv_timer_t		 timer;	/* idle and partial-frame timeout */
-	size_t			 out_pending;
-	bool			 busy;	/* a deferred request in flight */
-	struct hwjob		*job;	/* the hardware work it waits for */
-	void			*ssh;	/* ssh-agent.c's state */
-	bool			 reading;
-	bool			 closing;
-	int			 handles;	/* open uv handles */
+	uv_pipe_t pipe; /* first: handle->data not needed */
+	struct agent *ag;
+	struct conn *next, *prev;
+	struct peer peer;
+	struct wire_writer in; /* unconsumed input, guarded */
+	uv_timer_t timer; /* idle and partial-frame timeout */
+	size_t out_pending;
+	bool busy; /* a deferred request in flight */
+	struct hwjob *job; /* the hardware work it waits for */
+	void *ssh; /* ssh-agent.c's state */
+	bool reading;
+	bool closing;
+	int handles; /* open uv handles */
 };
 
 struct out_req {
-	uv_write_t		 req;
-	struct conn		*conn;
-	struct secret		*buf;
-	size_t			 len;
+	uv_write_t req;
+	struct conn *conn;
+	struct secret *buf;
+	size_t len;
 };
 
 /* Reads are processed before the next one, so one buffer serves all. */
-static struct secret	*read_buf;
-static bool		 read_buf_busy;
+static struct secret *read_buf;
+static bool read_buf_busy;
 
 static void conn_process(struct conn *c);
 static void conn_close(struct conn *c, const char *why);
@@ -86,8 +86,7 @@ on_handle_closed(uv_handle_t *h)
 	free(c);
 }
 
-static void
-accept_pending(struct agent *ag);
+static void accept_pending(struct agent *ag);
 
 static void
 conn_close(struct conn *c, const char *why)
@@ -98,8 +97,8 @@ conn_close(struct conn *c, const char *why)
 		return;
 	c->closing = true;
 	if (why != NULL)
-		log_debug("closing connection of pid %d: %s", (int)c->peer.pid,
-		    why);
+		log_debug(
+		    "closing connection of pid %d: %s", (int)c->peer.pid, why);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -125,8 +124,8 @@ on_timer(uv_timer_t *t)
 {
 	struct conn *c = t->data;
 
-	conn_close(c, c->in.len > 0 ? "frame not finished in time" :
-	    "idle too long");
+	conn_close(
+	    c, c->in.len > 0 ? "frame not finished in time" : "idle too long");
 }
 
 static void
@@ -157,10 +156,8 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = secret_len(read_buf);
 }
 
-static void
-read_start(struct conn *c);
-static void
-read_stop(struct conn *c);
+static void read_start(struct conn *c);
+static void read_stop(struct conn *c);
 
 static void
 on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -182,7 +179,7 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		goto wipe;
 	}
 	conn_process(c);
- wipe:
+wipe:
 	if (buf->base != NULL && n > 0)
 		sodium_memzero(buf->base, (size_t)n);
 }
@@ -226,11 +223,12 @@ conn_process(struct conn *c)
 		(void)wire_get_u32(&hdr, &len);
 		if (len > AGENT_FRAME_MAX || len == 0) {
 			log_warn("pid %d sent a frame of %u bytes (%s): "
-			    "disconnecting", (int)c->peer.pid, len, len == 0 ?
-			    "a frame has at least a type byte" :
-			    "the limit is 256 KiB");
-			conn_close(c, len == 0 ? "empty frame" :
-			    "oversized frame");
+				 "disconnecting",
+			    (int)c->peer.pid, len,
+			    len == 0 ? "a frame has at least a type byte" :
+				       "the limit is 256 KiB");
+			conn_close(
+			    c, len == 0 ? "empty frame" : "oversized frame");
 			return;
 		}
 		if (wire_left(&hdr) < len)
@@ -314,15 +312,15 @@ conn_send(struct conn *c, struct wire_writer *w)
 		goto fail;
 	b = uv_buf_init((char *)secret_ptr(o->buf), (unsigned)o->len);
 	c->out_pending += o->len;
-	if (uv_write(&o->req, (uv_stream_t *)&c->pipe, &b, 1,
-	    on_written) != 0) {
+	if (uv_write(&o->req, (uv_stream_t *)&c->pipe, &b, 1, on_written) !=
+	    0) {
 		c->out_pending -= o->len;
 		secret_free(o->buf);
 		free(o);
 		conn_close(c, "write failed");
 	}
 	return;
- fail:
+fail:
 	log_error("cannot send a reply: %s", jit_strerror(r));
 	free(o);
 	wire_writer_reset(w);
@@ -365,8 +363,8 @@ peer_check(struct agent *ag, struct conn *c)
 		event_peer(ev, &c->peer);
 		event_emit(ag, ev);
 		log_warn("refused a client of uid %u (pid %d): only uid %u may "
-		    "use this agent", (unsigned)uc.uid, (int)uc.pid,
-		    (unsigned)ag->uid);
+			 "use this agent",
+		    (unsigned)uc.uid, (int)uc.pid, (unsigned)ag->uid);
 		return JIT_E_PEER;
 	}
 	return JIT_OK;
@@ -393,8 +391,8 @@ accept_one(struct agent *ag)
 	if (ag->conns != NULL)
 		ag->conns->prev = c;
 	ag->conns = c;
-	if (uv_accept((uv_stream_t *)&ag->listener,
-	    (uv_stream_t *)&c->pipe) != 0) {
+	if (uv_accept((uv_stream_t *)&ag->listener, (uv_stream_t *)&c->pipe) !=
+	    0) {
 		conn_close(c, "accept failed");
 		return;
 	}
@@ -463,8 +461,8 @@ server_start(struct agent *ag)
 	mode_t old;
 	int r;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur > AGENT_FD_RESERVE * 2)
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > AGENT_FD_RESERVE * 2)
 		ag->max_conns = (size_t)rl.rlim_cur - AGENT_FD_RESERVE;
 	else
 		ag->max_conns = 1024;
@@ -475,12 +473,13 @@ server_start(struct agent *ag)
 	}
 	if (lstat(ag->sock_path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			log_error("%s exists and is not a socket", ag->sock_path);
+			log_error(
+			    "%s exists and is not a socket", ag->sock_path);
 			return JIT_E_EXISTS;
 		}
 		if (sock_in_use(ag->sock_path)) {
-			log_error("another agent is listening on %s",
-			    ag->sock_path);
+			log_error(
+			    "another agent is listening on %s", ag->sock_path);
 			return JIT_E_EXISTS;
 		}
 		log_info("replacing the stale socket %s", ag->sock_path);
@@ -498,8 +497,8 @@ server_start(struct agent *ag)
 	}
 	ag->sock_bound = true;
 	if (chmod(ag->sock_path, 0600) != 0 ||
-	    (r = uv_listen((uv_stream_t *)&ag->listener, 128,
-	    on_connection)) != 0) {
+	    (r = uv_listen((uv_stream_t *)&ag->listener, 128, on_connection)) !=
+		0) {
 		log_error("cannot listen on %s", ag->sock_path);
 		return JIT_E_IO;
 	}

@@ -17,20 +17,20 @@
 #include "store.h"
 #include "wire.h"
 
-#define CRED_VERSION	1
-#define CRED_AD_LABEL	"jit-agent credential v1"
-#define CRED_CT_MAX	(FIELDS_TOTAL_MAX + SEAL_TAG_LEN)
+#define CRED_VERSION 1
+#define CRED_AD_LABEL "jit-agent credential v1"
+#define CRED_CT_MAX (FIELDS_TOTAL_MAX + SEAL_TAG_LEN)
 
 struct store {
-	char		*dir;
-	char		*tokens_dir;
-	char		*creds_dir;
-	struct hw_token	*tokens[STORE_TOKENS_MAX];
-	size_t		 ntokens;
-	struct cred	**creds;	/* for iteration */
-	size_t		 ncreds, capcreds;
-	struct cred	**buckets;
-	size_t		 nbuckets;
+	char *dir;
+	char *tokens_dir;
+	char *creds_dir;
+	struct hw_token *tokens[STORE_TOKENS_MAX];
+	size_t ntokens;
+	struct cred **creds; /* for iteration */
+	size_t ncreds, capcreds;
+	struct cred **buckets;
+	size_t nbuckets;
 };
 
 static const char *const stepup_names[] = {
@@ -135,8 +135,9 @@ cred_set_request(struct cred *c, const char *profile, const char *reason,
 	    (npub > 0 && (c->pub = calloc(npub, sizeof(*c->pub))) == NULL))
 		return JIT_E_NOMEM;
 	for (i = 0; i < npub; i++) {
-		if (!fields_valid_name((const uint8_t *)pub[i].name,
-		    strlen(pub[i].name)) || !pub_value_ok(pub[i].value))
+		if (!fields_valid_name(
+			(const uint8_t *)pub[i].name, strlen(pub[i].name)) ||
+		    !pub_value_ok(pub[i].value))
 			return JIT_E_FORMAT;
 		if ((c->pub[i].name = strdup(pub[i].name)) == NULL ||
 		    (c->pub[i].value = strdup(pub[i].value)) == NULL) {
@@ -179,15 +180,15 @@ cred_make_ad(struct cred *c)
 	 * the data of a credential without them is what it always was. */
 	if (c->profile != NULL &&
 	    ((r = wire_put_cstring(&w, "profile")) != 0 ||
-	    (r = wire_put_cstring(&w, c->profile)) != 0))
+		(r = wire_put_cstring(&w, c->profile)) != 0))
 		goto out;
 	if (c->reason != NULL &&
 	    ((r = wire_put_cstring(&w, "reason")) != 0 ||
-	    (r = wire_put_cstring(&w, c->reason)) != 0))
+		(r = wire_put_cstring(&w, c->reason)) != 0))
 		goto out;
 	if (c->npub > 0 &&
 	    ((r = wire_put_cstring(&w, "public")) != 0 ||
-	    (r = wire_put_u32(&w, (uint32_t)c->npub)) != 0))
+		(r = wire_put_u32(&w, (uint32_t)c->npub)) != 0))
 		goto out;
 	for (i = 0; i < c->npub; i++)
 		if ((r = wire_put_cstring(&w, c->pub[i].name)) != 0 ||
@@ -196,7 +197,7 @@ cred_make_ad(struct cred *c)
 	free(c->ad);
 	c->ad = NULL;
 	r = wire_writer_take(&w, &c->ad, &c->adlen);
- out:
+out:
 	wire_writer_reset(&w);
 	return r;
 }
@@ -281,7 +282,7 @@ store_cred(const struct store *s, const char *name)
 	if (s->nbuckets == 0)
 		return NULL;
 	for (c = s->buckets[name_hash(name) & (s->nbuckets - 1)]; c != NULL;
-	    c = c->hnext)
+	     c = c->hnext)
 		if (strcmp(c->name, name) == 0)
 			return c;
 	return NULL;
@@ -365,8 +366,8 @@ cred_to_json(const struct cred *c, struct json_object **ret)
 	if ((arr = json_object_new_array()) == NULL)
 		goto out;
 	for (i = 0; i < c->nfields; i++)
-		json_object_array_add(arr,
-		    json_object_new_string(c->field_names[i]));
+		json_object_array_add(
+		    arr, json_object_new_string(c->field_names[i]));
 	json_object_object_add(o, "fields", arr);
 	if ((r = jsonx_add_int(o, "created", c->created)) != 0 ||
 	    (r = jsonx_add_int(o, "not_after", c->not_after)) != 0 ||
@@ -375,9 +376,9 @@ cred_to_json(const struct cred *c, struct json_object **ret)
 	    (r = jsonx_add_b64(o, "ciphertext", c->ct, c->ctlen)) != 0)
 		goto out;
 	if ((c->profile != NULL &&
-	    (r = jsonx_add_str(o, "profile", c->profile)) != 0) ||
+		(r = jsonx_add_str(o, "profile", c->profile)) != 0) ||
 	    (c->reason != NULL &&
-	    (r = jsonx_add_str(o, "reason", c->reason)) != 0))
+		(r = jsonx_add_str(o, "reason", c->reason)) != 0))
 		goto out;
 	if (c->npub > 0) {
 		r = JIT_E_NOMEM;
@@ -385,8 +386,8 @@ cred_to_json(const struct cred *c, struct json_object **ret)
 			goto out;
 		json_object_object_add(o, "public", arr);
 		for (i = 0; i < c->npub; i++)
-			if ((r = jsonx_add_str(arr, c->pub[i].name,
-			    c->pub[i].value)) != 0)
+			if ((r = jsonx_add_str(
+				 arr, c->pub[i].name, c->pub[i].value)) != 0)
 				goto out;
 	}
 	r = JIT_E_NOMEM;
@@ -400,18 +401,18 @@ cred_to_json(const struct cred *c, struct json_object **ret)
 			goto out;
 		json_object_array_add(arr, wo);
 		if ((r = jsonx_add_str(wo, "token", cw->token_id)) != 0 ||
-		    (r = jsonx_add_b64(wo, "epk", cw->w.epk,
-		    sizeof(cw->w.epk))) != 0 ||
-		    (r = jsonx_add_b64(wo, "nonce", cw->w.nonce,
-		    sizeof(cw->w.nonce))) != 0 ||
-		    (r = jsonx_add_b64(wo, "box", cw->w.box,
-		    sizeof(cw->w.box))) != 0)
+		    (r = jsonx_add_b64(
+			 wo, "epk", cw->w.epk, sizeof(cw->w.epk))) != 0 ||
+		    (r = jsonx_add_b64(
+			 wo, "nonce", cw->w.nonce, sizeof(cw->w.nonce))) != 0 ||
+		    (r = jsonx_add_b64(
+			 wo, "box", cw->w.box, sizeof(cw->w.box))) != 0)
 			goto out;
 	}
 	*ret = o;
 	o = NULL;
 	r = JIT_OK;
- out:
+out:
 	json_object_put(o);
 	return r;
 }
@@ -436,7 +437,8 @@ cred_request_from_json(struct json_object *o, struct cred *c)
 		if (!json_object_is_type(po, json_type_object) ||
 		    json_object_object_length(po) > CRED_PUBLIC_MAX)
 			return JIT_E_FORMAT;
-		json_object_object_foreach(po, k, v) {
+		json_object_object_foreach(po, k, v)
+		{
 			if (!json_object_is_type(v, json_type_string))
 				return JIT_E_FORMAT;
 			pub[n].name = k;
@@ -461,8 +463,8 @@ cred_from_json(struct json_object *o, struct cred **ret)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return JIT_E_NOMEM;
 	c->last_uid = -1;
-	if ((r = jsonx_get_int(o, "version", CRED_VERSION, CRED_VERSION,
-	    &v)) != 0)
+	if ((r = jsonx_get_int(o, "version", CRED_VERSION, CRED_VERSION, &v)) !=
+	    0)
 		goto out;
 	r = JIT_E_NOMEM;
 	if ((r = jsonx_get_str(o, "name", CRED_NAME_MAX, &s)) != 0)
@@ -497,14 +499,14 @@ cred_from_json(struct json_object *o, struct cred **ret)
 		c->nfields++;
 	}
 	if ((r = jsonx_get_int(o, "created", 0, INT64_MAX, &c->created)) != 0 ||
-	    (r = jsonx_get_int(o, "not_after", 0, INT64_MAX,
-	    &c->not_after)) != 0 ||
+	    (r = jsonx_get_int(o, "not_after", 0, INT64_MAX, &c->not_after)) !=
+		0 ||
 	    (r = jsonx_get_str(o, "stepup", 16, &s)) != 0 ||
 	    (r = stepup_parse(s, &c->stepup)) != 0 ||
-	    (r = jsonx_get_b64_fixed(o, "nonce", c->nonce,
-	    sizeof(c->nonce))) != 0 ||
-	    (r = jsonx_get_b64(o, "ciphertext", CRED_CT_MAX, &c->ct,
-	    &c->ctlen)) != 0)
+	    (r = jsonx_get_b64_fixed(o, "nonce", c->nonce, sizeof(c->nonce))) !=
+		0 ||
+	    (r = jsonx_get_b64(
+		 o, "ciphertext", CRED_CT_MAX, &c->ct, &c->ctlen)) != 0)
 		goto out;
 	r = JIT_E_FORMAT;
 	if (!json_object_object_get_ex(o, "wraps", &arr) ||
@@ -521,12 +523,12 @@ cred_from_json(struct json_object *o, struct cred **ret)
 		e = json_object_array_get_idx(arr, i);
 		if ((r = jsonx_get_str(e, "token", HW_ID_LEN, &s)) != 0 ||
 		    strlen(s) != HW_ID_LEN ||
-		    (r = jsonx_get_b64_fixed(e, "epk", cw->w.epk,
-		    sizeof(cw->w.epk))) != 0 ||
-		    (r = jsonx_get_b64_fixed(e, "nonce", cw->w.nonce,
-		    sizeof(cw->w.nonce))) != 0 ||
-		    (r = jsonx_get_b64_fixed(e, "box", cw->w.box,
-		    sizeof(cw->w.box))) != 0) {
+		    (r = jsonx_get_b64_fixed(
+			 e, "epk", cw->w.epk, sizeof(cw->w.epk))) != 0 ||
+		    (r = jsonx_get_b64_fixed(
+			 e, "nonce", cw->w.nonce, sizeof(cw->w.nonce))) != 0 ||
+		    (r = jsonx_get_b64_fixed(
+			 e, "box", cw->w.box, sizeof(cw->w.box))) != 0) {
 			r = JIT_E_FORMAT;
 			goto out;
 		}
@@ -539,7 +541,7 @@ cred_from_json(struct json_object *o, struct cred **ret)
 	*ret = c;
 	c = NULL;
 	r = JIT_OK;
- out:
+out:
 	cred_free(c);
 	return r;
 }
@@ -555,7 +557,7 @@ cred_save(struct store *s, const struct cred *c)
 	    (r = path_of(s->creds_dir, c->name, &path)) != 0)
 		goto out;
 	r = jsonx_save_file(path, o);
- out:
+out:
 	free(path);
 	json_object_put(o);
 	return r;
@@ -605,8 +607,8 @@ store_put_cred(struct store *s, const struct cred_new *a,
 		goto out;
 	for (i = 0; i < n; i++) {
 		if (fields_next(&it, &f) != 1 ||
-		    (c->field_names[i] = strndup((const char *)f.name,
-		    f.namelen)) == NULL) {
+		    (c->field_names[i] = strndup(
+			 (const char *)f.name, f.namelen)) == NULL) {
 			r = JIT_E_NOMEM;
 			goto out;
 		}
@@ -615,20 +617,19 @@ store_put_cred(struct store *s, const struct cred_new *a,
 	c->created = (int64_t)time(NULL);
 	c->not_after = c->created + a->ttl_s;
 	c->stepup = a->stepup;
-	if ((r = cred_set_request(c, a->profile, a->reason, a->pub,
-	    a->npub)) != 0)
+	if ((r = cred_set_request(c, a->profile, a->reason, a->pub, a->npub)) !=
+	    0)
 		goto out;
-	if ((r = cred_make_ad(c)) != 0 ||
-	    (r = seal_random_key(&dek)) != 0 ||
+	if ((r = cred_make_ad(c)) != 0 || (r = seal_random_key(&dek)) != 0 ||
 	    (r = seal_aead(dek, c->ad, c->adlen, fields, c->nonce, &c->ct,
-	    &c->ctlen)) != 0)
+		 &c->ctlen)) != 0)
 		goto out;
 	for (i = 0; i < s->ntokens; i++) {
 		struct cred_wrap *cw = &c->wraps[i];
 
 		memcpy(cw->token_id, s->tokens[i]->id, HW_ID_LEN + 1);
 		if ((r = seal_wrap(s->tokens[i]->recipient, dek, cw->token_id,
-		    &cw->w)) != 0)
+			 &cw->w)) != 0)
 			goto out;
 		c->nwraps++;
 	}
@@ -643,7 +644,7 @@ store_put_cred(struct store *s, const struct cred_new *a,
 	*ret = c;
 	c = NULL;
 	r = JIT_OK;
- out:
+out:
 	secret_free(dek);
 	cred_free(c);
 	return r;
@@ -682,7 +683,7 @@ cred_snapshot(const struct cred *c, struct cred_sealed **ret)
 	    (cs->ct = malloc(c->ctlen)) == NULL ||
 	    (cs->ad = malloc(c->adlen)) == NULL ||
 	    (c->nwraps > 0 &&
-	    (cs->wraps = calloc(c->nwraps, sizeof(*cs->wraps))) == NULL)) {
+		(cs->wraps = calloc(c->nwraps, sizeof(*cs->wraps))) == NULL)) {
 		cred_sealed_free(cs);
 		return JIT_E_NOMEM;
 	}
@@ -724,15 +725,15 @@ cred_sealed_open(const struct cred_sealed *cs, const char *token_id,
 	if (i == cs->nwraps)
 		return JIT_E_NOENT;
 	if ((r = seal_unwrap(identity_sk, recipient, &cs->wraps[i].w,
-	    cs->wraps[i].token_id, &dek)) != 0 ||
+		 cs->wraps[i].token_id, &dek)) != 0 ||
 	    (r = seal_aead_open(dek, cs->ad, cs->adlen, cs->nonce, cs->ct,
-	    cs->ctlen, &plain)) != 0)
+		 cs->ctlen, &plain)) != 0)
 		goto out;
 	if ((r = fields_validate(plain, NULL)) != 0)
 		goto out;
 	*ret_fields = plain;
 	plain = NULL;
- out:
+out:
 	secret_free(dek);
 	secret_free(plain);
 	return r;
@@ -756,7 +757,7 @@ store_add_token(struct store *s, struct hw_token *t)
 	    (r = jsonx_save_file(path, o)) != 0)
 		goto out;
 	s->tokens[s->ntokens++] = t;
- out:
+out:
 	free(path);
 	json_object_put(o);
 	return r;
@@ -783,7 +784,7 @@ store_remove_token(struct store *s, const char *label, bool force,
 		return JIT_E_DENIED;
 	/* Each credential file is rewritten atomically; an interruption
 	 * leaves some with the extra wrap, which is harmless. */
-	for (i = 0; i < s->ncreds; ) {
+	for (i = 0; i < s->ncreds;) {
 		c = s->creds[i];
 		if (!cred_wrapped_to(c, t->id)) {
 			i++;
@@ -792,7 +793,7 @@ store_remove_token(struct store *s, const char *label, bool force,
 		if (c->nwraps == 1) {
 			if ((r = store_delete_cred(s, c->name)) != 0)
 				return r;
-			continue;	/* the array was compacted */
+			continue; /* the array was compacted */
 		}
 		for (j = 0; j < c->nwraps; j++) {
 			if (strcmp(c->wraps[j].token_id, t->id) == 0) {
@@ -857,7 +858,8 @@ load_dir(struct store *s, const char *dir, bool tokens)
 			else if (s->ntokens >= STORE_TOKENS_MAX ||
 			    store_token_by_label(s, t->label) != NULL) {
 				log_warn("skipping token file %s: duplicate "
-				    "or too many tokens", path);
+					 "or too many tokens",
+				    path);
 				hw_token_free(t);
 			} else
 				s->tokens[s->ntokens++] = t;
@@ -869,11 +871,12 @@ load_dir(struct store *s, const char *dir, bool tokens)
 			    strlen(c->name) != n - 5 ||
 			    store_cred(s, c->name) != NULL) {
 				log_warn("skipping %s: its name does not "
-				    "match the file", path);
+					 "match the file",
+				    path);
 				cred_free(c);
 			} else if ((r = index_insert(s, c)) != 0) {
-				log_warn("skipping %s: %s", path,
-				    jit_strerror(r));
+				log_warn(
+				    "skipping %s: %s", path, jit_strerror(r));
 				cred_free(c);
 			}
 		}
@@ -906,7 +909,7 @@ store_open(const char *dir, struct store **ret)
 		goto out;
 	*ret = s;
 	s = NULL;
- out:
+out:
 	store_free(s);
 	return r;
 }

@@ -10,25 +10,25 @@
 #include "hw.h"
 #include "seal.h"
 
-#define STORE_TOKENS_MAX	16
-#define STORE_CREDS_MAX		100000
-#define STORE_FILE_MAX		(1024 * 1024)
-#define CRED_NAME_MAX		64
-#define CRED_KIND_MAX		16
-#define CRED_REASON_MAX		512	/* why it was requested */
-#define CRED_PUBLIC_MAX		8	/* fields kept for the revoke */
-#define CRED_PUBLIC_VALUE_MAX	256
+#define STORE_TOKENS_MAX 16
+#define STORE_CREDS_MAX 100000
+#define STORE_FILE_MAX (1024 * 1024)
+#define CRED_NAME_MAX 64
+#define CRED_KIND_MAX 16
+#define CRED_REASON_MAX 512 /* why it was requested */
+#define CRED_PUBLIC_MAX 8 /* fields kept for the revoke */
+#define CRED_PUBLIC_VALUE_MAX 256
 
 enum stepup {
-	STEPUP_SESSION = 0,	/* one unlock opens a window */
-	STEPUP_ALWAYS,		/* every use unwraps with the token again */
-	STEPUP_PIN,		/* like always, with PIN/UV */
-	STEPUP_CONFIRM,		/* every use asks the person (askpass) */
+	STEPUP_SESSION = 0, /* one unlock opens a window */
+	STEPUP_ALWAYS, /* every use unwraps with the token again */
+	STEPUP_PIN, /* like always, with PIN/UV */
+	STEPUP_CONFIRM, /* every use asks the person (askpass) */
 };
 
 struct cred_wrap {
-	char			token_id[HW_ID_LEN + 1];
-	struct seal_wrap	w;
+	char token_id[HW_ID_LEN + 1];
+	struct seal_wrap w;
 };
 
 struct vault_slot;
@@ -36,48 +36,48 @@ struct vault_slot;
 /* A field a profile declares non-secret (revoke_fields): kept in clear in
  * the credential's file, inside the AEAD's associated data. */
 struct cred_pub {
-	char			*name;
-	char			*value;
+	char *name;
+	char *value;
 };
 
 struct cred {
-	char			*name;
-	char			*kind;
-	char			**field_names;
-	size_t			 nfields;
-	int64_t			 created;	/* unix seconds */
-	int64_t			 not_after;	/* unix seconds */
-	enum stepup		 stepup;
-	uint8_t			 nonce[SEAL_NONCE_LEN];
-	uint8_t			*ct;
-	size_t			 ctlen;
-	uint8_t			*ad;		/* the header, as AEAD data */
-	size_t			 adlen;
-	struct cred_wrap	*wraps;
-	size_t			 nwraps;
-	char			*profile;	/* requested: its profile */
-	char			*reason;	/* requested: why */
-	struct cred_pub		*pub;		/* sorted by name */
-	size_t			 npub;
-	struct vault_slot	*slot;		/* runtime state, vault.c */
-	uint64_t		 uses;		/* since the agent started */
-	int			 last_uid;	/* -1: never used */
-	int			 last_pid;
-	char			 last_exe[PEER_EXE_MAX];
-	struct cred		*hnext;
+	char *name;
+	char *kind;
+	char **field_names;
+	size_t nfields;
+	int64_t created; /* unix seconds */
+	int64_t not_after; /* unix seconds */
+	enum stepup stepup;
+	uint8_t nonce[SEAL_NONCE_LEN];
+	uint8_t *ct;
+	size_t ctlen;
+	uint8_t *ad; /* the header, as AEAD data */
+	size_t adlen;
+	struct cred_wrap *wraps;
+	size_t nwraps;
+	char *profile; /* requested: its profile */
+	char *reason; /* requested: why */
+	struct cred_pub *pub; /* sorted by name */
+	size_t npub;
+	struct vault_slot *slot; /* runtime state, vault.c */
+	uint64_t uses; /* since the agent started */
+	int last_uid; /* -1: never used */
+	int last_pid;
+	char last_exe[PEER_EXE_MAX];
+	struct cred *hnext;
 };
 
 /* What an unlock job needs of one credential, copied off the store. */
 struct cred_sealed {
-	char			*name;
-	int64_t			 created;
-	uint8_t			 nonce[SEAL_NONCE_LEN];
-	uint8_t			*ct;
-	size_t			 ctlen;
-	uint8_t			*ad;
-	size_t			 adlen;
-	struct cred_wrap	*wraps;
-	size_t			 nwraps;
+	char *name;
+	int64_t created;
+	uint8_t nonce[SEAL_NONCE_LEN];
+	uint8_t *ct;
+	size_t ctlen;
+	uint8_t *ad;
+	size_t adlen;
+	struct cred_wrap *wraps;
+	size_t nwraps;
 };
 
 struct store;
@@ -104,15 +104,15 @@ struct cred *store_cred(const struct store *s, const char *name);
 int store_valid_name(const char *name);
 
 struct cred_new {
-	const char	*name;
-	const char	*kind;
-	int64_t		 ttl_s;
-	enum stepup	 stepup;
-	bool		 replace;
-	const char	*profile;	/* NULL unless requested */
-	const char	*reason;
+	const char *name;
+	const char *kind;
+	int64_t ttl_s;
+	enum stepup stepup;
+	bool replace;
+	const char *profile; /* NULL unless requested */
+	const char *reason;
 	const struct cred_pub *pub;
-	size_t		 npub;
+	size_t npub;
 };
 /* Seal fields under a fresh data key wrapped to every token, save, index.
  * A replaced credential's old struct is freed: callers wipe it first. */

@@ -10,13 +10,13 @@
 #include "vault.h"
 
 /* A suspended machine does not advance libuv's timers: look again soon. */
-#define VAULT_TICK_MAX_MS	1000
+#define VAULT_TICK_MAX_MS 1000
 
 struct vault {
-	struct agent		*ag;
-	uv_timer_t		 timer;
-	struct vault_slot	*head;
-	size_t			 count;
+	struct agent *ag;
+	uv_timer_t timer;
+	struct vault_slot *head;
+	size_t count;
 };
 
 int64_t
@@ -156,8 +156,8 @@ vault_check(struct vault *v, struct cred *c)
 {
 	const char *why;
 
-	if ((why = past_window(c, vault_now_ms(), (int64_t)time(NULL)))
-	    != NULL) {
+	if ((why = past_window(c, vault_now_ms(), (int64_t)time(NULL))) !=
+	    NULL) {
 		if (c->slot != NULL) {
 			expire(v, c, why);
 			rearm(v);
@@ -165,7 +165,7 @@ vault_check(struct vault *v, struct cred *c)
 		/* Past not-after it stays expired; a closed window is just
 		 * locked again. */
 		return time(NULL) >= c->not_after ? JIT_E_EXPIRED :
-		    JIT_E_LOCKED;
+						    JIT_E_LOCKED;
 	}
 	return c->slot != NULL ? JIT_OK : JIT_E_LOCKED;
 }

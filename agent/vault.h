@@ -8,19 +8,19 @@
 #include "store.h"
 
 struct vault_slot {
-	struct cred		*cred;
-	struct vault_slot	*prev, *next;
-	struct secret		*fields;	/* NULL for step-up always/pin */
-	int64_t			 until_ms;	/* CLOCK_BOOTTIME */
-	int64_t			 until_wall;	/* unix seconds, for display */
-	char			 token_label[HW_LABEL_MAX + 1];
+	struct cred *cred;
+	struct vault_slot *prev, *next;
+	struct secret *fields; /* NULL for step-up always/pin */
+	int64_t until_ms; /* CLOCK_BOOTTIME */
+	int64_t until_wall; /* unix seconds, for display */
+	char token_label[HW_LABEL_MAX + 1];
 };
 
 struct vault;
 
 int vault_new(struct agent *ag, struct vault **ret);
 void vault_free(struct vault *v);
-int64_t vault_now_ms(void);	/* CLOCK_BOOTTIME */
+int64_t vault_now_ms(void); /* CLOCK_BOOTTIME */
 
 /* Install fields (taken, may be NULL) for c, open for window_s. */
 int vault_unlock(struct vault *v, struct cred *c, struct secret *fields,

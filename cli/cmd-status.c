@@ -214,17 +214,18 @@ status_fetch(struct client_reply *rep)
 			*rep = more;
 			return r;
 		}
-		if (!json_object_object_get_ex(more.result, "credentials",
-		    &page)) {
+		if (!json_object_object_get_ex(
+			more.result, "credentials", &page)) {
 			client_reply_reset(&more);
 			return JIT_E_FORMAT;
 		}
 		for (i = 0; i < json_object_array_length(page); i++)
-			json_object_array_add(all, json_object_get(
-			    json_object_array_get_idx(page, i)));
+			json_object_array_add(all,
+			    json_object_get(
+				json_object_array_get_idx(page, i)));
 		json_object_object_add(rep->result, "next",
-		    json_object_get(json_object_object_get(more.result,
-		    "next")));
+		    json_object_get(
+			json_object_object_get(more.result, "next")));
 		client_reply_reset(&more);
 	}
 	json_object_object_del(rep->result, "next");

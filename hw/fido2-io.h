@@ -22,19 +22,19 @@
  * each libfido2 call, fido2_io_failure() after it fails.
  */
 
-#define FIDO2_REPORT_LEN	64
-#define FIDO2_SIM_PREFIX	"sim:"
-#define FIDO2_FAKE_PREFIX	"fake:"
+#define FIDO2_REPORT_LEN 64
+#define FIDO2_SIM_PREFIX "sim:"
+#define FIDO2_FAKE_PREFIX "fake:"
 
 enum fido2_io_fail {
 	FIDO2_IO_OK = 0,
-	FIDO2_IO_TIMEOUT,	/* nothing arrived in time */
-	FIDO2_IO_GONE,		/* token removed, simulator exited */
-	FIDO2_IO_CANCELLED,	/* the caller's cancel flag was set */
-	FIDO2_IO_NOENT,		/* open: no such device or socket */
-	FIDO2_IO_BUSY,		/* open: another program holds the token */
-	FIDO2_IO_ACCESS,	/* open: permission denied */
-	FIDO2_IO_ERROR,		/* any other I/O error */
+	FIDO2_IO_TIMEOUT, /* nothing arrived in time */
+	FIDO2_IO_GONE, /* token removed, simulator exited */
+	FIDO2_IO_CANCELLED, /* the caller's cancel flag was set */
+	FIDO2_IO_NOENT, /* open: no such device or socket */
+	FIDO2_IO_BUSY, /* open: another program holds the token */
+	FIDO2_IO_ACCESS, /* open: permission denied */
+	FIDO2_IO_ERROR, /* any other I/O error */
 };
 
 extern const fido_dev_io_t fido2_io;
@@ -50,31 +50,31 @@ bool fido2_io_is_simulated(const char *path);
  * read returns one 64-byte report (or -1), write takes one report without
  * its report id.  NULL uninstalls; fake: paths then fail to open. */
 struct fido2_io_fake {
-	int	(*read)(void *arg, unsigned char *buf, size_t len, int ms);
-	int	(*write)(void *arg, const unsigned char *buf, size_t len);
-	void	*arg;
+	int (*read)(void *arg, unsigned char *buf, size_t len, int ms);
+	int (*write)(void *arg, const unsigned char *buf, size_t len);
+	void *arg;
 };
 void fido2_io_set_fake(const struct fido2_io_fake *fake);
 
 /* fido2.c: the checks on one assertion, shared with the unit test. */
-#define FIDO2_CDH_LEN		32
-#define FIDO2_PK_LEN		64	/* ES256 public key, x || y */
+#define FIDO2_CDH_LEN 32
+#define FIDO2_PK_LEN 64 /* ES256 public key, x || y */
 
 struct fido2_assertion {
-	uint8_t		 cdh[FIDO2_CDH_LEN];	/* the clientDataHash we sent */
-	const uint8_t	*authdata;		/* CBOR byte string, as received */
-	size_t		 authdata_len;
-	const uint8_t	*sig;
-	size_t		 sig_len;
-	uint8_t		 pk[FIDO2_PK_LEN];	/* the enrolled credential's key */
-	bool		 uv;			/* user verification required */
-	int		 ext;			/* extensions expected (FIDO_EXT_*) */
+	uint8_t cdh[FIDO2_CDH_LEN]; /* the clientDataHash we sent */
+	const uint8_t *authdata; /* CBOR byte string, as received */
+	size_t authdata_len;
+	const uint8_t *sig;
+	size_t sig_len;
+	uint8_t pk[FIDO2_PK_LEN]; /* the enrolled credential's key */
+	bool uv; /* user verification required */
+	int ext; /* extensions expected (FIDO_EXT_*) */
 };
 
 /* JIT_OK when the signature verifies under pk over authdata || cdh, the
  * rpIdHash is SHA-256("jit-agent"), UP is set and UV is set if required;
  * JIT_E_AUTH otherwise.  ret_flags (may be NULL) gets the authData flags. */
-int hw_fido2_verify_assertion(const struct fido2_assertion *a,
-    uint8_t *ret_flags);
+int hw_fido2_verify_assertion(
+    const struct fido2_assertion *a, uint8_t *ret_flags);
 
 #endif

@@ -29,27 +29,27 @@
 #include "secret.h"
 #include "wire.h"
 
-#define FIDO2_RP_ID			"jit-agent"
-#define FIDO2_KEK_INFO			"jit-agent fido2 kek v1"
-#define FIDO2_CRED_ID_MAX		1024
-#define FIDO2_SALT_LEN			32
-#define FIDO2_HMAC_LEN			32
-#define FIDO2_USER_ID_LEN		32
-#define FIDO2_AAGUID_LEN		16
-#define FIDO2_PIN_MAX			63	/* bytes, CTAP2 clientPIN */
-#define FIDO2_DEVICES_MAX		16
-#define FIDO2_OPEN_TIMEOUT_MS		5000
-#define FIDO2_PREFLIGHT_TIMEOUT_MS	3000
-#define FIDO2_CANCEL_TIMEOUT_MS		500
-#define FIDO2_TOUCH_TIMEOUT_MS		30000	/* when the caller gives none */
-#define FIDO2_MSG_NAME_MAX		128	/* escaped label or path in messages */
+#define FIDO2_RP_ID "jit-agent"
+#define FIDO2_KEK_INFO "jit-agent fido2 kek v1"
+#define FIDO2_CRED_ID_MAX 1024
+#define FIDO2_SALT_LEN 32
+#define FIDO2_HMAC_LEN 32
+#define FIDO2_USER_ID_LEN 32
+#define FIDO2_AAGUID_LEN 16
+#define FIDO2_PIN_MAX 63 /* bytes, CTAP2 clientPIN */
+#define FIDO2_DEVICES_MAX 16
+#define FIDO2_OPEN_TIMEOUT_MS 5000
+#define FIDO2_PREFLIGHT_TIMEOUT_MS 3000
+#define FIDO2_CANCEL_TIMEOUT_MS 500
+#define FIDO2_TOUCH_TIMEOUT_MS 30000 /* when the caller gives none */
+#define FIDO2_MSG_NAME_MAX 128 /* escaped label or path in messages */
 
-#define FIDO2_FLAG_UP			0x01
-#define FIDO2_FLAG_UV			0x04
+#define FIDO2_FLAG_UP 0x01
+#define FIDO2_FLAG_UV 0x04
 
-#define IO_SLICE_MS			100	/* cancel flag checked this often */
-#define IO_LOCK_TRIES			20	/* flock tries on a busy hidraw */
-#define IO_LOCK_PAUSE_MS		100
+#define IO_SLICE_MS 100 /* cancel flag checked this often */
+#define IO_LOCK_TRIES 20 /* flock tries on a busy hidraw */
+#define IO_LOCK_PAUSE_MS 100
 
 /*
  * Device I/O (see fido2-io.h): libfido2 reaches hidraw tokens, sim: sockets
@@ -63,14 +63,14 @@ enum io_kind {
 };
 
 struct io_handle {
-	enum io_kind	kind;
-	int		fd;	/* -1 for fakes */
+	enum io_kind kind;
+	int fd; /* -1 for fakes */
 };
 
 struct io_state {
-	const volatile int	*cancel;
-	enum fido2_io_fail	 fail;
-	int			 err;
+	const volatile int *cancel;
+	enum fido2_io_fail fail;
+	int err;
 };
 
 static _Thread_local struct io_state io_state;
@@ -114,7 +114,8 @@ fido2_io_is_simulated(const char *path)
 {
 	return path != NULL &&
 	    (strncmp(path, FIDO2_SIM_PREFIX, strlen(FIDO2_SIM_PREFIX)) == 0 ||
-	    strncmp(path, FIDO2_FAKE_PREFIX, strlen(FIDO2_FAKE_PREFIX)) == 0);
+		strncmp(path, FIDO2_FAKE_PREFIX, strlen(FIDO2_FAKE_PREFIX)) ==
+		    0);
 }
 
 void
@@ -139,16 +140,12 @@ open_fail_kind(int err)
 	case ENOENT:
 	case ENXIO:
 	case ENODEV:
-	case ECONNREFUSED:
-		return FIDO2_IO_NOENT;
+	case ECONNREFUSED: return FIDO2_IO_NOENT;
 	case EACCES:
-	case EPERM:
-		return FIDO2_IO_ACCESS;
+	case EPERM: return FIDO2_IO_ACCESS;
 	case EBUSY:
-	case EWOULDBLOCK:
-		return FIDO2_IO_BUSY;
-	default:
-		return FIDO2_IO_ERROR;
+	case EWOULDBLOCK: return FIDO2_IO_BUSY;
+	default: return FIDO2_IO_ERROR;
 	}
 }
 
@@ -178,7 +175,7 @@ open_hidraw(const char *path)
 		nanosleep(&pause, NULL);
 	}
 	return fd;
- fail:
+fail:
 	close(fd);
 	errno = err;
 	return -1;
@@ -300,8 +297,8 @@ io_wait(int fd, int64_t deadline)
 }
 
 static int
-read_hidraw(struct io_handle *h, unsigned char *buf, size_t len,
-    int64_t deadline)
+read_hidraw(
+    struct io_handle *h, unsigned char *buf, size_t len, int64_t deadline)
 {
 	ssize_t n;
 
@@ -313,7 +310,8 @@ read_hidraw(struct io_handle *h, unsigned char *buf, size_t len,
 		if (errno == EINTR || errno == EAGAIN)
 			continue;
 		io_fail(errno == ENODEV || errno == EIO ? FIDO2_IO_GONE :
-		    FIDO2_IO_ERROR, errno);
+							  FIDO2_IO_ERROR,
+		    errno);
 		return -1;
 	}
 	if ((size_t)n != len) {
@@ -326,8 +324,7 @@ read_hidraw(struct io_handle *h, unsigned char *buf, size_t len,
 
 /* The stream carries whole reports; collect exactly one. */
 static int
-read_sim(struct io_handle *h, unsigned char *buf, size_t len,
-    int64_t deadline)
+read_sim(struct io_handle *h, unsigned char *buf, size_t len, int64_t deadline)
 {
 	size_t got = 0;
 	ssize_t n;
@@ -344,7 +341,8 @@ read_sim(struct io_handle *h, unsigned char *buf, size_t len,
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			io_fail(errno == ECONNRESET ? FIDO2_IO_GONE :
-			    FIDO2_IO_ERROR, errno);
+						      FIDO2_IO_ERROR,
+			    errno);
 			return -1;
 		}
 		got += (size_t)n;
@@ -365,10 +363,8 @@ io_read(void *handle, unsigned char *buf, size_t len, int ms)
 		return -1;
 	}
 	switch (h->kind) {
-	case IO_HIDRAW:
-		return read_hidraw(h, buf, len, deadline);
-	case IO_SIM:
-		return read_sim(h, buf, len, deadline);
+	case IO_HIDRAW: return read_hidraw(h, buf, len, deadline);
+	case IO_SIM: return read_sim(h, buf, len, deadline);
 	case IO_FAKE:
 		if (io_cancelled()) {
 			io_fail(FIDO2_IO_CANCELLED, ECANCELED);
@@ -397,7 +393,9 @@ send_all(int fd, const unsigned char *p, size_t len)
 			if (errno == EINTR)
 				continue;
 			io_fail(errno == EPIPE || errno == ECONNRESET ?
-			    FIDO2_IO_GONE : FIDO2_IO_ERROR, errno);
+				FIDO2_IO_GONE :
+				FIDO2_IO_ERROR,
+			    errno);
 			return -1;
 		}
 		sent += (size_t)n;
@@ -427,7 +425,8 @@ io_write(void *handle, const unsigned char *buf, size_t len)
 			continue;
 		if (n < 0 || (size_t)n != len) {
 			io_fail(n < 0 && (errno == ENODEV || errno == EIO) ?
-			    FIDO2_IO_GONE : FIDO2_IO_ERROR,
+				FIDO2_IO_GONE :
+				FIDO2_IO_ERROR,
 			    n < 0 ? errno : EPROTO);
 			return -1;
 		}
@@ -438,7 +437,8 @@ io_write(void *handle, const unsigned char *buf, size_t len)
 		return (int)len;
 	case IO_FAKE:
 		if ((fake = atomic_load(&io_fake)) == NULL ||
-		    fake->write(fake->arg, buf + 1, len - 1) != (int)(len - 1)) {
+		    fake->write(fake->arg, buf + 1, len - 1) !=
+			(int)(len - 1)) {
 			io_fail(FIDO2_IO_GONE, ENODEV);
 			return -1;
 		}
@@ -458,27 +458,27 @@ const fido_dev_io_t fido2_io = {
 /* The backend proper. */
 
 struct fido2_dev {
-	fido_dev_t	*dev;
-	bool		 simulated;
-	bool		 waiting_touch;	/* a timeout now means: no touch */
-	int		 touch_timeout_ms;
-	int64_t		 touch_start_ms;
-	char		 path[FIDO2_MSG_NAME_MAX];	/* escaped, for messages */
-	char		 label[FIDO2_MSG_NAME_MAX];	/* escaped, for messages */
+	fido_dev_t *dev;
+	bool simulated;
+	bool waiting_touch; /* a timeout now means: no touch */
+	int touch_timeout_ms;
+	int64_t touch_start_ms;
+	char path[FIDO2_MSG_NAME_MAX]; /* escaped, for messages */
+	char label[FIDO2_MSG_NAME_MAX]; /* escaped, for messages */
 };
 
 /* What enrollment stored: public data only. */
 struct fido2_cred {
-	uint8_t		*id;
-	size_t		 id_len;
-	uint8_t		 pk[FIDO2_PK_LEN];
-	uint8_t		 salt[FIDO2_SALT_LEN];
+	uint8_t *id;
+	size_t id_len;
+	uint8_t pk[FIDO2_PK_LEN];
+	uint8_t salt[FIDO2_SALT_LEN];
 };
 
 enum fido2_preflight {
-	FIDO2_HOLDS,		/* the token knows our credential */
-	FIDO2_NOT_HERE,		/* it said CTAP2_ERR_NO_CREDENTIALS */
-	FIDO2_UNKNOWN,		/* it would not say */
+	FIDO2_HOLDS, /* the token knows our credential */
+	FIDO2_NOT_HERE, /* it said CTAP2_ERR_NO_CREDENTIALS */
+	FIDO2_UNKNOWN, /* it would not say */
 };
 
 static pthread_once_t fido2_once = PTHREAD_ONCE_INIT;
@@ -509,10 +509,11 @@ fido2_timeout(int ms)
  * user.  FIDO_ERR_RX/TX carry no reason: the I/O hooks kept it.
  */
 static int
-fido2_map(const struct fido2_dev *d, int rc, const char *what,
-    struct hw_status *st)
+fido2_map(
+    const struct fido2_dev *d, int rc, const char *what, struct hw_status *st)
 {
-	const char *label = d != NULL && d->label[0] != '\0' ? d->label :
+	const char *label = d != NULL && d->label[0] != '\0' ?
+	    d->label :
 	    "the enrolled token";
 	const char *path = d != NULL ? d->path : "the token";
 	int64_t waited = d != NULL ? now_ms() - d->touch_start_ms : 0;
@@ -552,22 +553,26 @@ fido2_map(const struct fido2_dev *d, int rc, const char *what,
 		hw_status_set(st, "user verification failed on the token");
 		return JIT_E_PIN;
 	case FIDO_ERR_PIN_AUTH_BLOCKED:
-		hw_status_set(st, "too many wrong PINs: remove and re-insert "
+		hw_status_set(st,
+		    "too many wrong PINs: remove and re-insert "
 		    "the token");
 		return JIT_E_PIN_BLOCKED;
 	case FIDO_ERR_PIN_BLOCKED:
 		st->retries = 0;
-		hw_status_set(st, "the PIN is blocked: the token must be reset");
+		hw_status_set(
+		    st, "the PIN is blocked: the token must be reset");
 		return JIT_E_PIN_BLOCKED;
 	case FIDO_ERR_UV_BLOCKED:
-		hw_status_set(st, "built-in user verification is blocked: "
+		hw_status_set(st,
+		    "built-in user verification is blocked: "
 		    "give the PIN instead");
 		return JIT_E_PIN_BLOCKED;
 	case FIDO_ERR_PIN_REQUIRED:
 		hw_status_set(st, "the token needs its PIN");
 		return JIT_E_PIN_REQUIRED;
 	case FIDO_ERR_PIN_NOT_SET:
-		hw_status_set(st, "the token has no PIN: set one first "
+		hw_status_set(st,
+		    "the token has no PIN: set one first "
 		    "(fido2-token -S) or enroll without user verification");
 		return JIT_E_UNSUPPORTED;
 	case FIDO_ERR_NO_CREDENTIALS:
@@ -582,23 +587,26 @@ fido2_map(const struct fido2_dev *d, int rc, const char *what,
 	case FIDO_ERR_UNSUPPORTED_EXTENSION:
 	case FIDO_ERR_UNSUPPORTED_ALGORITHM:
 	case FIDO_ERR_UNSUPPORTED_OPTION:
-		hw_status_set(st, "the token does not support what jit-agent "
-		    "needs: %s", fido_strerr(rc));
+		hw_status_set(st,
+		    "the token does not support what jit-agent "
+		    "needs: %s",
+		    fido_strerr(rc));
 		return JIT_E_UNSUPPORTED;
 	case FIDO_ERR_TX:
 	case FIDO_ERR_RX:
-	case FIDO_ERR_INTERNAL:
-		break;
+	case FIDO_ERR_INTERNAL: break;
 	default:
-		hw_status_set(st, "the token reported an error: %s",
-		    fido_strerr(rc));
+		hw_status_set(
+		    st, "the token reported an error: %s", fido_strerr(rc));
 		return JIT_E_HW;
 	}
 
 	switch (fido2_io_failure(&err)) {
 	case FIDO2_IO_OK:
-		hw_status_set(st, "the token sent a reply jit-agent cannot "
-		    "read: %s", fido_strerr(rc));
+		hw_status_set(st,
+		    "the token sent a reply jit-agent cannot "
+		    "read: %s",
+		    fido_strerr(rc));
 		return JIT_E_HW;
 	case FIDO2_IO_TIMEOUT:
 		if (d != NULL && d->waiting_touch) {
@@ -615,8 +623,8 @@ fido2_map(const struct fido2_dev *d, int rc, const char *what,
 		return JIT_E_CANCELLED;
 	case FIDO2_IO_NOENT:
 		if (d != NULL && d->simulated)
-			hw_status_set(st, "no simulated token is running at %s",
-			    path);
+			hw_status_set(
+			    st, "no simulated token is running at %s", path);
 		else
 			hw_status_set(st, "no token at %s: plug it in", path);
 		return JIT_E_NODEV;
@@ -624,11 +632,12 @@ fido2_map(const struct fido2_dev *d, int rc, const char *what,
 		hw_status_set(st, "%s is in use by another program", path);
 		return JIT_E_BUSY;
 	case FIDO2_IO_ACCESS:
-		hw_status_set(st, "no permission to open %s: install "
-		    "jit-agent's udev rules", path);
+		hw_status_set(st,
+		    "no permission to open %s: install "
+		    "jit-agent's udev rules",
+		    path);
 		return JIT_E_IO;
-	case FIDO2_IO_ERROR:
-		break;
+	case FIDO2_IO_ERROR: break;
 	}
 	hw_status_set(st, "cannot talk to %s: %s", path, strerror(err));
 	return JIT_E_NODEV;
@@ -669,7 +678,7 @@ fido2_dev_open(const char *path, const char *label, int touch_timeout_ms,
 	}
 	if ((rc = fido_dev_set_io_functions(d->dev, &fido2_io)) != FIDO_OK ||
 	    (rc = fido_dev_set_timeout(d->dev, FIDO2_OPEN_TIMEOUT_MS)) !=
-	    FIDO_OK) {
+		FIDO_OK) {
 		r = fido2_map(d, rc, "setup", st);
 		goto out;
 	}
@@ -680,15 +689,17 @@ fido2_dev_open(const char *path, const char *label, int touch_timeout_ms,
 		goto out;
 	}
 	if (!fido_dev_is_fido2(d->dev)) {
-		hw_status_set(st, "%s speaks only U2F: jit-agent needs a FIDO2 "
-		    "token with hmac-secret", d->path);
+		hw_status_set(st,
+		    "%s speaks only U2F: jit-agent needs a FIDO2 "
+		    "token with hmac-secret",
+		    d->path);
 		r = JIT_E_UNSUPPORTED;
 		goto out;
 	}
 	*ret = d;
 	d = NULL;
 	r = JIT_OK;
- out:
+out:
 	fido2_dev_free(d);
 	return r;
 }
@@ -721,7 +732,8 @@ fido2_listed(const fido_dev_info_t *list, size_t n, const char *path)
 
 	for (i = 0; i < n; i++)
 		if ((p = fido_dev_info_path(fido_dev_info_ptr(list, i))) !=
-		    NULL && strcmp(p, path) == 0)
+			NULL &&
+		    strcmp(p, path) == 0)
 			return true;
 	return false;
 }
@@ -740,45 +752,46 @@ fido2_dev_open_enroll(const char *device, const char *label,
 	int r;
 
 	if (fido2_io_is_simulated(device))
-		return fido2_dev_open(device, label, touch_timeout_ms, NULL,
-		    ret, st);
+		return fido2_dev_open(
+		    device, label, touch_timeout_ms, NULL, ret, st);
 	if ((r = fido2_manifest(&list, &n, st)) != JIT_OK)
 		goto out;
 	if (device != NULL) {
 		if (!fido2_listed(list, n, device)) {
-			log_escape(device, strlen(device), where,
-			    sizeof(where));
+			log_escape(
+			    device, strlen(device), where, sizeof(where));
 			hw_status_set(st, "no FIDO token at %s", where);
 			r = JIT_E_NODEV;
 			goto out;
 		}
-		r = fido2_dev_open(device, label, touch_timeout_ms, NULL, ret,
-		    st);
+		r = fido2_dev_open(
+		    device, label, touch_timeout_ms, NULL, ret, st);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if ((path = fido_dev_info_path(fido_dev_info_ptr(list,
-		    i))) == NULL)
+		if ((path = fido_dev_info_path(fido_dev_info_ptr(list, i))) ==
+		    NULL)
 			continue;
 		quiet.msg[0] = '\0';
-		r = fido2_dev_open(path, label, touch_timeout_ms, NULL, ret,
-		    &quiet);
+		r = fido2_dev_open(
+		    path, label, touch_timeout_ms, NULL, ret, &quiet);
 		if (r == JIT_OK || r == JIT_E_NOMEM)
 			goto out;
 		log_debug("fido2: skipping a device: %s", quiet.msg);
 	}
-	hw_status_set(st, "no FIDO2 token found: plug one in or name it "
+	hw_status_set(st,
+	    "no FIDO2 token found: plug one in or name it "
 	    "with --device");
 	r = JIT_E_NODEV;
- out:
+out:
 	fido_dev_info_free(&list, FIDO2_DEVICES_MAX);
 	return r;
 }
 
 /* A NUL-terminated copy of the PIN, in guarded memory, for libfido2. */
 static int
-fido2_pin_cstr(const struct secret *pin, struct secret **ret,
-    struct hw_status *st)
+fido2_pin_cstr(
+    const struct secret *pin, struct secret **ret, struct hw_status *st)
 {
 	struct secret *s = NULL;
 	size_t len = secret_len(pin);
@@ -804,15 +817,15 @@ fido2_pin_arg(const struct secret *pin)
 }
 
 int
-hw_fido2_verify_assertion(const struct fido2_assertion *a,
-    uint8_t *ret_flags)
+hw_fido2_verify_assertion(const struct fido2_assertion *a, uint8_t *ret_flags)
 {
 	fido_assert_t *fa = NULL;
 	es256_pk_t *pk = NULL;
 	cbor_item_t *item = NULL;
 	struct cbor_load_result res;
 	struct wire_reader wr;
-	uint8_t want[crypto_hash_sha256_BYTES], rp_hash[crypto_hash_sha256_BYTES];
+	uint8_t want[crypto_hash_sha256_BYTES],
+	    rp_hash[crypto_hash_sha256_BYTES];
 	uint8_t flags;
 	uint32_t sign_count;
 	int r, rc;
@@ -828,21 +841,21 @@ hw_fido2_verify_assertion(const struct fido2_assertion *a,
 		r = JIT_E_FORMAT;
 		goto out;
 	}
-	if ((rc = fido_assert_set_clientdata_hash(fa, a->cdh,
-	    sizeof(a->cdh))) != FIDO_OK ||
+	if ((rc = fido_assert_set_clientdata_hash(
+		 fa, a->cdh, sizeof(a->cdh))) != FIDO_OK ||
 	    (rc = fido_assert_set_rp(fa, FIDO2_RP_ID)) != FIDO_OK ||
 	    (rc = fido_assert_set_count(fa, 1)) != FIDO_OK ||
 	    (rc = fido_assert_set_extensions(fa, a->ext)) != FIDO_OK ||
 	    (rc = fido_assert_set_up(fa, FIDO_OPT_TRUE)) != FIDO_OK ||
-	    (rc = fido_assert_set_uv(fa, a->uv ? FIDO_OPT_TRUE :
-	    FIDO_OPT_OMIT)) != FIDO_OK) {
+	    (rc = fido_assert_set_uv(
+		 fa, a->uv ? FIDO_OPT_TRUE : FIDO_OPT_OMIT)) != FIDO_OK) {
 		log_debug("fido2: verify setup: %s", fido_strerr(rc));
 		r = JIT_E_NOMEM;
 		goto out;
 	}
 	r = JIT_E_AUTH;
-	if ((rc = fido_assert_set_authdata(fa, 0, a->authdata,
-	    a->authdata_len)) != FIDO_OK ||
+	if ((rc = fido_assert_set_authdata(
+		 fa, 0, a->authdata, a->authdata_len)) != FIDO_OK ||
 	    (rc = fido_assert_set_sig(fa, 0, a->sig, a->sig_len)) != FIDO_OK ||
 	    (rc = fido_assert_verify(fa, 0, COSE_ES256, pk)) != FIDO_OK) {
 		log_debug("fido2: assertion refused: %s", fido_strerr(rc));
@@ -857,16 +870,16 @@ hw_fido2_verify_assertion(const struct fido2_assertion *a,
 		log_debug("fido2: authData is not one CBOR byte string");
 		goto out;
 	}
-	wire_reader_init(&wr, cbor_bytestring_handle(item),
-	    cbor_bytestring_length(item));
+	wire_reader_init(
+	    &wr, cbor_bytestring_handle(item), cbor_bytestring_length(item));
 	if (wire_get_bytes(&wr, rp_hash, sizeof(rp_hash)) != 0 ||
 	    wire_get_u8(&wr, &flags) != 0 ||
 	    wire_get_u32(&wr, &sign_count) != 0) {
 		log_debug("fido2: authData too short");
 		goto out;
 	}
-	crypto_hash_sha256(want, (const unsigned char *)FIDO2_RP_ID,
-	    strlen(FIDO2_RP_ID));
+	crypto_hash_sha256(
+	    want, (const unsigned char *)FIDO2_RP_ID, strlen(FIDO2_RP_ID));
 	if (sodium_memcmp(rp_hash, want, sizeof(want)) != 0) {
 		log_debug("fido2: rpIdHash is not that of " FIDO2_RP_ID);
 		goto out;
@@ -882,7 +895,7 @@ hw_fido2_verify_assertion(const struct fido2_assertion *a,
 	if (ret_flags != NULL)
 		*ret_flags = flags;
 	r = JIT_OK;
- out:
+out:
 	if (item != NULL)
 		cbor_decref(&item);
 	fido_assert_free(&fa);
@@ -932,8 +945,7 @@ fido2_preflight(struct fido2_dev *d, const struct fido2_cred *c,
 	rc = fido_dev_get_assert(d->dev, fa, NULL);
 	if (rc != FIDO_OK)
 		log_debug("fido2: preflight: %s (%d)", fido_strerr(rc), rc);
-	if (rc != FIDO_OK &&
-	    fido2_io_failure(NULL) == FIDO2_IO_CANCELLED) {
+	if (rc != FIDO_OK && fido2_io_failure(NULL) == FIDO2_IO_CANCELLED) {
 		r = JIT_E_CANCELLED;
 		goto out;
 	}
@@ -944,7 +956,7 @@ fido2_preflight(struct fido2_dev *d, const struct fido2_cred *c,
 	else
 		*ret = FIDO2_UNKNOWN;
 	r = JIT_OK;
- out:
+out:
 	fido_assert_free(&fa);
 	return r;
 }
@@ -974,16 +986,16 @@ fido2_touch(struct fido2_dev *d, const struct fido2_cred *c, bool uv,
 		goto out;
 	}
 	if ((rc = fido_assert_set_rp(fa, FIDO2_RP_ID)) != FIDO_OK ||
-	    (rc = fido_assert_set_clientdata_hash(fa, chk.cdh,
-	    sizeof(chk.cdh))) != FIDO_OK ||
+	    (rc = fido_assert_set_clientdata_hash(
+		 fa, chk.cdh, sizeof(chk.cdh))) != FIDO_OK ||
 	    (rc = fido_assert_allow_cred(fa, c->id, c->id_len)) != FIDO_OK ||
 	    (rc = fido_assert_set_extensions(fa, FIDO_EXT_HMAC_SECRET)) !=
-	    FIDO_OK ||
-	    (rc = fido_assert_set_hmac_salt(fa, c->salt,
-	    sizeof(c->salt))) != FIDO_OK ||
+		FIDO_OK ||
+	    (rc = fido_assert_set_hmac_salt(fa, c->salt, sizeof(c->salt))) !=
+		FIDO_OK ||
 	    (rc = fido_assert_set_up(fa, FIDO_OPT_TRUE)) != FIDO_OK ||
-	    (rc = fido_assert_set_uv(fa, uv ? FIDO_OPT_TRUE :
-	    FIDO_OPT_OMIT)) != FIDO_OK) {
+	    (rc = fido_assert_set_uv(fa, uv ? FIDO_OPT_TRUE : FIDO_OPT_OMIT)) !=
+		FIDO_OK) {
 		r = fido2_map(d, rc, "getAssertion setup", st);
 		goto out;
 	}
@@ -1012,7 +1024,7 @@ fido2_touch(struct fido2_dev *d, const struct fido2_cred *c, bool uv,
 	/* Keep the public parts only, and let the assertion go now. */
 	if (fido_assert_id_len(fa, 0) != 0 &&
 	    (fido_assert_id_len(fa, 0) != c->id_len ||
-	    memcmp(fido_assert_id_ptr(fa, 0), c->id, c->id_len) != 0)) {
+		memcmp(fido_assert_id_ptr(fa, 0), c->id, c->id_len) != 0)) {
 		hw_status_set(st, "the token answered for another credential");
 		r = JIT_E_AUTH;
 		goto out;
@@ -1040,14 +1052,16 @@ fido2_touch(struct fido2_dev *d, const struct fido2_cred *c, bool uv,
 	chk.ext = FIDO_EXT_HMAC_SECRET;
 	if ((r = hw_fido2_verify_assertion(&chk, &flags)) != JIT_OK) {
 		if (r == JIT_E_AUTH)
-			hw_status_set(st, "the token's answer does not verify "
+			hw_status_set(st,
+			    "the token's answer does not verify "
 			    "(forged, replayed or without a touch): refused");
 		goto out;
 	}
 	/* hmac-secret differs with and without UV: a token that verified
 	 * the user unasked would give a KEK that opens nothing. */
 	if (!uv && (flags & FIDO2_FLAG_UV) != 0) {
-		hw_status_set(st, "the token verified the user although this "
+		hw_status_set(st,
+		    "the token verified the user although this "
 		    "enrollment does not use it: enroll it again with UV");
 		r = JIT_E_HW;
 		goto out;
@@ -1055,7 +1069,7 @@ fido2_touch(struct fido2_dev *d, const struct fido2_cred *c, bool uv,
 	*ret_hmac = hmac;
 	hmac = NULL;
 	r = JIT_OK;
- out:
+out:
 	fido_assert_free(&fa);
 	secret_free(hmac);
 	free(authdata);
@@ -1064,8 +1078,8 @@ fido2_touch(struct fido2_dev *d, const struct fido2_cred *c, bool uv,
 }
 
 static int
-fido2_kek(const struct secret *hmac, const struct fido2_cred *c,
-    struct secret **ret)
+fido2_kek(
+    const struct secret *hmac, const struct fido2_cred *c, struct secret **ret)
 {
 	return seal_hkdf(secret_ptr(hmac), secret_len(hmac), c->id, c->id_len,
 	    FIDO2_KEK_INFO, HW_KEK_LEN, ret);
@@ -1074,7 +1088,7 @@ fido2_kek(const struct secret *hmac, const struct fido2_cred *c,
 static bool
 fido2_has_extension(const fido_cbor_info_t *ci, const char *name)
 {
-	char * const *ext = fido_cbor_info_extensions_ptr(ci);
+	char *const *ext = fido_cbor_info_extensions_ptr(ci);
 	size_t i, n = fido_cbor_info_extensions_len(ci);
 
 	for (i = 0; i < n; i++)
@@ -1101,17 +1115,17 @@ fido2_make_cred(struct fido2_dev *d, const struct hw_enroll_args *a,
 		goto out;
 	}
 	if ((rc = fido_cred_set_type(cred, COSE_ES256)) != FIDO_OK ||
-	    (rc = fido_cred_set_clientdata_hash(cred, cdh,
-	    sizeof(cdh))) != FIDO_OK ||
+	    (rc = fido_cred_set_clientdata_hash(cred, cdh, sizeof(cdh))) !=
+		FIDO_OK ||
 	    (rc = fido_cred_set_rp(cred, FIDO2_RP_ID, FIDO2_RP_ID)) !=
-	    FIDO_OK ||
+		FIDO_OK ||
 	    (rc = fido_cred_set_user(cred, user_id, sizeof(user_id),
-	    FIDO2_RP_ID, NULL, NULL)) != FIDO_OK ||
+		 FIDO2_RP_ID, NULL, NULL)) != FIDO_OK ||
 	    (rc = fido_cred_set_extensions(cred, FIDO_EXT_HMAC_SECRET)) !=
-	    FIDO_OK ||
+		FIDO_OK ||
 	    (rc = fido_cred_set_rk(cred, FIDO_OPT_FALSE)) != FIDO_OK ||
-	    (rc = fido_cred_set_uv(cred, builtin_uv ? FIDO_OPT_TRUE :
-	    FIDO_OPT_OMIT)) != FIDO_OK) {
+	    (rc = fido_cred_set_uv(cred,
+		 builtin_uv ? FIDO_OPT_TRUE : FIDO_OPT_OMIT)) != FIDO_OK) {
 		r = fido2_map(d, rc, "makeCredential setup", st);
 		goto out;
 	}
@@ -1121,8 +1135,8 @@ fido2_make_cred(struct fido2_dev *d, const struct hw_enroll_args *a,
 	d->touch_start_ms = now_ms();
 	/* A CTAP 2.0 token with a PIN wants it for makeCredential even
 	 * without UV; it does not change the hmac-secret of assertions. */
-	rc = fido_dev_make_cred(d->dev, cred,
-	    fido_dev_has_pin(d->dev) ? fido2_pin_arg(pin) : NULL);
+	rc = fido_dev_make_cred(
+	    d->dev, cred, fido_dev_has_pin(d->dev) ? fido2_pin_arg(pin) : NULL);
 	if (rc != FIDO_OK) {
 		r = fido2_map(d, rc, "makeCredential", st);
 		d->waiting_touch = false;
@@ -1132,7 +1146,7 @@ fido2_make_cred(struct fido2_dev *d, const struct hw_enroll_args *a,
 	d->waiting_touch = false;
 
 	rc = fido_cred_x5c_len(cred) > 0 ? fido_cred_verify(cred) :
-	    fido_cred_verify_self(cred);
+					   fido_cred_verify_self(cred);
 	if (rc != FIDO_OK) {
 		log_debug("fido2: attestation (%s): %s",
 		    fido_cred_fmt(cred) != NULL ? fido_cred_fmt(cred) : "?",
@@ -1168,7 +1182,7 @@ fido2_make_cred(struct fido2_dev *d, const struct hw_enroll_args *a,
 		sodium_bin2hex(aaguid_hex, aaguid_hex_len,
 		    fido_cred_aaguid_ptr(cred), FIDO2_AAGUID_LEN);
 	r = JIT_OK;
- out:
+out:
 	fido_cred_free(&cred);
 	return r;
 }
@@ -1185,7 +1199,7 @@ fido2_backend_json(const struct fido2_cred *c, const char *aaguid_hex,
 	if ((r = jsonx_add_b64(o, "cred_id", c->id, c->id_len)) != JIT_OK ||
 	    (r = jsonx_add_b64(o, "pubkey", c->pk, sizeof(c->pk))) != JIT_OK ||
 	    (r = jsonx_add_b64(o, "salt", c->salt, sizeof(c->salt))) !=
-	    JIT_OK ||
+		JIT_OK ||
 	    (r = jsonx_add_str(o, "rp_id", FIDO2_RP_ID)) != JIT_OK ||
 	    (r = jsonx_add_str(o, "aaguid", aaguid_hex)) != JIT_OK) {
 		json_object_put(o);
@@ -1224,15 +1238,17 @@ fido2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 	}
 	if (fido2_io_is_simulated(a->device) && !a->allow_simulated) {
 		log_escape(a->device, strlen(a->device), where, sizeof(where));
-		hw_status_set(st, "%s is a simulated token: enroll it with "
-		    "--allow-simulated, for tests only", where);
+		hw_status_set(st,
+		    "%s is a simulated token: enroll it with "
+		    "--allow-simulated, for tests only",
+		    where);
 		r = JIT_E_SIMULATED;
 		goto out;
 	}
 	if (a->pin != NULL && (r = fido2_pin_cstr(a->pin, &pin, st)) != JIT_OK)
 		goto out;
-	if ((r = fido2_dev_open_enroll(a->device, a->label,
-	    a->touch_timeout_ms, &d, st)) != JIT_OK)
+	if ((r = fido2_dev_open_enroll(
+		 a->device, a->label, a->touch_timeout_ms, &d, st)) != JIT_OK)
 		goto out;
 
 	if ((ci = fido_cbor_info_new()) == NULL) {
@@ -1251,11 +1267,13 @@ fido2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 	}
 	if (a->uv && pin == NULL && !fido_dev_has_uv(d->dev)) {
 		if (fido_dev_has_pin(d->dev)) {
-			hw_status_set(st, "user verification needs the "
+			hw_status_set(st,
+			    "user verification needs the "
 			    "token's PIN");
 			r = JIT_E_PIN_REQUIRED;
 		} else {
-			hw_status_set(st, "the token has no PIN: set one "
+			hw_status_set(st,
+			    "the token has no PIN: set one "
 			    "first (fido2-token -S) or enroll without UV");
 			r = JIT_E_UNSUPPORTED;
 		}
@@ -1266,8 +1284,8 @@ fido2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 		sodium_bin2hex(aaguid_hex, sizeof(aaguid_hex),
 		    fido_cbor_info_aaguid_ptr(ci), FIDO2_AAGUID_LEN);
 
-	if ((r = fido2_make_cred(d, a, pin, &c, aaguid_hex, sizeof(aaguid_hex),
-	    st)) != JIT_OK)
+	if ((r = fido2_make_cred(
+		 d, a, pin, &c, aaguid_hex, sizeof(aaguid_hex), st)) != JIT_OK)
 		goto out;
 	randombytes_buf(c.salt, sizeof(c.salt));
 	/* The second touch: the KEK comes from the same operation that
@@ -1284,7 +1302,7 @@ fido2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 	*ret_kek = kek;
 	kek = NULL;
 	r = JIT_OK;
- out:
+out:
 	if (backend != NULL)
 		json_object_put(backend);
 	fido_cbor_info_free(&ci);
@@ -1297,8 +1315,8 @@ fido2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 }
 
 static int
-fido2_cred_from_json(struct json_object *o, struct fido2_cred *c,
-    struct hw_status *st)
+fido2_cred_from_json(
+    struct json_object *o, struct fido2_cred *c, struct hw_status *st)
 {
 	const char *rp_id;
 	int r;
@@ -1308,16 +1326,16 @@ fido2_cred_from_json(struct json_object *o, struct fido2_cred *c,
 		goto out;
 	}
 	if ((r = jsonx_get_b64(o, "cred_id", FIDO2_CRED_ID_MAX, &c->id,
-	    &c->id_len)) != JIT_OK ||
+		 &c->id_len)) != JIT_OK ||
 	    (r = jsonx_get_b64_fixed(o, "pubkey", c->pk, sizeof(c->pk))) !=
-	    JIT_OK ||
+		JIT_OK ||
 	    (r = jsonx_get_b64_fixed(o, "salt", c->salt, sizeof(c->salt))) !=
-	    JIT_OK ||
+		JIT_OK ||
 	    (r = jsonx_get_str(o, "rp_id", 64, &rp_id)) != JIT_OK)
 		goto out;
 	if (c->id_len == 0 || strcmp(rp_id, FIDO2_RP_ID) != 0)
 		r = JIT_E_FORMAT;
- out:
+out:
 	if (r != JIT_OK)
 		hw_status_set(st, "the token's enrollment record is damaged");
 	return r;
@@ -1327,21 +1345,20 @@ fido2_cred_from_json(struct json_object *o, struct fido2_cred *c,
 static int
 fido2_try(const char *path, const struct hw_token *t,
     const struct fido2_cred *c, const struct hw_auth *auth,
-    struct fido2_dev **ret, enum fido2_preflight *ret_pf,
-    struct hw_status *st)
+    struct fido2_dev **ret, enum fido2_preflight *ret_pf, struct hw_status *st)
 {
 	struct fido2_dev *d = NULL;
 	enum fido2_preflight pf = FIDO2_UNKNOWN;
 	int r;
 
 	if ((r = fido2_dev_open(path, t->label, auth->touch_timeout_ms,
-	    auth->cancel, &d, st)) != JIT_OK ||
+		 auth->cancel, &d, st)) != JIT_OK ||
 	    (r = fido2_preflight(d, c, auth->cancel, &pf)) != JIT_OK)
 		goto out;
 	*ret = d;
 	d = NULL;
 	*ret_pf = pf;
- out:
+out:
 	fido2_dev_free(d);
 	return r;
 }
@@ -1384,16 +1401,16 @@ fido2_find(const struct hw_token *t, const struct fido2_cred *c,
 		goto out;
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < n; i++) {
-			if ((path = fido_dev_info_path(fido_dev_info_ptr(list,
-			    i))) == NULL)
+			if ((path = fido_dev_info_path(
+				 fido_dev_info_ptr(list, i))) == NULL)
 				continue;
 			named = t->device != NULL &&
 			    strcmp(path, t->device) == 0;
 			if (named != (pass == 0))
 				continue;
 			quiet.msg[0] = '\0';
-			r = fido2_try(path, t, c, auth, &d, &pf,
-			    named ? st : &quiet);
+			r = fido2_try(
+			    path, t, c, auth, &d, &pf, named ? st : &quiet);
 			if (r == JIT_E_CANCELLED || r == JIT_E_NOMEM)
 				goto out;
 			if (r != JIT_OK) {
@@ -1418,7 +1435,7 @@ fido2_find(const struct hw_token *t, const struct fido2_cred *c,
 		goto found;
 	}
 	if (!seen && (named_r == JIT_E_BUSY || named_r == JIT_E_IO)) {
-		r = named_r;	/* the named token is there but not ours to use */
+		r = named_r; /* the named token is there but not ours to use */
 		goto out;
 	}
 	st->msg[0] = '\0';
@@ -1426,17 +1443,17 @@ fido2_find(const struct hw_token *t, const struct fido2_cred *c,
 		hw_status_set(st, "the token plugged in is not %s", label);
 		r = JIT_E_WRONG_TOKEN;
 	} else {
-		hw_status_set(st, "no FIDO2 token is plugged in: insert %s",
-		    label);
+		hw_status_set(
+		    st, "no FIDO2 token is plugged in: insert %s", label);
 		r = JIT_E_NODEV;
 	}
 	goto out;
- found:
+found:
 	st->msg[0] = '\0';
 	*ret = d;
 	d = NULL;
 	r = JIT_OK;
- out:
+out:
 	fido_dev_info_free(&list, FIDO2_DEVICES_MAX);
 	fido2_dev_free(d);
 	fido2_dev_free(fallback);
@@ -1467,7 +1484,8 @@ fido2_derive(const struct hw_token *t, const struct hw_auth *auth,
 	if ((r = fido2_cred_from_json(t->backend, &c, st)) != JIT_OK)
 		goto out;
 	if (fido2_io_is_simulated(t->device) && !t->simulated) {
-		hw_status_set(st, "a token enrolled as real hardware now "
+		hw_status_set(st,
+		    "a token enrolled as real hardware now "
 		    "names a simulator: refused");
 		r = JIT_E_SIMULATED;
 		goto out;
@@ -1481,19 +1499,19 @@ fido2_derive(const struct hw_token *t, const struct hw_auth *auth,
 		goto out;
 	if (t->uv && pin == NULL && !fido_dev_has_uv(d->dev) &&
 	    fido_dev_has_pin(d->dev)) {
-		hw_status_set(st, "%s needs its PIN", d->label[0] != '\0' ?
-		    d->label : "the token");
+		hw_status_set(st, "%s needs its PIN",
+		    d->label[0] != '\0' ? d->label : "the token");
 		r = JIT_E_PIN_REQUIRED;
 		goto out;
 	}
-	if ((r = fido2_touch(d, &c, t->uv, pin, auth->cancel, &hmac,
-	    st)) != JIT_OK ||
+	if ((r = fido2_touch(d, &c, t->uv, pin, auth->cancel, &hmac, st)) !=
+		JIT_OK ||
 	    (r = fido2_kek(hmac, &c, &kek)) != JIT_OK)
 		goto out;
 	*ret_kek = kek;
 	kek = NULL;
 	r = JIT_OK;
- out:
+out:
 	fido2_dev_free(d);
 	secret_free(pin);
 	secret_free(hmac);

@@ -14,8 +14,8 @@
 #include "seal.h"
 #include "secret.h"
 
-#define TOKEN_VERSION	1
-#define ID_AD_LABEL	"jit-agent identity v1"
+#define TOKEN_VERSION 1
+#define ID_AD_LABEL "jit-agent identity v1"
 
 static const struct hw_backend *const backends[] = {
 #if HAVE_TPM2 && defined(JIT_HAVE_TPM2_SRC)
@@ -49,7 +49,8 @@ hw_backend_list(void)
 	for (i = 0; backends[i] != NULL; i++) {
 		if (i > 0)
 			strncat(list, ", ", sizeof(list) - strlen(list) - 1);
-		strncat(list, backends[i]->type, sizeof(list) - strlen(list) - 1);
+		strncat(
+		    list, backends[i]->type, sizeof(list) - strlen(list) - 1);
 	}
 	return list;
 }
@@ -84,7 +85,7 @@ identity_ad(const struct hw_token *t, uint8_t *ad, size_t *adlen)
 	*adlen = n;
 }
 
-#define ID_AD_MAX	(sizeof(ID_AD_LABEL) + HW_ID_LEN + 17 + 32)
+#define ID_AD_MAX (sizeof(ID_AD_LABEL) + HW_ID_LEN + 17 + 32)
 
 static int
 dup_str(const char *s, size_t max, char **ret)
@@ -107,15 +108,16 @@ valid_label(const char *s)
 		unsigned char c = (unsigned char)s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+			(c >= '0' && c <= '9') || c == '-' || c == '_' ||
+			c == '.'))
 			return 0;
 	}
 	return 1;
 }
 
 int
-hw_enroll(const struct hw_enroll_args *a, struct hw_token **ret,
-    struct hw_status *st)
+hw_enroll(
+    const struct hw_enroll_args *a, struct hw_token **ret, struct hw_status *st)
 {
 	const struct hw_backend *be;
 	struct hw_token *t = NULL;
@@ -126,13 +128,17 @@ hw_enroll(const struct hw_enroll_args *a, struct hw_token **ret,
 	int r;
 
 	if (a->type == NULL || (be = hw_backend_find(a->type)) == NULL) {
-		hw_status_set(st, "unknown token type '%s' (this build has: "
-		    "%s)", a->type ? a->type : "", hw_backend_list());
+		hw_status_set(st,
+		    "unknown token type '%s' (this build has: "
+		    "%s)",
+		    a->type ? a->type : "", hw_backend_list());
 		return JIT_E_UNSUPPORTED;
 	}
 	if (a->label == NULL || !valid_label(a->label)) {
-		hw_status_set(st, "a label is 1 to %d letters, digits, "
-		    "'-', '_' or '.'", HW_LABEL_MAX);
+		hw_status_set(st,
+		    "a label is 1 to %d letters, digits, "
+		    "'-', '_' or '.'",
+		    HW_LABEL_MAX);
 		return JIT_E_ARG;
 	}
 	if (a->device != NULL && strlen(a->device) > HW_DEVICE_MAX)
@@ -174,7 +180,7 @@ hw_enroll(const struct hw_enroll_args *a, struct hw_token **ret,
 	*ret = t;
 	t = NULL;
 	r = JIT_OK;
- out:
+out:
 	secret_free(kek);
 	secret_free(sk);
 	hw_token_free(t);
@@ -192,8 +198,10 @@ hw_open_identity(const struct hw_token *t, const struct hw_auth *auth,
 	int r;
 
 	if ((be = hw_backend_find(t->type)) == NULL) {
-		hw_status_set(st, "token %s is of type %s, which this build "
-		    "does not have", t->label, t->type);
+		hw_status_set(st,
+		    "token %s is of type %s, which this build "
+		    "does not have",
+		    t->label, t->type);
 		return JIT_E_UNSUPPORTED;
 	}
 	if ((r = be->derive(t, auth, &kek, st)) != 0)
@@ -206,11 +214,13 @@ hw_open_identity(const struct hw_token *t, const struct hw_auth *auth,
 		goto out;
 	identity_ad(t, ad, &adlen);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(secret_ptr(sk), NULL,
-	    NULL, t->id_box, sizeof(t->id_box), ad, adlen, t->id_nonce,
-	    secret_ptr(kek)) != 0) {
-		hw_status_set(st, "token %s answered, but its key does not "
+		NULL, t->id_box, sizeof(t->id_box), ad, adlen, t->id_nonce,
+		secret_ptr(kek)) != 0) {
+		hw_status_set(st,
+		    "token %s answered, but its key does not "
 		    "open this enrollment (wrong token, or the token file was "
-		    "altered)", t->label);
+		    "altered)",
+		    t->label);
 		r = JIT_E_AUTH;
 		goto out;
 	}
@@ -222,7 +232,7 @@ hw_open_identity(const struct hw_token *t, const struct hw_auth *auth,
 	*ret_sk = sk;
 	sk = NULL;
 	r = JIT_OK;
- out:
+out:
 	secret_free(kek);
 	secret_free(sk);
 	return r;
@@ -251,26 +261,27 @@ hw_token_from_json(struct json_object *o, struct hw_token **ret)
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return JIT_E_NOMEM;
-	if ((r = jsonx_get_int(o, "version", TOKEN_VERSION, TOKEN_VERSION,
-	    &version)) != 0 ||
+	if ((r = jsonx_get_int(
+		 o, "version", TOKEN_VERSION, TOKEN_VERSION, &version)) != 0 ||
 	    (r = jsonx_get_str(o, "id", HW_ID_LEN, &id)) != 0 ||
 	    (r = jsonx_get_str(o, "label", HW_LABEL_MAX, &label)) != 0 ||
 	    (r = jsonx_get_str(o, "type", 16, &type)) != 0 ||
 	    (r = jsonx_get_bool(o, "simulated", &t->simulated)) != 0 ||
 	    (r = jsonx_get_bool(o, "uv", &t->uv)) != 0 ||
 	    (r = jsonx_get_int(o, "created", 0, INT64_MAX, &t->created)) != 0 ||
-	    (r = jsonx_get_b64_fixed(o, "recipient", t->recipient,
-	    sizeof(t->recipient))) != 0 ||
-	    (r = jsonx_get_b64_fixed(o, "identity_nonce", t->id_nonce,
-	    sizeof(t->id_nonce))) != 0 ||
-	    (r = jsonx_get_b64_fixed(o, "identity", t->id_box,
-	    sizeof(t->id_box))) != 0)
+	    (r = jsonx_get_b64_fixed(
+		 o, "recipient", t->recipient, sizeof(t->recipient))) != 0 ||
+	    (r = jsonx_get_b64_fixed(
+		 o, "identity_nonce", t->id_nonce, sizeof(t->id_nonce))) != 0 ||
+	    (r = jsonx_get_b64_fixed(
+		 o, "identity", t->id_box, sizeof(t->id_box))) != 0)
 		goto out;
 	r = jsonx_opt_str(o, "device", HW_DEVICE_MAX, &device);
 	if (r != 0 && r != JIT_E_NOENT)
 		goto out;
-	if (strlen(id) != HW_ID_LEN || strspn(id, "0123456789abcdef") !=
-	    HW_ID_LEN || !valid_label(label)) {
+	if (strlen(id) != HW_ID_LEN ||
+	    strspn(id, "0123456789abcdef") != HW_ID_LEN ||
+	    !valid_label(label)) {
 		r = JIT_E_FORMAT;
 		goto out;
 	}
@@ -278,7 +289,7 @@ hw_token_from_json(struct json_object *o, struct hw_token **ret)
 	if ((r = dup_str(label, HW_LABEL_MAX, &t->label)) != 0 ||
 	    (r = dup_str(type, 16, &t->type)) != 0 ||
 	    (device != NULL &&
-	    (r = dup_str(device, HW_DEVICE_MAX, &t->device)) != 0))
+		(r = dup_str(device, HW_DEVICE_MAX, &t->device)) != 0))
 		goto out;
 	if (!json_object_object_get_ex(o, "backend", &be) ||
 	    !json_object_is_type(be, json_type_object)) {
@@ -289,7 +300,7 @@ hw_token_from_json(struct json_object *o, struct hw_token **ret)
 	*ret = t;
 	t = NULL;
 	r = JIT_OK;
- out:
+out:
 	hw_token_free(t);
 	return r;
 }
@@ -307,26 +318,26 @@ hw_token_to_json(const struct hw_token *t, struct json_object **ret)
 	    (r = jsonx_add_str(o, "label", t->label)) != 0 ||
 	    (r = jsonx_add_str(o, "type", t->type)) != 0 ||
 	    (t->device != NULL &&
-	    (r = jsonx_add_str(o, "device", t->device)) != 0) ||
+		(r = jsonx_add_str(o, "device", t->device)) != 0) ||
 	    (r = jsonx_add_bool(o, "simulated", t->simulated)) != 0 ||
 	    (r = jsonx_add_bool(o, "uv", t->uv)) != 0 ||
 	    (r = jsonx_add_int(o, "created", t->created)) != 0 ||
-	    (r = jsonx_add_b64(o, "recipient", t->recipient,
-	    sizeof(t->recipient))) != 0 ||
-	    (r = jsonx_add_b64(o, "identity_nonce", t->id_nonce,
-	    sizeof(t->id_nonce))) != 0 ||
-	    (r = jsonx_add_b64(o, "identity", t->id_box,
-	    sizeof(t->id_box))) != 0)
+	    (r = jsonx_add_b64(
+		 o, "recipient", t->recipient, sizeof(t->recipient))) != 0 ||
+	    (r = jsonx_add_b64(
+		 o, "identity_nonce", t->id_nonce, sizeof(t->id_nonce))) != 0 ||
+	    (r = jsonx_add_b64(o, "identity", t->id_box, sizeof(t->id_box))) !=
+		0)
 		goto out;
-	if (json_object_object_add(o, "backend",
-	    json_object_get(t->backend)) != 0) {
+	if (json_object_object_add(o, "backend", json_object_get(t->backend)) !=
+	    0) {
 		r = JIT_E_NOMEM;
 		goto out;
 	}
 	*ret = o;
 	o = NULL;
 	r = JIT_OK;
- out:
+out:
 	json_object_put(o);
 	return r;
 }

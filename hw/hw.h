@@ -25,59 +25,59 @@ struct secret;
  * a helper process.  Only hw/<backend>.c includes vendor headers.
  */
 
-#define HW_KEK_LEN		32
-#define HW_ID_LEN		32	/* hex of 16 random bytes */
-#define HW_LABEL_MAX		64
-#define HW_DEVICE_MAX		512
-#define HW_MSG_MAX		256
+#define HW_KEK_LEN 32
+#define HW_ID_LEN 32 /* hex of 16 random bytes */
+#define HW_LABEL_MAX 64
+#define HW_DEVICE_MAX 512
+#define HW_MSG_MAX 256
 
-struct hw_token {			/* tokens/<id>.json: public data only */
-	char		 id[HW_ID_LEN + 1];
-	char		*label;
-	char		*type;		/* "tpm2", "fido2", "piv" */
-	char		*device;	/* TCTI string, hidraw path, sim:SOCKET, reader */
-	bool		 simulated;
-	bool		 uv;		/* fido2: UV chosen at enrollment */
-	int64_t		 created;	/* unix seconds */
-	uint8_t		 recipient[32];	/* X25519 public key */
-	uint8_t		 id_nonce[24];	/* identity sealed under the KEK */
-	uint8_t		 id_box[32 + 16];
-	struct json_object *backend;	/* backend's own public data */
+struct hw_token { /* tokens/<id>.json: public data only */
+	char id[HW_ID_LEN + 1];
+	char *label;
+	char *type; /* "tpm2", "fido2", "piv" */
+	char *device; /* TCTI string, hidraw path, sim:SOCKET, reader */
+	bool simulated;
+	bool uv; /* fido2: UV chosen at enrollment */
+	int64_t created; /* unix seconds */
+	uint8_t recipient[32]; /* X25519 public key */
+	uint8_t id_nonce[24]; /* identity sealed under the KEK */
+	uint8_t id_box[32 + 16];
+	struct json_object *backend; /* backend's own public data */
 };
 
 struct hw_enroll_args {
-	const char	*type;
-	const char	*label;
-	const char	*device;	/* NULL: the backend's default */
-	const struct secret *pin;	/* NULL: none */
-	bool		 uv;
-	bool		 allow_simulated;
-	int		 touch_timeout_ms;
+	const char *type;
+	const char *label;
+	const char *device; /* NULL: the backend's default */
+	const struct secret *pin; /* NULL: none */
+	bool uv;
+	bool allow_simulated;
+	int touch_timeout_ms;
 };
 
 struct hw_auth {
-	const struct secret *pin;	/* NULL: none given */
-	int		 touch_timeout_ms;
-	const volatile int *cancel;	/* set non-zero to abandon a wait */
+	const struct secret *pin; /* NULL: none given */
+	int touch_timeout_ms;
+	const volatile int *cancel; /* set non-zero to abandon a wait */
 };
 
 /* What a backend says beyond the error code, for the user and the log. */
 struct hw_status {
-	int		 retries;	/* PIN tries left, -1 unknown */
-	long		 raw_rc;	/* the library's own code, for the log */
-	char		 msg[HW_MSG_MAX]; /* a sentence, or empty */
+	int retries; /* PIN tries left, -1 unknown */
+	long raw_rc; /* the library's own code, for the log */
+	char msg[HW_MSG_MAX]; /* a sentence, or empty */
 };
 
 struct hw_backend {
-	const char	*type;
+	const char *type;
 	/* Make the hardware key; return its public data, whether the device is
 	 * a simulator, and the KEK. */
-	int	(*enroll)(const struct hw_enroll_args *a,
-		    struct json_object **ret_backend, bool *ret_simulated,
-		    struct secret **ret_kek, struct hw_status *st);
+	int (*enroll)(const struct hw_enroll_args *a,
+	    struct json_object **ret_backend, bool *ret_simulated,
+	    struct secret **ret_kek, struct hw_status *st);
 	/* Reproduce the KEK with one hardware operation. */
-	int	(*derive)(const struct hw_token *t, const struct hw_auth *auth,
-		    struct secret **ret_kek, struct hw_status *st);
+	int (*derive)(const struct hw_token *t, const struct hw_auth *auth,
+	    struct secret **ret_kek, struct hw_status *st);
 };
 
 /* hw.c: the dispatcher and the identity layer common to every backend. */

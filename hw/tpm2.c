@@ -39,28 +39,28 @@
  * zero bytes, so a raw PIN would be limited to 32 bytes.
  */
 
-#define TPM2_DEFAULT_DEVICE	"device:/dev/tpmrm0"
-#define TPM2_KEK_INFO		"jit-agent tpm2 kek v1"
-#define TPM2_PIN_MAX		256	/* bytes; the PIN is hashed */
-#define TPM2_COORD_LEN		32	/* a P-256 coordinate */
+#define TPM2_DEFAULT_DEVICE "device:/dev/tpmrm0"
+#define TPM2_KEK_INFO "jit-agent tpm2 kek v1"
+#define TPM2_PIN_MAX 256 /* bytes; the PIN is hashed */
+#define TPM2_COORD_LEN 32 /* a P-256 coordinate */
 /* A P-256 point, SEC1 uncompressed: 04 || x || y. */
-#define TPM2_POINT_LEN		(1 + 2 * TPM2_COORD_LEN)
-#define TPM2_AUTH_LEN		crypto_hash_sha256_BYTES
+#define TPM2_POINT_LEN (1 + 2 * TPM2_COORD_LEN)
+#define TPM2_AUTH_LEN crypto_hash_sha256_BYTES
 /* Where systemd-tpm2-setup and the TCG guidance keep the SRK. */
-#define TPM2_SRK_PERSISTENT	0x81000001u
+#define TPM2_SRK_PERSISTENT 0x81000001u
 
 /* The ECDH key's attributes: usable only through its policy. */
-#define TPM2_KEY_ATTRS		(TPMA_OBJECT_FIXEDTPM | \
-	TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN | \
-	TPMA_OBJECT_DECRYPT)
+#define TPM2_KEY_ATTRS \
+	(TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | \
+	    TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_DECRYPT)
 
 /* What was being done when the TPM answered, to read its codes right. */
 enum tpm2_step {
-	TPM2_STEP_CONNECT,	/* loading the TCTI, starting ESYS */
-	TPM2_STEP_PRIMARY,	/* CreatePrimary under the owner hierarchy */
-	TPM2_STEP_CREATE,	/* Create of the ECDH key */
-	TPM2_STEP_LOAD,		/* Load of the stored key */
-	TPM2_STEP_PIN,		/* ECDH_ZGen, authorised by the PIN */
+	TPM2_STEP_CONNECT, /* loading the TCTI, starting ESYS */
+	TPM2_STEP_PRIMARY, /* CreatePrimary under the owner hierarchy */
+	TPM2_STEP_CREATE, /* Create of the ECDH key */
+	TPM2_STEP_LOAD, /* Load of the stored key */
+	TPM2_STEP_PIN, /* ECDH_ZGen, authorised by the PIN */
 	TPM2_STEP_OTHER,
 };
 
@@ -74,22 +74,25 @@ static const char *const tpm2_step_name[] = {
 };
 
 struct tpm2_conn {
-	const char		*device;
-	TSS2_TCTI_CONTEXT	*tcti;
-	ESYS_CONTEXT		*esys;
-	ESYS_TR			 primary;
-	bool			 persistent;	/* primary: close, not flush */
+	const char *device;
+	TSS2_TCTI_CONTEXT *tcti;
+	ESYS_CONTEXT *esys;
+	ESYS_TR primary;
+	bool persistent; /* primary: close, not flush */
 };
 
-#define TPM2_CONN_INIT	{ .device = NULL, .tcti = NULL, .esys = NULL, \
-	.primary = ESYS_TR_NONE, .persistent = false }
+#define TPM2_CONN_INIT \
+	{ \
+		.device = NULL, .tcti = NULL, .esys = NULL, \
+		.primary = ESYS_TR_NONE, .persistent = false \
+	}
 
 /* The dictionary-attack state (TPM2_PT_LOCKOUT_*), in tries and seconds. */
 struct tpm2_da {
-	uint32_t	counter;
-	uint32_t	max_tries;
-	uint32_t	interval;
-	uint32_t	recovery;
+	uint32_t counter;
+	uint32_t max_tries;
+	uint32_t interval;
+	uint32_t recovery;
 };
 
 static const TPMT_SYM_DEF tpm2_session_sym = {
@@ -120,17 +123,17 @@ tpm2_get_da(ESYS_CONTEXT *esys, struct tpm2_da *ret)
 
 	if (esys == NULL)
 		return JIT_E_HW;
-	rc = Esys_GetCapability(esys, ESYS_TR_NONE, ESYS_TR_NONE,
-	    ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES, TPM2_PT_LOCKOUT_COUNTER, 4,
-	    &more, &cap);
+	rc = Esys_GetCapability(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+	    TPM2_CAP_TPM_PROPERTIES, TPM2_PT_LOCKOUT_COUNTER, 4, &more, &cap);
 	if (rc != TSS2_RC_SUCCESS) {
 		log_debug("tpm2: reading the lockout state failed: %s",
 		    Tss2_RC_Decode(rc));
 		return JIT_E_HW;
 	}
 	memset(&da, 0, sizeof(da));
-	for (i = 0; i < cap->data.tpmProperties.count &&
-	    i < TPM2_MAX_TPM_PROPERTIES; i++) {
+	for (i = 0;
+	     i < cap->data.tpmProperties.count && i < TPM2_MAX_TPM_PROPERTIES;
+	     i++) {
 		const TPMS_TAGGED_PROPERTY *p =
 		    &cap->data.tpmProperties.tpmProperty[i];
 
@@ -151,8 +154,7 @@ tpm2_get_da(ESYS_CONTEXT *esys, struct tpm2_da *ret)
 			da.recovery = p->value;
 			found |= 8;
 			break;
-		default:
-			break;
+		default: break;
 		}
 	}
 	Esys_Free(cap);
@@ -172,8 +174,8 @@ tpm2_lockout_wait(const struct tpm2_da *da, char *buf, size_t len)
 	if (secs == 0)
 		snprintf(buf, len, "only once an admin clears it");
 	else if (secs < 120)
-		snprintf(buf, len, "within %u second%s", secs,
-		    secs == 1 ? "" : "s");
+		snprintf(
+		    buf, len, "within %u second%s", secs, secs == 1 ? "" : "s");
 	else if (secs < 2 * 3600)
 		snprintf(buf, len, "within %u minutes", (secs + 59) / 60);
 	else if (secs < 2 * 86400)
@@ -203,12 +205,16 @@ tpm2_error(ESYS_CONTEXT *esys, const char *device, enum tpm2_step step,
 	st->raw_rc = (long)rc;
 
 	if (step == TPM2_STEP_CONNECT || layer == TSS2_TCTI_RC_LAYER ||
-	    (!from_tpm && (base == TSS2_BASE_RC_IO_ERROR ||
-	    base == TSS2_BASE_RC_NO_CONNECTION))) {
+	    (!from_tpm &&
+		(base == TSS2_BASE_RC_IO_ERROR ||
+		    base == TSS2_BASE_RC_NO_CONNECTION))) {
 		hw_status_set(st, "no TPM at %s: %s%s", device,
-		    Tss2_RC_Decode(rc), strncmp(device, "device:", 7) == 0 ?
-		    " (is there a TPM, and may this user open it? on Debian, "
-		    "join the tss group)" : "");
+		    Tss2_RC_Decode(rc),
+		    strncmp(device, "device:", 7) == 0 ?
+			" (is there a TPM, and may this user open it? on "
+			"Debian, "
+			"join the tss group)" :
+			"");
 		return JIT_E_NODEV;
 	}
 	if (from_tpm && base == TPM2_RC_LOCKOUT) {
@@ -216,30 +222,36 @@ tpm2_error(ESYS_CONTEXT *esys, const char *device, enum tpm2_step step,
 			snprintf(wait, sizeof(wait), "after a while");
 		else {
 			tpm2_lockout_wait(&da, wait, sizeof(wait));
-			log_debug("tpm2: lockout: %u/%u failures, one "
+			log_debug(
+			    "tpm2: lockout: %u/%u failures, one "
 			    "forgotten every %u s, lockout auth recovery %u s",
 			    da.counter, da.max_tries, da.interval, da.recovery);
 		}
-		hw_status_set(st, "the TPM is locked out after too many wrong "
+		hw_status_set(st,
+		    "the TPM is locked out after too many wrong "
 		    "PINs: it allows one more try %s; an admin can clear it "
 		    "at once with 'tpm2_dictionarylockout --clear-lockout'",
 		    wait);
 		st->retries = 0;
 		return JIT_E_PIN_BLOCKED;
 	}
-	if (from_tpm && (base == TPM2_RC_AUTH_FAIL ||
-	    base == TPM2_RC_BAD_AUTH)) {
+	if (from_tpm &&
+	    (base == TPM2_RC_AUTH_FAIL || base == TPM2_RC_BAD_AUTH)) {
 		if (step == TPM2_STEP_PRIMARY) {
-			hw_status_set(st, "the TPM at %s refused its owner "
+			hw_status_set(st,
+			    "the TPM at %s refused its owner "
 			    "hierarchy: it has an owner password, and "
 			    "jit-agent needs it empty to make its storage key "
 			    "(or, once enrolled, that key persistent at "
-			    "0x81000001)", device);
+			    "0x81000001)",
+			    device);
 			return JIT_E_HW;
 		}
 		if (step != TPM2_STEP_PIN) {
-			hw_status_set(st, "the TPM at %s refused an "
-			    "authorisation: %s", device, Tss2_RC_Decode(rc));
+			hw_status_set(st,
+			    "the TPM at %s refused an "
+			    "authorisation: %s",
+			    device, Tss2_RC_Decode(rc));
 			return JIT_E_HW;
 		}
 		if (tpm2_get_da(esys, &da) != 0) {
@@ -247,34 +259,42 @@ tpm2_error(ESYS_CONTEXT *esys, const char *device, enum tpm2_step step,
 			hw_status_set(st, "wrong PIN");
 			return JIT_E_PIN;
 		}
-		retries = da.counter >= da.max_tries ? 0 :
+		retries = da.counter >= da.max_tries ?
+		    0 :
 		    (int)(da.max_tries - da.counter);
 		st->retries = retries;
 		if (retries == 0) {
 			tpm2_lockout_wait(&da, wait, sizeof(wait));
-			hw_status_set(st, "wrong PIN: the TPM is now locked "
-			    "out; it allows one more try %s", wait);
+			hw_status_set(st,
+			    "wrong PIN: the TPM is now locked "
+			    "out; it allows one more try %s",
+			    wait);
 		} else
-			hw_status_set(st, "wrong PIN: %d %s before the TPM "
-			    "locks out", retries, retries == 1 ?
-			    "try remains" : "tries remain");
+			hw_status_set(st,
+			    "wrong PIN: %d %s before the TPM "
+			    "locks out",
+			    retries,
+			    retries == 1 ? "try remains" : "tries remain");
 		return JIT_E_PIN;
 	}
 	if (from_tpm && step == TPM2_STEP_LOAD) {
-		hw_status_set(st, "the TPM at %s cannot load the enrolled key "
+		hw_status_set(st,
+		    "the TPM at %s cannot load the enrolled key "
 		    "(%s): it is another TPM, its owner hierarchy was cleared, "
-		    "or the token file was altered", device,
-		    Tss2_RC_Decode(rc));
+		    "or the token file was altered",
+		    device, Tss2_RC_Decode(rc));
 		return JIT_E_WRONG_TOKEN;
 	}
-	if (from_tpm && (base == TPM2_RC_OBJECT_MEMORY ||
-	    base == TPM2_RC_SESSION_MEMORY)) {
-		hw_status_set(st, "the TPM at %s has no free slots: use the "
-		    "kernel's resource manager (device:/dev/tpmrm0)", device);
+	if (from_tpm &&
+	    (base == TPM2_RC_OBJECT_MEMORY || base == TPM2_RC_SESSION_MEMORY)) {
+		hw_status_set(st,
+		    "the TPM at %s has no free slots: use the "
+		    "kernel's resource manager (device:/dev/tpmrm0)",
+		    device);
 		return JIT_E_BUSY;
 	}
-	hw_status_set(st, "the TPM at %s failed: %s", device,
-	    Tss2_RC_Decode(rc));
+	hw_status_set(
+	    st, "the TPM at %s failed: %s", device, Tss2_RC_Decode(rc));
 	return JIT_E_HW;
 }
 
@@ -310,7 +330,7 @@ tpm2_policy_digest(TPM2B_DIGEST *ret)
 
 	memset(buf, 0, sizeof(buf));
 	if (Tss2_MU_TPM2_CC_Marshal(TPM2_CC_PolicyAuthValue, buf, sizeof(buf),
-	    &off) != TSS2_RC_SUCCESS)
+		&off) != TSS2_RC_SUCCESS)
 		return JIT_E_INTERNAL;
 	ret->size = TPM2_SHA256_DIGEST_SIZE;
 	crypto_hash_sha256(ret->buffer, buf, sizeof(buf));
@@ -336,20 +356,21 @@ tpm2_key_template(const TPM2B_DIGEST *policy, TPM2B_PUBLIC *t)
 
 /* The key's authValue from the PIN, in guarded memory. */
 static int
-tpm2_pin_auth(const struct secret *pin, struct secret **ret,
-    struct hw_status *st)
+tpm2_pin_auth(
+    const struct secret *pin, struct secret **ret, struct hw_status *st)
 {
 	struct secret *auth = NULL;
 	int r;
 
 	if (pin == NULL || secret_len(pin) == 0) {
-		hw_status_set(st, "a TPM token needs a PIN: it is the TPM "
+		hw_status_set(st,
+		    "a TPM token needs a PIN: it is the TPM "
 		    "key's only guard against whoever else uses this machine");
 		return JIT_E_PIN_REQUIRED;
 	}
 	if (secret_len(pin) > TPM2_PIN_MAX) {
-		hw_status_set(st, "the PIN is longer than %d bytes",
-		    TPM2_PIN_MAX);
+		hw_status_set(
+		    st, "the PIN is longer than %d bytes", TPM2_PIN_MAX);
 		return JIT_E_LIMIT;
 	}
 	if ((r = secret_new(TPM2_AUTH_LEN, &auth)) != 0)
@@ -387,8 +408,8 @@ tpm2_flush(ESYS_CONTEXT *esys, ESYS_TR *tr)
 	if (*tr == ESYS_TR_NONE)
 		return;
 	if ((rc = Esys_FlushContext(esys, *tr)) != TSS2_RC_SUCCESS) {
-		log_debug("tpm2: flushing a handle failed: %s",
-		    Tss2_RC_Decode(rc));
+		log_debug(
+		    "tpm2: flushing a handle failed: %s", Tss2_RC_Decode(rc));
 		Esys_TR_Close(esys, tr);
 	}
 	*tr = ESYS_TR_NONE;
@@ -444,14 +465,15 @@ tpm2_use_persistent(struct tpm2_conn *c, const TPM2B_NAME *want)
 
 	/* Ask first: ReadPublic of an absent handle makes ESYS log errors. */
 	if (Esys_GetCapability(c->esys, ESYS_TR_NONE, ESYS_TR_NONE,
-	    ESYS_TR_NONE, TPM2_CAP_HANDLES, TPM2_SRK_PERSISTENT, 1, &more,
-	    &cap) != TSS2_RC_SUCCESS)
+		ESYS_TR_NONE, TPM2_CAP_HANDLES, TPM2_SRK_PERSISTENT, 1, &more,
+		&cap) != TSS2_RC_SUCCESS)
 		return false;
 	present = cap->data.handles.count > 0 &&
 	    cap->data.handles.handle[0] == TPM2_SRK_PERSISTENT;
 	Esys_Free(cap);
-	if (!present || Esys_TR_FromTPMPublic(c->esys, TPM2_SRK_PERSISTENT,
-	    ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr) != TSS2_RC_SUCCESS)
+	if (!present ||
+	    Esys_TR_FromTPMPublic(c->esys, TPM2_SRK_PERSISTENT, ESYS_TR_NONE,
+		ESYS_TR_NONE, ESYS_TR_NONE, &tr) != TSS2_RC_SUCCESS)
 		return false;
 	c->primary = tr;
 	c->persistent = true;
@@ -461,8 +483,8 @@ tpm2_use_persistent(struct tpm2_conn *c, const TPM2B_NAME *want)
 		c->persistent = false;
 		return false;
 	}
-	log_debug("tpm2: using the persistent SRK at 0x%08x",
-	    TPM2_SRK_PERSISTENT);
+	log_debug(
+	    "tpm2: using the persistent SRK at 0x%08x", TPM2_SRK_PERSISTENT);
 	return true;
 }
 
@@ -505,10 +527,9 @@ tpm2_open(const char *device, const TPM2B_NAME *want, struct tpm2_conn *c,
 	memset(&outside, 0, sizeof(outside));
 	memset(&pcrs, 0, sizeof(pcrs));
 	if ((rc = Esys_CreatePrimary(c->esys, ESYS_TR_RH_OWNER,
-	    ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens,
-	    &tpm2_srk_template,
-	    &outside, &pcrs, &c->primary, NULL, NULL, NULL, NULL)) !=
-	    TSS2_RC_SUCCESS) {
+		 ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens,
+		 &tpm2_srk_template, &outside, &pcrs, &c->primary, NULL, NULL,
+		 NULL, NULL)) != TSS2_RC_SUCCESS) {
 		c->primary = ESYS_TR_NONE;
 		return tpm2_error(c->esys, device, TPM2_STEP_PRIMARY, rc, st);
 	}
@@ -516,9 +537,11 @@ tpm2_open(const char *device, const TPM2B_NAME *want, struct tpm2_conn *c,
 		if ((r = tpm2_primary_name(c, &name)) != 0)
 			return r;
 		if (!tpm2_name_equal(&name, want)) {
-			hw_status_set(st, "the TPM at %s is not the one this "
+			hw_status_set(st,
+			    "the TPM at %s is not the one this "
 			    "token was enrolled on (its storage key differs; "
-			    "was it cleared?)", device);
+			    "was it cleared?)",
+			    device);
 			return JIT_E_WRONG_TOKEN;
 		}
 	}
@@ -533,12 +556,13 @@ tpm2_session(struct tpm2_conn *c, TPM2_SE type, ESYS_TR bind,
 	ESYS_TR session = ESYS_TR_NONE;
 	TSS2_RC rc;
 
-	if ((rc = Esys_StartAuthSession(c->esys, c->primary, bind,
-	    ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, type,
-	    &tpm2_session_sym, TPM2_ALG_SHA256, &session)) != TSS2_RC_SUCCESS)
+	if ((rc = Esys_StartAuthSession(c->esys, c->primary, bind, ESYS_TR_NONE,
+		 ESYS_TR_NONE, ESYS_TR_NONE, NULL, type, &tpm2_session_sym,
+		 TPM2_ALG_SHA256, &session)) != TSS2_RC_SUCCESS)
 		return tpm2_error(c->esys, c->device, TPM2_STEP_OTHER, rc, st);
 	if ((rc = Esys_TRSess_SetAttributes(c->esys, session,
-	    attrs | TPMA_SESSION_CONTINUESESSION, 0xff)) != TSS2_RC_SUCCESS) {
+		 attrs | TPMA_SESSION_CONTINUESESSION, 0xff)) !=
+	    TSS2_RC_SUCCESS) {
 		tpm2_flush(c->esys, &session);
 		return tpm2_error(c->esys, c->device, TPM2_STEP_OTHER, rc, st);
 	}
@@ -572,19 +596,19 @@ tpm2_create_key(struct tpm2_conn *c, const struct secret *auth,
 		goto out;
 	tpm2_key_template(&policy, tmpl);
 	/* The session's DECRYPT hides inSensitive (the PIN's hash). */
-	if ((r = tpm2_session(c, TPM2_SE_HMAC, c->primary,
-	    TPMA_SESSION_DECRYPT, &session, st)) != 0)
+	if ((r = tpm2_session(c, TPM2_SE_HMAC, c->primary, TPMA_SESSION_DECRYPT,
+		 &session, st)) != 0)
 		goto out;
-	memcpy(sens.sensitive.userAuth.buffer, secret_ptr(auth),
-	    secret_len(auth));
+	memcpy(
+	    sens.sensitive.userAuth.buffer, secret_ptr(auth), secret_len(auth));
 	sens.sensitive.userAuth.size = (UINT16)secret_len(auth);
 	while (sens.sensitive.userAuth.size > 0 &&
 	    sens.sensitive.userAuth.buffer[sens.sensitive.userAuth.size - 1] ==
-	    0)
+		0)
 		sens.sensitive.userAuth.size--;
 	if ((rc = Esys_Create(c->esys, c->primary, session, ESYS_TR_NONE,
-	    ESYS_TR_NONE, &sens, tmpl, &outside, &pcrs, &priv, &pub, NULL,
-	    NULL, NULL)) != TSS2_RC_SUCCESS) {
+		 ESYS_TR_NONE, &sens, tmpl, &outside, &pcrs, &priv, &pub, NULL,
+		 NULL, NULL)) != TSS2_RC_SUCCESS) {
 		r = tpm2_error(c->esys, c->device, TPM2_STEP_CREATE, rc, st);
 		goto out;
 	}
@@ -593,7 +617,7 @@ tpm2_create_key(struct tpm2_conn *c, const struct secret *auth,
 	pub = NULL;
 	priv = NULL;
 	r = JIT_OK;
- out:
+out:
 	sodium_memzero(&sens, sizeof(sens));
 	tpm2_flush(c->esys, &session);
 	free(tmpl);
@@ -635,8 +659,8 @@ tpm2_peer_key(const uint8_t point[TPM2_POINT_LEN], EVP_PKEY **ret)
 	memcpy(pt, point, sizeof(pt));
 	params[0] = OSSL_PARAM_construct_utf8_string(
 	    OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
-	    pt, sizeof(pt));
+	params[1] = OSSL_PARAM_construct_octet_string(
+	    OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt));
 	params[2] = OSSL_PARAM_construct_end();
 	if ((pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
 	    EVP_PKEY_fromdata_init(pctx) != 1 ||
@@ -645,7 +669,7 @@ tpm2_peer_key(const uint8_t point[TPM2_POINT_LEN], EVP_PKEY **ret)
 	*ret = peer;
 	peer = NULL;
 	r = JIT_OK;
- out:
+out:
 	EVP_PKEY_free(peer);
 	EVP_PKEY_CTX_free(pctx);
 	return r;
@@ -668,7 +692,8 @@ tpm2_soft_ecdh(const uint8_t tpm_point[TPM2_POINT_LEN],
 	r = JIT_E_CRYPTO;
 	if ((eph = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
 	    EVP_PKEY_get_octet_string_param(eph,
-	    OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, epk, sizeof(epk), &len) != 1 ||
+		OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, epk, sizeof(epk),
+		&len) != 1 ||
 	    len != sizeof(epk) || epk[0] != 0x04)
 		goto out;
 	if ((r = secret_new(TPM2_COORD_LEN, &z)) != 0)
@@ -685,10 +710,10 @@ tpm2_soft_ecdh(const uint8_t tpm_point[TPM2_POINT_LEN],
 	*ret_z = z;
 	z = NULL;
 	r = JIT_OK;
- out:
+out:
 	secret_free(z);
 	EVP_PKEY_CTX_free(dctx);
-	EVP_PKEY_free(eph);	/* clears the ephemeral secret */
+	EVP_PKEY_free(eph); /* clears the ephemeral secret */
 	EVP_PKEY_free(peer);
 	return r;
 }
@@ -722,8 +747,8 @@ tpm2_zgen(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
 	TSS2_RC rc;
 	int r;
 
-	if ((rc = Esys_Load(c->esys, c->primary, ESYS_TR_PASSWORD,
-	    ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, &key)) != TSS2_RC_SUCCESS) {
+	if ((rc = Esys_Load(c->esys, c->primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+		 ESYS_TR_NONE, priv, pub, &key)) != TSS2_RC_SUCCESS) {
 		key = ESYS_TR_NONE;
 		r = tpm2_error(c->esys, c->device, TPM2_STEP_LOAD, rc, st);
 		goto out;
@@ -733,10 +758,11 @@ tpm2_zgen(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
 		goto out;
 	}
 	if ((r = tpm2_session(c, TPM2_SE_POLICY, ESYS_TR_NONE,
-	    TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT, &session, st)) != 0)
+		 TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT, &session, st)) !=
+	    0)
 		goto out;
 	if ((rc = Esys_PolicyAuthValue(c->esys, session, ESYS_TR_NONE,
-	    ESYS_TR_NONE, ESYS_TR_NONE)) != TSS2_RC_SUCCESS) {
+		 ESYS_TR_NONE, ESYS_TR_NONE)) != TSS2_RC_SUCCESS) {
 		r = tpm2_error(c->esys, c->device, TPM2_STEP_OTHER, rc, st);
 		goto out;
 	}
@@ -746,15 +772,15 @@ tpm2_zgen(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
 	in.point.y.size = TPM2_COORD_LEN;
 	memcpy(in.point.y.buffer, epk + 1 + TPM2_COORD_LEN, TPM2_COORD_LEN);
 	if ((rc = Esys_ECDH_ZGen(c->esys, key, session, ESYS_TR_NONE,
-	    ESYS_TR_NONE, &in, &out)) != TSS2_RC_SUCCESS) {
+		 ESYS_TR_NONE, &in, &out)) != TSS2_RC_SUCCESS) {
 		out = NULL;
 		r = tpm2_error(c->esys, c->device, TPM2_STEP_PIN, rc, st);
 		goto out;
 	}
 	x = &out->point.x;
 	if (x->size == 0 || x->size > TPM2_COORD_LEN) {
-		hw_status_set(st, "the TPM at %s returned a malformed point",
-		    c->device);
+		hw_status_set(
+		    st, "the TPM at %s returned a malformed point", c->device);
 		r = JIT_E_HW;
 		goto out;
 	}
@@ -764,7 +790,7 @@ tpm2_zgen(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
 	*ret_z = z;
 	z = NULL;
 	r = JIT_OK;
- out:
+out:
 	if (out != NULL) {
 		sodium_memzero(out, sizeof(*out));
 		Esys_Free(out);
@@ -787,9 +813,8 @@ tpm2_zgen(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
 static bool
 tpm2_tcti_allowed(const char *device, int depth)
 {
-	static const char *const names[] = {
-		"device", "swtpm", "mssim", "tabrmd", NULL
-	};
+	static const char *const names[] = { "device", "swtpm", "mssim",
+		"tabrmd", NULL };
 	size_t i, n = strcspn(device, ":");
 
 	if (depth < 1 && n == 4 && strncmp(device, "pcap", 4) == 0 &&
@@ -808,15 +833,18 @@ tpm2_device(const char *given, const char **ret, struct hw_status *st)
 	size_t len = strnlen(device, HW_DEVICE_MAX + 1);
 
 	if (len == 0 || len > HW_DEVICE_MAX) {
-		hw_status_set(st, "the TPM device must be a TCTI string of 1 "
-		    "to %d bytes, such as %s", HW_DEVICE_MAX,
-		    TPM2_DEFAULT_DEVICE);
+		hw_status_set(st,
+		    "the TPM device must be a TCTI string of 1 "
+		    "to %d bytes, such as %s",
+		    HW_DEVICE_MAX, TPM2_DEFAULT_DEVICE);
 		return JIT_E_ARG;
 	}
 	if (!tpm2_tcti_allowed(device, 0)) {
-		hw_status_set(st, "'%s' is not a TPM device jit-agent uses: "
+		hw_status_set(st,
+		    "'%s' is not a TPM device jit-agent uses: "
 		    "give device:/dev/tpmrm0, swtpm:host=H,port=P, "
-		    "mssim:host=H,port=P or tabrmd:", device);
+		    "mssim:host=H,port=P or tabrmd:",
+		    device);
 		return JIT_E_ARG;
 	}
 	*ret = device;
@@ -840,9 +868,9 @@ tpm2_backend_json(const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv,
 		goto out;
 	r = JIT_E_INTERNAL;
 	if (Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(*pub), &publen) !=
-	    TSS2_RC_SUCCESS ||
-	    Tss2_MU_TPM2B_PRIVATE_Marshal(priv, buf + publen, sizeof(*priv),
-	    &privlen) != TSS2_RC_SUCCESS)
+		TSS2_RC_SUCCESS ||
+	    Tss2_MU_TPM2B_PRIVATE_Marshal(
+		priv, buf + publen, sizeof(*priv), &privlen) != TSS2_RC_SUCCESS)
 		goto out;
 	if ((r = jsonx_add_b64(o, "public", buf, publen)) != 0 ||
 	    (r = jsonx_add_b64(o, "private", buf + publen, privlen)) != 0 ||
@@ -852,7 +880,7 @@ tpm2_backend_json(const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv,
 	*ret = o;
 	o = NULL;
 	r = JIT_OK;
- out:
+out:
 	json_object_put(o);
 	free(buf);
 	return r;
@@ -874,7 +902,8 @@ tpm2_backend_parse(struct json_object *o, TPM2B_PUBLIC *pub,
 	off = 0;
 	r = JIT_E_FORMAT;
 	if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(buf, len, &off, pub) !=
-	    TSS2_RC_SUCCESS || off != len)
+		TSS2_RC_SUCCESS ||
+	    off != len)
 		goto out;
 	free(buf);
 	buf = NULL;
@@ -883,7 +912,8 @@ tpm2_backend_parse(struct json_object *o, TPM2B_PUBLIC *pub,
 	off = 0;
 	r = JIT_E_FORMAT;
 	if (Tss2_MU_TPM2B_PRIVATE_Unmarshal(buf, len, &off, priv) !=
-	    TSS2_RC_SUCCESS || off != len)
+		TSS2_RC_SUCCESS ||
+	    off != len)
 		goto out;
 	if ((r = jsonx_get_b64_fixed(o, "epk", epk, TPM2_POINT_LEN)) != 0)
 		goto out;
@@ -904,7 +934,7 @@ tpm2_backend_parse(struct json_object *o, TPM2B_PUBLIC *pub,
 	memcpy(srk->name, buf, len);
 	srk->size = (UINT16)len;
 	r = JIT_OK;
- out:
+out:
 	EVP_PKEY_free(point);
 	free(buf);
 	return r;
@@ -932,8 +962,10 @@ tpm2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 	    (r = tpm2_create_key(&c, auth, &pub, &priv, st)) != 0)
 		goto out;
 	if ((r = tpm2_public_point(pub, tpm_point)) != 0) {
-		hw_status_set(st, "the TPM at %s made a key of another kind "
-		    "than asked", device);
+		hw_status_set(st,
+		    "the TPM at %s made a key of another kind "
+		    "than asked",
+		    device);
 		r = JIT_E_HW;
 		goto out;
 	}
@@ -947,8 +979,10 @@ tpm2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 	    (r = tpm2_kek(z, epk, tpm_point, &check)) != 0)
 		goto out;
 	if (!secret_equal(kek, check)) {
-		hw_status_set(st, "the TPM at %s did not reproduce the key it "
-		    "was given: it cannot be used", device);
+		hw_status_set(st,
+		    "the TPM at %s did not reproduce the key it "
+		    "was given: it cannot be used",
+		    device);
 		r = JIT_E_HW;
 		goto out;
 	}
@@ -961,7 +995,7 @@ tpm2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 	o = NULL;
 	kek = NULL;
 	r = JIT_OK;
- out:
+out:
 	json_object_put(o);
 	secret_free(check);
 	secret_free(kek);
@@ -987,8 +1021,8 @@ tpm2_derive(const struct hw_token *t, const struct hw_auth *auth,
 	int r;
 
 	if ((r = tpm2_device(t->device, &device, st)) != 0 ||
-	    (r = tpm2_pin_auth(auth != NULL ? auth->pin : NULL, &pin_auth,
-	    st)) != 0)
+	    (r = tpm2_pin_auth(
+		 auth != NULL ? auth->pin : NULL, &pin_auth, st)) != 0)
 		goto out;
 	if ((pub = calloc(1, sizeof(*pub))) == NULL ||
 	    (priv = calloc(1, sizeof(*priv))) == NULL) {
@@ -998,7 +1032,8 @@ tpm2_derive(const struct hw_token *t, const struct hw_auth *auth,
 	if ((r = tpm2_backend_parse(t->backend, pub, priv, epk, &srk)) != 0 ||
 	    (r = tpm2_public_point(pub, tpm_point)) != 0) {
 		if (r == JIT_E_FORMAT)
-			hw_status_set(st, "the token's TPM data is malformed: "
+			hw_status_set(st,
+			    "the token's TPM data is malformed: "
 			    "enroll the token again");
 		goto out;
 	}
@@ -1014,7 +1049,7 @@ tpm2_derive(const struct hw_token *t, const struct hw_auth *auth,
 	*ret_kek = kek;
 	kek = NULL;
 	r = JIT_OK;
- out:
+out:
 	secret_free(kek);
 	secret_free(z);
 	secret_free(pin_auth);

@@ -18,9 +18,9 @@
 #include "log.h"
 
 struct audit_log {
-	int		fd;
-	uint64_t	seq;
-	char		hash[AUDIT_HASH_HEX + 1];
+	int fd;
+	uint64_t seq;
+	char hash[AUDIT_HASH_HEX + 1];
 };
 
 static void
@@ -60,12 +60,12 @@ each_line(const char *buf, size_t len,
 }
 
 struct chain {
-	uint64_t		 seq;
-	char			 hash[AUDIT_HASH_HEX + 1];
-	struct audit_verdict	*v;
-	uint64_t		 head_seq;	/* 0: no head to meet */
-	char			 head_hash[AUDIT_HASH_HEX + 1];
-	bool			 head_met;
+	uint64_t seq;
+	char hash[AUDIT_HASH_HEX + 1];
+	struct audit_verdict *v;
+	uint64_t head_seq; /* 0: no head to meet */
+	char head_hash[AUDIT_HASH_HEX + 1];
+	bool head_met;
 };
 
 static int
@@ -85,7 +85,8 @@ chain_line(const char *line, size_t len, uint64_t lineno, void *arg)
 		if (c->v != NULL)
 			snprintf(c->v->why, sizeof(c->v->why),
 			    "line %llu is not a well-formed audit record "
-			    "(edited or torn)", (unsigned long long)lineno);
+			    "(edited or torn)",
+			    (unsigned long long)lineno);
 		goto out;
 	}
 	if ((uint64_t)seq != c->seq + 1) {
@@ -129,7 +130,7 @@ chain_line(const char *line, size_t len, uint64_t lineno, void *arg)
 		c->head_met = true;
 	}
 	r = JIT_OK;
- out:
+out:
 	if (r != 0 && c->v != NULL && c->v->bad_line == 0)
 		c->v->bad_line = c->v->lines;
 	json_object_put(o);
@@ -157,7 +158,8 @@ audit_open(const char *path, struct audit_log **ret)
 		 * reported, not repaired: verify will name the line. */
 		if (each_line(buf, len, chain_line, &c) != 0)
 			log_warn("audit log %s does not verify; "
-			    "run 'jitctl audit verify'", path);
+				 "run 'jitctl audit verify'",
+			    path);
 		torn = len > 0 && buf[len - 1] != '\n';
 		if (torn)
 			log_warn("audit log %s ends with a torn line", path);
@@ -165,8 +167,8 @@ audit_open(const char *path, struct audit_log **ret)
 		goto out;
 	a->seq = c.seq;
 	memcpy(a->hash, c.hash, sizeof(a->hash));
-	a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
+	a->fd = open(
+	    path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (a->fd < 0) {
 		r = JIT_E_IO;
 		goto out;
@@ -180,7 +182,7 @@ audit_open(const char *path, struct audit_log **ret)
 	*ret = a;
 	a = NULL;
 	r = JIT_OK;
- out:
+out:
 	free(buf);
 	if (a != NULL && a->fd >= 0)
 		close(a->fd);
@@ -208,7 +210,8 @@ now_iso(char *out, size_t outlen)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, outlen, "%s.%03dZ", base, (int)(ts.tv_nsec / 1000000) % 1000);
+	snprintf(
+	    out, outlen, "%s.%03dZ", base, (int)(ts.tv_nsec / 1000000) % 1000);
 }
 
 int
@@ -228,7 +231,8 @@ audit_append(struct audit_log *a, struct json_object *ev)
 	    (r = jsonx_add_str(o, "time", when)) != 0 ||
 	    (r = jsonx_add_str(o, "prev", a->hash)) != 0)
 		goto out;
-	json_object_object_foreach(ev, k, v) {
+	json_object_object_foreach(ev, k, v)
+	{
 		/* The chain's own members are not the event's to set. */
 		if (strcmp(k, "seq") == 0 || strcmp(k, "time") == 0 ||
 		    strcmp(k, "prev") == 0) {
@@ -240,8 +244,8 @@ audit_append(struct audit_log *a, struct json_object *ev)
 			goto out;
 		}
 	}
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	s = json_object_to_json_string_ext(
+	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	len = strlen(s);
 	if (len > AUDIT_LINE_MAX) {
 		r = JIT_E_LIMIT;
@@ -264,7 +268,7 @@ audit_append(struct audit_log *a, struct json_object *ev)
 	a->seq++;
 	hash_line(line, len, a->hash);
 	r = JIT_OK;
- out:
+out:
 	free(line);
 	json_object_put(o);
 	return r;
@@ -313,24 +317,25 @@ audit_verify(const char *path, uint64_t head_seq, const char *head_hash,
 	}
 	/* Lines appended after the agent gave its head are fine. */
 	if (head_seq > 0 && c.seq < head_seq) {
-		snprintf(v->why, sizeof(v->why), "the log ends at line %llu but "
+		snprintf(v->why, sizeof(v->why),
+		    "the log ends at line %llu but "
 		    "the agent wrote %llu lines: lines were dropped from the "
-		    "end", (unsigned long long)c.seq,
-		    (unsigned long long)head_seq);
+		    "end",
+		    (unsigned long long)c.seq, (unsigned long long)head_seq);
 		v->bad_line = c.seq + 1;
 		r = JIT_E_AUTH;
 		goto out;
 	}
 	v->lines = c.seq;
 	r = JIT_OK;
- out:
+out:
 	free(buf);
 	return r;
 }
 
 struct reader {
-	int	(*fn)(const char *, size_t, void *);
-	void	*arg;
+	int (*fn)(const char *, size_t, void *);
+	void *arg;
 };
 
 static int
@@ -343,8 +348,8 @@ read_line(const char *line, size_t len, uint64_t lineno, void *arg)
 }
 
 int
-audit_read(const char *path, int (*fn)(const char *line, size_t len,
-    void *arg), void *arg)
+audit_read(const char *path, int (*fn)(const char *line, size_t len, void *arg),
+    void *arg)
 {
 	struct reader rd = { fn, arg };
 	char *buf = NULL;

@@ -6,10 +6,10 @@
 #include <stdint.h>
 #include <json-c/json.h>
 
-#define AUDIT_FILE_NAME		"audit.log"	/* in the data directory */
-#define AUDIT_HASH_HEX		64
-#define AUDIT_LINE_MAX		(16 * 1024)
-#define AUDIT_FILE_MAX		((size_t)1 << 30)
+#define AUDIT_FILE_NAME "audit.log" /* in the data directory */
+#define AUDIT_HASH_HEX 64
+#define AUDIT_LINE_MAX (16 * 1024)
+#define AUDIT_FILE_MAX ((size_t)1 << 30)
 
 /*
  * Each line is a JSON object with "seq" (1, 2, ...), "time" (UTC, ms),
@@ -28,9 +28,9 @@ void audit_head(const struct audit_log *a, uint64_t *ret_seq,
     char ret_hash[AUDIT_HASH_HEX + 1]);
 
 struct audit_verdict {
-	uint64_t	lines;		/* lines read */
-	uint64_t	bad_line;	/* first bad line, 0 if none */
-	char		why[256];
+	uint64_t lines; /* lines read */
+	uint64_t bad_line; /* first bad line, 0 if none */
+	char why[256];
 };
 /* Verify the whole file; with head_seq > 0 also that the line of that
  * sequence number has that hash (lines appended since are fine).
@@ -38,7 +38,7 @@ struct audit_verdict {
 int audit_verify(const char *path, uint64_t head_seq, const char *head_hash,
     struct audit_verdict *v);
 /* Call fn for each line (already verified or not), for `jitctl audit`. */
-int audit_read(const char *path, int (*fn)(const char *line, size_t len,
-    void *arg), void *arg);
+int audit_read(const char *path,
+    int (*fn)(const char *line, size_t len, void *arg), void *arg);
 
 #endif

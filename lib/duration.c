@@ -23,9 +23,18 @@ duration_parse(const char *s, int64_t *ret_s)
 		switch (*s) {
 		case '\0': break;
 		case 's': s++; break;
-		case 'm': n *= 60; s++; break;
-		case 'h': n *= 3600; s++; break;
-		case 'd': n *= 86400; s++; break;
+		case 'm':
+			n *= 60;
+			s++;
+			break;
+		case 'h':
+			n *= 3600;
+			s++;
+			break;
+		case 'd':
+			n *= 86400;
+			s++;
+			break;
 		default: return JIT_E_ARG;
 		}
 		total += n;
@@ -44,8 +53,9 @@ duration_format(int64_t s, char *out, size_t outlen)
 	if (s < 0)
 		s = 0;
 	if (s >= 3600)
-		snprintf(out, outlen, "%lldh%02lldm%02llds", (long long)(s / 3600),
-		    (long long)(s / 60 % 60), (long long)(s % 60));
+		snprintf(out, outlen, "%lldh%02lldm%02llds",
+		    (long long)(s / 3600), (long long)(s / 60 % 60),
+		    (long long)(s % 60));
 	else if (s >= 60)
 		snprintf(out, outlen, "%lldm%02llds", (long long)(s / 60),
 		    (long long)(s % 60));

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DURATION_MAX_S	(366LL * 24 * 3600)
+#define DURATION_MAX_S (366LL * 24 * 3600)
 
 /* Parse into seconds (1 .. DURATION_MAX_S); a bare number is seconds. */
 int duration_parse(const char *s, int64_t *ret_s);

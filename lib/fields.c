@@ -18,7 +18,8 @@ fields_valid_name(const uint8_t *name, size_t len)
 		uint8_t c = name[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+			(c >= '0' && c <= '9') || c == '_' || c == '.' ||
+			c == '-'))
 			return 0;
 	}
 	return 1;
@@ -76,7 +77,7 @@ fields_finish(struct fields_builder *b, struct secret **ret)
 		goto out;
 	*ret = f;
 	f = NULL;
- out:
+out:
 	secret_free(f);
 	fields_abort(b);
 	return r;

@@ -9,12 +9,12 @@
 
 struct secret;
 
-#define FIELDS_MAX		64
-#define FIELD_NAME_MAX		128
-#define FIELD_VALUE_MAX		(64 * 1024)
-#define FIELDS_TOTAL_MAX	(128 * 1024)
+#define FIELDS_MAX 64
+#define FIELD_NAME_MAX 128
+#define FIELD_VALUE_MAX (64 * 1024)
+#define FIELDS_TOTAL_MAX (128 * 1024)
 /* The field of a credential added from a bare secret. */
-#define FIELD_DEFAULT		"secret"
+#define FIELD_DEFAULT "secret"
 
 /*
  * Encoding: u32 count, then count pairs of (string name, string value).
@@ -22,8 +22,8 @@ struct secret;
  * but NUL, at most FIELD_VALUE_MAX.
  */
 struct fields_builder {
-	struct wire_writer	w;
-	uint32_t		n;
+	struct wire_writer w;
+	uint32_t n;
 };
 
 int fields_begin(struct fields_builder *b);
@@ -38,15 +38,15 @@ int fields_validate(const struct secret *f, uint32_t *ret_count);
 int fields_valid_name(const uint8_t *name, size_t len);
 
 struct field {
-	const uint8_t	*name;
-	size_t		 namelen;
-	const uint8_t	*val;	/* points into guarded memory */
-	size_t		 vallen;
+	const uint8_t *name;
+	size_t namelen;
+	const uint8_t *val; /* points into guarded memory */
+	size_t vallen;
 };
 /* Iterate a validated encoding: returns 1 with *f set, 0 at the end. */
 struct fields_iter {
-	struct wire_reader	r;
-	uint32_t		left;
+	struct wire_reader r;
+	uint32_t left;
 };
 int fields_iter_init(struct fields_iter *it, const struct secret *f);
 int fields_next(struct fields_iter *it, struct field *f);

@@ -76,8 +76,8 @@ fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		free(dir);
 		return JIT_E_NOMEM;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	    mode);
+	fd = open(
+	    tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0) {
 		log_debug("open %s: %s", tmp, strerror(errno));
 		r = JIT_E_IO;
@@ -100,11 +100,12 @@ fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		goto out;
 	}
 	r = fs_fsync_dir(dir);
- out:
+out:
 	if (fd >= 0)
 		close(fd);
 	if (r != 0) {
-		log_debug("atomic write of %s failed: %s", path, strerror(errno));
+		log_debug(
+		    "atomic write of %s failed: %s", path, strerror(errno));
 		unlink(tmp);
 	}
 	free(tmp);
@@ -149,7 +150,7 @@ fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 		*ret_len = off;
 	buf = NULL;
 	r = JIT_OK;
- out:
+out:
 	free(buf);
 	close(fd);
 	return r;
@@ -186,7 +187,7 @@ fs_mkdir_private(const char *path)
 	if ((st.st_mode & 077) != 0 && chmod(tmp, 0700) != 0)
 		goto out;
 	r = JIT_OK;
- out:
+out:
 	free(tmp);
 	return r;
 }

@@ -6,8 +6,8 @@
 #include <sys/types.h>
 
 /* Write via a temp file in the same directory, fsync, rename, fsync dir. */
-int fs_write_atomic(const char *path, const void *data, size_t len,
-    mode_t mode);
+int fs_write_atomic(
+    const char *path, const void *data, size_t len, mode_t mode);
 /* Read a whole file of at most max bytes; the result is NUL-terminated. */
 int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 /* mkdir -p with mode; the last component must be ours and not group or

@@ -32,7 +32,7 @@ jsonx_parse(const char *s, size_t len, struct json_object **ret)
 	*ret = o;
 	o = NULL;
 	r = JIT_OK;
- out:
+out:
 	json_object_put(o);
 	json_tokener_free(tok);
 	return r;
@@ -53,8 +53,8 @@ member(struct json_object *o, const char *key, enum json_type type,
 }
 
 int
-jsonx_opt_str(struct json_object *o, const char *key, size_t max,
-    const char **ret)
+jsonx_opt_str(
+    struct json_object *o, const char *key, size_t max, const char **ret)
 {
 	struct json_object *v;
 	const char *s;
@@ -73,8 +73,8 @@ jsonx_opt_str(struct json_object *o, const char *key, size_t max,
 }
 
 int
-jsonx_get_str(struct json_object *o, const char *key, size_t max,
-    const char **ret)
+jsonx_get_str(
+    struct json_object *o, const char *key, size_t max, const char **ret)
 {
 	int r = jsonx_opt_str(o, key, max, ret);
 
@@ -82,8 +82,8 @@ jsonx_get_str(struct json_object *o, const char *key, size_t max,
 }
 
 int
-jsonx_opt_int(struct json_object *o, const char *key, int64_t min,
-    int64_t max, int64_t *ret)
+jsonx_opt_int(struct json_object *o, const char *key, int64_t min, int64_t max,
+    int64_t *ret)
 {
 	struct json_object *v;
 	int64_t n;
@@ -99,8 +99,8 @@ jsonx_opt_int(struct json_object *o, const char *key, int64_t min,
 }
 
 int
-jsonx_get_int(struct json_object *o, const char *key, int64_t min,
-    int64_t max, int64_t *ret)
+jsonx_get_int(struct json_object *o, const char *key, int64_t min, int64_t max,
+    int64_t *ret)
 {
 	int r = jsonx_opt_int(o, key, min, max, ret);
 
@@ -128,8 +128,8 @@ jsonx_get_bool(struct json_object *o, const char *key, bool *ret)
 }
 
 int
-jsonx_get_b64(struct json_object *o, const char *key, size_t max,
-    uint8_t **ret, size_t *ret_len)
+jsonx_get_b64(struct json_object *o, const char *key, size_t max, uint8_t **ret,
+    size_t *ret_len)
 {
 	const char *s;
 	uint8_t *buf;
@@ -142,7 +142,8 @@ jsonx_get_b64(struct json_object *o, const char *key, size_t max,
 	if ((buf = malloc(slen / 4 * 3 + 1)) == NULL)
 		return JIT_E_NOMEM;
 	if (sodium_base642bin(buf, slen / 4 * 3 + 1, s, slen, NULL, &n, NULL,
-	    sodium_base64_VARIANT_ORIGINAL) != 0 || n > max) {
+		sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    n > max) {
 		free(buf);
 		return JIT_E_FORMAT;
 	}
@@ -152,8 +153,7 @@ jsonx_get_b64(struct json_object *o, const char *key, size_t max,
 }
 
 int
-jsonx_get_b64_fixed(struct json_object *o, const char *key, void *out,
-    size_t n)
+jsonx_get_b64_fixed(struct json_object *o, const char *key, void *out, size_t n)
 {
 	uint8_t *buf;
 	size_t len;
@@ -201,11 +201,10 @@ jsonx_add_bool(struct json_object *o, const char *key, bool v)
 }
 
 int
-jsonx_add_b64(struct json_object *o, const char *key, const void *p,
-    size_t n)
+jsonx_add_b64(struct json_object *o, const char *key, const void *p, size_t n)
 {
-	size_t blen = sodium_base64_encoded_len(n,
-	    sodium_base64_VARIANT_ORIGINAL);
+	size_t blen = sodium_base64_encoded_len(
+	    n, sodium_base64_VARIANT_ORIGINAL);
 	char *b;
 	int r;
 
@@ -239,8 +238,8 @@ jsonx_save_file(const char *path, struct json_object *o)
 	char *buf;
 	int r;
 
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	s = json_object_to_json_string_ext(
+	    o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	len = strlen(s);
 	if ((buf = malloc(len + 1)) == NULL)
 		return JIT_E_NOMEM;

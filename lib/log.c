@@ -7,11 +7,11 @@
 
 #include "log.h"
 
-#define LOG_LINE_MAX	1024
+#define LOG_LINE_MAX 1024
 
-static int		log_stderr = 1;
-static enum log_level	log_level = LOG_LVL_INFO;
-static const char	*log_ident = "jit";
+static int log_stderr = 1;
+static enum log_level log_level = LOG_LVL_INFO;
+static const char *log_ident = "jit";
 
 void
 log_init(const char *ident, int to_stderr, enum log_level level)
@@ -60,7 +60,8 @@ void
 log_msg(enum log_level level, const char *fmt, ...)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-	static const char *const name[] = { "error", "warning", "info", "debug" };
+	static const char *const name[] = { "error", "warning", "info",
+		"debug" };
 	char raw[LOG_LINE_MAX], line[LOG_LINE_MAX * 2];
 	va_list ap;
 

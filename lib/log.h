@@ -17,9 +17,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 /* Escape control and non-ASCII bytes as \xNN into out (always terminated). */
 void log_escape(const char *in, size_t inlen, char *out, size_t outlen);
 
-#define log_error(...)	log_msg(LOG_LVL_ERROR, __VA_ARGS__)
-#define log_warn(...)	log_msg(LOG_LVL_WARN, __VA_ARGS__)
-#define log_info(...)	log_msg(LOG_LVL_INFO, __VA_ARGS__)
-#define log_debug(...)	log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
 
 #endif

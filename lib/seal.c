@@ -13,8 +13,8 @@
 #include "seal.h"
 #include "secret.h"
 
-#define WRAP_INFO	"jit-agent wrap v1 "
-#define CONTEXT_MAX	256
+#define WRAP_INFO "jit-agent wrap v1 "
+#define CONTEXT_MAX 256
 
 int
 seal_random_key(struct secret **ret)
@@ -31,8 +31,8 @@ seal_random_key(struct secret **ret)
 
 int
 seal_aead(const struct secret *key, const uint8_t *ad, size_t adlen,
-    const struct secret *plain, uint8_t nonce[SEAL_NONCE_LEN],
-    uint8_t **ret_ct, size_t *ret_ctlen)
+    const struct secret *plain, uint8_t nonce[SEAL_NONCE_LEN], uint8_t **ret_ct,
+    size_t *ret_ctlen)
 {
 	unsigned long long clen;
 	uint8_t *ct;
@@ -42,9 +42,8 @@ seal_aead(const struct secret *key, const uint8_t *ad, size_t adlen,
 	if ((ct = malloc(secret_len(plain) + SEAL_TAG_LEN)) == NULL)
 		return JIT_E_NOMEM;
 	randombytes_buf(nonce, SEAL_NONCE_LEN);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(ct, &clen,
-	    secret_ptr(plain), secret_len(plain), ad, adlen, NULL, nonce,
-	    secret_ptr(key));
+	crypto_aead_xchacha20poly1305_ietf_encrypt(ct, &clen, secret_ptr(plain),
+	    secret_len(plain), ad, adlen, NULL, nonce, secret_ptr(key));
 	*ret_ct = ct;
 	*ret_ctlen = (size_t)clen;
 	return JIT_OK;
@@ -66,7 +65,7 @@ seal_aead_open(const struct secret *key, const uint8_t *ad, size_t adlen,
 	if ((r = secret_new(ctlen - SEAL_TAG_LEN, &p)) != 0)
 		return r;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(secret_ptr(p), &plen,
-	    NULL, ct, ctlen, ad, adlen, nonce, secret_ptr(key)) != 0) {
+		NULL, ct, ctlen, ad, adlen, nonce, secret_ptr(key)) != 0) {
 		secret_free(p);
 		return JIT_E_AUTH;
 	}
@@ -75,8 +74,8 @@ seal_aead_open(const struct secret *key, const uint8_t *ad, size_t adlen,
 }
 
 /* Fetched once: a fetch per derivation costs more than the HKDF itself. */
-static pthread_once_t	hkdf_once = PTHREAD_ONCE_INIT;
-static EVP_KDF		*hkdf;
+static pthread_once_t hkdf_once = PTHREAD_ONCE_INIT;
+static EVP_KDF *hkdf;
 
 static void
 hkdf_fetch(void)
@@ -100,17 +99,17 @@ seal_hkdf(const uint8_t *ikm, size_t ikmlen, const uint8_t *salt,
 		r = JIT_E_CRYPTO;
 		goto out;
 	}
-	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-	    (char *)(uintptr_t)"SHA256", 0);
-	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-	    (void *)(uintptr_t)ikm, ikmlen);
+	*p++ = OSSL_PARAM_construct_utf8_string(
+	    OSSL_KDF_PARAM_DIGEST, (char *)(uintptr_t) "SHA256", 0);
+	*p++ = OSSL_PARAM_construct_octet_string(
+	    OSSL_KDF_PARAM_KEY, (void *)(uintptr_t)ikm, ikmlen);
 	/* No salt means HashLen zeros (RFC 5869), OpenSSL's default. */
 	if (saltlen > 0)
-		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-		    (void *)(uintptr_t)salt, saltlen);
+		*p++ = OSSL_PARAM_construct_octet_string(
+		    OSSL_KDF_PARAM_SALT, (void *)(uintptr_t)salt, saltlen);
 	if (info[0] != '\0')
-		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-		    (void *)(uintptr_t)info, strlen(info));
+		*p++ = OSSL_PARAM_construct_octet_string(
+		    OSSL_KDF_PARAM_INFO, (void *)(uintptr_t)info, strlen(info));
 	*p = OSSL_PARAM_construct_end();
 	if (EVP_KDF_derive(kctx, secret_ptr(out), outlen, params) != 1) {
 		r = JIT_E_CRYPTO;
@@ -119,7 +118,7 @@ seal_hkdf(const uint8_t *ikm, size_t ikmlen, const uint8_t *salt,
 	*ret = out;
 	out = NULL;
 	r = JIT_OK;
- out:
+out:
 	EVP_KDF_CTX_free(kctx);
 	secret_free(out);
 	return r;
@@ -167,7 +166,7 @@ wrap_key(const uint8_t *sk, const uint8_t pk[SEAL_X25519_LEN],
 	snprintf(info, sizeof(info), "%s%s", WRAP_INFO, context);
 	r = seal_hkdf(secret_ptr(z), SEAL_X25519_LEN, salt, sizeof(salt), info,
 	    SEAL_KEY_LEN, ret);
- out:
+out:
 	secret_free(z);
 	return r;
 }
@@ -183,16 +182,16 @@ seal_wrap(const uint8_t recipient[SEAL_X25519_LEN], const struct secret *key,
 	if (secret_len(key) != SEAL_KEY_LEN)
 		return JIT_E_ARG;
 	if ((r = seal_x25519_keypair(w.epk, &esk)) != 0 ||
-	    (r = wrap_key(secret_ptr(esk), recipient, w.epk, recipient,
-	    context, &kek)) != 0)
+	    (r = wrap_key(secret_ptr(esk), recipient, w.epk, recipient, context,
+		 &kek)) != 0)
 		goto out;
 	randombytes_buf(w.nonce, sizeof(w.nonce));
-	crypto_aead_xchacha20poly1305_ietf_encrypt(w.box, NULL,
-	    secret_ptr(key), SEAL_KEY_LEN, (const uint8_t *)context,
-	    strlen(context), NULL, w.nonce, secret_ptr(kek));
+	crypto_aead_xchacha20poly1305_ietf_encrypt(w.box, NULL, secret_ptr(key),
+	    SEAL_KEY_LEN, (const uint8_t *)context, strlen(context), NULL,
+	    w.nonce, secret_ptr(kek));
 	*out = w;
 	r = JIT_OK;
- out:
+out:
 	secret_free(esk);
 	secret_free(kek);
 	return r;
@@ -209,19 +208,19 @@ seal_unwrap(const struct secret *identity_sk,
 	if (secret_len(identity_sk) != SEAL_X25519_LEN)
 		return JIT_E_ARG;
 	if ((r = wrap_key(secret_ptr(identity_sk), w->epk, w->epk, recipient,
-	    context, &kek)) != 0 ||
+		 context, &kek)) != 0 ||
 	    (r = secret_new(SEAL_KEY_LEN, &key)) != 0)
 		goto out;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(secret_ptr(key), NULL,
-	    NULL, w->box, sizeof(w->box), (const uint8_t *)context,
-	    strlen(context), w->nonce, secret_ptr(kek)) != 0) {
+		NULL, w->box, sizeof(w->box), (const uint8_t *)context,
+		strlen(context), w->nonce, secret_ptr(kek)) != 0) {
 		r = JIT_E_AUTH;
 		goto out;
 	}
 	*ret_key = key;
 	key = NULL;
 	r = JIT_OK;
- out:
+out:
 	secret_free(kek);
 	secret_free(key);
 	return r;

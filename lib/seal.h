@@ -7,26 +7,26 @@
 
 struct secret;
 
-#define SEAL_KEY_LEN		32	/* XChaCha20-Poly1305 key */
-#define SEAL_NONCE_LEN		24
-#define SEAL_TAG_LEN		16
-#define SEAL_X25519_LEN		32
+#define SEAL_KEY_LEN 32 /* XChaCha20-Poly1305 key */
+#define SEAL_NONCE_LEN 24
+#define SEAL_TAG_LEN 16
+#define SEAL_X25519_LEN 32
 
 /* A data key wrapped to one X25519 recipient: ephemeral-static ECDH, then
  * HKDF-SHA256(Z, salt = epk || recipient, info = label || context) gives
  * the key that seals the data key with XChaCha20-Poly1305. */
 struct seal_wrap {
-	uint8_t	epk[SEAL_X25519_LEN];
-	uint8_t	nonce[SEAL_NONCE_LEN];
-	uint8_t	box[SEAL_KEY_LEN + SEAL_TAG_LEN];
+	uint8_t epk[SEAL_X25519_LEN];
+	uint8_t nonce[SEAL_NONCE_LEN];
+	uint8_t box[SEAL_KEY_LEN + SEAL_TAG_LEN];
 };
 
 int seal_random_key(struct secret **ret);
 /* Seal/open plaintext under key with associated data.  The output of seal
  * is ciphertext || tag (malloc'd, not secret). */
 int seal_aead(const struct secret *key, const uint8_t *ad, size_t adlen,
-    const struct secret *plain, uint8_t nonce[SEAL_NONCE_LEN],
-    uint8_t **ret_ct, size_t *ret_ctlen);
+    const struct secret *plain, uint8_t nonce[SEAL_NONCE_LEN], uint8_t **ret_ct,
+    size_t *ret_ctlen);
 int seal_aead_open(const struct secret *key, const uint8_t *ad, size_t adlen,
     const uint8_t nonce[SEAL_NONCE_LEN], const uint8_t *ct, size_t ctlen,
     struct secret **ret_plain);

@@ -17,31 +17,31 @@
  * carved from 64 KiB slabs, one size class per slab; the slab as a whole
  * has guard pages, is locked and is kept out of core dumps.
  */
-#define SLAB_SIZE	(64 * 1024)
-#define CLASS_MIN	32
-#define NCLASSES	8		/* 32 .. 4096 */
+#define SLAB_SIZE (64 * 1024)
+#define CLASS_MIN 32
+#define NCLASSES 8 /* 32 .. 4096 */
 
 struct slab {
-	struct slab	*next;
-	uint8_t		*base;
-	size_t		 slot;		/* slot size */
-	size_t		 nslots;
-	size_t		 used;
-	uint8_t		*free_head;	/* free slots link through their bytes */
-	size_t		 fresh;		/* slots never handed out, from the end */
+	struct slab *next;
+	uint8_t *base;
+	size_t slot; /* slot size */
+	size_t nslots;
+	size_t used;
+	uint8_t *free_head; /* free slots link through their bytes */
+	size_t fresh; /* slots never handed out, from the end */
 };
 
 struct secret {
-	uint8_t		*ptr;
-	size_t		 len;
-	size_t		 cap;
-	struct slab	*slab;		/* NULL: own sodium_malloc region */
+	uint8_t *ptr;
+	size_t len;
+	size_t cap;
+	struct slab *slab; /* NULL: own sodium_malloc region */
 };
 
-static pthread_mutex_t	arena_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct slab	*slabs[NCLASSES];
-static size_t		 live_count;
-static size_t		 locked_bytes;
+static pthread_mutex_t arena_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct slab *slabs[NCLASSES];
+static size_t live_count;
+static size_t locked_bytes;
 
 static int
 class_of(size_t len, size_t *ret_size)
@@ -199,7 +199,7 @@ secret_free(struct secret *s)
 		slab_give(s->slab, s->ptr);
 	else {
 		locked_bytes -= s->cap;
-		sodium_free(s->ptr);	/* wipes */
+		sodium_free(s->ptr); /* wipes */
 	}
 	live_count--;
 	pthread_mutex_unlock(&arena_mu);

@@ -15,9 +15,9 @@
  */
 struct secret;
 
-int secret_new(size_t len, struct secret **ret);	/* zero-filled */
+int secret_new(size_t len, struct secret **ret); /* zero-filled */
 int secret_from(const void *p, size_t len, struct secret **ret);
-void secret_free(struct secret *s);			/* NULL ok; wipes */
+void secret_free(struct secret *s); /* NULL ok; wipes */
 uint8_t *secret_ptr(const struct secret *s);
 size_t secret_len(const struct secret *s);
 /* Shorten the visible length (the tail is wiped); never grows. */
@@ -25,14 +25,14 @@ void secret_shrink(struct secret *s, size_t len);
 int secret_equal(const struct secret *a, const struct secret *b);
 
 struct secret_stats {
-	size_t live;		/* secrets allocated */
-	size_t locked_bytes;	/* bytes mlock'd for them */
+	size_t live; /* secrets allocated */
+	size_t locked_bytes; /* bytes mlock'd for them */
 };
 void secret_stats(struct secret_stats *st);
 
 /* Largest secret size served from the shared slabs. */
-#define SECRET_SLAB_MAX		4096
+#define SECRET_SLAB_MAX 4096
 /* Refuse any single secret larger than this. */
-#define SECRET_MAX		(1024 * 1024)
+#define SECRET_MAX (1024 * 1024)
 
 #endif

@@ -8,11 +8,11 @@
 #include "wire.h"
 
 struct sjson_ctx {
-	struct wire_reader	 r;
-	struct fields_builder	 b;
-	char			 path[FIELD_NAME_MAX + 1];
-	size_t			 pathlen;
-	struct wire_writer	 val;	/* the value being decoded (secure) */
+	struct wire_reader r;
+	struct fields_builder b;
+	char path[FIELD_NAME_MAX + 1];
+	size_t pathlen;
+	struct wire_writer val; /* the value being decoded (secure) */
 };
 
 static void
@@ -67,7 +67,7 @@ put_utf8(struct wire_writer *w, uint32_t cp)
 	size_t n;
 
 	if (cp == 0)
-		return JIT_E_FORMAT;	/* no NUL inside values */
+		return JIT_E_FORMAT; /* no NUL inside values */
 	if (cp < 0x80) {
 		b[0] = (uint8_t)cp;
 		n = 1;
@@ -113,9 +113,9 @@ string_body(struct wire_reader *r, struct wire_writer *w)
 		if (wire_get_u8(r, &c) != 0)
 			return JIT_E_FORMAT;
 		switch (c) {
-		case '"': case '\\': case '/':
-			rc = wire_put_u8(w, c);
-			break;
+		case '"':
+		case '\\':
+		case '/': rc = wire_put_u8(w, c); break;
 		case 'b': rc = wire_put_u8(w, '\b'); break;
 		case 'f': rc = wire_put_u8(w, '\f'); break;
 		case 'n': rc = wire_put_u8(w, '\n'); break;
@@ -127,8 +127,8 @@ string_body(struct wire_reader *r, struct wire_writer *w)
 			if (cp >= 0xd800 && cp <= 0xdbff) {
 				if (wire_get_u8(r, &c) != 0 || c != '\\' ||
 				    wire_get_u8(r, &c) != 0 || c != 'u' ||
-				    hex4(r, &lo) != 0 ||
-				    lo < 0xdc00 || lo > 0xdfff)
+				    hex4(r, &lo) != 0 || lo < 0xdc00 ||
+				    lo > 0xdfff)
 					return JIT_E_FORMAT;
 				cp = 0x10000 + ((cp - 0xd800) << 10) +
 				    (lo - 0xdc00);
@@ -136,8 +136,7 @@ string_body(struct wire_reader *r, struct wire_writer *w)
 				return JIT_E_FORMAT;
 			rc = put_utf8(w, cp);
 			break;
-		default:
-			return JIT_E_FORMAT;
+		default: return JIT_E_FORMAT;
 		}
 		if (rc != 0)
 			return rc;
@@ -146,8 +145,7 @@ string_body(struct wire_reader *r, struct wire_writer *w)
 
 /* Copy one byte of a number if it is in set; how many were copied. */
 static int
-take_if(struct wire_reader *r, struct wire_writer *w, const char *set,
-    int *rc)
+take_if(struct wire_reader *r, struct wire_writer *w, const char *set, int *rc)
 {
 	uint8_t c;
 
@@ -204,7 +202,7 @@ bare_literal(struct wire_reader *r, struct wire_writer *w)
 	}
 	if (rc != 0)
 		return rc;
- end:
+end:
 	/* What follows a value is a separator, never more of a token. */
 	if (wire_peek_u8(r, &c) == 0 && c != ',' && c != '}' && c != ' ' &&
 	    c != '\t' && c != '\n' && c != '\r')
@@ -261,7 +259,7 @@ parse_member(struct sjson_ctx *cx, int depth)
 	r = fields_add(&cx->b, cx->path, cx->pathlen,
 	    cx->val.d == NULL ? (const uint8_t *)"" : cx->val.d, cx->val.len);
 	wire_writer_reset(&cx->val);
- out:
+out:
 	cx->pathlen = save;
 	cx->path[save] = '\0';
 	wire_writer_reset(&key);
@@ -313,7 +311,7 @@ sjson_to_fields(const struct secret *json, struct secret **ret_fields)
 	if ((r = wire_end(&cx.r)) != 0)
 		goto out;
 	r = fields_finish(&cx.b, ret_fields);
- out:
+out:
 	if (r != 0)
 		fields_abort(&cx.b);
 	wire_writer_reset(&cx.val);

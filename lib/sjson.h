@@ -7,7 +7,7 @@
 struct secret;
 struct fields_builder;
 
-#define SJSON_DEPTH_MAX		8
+#define SJSON_DEPTH_MAX 8
 
 /*
  * json-c copies every string into its own heap and frees it unwiped, so

@@ -109,8 +109,8 @@ wire_get_bool(struct wire_reader *r, bool *ret)
 }
 
 int
-wire_get_string(struct wire_reader *r, size_t max, const uint8_t **ret,
-    size_t *ret_len)
+wire_get_string(
+    struct wire_reader *r, size_t max, const uint8_t **ret, size_t *ret_len)
 {
 	size_t save = r->off;
 	uint32_t n;

@@ -15,9 +15,9 @@ struct secret;
  * wire_end() refuses trailing bytes.  On error the cursor is unchanged.
  */
 struct wire_reader {
-	const uint8_t	*p;
-	size_t		 len;
-	size_t		 off;
+	const uint8_t *p;
+	size_t len;
+	size_t off;
 };
 
 void wire_reader_init(struct wire_reader *r, const void *p, size_t len);
@@ -31,8 +31,8 @@ int wire_get_bool(struct wire_reader *r, bool *ret);
 int wire_get_bytes(struct wire_reader *r, void *out, size_t n);
 int wire_skip(struct wire_reader *r, size_t n);
 /* A string as a pointer into the input (no copy). */
-int wire_get_string(struct wire_reader *r, size_t max,
-    const uint8_t **ret, size_t *ret_len);
+int wire_get_string(
+    struct wire_reader *r, size_t max, const uint8_t **ret, size_t *ret_len);
 /* A string that must not contain NUL, copied into a malloc'd C string. */
 int wire_get_cstring(struct wire_reader *r, size_t max, char **ret);
 /* A string copied into guarded memory. */
@@ -47,16 +47,16 @@ int wire_end(const struct wire_reader *r);
  * the old one, so no stray copy of a secret is left on the heap.
  */
 struct wire_writer {
-	uint8_t		*d;
-	size_t		 len;
-	size_t		 cap;
-	size_t		 max;
-	struct secret	*sec;	/* backing store when secure */
-	bool		 secure;
+	uint8_t *d;
+	size_t len;
+	size_t cap;
+	size_t max;
+	struct secret *sec; /* backing store when secure */
+	bool secure;
 };
 
 void wire_writer_init(struct wire_writer *w, size_t max, bool secure);
-void wire_writer_reset(struct wire_writer *w);	/* frees, wipes */
+void wire_writer_reset(struct wire_writer *w); /* frees, wipes */
 int wire_put_u8(struct wire_writer *w, uint8_t v);
 int wire_put_u32(struct wire_writer *w, uint32_t v);
 int wire_put_u64(struct wire_writer *w, uint64_t v);

@@ -7,40 +7,40 @@
 #include "sim.h"
 
 /* clientPIN request keys. */
-#define CP_PROTOCOL		0x01
-#define CP_SUBCOMMAND		0x02
-#define CP_KEY_AGREEMENT	0x03
-#define CP_PIN_UV_AUTH_PARAM	0x04
-#define CP_NEW_PIN_ENC		0x05
-#define CP_PIN_HASH_ENC		0x06
-#define CP_PERMISSIONS		0x09
-#define CP_RPID			0x0a
-#define CP_NSLOTS		0x0b
+#define CP_PROTOCOL 0x01
+#define CP_SUBCOMMAND 0x02
+#define CP_KEY_AGREEMENT 0x03
+#define CP_PIN_UV_AUTH_PARAM 0x04
+#define CP_NEW_PIN_ENC 0x05
+#define CP_PIN_HASH_ENC 0x06
+#define CP_PERMISSIONS 0x09
+#define CP_RPID 0x0a
+#define CP_NSLOTS 0x0b
 
 /* clientPIN response keys. */
-#define CP_RESP_KEY_AGREEMENT	0x01
-#define CP_RESP_PUAT		0x02
-#define CP_RESP_RETRIES		0x03
+#define CP_RESP_KEY_AGREEMENT 0x01
+#define CP_RESP_PUAT 0x02
+#define CP_RESP_RETRIES 0x03
 
 /* Subcommands. */
-#define CP_GET_PIN_RETRIES	0x01
-#define CP_GET_KEY_AGREEMENT	0x02
-#define CP_SET_PIN		0x03
-#define CP_CHANGE_PIN		0x04
-#define CP_GET_PIN_TOKEN	0x05
-#define CP_GET_PUAT_UV		0x06
-#define CP_GET_UV_RETRIES	0x07
-#define CP_GET_PUAT_PIN		0x09
+#define CP_GET_PIN_RETRIES 0x01
+#define CP_GET_KEY_AGREEMENT 0x02
+#define CP_SET_PIN 0x03
+#define CP_CHANGE_PIN 0x04
+#define CP_GET_PIN_TOKEN 0x05
+#define CP_GET_PUAT_UV 0x06
+#define CP_GET_UV_RETRIES 0x07
+#define CP_GET_PUAT_PIN 0x09
 
-#define COSE_ALG_ECDH_ES_HKDF_256	(-25)
-#define PROTO2_IV_LEN		16
-#define PROTO1_SIG_LEN		16
-#define PROTO2_SIG_LEN		32
-#define KDF_INFO_HMAC		"CTAP2 HMAC key"
-#define KDF_INFO_AES		"CTAP2 AES key"
+#define COSE_ALG_ECDH_ES_HKDF_256 (-25)
+#define PROTO2_IV_LEN 16
+#define PROTO1_SIG_LEN 16
+#define PROTO2_SIG_LEN 32
+#define KDF_INFO_HMAC "CTAP2 HMAC key"
+#define KDF_INFO_AES "CTAP2 AES key"
 
 /* Byte strings clientPIN accepts: pinHashEnc, newPinEnc, pinUvAuthParam. */
-#define CP_BSTR_MAX		(SIM_PIN_PADDED_LEN + PROTO2_IV_LEN)
+#define CP_BSTR_MAX (SIM_PIN_PADDED_LEN + PROTO2_IV_LEN)
 
 bool
 pinproto_supported(uint64_t proto)
@@ -114,8 +114,8 @@ cose_expect(const cbor_item_t *cose, int64_t key, int64_t want)
 }
 
 uint8_t
-pinproto_decapsulate(struct sim_dev *d, unsigned proto,
-    const cbor_item_t *cose, uint8_t ss[SIM_SHARED_MAX], size_t *sslen)
+pinproto_decapsulate(struct sim_dev *d, unsigned proto, const cbor_item_t *cose,
+    uint8_t ss[SIM_SHARED_MAX], size_t *sslen)
 {
 	static const uint8_t zero_salt[32];
 	EVP_PKEY *peer = NULL;
@@ -125,8 +125,8 @@ pinproto_decapsulate(struct sim_dev *d, unsigned proto,
 	uint8_t st;
 
 	if ((st = cb_check_map(cose)) != CTAP2_OK ||
-	    (st = cose_expect(cose, 1, 2)) != CTAP2_OK ||	/* kty EC2 */
-	    (st = cose_expect(cose, -1, 1)) != CTAP2_OK ||	/* P-256 */
+	    (st = cose_expect(cose, 1, 2)) != CTAP2_OK || /* kty EC2 */
+	    (st = cose_expect(cose, -1, 1)) != CTAP2_OK || /* P-256 */
 	    (st = cose_coord(cose, -2, x)) != CTAP2_OK ||
 	    (st = cose_coord(cose, -3, y)) != CTAP2_OK)
 		return st;
@@ -145,14 +145,14 @@ pinproto_decapsulate(struct sim_dev *d, unsigned proto,
 		*sslen = 32;
 	} else {
 		if (sc_hkdf_sha256(zero_salt, sizeof(zero_salt), z, sizeof(z),
-		    KDF_INFO_HMAC, ss, 32) != 0 ||
+			KDF_INFO_HMAC, ss, 32) != 0 ||
 		    sc_hkdf_sha256(zero_salt, sizeof(zero_salt), z, sizeof(z),
-		    KDF_INFO_AES, ss + 32, 32) != 0)
+			KDF_INFO_AES, ss + 32, 32) != 0)
 			goto out;
 		*sslen = 64;
 	}
 	st = CTAP2_OK;
- out:
+out:
 	sodium_memzero(z, sizeof(z));
 	EVP_PKEY_free(peer);
 	return st;
@@ -195,8 +195,8 @@ pinproto_decrypt(unsigned proto, const uint8_t *key, size_t keylen,
 	if (proto == 1) {
 		if (n == 0 || n % 16 != 0 || cap < n)
 			return CTAP1_ERR_INVALID_PARAMETER;
-		if (keylen < 32 || sc_aes256_cbc(false, key, zero_iv, ct, n,
-		    pt) != 0)
+		if (keylen < 32 ||
+		    sc_aes256_cbc(false, key, zero_iv, ct, n, pt) != 0)
 			return CTAP1_ERR_OTHER;
 		*ptlen = n;
 		return CTAP2_OK;
@@ -204,8 +204,9 @@ pinproto_decrypt(unsigned proto, const uint8_t *key, size_t keylen,
 	if (n <= PROTO2_IV_LEN || (n - PROTO2_IV_LEN) % 16 != 0 ||
 	    cap < n - PROTO2_IV_LEN)
 		return CTAP1_ERR_INVALID_PARAMETER;
-	if (keylen != 64 || sc_aes256_cbc(false, key + 32, ct,
-	    ct + PROTO2_IV_LEN, n - PROTO2_IV_LEN, pt) != 0)
+	if (keylen != 64 ||
+	    sc_aes256_cbc(false, key + 32, ct, ct + PROTO2_IV_LEN,
+		n - PROTO2_IV_LEN, pt) != 0)
 		return CTAP1_ERR_OTHER;
 	*ptlen = n - PROTO2_IV_LEN;
 	return CTAP2_OK;
@@ -233,18 +234,18 @@ pinproto_verify(unsigned proto, const uint8_t *key, size_t keylen,
 }
 
 struct cp_req {
-	unsigned		 proto;
-	const cbor_item_t	*ka;
-	const uint8_t		*auth;		/* pinUvAuthParam */
-	size_t			 auth_len;
-	const uint8_t		*new_pin;	/* newPinEnc */
-	size_t			 new_pin_len;
-	const uint8_t		*pin_hash;	/* pinHashEnc */
-	size_t			 pin_hash_len;
-	bool			 has_perms;
-	uint64_t		 perms;
-	const char		*rpid;
-	size_t			 rpid_len;
+	unsigned proto;
+	const cbor_item_t *ka;
+	const uint8_t *auth; /* pinUvAuthParam */
+	size_t auth_len;
+	const uint8_t *new_pin; /* newPinEnc */
+	size_t new_pin_len;
+	const uint8_t *pin_hash; /* pinHashEnc */
+	size_t pin_hash_len;
+	bool has_perms;
+	uint64_t perms;
+	const char *rpid;
+	size_t rpid_len;
 };
 
 static uint8_t
@@ -271,13 +272,13 @@ save(struct sim_dev *d)
 /* Check pinHashEnc against the stored hash, counting the try first so
  * that no crash or unplug can undo it. */
 static uint8_t
-check_pin_hash(struct sim_dev *d, const struct cp_req *q, const uint8_t *ss,
-    size_t sslen)
+check_pin_hash(
+    struct sim_dev *d, const struct cp_req *q, const uint8_t *ss, size_t sslen)
 {
 	uint8_t pt[32];
 	size_t ptlen = 0;
 	size_t want = q->proto == 1 ? SIM_PIN_HASH_LEN :
-	    SIM_PIN_HASH_LEN + PROTO2_IV_LEN;
+				      SIM_PIN_HASH_LEN + PROTO2_IV_LEN;
 	uint8_t st;
 	bool match;
 
@@ -287,14 +288,14 @@ check_pin_hash(struct sim_dev *d, const struct cp_req *q, const uint8_t *ss,
 	if ((st = save(d)) != CTAP2_OK)
 		return st;
 	if ((st = pinproto_decrypt(q->proto, ss, sslen, q->pin_hash,
-	    q->pin_hash_len, pt, sizeof(pt), &ptlen)) != CTAP2_OK)
+		 q->pin_hash_len, pt, sizeof(pt), &ptlen)) != CTAP2_OK)
 		return st;
 	match = ptlen == SIM_PIN_HASH_LEN &&
 	    sodium_memcmp(pt, d->sec->pin_hash, SIM_PIN_HASH_LEN) == 0;
 	sodium_memzero(pt, sizeof(pt));
 	if (!match) {
-		sim_debug(d, "clientpin: wrong PIN, %u tries left",
-		    d->pin_retries);
+		sim_debug(
+		    d, "clientpin: wrong PIN, %u tries left", d->pin_retries);
 		if (regen_key_agreement(d) != 0)
 			return CTAP1_ERR_OTHER;
 		d->pin_fails++;
@@ -324,8 +325,8 @@ pin_usable(const struct sim_dev *d)
 
 /* newPinEnc: 64 bytes of PIN padded with zeros, encrypted. */
 static uint8_t
-take_new_pin(struct sim_dev *d, const struct cp_req *q, const uint8_t *ss,
-    size_t sslen)
+take_new_pin(
+    struct sim_dev *d, const struct cp_req *q, const uint8_t *ss, size_t sslen)
 {
 	uint8_t padded[SIM_PIN_PADDED_LEN + PROTO2_IV_LEN];
 	size_t len = 0, pinlen;
@@ -333,7 +334,7 @@ take_new_pin(struct sim_dev *d, const struct cp_req *q, const uint8_t *ss,
 	int r;
 
 	if ((st = pinproto_decrypt(q->proto, ss, sslen, q->new_pin,
-	    q->new_pin_len, padded, sizeof(padded), &len)) != CTAP2_OK)
+		 q->new_pin_len, padded, sizeof(padded), &len)) != CTAP2_OK)
 		goto out;
 	if (len != SIM_PIN_PADDED_LEN) {
 		st = CTAP1_ERR_INVALID_PARAMETER;
@@ -343,12 +344,12 @@ take_new_pin(struct sim_dev *d, const struct cp_req *q, const uint8_t *ss,
 		continue;
 	if ((r = sim_set_pin(d, padded, pinlen)) != 0) {
 		st = r == JIT_E_ARG ? CTAP2_ERR_PIN_POLICY_VIOLATION :
-		    CTAP1_ERR_OTHER;
+				      CTAP1_ERR_OTHER;
 		goto out;
 	}
 	reset_puat(d);
 	st = save(d);
- out:
+out:
 	sodium_memzero(padded, sizeof(padded));
 	return st;
 }
@@ -368,14 +369,14 @@ cp_set_pin(struct sim_dev *d, const struct cp_req *q)
 	    CTAP2_OK)
 		return st;
 	if (!pinproto_verify(q->proto, ss, sslen, q->new_pin, q->new_pin_len,
-	    NULL, 0, q->auth, q->auth_len)) {
+		NULL, 0, q->auth, q->auth_len)) {
 		st = CTAP2_ERR_PIN_AUTH_INVALID;
 		goto out;
 	}
 	st = take_new_pin(d, q, ss, sslen);
 	if (st == CTAP2_OK)
 		sim_debug(d, "clientpin: PIN set");
- out:
+out:
 	sodium_memzero(ss, sizeof(ss));
 	return st;
 }
@@ -396,7 +397,7 @@ cp_change_pin(struct sim_dev *d, const struct cp_req *q)
 	    CTAP2_OK)
 		return st;
 	if (!pinproto_verify(q->proto, ss, sslen, q->new_pin, q->new_pin_len,
-	    q->pin_hash, q->pin_hash_len, q->auth, q->auth_len)) {
+		q->pin_hash, q->pin_hash_len, q->auth, q->auth_len)) {
 		st = CTAP2_ERR_PIN_AUTH_INVALID;
 		goto out;
 	}
@@ -405,7 +406,7 @@ cp_change_pin(struct sim_dev *d, const struct cp_req *q)
 	st = take_new_pin(d, q, ss, sslen);
 	if (st == CTAP2_OK)
 		sim_debug(d, "clientpin: PIN changed");
- out:
+out:
 	sodium_memzero(ss, sizeof(ss));
 	return st;
 }
@@ -442,19 +443,19 @@ cp_get_token(struct sim_dev *d, const struct cp_req *q, bool with_perms,
 	d->puat.in_use = true;
 	d->puat.issued_ms = sim_now_ms();
 	d->puat.permissions = with_perms ? (uint8_t)q->perms :
-	    SIM_PERM_MC | SIM_PERM_GA;
+					   SIM_PERM_MC | SIM_PERM_GA;
 	if (q->rpid != NULL) {
 		memcpy(d->puat.rpid, q->rpid, q->rpid_len);
 		d->puat.rpid[q->rpid_len] = '\0';
 		d->puat.has_rpid = true;
 	}
 	if ((st = pinproto_encrypt(q->proto, ss, sslen, d->sec->puat,
-	    SIM_PUAT_LEN, enc, sizeof(enc), &enclen)) != CTAP2_OK)
+		 SIM_PUAT_LEN, enc, sizeof(enc), &enclen)) != CTAP2_OK)
 		goto out;
 	st = reply_bytes(CP_RESP_PUAT, enc, enclen, ret);
 	sim_debug(d, "clientpin: token issued, permissions 0x%02x",
 	    d->puat.permissions);
- out:
+out:
 	sodium_memzero(ss, sizeof(ss));
 	return st;
 }
@@ -472,15 +473,15 @@ parse_req(const cbor_item_t **p, struct cp_req *q)
 	}
 	if (p[CP_PIN_UV_AUTH_PARAM] != NULL &&
 	    (st = cb_get_bytes(p[CP_PIN_UV_AUTH_PARAM], CP_BSTR_MAX, &q->auth,
-	    &q->auth_len)) != CTAP2_OK)
+		 &q->auth_len)) != CTAP2_OK)
 		return st;
 	if (p[CP_NEW_PIN_ENC] != NULL &&
 	    (st = cb_get_bytes(p[CP_NEW_PIN_ENC], CP_BSTR_MAX, &q->new_pin,
-	    &q->new_pin_len)) != CTAP2_OK)
+		 &q->new_pin_len)) != CTAP2_OK)
 		return st;
 	if (p[CP_PIN_HASH_ENC] != NULL &&
 	    (st = cb_get_bytes(p[CP_PIN_HASH_ENC], CP_BSTR_MAX, &q->pin_hash,
-	    &q->pin_hash_len)) != CTAP2_OK)
+		 &q->pin_hash_len)) != CTAP2_OK)
 		return st;
 	if (p[CP_PERMISSIONS] != NULL) {
 		if ((st = cb_get_uint(p[CP_PERMISSIONS], &q->perms)) !=
@@ -489,15 +490,15 @@ parse_req(const cbor_item_t **p, struct cp_req *q)
 		q->has_perms = true;
 	}
 	if (p[CP_RPID] != NULL &&
-	    (st = cb_get_text(p[CP_RPID], SIM_RPID_MAX, &q->rpid,
-	    &q->rpid_len)) != CTAP2_OK)
+	    (st = cb_get_text(
+		 p[CP_RPID], SIM_RPID_MAX, &q->rpid, &q->rpid_len)) != CTAP2_OK)
 		return st;
 	return CTAP2_OK;
 }
 
 uint8_t
-clientpin_handle(struct sim_dev *d, const cbor_item_t *params,
-    cbor_item_t **ret)
+clientpin_handle(
+    struct sim_dev *d, const cbor_item_t *params, cbor_item_t **ret)
 {
 	const cbor_item_t *p[CP_NSLOTS];
 	struct cp_req q;
@@ -527,7 +528,7 @@ clientpin_handle(struct sim_dev *d, const cbor_item_t *params,
 	case CP_GET_PIN_RETRIES:
 		if ((map = cbor_new_definite_map(1)) == NULL ||
 		    !cb_put(map, cb_uint(CP_RESP_RETRIES),
-		    cb_uint(d->pin_retries))) {
+			cb_uint(d->pin_retries))) {
 			if (map != NULL)
 				cbor_decref(&map);
 			return CTAP1_ERR_OTHER;
@@ -537,26 +538,21 @@ clientpin_handle(struct sim_dev *d, const cbor_item_t *params,
 	case CP_GET_KEY_AGREEMENT:
 		if ((map = cbor_new_definite_map(1)) == NULL ||
 		    !cb_put(map, cb_uint(CP_RESP_KEY_AGREEMENT),
-		    cb_cose_p256(d->ka_key, COSE_ALG_ECDH_ES_HKDF_256))) {
+			cb_cose_p256(d->ka_key, COSE_ALG_ECDH_ES_HKDF_256))) {
 			if (map != NULL)
 				cbor_decref(&map);
 			return CTAP1_ERR_OTHER;
 		}
 		*ret = map;
 		return CTAP2_OK;
-	case CP_SET_PIN:
-		return cp_set_pin(d, &q);
-	case CP_CHANGE_PIN:
-		return cp_change_pin(d, &q);
-	case CP_GET_PIN_TOKEN:
-		return cp_get_token(d, &q, false, ret);
-	case CP_GET_PUAT_PIN:
-		return cp_get_token(d, &q, true, ret);
+	case CP_SET_PIN: return cp_set_pin(d, &q);
+	case CP_CHANGE_PIN: return cp_change_pin(d, &q);
+	case CP_GET_PIN_TOKEN: return cp_get_token(d, &q, false, ret);
+	case CP_GET_PUAT_PIN: return cp_get_token(d, &q, true, ret);
 	case CP_GET_PUAT_UV:
 	case CP_GET_UV_RETRIES:
 		/* No built-in user verification here. */
-	default:
-		return CTAP2_ERR_INVALID_SUBCOMMAND;
+	default: return CTAP2_ERR_INVALID_SUBCOMMAND;
 	}
 }
 
@@ -567,9 +563,9 @@ stop_using_puat(struct sim_dev *d)
 }
 
 uint8_t
-puat_check(struct sim_dev *d, unsigned proto, const uint8_t *cdh,
-    size_t cdhlen, const uint8_t *param, size_t paramlen, uint8_t perm,
-    const char *rpid, size_t rpidlen)
+puat_check(struct sim_dev *d, unsigned proto, const uint8_t *cdh, size_t cdhlen,
+    const uint8_t *param, size_t paramlen, uint8_t perm, const char *rpid,
+    size_t rpidlen)
 {
 	struct sim_puat_state *t = &d->puat;
 	uint64_t age;
@@ -583,7 +579,7 @@ puat_check(struct sim_dev *d, unsigned proto, const uint8_t *cdh,
 		return CTAP2_ERR_PIN_AUTH_INVALID;
 	}
 	if (!pinproto_verify(proto, d->sec->puat, SIM_PUAT_LEN, cdh, cdhlen,
-	    NULL, 0, param, paramlen))
+		NULL, 0, param, paramlen))
 		return CTAP2_ERR_PIN_AUTH_INVALID;
 	if ((t->permissions & perm) == 0)
 		return CTAP2_ERR_PIN_AUTH_INVALID;

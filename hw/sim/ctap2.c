@@ -9,48 +9,48 @@
 #include "wire.h"
 
 /* makeCredential request keys. */
-#define MC_CDH			0x01
-#define MC_RP			0x02
-#define MC_USER			0x03
-#define MC_PUBKEY_PARAMS	0x04
-#define MC_EXCLUDE_LIST		0x05
-#define MC_EXTENSIONS		0x06
-#define MC_OPTIONS		0x07
-#define MC_PIN_UV_AUTH_PARAM	0x08
-#define MC_PIN_UV_PROTOCOL	0x09
-#define MC_ENTERPRISE_ATT	0x0a
-#define MC_NSLOTS		0x0b
+#define MC_CDH 0x01
+#define MC_RP 0x02
+#define MC_USER 0x03
+#define MC_PUBKEY_PARAMS 0x04
+#define MC_EXCLUDE_LIST 0x05
+#define MC_EXTENSIONS 0x06
+#define MC_OPTIONS 0x07
+#define MC_PIN_UV_AUTH_PARAM 0x08
+#define MC_PIN_UV_PROTOCOL 0x09
+#define MC_ENTERPRISE_ATT 0x0a
+#define MC_NSLOTS 0x0b
 
 /* getAssertion request keys. */
-#define GA_RPID			0x01
-#define GA_CDH			0x02
-#define GA_ALLOW_LIST		0x03
-#define GA_EXTENSIONS		0x04
-#define GA_OPTIONS		0x05
-#define GA_PIN_UV_AUTH_PARAM	0x06
-#define GA_PIN_UV_PROTOCOL	0x07
-#define GA_NSLOTS		0x08
+#define GA_RPID 0x01
+#define GA_CDH 0x02
+#define GA_ALLOW_LIST 0x03
+#define GA_EXTENSIONS 0x04
+#define GA_OPTIONS 0x05
+#define GA_PIN_UV_AUTH_PARAM 0x06
+#define GA_PIN_UV_PROTOCOL 0x07
+#define GA_NSLOTS 0x08
 
 /* hmac-secret getAssertion input keys. */
-#define HS_KEY_AGREEMENT	0x01
-#define HS_SALT_ENC		0x02
-#define HS_SALT_AUTH		0x03
-#define HS_PROTOCOL		0x04
+#define HS_KEY_AGREEMENT 0x01
+#define HS_SALT_ENC 0x02
+#define HS_SALT_AUTH 0x03
+#define HS_PROTOCOL 0x04
 
 /* authData flags. */
-#define AD_FLAG_UP		0x01
-#define AD_FLAG_UV		0x04
-#define AD_FLAG_AT		0x40
-#define AD_FLAG_ED		0x80
+#define AD_FLAG_UP 0x01
+#define AD_FLAG_UV 0x04
+#define AD_FLAG_AT 0x40
+#define AD_FLAG_ED 0x80
 
-#define COSE_ALG_ES256		(-7)
-#define SIM_MIN_PIN_LENGTH	SIM_PIN_MIN_CODEPOINTS
-#define USER_ID_MAX		64
-#define AUTHDATA_MAX		512
-#define COSE_KEY_MAX		128
-#define EXT_OUT_MAX		128
-#define HS_SALTS_MAX		64
-#define HS_SALT_ENC_MAX		(HS_SALTS_MAX + 16)
+#define COSE_ALG_ES256 (-7)
+#define SIM_MIN_PIN_LENGTH SIM_PIN_MIN_CODEPOINTS
+#define USER_ID_MAX 64
+#define AUTHDATA_MAX 512
+#define COSE_KEY_MAX 128
+#define EXT_OUT_MAX 128
+#define HS_SALTS_MAX 64
+#define HS_SALT_ENC_MAX (HS_SALTS_MAX + 16)
 
 /*
  * A credential id is the credential itself, sealed so that only this
@@ -60,18 +60,19 @@
  * under wrap_key (HKDF of the master secret), with version || rpIdHash as
  * associated data.  d is the P-256 private scalar.
  */
-#define CRED_ID_VERSION		1
-#define CRED_NONCE_LEN		crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define CRED_PLAIN_LEN		(1 + 32)
-#define CRED_ID_LEN		(1 + CRED_NONCE_LEN + CRED_PLAIN_LEN + \
-	crypto_aead_xchacha20poly1305_ietf_ABYTES)
-#define CRED_AD_LEN		(1 + 32)
-#define CRED_FLAG_HMAC_SECRET	0x01
+#define CRED_ID_VERSION 1
+#define CRED_NONCE_LEN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define CRED_PLAIN_LEN (1 + 32)
+#define CRED_ID_LEN \
+	(1 + CRED_NONCE_LEN + CRED_PLAIN_LEN + \
+	    crypto_aead_xchacha20poly1305_ietf_ABYTES)
+#define CRED_AD_LEN (1 + 32)
+#define CRED_FLAG_HMAC_SECRET 0x01
 
 struct cred {
-	uint8_t		 id[CRED_ID_LEN];
-	uint8_t		 flags;
-	EVP_PKEY	*key;
+	uint8_t id[CRED_ID_LEN];
+	uint8_t flags;
+	EVP_PKEY *key;
 };
 
 static void
@@ -105,13 +106,13 @@ cred_new(struct sim_dev *d, const uint8_t rpid_hash[32], uint8_t flags,
 	cred_ad(rpid_hash, ad);
 	c->id[0] = CRED_ID_VERSION;
 	randombytes_buf(c->id + 1, CRED_NONCE_LEN);
-	if (crypto_aead_xchacha20poly1305_ietf_encrypt(c->id + 1 +
-	    CRED_NONCE_LEN, &clen, plain, sizeof(plain), ad, sizeof(ad), NULL,
-	    c->id + 1, d->sec->wrap_key) != 0 ||
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(
+		c->id + 1 + CRED_NONCE_LEN, &clen, plain, sizeof(plain), ad,
+		sizeof(ad), NULL, c->id + 1, d->sec->wrap_key) != 0 ||
 	    1 + CRED_NONCE_LEN + clen != CRED_ID_LEN)
 		goto out;
 	st = CTAP2_OK;
- out:
+out:
 	sodium_memzero(plain, sizeof(plain));
 	if (st != CTAP2_OK)
 		cred_clear(c);
@@ -139,15 +140,16 @@ cred_open(struct sim_dev *d, const uint8_t rpid_hash[32], const uint8_t *id,
 		return false;
 	cred_ad(rpid_hash, ad);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plen, NULL,
-	    wire_cursor(&r), wire_left(&r), ad, sizeof(ad), nonce,
-	    d->sec->wrap_key) != 0 || plen != sizeof(plain))
+		wire_cursor(&r), wire_left(&r), ad, sizeof(ad), nonce,
+		d->sec->wrap_key) != 0 ||
+	    plen != sizeof(plain))
 		goto out;
 	if (sc_p256_from_priv(plain + 1, &c->key) != 0)
 		goto out;
 	c->flags = plain[0];
 	memcpy(c->id, id, CRED_ID_LEN);
 	ok = true;
- out:
+out:
 	sodium_memzero(plain, sizeof(plain));
 	return ok;
 }
@@ -216,7 +218,7 @@ attested_data(const struct sim_dev *d, const struct cred *c, uint8_t **ret,
 	    wire_writer_take(&w, ret, ret_len) != 0)
 		goto out;
 	st = CTAP2_OK;
- out:
+out:
 	wire_writer_reset(&w);
 	cbor_decref(&cose);
 	return st;
@@ -239,9 +241,9 @@ att_stmt(const uint8_t *sig, size_t siglen)
 {
 	cbor_item_t *m = cbor_new_definite_map(2);
 
-	return finish(m, m != NULL &&
-	    cb_put(m, cb_text("alg"), cb_int(COSE_ALG_ES256)) &&
-	    cb_put(m, cb_text("sig"), cb_bytes(sig, siglen)));
+	return finish(m,
+	    m != NULL && cb_put(m, cb_text("alg"), cb_int(COSE_ALG_ES256)) &&
+		cb_put(m, cb_text("sig"), cb_bytes(sig, siglen)));
 }
 
 /* PublicKeyCredentialDescriptor: {"id": bytes, "type": "public-key"} */
@@ -250,9 +252,10 @@ cred_descriptor(const struct cred *c)
 {
 	cbor_item_t *m = cbor_new_definite_map(2);
 
-	return finish(m, m != NULL &&
-	    cb_put(m, cb_text("id"), cb_bytes(c->id, CRED_ID_LEN)) &&
-	    cb_put(m, cb_text("type"), cb_text("public-key")));
+	return finish(m,
+	    m != NULL &&
+		cb_put(m, cb_text("id"), cb_bytes(c->id, CRED_ID_LEN)) &&
+		cb_put(m, cb_text("type"), cb_text("public-key")));
 }
 
 /* The extensions map of authData: {"hmac-secret": value}. */
@@ -268,15 +271,16 @@ ext_map(cbor_item_t *value, uint8_t *out, size_t cap, size_t *ret_len)
 		return CTAP1_ERR_OTHER;
 	}
 	st = cb_put(map, cb_text("hmac-secret"), value) ?
-	    cb_serialize(map, out, cap, ret_len) : CTAP1_ERR_OTHER;
+	    cb_serialize(map, out, cap, ret_len) :
+	    CTAP1_ERR_OTHER;
 	cbor_decref(&map);
 	return st;
 }
 
 /* A PublicKeyCredentialDescriptor: {"id": bytes, "type": text, ...}. */
 static uint8_t
-descriptor(const cbor_item_t *it, const uint8_t **id, size_t *idlen,
-    bool *public_key)
+descriptor(
+    const cbor_item_t *it, const uint8_t **id, size_t *idlen, bool *public_key)
 {
 	const cbor_item_t *type, *idit;
 	const char *s;
@@ -321,9 +325,9 @@ find_credential(struct sim_dev *d, const cbor_item_t *list,
 
 /* Options map: rk, up, uv (booleans); others are treated as absent. */
 struct options {
-	int	rk;	/* -1: absent */
-	int	up;
-	int	uv;
+	int rk; /* -1: absent */
+	int up;
+	int uv;
 };
 
 static uint8_t
@@ -372,7 +376,8 @@ choose_alg(const cbor_item_t *list)
 		    (alg = cb_map_text(items[i], "alg")) == NULL)
 			return CTAP2_ERR_MISSING_PARAMETER;
 		if ((st = cb_get_text(type, SIM_BSTR_MAX, &s, &n)) !=
-		    CTAP2_OK || (st = cb_get_int(alg, &v)) != CTAP2_OK)
+			CTAP2_OK ||
+		    (st = cb_get_int(alg, &v)) != CTAP2_OK)
 			return st;
 		if (cb_text_is(type, "public-key") && v == COSE_ALG_ES256)
 			es256 = true;
@@ -412,15 +417,15 @@ pin_probe(struct sim_dev *d)
 
 /* The pinUvAuthParam and pinUvAuthProtocol pair, when present. */
 struct uv_param {
-	const uint8_t	*param;
-	size_t		 len;
-	bool		 present;
-	uint64_t	 proto;
+	const uint8_t *param;
+	size_t len;
+	bool present;
+	uint64_t proto;
 };
 
 static uint8_t
-parse_uv_param(const cbor_item_t *param, const cbor_item_t *proto,
-    struct uv_param *u)
+parse_uv_param(
+    const cbor_item_t *param, const cbor_item_t *proto, struct uv_param *u)
 {
 	uint8_t st;
 
@@ -460,8 +465,8 @@ check_uv_param(const struct sim_dev *d, const struct uv_param *u)
  * means "use the PIN" (PUAT_REQUIRED), without one it is an option we do
  * not have.  A pinUvAuthParam makes the uv option moot. */
 static uint8_t
-check_uv_option(const struct sim_dev *d, const struct options *o,
-    const struct uv_param *u)
+check_uv_option(
+    const struct sim_dev *d, const struct options *o, const struct uv_param *u)
 {
 	if (o->uv != 1 || u->present)
 		return CTAP2_OK;
@@ -469,8 +474,7 @@ check_uv_option(const struct sim_dev *d, const struct options *o,
 }
 
 static uint8_t
-make_credential(struct sim_dev *d, const cbor_item_t *params,
-    cbor_item_t **ret)
+make_credential(struct sim_dev *d, const cbor_item_t *params, cbor_item_t **ret)
 {
 	const cbor_item_t *p[MC_NSLOTS], *it;
 	struct options o;
@@ -503,8 +507,8 @@ make_credential(struct sim_dev *d, const cbor_item_t *params,
 		return st;
 	if ((it = cb_map_text(p[MC_RP], "id")) == NULL)
 		return CTAP2_ERR_MISSING_PARAMETER;
-	if ((st = cb_get_text(it, SIM_RPID_MAX, &rpid, &rpidlen)) !=
-	    CTAP2_OK || (st = optional_text(p[MC_RP], "name")) != CTAP2_OK)
+	if ((st = cb_get_text(it, SIM_RPID_MAX, &rpid, &rpidlen)) != CTAP2_OK ||
+	    (st = optional_text(p[MC_RP], "name")) != CTAP2_OK)
 		return st;
 	/* user: {"id": bytes, "name": text, "displayName": text} */
 	if ((st = cb_check_map(p[MC_USER])) != CTAP2_OK)
@@ -519,18 +523,19 @@ make_credential(struct sim_dev *d, const cbor_item_t *params,
 		return st;
 	if (p[MC_EXCLUDE_LIST] != NULL &&
 	    (st = find_credential(d, p[MC_EXCLUDE_LIST], rpid_hash, &excluded,
-	    &found)) != CTAP2_OK)
+		 &found)) != CTAP2_OK)
 		goto out;
 	if (p[MC_EXTENSIONS] != NULL) {
 		if ((st = cb_check_map(p[MC_EXTENSIONS])) != CTAP2_OK)
 			goto out;
 		if ((it = cb_map_text(p[MC_EXTENSIONS], "hmac-secret")) !=
-		    NULL && (st = cb_get_bool(it, &hmac_secret)) != CTAP2_OK)
+			NULL &&
+		    (st = cb_get_bool(it, &hmac_secret)) != CTAP2_OK)
 			goto out;
 	}
 	if ((st = parse_options(p[MC_OPTIONS], &o)) != CTAP2_OK ||
-	    (st = parse_uv_param(p[MC_PIN_UV_AUTH_PARAM],
-	    p[MC_PIN_UV_PROTOCOL], &u)) != CTAP2_OK)
+	    (st = parse_uv_param(p[MC_PIN_UV_AUTH_PARAM], p[MC_PIN_UV_PROTOCOL],
+		 &u)) != CTAP2_OK)
 		goto out;
 	if (p[MC_ENTERPRISE_ATT] != NULL &&
 	    (st = cb_get_uint(p[MC_ENTERPRISE_ATT], &ea)) != CTAP2_OK)
@@ -545,7 +550,7 @@ make_credential(struct sim_dev *d, const cbor_item_t *params,
 	    (st = choose_alg(p[MC_PUBKEY_PARAMS])) != CTAP2_OK)
 		goto out;
 	if (o.rk == 1) {
-		st = CTAP2_ERR_UNSUPPORTED_OPTION;	/* no resident keys */
+		st = CTAP2_ERR_UNSUPPORTED_OPTION; /* no resident keys */
 		goto out;
 	}
 	if (o.up == 0) {
@@ -565,7 +570,7 @@ make_credential(struct sim_dev *d, const cbor_item_t *params,
 		goto out;
 	if (u.present) {
 		if ((st = puat_check(d, (unsigned)u.proto, cdh, cdhlen, u.param,
-		    u.len, SIM_PERM_MC, rpid, rpidlen)) != CTAP2_OK)
+			 u.len, SIM_PERM_MC, rpid, rpidlen)) != CTAP2_OK)
 			goto out;
 		uv = true;
 	}
@@ -581,35 +586,36 @@ make_credential(struct sim_dev *d, const cbor_item_t *params,
 	if (u.present)
 		puat_spent(d);
 
-	if ((st = cred_new(d, rpid_hash, hmac_secret ? CRED_FLAG_HMAC_SECRET :
-	    0, &c)) != CTAP2_OK ||
+	if ((st = cred_new(d, rpid_hash,
+		 hmac_secret ? CRED_FLAG_HMAC_SECRET : 0, &c)) != CTAP2_OK ||
 	    (st = attested_data(d, &c, &att, &attlen)) != CTAP2_OK)
 		goto out;
-	if (hmac_secret && (st = ext_map(cb_bool(true), ext, sizeof(ext),
-	    &extlen)) != CTAP2_OK)
+	if (hmac_secret &&
+	    (st = ext_map(cb_bool(true), ext, sizeof(ext), &extlen)) !=
+		CTAP2_OK)
 		goto out;
 	flags = AD_FLAG_UP | AD_FLAG_AT | (uv ? AD_FLAG_UV : 0) |
 	    (hmac_secret ? AD_FLAG_ED : 0);
 	if ((st = bump_counter(d)) != CTAP2_OK ||
 	    (st = auth_data(d, rpid_hash, flags, att, attlen, ext, extlen, &ad,
-	    &adlen)) != CTAP2_OK)
+		 &adlen)) != CTAP2_OK)
 		goto out;
 	/* packed self attestation: the credential key signs. */
 	st = CTAP1_ERR_OTHER;
 	if (sc_es256_sign(c.key, ad, adlen, cdh, cdhlen, sig, &siglen) != 0)
 		goto out;
 	resp = cbor_new_definite_map(3);
-	if ((resp = finish(resp, resp != NULL &&
-	    cb_put(resp, cb_uint(1), cb_text("packed")) &&
-	    cb_put(resp, cb_uint(2), cb_bytes(ad, adlen)) &&
-	    cb_put(resp, cb_uint(3), att_stmt(sig, siglen)))) == NULL)
+	if ((resp = finish(resp,
+		 resp != NULL && cb_put(resp, cb_uint(1), cb_text("packed")) &&
+		     cb_put(resp, cb_uint(2), cb_bytes(ad, adlen)) &&
+		     cb_put(resp, cb_uint(3), att_stmt(sig, siglen)))) == NULL)
 		goto out;
 	sim_debug(d, "makeCredential: done, hmac-secret %s, uv %s",
 	    hmac_secret ? "yes" : "no", uv ? "yes" : "no");
 	*ret = resp;
 	resp = NULL;
 	st = CTAP2_OK;
- out:
+out:
 	if (resp != NULL)
 		cbor_decref(&resp);
 	free(att);
@@ -643,7 +649,7 @@ hmac_secret(struct sim_dev *d, const cbor_item_t *in, const struct cred *c,
 		return CTAP2_ERR_MISSING_PARAMETER;
 	if ((pp != NULL && (st = cb_get_uint(pp, &proto)) != CTAP2_OK) ||
 	    (st = cb_get_bytes(se, HS_SALT_ENC_MAX, &salt_enc, &selen)) !=
-	    CTAP2_OK ||
+		CTAP2_OK ||
 	    (st = cb_get_bytes(sa, 32, &salt_auth, &salen)) != CTAP2_OK)
 		return st;
 	if (!pinproto_supported(proto))
@@ -652,12 +658,12 @@ hmac_secret(struct sim_dev *d, const cbor_item_t *in, const struct cred *c,
 	    CTAP2_OK)
 		goto out;
 	if (!pinproto_verify((unsigned)proto, ss, sslen, salt_enc, selen, NULL,
-	    0, salt_auth, salen)) {
+		0, salt_auth, salen)) {
 		st = CTAP2_ERR_PIN_AUTH_INVALID;
 		goto out;
 	}
 	if ((st = pinproto_decrypt((unsigned)proto, ss, sslen, salt_enc, selen,
-	    salts, sizeof(salts), &slen)) != CTAP2_OK ||
+		 salts, sizeof(salts), &slen)) != CTAP2_OK ||
 	    (slen != 32 && slen != 64)) {
 		st = CTAP1_ERR_INVALID_PARAMETER;
 		goto out;
@@ -665,12 +671,13 @@ hmac_secret(struct sim_dev *d, const cbor_item_t *in, const struct cred *c,
 	st = CTAP1_ERR_OTHER;
 	if (cred_random(d, c, uv, cr) != 0 ||
 	    sc_hmac_sha256(cr, sizeof(cr), salts, 32, NULL, 0, hs) != 0 ||
-	    (slen == 64 && sc_hmac_sha256(cr, sizeof(cr), salts + 32, 32,
-	    NULL, 0, hs + 32) != 0))
+	    (slen == 64 &&
+		sc_hmac_sha256(
+		    cr, sizeof(cr), salts + 32, 32, NULL, 0, hs + 32) != 0))
 		goto out;
-	st = pinproto_encrypt((unsigned)proto, ss, sslen, hs, slen, out, cap,
-	    outlen);
- out:
+	st = pinproto_encrypt(
+	    (unsigned)proto, ss, sslen, hs, slen, out, cap, outlen);
+out:
 	sodium_memzero(ss, sizeof(ss));
 	sodium_memzero(salts, sizeof(salts));
 	sodium_memzero(cr, sizeof(cr));
@@ -679,8 +686,7 @@ hmac_secret(struct sim_dev *d, const cbor_item_t *in, const struct cred *c,
 }
 
 static uint8_t
-get_assertion(struct sim_dev *d, const cbor_item_t *params,
-    cbor_item_t **ret)
+get_assertion(struct sim_dev *d, const cbor_item_t *params, cbor_item_t **ret)
 {
 	const cbor_item_t *p[GA_NSLOTS], *hs_in = NULL;
 	struct options o;
@@ -700,17 +706,17 @@ get_assertion(struct sim_dev *d, const cbor_item_t *params,
 	if (p[GA_RPID] == NULL || p[GA_CDH] == NULL)
 		return CTAP2_ERR_MISSING_PARAMETER;
 	if ((st = cb_get_text(p[GA_RPID], SIM_RPID_MAX, &rpid, &rpidlen)) !=
-	    CTAP2_OK ||
+		CTAP2_OK ||
 	    (st = cb_get_bytes(p[GA_CDH], SIM_BSTR_MAX, &cdh, &cdhlen)) !=
-	    CTAP2_OK)
+		CTAP2_OK)
 		return st;
 	if (cdhlen != SIM_CDH_LEN)
 		return CTAP1_ERR_INVALID_PARAMETER;
 	if ((st = rpid_hash_of(rpid, rpidlen, rpid_hash)) != CTAP2_OK)
 		return st;
 	if (p[GA_ALLOW_LIST] != NULL &&
-	    (st = find_credential(d, p[GA_ALLOW_LIST], rpid_hash, &c,
-	    &found)) != CTAP2_OK)
+	    (st = find_credential(
+		 d, p[GA_ALLOW_LIST], rpid_hash, &c, &found)) != CTAP2_OK)
 		goto out;
 	if (p[GA_EXTENSIONS] != NULL) {
 		if ((st = cb_check_map(p[GA_EXTENSIONS])) != CTAP2_OK)
@@ -718,8 +724,8 @@ get_assertion(struct sim_dev *d, const cbor_item_t *params,
 		hs_in = cb_map_text(p[GA_EXTENSIONS], "hmac-secret");
 	}
 	if ((st = parse_options(p[GA_OPTIONS], &o)) != CTAP2_OK ||
-	    (st = parse_uv_param(p[GA_PIN_UV_AUTH_PARAM],
-	    p[GA_PIN_UV_PROTOCOL], &u)) != CTAP2_OK)
+	    (st = parse_uv_param(p[GA_PIN_UV_AUTH_PARAM], p[GA_PIN_UV_PROTOCOL],
+		 &u)) != CTAP2_OK)
 		goto out;
 
 	/* CTAP 2.1 section 6.2.2, in its order. */
@@ -740,7 +746,7 @@ get_assertion(struct sim_dev *d, const cbor_item_t *params,
 		goto out;
 	if (u.present) {
 		if ((st = puat_check(d, (unsigned)u.proto, cdh, cdhlen, u.param,
-		    u.len, SIM_PERM_GA, rpid, rpidlen)) != CTAP2_OK)
+			 u.len, SIM_PERM_GA, rpid, rpidlen)) != CTAP2_OK)
 			goto out;
 		uv = true;
 	}
@@ -760,24 +766,25 @@ get_assertion(struct sim_dev *d, const cbor_item_t *params,
 		flags |= AD_FLAG_UV;
 	if (hs_in != NULL && (c.flags & CRED_FLAG_HMAC_SECRET) != 0) {
 		if ((st = hmac_secret(d, hs_in, &c, uv, hs, sizeof(hs),
-		    &hslen)) != CTAP2_OK ||
+			 &hslen)) != CTAP2_OK ||
 		    (st = ext_map(cb_bytes(hs, hslen), ext, sizeof(ext),
-		    &extlen)) != CTAP2_OK)
+			 &extlen)) != CTAP2_OK)
 			goto out;
 		flags |= AD_FLAG_ED;
 	}
 	if ((st = bump_counter(d)) != CTAP2_OK ||
 	    (st = auth_data(d, rpid_hash, flags, NULL, 0, ext, extlen, &ad,
-	    &adlen)) != CTAP2_OK)
+		 &adlen)) != CTAP2_OK)
 		goto out;
 	st = CTAP1_ERR_OTHER;
 	if (sc_es256_sign(c.key, ad, adlen, cdh, cdhlen, sig, &siglen) != 0)
 		goto out;
 	resp = cbor_new_definite_map(3);
-	if ((resp = finish(resp, resp != NULL &&
-	    cb_put(resp, cb_uint(1), cred_descriptor(&c)) &&
-	    cb_put(resp, cb_uint(2), cb_bytes(ad, adlen)) &&
-	    cb_put(resp, cb_uint(3), cb_bytes(sig, siglen)))) == NULL)
+	if ((resp = finish(resp,
+		 resp != NULL &&
+		     cb_put(resp, cb_uint(1), cred_descriptor(&c)) &&
+		     cb_put(resp, cb_uint(2), cb_bytes(ad, adlen)) &&
+		     cb_put(resp, cb_uint(3), cb_bytes(sig, siglen)))) == NULL)
 		goto out;
 	sim_debug(d, "getAssertion: done, up %s, uv %s, hmac-secret %s",
 	    up ? "yes" : "no", uv ? "yes" : "no",
@@ -785,7 +792,7 @@ get_assertion(struct sim_dev *d, const cbor_item_t *params,
 	*ret = resp;
 	resp = NULL;
 	st = CTAP2_OK;
- out:
+out:
 	sodium_memzero(hs, sizeof(hs));
 	if (resp != NULL)
 		cbor_decref(&resp);
@@ -815,13 +822,13 @@ info_options(const struct sim_dev *d)
 	cbor_item_t *m = cbor_new_definite_map(6);
 
 	/* Text keys in canonical order: by length, then bytes. */
-	return finish(m, m != NULL &&
-	    cb_put(m, cb_text("rk"), cb_bool(false)) &&
-	    cb_put(m, cb_text("up"), cb_bool(true)) &&
-	    cb_put(m, cb_text("plat"), cb_bool(false)) &&
-	    cb_put(m, cb_text("clientPin"), cb_bool(d->pin_set)) &&
-	    cb_put(m, cb_text("pinUvAuthToken"), cb_bool(true)) &&
-	    cb_put(m, cb_text("makeCredUvNotRqd"), cb_bool(true)));
+	return finish(m,
+	    m != NULL && cb_put(m, cb_text("rk"), cb_bool(false)) &&
+		cb_put(m, cb_text("up"), cb_bool(true)) &&
+		cb_put(m, cb_text("plat"), cb_bool(false)) &&
+		cb_put(m, cb_text("clientPin"), cb_bool(d->pin_set)) &&
+		cb_put(m, cb_text("pinUvAuthToken"), cb_bool(true)) &&
+		cb_put(m, cb_text("makeCredUvNotRqd"), cb_bool(true)));
 }
 
 static cbor_item_t *
@@ -829,9 +836,9 @@ info_es256(void)
 {
 	cbor_item_t *m = cbor_new_definite_map(2);
 
-	return finish(m, m != NULL &&
-	    cb_put(m, cb_text("alg"), cb_int(COSE_ALG_ES256)) &&
-	    cb_put(m, cb_text("type"), cb_text("public-key")));
+	return finish(m,
+	    m != NULL && cb_put(m, cb_text("alg"), cb_int(COSE_ALG_ES256)) &&
+		cb_put(m, cb_text("type"), cb_text("public-key")));
 }
 
 static cbor_item_t *
@@ -848,8 +855,8 @@ info_protocols(void)
 	cbor_item_t *a = cbor_new_definite_array(2);
 
 	/* Preferred first. */
-	return finish(a, a != NULL && cb_push(a, cb_uint(2)) &&
-	    cb_push(a, cb_uint(1)));
+	return finish(
+	    a, a != NULL && cb_push(a, cb_uint(2)) && cb_push(a, cb_uint(1)));
 }
 
 static uint8_t
@@ -860,16 +867,16 @@ get_info(struct sim_dev *d, cbor_item_t **ret)
 	static const char *const transports[] = { "usb" };
 	cbor_item_t *m = cbor_new_definite_map(9);
 
-	m = finish(m, m != NULL &&
-	    cb_put(m, cb_uint(0x01), text_array(versions, 2)) &&
-	    cb_put(m, cb_uint(0x02), text_array(extensions, 1)) &&
-	    cb_put(m, cb_uint(0x03), cb_bytes(d->aaguid, SIM_AAGUID_LEN)) &&
-	    cb_put(m, cb_uint(0x04), info_options(d)) &&
-	    cb_put(m, cb_uint(0x05), cb_uint(SIM_MSG_MAX)) &&
-	    cb_put(m, cb_uint(0x06), info_protocols()) &&
-	    cb_put(m, cb_uint(0x09), text_array(transports, 1)) &&
-	    cb_put(m, cb_uint(0x0a), info_algorithms()) &&
-	    cb_put(m, cb_uint(0x0d), cb_uint(SIM_MIN_PIN_LENGTH)));
+	m = finish(m,
+	    m != NULL && cb_put(m, cb_uint(0x01), text_array(versions, 2)) &&
+		cb_put(m, cb_uint(0x02), text_array(extensions, 1)) &&
+		cb_put(m, cb_uint(0x03), cb_bytes(d->aaguid, SIM_AAGUID_LEN)) &&
+		cb_put(m, cb_uint(0x04), info_options(d)) &&
+		cb_put(m, cb_uint(0x05), cb_uint(SIM_MSG_MAX)) &&
+		cb_put(m, cb_uint(0x06), info_protocols()) &&
+		cb_put(m, cb_uint(0x09), text_array(transports, 1)) &&
+		cb_put(m, cb_uint(0x0a), info_algorithms()) &&
+		cb_put(m, cb_uint(0x0d), cb_uint(SIM_MIN_PIN_LENGTH)));
 	if (m == NULL)
 		return CTAP1_ERR_OTHER;
 	*ret = m;
@@ -893,28 +900,20 @@ static const char *
 command_name(uint8_t cmd)
 {
 	switch (cmd) {
-	case CTAP2_MAKE_CREDENTIAL:
-		return "makeCredential";
-	case CTAP2_GET_ASSERTION:
-		return "getAssertion";
-	case CTAP2_GET_INFO:
-		return "getInfo";
-	case CTAP2_CLIENT_PIN:
-		return "clientPIN";
-	case CTAP2_RESET:
-		return "reset";
-	case CTAP2_GET_NEXT_ASSERTION:
-		return "getNextAssertion";
-	case CTAP2_SELECTION:
-		return "selection";
-	default:
-		return "unknown";
+	case CTAP2_MAKE_CREDENTIAL: return "makeCredential";
+	case CTAP2_GET_ASSERTION: return "getAssertion";
+	case CTAP2_GET_INFO: return "getInfo";
+	case CTAP2_CLIENT_PIN: return "clientPIN";
+	case CTAP2_RESET: return "reset";
+	case CTAP2_GET_NEXT_ASSERTION: return "getNextAssertion";
+	case CTAP2_SELECTION: return "selection";
+	default: return "unknown";
 	}
 }
 
 size_t
-ctap2_handle(struct sim_dev *d, const uint8_t *req, size_t len,
-    uint8_t *resp, size_t cap)
+ctap2_handle(struct sim_dev *d, const uint8_t *req, size_t len, uint8_t *resp,
+    size_t cap)
 {
 	struct wire_reader r;
 	cbor_item_t *params = NULL, *out = NULL;
@@ -934,7 +933,7 @@ ctap2_handle(struct sim_dev *d, const uint8_t *req, size_t len,
 	switch (cmd) {
 	case CTAP2_GET_INFO:
 		st = bodylen != 0 ? CTAP1_ERR_INVALID_LENGTH :
-		    get_info(d, &out);
+				    get_info(d, &out);
 		break;
 	case CTAP2_MAKE_CREDENTIAL:
 	case CTAP2_GET_ASSERTION:
@@ -957,14 +956,12 @@ ctap2_handle(struct sim_dev *d, const uint8_t *req, size_t len,
 		break;
 	case CTAP2_SELECTION:
 		st = bodylen != 0 ? CTAP1_ERR_INVALID_LENGTH :
-		    sim_user_presence(d);
+				    sim_user_presence(d);
 		break;
 	case CTAP2_GET_NEXT_ASSERTION:
-		st = CTAP2_ERR_NOT_ALLOWED;	/* one credential per call */
+		st = CTAP2_ERR_NOT_ALLOWED; /* one credential per call */
 		break;
-	default:
-		st = CTAP1_ERR_INVALID_COMMAND;
-		break;
+	default: st = CTAP1_ERR_INVALID_COMMAND; break;
 	}
 	if (st == CTAP2_OK && out != NULL &&
 	    (st = cb_serialize(out, resp + 1, cap - 1, &n)) != CTAP2_OK)
@@ -972,8 +969,8 @@ ctap2_handle(struct sim_dev *d, const uint8_t *req, size_t len,
 	if (st != CTAP2_OK)
 		n = 0;
 	resp[0] = st;
-	sim_debug(d, "ctap2: %s (0x%02x): status 0x%02x", command_name(cmd),
-	    cmd, st);
+	sim_debug(
+	    d, "ctap2: %s (0x%02x): status 0x%02x", command_name(cmd), cmd, st);
 	if (out != NULL)
 		cbor_decref(&out);
 	if (params != NULL)

@@ -11,12 +11,12 @@
 
 /* One report, its header read. */
 struct hid_pkt {
-	uint32_t		cid;
-	bool			init;
-	uint8_t			cmd;	/* init packet */
-	uint8_t			seq;	/* continuation packet */
-	size_t			bcnt;	/* init packet */
-	struct wire_reader	r;	/* at the data */
+	uint32_t cid;
+	bool init;
+	uint8_t cmd; /* init packet */
+	uint8_t seq; /* continuation packet */
+	size_t bcnt; /* init packet */
+	struct wire_reader r; /* at the data */
 };
 
 int
@@ -110,7 +110,7 @@ send_msg(struct sim_dev *d, uint32_t cid, uint8_t cmd, const uint8_t *data,
 			goto out;
 		emit(d, &w);
 	}
- out:
+out:
 	wire_writer_reset(&w);
 }
 
@@ -186,8 +186,8 @@ run_cbor(struct sim_dev *d)
 	n = ctap2_handle(d, h->msg, h->want, h->resp, SIM_MSG_MAX);
 	h->busy = false;
 	if (h->aborted) {
-		sim_debug(d, "ctaphid: channel %08x: answer dropped",
-		    h->busy_cid);
+		sim_debug(
+		    d, "ctaphid: channel %08x: answer dropped", h->busy_cid);
 		return;
 	}
 	send_msg(d, h->busy_cid, CTAPHID_CBOR, h->resp, n);
@@ -318,7 +318,7 @@ ctaphid_packet(struct sim_dev *d, const uint8_t pkt[CTAPHID_REPORT_LEN])
 		return;
 	}
 	if (p.cmd == CTAPHID_CANCEL)
-		return;		/* nothing under way: no answer */
+		return; /* nothing under way: no answer */
 	if (p.bcnt > SIM_MSG_MAX) {
 		send_error(d, p.cid, CTAPHID_ERR_INVALID_LEN);
 		return;
@@ -393,17 +393,15 @@ ctaphid_wait(struct sim_dev *d, int ms, int watch_fd)
 			sleep_ms(deadline - now);
 			continue;
 		}
-		switch (d->io->recv(d->io->ctx, pkt, (int)(deadline - now),
-		    watch_fd)) {
+		switch (d->io->recv(
+		    d->io->ctx, pkt, (int)(deadline - now), watch_fd)) {
 		case SIM_IO_PACKET:
 			/* Never a new command from here: no nesting. */
 			if (parse_pkt(pkt, &p) == 0)
 				busy_packet(d, &p);
 			break;
-		case SIM_IO_FD:
-			return SIM_WAIT_FD;
-		case SIM_IO_TIMEOUT:
-			break;
+		case SIM_IO_FD: return SIM_WAIT_FD;
+		case SIM_IO_TIMEOUT: break;
 		case SIM_IO_CLOSED:
 			h->cancelled = h->aborted = true;
 			return SIM_WAIT_CANCEL;

@@ -25,42 +25,43 @@
 #include "sim.h"
 
 /* Later clients wait in the backlog, as for a HID device. */
-#define LISTEN_BACKLOG		8
+#define LISTEN_BACKLOG 8
 /* A client that stops reading is dropped after this. */
-#define SEND_TIMEOUT_S		2
-#define PIN_READ_MAX		128
-#define ACCEPT_PAUSE_MS		100
+#define SEND_TIMEOUT_S 2
+#define PIN_READ_MAX 128
+#define ACCEPT_PAUSE_MS 100
 
 static volatile sig_atomic_t stop_requested;
 
 struct server {
-	int		 cfd;		/* the one client, -1 for none */
-	uint8_t		 buf[CTAPHID_REPORT_LEN];
-	size_t		 have;
-	sigset_t	 waitmask;	/* while in ppoll: TERM and INT open */
+	int cfd; /* the one client, -1 for none */
+	uint8_t buf[CTAPHID_REPORT_LEN];
+	size_t have;
+	sigset_t waitmask; /* while in ppoll: TERM and INT open */
 };
 
 static void
 usage(FILE *f)
 {
 	fputs("usage: jit-sim-fido2 --socket PATH [--state FILE]\n"
-	    "           [--touch approve|deny|timeout|delay=MS|ask]\n"
-	    "           [--pin-fd N] [--aaguid HEX] [--daemon]"
-	    " [--pid-file FILE]\n"
-	    "           [--verbose]\n"
-	    "A software CTAP 2.1 authenticator for tests: raw 64-byte CTAPHID"
-	    " reports\n"
-	    "over a Unix stream socket.  Never use it for real secrets.\n"
-	    "  --pin-fd N   read the PIN set at first start from descriptor N"
-	    "\n"
-	    "  --pin PIN    the same from argv (tests only: visible to ps)\n"
-	    "  --daemon     detach once listening (default: stay in the"
-	    " foreground;\n"
-	    "               --foreground is accepted and changes nothing)\n"
-	    "Environment: " SIM_TOUCH_FILE_ENV " (touch mode re-read before"
-	    " each touch),\n"
-	    "             " SIM_TOUCH_TIMEOUT_ENV " (wait of --touch timeout,"
-	    " default 3000)\n", f);
+	      "           [--touch approve|deny|timeout|delay=MS|ask]\n"
+	      "           [--pin-fd N] [--aaguid HEX] [--daemon]"
+	      " [--pid-file FILE]\n"
+	      "           [--verbose]\n"
+	      "A software CTAP 2.1 authenticator for tests: raw 64-byte CTAPHID"
+	      " reports\n"
+	      "over a Unix stream socket.  Never use it for real secrets.\n"
+	      "  --pin-fd N   read the PIN set at first start from descriptor N"
+	      "\n"
+	      "  --pin PIN    the same from argv (tests only: visible to ps)\n"
+	      "  --daemon     detach once listening (default: stay in the"
+	      " foreground;\n"
+	      "               --foreground is accepted and changes nothing)\n"
+	      "Environment: " SIM_TOUCH_FILE_ENV " (touch mode re-read before"
+	      " each touch),\n"
+	      "             " SIM_TOUCH_TIMEOUT_ENV " (wait of --touch timeout,"
+	      " default 3000)\n",
+	    f);
 }
 
 static void
@@ -79,7 +80,7 @@ poll_signals(void)
 
 	if (sigpending(&pending) == 0 &&
 	    (sigismember(&pending, SIGTERM) == 1 ||
-	    sigismember(&pending, SIGINT) == 1))
+		sigismember(&pending, SIGINT) == 1))
 		stop_requested = 1;
 }
 
@@ -91,8 +92,8 @@ srv_send(void *ctx, const uint8_t pkt[CTAPHID_REPORT_LEN])
 	ssize_t n;
 
 	while (s->cfd >= 0 && off < CTAPHID_REPORT_LEN) {
-		n = send(s->cfd, pkt + off, CTAPHID_REPORT_LEN - off,
-		    MSG_NOSIGNAL);
+		n = send(
+		    s->cfd, pkt + off, CTAPHID_REPORT_LEN - off, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -105,8 +106,8 @@ srv_send(void *ctx, const uint8_t pkt[CTAPHID_REPORT_LEN])
 }
 
 static enum sim_io_result
-srv_recv(void *ctx, uint8_t pkt[CTAPHID_REPORT_LEN], int timeout_ms,
-    int watch_fd)
+srv_recv(
+    void *ctx, uint8_t pkt[CTAPHID_REPORT_LEN], int timeout_ms, int watch_fd)
 {
 	struct server *s = ctx;
 	struct pollfd pfd[2];
@@ -212,7 +213,7 @@ listen_on(const char *path, int *ret)
 		return r;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return JIT_E_IO;
-	old = umask(0077);	/* the socket is the device node: 0600 */
+	old = umask(0077); /* the socket is the device node: 0600 */
 	r = bind(fd, (const struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
 	if (r != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
@@ -308,8 +309,7 @@ read_pin_fd(const char *arg, uint8_t *buf, size_t cap, size_t *ret_len)
 
 	errno = 0;
 	fd = strtol(arg, &end, 10);
-	if (errno != 0 || *end != '\0' || end == arg || fd < 0 ||
-	    fd > INT_MAX)
+	if (errno != 0 || *end != '\0' || end == arg || fd < 0 || fd > INT_MAX)
 		return JIT_E_ARG;
 	while (len < cap) {
 		if ((n = read((int)fd, buf + len, cap - len)) < 0) {
@@ -326,7 +326,7 @@ read_pin_fd(const char *arg, uint8_t *buf, size_t cap, size_t *ret_len)
 	if (fd > STDERR_FILENO)
 		close((int)fd);
 	else
-		null_fd((int)fd);	/* 0-2 stay taken: no socket there */
+		null_fd((int)fd); /* 0-2 stay taken: no socket there */
 	for (size_t i = 0; i < len; i++)
 		if (buf[i] == '\n' || buf[i] == '\r') {
 			len = i;
@@ -342,8 +342,9 @@ parse_aaguid(const char *hex, uint8_t out[SIM_AAGUID_LEN])
 	size_t len = 0;
 	const char *end = NULL;
 
-	if (sodium_hex2bin(out, SIM_AAGUID_LEN, hex, strlen(hex), "-", &len,
-	    &end) != 0 || len != SIM_AAGUID_LEN || *end != '\0')
+	if (sodium_hex2bin(
+		out, SIM_AAGUID_LEN, hex, strlen(hex), "-", &len, &end) != 0 ||
+	    len != SIM_AAGUID_LEN || *end != '\0')
 		return JIT_E_ARG;
 	return JIT_OK;
 }
@@ -432,16 +433,14 @@ main(int argc, char **argv)
 	}
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 's':
-			socket_path = optarg;
-			break;
-		case 'S':
-			cfg.state_path = optarg;
-			break;
+		case 's': socket_path = optarg; break;
+		case 'S': cfg.state_path = optarg; break;
 		case 't':
 			if (sim_touch_parse(optarg, &cfg.touch) != 0) {
-				fprintf(stderr, "jit-sim-fido2: --touch takes "
-				    "approve, deny, timeout, delay=MS or ask\n");
+				fprintf(stderr,
+				    "jit-sim-fido2: --touch takes "
+				    "approve, deny, timeout, delay=MS or "
+				    "ask\n");
 				goto out_usage;
 			}
 			break;
@@ -450,7 +449,7 @@ main(int argc, char **argv)
 			if (pin_len >= PIN_READ_MAX)
 				goto bad_pin;
 			memcpy(pin, optarg, pin_len);
-			sodium_memzero(optarg, pin_len);  /* out of ps */
+			sodium_memzero(optarg, pin_len); /* out of ps */
 			have_pin = true;
 			break;
 		case 'P':
@@ -461,30 +460,22 @@ main(int argc, char **argv)
 			break;
 		case 'a':
 			if (parse_aaguid(optarg, aaguid) != 0) {
-				fprintf(stderr, "jit-sim-fido2: --aaguid takes "
+				fprintf(stderr,
+				    "jit-sim-fido2: --aaguid takes "
 				    "32 hex digits\n");
 				goto out_usage;
 			}
 			cfg.aaguid = aaguid;
 			break;
-		case 'f':
-			daemon_mode = false;
-			break;
-		case 'd':
-			daemon_mode = true;
-			break;
-		case 'i':
-			pid_file = optarg;
-			break;
-		case 'v':
-			cfg.verbose = true;
-			break;
+		case 'f': daemon_mode = false; break;
+		case 'd': daemon_mode = true; break;
+		case 'i': pid_file = optarg; break;
+		case 'v': cfg.verbose = true; break;
 		case 'h':
 			usage(stdout);
 			status = 0;
 			goto out;
-		default:
-			goto out_usage;
+		default: goto out_usage;
 		}
 	}
 	if (optind != argc || socket_path == NULL) {
@@ -493,7 +484,8 @@ main(int argc, char **argv)
 	}
 	if (cfg.touch.mode == SIM_TOUCH_ASK && daemon_mode) {
 		fputs("jit-sim-fido2: --touch ask needs a terminal: no "
-		    "--daemon\n", stderr);
+		      "--daemon\n",
+		    stderr);
 		goto out_usage;
 	}
 	if (have_pin) {
@@ -503,8 +495,8 @@ main(int argc, char **argv)
 
 	if ((r = sim_dev_new(&cfg, &d)) != 0) {
 		fprintf(stderr, "jit-sim-fido2: cannot start: %s%s\n",
-		    jit_strerror(r), r == JIT_E_ARG ?
-		    " (the PIN needs 4 to 63 bytes)" : "");
+		    jit_strerror(r),
+		    r == JIT_E_ARG ? " (the PIN needs 4 to 63 bytes)" : "");
 		goto out;
 	}
 	sodium_memzero(pin, PIN_READ_MAX);
@@ -527,10 +519,12 @@ main(int argc, char **argv)
 
 	if ((r = listen_on(socket_path, &lfd)) != 0) {
 		fprintf(stderr, "jit-sim-fido2: cannot listen on %s: %s\n",
-		    socket_path, r == JIT_E_BUSY ?
-		    "another simulator is serving it" : r == JIT_E_EXISTS ?
-		    "a file that is not a socket is in the way" :
-		    strerror(errno));
+		    socket_path,
+		    r == JIT_E_BUSY ?
+			"another simulator is serving it" :
+			r == JIT_E_EXISTS ?
+			"a file that is not a socket is in the way" :
+			strerror(errno));
 		goto out;
 	}
 	listening = true;
@@ -542,13 +536,15 @@ main(int argc, char **argv)
 	} else {
 		if (pid_file != NULL) {
 			char line[32];
-			int n = snprintf(line, sizeof(line), "%ld\n",
-			    (long)getpid());
+			int n = snprintf(
+			    line, sizeof(line), "%ld\n", (long)getpid());
 
-			if (fs_write_atomic(pid_file, line, (size_t)n,
-			    0644) != 0) {
-				fprintf(stderr, "jit-sim-fido2: cannot write "
-				    "%s\n", pid_file);
+			if (fs_write_atomic(pid_file, line, (size_t)n, 0644) !=
+			    0) {
+				fprintf(stderr,
+				    "jit-sim-fido2: cannot write "
+				    "%s\n",
+				    pid_file);
 				goto out;
 			}
 		}
@@ -560,12 +556,12 @@ main(int argc, char **argv)
 	sim_debug(d, "stopping");
 	status = 0;
 	goto out;
- bad_pin:
+bad_pin:
 	fputs("jit-sim-fido2: cannot read the PIN\n", stderr);
- out_usage:
+out_usage:
 	usage(stderr);
 	status = 2;
- out:
+out:
 	if (lfd >= 0)
 		close(lfd);
 	if (listening) {

@@ -8,20 +8,20 @@
 #include "wire.h"
 
 /* CTAP2 messages nest four or five levels; refuse anything deeper. */
-#define CB_DEPTH_MAX		8
+#define CB_DEPTH_MAX 8
 /* Encoded map keys longer than this are refused (CTAP keys are short). */
-#define CB_KEY_ENC_MAX		128
+#define CB_KEY_ENC_MAX 128
 
 /* Major types (RFC 8949 section 3.1). */
-#define CB_MAJOR_UINT		0
-#define CB_MAJOR_NEGINT		1
-#define CB_MAJOR_BYTES		2
-#define CB_MAJOR_TEXT		3
-#define CB_MAJOR_ARRAY		4
-#define CB_MAJOR_MAP		5
-#define CB_MAJOR_SIMPLE		7
-#define CB_SIMPLE_FALSE		20
-#define CB_SIMPLE_NULL		22
+#define CB_MAJOR_UINT 0
+#define CB_MAJOR_NEGINT 1
+#define CB_MAJOR_BYTES 2
+#define CB_MAJOR_TEXT 3
+#define CB_MAJOR_ARRAY 4
+#define CB_MAJOR_MAP 5
+#define CB_MAJOR_SIMPLE 7
+#define CB_SIMPLE_FALSE 20
+#define CB_SIMPLE_NULL 22
 
 static uint8_t check_item(const cbor_item_t *it, int depth);
 
@@ -32,14 +32,10 @@ int_is_minimal(const cbor_item_t *it)
 	uint64_t v = cbor_get_int(it);
 
 	switch (cbor_int_get_width(it)) {
-	case CBOR_INT_8:
-		return true;
-	case CBOR_INT_16:
-		return v > UINT8_MAX;
-	case CBOR_INT_32:
-		return v > UINT16_MAX;
-	case CBOR_INT_64:
-		return v > UINT32_MAX;
+	case CBOR_INT_8: return true;
+	case CBOR_INT_16: return v > UINT8_MAX;
+	case CBOR_INT_32: return v > UINT16_MAX;
+	case CBOR_INT_64: return v > UINT32_MAX;
 	}
 	return false;
 }
@@ -55,11 +51,12 @@ check_map_order(const cbor_item_t *map)
 	size_t prevlen = 0, curlen;
 
 	for (size_t i = 0; i < n; i++) {
-		if ((curlen = cbor_serialize(pairs[i].key, cur,
-		    sizeof(cur))) == 0)
+		if ((curlen = cbor_serialize(pairs[i].key, cur, sizeof(cur))) ==
+		    0)
 			return CTAP2_ERR_INVALID_CBOR;
-		if (i > 0 && (curlen < prevlen || (curlen == prevlen &&
-		    memcmp(cur, prev, curlen) <= 0)))
+		if (i > 0 &&
+		    (curlen < prevlen ||
+			(curlen == prevlen && memcmp(cur, prev, curlen) <= 0)))
 			return CTAP2_ERR_INVALID_CBOR;
 		memcpy(prev, cur, curlen);
 		prevlen = curlen;
@@ -80,10 +77,10 @@ check_item(const cbor_item_t *it, int depth)
 		return int_is_minimal(it) ? CTAP2_OK : CTAP2_ERR_INVALID_CBOR;
 	case CBOR_TYPE_BYTESTRING:
 		return cbor_bytestring_is_definite(it) ? CTAP2_OK :
-		    CTAP2_ERR_INVALID_CBOR;
+							 CTAP2_ERR_INVALID_CBOR;
 	case CBOR_TYPE_STRING:
 		return cbor_string_is_definite(it) ? CTAP2_OK :
-		    CTAP2_ERR_INVALID_CBOR;
+						     CTAP2_ERR_INVALID_CBOR;
 	case CBOR_TYPE_ARRAY:
 		if (!cbor_array_is_definite(it))
 			return CTAP2_ERR_INVALID_CBOR;
@@ -112,14 +109,11 @@ check_item(const cbor_item_t *it, int depth)
 		switch (cbor_ctrl_value(it)) {
 		case CBOR_CTRL_FALSE:
 		case CBOR_CTRL_TRUE:
-		case CBOR_CTRL_NULL:
-			return CTAP2_OK;
-		default:
-			return CTAP2_ERR_INVALID_CBOR;
+		case CBOR_CTRL_NULL: return CTAP2_OK;
+		default: return CTAP2_ERR_INVALID_CBOR;
 		}
 	case CBOR_TYPE_TAG:
-	default:
-		return CTAP2_ERR_INVALID_CBOR;
+	default: return CTAP2_ERR_INVALID_CBOR;
 	}
 }
 
@@ -163,11 +157,10 @@ prescan_item(struct wire_reader *r, int depth)
 		if (wire_get_u64(r, &arg) != 0)
 			return CTAP2_ERR_INVALID_CBOR;
 	} else
-		return CTAP2_ERR_INVALID_CBOR;	/* indefinite, reserved */
+		return CTAP2_ERR_INVALID_CBOR; /* indefinite, reserved */
 	switch (major) {
 	case CB_MAJOR_UINT:
-	case CB_MAJOR_NEGINT:
-		return CTAP2_OK;
+	case CB_MAJOR_NEGINT: return CTAP2_OK;
 	case CB_MAJOR_BYTES:
 	case CB_MAJOR_TEXT:
 		if (arg > wire_left(r) || wire_skip(r, (size_t)arg) != 0)
@@ -188,9 +181,9 @@ prescan_item(struct wire_reader *r, int depth)
 		return CTAP2_OK;
 	case CB_MAJOR_SIMPLE:
 		return ai >= CB_SIMPLE_FALSE && ai <= CB_SIMPLE_NULL ?
-		    CTAP2_OK : CTAP2_ERR_INVALID_CBOR;
-	default:
-		return CTAP2_ERR_INVALID_CBOR;	/* tags */
+		    CTAP2_OK :
+		    CTAP2_ERR_INVALID_CBOR;
+	default: return CTAP2_ERR_INVALID_CBOR; /* tags */
 	}
 }
 
@@ -232,8 +225,7 @@ cb_load_map(const uint8_t *p, size_t len, cbor_item_t **ret)
 		st = CTAP1_ERR_OTHER;
 		goto out;
 	}
-	if (cbor_serialize(it, again, len) != len ||
-	    memcmp(again, p, len) != 0)
+	if (cbor_serialize(it, again, len) != len || memcmp(again, p, len) != 0)
 		goto out;
 	if (!cbor_isa_map(it)) {
 		st = CTAP2_ERR_CBOR_UNEXPECTED_TYPE;
@@ -242,7 +234,7 @@ cb_load_map(const uint8_t *p, size_t len, cbor_item_t **ret)
 	*ret = it;
 	it = NULL;
 	st = CTAP2_OK;
- out:
+out:
 	free(again);
 	if (it != NULL)
 		cbor_decref(&it);
@@ -250,8 +242,7 @@ cb_load_map(const uint8_t *p, size_t len, cbor_item_t **ret)
 }
 
 uint8_t
-cb_map_slots(const cbor_item_t *map, const cbor_item_t **slots,
-    size_t nslots)
+cb_map_slots(const cbor_item_t *map, const cbor_item_t **slots, size_t nslots)
 {
 	struct cbor_pair *pairs;
 	uint64_t key;
@@ -301,8 +292,8 @@ cb_map_int(const cbor_item_t *map, int64_t key)
 }
 
 uint8_t
-cb_get_bytes(const cbor_item_t *it, size_t max, const uint8_t **ret,
-    size_t *ret_len)
+cb_get_bytes(
+    const cbor_item_t *it, size_t max, const uint8_t **ret, size_t *ret_len)
 {
 	if (!cbor_isa_bytestring(it) || !cbor_bytestring_is_definite(it))
 		return CTAP2_ERR_CBOR_UNEXPECTED_TYPE;
@@ -315,8 +306,8 @@ cb_get_bytes(const cbor_item_t *it, size_t max, const uint8_t **ret,
 
 /* Text without an embedded NUL; not NUL-terminated. */
 uint8_t
-cb_get_text(const cbor_item_t *it, size_t max, const char **ret,
-    size_t *ret_len)
+cb_get_text(
+    const cbor_item_t *it, size_t max, const char **ret, size_t *ret_len)
 {
 	const char *s;
 	size_t n;
@@ -439,8 +430,8 @@ cb_put(cbor_item_t *map, cbor_item_t *key, cbor_item_t *value)
 	bool ok = false;
 
 	if (map != NULL && key != NULL && value != NULL)
-		ok = cbor_map_add(map, (struct cbor_pair){ .key = key,
-		    .value = value });
+		ok = cbor_map_add(
+		    map, (struct cbor_pair){ .key = key, .value = value });
 	if (key != NULL)
 		cbor_decref(&key);
 	if (value != NULL)
@@ -483,8 +474,7 @@ cb_cose_p256(const EVP_PKEY *pk, int64_t alg)
 }
 
 uint8_t
-cb_serialize(const cbor_item_t *it, uint8_t *out, size_t cap,
-    size_t *ret_len)
+cb_serialize(const cbor_item_t *it, uint8_t *out, size_t cap, size_t *ret_len)
 {
 	size_t n;
 

@@ -14,8 +14,8 @@
 #include "err.h"
 #include "sim.h"
 
-#define P256_GROUP_NAME		"prime256v1"
-#define P256_POINT_LEN		65	/* 0x04 || x || y */
+#define P256_GROUP_NAME "prime256v1"
+#define P256_POINT_LEN 65 /* 0x04 || x || y */
 
 int
 sc_sha256(const void *p, size_t n, uint8_t out[32])
@@ -29,8 +29,8 @@ sc_sha256(const void *p, size_t n, uint8_t out[32])
 
 /* HMAC-SHA-256 over m1 || m2 (m2 may be NULL). */
 int
-sc_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *m1,
-    size_t l1, const uint8_t *m2, size_t l2, uint8_t out[32])
+sc_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *m1, size_t l1,
+    const uint8_t *m2, size_t l2, uint8_t out[32])
 {
 	EVP_MAC *mac = NULL;
 	EVP_MAC_CTX *ctx = NULL;
@@ -39,8 +39,8 @@ sc_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *m1,
 	size_t outlen = 0;
 	int r = JIT_E_CRYPTO;
 
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-	    digest, 0);
+	params[0] = OSSL_PARAM_construct_utf8_string(
+	    OSSL_MAC_PARAM_DIGEST, digest, 0);
 	params[1] = OSSL_PARAM_construct_end();
 	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
 	    (ctx = EVP_MAC_CTX_new(mac)) == NULL ||
@@ -50,7 +50,7 @@ sc_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *m1,
 	    EVP_MAC_final(ctx, out, &outlen, 32) != 1 || outlen != 32)
 		goto out;
 	r = JIT_OK;
- out:
+out:
 	EVP_MAC_CTX_free(ctx);
 	EVP_MAC_free(mac);
 	return r;
@@ -67,22 +67,22 @@ sc_hkdf_sha256(const uint8_t *salt, size_t saltlen, const uint8_t *ikm,
 	uint8_t nosalt[1] = { 0 };
 	int r = JIT_E_CRYPTO;
 
-	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-	    digest, 0);
+	*p++ = OSSL_PARAM_construct_utf8_string(
+	    OSSL_KDF_PARAM_DIGEST, digest, 0);
 	/* The params API takes non-const pointers but only reads them. */
-	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-	    (void *)(uintptr_t)ikm, ikmlen);
+	*p++ = OSSL_PARAM_construct_octet_string(
+	    OSSL_KDF_PARAM_KEY, (void *)(uintptr_t)ikm, ikmlen);
 	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
 	    saltlen > 0 ? (void *)(uintptr_t)salt : nosalt, saltlen);
-	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-	    (void *)(uintptr_t)info, strlen(info));
+	*p++ = OSSL_PARAM_construct_octet_string(
+	    OSSL_KDF_PARAM_INFO, (void *)(uintptr_t)info, strlen(info));
 	*p = OSSL_PARAM_construct_end();
 	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL ||
 	    (ctx = EVP_KDF_CTX_new(kdf)) == NULL ||
 	    EVP_KDF_derive(ctx, out, outlen, params) != 1)
 		goto out;
 	r = JIT_OK;
- out:
+out:
 	EVP_KDF_CTX_free(ctx);
 	EVP_KDF_free(kdf);
 	return r;
@@ -101,15 +101,15 @@ sc_aes256_cbc(bool encrypt, const uint8_t key[32], const uint8_t iv[16],
 	if (n == 0)
 		return JIT_OK;
 	if ((ctx = EVP_CIPHER_CTX_new()) == NULL ||
-	    EVP_CipherInit_ex(ctx, EVP_aes_256_cbc(), NULL, key, iv,
-	    encrypt ? 1 : 0) != 1 ||
+	    EVP_CipherInit_ex(
+		ctx, EVP_aes_256_cbc(), NULL, key, iv, encrypt ? 1 : 0) != 1 ||
 	    EVP_CIPHER_CTX_set_padding(ctx, 0) != 1 ||
 	    EVP_CipherUpdate(ctx, out, &len, in, (int)n) != 1 ||
 	    EVP_CipherFinal_ex(ctx, out + len, &fin) != 1 ||
 	    (size_t)len + (size_t)fin != n)
 		goto out;
 	r = JIT_OK;
- out:
+out:
 	EVP_CIPHER_CTX_free(ctx);
 	return r;
 }
@@ -147,7 +147,7 @@ pkey_from_params(OSSL_PARAM_BLD *bld, int selection, EVP_PKEY **ret)
 	*ret = pk;
 	pk = NULL;
 	r = JIT_OK;
- out:
+out:
 	EVP_PKEY_free(pk);
 	EVP_PKEY_CTX_free(check);
 	EVP_PKEY_CTX_free(ctx);
@@ -168,28 +168,28 @@ sc_p256_from_priv(const uint8_t d[32], EVP_PKEY **ret)
 	int r = JIT_E_CRYPTO;
 
 	if ((group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1)) ==
-	    NULL || (pub = EC_POINT_new(group)) == NULL ||
+		NULL ||
+	    (pub = EC_POINT_new(group)) == NULL ||
 	    (bnctx = BN_CTX_new()) == NULL ||
-	    (priv = BN_secure_new()) == NULL ||
-	    BN_bin2bn(d, 32, priv) == NULL)
+	    (priv = BN_secure_new()) == NULL || BN_bin2bn(d, 32, priv) == NULL)
 		goto out;
 	if (BN_is_zero(priv) || BN_cmp(priv, EC_GROUP_get0_order(group)) >= 0) {
 		r = JIT_E_FORMAT;
 		goto out;
 	}
 	if (EC_POINT_mul(group, pub, priv, NULL, NULL, bnctx) != 1 ||
-	    EC_POINT_point2oct(group, pub, POINT_CONVERSION_UNCOMPRESSED,
-	    point, sizeof(point), bnctx) != sizeof(point))
+	    EC_POINT_point2oct(group, pub, POINT_CONVERSION_UNCOMPRESSED, point,
+		sizeof(point), bnctx) != sizeof(point))
 		goto out;
 	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-	    P256_GROUP_NAME, 0) != 1 ||
-	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
-	    point, sizeof(point)) != 1 ||
+	    OSSL_PARAM_BLD_push_utf8_string(
+		bld, OSSL_PKEY_PARAM_GROUP_NAME, P256_GROUP_NAME, 0) != 1 ||
+	    OSSL_PARAM_BLD_push_octet_string(
+		bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)) != 1 ||
 	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv) != 1)
 		goto out;
 	r = pkey_from_params(bld, EVP_PKEY_KEYPAIR, ret);
- out:
+out:
 	OSSL_PARAM_BLD_free(bld);
 	BN_clear_free(priv);
 	BN_CTX_free(bnctx);
@@ -208,7 +208,7 @@ sc_p256_priv(const EVP_PKEY *pk, uint8_t d[32])
 	    BN_bn2binpad(priv, d, 32) != 32)
 		goto out;
 	r = JIT_OK;
- out:
+out:
 	BN_clear_free(priv);
 	return r;
 }
@@ -224,16 +224,16 @@ sc_p256_from_xy(const uint8_t x[32], const uint8_t y[32], EVP_PKEY **ret)
 	memcpy(point + 1, x, 32);
 	memcpy(point + 33, y, 32);
 	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-	    P256_GROUP_NAME, 0) != 1 ||
-	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
-	    point, sizeof(point)) != 1)
+	    OSSL_PARAM_BLD_push_utf8_string(
+		bld, OSSL_PKEY_PARAM_GROUP_NAME, P256_GROUP_NAME, 0) != 1 ||
+	    OSSL_PARAM_BLD_push_octet_string(
+		bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)) != 1)
 		goto out;
 	if ((r = pkey_from_params(bld, EVP_PKEY_PUBLIC_KEY, ret)) != 0) {
-		ERR_clear_error();	/* a bad peer point is not our failure */
+		ERR_clear_error(); /* a bad peer point is not our failure */
 		r = JIT_E_FORMAT;
 	}
- out:
+out:
 	OSSL_PARAM_BLD_free(bld);
 	return r;
 }
@@ -249,7 +249,7 @@ sc_p256_xy(const EVP_PKEY *pk, uint8_t x[32], uint8_t y[32])
 	    BN_bn2binpad(bx, x, 32) != 32 || BN_bn2binpad(by, y, 32) != 32)
 		goto out;
 	r = JIT_OK;
- out:
+out:
 	BN_free(bx);
 	BN_free(by);
 	return r;
@@ -269,7 +269,7 @@ sc_ecdh(EVP_PKEY *ours, EVP_PKEY *peer, uint8_t z[32])
 	    EVP_PKEY_derive(ctx, z, &len) != 1 || len != 32)
 		goto out;
 	r = JIT_OK;
- out:
+out:
 	EVP_PKEY_CTX_free(ctx);
 	return r;
 }
@@ -284,15 +284,15 @@ sc_es256_sign(EVP_PKEY *pk, const uint8_t *m1, size_t l1, const uint8_t *m2,
 	int r = JIT_E_CRYPTO;
 
 	if ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit_ex(ctx, NULL, "SHA256", NULL, NULL, pk,
-	    NULL) != 1 ||
+	    EVP_DigestSignInit_ex(ctx, NULL, "SHA256", NULL, NULL, pk, NULL) !=
+		1 ||
 	    EVP_DigestSignUpdate(ctx, m1, l1) != 1 ||
 	    (l2 > 0 && EVP_DigestSignUpdate(ctx, m2, l2) != 1) ||
 	    EVP_DigestSignFinal(ctx, sig, &len) != 1)
 		goto out;
 	*siglen = len;
 	r = JIT_OK;
- out:
+out:
 	EVP_MD_CTX_free(ctx);
 	return r;
 }

@@ -22,16 +22,30 @@
  * the strings it parses, which we cannot wipe: acceptable for a test
  * simulator, and one more reason never to use it for real secrets.)
  */
-#define SIM_STATE_VERSION	1
-#define SIM_STATE_MAX		4096
+#define SIM_STATE_VERSION 1
+#define SIM_STATE_MAX 4096
 
-#define KDF_INFO_WRAP		"jit-sim-fido2 v1 credential wrap"
-#define KDF_INFO_CRED_RANDOM	"jit-sim-fido2 v1 CredRandom"
+#define KDF_INFO_WRAP "jit-sim-fido2 v1 credential wrap"
+#define KDF_INFO_CRED_RANDOM "jit-sim-fido2 v1 CredRandom"
 
 /* "jit-sim-fido2" and a serial: recognisably a simulator. */
 static const uint8_t sim_default_aaguid[SIM_AAGUID_LEN] = {
-	'j', 'i', 't', '-', 's', 'i', 'm', '-', 'f', 'i', 'd', 'o', '2',
-	0x00, 0x00, 0x01,
+	'j',
+	'i',
+	't',
+	'-',
+	's',
+	'i',
+	'm',
+	'-',
+	'f',
+	'i',
+	'd',
+	'o',
+	'2',
+	0x00,
+	0x00,
+	0x01,
 };
 
 uint64_t
@@ -63,17 +77,17 @@ derive_keys(struct sim_dev *d)
 	int r;
 
 	if ((r = sc_hkdf_sha256(NULL, 0, d->sec->master, SIM_MASTER_LEN,
-	    KDF_INFO_WRAP, d->sec->wrap_key, SIM_KEY_LEN)) != 0 ||
+		 KDF_INFO_WRAP, d->sec->wrap_key, SIM_KEY_LEN)) != 0 ||
 	    (r = sc_hkdf_sha256(NULL, 0, d->sec->master, SIM_MASTER_LEN,
-	    KDF_INFO_CRED_RANDOM, d->sec->cred_random_key, SIM_KEY_LEN)) != 0)
+		 KDF_INFO_CRED_RANDOM, d->sec->cred_random_key, SIM_KEY_LEN)) !=
+		0)
 		return r;
 	return JIT_OK;
 }
 
 /* Base64 text into exactly n bytes of guarded memory. */
 static int
-get_b64_secret(struct json_object *o, const char *key, uint8_t *out,
-    size_t n)
+get_b64_secret(struct json_object *o, const char *key, uint8_t *out, size_t n)
 {
 	const char *s;
 	size_t len = 0;
@@ -82,7 +96,8 @@ get_b64_secret(struct json_object *o, const char *key, uint8_t *out,
 	if ((r = jsonx_get_str(o, key, 4 * n, &s)) != 0)
 		return r;
 	if (sodium_base642bin(out, n, s, strlen(s), NULL, &len, NULL,
-	    sodium_base64_VARIANT_ORIGINAL) != 0 || len != n)
+		sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    len != n)
 		return JIT_E_FORMAT;
 	return JIT_OK;
 }
@@ -108,26 +123,27 @@ state_load(struct sim_dev *d, bool *ret_found)
 		r = JIT_E_UNSUPPORTED;
 		goto out;
 	}
-	if ((r = get_b64_secret(o, "master_secret", d->sec->master,
-	    SIM_MASTER_LEN)) != 0)
+	if ((r = get_b64_secret(
+		 o, "master_secret", d->sec->master, SIM_MASTER_LEN)) != 0)
 		goto out;
 	if ((r = jsonx_get_str(o, "aaguid", 2 * SIM_AAGUID_LEN, &s)) != 0)
 		goto out;
 	if (sodium_hex2bin(d->aaguid, SIM_AAGUID_LEN, s, strlen(s), NULL,
-	    &binlen, NULL) != 0 || binlen != SIM_AAGUID_LEN) {
+		&binlen, NULL) != 0 ||
+	    binlen != SIM_AAGUID_LEN) {
 		r = JIT_E_FORMAT;
 		goto out;
 	}
 	d->pin_set = false;
 	if ((r = jsonx_opt_str(o, "pin_hash", 64, &s)) == 0) {
 		if ((r = get_b64_secret(o, "pin_hash", d->sec->pin_hash,
-		    SIM_PIN_HASH_LEN)) != 0)
+			 SIM_PIN_HASH_LEN)) != 0)
 			goto out;
 		d->pin_set = true;
 	} else if (r != JIT_E_NOENT)
 		goto out;
-	if ((r = jsonx_get_int(o, "pin_retries", 0, SIM_PIN_RETRIES_MAX,
-	    &v)) != 0)
+	if ((r = jsonx_get_int(o, "pin_retries", 0, SIM_PIN_RETRIES_MAX, &v)) !=
+	    0)
 		goto out;
 	d->pin_retries = (unsigned)v;
 	if ((r = jsonx_get_int(o, "sign_count", 0, UINT32_MAX, &v)) != 0)
@@ -135,7 +151,7 @@ state_load(struct sim_dev *d, bool *ret_found)
 	d->sign_count = (uint32_t)v;
 	*ret_found = true;
 	r = JIT_OK;
- out:
+out:
 	if (buf != NULL) {
 		sodium_memzero(buf, len);
 		free(buf);
@@ -147,10 +163,10 @@ state_load(struct sim_dev *d, bool *ret_found)
 int
 sim_state_save(struct sim_dev *d)
 {
-	char master[sodium_base64_ENCODED_LEN(SIM_MASTER_LEN,
-	    sodium_base64_VARIANT_ORIGINAL)];
-	char pin[sodium_base64_ENCODED_LEN(SIM_PIN_HASH_LEN,
-	    sodium_base64_VARIANT_ORIGINAL)];
+	char master[sodium_base64_ENCODED_LEN(
+	    SIM_MASTER_LEN, sodium_base64_VARIANT_ORIGINAL)];
+	char pin[sodium_base64_ENCODED_LEN(
+	    SIM_PIN_HASH_LEN, sodium_base64_VARIANT_ORIGINAL)];
 	char pinline[sizeof(pin) + 32];
 	char aaguid[2 * SIM_AAGUID_LEN + 1];
 	char *buf = NULL;
@@ -169,13 +185,14 @@ sim_state_save(struct sim_dev *d)
 	if (d->pin_set) {
 		sodium_bin2base64(pin, sizeof(pin), d->sec->pin_hash,
 		    SIM_PIN_HASH_LEN, sodium_base64_VARIANT_ORIGINAL);
-		snprintf(pinline, sizeof(pinline), "  \"pin_hash\": \"%s\",\n",
-		    pin);
+		snprintf(
+		    pinline, sizeof(pinline), "  \"pin_hash\": \"%s\",\n", pin);
 	}
 	n = snprintf(buf, SIM_STATE_MAX,
 	    "{\n"
 	    "  \"version\": %d,\n"
-	    "  \"note\": \"jit-sim-fido2 secure element: secret, tests only\",\n"
+	    "  \"note\": \"jit-sim-fido2 secure element: secret, tests "
+	    "only\",\n"
 	    "  \"master_secret\": \"%s\",\n"
 	    "  \"aaguid\": \"%s\",\n"
 	    "%s"
@@ -190,9 +207,8 @@ sim_state_save(struct sim_dev *d)
 	}
 	r = fs_write_atomic(d->state_path, buf, (size_t)n, 0600);
 	if (r != 0)
-		sim_debug(d, "cannot save the state file: %s",
-		    jit_strerror(r));
- out:
+		sim_debug(d, "cannot save the state file: %s", jit_strerror(r));
+out:
 	sodium_memzero(master, sizeof(master));
 	sodium_memzero(pin, sizeof(pin));
 	sodium_memzero(pinline, sizeof(pinline));
@@ -282,10 +298,12 @@ sim_dev_new(const struct sim_config *cfg, struct sim_dev **ret)
 	sodium_memzero(d->sec, sizeof(*d->sec));
 	d->touch = cfg->touch;
 	d->verbose = cfg->verbose;
-	d->hid_timeout_ms = cfg->hid_timeout_ms > 0 ? cfg->hid_timeout_ms :
+	d->hid_timeout_ms = cfg->hid_timeout_ms > 0 ?
+	    cfg->hid_timeout_ms :
 	    CTAPHID_TRANSACTION_TIMEOUT_MS;
 	d->touch_timeout_ms = cfg->touch_timeout_ms > 0 ?
-	    cfg->touch_timeout_ms : touch_timeout_from_env();
+	    cfg->touch_timeout_ms :
+	    touch_timeout_from_env();
 	if (cfg->state_path != NULL &&
 	    (d->state_path = strdup(cfg->state_path)) == NULL) {
 		r = JIT_E_NOMEM;
@@ -320,7 +338,7 @@ sim_dev_new(const struct sim_config *cfg, struct sim_dev **ret)
 	*ret = d;
 	d = NULL;
 	r = JIT_OK;
- out:
+out:
 	sim_dev_free(d);
 	return r;
 }
@@ -339,7 +357,7 @@ sim_dev_free(struct sim_dev *d)
 	ctaphid_free(&d->hid);
 	EVP_PKEY_free(d->ka_key);
 	if (d->sec != NULL)
-		sodium_free(d->sec);	/* wipes */
+		sodium_free(d->sec); /* wipes */
 	free(d->state_path);
 	sodium_memzero(d, sizeof(*d));
 	free(d);

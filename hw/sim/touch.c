@@ -12,9 +12,10 @@
 #include "fsutil.h"
 #include "sim.h"
 
-#define TOUCH_FILE_MAX		128
+#define TOUCH_FILE_MAX 128
 #define TOUCH_PROMPT \
-	"touch requested: press Enter to touch, or type n then Enter to deny\n"
+	"touch requested: press Enter to touch, or type n then Enter to " \
+	"deny\n"
 
 int
 sim_touch_parse(const char *s, struct sim_touch *ret)
@@ -128,19 +129,15 @@ ask(struct sim_dev *d)
 	tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
 	in = tty >= 0 ? tty : STDIN_FILENO;
 	if (tty >= 0)
-		tcflush(tty, TCIFLUSH);	/* an old Enter is no answer */
+		tcflush(tty, TCIFLUSH); /* an old Enter is no answer */
 	write_all(tty >= 0 ? tty : STDERR_FILENO, TOUCH_PROMPT);
 	for (;;) {
 		if ((now = sim_now_ms()) >= deadline)
 			break;
 		switch (wait_touch(d, deadline - now, in)) {
-		case SIM_WAIT_ELAPSED:
-			continue;
-		case SIM_WAIT_CANCEL:
-			st = CTAP2_ERR_KEEPALIVE_CANCEL;
-			goto out;
-		case SIM_WAIT_FD:
-			break;
+		case SIM_WAIT_ELAPSED: continue;
+		case SIM_WAIT_CANCEL: st = CTAP2_ERR_KEEPALIVE_CANCEL; goto out;
+		case SIM_WAIT_FD: break;
 		}
 		if ((n = read(in, buf, sizeof(buf))) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
@@ -148,21 +145,22 @@ ask(struct sim_dev *d)
 			st = CTAP2_ERR_OPERATION_DENIED;
 			goto out;
 		}
-		if (n == 0) {		/* nobody there to touch */
+		if (n == 0) { /* nobody there to touch */
 			st = CTAP2_ERR_OPERATION_DENIED;
 			goto out;
 		}
 		for (ssize_t i = 0; i < n; i++) {
 			if (buf[i] == '\n') {
 				st = first == 'n' || first == 'N' ?
-				    CTAP2_ERR_OPERATION_DENIED : CTAP2_OK;
+				    CTAP2_ERR_OPERATION_DENIED :
+				    CTAP2_OK;
 				goto out;
 			}
 			if (first < 0 && !isspace((unsigned char)buf[i]))
 				first = (unsigned char)buf[i];
 		}
 	}
- out:
+out:
 	if (tty >= 0)
 		close(tty);
 	return st;
@@ -183,18 +181,17 @@ sim_user_presence(struct sim_dev *d)
 		sim_debug(d, "touch: denied");
 		return CTAP2_ERR_OPERATION_DENIED;
 	case SIM_TOUCH_TIMEOUT:
-		sim_debug(d, "touch: waiting %d ms to time out",
-		    d->touch_timeout_ms);
+		sim_debug(
+		    d, "touch: waiting %d ms to time out", d->touch_timeout_ms);
 		r = wait_touch(d, (uint64_t)d->touch_timeout_ms, -1);
 		return r == SIM_WAIT_CANCEL ? CTAP2_ERR_KEEPALIVE_CANCEL :
-		    CTAP2_ERR_USER_ACTION_TIMEOUT;
+					      CTAP2_ERR_USER_ACTION_TIMEOUT;
 	case SIM_TOUCH_DELAY:
 		sim_debug(d, "touch: in %d ms", t.delay_ms);
 		r = wait_touch(d, (uint64_t)t.delay_ms, -1);
 		return r == SIM_WAIT_CANCEL ? CTAP2_ERR_KEEPALIVE_CANCEL :
-		    CTAP2_OK;
-	case SIM_TOUCH_ASK:
-		return ask(d);
+					      CTAP2_OK;
+	case SIM_TOUCH_ASK: return ask(d);
 	}
 	return CTAP2_ERR_OPERATION_DENIED;
 }

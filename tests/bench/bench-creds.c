@@ -46,7 +46,7 @@ one_field(const char *val)
 
 	if (fields_begin(&b) != 0 ||
 	    fields_add(&b, FIELD_DEFAULT, strlen(FIELD_DEFAULT),
-	    (const uint8_t *)val, strlen(val)) != 0 ||
+		(const uint8_t *)val, strlen(val)) != 0 ||
 	    fields_finish(&b, &f) != 0)
 		return NULL;
 	return f;
@@ -86,8 +86,8 @@ unlock_names(struct client *c, int from, int n, const struct secret *pin)
 	json_object_object_add(args, "names", arr);
 	r = client_call(c, "unlock", args, pin, &rep);
 	if (r != 0)
-		fprintf(stderr, "bench: unlock: %s\n", rep.message ?
-		    rep.message : jit_strerror(r));
+		fprintf(stderr, "bench: unlock: %s\n",
+		    rep.message ? rep.message : jit_strerror(r));
 	client_reply_reset(&rep);
 	json_object_put(args);
 	return r;
@@ -146,8 +146,8 @@ main(int argc, char **argv)
 	if ((lat = calloc((size_t)gets, sizeof(*lat))) == NULL)
 		return 1;
 	for (i = 0; i < gets; i++) {
-		snprintf(json, sizeof(json), "{\"name\":\"bench-%d\"}",
-		    i % count);
+		snprintf(
+		    json, sizeof(json), "{\"name\":\"bench-%d\"}", i % count);
 		t0 = now_us();
 		if (call(c, "get", json, NULL) != 0)
 			return 1;

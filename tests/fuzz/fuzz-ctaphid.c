@@ -7,7 +7,7 @@
 
 /* Inputs longer than this many reports are cut: a message is at most
  * 129 reports, so this leaves room for several. */
-#define FUZZ_REPORTS_MAX	512
+#define FUZZ_REPORTS_MAX 512
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -20,8 +20,8 @@ fuzz_send(void *ctx, const uint8_t pkt[CTAPHID_REPORT_LEN])
 
 /* Nothing more arrives while a command runs: the link is gone. */
 static enum sim_io_result
-fuzz_recv(void *ctx, uint8_t pkt[CTAPHID_REPORT_LEN], int timeout_ms,
-    int watch_fd)
+fuzz_recv(
+    void *ctx, uint8_t pkt[CTAPHID_REPORT_LEN], int timeout_ms, int watch_fd)
 {
 	(void)ctx;
 	(void)pkt;

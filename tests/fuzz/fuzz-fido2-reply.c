@@ -38,36 +38,36 @@
  * ASAN_OPTIONS=allocator_may_return_null=1 and -fork=N -ignore_ooms=1.
  */
 
-#define REPORT_LEN		FIDO2_REPORT_LEN
-#define INIT_DATA		(REPORT_LEN - 7)
-#define CONT_DATA		(REPORT_LEN - 5)
-#define FRAMES_MAX		129
-#define MSG_MAX			(INIT_DATA + (FRAMES_MAX - 1) * CONT_DATA)
-#define HDR_LEN			(1 + FIDO2_PK_LEN + 1)
+#define REPORT_LEN FIDO2_REPORT_LEN
+#define INIT_DATA (REPORT_LEN - 7)
+#define CONT_DATA (REPORT_LEN - 5)
+#define FRAMES_MAX 129
+#define MSG_MAX (INIT_DATA + (FRAMES_MAX - 1) * CONT_DATA)
+#define HDR_LEN (1 + FIDO2_PK_LEN + 1)
 
-#define CMD_INIT		0x86
-#define CMD_CBOR		0x90
-#define CMD_CANCEL		0x91
-#define CMD_KEEPALIVE		0xbb
-#define CMD_ERROR		0xbf
+#define CMD_INIT 0x86
+#define CMD_CBOR 0x90
+#define CMD_CANCEL 0x91
+#define CMD_KEEPALIVE 0xbb
+#define CMD_ERROR 0xbf
 
-#define MODE_ENROLL		0x01
-#define MODE_UV			0x02
-#define MODE_PIN		0x04
+#define MODE_ENROLL 0x01
+#define MODE_UV 0x02
+#define MODE_PIN 0x04
 
 struct fake {
-	const uint8_t	*p;
-	size_t		 left;
-	uint8_t		 cid[4];
-	uint8_t		 nonce[8];
-	uint8_t		 pending;	/* command awaiting a reply, 0: none */
-	uint8_t		 frames[FRAMES_MAX][REPORT_LEN];
-	size_t		 nframes;
-	size_t		 next;
+	const uint8_t *p;
+	size_t left;
+	uint8_t cid[4];
+	uint8_t nonce[8];
+	uint8_t pending; /* command awaiting a reply, 0: none */
+	uint8_t frames[FRAMES_MAX][REPORT_LEN];
+	size_t nframes;
+	size_t next;
 };
 
-static struct fake	fake;
-static uint64_t		rng_state;
+static struct fake fake;
+static uint64_t rng_state;
 
 /* splitmix64: reproducible "randomness" for libsodium during a run. */
 static uint32_t
@@ -187,15 +187,15 @@ fake_read(void *arg, unsigned char *buf, size_t len, int ms)
 	if (fake.next >= fake.nframes) {
 		if (fake.pending == CMD_INIT) {
 			memcpy(init, fake.nonce, sizeof(fake.nonce));
-			init[8] = 0x00;		/* the new channel: 00 00 00 01 */
+			init[8] = 0x00; /* the new channel: 00 00 00 01 */
 			init[9] = 0x00;
 			init[10] = 0x00;
 			init[11] = 0x01;
-			init[12] = 2;		/* CTAPHID protocol */
+			init[12] = 2; /* CTAPHID protocol */
 			init[13] = 0;
 			init[14] = 1;
 			init[15] = 0;
-			init[16] = 0x05;	/* CBOR, WINK */
+			init[16] = 0x05; /* CBOR, WINK */
 			frame_message(CMD_INIT, init, sizeof(init));
 			fake.pending = 0;
 		} else if (fake.pending == 0 || next_message() != 0)
@@ -212,11 +212,11 @@ fake_write(void *arg, const unsigned char *buf, size_t len)
 	if (len != REPORT_LEN)
 		return -1;
 	if ((buf[4] & 0x80) == 0)
-		return (int)len;	/* continuation of a request */
+		return (int)len; /* continuation of a request */
 	memcpy(fake.cid, buf, 4);
 	fake.nframes = fake.next = 0;
 	if (buf[4] == CMD_CANCEL)
-		return (int)len;	/* no answer expected */
+		return (int)len; /* no answer expected */
 	fake.pending = buf[4];
 	if (buf[4] == CMD_INIT)
 		memcpy(fake.nonce, buf + 7, sizeof(fake.nonce));
@@ -302,8 +302,8 @@ run_derive(uint8_t mode, const uint8_t *pk, const uint8_t *id, size_t idlen,
 	    jsonx_add_b64(t.backend, "salt", salt, sizeof(salt)) != JIT_OK ||
 	    jsonx_add_str(t.backend, "rp_id", "jit-agent") != JIT_OK)
 		abort();
-	t.label = (char *)(uintptr_t)"fuzz";
-	t.type = (char *)(uintptr_t)"fido2";
+	t.label = (char *)(uintptr_t) "fuzz";
+	t.type = (char *)(uintptr_t) "fido2";
 	t.device = (char *)(uintptr_t)(FIDO2_FAKE_PREFIX "fuzz");
 	t.simulated = true;
 	t.uv = (mode & MODE_UV) != 0;

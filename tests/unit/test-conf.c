@@ -30,7 +30,7 @@ split(const char *s, char *out, size_t outlen)
 		used += (size_t)snprintf(out + used, outlen - used, "%s%s",
 		    i > 0 ? "|" : "", a.v[i]);
 	if (a.n > 0 && a.v[a.n] != NULL)
-		r = JIT_E_INTERNAL;	/* must stay NULL-terminated */
+		r = JIT_E_INTERNAL; /* must stay NULL-terminated */
 	conf_argv_free(&a);
 	return r;
 }
@@ -44,7 +44,7 @@ TEST(argv_words)
 		{ "\t/bin/a\tb ", "/bin/a|b" },
 		{ "'/my issuers/x' y", "/my issuers/x|y" },
 		{ "\"/a b\" \"q\\\"u\" \"b\\\\s\"", "/a b|q\"u|b\\s" },
-		{ "\"a\\nb\"", "a\\nb" },	/* only \" and \\ inside "" */
+		{ "\"a\\nb\"", "a\\nb" }, /* only \" and \\ inside "" */
 		{ "my\\ issuer", "my issuer" },
 		{ "a'b c'\"d\"e", "ab cde" },
 		{ "'' x", "|x" },
@@ -80,8 +80,8 @@ TEST(argv_refused)
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		ASSERT_MSG(split(cases[i].in, out, sizeof(out)) ==
-		    JIT_E_CONFIG, "[%s] accepted", cases[i].in);
+		ASSERT_MSG(split(cases[i].in, out, sizeof(out)) == JIT_E_CONFIG,
+		    "[%s] accepted", cases[i].in);
 		ASSERT_MSG(strstr(out, cases[i].why) != NULL,
 		    "[%s]: [%s] does not say [%s]", cases[i].in, out,
 		    cases[i].why);
@@ -111,27 +111,27 @@ TEST(good_file)
 	const struct conf_profile *p;
 	char err[512];
 
-	ASSERT_OK(load_text(
-	    "; a comment\n"
-	    "[agent]\n"
-	    "default_window = 10m\n"
-	    "touch_timeout = 20s\n"
-	    "notify = /usr/bin/notify-send \"Touch your key\"\n"
-	    "\n"
-	    "[profile pg]\n"
-	    "issuer = '/usr/libexec/pg issue' --db main\n"
-	    "  --more words\n"
-	    "revoke = /usr/libexec/pg-revoke\n"
-	    "revoke_fields = PGUSER\n"
-	    "revoke_on_lock = yes\n"
-	    "field.PGUSER = data.user\n"
-	    "field.PGPASSWORD = data.password\n"
-	    "max_ttl = 2h\n"
-	    "allowed_executables = /usr/bin/jitctl /usr/bin/psql\n"
-	    "[profile tok]\n"
-	    "output = raw\n"
-	    "issuer = /bin/echo x ; an inline comment\n",
-	    &c, err, sizeof(err)));
+	ASSERT_OK(
+	    load_text("; a comment\n"
+		      "[agent]\n"
+		      "default_window = 10m\n"
+		      "touch_timeout = 20s\n"
+		      "notify = /usr/bin/notify-send \"Touch your key\"\n"
+		      "\n"
+		      "[profile pg]\n"
+		      "issuer = '/usr/libexec/pg issue' --db main\n"
+		      "  --more words\n"
+		      "revoke = /usr/libexec/pg-revoke\n"
+		      "revoke_fields = PGUSER\n"
+		      "revoke_on_lock = yes\n"
+		      "field.PGUSER = data.user\n"
+		      "field.PGPASSWORD = data.password\n"
+		      "max_ttl = 2h\n"
+		      "allowed_executables = /usr/bin/jitctl /usr/bin/psql\n"
+		      "[profile tok]\n"
+		      "output = raw\n"
+		      "issuer = /bin/echo x ; an inline comment\n",
+		&c, err, sizeof(err)));
 	ASSERT_MSG(c != NULL, "%s", err);
 	ASSERT_EQ_INT(c->default_window_s, 600);
 	ASSERT_EQ_INT(c->touch_timeout_s, 20);
@@ -169,28 +169,36 @@ TEST(errors_by_line)
 		{ "x = 1\n", ":1: a key before any [section]" },
 		{ "[profiles]\nissuer = /bin/true\n", ":2: unknown section" },
 		{ "[profile a]\nissuer = /bin/true\n\n[profile a]\n"
-		    "issuer = /bin/true\n", ":5: [profile a] appears twice" },
-		{ "[profile a]\nissuer = true\n", ":2: issuer: the program "
+		  "issuer = /bin/true\n",
+		    ":5: [profile a] appears twice" },
+		{ "[profile a]\nissuer = true\n",
+		    ":2: issuer: the program "
 		    "must be an absolute path" },
 		{ "[profile a]\nissuer = /bin/true\nkind = secret\n"
-		    "kind = env\n", ":4: kind is given twice" },
+		  "kind = env\n",
+		    ":4: kind is given twice" },
 		{ "[profile a]\nkind = ssh\nissuer = /bin/true\n",
 		    ":2: kind: 'ssh' is not" },
-		{ "[profile a]\nkind = env\n", ":2: [profile a]: issuer is "
+		{ "[profile a]\nkind = env\n",
+		    ":2: [profile a]: issuer is "
 		    "missing" },
 		{ "[profile a]\nissuer = /bin/true\nrevoke_on_lock = 1\n",
 		    "need a revoke command" },
 		{ "[profile a]\nissuer = /bin/true\ndefault_ttl = 2h\n"
-		    "max_ttl = 1h\n", "default_ttl is longer than max_ttl" },
+		  "max_ttl = 1h\n",
+		    "default_ttl is longer than max_ttl" },
 		{ "[profile a]\nissuer = /bin/true\nmax_ttl = soon\n",
 		    ":3: max_ttl: 'soon' is not a duration" },
 		{ "[profile a]\noutput = raw\nissuer = /bin/true\n"
-		    "field.X = y\n", "field mappings need output = json" },
+		  "field.X = y\n",
+		    "field mappings need output = json" },
 		{ "[profile a]\nissuer = /bin/true\nrevoke = /bin/true\n"
-		    "revoke_fields = B\nfield.A = a\n", "B is not one of" },
+		  "revoke_fields = B\nfield.A = a\n",
+		    "B is not one of" },
 		{ "[profile a]\nissuer = /bin/true\n  kind = env\n",
 		    ":3: an indented line continues the value of issuer" },
-		{ "[profile a]\nkind = env\n  more\n", ":3: kind: only "
+		{ "[profile a]\nkind = env\n  more\n",
+		    ":3: kind: only "
 		    "commands and lists continue" },
 		{ "[profile a]\nallowed_executables = psql\nissuer = /bin/x\n",
 		    ":2: allowed_executables: 'psql' is not an absolute path" },
@@ -206,7 +214,8 @@ TEST(errors_by_line)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		c = NULL;
 		ASSERT_MSG(load_text(cases[i].text, &c, err, sizeof(err)) ==
-		    JIT_E_CONFIG, "case %zu accepted", i);
+			JIT_E_CONFIG,
+		    "case %zu accepted", i);
 		ASSERT(c == NULL);
 		ASSERT_MSG(strstr(err, cases[i].want) != NULL,
 		    "case %zu: [%s] does not say [%s]", i, err, cases[i].want);
@@ -220,8 +229,8 @@ TEST(long_line)
 
 	snprintf(text, sizeof(text), "[profile a]\nissuer = /bin/%0250d\n", 0);
 	ASSERT_ERR(load_text(text, &c, err, sizeof(err)), JIT_E_CONFIG);
-	ASSERT_MSG(strstr(err, ":2: the line is longer than 196") != NULL,
-	    "%s", err);
+	ASSERT_MSG(
+	    strstr(err, ":2: the line is longer than 196") != NULL, "%s", err);
 }
 
 TEST(file_checks)

@@ -28,46 +28,48 @@
 #include "secret.h"
 
 /* Setup that cannot go on: the whole run fails. */
-#define SETUP(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: setup: %s failed\n",		\
-		    __FILE__, __LINE__, #c);				\
-		exit(TEST_EXIT_FAIL);					\
-	}								\
-} while (0)
+#define SETUP(c) \
+	do { \
+		if (!(c)) { \
+			fprintf(stderr, "%s:%d: setup: %s failed\n", __FILE__, \
+			    __LINE__, #c); \
+			exit(TEST_EXIT_FAIL); \
+		} \
+	} while (0)
 
 /* The result must be want; show the sentence that came with it. */
-#define ASSERT_RC(got, want) do {					\
-	int got_ = (got);						\
-	printf("  %s%s%s\n", jit_errname(got_),			\
-	    st.msg[0] != '\0' ? ": " : "", st.msg);			\
-	ASSERT_ERR(got_, (want));					\
-} while (0)
+#define ASSERT_RC(got, want) \
+	do { \
+		int got_ = (got); \
+		printf("  %s%s%s\n", jit_errname(got_), \
+		    st.msg[0] != '\0' ? ": " : "", st.msg); \
+		ASSERT_ERR(got_, (want)); \
+	} while (0)
 
-#define SIMS		3
-#define DIR_LEN		64
-#define PATH_LEN	128
-#define START_WAIT_MS	5000
-#define TEST_TIMEOUT_S	300
-#define SIM_GIVE_UP_MS	"2000"	/* the simulator's own touch timeout */
-#define PIN		"493817"
-#define WRONG_PIN	"000000"
+#define SIMS 3
+#define DIR_LEN 64
+#define PATH_LEN 128
+#define START_WAIT_MS 5000
+#define TEST_TIMEOUT_S 300
+#define SIM_GIVE_UP_MS "2000" /* the simulator's own touch timeout */
+#define PIN "493817"
+#define WRONG_PIN "000000"
 
 struct sim {
-	pid_t	pid;
-	int	out;		/* its stdout, kept open so it never gets SIGPIPE */
-	char	sock[PATH_LEN];
-	char	state[PATH_LEN];
-	char	device[PATH_LEN + 8];
+	pid_t pid;
+	int out; /* its stdout, kept open so it never gets SIGPIPE */
+	char sock[PATH_LEN];
+	char state[PATH_LEN];
+	char device[PATH_LEN + 8];
 };
 
-static const char		*sim_bin;
-static char			 tmpdir[DIR_LEN];
-static char			 touch_file[PATH_LEN];
-static char			 touch_tmp[PATH_LEN];
-static struct sim		 sims[SIMS];	/* a, b (another token), c (PIN) */
-static struct json_object	*backend_a;	/* enrolled on a, no UV */
-static struct secret		*kek_a;
+static const char *sim_bin;
+static char tmpdir[DIR_LEN];
+static char touch_file[PATH_LEN];
+static char touch_tmp[PATH_LEN];
+static struct sim sims[SIMS]; /* a, b (another token), c (PIN) */
+static struct json_object *backend_a; /* enrolled on a, no UV */
+static struct secret *kek_a;
 
 /* Also called from the alarm handler: only async-signal-safe calls. */
 static void
@@ -172,8 +174,8 @@ sim_kill(struct sim *s)
 }
 
 static struct hw_token *
-token_new(const char *device, const char *label, bool uv,
-    struct json_object *backend)
+token_new(
+    const char *device, const char *label, bool uv, struct json_object *backend)
 {
 	struct hw_token *t;
 
@@ -253,7 +255,7 @@ enroll(const char *device, const char *label, bool uv, const char *pin,
 	*ret_kek = NULL;
 	r = hw_fido2.enroll(&a, ret_backend, &simulated, ret_kek, st);
 	if (r == JIT_OK && !simulated)
-		r = JIT_E_INTERNAL;	/* a sim: device must say so */
+		r = JIT_E_INTERNAL; /* a sim: device must say so */
 	secret_free(p);
 	return r;
 }
@@ -276,8 +278,9 @@ TEST(enroll_then_derive_twice)
 	const char *s;
 
 	set_touch("approve");
-	ASSERT_RC(enroll(sims[0].device, "sim-a", false, NULL, true,
-	    &backend_a, &kek_a, &st), JIT_OK);
+	ASSERT_RC(enroll(sims[0].device, "sim-a", false, NULL, true, &backend_a,
+		      &kek_a, &st),
+	    JIT_OK);
 	ASSERT_EQ_UINT(secret_len(kek_a), HW_KEK_LEN);
 	printf("  backend %s\n", json_object_to_json_string(backend_a));
 	ASSERT_OK(jsonx_get_str(backend_a, "rp_id", 64, &s));
@@ -308,18 +311,19 @@ TEST(simulator_needs_the_flag)
 	struct json_object *backend = NULL;
 	struct secret *kek = NULL;
 
-	ASSERT_RC(enroll(sims[0].device, "sim-x", false, NULL, false,
-	    &backend, &kek, &st), JIT_E_SIMULATED);
+	ASSERT_RC(enroll(sims[0].device, "sim-x", false, NULL, false, &backend,
+		      &kek, &st),
+	    JIT_E_SIMULATED);
 	ASSERT(backend == NULL && kek == NULL);
 }
 
 /* One real assertion from the simulator, made here with libfido2. */
 struct capture {
-	uint8_t	*authdata;
-	size_t	 authdata_len;
-	uint8_t	*sig;
-	size_t	 sig_len;
-	uint8_t	 flags;
+	uint8_t *authdata;
+	size_t authdata_len;
+	uint8_t *sig;
+	size_t sig_len;
+	uint8_t flags;
 };
 
 static int
@@ -339,12 +343,12 @@ capture(const char *device, const uint8_t *cred_id, size_t cred_id_len,
 	    (rc = fido_dev_open(dev, device)) != FIDO_OK)
 		goto out;
 	if ((rc = fido_assert_set_rp(fa, "jit-agent")) != FIDO_OK ||
-	    (rc = fido_assert_set_clientdata_hash(fa, cdh,
-	    FIDO2_CDH_LEN)) != FIDO_OK ||
+	    (rc = fido_assert_set_clientdata_hash(fa, cdh, FIDO2_CDH_LEN)) !=
+		FIDO_OK ||
 	    (rc = fido_assert_allow_cred(fa, cred_id, cred_id_len)) !=
-	    FIDO_OK ||
-	    (rc = fido_assert_set_up(fa, up ? FIDO_OPT_TRUE :
-	    FIDO_OPT_FALSE)) != FIDO_OK ||
+		FIDO_OK ||
+	    (rc = fido_assert_set_up(
+		 fa, up ? FIDO_OPT_TRUE : FIDO_OPT_FALSE)) != FIDO_OK ||
 	    (rc = fido_dev_get_assert(dev, fa, NULL)) != FIDO_OK)
 		goto out;
 	c->authdata_len = fido_assert_authdata_len(fa, 0);
@@ -357,7 +361,7 @@ capture(const char *device, const uint8_t *cred_id, size_t cred_id_len,
 	memcpy(c->authdata, fido_assert_authdata_ptr(fa, 0), c->authdata_len);
 	memcpy(c->sig, fido_assert_sig_ptr(fa, 0), c->sig_len);
 	c->flags = fido_assert_flags(fa, 0);
- out:
+out:
 	fido_assert_free(&fa);
 	if (dev != NULL)
 		fido_dev_close(dev);
@@ -394,22 +398,23 @@ TEST(verify_refuses_replays_forgeries_and_no_touch)
 	memset(&good, 0, sizeof(good));
 	memset(&noup, 0, sizeof(noup));
 	ASSERT(backend_a != NULL);
-	ASSERT_OK(jsonx_get_b64(backend_a, "cred_id", 1024, &cred_id,
-	    &cred_id_len));
+	ASSERT_OK(
+	    jsonx_get_b64(backend_a, "cred_id", 1024, &cred_id, &cred_id_len));
 	randombytes_buf(cdh, sizeof(cdh));
 	set_touch("approve");
-	ASSERT_EQ_INT(capture(sims[0].device, cred_id, cred_id_len, cdh, true,
-	    &good), FIDO_OK);
-	ASSERT_EQ_INT(capture(sims[0].device, cred_id, cred_id_len, cdh, false,
-	    &noup), FIDO_OK);
+	ASSERT_EQ_INT(
+	    capture(sims[0].device, cred_id, cred_id_len, cdh, true, &good),
+	    FIDO_OK);
+	ASSERT_EQ_INT(
+	    capture(sims[0].device, cred_id, cred_id_len, cdh, false, &noup),
+	    FIDO_OK);
 	free(cred_id);
 	ASSERT((good.flags & 0x01) != 0);
 	ASSERT((noup.flags & 0x01) == 0);
 
 	memset(&a, 0, sizeof(a));
 	memcpy(a.cdh, cdh, sizeof(cdh));
-	ASSERT_OK(jsonx_get_b64_fixed(backend_a, "pubkey", a.pk,
-	    sizeof(a.pk)));
+	ASSERT_OK(jsonx_get_b64_fixed(backend_a, "pubkey", a.pk, sizeof(a.pk)));
 	use_capture(&a, &good);
 	ASSERT_RC(hw_fido2_verify_assertion(&a, &flags), JIT_OK);
 	ASSERT_EQ_UINT(flags, good.flags);
@@ -493,11 +498,11 @@ TEST(no_touch)
 }
 
 struct bg {
-	const struct hw_token	*t;
-	volatile int		 cancel;
-	int			 timeout_ms;
-	int			 r;
-	struct hw_status	 st;
+	const struct hw_token *t;
+	volatile int cancel;
+	int timeout_ms;
+	int r;
+	struct hw_status st;
 };
 
 static void *
@@ -513,8 +518,8 @@ bg_derive(void *arg)
 
 /* While waiting for a touch, run then (cancel, or kill the simulator). */
 static int
-wait_with(const struct hw_token *t, void (*then)(struct bg *),
-    struct hw_status *st)
+wait_with(
+    const struct hw_token *t, void (*then)(struct bg *), struct hw_status *st)
 {
 	struct bg b;
 	pthread_t th;
@@ -587,10 +592,12 @@ TEST(pin_and_uv)
 	int before;
 
 	set_touch("approve");
-	ASSERT_RC(enroll(sims[2].device, "sim-pin", true, NULL, true, &uv,
-	    &kek, &st), JIT_E_PIN_REQUIRED);
-	ASSERT_RC(enroll(sims[2].device, "sim-pin", true, PIN, true, &uv,
-	    &kek, &st), JIT_OK);
+	ASSERT_RC(
+	    enroll(sims[2].device, "sim-pin", true, NULL, true, &uv, &kek, &st),
+	    JIT_E_PIN_REQUIRED);
+	ASSERT_RC(
+	    enroll(sims[2].device, "sim-pin", true, PIN, true, &uv, &kek, &st),
+	    JIT_OK);
 	t = token_new(sims[2].device, "sim-pin", true, uv);
 	json_object_put(uv);
 	ASSERT_RC(derive(t, PIN, 10000, NULL, &k, &st), JIT_OK);
@@ -612,7 +619,8 @@ TEST(pin_and_uv)
 	/* Without UV on the same token: another KEK, and no PIN to unlock
 	 * (the PIN may still be needed to make the credential). */
 	ASSERT_RC(enroll(sims[2].device, "sim-pin2", false, PIN, true, &plain,
-	    &kplain, &st), JIT_OK);
+		      &kplain, &st),
+	    JIT_OK);
 	ASSERT(!secret_equal(kek, kplain));
 	tp = token_new(sims[2].device, "sim-pin2", false, plain);
 	json_object_put(plain);
@@ -672,8 +680,7 @@ TEST(absent_token)
 
 	/* A hidraw path that is gone: every token present is asked (none
 	 * on a CI machine; a real one plugged in here is not ours). */
-	t = token_new("/dev/hidraw-jit-test-absent", "sim-a", false,
-	    backend_a);
+	t = token_new("/dev/hidraw-jit-test-absent", "sim-a", false, backend_a);
 	t->simulated = false;
 	r = derive(t, NULL, 10000, NULL, &kek, &st);
 	token_free(t);
@@ -683,7 +690,8 @@ TEST(absent_token)
 
 	/* Enrollment opens only what libfido2 lists as a FIDO token. */
 	ASSERT_RC(enroll("/dev/hidraw-jit-test-absent", "sim-x", false, NULL,
-	    false, &backend, &kek, &st), JIT_E_NODEV);
+		      false, &backend, &kek, &st),
+	    JIT_E_NODEV);
 	ASSERT(backend == NULL && kek == NULL);
 }
 
@@ -724,11 +732,11 @@ main(int argc, char **argv)
 	sim_bin = argc > 1 ? argv[1] : getenv("JIT_SIM_FIDO2");
 	if (sim_bin == NULL || access(sim_bin, X_OK) != 0) {
 		printf("jit-sim-fido2 not found (argv[1] or JIT_SIM_FIDO2): "
-		    "skipped\n");
+		       "skipped\n");
 		return TEST_EXIT_SKIP;
 	}
-	log_init("test-fido2", 1, getenv("JIT_TEST_DEBUG") != NULL ?
-	    LOG_LVL_DEBUG : LOG_LVL_WARN);
+	log_init("test-fido2", 1,
+	    getenv("JIT_TEST_DEBUG") != NULL ? LOG_LVL_DEBUG : LOG_LVL_WARN);
 	for (i = 0; i < SIMS; i++)
 		sims[i].pid = -1;
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test-fido2-XXXXXX");

@@ -34,21 +34,21 @@
  * implementation.
  */
 
-#define RPID		"jit-agent"
-#define MAX_OUT		512
-#define MAX_IN		16
+#define RPID "jit-agent"
+#define MAX_OUT 512
+#define MAX_IN 16
 
 /* ---- a capturing transport ---- */
 
 struct cap {
-	uint8_t		out[MAX_OUT][CTAPHID_REPORT_LEN];
-	size_t		nout;
-	size_t		readpos;
-	uint8_t		in[MAX_IN][CTAPHID_REPORT_LEN];
-	size_t		nin;
-	size_t		inpos;
-	int		in_after_ms;	/* queued input arrives after this */
-	uint64_t	start_ms;
+	uint8_t out[MAX_OUT][CTAPHID_REPORT_LEN];
+	size_t nout;
+	size_t readpos;
+	uint8_t in[MAX_IN][CTAPHID_REPORT_LEN];
+	size_t nin;
+	size_t inpos;
+	int in_after_ms; /* queued input arrives after this */
+	uint64_t start_ms;
 };
 
 static struct cap cap;
@@ -71,8 +71,8 @@ sleep_ms(int ms)
 }
 
 static enum sim_io_result
-cap_recv(void *ctx, uint8_t pkt[CTAPHID_REPORT_LEN], int timeout_ms,
-    int watch_fd)
+cap_recv(
+    void *ctx, uint8_t pkt[CTAPHID_REPORT_LEN], int timeout_ms, int watch_fd)
 {
 	struct cap *c = ctx;
 
@@ -216,8 +216,8 @@ hid_send(struct sim_dev *d, uint32_t cid, uint8_t cmd, const uint8_t *data,
 
 /* The next message from the captured reports, keepalives counted apart. */
 static int
-hid_recv(uint32_t *cid, uint8_t *cmd, uint8_t *buf, size_t cap_len,
-    size_t *len, int *keepalives)
+hid_recv(uint32_t *cid, uint8_t *cmd, uint8_t *buf, size_t cap_len, size_t *len,
+    int *keepalives)
 {
 	size_t want, have, n;
 	uint8_t seq = 0;
@@ -267,8 +267,7 @@ hid_init(struct sim_dev *d)
 
 	hid_send(d, CTAPHID_BROADCAST_CID, CTAPHID_INIT, nonce, 8);
 	if (hid_recv(&cid, &cmd, buf, sizeof(buf), &len, NULL) != 0 ||
-	    cmd != CTAPHID_INIT || len != 17 ||
-	    memcmp(buf, nonce, 8) != 0)
+	    cmd != CTAPHID_INIT || len != 17 || memcmp(buf, nonce, 8) != 0)
 		return 0;
 	return get_be32(buf + 8);
 }
@@ -298,8 +297,8 @@ call(struct sim_dev *d, uint8_t cmd, cbor_item_t *req, cbor_item_t **resp)
 		/* every answer must itself be canonical CBOR */
 		if (cb_load_map(respbuf + 1, n - 1, &check) != CTAP2_OK) {
 			test_fail_hdr(__FILE__, __LINE__);
-			fprintf(stderr, "command 0x%02x: answer not canonical\n",
-			    cmd);
+			fprintf(stderr,
+			    "command 0x%02x: answer not canonical\n", cmd);
 		} else
 			cbor_decref(&check);
 	}
@@ -315,7 +314,8 @@ static uint8_t
 call_raw(struct sim_dev *d, const uint8_t *p, size_t n)
 {
 	return ctap2_handle(d, p, n, respbuf, sizeof(respbuf)) >= 1 ?
-	    respbuf[0] : 0xff;
+	    respbuf[0] :
+	    0xff;
 }
 
 static cbor_item_t *
@@ -335,20 +335,48 @@ descriptor_of(const uint8_t *id, size_t len)
 }
 
 static const uint8_t cdh[32] = {
-	0xcd, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
-	0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
-	0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
-	0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
+	0xcd,
+	0x01,
+	0x02,
+	0x03,
+	0x04,
+	0x05,
+	0x06,
+	0x07,
+	0x08,
+	0x09,
+	0x0a,
+	0x0b,
+	0x0c,
+	0x0d,
+	0x0e,
+	0x0f,
+	0x10,
+	0x11,
+	0x12,
+	0x13,
+	0x14,
+	0x15,
+	0x16,
+	0x17,
+	0x18,
+	0x19,
+	0x1a,
+	0x1b,
+	0x1c,
+	0x1d,
+	0x1e,
+	0x1f,
 };
 
 struct mc_args {
-	int64_t		 alg;
-	int		 rk;		/* -1 omit */
-	bool		 hmac_secret;
-	const uint8_t	*auth;		/* pinUvAuthParam */
-	size_t		 auth_len;
-	unsigned	 proto;
-	const char	*rpid;
+	int64_t alg;
+	int rk; /* -1 omit */
+	bool hmac_secret;
+	const uint8_t *auth; /* pinUvAuthParam */
+	size_t auth_len;
+	unsigned proto;
+	const char *rpid;
 };
 
 static cbor_item_t *
@@ -360,8 +388,7 @@ mc_request(const struct mc_args *a)
 
 	cb_put(rp, cb_text("id"), cb_text(a->rpid != NULL ? a->rpid : RPID));
 	cb_put(rp, cb_text("name"), cb_text("jit"));
-	cb_put(user, cb_text("id"), cb_bytes((const uint8_t *)"user-0001",
-	    9));
+	cb_put(user, cb_text("id"), cb_bytes((const uint8_t *)"user-0001", 9));
 	cb_put(user, cb_text("name"), cb_text("u"));
 	cb_put(alg, cb_text("alg"), cb_int(a->alg));
 	cb_put(alg, cb_text("type"), cb_text("public-key"));
@@ -388,12 +415,12 @@ mc_request(const struct mc_args *a)
 }
 
 struct cred_out {
-	uint8_t		 id[256];
-	size_t		 idlen;
-	EVP_PKEY	*pk;
-	uint8_t		 flags;
-	uint32_t	 count;
-	bool		 ext_hmac;
+	uint8_t id[256];
+	size_t idlen;
+	EVP_PKEY *pk;
+	uint8_t flags;
+	uint32_t count;
+	bool ext_hmac;
 };
 
 static bool
@@ -454,9 +481,10 @@ parse_mc(cbor_item_t *resp, const char *rpid, struct cred_out *out)
 	off += res.read;
 	if ((x = cb_map_int(cose, -2)) == NULL ||
 	    (y = cb_map_int(cose, -3)) == NULL ||
-	    cbor_bytestring_length(x) != 32 || cbor_bytestring_length(y) != 32 ||
+	    cbor_bytestring_length(x) != 32 ||
+	    cbor_bytestring_length(y) != 32 ||
 	    sc_p256_from_xy(cbor_bytestring_handle(x),
-	    cbor_bytestring_handle(y), &out->pk) != 0)
+		cbor_bytestring_handle(y), &out->pk) != 0)
 		goto out;
 	keep_key(out->pk);
 	if (off < adlen) {
@@ -469,7 +497,7 @@ parse_mc(cbor_item_t *resp, const char *rpid, struct cred_out *out)
 	}
 	ok = verify_sig(out->pk, ad, adlen, cbor_bytestring_handle(sig),
 	    cbor_bytestring_length(sig));
- out:
+out:
 	if (cose != NULL)
 		cbor_decref(&cose);
 	if (exts != NULL)
@@ -478,15 +506,15 @@ parse_mc(cbor_item_t *resp, const char *rpid, struct cred_out *out)
 }
 
 struct ga_args {
-	const uint8_t	*id;
-	size_t		 idlen;
-	bool		 no_allow;
-	const char	*rpid;
-	int		 up;		/* -1 omit */
-	cbor_item_t	*hmac_in;	/* consumed */
-	const uint8_t	*auth;
-	size_t		 auth_len;
-	unsigned	 proto;
+	const uint8_t *id;
+	size_t idlen;
+	bool no_allow;
+	const char *rpid;
+	int up; /* -1 omit */
+	cbor_item_t *hmac_in; /* consumed */
+	const uint8_t *auth;
+	size_t auth_len;
+	unsigned proto;
 };
 
 static cbor_item_t *
@@ -520,10 +548,10 @@ ga_request(struct ga_args *a)
 }
 
 struct ga_out {
-	uint8_t		flags;
-	uint32_t	count;
-	uint8_t		hmac_enc[128];
-	size_t		hmac_enc_len;
+	uint8_t flags;
+	uint32_t count;
+	uint8_t hmac_enc[128];
+	size_t hmac_enc_len;
 };
 
 static bool
@@ -567,7 +595,7 @@ parse_ga(cbor_item_t *resp, EVP_PKEY *pk, const uint8_t *id, size_t idlen,
 	}
 	ok = verify_sig(pk, ad, adlen, cbor_bytestring_handle(sig),
 	    cbor_bytestring_length(sig));
- out:
+out:
 	if (exts != NULL)
 		cbor_decref(&exts);
 	return ok;
@@ -576,10 +604,10 @@ parse_ga(cbor_item_t *resp, EVP_PKEY *pk, const uint8_t *id, size_t idlen,
 /* ---- PIN/UV auth protocol, platform side ---- */
 
 struct plat {
-	unsigned	 proto;
-	uint8_t		 ss[64];
-	size_t		 sslen;
-	EVP_PKEY	*key;
+	unsigned proto;
+	uint8_t ss[64];
+	size_t sslen;
+	EVP_PKEY *key;
 };
 
 static void
@@ -603,12 +631,12 @@ plat_agree(struct sim_dev *d, unsigned proto, struct plat *p)
 	p->proto = proto;
 	cb_put(req, cb_uint(1), cb_uint(proto));
 	cb_put(req, cb_uint(2), cb_uint(2));
-	if (call(d, CTAP2_CLIENT_PIN, req, &resp) != CTAP2_OK ||
-	    resp == NULL || (cose = cb_map_int(resp, 1)) == NULL ||
+	if (call(d, CTAP2_CLIENT_PIN, req, &resp) != CTAP2_OK || resp == NULL ||
+	    (cose = cb_map_int(resp, 1)) == NULL ||
 	    (x = cb_map_int(cose, -2)) == NULL ||
 	    (y = cb_map_int(cose, -3)) == NULL ||
 	    sc_p256_from_xy(cbor_bytestring_handle(x),
-	    cbor_bytestring_handle(y), &peer) != 0 ||
+		cbor_bytestring_handle(y), &peer) != 0 ||
 	    sc_p256_generate(&p->key) != 0 || sc_ecdh(p->key, peer, z) != 0)
 		goto out;
 	if (proto == 1) {
@@ -616,12 +644,12 @@ plat_agree(struct sim_dev *d, unsigned proto, struct plat *p)
 		p->sslen = 32;
 	} else {
 		sc_hkdf_sha256(zero, 32, z, 32, "CTAP2 HMAC key", p->ss, 32);
-		sc_hkdf_sha256(zero, 32, z, 32, "CTAP2 AES key", p->ss + 32,
-		    32);
+		sc_hkdf_sha256(
+		    zero, 32, z, 32, "CTAP2 AES key", p->ss + 32, 32);
 		p->sslen = 64;
 	}
 	ok = true;
- out:
+out:
 	EVP_PKEY_free(peer);
 	return ok;
 }
@@ -654,8 +682,8 @@ pin_set(struct sim_dev *d, unsigned proto, const char *pin)
 		return 0xfe;
 	memset(padded, 0, sizeof(padded));
 	memcpy(padded, pin, strlen(pin));
-	pinproto_encrypt(proto, p.ss, p.sslen, padded, 64, enc, sizeof(enc),
-	    &enclen);
+	pinproto_encrypt(
+	    proto, p.ss, p.sslen, padded, 64, enc, sizeof(enc), &enclen);
 	authlen = plat_auth(proto, p.ss, enc, enclen, NULL, 0, auth);
 	req = map_new(5);
 	cb_put(req, cb_uint(1), cb_uint(proto));
@@ -669,8 +697,7 @@ pin_set(struct sim_dev *d, unsigned proto, const char *pin)
 }
 
 static uint8_t
-pin_change(struct sim_dev *d, unsigned proto, const char *old,
-    const char *pin)
+pin_change(struct sim_dev *d, unsigned proto, const char *old, const char *pin)
 {
 	struct plat p;
 	uint8_t padded[64], enc[96], h[32], henc[48], auth[32];
@@ -682,11 +709,11 @@ pin_change(struct sim_dev *d, unsigned proto, const char *old,
 		return 0xfe;
 	memset(padded, 0, sizeof(padded));
 	memcpy(padded, pin, strlen(pin));
-	pinproto_encrypt(proto, p.ss, p.sslen, padded, 64, enc, sizeof(enc),
-	    &enclen);
+	pinproto_encrypt(
+	    proto, p.ss, p.sslen, padded, 64, enc, sizeof(enc), &enclen);
 	sc_sha256(old, strlen(old), h);
-	pinproto_encrypt(proto, p.ss, p.sslen, h, 16, henc, sizeof(henc),
-	    &henclen);
+	pinproto_encrypt(
+	    proto, p.ss, p.sslen, h, 16, henc, sizeof(henc), &henclen);
 	authlen = plat_auth(proto, p.ss, enc, enclen, henc, henclen, auth);
 	req = map_new(6);
 	cb_put(req, cb_uint(1), cb_uint(proto));
@@ -715,8 +742,8 @@ pin_token(struct sim_dev *d, unsigned proto, const char *pin, uint64_t perms,
 	if (!plat_agree(d, proto, &p))
 		return 0xfe;
 	sc_sha256(pin, strlen(pin), h);
-	pinproto_encrypt(proto, p.ss, p.sslen, h, 16, enc, sizeof(enc),
-	    &enclen);
+	pinproto_encrypt(
+	    proto, p.ss, p.sslen, h, 16, enc, sizeof(enc), &enclen);
 	req = map_new(6);
 	cb_put(req, cb_uint(1), cb_uint(proto));
 	cb_put(req, cb_uint(2), cb_uint(perms != 0 ? 9 : 5));
@@ -730,8 +757,9 @@ pin_token(struct sim_dev *d, unsigned proto, const char *pin, uint64_t perms,
 	if (st == CTAP2_OK) {
 		if (resp == NULL || (t = cb_map_int(resp, 2)) == NULL ||
 		    pinproto_decrypt(proto, p.ss, p.sslen,
-		    cbor_bytestring_handle(t), cbor_bytestring_length(t), pt,
-		    sizeof(pt), &ptlen) != 0 || ptlen != 32)
+			cbor_bytestring_handle(t), cbor_bytestring_length(t),
+			pt, sizeof(pt), &ptlen) != 0 ||
+		    ptlen != 32)
 			st = 0xfd;
 		else
 			memcpy(token, pt, 32);
@@ -749,8 +777,8 @@ pin_retries(struct sim_dev *d)
 
 	cb_put(req, cb_uint(1), cb_uint(1));
 	cb_put(req, cb_uint(2), cb_uint(1));
-	if (call(d, CTAP2_CLIENT_PIN, req, &resp) == CTAP2_OK &&
-	    resp != NULL && (r = cb_map_int(resp, 3)) != NULL)
+	if (call(d, CTAP2_CLIENT_PIN, req, &resp) == CTAP2_OK && resp != NULL &&
+	    (r = cb_map_int(resp, 3)) != NULL)
 		n = (int)cbor_get_int(r);
 	return n;
 }
@@ -758,9 +786,9 @@ pin_retries(struct sim_dev *d)
 /* ---- libfido2 against the real binary ---- */
 
 struct sim_proc {
-	pid_t	pid;
-	char	sock[256];
-	char	state[256];
+	pid_t pid;
+	char sock[256];
+	char state[256];
 };
 
 static int
@@ -777,7 +805,7 @@ sim_start(struct sim_proc *sp, const char *exe, const char *touch_file)
 	if ((sp->pid = fork()) < 0)
 		return -1;
 	if (sp->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);	/* never outlive us */
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive us */
 		dup2(pfd[1], STDOUT_FILENO);
 		close(pfd[0]);
 		close(pfd[1]);
@@ -907,18 +935,19 @@ fido_assert_hmac(fido_dev_t *dev, const fido_cred_t *cred, const char *pin,
 	if ((r = fido_assert_set_clientdata_hash(a, cdh, 32)) != FIDO_OK ||
 	    (r = fido_assert_set_rp(a, RPID)) != FIDO_OK ||
 	    (r = fido_assert_allow_cred(a, fido_cred_id_ptr(cred),
-	    fido_cred_id_len(cred))) != FIDO_OK ||
+		 fido_cred_id_len(cred))) != FIDO_OK ||
 	    (r = fido_assert_set_up(a, up ? FIDO_OPT_TRUE : FIDO_OPT_FALSE)) !=
-	    FIDO_OK)
+		FIDO_OK)
 		goto out;
-	if (out != NULL && ((r = fido_assert_set_extensions(a,
-	    FIDO_EXT_HMAC_SECRET)) != FIDO_OK ||
-	    (r = fido_assert_set_hmac_salt(a, salt, 32)) != FIDO_OK))
+	if (out != NULL &&
+	    ((r = fido_assert_set_extensions(a, FIDO_EXT_HMAC_SECRET)) !=
+		    FIDO_OK ||
+		(r = fido_assert_set_hmac_salt(a, salt, 32)) != FIDO_OK))
 		goto out;
 	if ((r = fido_dev_get_assert(dev, a, pin)) != FIDO_OK)
 		goto out;
 	if ((r = es256_pk_from_ptr(pk, fido_cred_pubkey_ptr(cred),
-	    fido_cred_pubkey_len(cred))) != FIDO_OK ||
+		 fido_cred_pubkey_len(cred))) != FIDO_OK ||
 	    (r = fido_assert_verify(a, 0, COSE_ES256, pk)) != FIDO_OK)
 		goto out;
 	*flags = fido_assert_flags(a, 0);
@@ -929,7 +958,7 @@ fido_assert_hmac(fido_dev_t *dev, const fido_cred_t *cred, const char *pin,
 		}
 		memcpy(out, fido_assert_hmac_secret_ptr(a, 0), 32);
 	}
- out:
+out:
 	es256_pk_free(&pk);
 	fido_assert_free(&a);
 	return r;
@@ -945,8 +974,8 @@ static bool tmpdir_made;
 static void
 tmp_clean(void)
 {
-	static const char *const names[] = { "state.json", "touch",
-	    "sim.sock", "sim-state.json", "sim-touch" };
+	static const char *const names[] = { "state.json", "touch", "sim.sock",
+		"sim-state.json", "sim-touch" };
 	char path[256];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -972,10 +1001,10 @@ tmp_path(const char *name, char *buf, size_t len)
 }
 
 struct fixture {
-	struct sim_proc		 sp;
-	fido_dev_t		*dev;
-	fido_cred_t		*cred;
-	fido_cbor_info_t	*ci;
+	struct sim_proc sp;
+	fido_dev_t *dev;
+	fido_cred_t *cred;
+	fido_cbor_info_t *ci;
 };
 
 static struct fixture fx;
@@ -1002,15 +1031,14 @@ fixture_clear(void)
 }
 
 /* A test body: an ASSERT returns from it, then the fixture is emptied. */
-#define SIM_TEST(name)							\
-	static void name##_body(void);					\
-	TEST(name)							\
-	{								\
-		name##_body();						\
-		fixture_clear();					\
-	}								\
-	static void							\
-	name##_body(void)
+#define SIM_TEST(name) \
+	static void name##_body(void); \
+	TEST(name) \
+	{ \
+		name##_body(); \
+		fixture_clear(); \
+	} \
+	static void name##_body(void)
 
 /* ---- tests ---- */
 
@@ -1024,8 +1052,7 @@ SIM_TEST(init_ping)
 	ASSERT(d != NULL);
 	ASSERT((cid = hid_init(d)) != 0 && cid != CTAPHID_BROADCAST_CID);
 	ASSERT(cap.out[0][7 + 12] == SIM_PROTOCOL_VERSION);
-	ASSERT(cap.out[0][7 + 16] == (CTAPHID_CAP_CBOR |
-	    CTAPHID_CAP_WINK));
+	ASSERT(cap.out[0][7 + 16] == (CTAPHID_CAP_CBOR | CTAPHID_CAP_WINK));
 	ASSERT((cid2 = hid_init(d)) != 0 && cid2 != cid);
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t)i;
@@ -1040,12 +1067,10 @@ SIM_TEST(init_ping)
 	/* only INIT on the broadcast channel; no unallocated channel */
 	hid_send(d, CTAPHID_BROADCAST_CID, CTAPHID_PING, data, 4);
 	ASSERT(hid_recv(&rcid, &cmd, buf, sizeof(buf), &len, NULL) == 0);
-	ASSERT(cmd == CTAPHID_ERROR &&
-	    buf[0] == CTAPHID_ERR_INVALID_CHANNEL);
+	ASSERT(cmd == CTAPHID_ERROR && buf[0] == CTAPHID_ERR_INVALID_CHANNEL);
 	hid_send(d, 0x7000000, CTAPHID_PING, data, 4);
 	ASSERT(hid_recv(&rcid, &cmd, buf, sizeof(buf), &len, NULL) == 0);
-	ASSERT(cmd == CTAPHID_ERROR &&
-	    buf[0] == CTAPHID_ERR_INVALID_CHANNEL);
+	ASSERT(cmd == CTAPHID_ERROR && buf[0] == CTAPHID_ERR_INVALID_CHANNEL);
 	/* U2F MSG is not served; WINK is */
 	hid_send(d, cid, CTAPHID_MSG, data, 4);
 	ASSERT(hid_recv(&rcid, &cmd, buf, sizeof(buf), &len, NULL) == 0);
@@ -1056,7 +1081,7 @@ SIM_TEST(init_ping)
 	/* too long a message */
 	frame(cid, CTAPHID_PING, data, 10, big_pkts, 1);
 	big_pkts[0][5] = 0x1d;
-	big_pkts[0][6] = 0xba;		/* 7610 */
+	big_pkts[0][6] = 0xba; /* 7610 */
 	ctaphid_packet(d, big_pkts[0]);
 	ASSERT(hid_recv(&rcid, &cmd, buf, sizeof(buf), &len, NULL) == 0);
 	ASSERT(cmd == CTAPHID_ERROR && buf[0] == CTAPHID_ERR_INVALID_LEN);
@@ -1080,7 +1105,7 @@ SIM_TEST(seq_busy_timeout)
 	n = frame(a, CTAPHID_PING, data, sizeof(data), big_pkts, 140);
 	ASSERT(n == 3);
 	ctaphid_packet(d, big_pkts[0]);
-	ctaphid_packet(d, big_pkts[2]);		/* seq 1, not 0 */
+	ctaphid_packet(d, big_pkts[2]); /* seq 1, not 0 */
 	ASSERT(hid_recv(&rcid, &cmd, buf, sizeof(buf), &len, NULL) == 0);
 	ASSERT(rcid == a && cmd == CTAPHID_ERROR &&
 	    buf[0] == CTAPHID_ERR_INVALID_SEQ);
@@ -1129,8 +1154,8 @@ SIM_TEST(get_info)
 	ASSERT((o = cb_map_int(info, 4)) != NULL);
 	ASSERT((x = cb_map_text(o, "rk")) != NULL && cb_get_bool(x, &b) == 0 &&
 	    !b);
-	ASSERT((x = cb_map_text(o, "up")) != NULL && cb_get_bool(x, &b) == 0 &&
-	    b);
+	ASSERT(
+	    (x = cb_map_text(o, "up")) != NULL && cb_get_bool(x, &b) == 0 && b);
 	ASSERT((x = cb_map_text(o, "plat")) != NULL &&
 	    cb_get_bool(x, &b) == 0 && !b);
 	ASSERT((x = cb_map_text(o, "clientPin")) != NULL &&
@@ -1170,26 +1195,26 @@ SIM_TEST(make_get)
 
 	memset(&c, 0, sizeof(c));
 	ASSERT(d != NULL);
-	ASSERT(call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), &resp) ==
-	    CTAP2_OK);
+	ASSERT(
+	    call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), &resp) == CTAP2_OK);
 	ASSERT(parse_mc(resp, RPID, &c));
-	ASSERT(c.flags == 0x41);	/* UP, AT */
+	ASSERT(c.flags == 0x41); /* UP, AT */
 	ASSERT(!c.ext_hmac);
 
 	memset(&ga, 0, sizeof(ga));
 	ga.id = c.id;
 	ga.idlen = c.idlen;
 	ga.up = -1;
-	ASSERT(call(d, CTAP2_GET_ASSERTION, ga_request(&ga), &resp) ==
-	    CTAP2_OK);
+	ASSERT(
+	    call(d, CTAP2_GET_ASSERTION, ga_request(&ga), &resp) == CTAP2_OK);
 	ASSERT(parse_ga(resp, c.pk, c.id, c.idlen, &g));
 	ASSERT(g.flags == 0x01);
 	ASSERT(g.count > c.count);
 	count = g.count;
 	/* up=false: the pre-flight probe, no touch and no UP */
 	ga.up = 0;
-	ASSERT(call(d, CTAP2_GET_ASSERTION, ga_request(&ga), &resp) ==
-	    CTAP2_OK);
+	ASSERT(
+	    call(d, CTAP2_GET_ASSERTION, ga_request(&ga), &resp) == CTAP2_OK);
 	ASSERT(parse_ga(resp, c.pk, c.id, c.idlen, &g));
 	ASSERT(g.flags == 0x00 && g.count > count);
 	/* a foreign credential, our credential at another RP, no list */
@@ -1214,8 +1239,8 @@ SIM_TEST(make_get)
 	ASSERT(call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), NULL) ==
 	    CTAP2_ERR_UNSUPPORTED_OPTION);
 	mc.rk = 0;
-	ASSERT(call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), &resp) ==
-	    CTAP2_OK);
+	ASSERT(
+	    call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), &resp) == CTAP2_OK);
 	/* excludeList with our credential: touch, then EXCLUDED */
 	mc.rk = -1;
 	ga.no_allow = false;
@@ -1274,34 +1299,31 @@ SIM_TEST(malformed)
 	/* getAssertion {1: "a", 2: h'00'} with variations */
 	static const uint8_t garbage[] = { 0x02, 0xff, 0x13, 0x37 };
 	static const uint8_t trailing[] = { 0x02, 0xa0, 0x00 };
-	static const uint8_t order[] = { 0x02, 0xa2, 0x02, 0x41, 0x00,
-	    0x01, 0x61, 0x61 };
-	static const uint8_t longint[] = { 0x02, 0xa1, 0x18, 0x01, 0x61,
-	    0x61 };
+	static const uint8_t order[] = { 0x02, 0xa2, 0x02, 0x41, 0x00, 0x01,
+		0x61, 0x61 };
+	static const uint8_t longint[] = { 0x02, 0xa1, 0x18, 0x01, 0x61, 0x61 };
 	static const uint8_t missing[] = { 0x02, 0xa1, 0x01, 0x61, 0x61 };
-	static const uint8_t badtype[] = { 0x02, 0xa2, 0x01, 0x61, 0x61,
-	    0x02, 0x61, 0x61 };
+	static const uint8_t badtype[] = { 0x02, 0xa2, 0x01, 0x61, 0x61, 0x02,
+		0x61, 0x61 };
 	static const uint8_t array[] = { 0x02, 0x80 };
 	static const uint8_t indef[] = { 0x02, 0xbf, 0xff };
 	static const uint8_t textkey[] = { 0x02, 0xa1, 0x61, 0x61, 0x01 };
 	static const uint8_t deep[] = { 0x02, 0xa1, 0x01, 0x81, 0x81, 0x81,
-	    0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x01 };
+		0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x01 };
 	static const uint8_t empty_mc[] = { 0x01 };
 	static const uint8_t unknown[] = { 0x42 };
 	static const uint8_t tag[] = { 0x02, 0xa1, 0x01, 0xc1, 0x01 };
-	static const uint8_t badsub[] = { 0x06, 0xa2, 0x01, 0x01, 0x02,
-	    0x18, 0x20 };
+	static const uint8_t badsub[] = { 0x06, 0xa2, 0x01, 0x01, 0x02, 0x18,
+		0x20 };
 	static const uint8_t badproto[] = { 0x06, 0xa2, 0x01, 0x03, 0x02,
-	    0x02 };
+		0x02 };
 
 	ASSERT(d != NULL);
-	ASSERT(call_raw(d, garbage, sizeof(garbage)) ==
-	    CTAP2_ERR_INVALID_CBOR);
-	ASSERT(call_raw(d, trailing, sizeof(trailing)) ==
-	    CTAP2_ERR_INVALID_CBOR);
+	ASSERT(call_raw(d, garbage, sizeof(garbage)) == CTAP2_ERR_INVALID_CBOR);
+	ASSERT(
+	    call_raw(d, trailing, sizeof(trailing)) == CTAP2_ERR_INVALID_CBOR);
 	ASSERT(call_raw(d, order, sizeof(order)) == CTAP2_ERR_INVALID_CBOR);
-	ASSERT(call_raw(d, longint, sizeof(longint)) ==
-	    CTAP2_ERR_INVALID_CBOR);
+	ASSERT(call_raw(d, longint, sizeof(longint)) == CTAP2_ERR_INVALID_CBOR);
 	ASSERT(call_raw(d, missing, sizeof(missing)) ==
 	    CTAP2_ERR_MISSING_PARAMETER);
 	ASSERT(call_raw(d, badtype, sizeof(badtype)) ==
@@ -1309,13 +1331,12 @@ SIM_TEST(malformed)
 	ASSERT(call_raw(d, array, sizeof(array)) ==
 	    CTAP2_ERR_CBOR_UNEXPECTED_TYPE);
 	ASSERT(call_raw(d, indef, sizeof(indef)) == CTAP2_ERR_INVALID_CBOR);
-	ASSERT(call_raw(d, textkey, sizeof(textkey)) ==
-	    CTAP2_ERR_INVALID_CBOR);
+	ASSERT(call_raw(d, textkey, sizeof(textkey)) == CTAP2_ERR_INVALID_CBOR);
 	ASSERT(call_raw(d, deep, sizeof(deep)) == CTAP2_ERR_INVALID_CBOR);
 	ASSERT(call_raw(d, empty_mc, sizeof(empty_mc)) ==
 	    CTAP2_ERR_MISSING_PARAMETER);
-	ASSERT(call_raw(d, unknown, sizeof(unknown)) ==
-	    CTAP1_ERR_INVALID_COMMAND);
+	ASSERT(
+	    call_raw(d, unknown, sizeof(unknown)) == CTAP1_ERR_INVALID_COMMAND);
 	ASSERT(call_raw(d, tag, sizeof(tag)) == CTAP2_ERR_INVALID_CBOR);
 	ASSERT(call_raw(d, badsub, sizeof(badsub)) ==
 	    CTAP2_ERR_INVALID_SUBCOMMAND);
@@ -1348,35 +1369,35 @@ pin_flow(unsigned proto)
 	mc.auth = auth;
 	mc.auth_len = plat_auth(proto, token, cdh, 32, NULL, 0, auth);
 	mc.proto = proto;
-	ASSERT(call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), &resp) ==
-	    CTAP2_OK);
+	ASSERT(
+	    call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), &resp) == CTAP2_OK);
 	ASSERT(parse_mc(resp, RPID, &c));
-	ASSERT(c.flags == 0x45);	/* UP, UV, AT */
+	ASSERT(c.flags == 0x45); /* UP, UV, AT */
 	/* the token's permissions are spent after a touch */
 	ASSERT(call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), NULL) ==
 	    CTAP2_ERR_PIN_AUTH_INVALID);
 	ASSERT(pin_token(d, proto, "1234", SIM_PERM_GA, token) == CTAP2_OK);
 	mc.auth_len = plat_auth(proto, token, cdh, 32, NULL, 0, auth);
 	ASSERT(call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), NULL) ==
-	    CTAP2_ERR_PIN_AUTH_INVALID);	/* no mc permission */
+	    CTAP2_ERR_PIN_AUTH_INVALID); /* no mc permission */
 	ASSERT(pin_token(d, proto, "1234", SIM_PERM_MC, token) == CTAP2_OK);
 	mc.auth_len = plat_auth(proto, token, cdh, 32, NULL, 0, auth);
 	auth[0] ^= 1;
 	ASSERT(call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), NULL) ==
-	    CTAP2_ERR_PIN_AUTH_INVALID);	/* bad MAC */
+	    CTAP2_ERR_PIN_AUTH_INVALID); /* bad MAC */
 	auth[0] ^= 1;
 	mc.rpid = "example.org";
 	ASSERT(call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), NULL) ==
-	    CTAP2_ERR_PIN_AUTH_INVALID);	/* token bound to jit-agent */
+	    CTAP2_ERR_PIN_AUTH_INVALID); /* token bound to jit-agent */
 	mc.rpid = NULL;
-	ASSERT(call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), &resp) ==
-	    CTAP2_OK);
+	ASSERT(
+	    call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), &resp) == CTAP2_OK);
 	ASSERT(pin_token(d, proto, "1234", 0x20, token) ==
 	    CTAP2_ERR_UNAUTHORIZED_PERMISSION);
 	/* without a token: fine (makeCredUvNotRqd) */
 	mc.auth = NULL;
-	ASSERT(call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), &resp) ==
-	    CTAP2_OK);
+	ASSERT(
+	    call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), &resp) == CTAP2_OK);
 	/* a power cycle makes a new token */
 	ASSERT(pin_token(d, proto, "1234", SIM_PERM_MC, token) == CTAP2_OK);
 	ASSERT(clientpin_power_up(d) == 0);
@@ -1416,12 +1437,10 @@ SIM_TEST(pin_block)
 	ASSERT(pin_token(d, 2, "0000", 0, token) == CTAP2_ERR_PIN_INVALID);
 	ASSERT(pin_retries(d) == 7);
 	ASSERT(pin_token(d, 1, "0000", 0, token) == CTAP2_ERR_PIN_INVALID);
-	ASSERT(pin_token(d, 2, "0000", 0, token) ==
-	    CTAP2_ERR_PIN_AUTH_BLOCKED);
+	ASSERT(pin_token(d, 2, "0000", 0, token) == CTAP2_ERR_PIN_AUTH_BLOCKED);
 	ASSERT(pin_retries(d) == 5);
 	/* blocked until a power cycle, even with the right PIN */
-	ASSERT(pin_token(d, 2, "1234", 0, token) ==
-	    CTAP2_ERR_PIN_AUTH_BLOCKED);
+	ASSERT(pin_token(d, 2, "1234", 0, token) == CTAP2_ERR_PIN_AUTH_BLOCKED);
 	ASSERT(pin_retries(d) == 5);
 	ASSERT(clientpin_power_up(d) == 0);
 	ASSERT(pin_token(d, 2, "1234", 0, token) == CTAP2_OK);
@@ -1436,8 +1455,7 @@ SIM_TEST(pin_block)
 /* hmac-secret output for one or two salts through protocol proto. */
 static int
 hmac_eval(struct sim_dev *d, const struct cred_out *c, unsigned proto,
-    const uint8_t *salts, size_t nsalt, const uint8_t *token,
-    uint8_t *out)
+    const uint8_t *salts, size_t nsalt, const uint8_t *token, uint8_t *out)
 {
 	struct plat p;
 	struct ga_args ga;
@@ -1449,8 +1467,8 @@ hmac_eval(struct sim_dev *d, const struct cred_out *c, unsigned proto,
 
 	if (!plat_agree(d, proto, &p))
 		return -1;
-	pinproto_encrypt(proto, p.ss, p.sslen, salts, nsalt, enc, sizeof(enc),
-	    &enclen);
+	pinproto_encrypt(
+	    proto, p.ss, p.sslen, salts, nsalt, enc, sizeof(enc), &enclen);
 	salen = plat_auth(proto, p.ss, enc, enclen, NULL, 0, sauth);
 	in = map_new(4);
 	cb_put(in, cb_uint(1), plat_cose(&p));
@@ -1469,15 +1487,15 @@ hmac_eval(struct sim_dev *d, const struct cred_out *c, unsigned proto,
 	}
 	if (call(d, CTAP2_GET_ASSERTION, ga_request(&ga), &resp) != CTAP2_OK ||
 	    !parse_ga(resp, c->pk, c->id, c->idlen, &g) ||
-	    (g.flags & 0x80) == 0 ||
-	    ((g.flags & 0x04) != 0) != (token != NULL))
+	    (g.flags & 0x80) == 0 || ((g.flags & 0x04) != 0) != (token != NULL))
 		goto out;
 	if (pinproto_decrypt(proto, p.ss, p.sslen, g.hmac_enc, g.hmac_enc_len,
-	    pt, sizeof(pt), &ptlen) != 0 || ptlen != nsalt)
+		pt, sizeof(pt), &ptlen) != 0 ||
+	    ptlen != nsalt)
 		goto out;
 	memcpy(out, pt, nsalt);
 	r = 0;
- out:
+out:
 	plat_clear(&p);
 	return r;
 }
@@ -1495,10 +1513,10 @@ SIM_TEST(hmac_secret)
 	memset(salts, 0x11, 32);
 	memset(salts + 32, 0x22, 32);
 	ASSERT(d != NULL);
-	ASSERT(call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), &resp) ==
-	    CTAP2_OK);
+	ASSERT(
+	    call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), &resp) == CTAP2_OK);
 	ASSERT(parse_mc(resp, RPID, &c));
-	ASSERT(c.flags == 0xc1 && c.ext_hmac);	/* UP, AT, ED */
+	ASSERT(c.flags == 0xc1 && c.ext_hmac); /* UP, AT, ED */
 	/* stable, the same through either protocol, two salts agree */
 	ASSERT(hmac_eval(d, &c, 2, salts, 32, NULL, a) == 0);
 	ASSERT(hmac_eval(d, &c, 2, salts, 32, NULL, b) == 0);
@@ -1519,8 +1537,8 @@ SIM_TEST(hmac_secret)
 	ASSERT(memcmp(a, b, 32) == 0);
 	/* a credential made without hmac-secret gives no output */
 	mc.hmac_secret = false;
-	ASSERT(call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), &resp) ==
-	    CTAP2_OK);
+	ASSERT(
+	    call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), &resp) == CTAP2_OK);
 	ASSERT(parse_mc(resp, RPID, &plain));
 	ASSERT(hmac_eval(d, &plain, 2, salts, 32, NULL, b) == -1);
 }
@@ -1547,8 +1565,8 @@ SIM_TEST(state)
 	ASSERT((d = dev_new_cfg(&cfg)) != NULL);
 	ASSERT(d->pin_set);
 	ASSERT(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
-	ASSERT(call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), &resp) ==
-	    CTAP2_OK);
+	ASSERT(
+	    call(d, CTAP2_MAKE_CREDENTIAL, mc_request(&mc), &resp) == CTAP2_OK);
 	ASSERT(parse_mc(resp, RPID, &c));
 	ASSERT(hmac_eval(d, &c, 2, salts, 32, NULL, a) == 0);
 	count = d->sign_count;
@@ -1571,7 +1589,7 @@ SIM_TEST(state)
 	ASSERT(!d->pin_set);
 	ASSERT(hmac_eval(d, &c, 2, salts, 32, NULL, b) == -1);
 	ASSERT((d = dev_new_cfg(&cfg)) != NULL);
-	ASSERT(d->pin_set);	/* --pin again at the first start after */
+	ASSERT(d->pin_set); /* --pin again at the first start after */
 }
 
 /* makeCredential over CTAPHID while the reports queued in cap.in arrive;
@@ -1590,8 +1608,8 @@ hid_mc(struct sim_dev *d, uint32_t cid, int *keepalives)
 	cbor_decref(&req);
 	hid_send(d, cid, CTAPHID_CBOR, buf, len);
 	for (;;) {
-		if (hid_recv(&rcid, &cmd, buf, SIM_MSG_MAX, &len,
-		    keepalives) != 0)
+		if (hid_recv(&rcid, &cmd, buf, SIM_MSG_MAX, &len, keepalives) !=
+		    0)
 			return -1;
 		if (rcid == cid && cmd == CTAPHID_CBOR)
 			return buf[0];
@@ -1670,7 +1688,7 @@ SIM_TEST(touch)
 	fclose(f);
 	ASSERT(hid_mc(d, cid, NULL) == CTAP2_OK);
 	unlink(path);
-	ASSERT(hid_mc(d, cid, NULL) == CTAP2_OK);	/* no file: argv */
+	ASSERT(hid_mc(d, cid, NULL) == CTAP2_OK); /* no file: argv */
 }
 
 SIM_TEST(libfido2)
@@ -1714,9 +1732,8 @@ SIM_TEST(libfido2)
 	ASSERT(fido_cred_set_clientdata_hash(cred, cdh, 32) == FIDO_OK);
 	ASSERT(fido_cred_set_rp(cred, RPID, "jit-agent") == FIDO_OK);
 	ASSERT(fido_cred_set_user(cred, (const unsigned char *)"user-0001", 9,
-	    "u", NULL, NULL) == FIDO_OK);
-	ASSERT(fido_cred_set_extensions(cred, FIDO_EXT_HMAC_SECRET) ==
-	    FIDO_OK);
+		   "u", NULL, NULL) == FIDO_OK);
+	ASSERT(fido_cred_set_extensions(cred, FIDO_EXT_HMAC_SECRET) == FIDO_OK);
 	ASSERT(fido_dev_make_cred(fx.dev, cred, NULL) == FIDO_OK);
 	ASSERT(strcmp(fido_cred_fmt(cred), "packed") == 0);
 	ASSERT(fido_cred_verify_self(cred) == FIDO_OK);
@@ -1726,13 +1743,14 @@ SIM_TEST(libfido2)
 	ASSERT((flags & 0x05) == 0x01);
 	ASSERT(fido_assert_hmac(fx.dev, cred, NULL, 1, h2, &flags) == FIDO_OK);
 	ASSERT(memcmp(h1, h2, 32) == 0);
-	ASSERT(fido_assert_hmac(fx.dev, cred, NULL, 0, NULL, &flags) == FIDO_OK);
+	ASSERT(
+	    fido_assert_hmac(fx.dev, cred, NULL, 0, NULL, &flags) == FIDO_OK);
 	ASSERT((flags & 0x01) == 0);
 
 	/* a PIN, then UV: another output */
 	ASSERT(fido_dev_set_pin(fx.dev, "1234", NULL) == FIDO_OK);
-	ASSERT(fido_assert_hmac(fx.dev, cred, "1234", 1, huv, &flags) ==
-	    FIDO_OK);
+	ASSERT(
+	    fido_assert_hmac(fx.dev, cred, "1234", 1, huv, &flags) == FIDO_OK);
 	ASSERT((flags & 0x05) == 0x05);
 	ASSERT(memcmp(h1, huv, 32) != 0);
 	ASSERT(fido_assert_hmac(fx.dev, cred, "4321", 1, h2, &flags) ==
@@ -1759,16 +1777,16 @@ SIM_TEST(libfido2)
 	/* a restart with the same state: same outputs */
 	fido_dev_close(fx.dev);
 	fido_dev_free(&fx.dev);
-	ASSERT(sim_stop(sp) == 0);		/* exit 0 on SIGTERM */
-	ASSERT(access(sp->sock, F_OK) != 0);	/* socket removed */
+	ASSERT(sim_stop(sp) == 0); /* exit 0 on SIGTERM */
+	ASSERT(access(sp->sock, F_OK) != 0); /* socket removed */
 	ASSERT(sim_start(sp, exe, NULL) == 0);
 	ASSERT((fx.dev = fido_open(sp->sock)) != NULL);
 	ASSERT(fido_assert_hmac(fx.dev, cred, NULL, 1, h2, &flags) == FIDO_OK);
 	ASSERT(memcmp(h1, h2, 32) == 0);
-	ASSERT(fido_assert_hmac(fx.dev, cred, "1234", 1, h2, &flags) == FIDO_OK);
+	ASSERT(
+	    fido_assert_hmac(fx.dev, cred, "1234", 1, h2, &flags) == FIDO_OK);
 	ASSERT(memcmp(huv, h2, 32) == 0);
 }
-
 
 static const struct test_case tests[] = {
 	TEST_ENTRY(init_ping),

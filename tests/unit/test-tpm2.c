@@ -28,42 +28,43 @@
 #include "log.h"
 #include "secret.h"
 
-#define ASSERT(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: %s: ASSERT(%s) failed\n",	\
-		    __FILE__, __LINE__, __func__, #c);			\
-		exit(1);						\
-	}								\
-} while (0)
+#define ASSERT(c) \
+	do { \
+		if (!(c)) { \
+			fprintf(stderr, "%s:%d: %s: ASSERT(%s) failed\n", \
+			    __FILE__, __LINE__, __func__, #c); \
+			exit(1); \
+		} \
+	} while (0)
 
-#define ASSERT_RC(got, want) do {					\
-	int got_ = (got), want_ = (want);				\
-	if (got_ != want_) {						\
-		fprintf(stderr, "%s:%d: %s: got %s, want %s (%s)\n",	\
-		    __FILE__, __LINE__, __func__, jit_errname(got_),	\
-		    jit_errname(want_), st.msg);			\
-		exit(1);						\
-	}								\
-} while (0)
+#define ASSERT_RC(got, want) \
+	do { \
+		int got_ = (got), want_ = (want); \
+		if (got_ != want_) { \
+			fprintf(stderr, "%s:%d: %s: got %s, want %s (%s)\n", \
+			    __FILE__, __LINE__, __func__, jit_errname(got_), \
+			    jit_errname(want_), st.msg); \
+			exit(1); \
+		} \
+	} while (0)
 
-#define SKIP		77
-#define PORT_TRIES	10
-#define START_WAIT_MS	5000
-#define TEST_TIMEOUT_S	300
-#define PIN		"493817"
-#define WRONG_PIN	"000000"
-#define ABSENT_TCTI	"swtpm:host=127.0.0.1,port=1"
-#define DIR_MAX		512
+#define SKIP 77
+#define PORT_TRIES 10
+#define START_WAIT_MS 5000
+#define TEST_TIMEOUT_S 300
+#define PIN "493817"
+#define WRONG_PIN "000000"
+#define ABSENT_TCTI "swtpm:host=127.0.0.1,port=1"
+#define DIR_MAX 512
 
-static volatile pid_t	swtpm_pid = -1;
-static char		swtpm_dir[DIR_MAX];
-static char		tcti[128];
+static volatile pid_t swtpm_pid = -1;
+static char swtpm_dir[DIR_MAX];
+static char tcti[128];
 
 /* Files swtpm may leave in its state directory (also from a signal). */
-static const char *const swtpm_files[] = {
-	"tpm2-00.permall", "tpm2-00.volatilestate", "tpm2-00.savestate",
-	".lock", "log", "bus.pcap", NULL
-};
+static const char *const swtpm_files[] = { "tpm2-00.permall",
+	"tpm2-00.volatilestate", "tpm2-00.savestate", ".lock", "log",
+	"bus.pcap", NULL };
 
 static void
 swtpm_kill(void)
@@ -75,7 +76,7 @@ swtpm_kill(void)
 		return;
 	swtpm_pid = -1;
 	kill(pid, SIGTERM);
-	for (i = 0; i < 200; i++) {		/* up to 2 s */
+	for (i = 0; i < 200; i++) { /* up to 2 s */
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			return;
 		usleep(10000);
@@ -121,7 +122,7 @@ in_path(const char *prog)
 	if (env == NULL || (path = strdup(env)) == NULL)
 		return false;
 	for (dir = strtok_r(path, ":", &save); dir != NULL && !found;
-	    dir = strtok_r(NULL, ":", &save)) {
+	     dir = strtok_r(NULL, ":", &save)) {
 		snprintf(buf, sizeof(buf), "%s/%s", dir, prog);
 		found = access(buf, X_OK) == 0;
 	}
@@ -181,16 +182,15 @@ swtpm_start(void)
 				dup2(devnull, 2);
 			}
 			execlp("swtpm", "swtpm", "socket", "--tpm2",
-			    "--tpmstate", state, "--server", server,
-			    "--ctrl", ctrl, "--flags",
-			    "not-need-init,startup-clear", "--log", logarg,
-			    (char *)NULL);
+			    "--tpmstate", state, "--server", server, "--ctrl",
+			    ctrl, "--flags", "not-need-init,startup-clear",
+			    "--log", logarg, (char *)NULL);
 			_exit(127);
 		}
 		swtpm_pid = pid;
 		for (waited = 0; waited < START_WAIT_MS; waited += 20) {
 			if (waitpid(pid, &status, WNOHANG) == pid) {
-				swtpm_pid = -1;	/* the port was taken */
+				swtpm_pid = -1; /* the port was taken */
 				break;
 			}
 			if (port_open(port) && port_open(port + 1)) {
@@ -231,8 +231,8 @@ count_handles(ESYS_CONTEXT *esys, TPM2_HANDLE first)
 	uint32_t n;
 
 	ASSERT(Esys_GetCapability(esys, ESYS_TR_NONE, ESYS_TR_NONE,
-	    ESYS_TR_NONE, TPM2_CAP_HANDLES, first, TPM2_MAX_CAP_HANDLES, &more,
-	    &cap) == TSS2_RC_SUCCESS);
+		   ESYS_TR_NONE, TPM2_CAP_HANDLES, first, TPM2_MAX_CAP_HANDLES,
+		   &more, &cap) == TSS2_RC_SUCCESS);
 	n = cap->data.handles.count;
 	Esys_Free(cap);
 	return n;
@@ -247,9 +247,9 @@ assert_no_leftovers(void)
 
 	/* Not TPM2_TRANSIENT_FIRST: tss2's macro shifts 0x80 into an int's
 	 * sign bit, which UBSan reports. */
-	ASSERT(count_handles(esys, 0x80000000u) == 0);	/* transient */
-	ASSERT(count_handles(esys, 0x02000000u) == 0);	/* loaded sess. */
-	ASSERT(count_handles(esys, 0x03000000u) == 0);	/* saved sess. */
+	ASSERT(count_handles(esys, 0x80000000u) == 0); /* transient */
+	ASSERT(count_handles(esys, 0x02000000u) == 0); /* loaded sess. */
+	ASSERT(count_handles(esys, 0x03000000u) == 0); /* saved sess. */
 	test_esys_done(esys, t);
 }
 
@@ -260,10 +260,11 @@ set_lockout(uint32_t max_tries, uint32_t interval, uint32_t recovery)
 	ESYS_CONTEXT *esys = test_esys(&t);
 
 	ASSERT(Esys_DictionaryAttackParameters(esys, ESYS_TR_RH_LOCKOUT,
-	    ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, max_tries, interval,
-	    recovery) == TSS2_RC_SUCCESS);
+		   ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, max_tries,
+		   interval, recovery) == TSS2_RC_SUCCESS);
 	ASSERT(Esys_DictionaryAttackLockReset(esys, ESYS_TR_RH_LOCKOUT,
-	    ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE) == TSS2_RC_SUCCESS);
+		   ESYS_TR_PASSWORD, ESYS_TR_NONE,
+		   ESYS_TR_NONE) == TSS2_RC_SUCCESS);
 	test_esys_done(esys, t);
 }
 
@@ -277,13 +278,14 @@ trial_policy(TPM2B_DIGEST *ret)
 	ESYS_TR s = ESYS_TR_NONE;
 	TPM2B_DIGEST *d = NULL;
 
-	ASSERT(Esys_StartAuthSession(esys, ESYS_TR_NONE, ESYS_TR_NONE,
-	    ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_TRIAL,
-	    &sym, TPM2_ALG_SHA256, &s) == TSS2_RC_SUCCESS);
+	ASSERT(
+	    Esys_StartAuthSession(esys, ESYS_TR_NONE, ESYS_TR_NONE,
+		ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_TRIAL,
+		&sym, TPM2_ALG_SHA256, &s) == TSS2_RC_SUCCESS);
 	ASSERT(Esys_PolicyAuthValue(esys, s, ESYS_TR_NONE, ESYS_TR_NONE,
-	    ESYS_TR_NONE) == TSS2_RC_SUCCESS);
+		   ESYS_TR_NONE) == TSS2_RC_SUCCESS);
 	ASSERT(Esys_PolicyGetDigest(esys, s, ESYS_TR_NONE, ESYS_TR_NONE,
-	    ESYS_TR_NONE, &d) == TSS2_RC_SUCCESS);
+		   ESYS_TR_NONE, &d) == TSS2_RC_SUCCESS);
 	*ret = *d;
 	Esys_Free(d);
 	ASSERT(Esys_FlushContext(esys, s) == TSS2_RC_SUCCESS);
@@ -356,8 +358,8 @@ derive(const char *device, struct json_object *be, const char *pin,
 
 /* A copy of the backend JSON with one member's bytes changed by edit. */
 static struct json_object *
-edited(struct json_object *be, const char *key,
-    void (*edit)(uint8_t *, size_t *))
+edited(
+    struct json_object *be, const char *key, void (*edit)(uint8_t *, size_t *))
 {
 	struct json_object *copy = NULL;
 	uint8_t *buf = NULL;
@@ -396,7 +398,7 @@ flip_attributes(uint8_t *p, size_t *len)
 {
 	/* TPM2B_PUBLIC: size(2) type(2) nameAlg(2) objectAttributes(4) */
 	(void)len;
-	p[9] |= 0x40;			/* userWithAuth */
+	p[9] |= 0x40; /* userWithAuth */
 }
 
 /* Another point on the curve: the TPM public point (x and y), from the
@@ -412,8 +414,7 @@ use_other_point(uint8_t *p, size_t *len)
 
 /* The tests stay out of main() (noinline): inlined under ASan, their
  * frames would add up past -Wframe-larger-than. */
-static void __attribute__((noinline))
-test_no_pin(void)
+static void __attribute__((noinline)) test_no_pin(void)
 {
 	struct json_object *be = NULL;
 	struct secret *kek = NULL;
@@ -427,8 +428,7 @@ test_no_pin(void)
 	printf("ok no PIN: %s\n", st.msg);
 }
 
-static void __attribute__((noinline))
-test_absent_device(void)
+static void __attribute__((noinline)) test_absent_device(void)
 {
 	struct json_object *be = NULL;
 	struct secret *kek = NULL;
@@ -436,7 +436,7 @@ test_absent_device(void)
 
 	ASSERT_RC(enroll(ABSENT_TCTI, PIN, &be, &kek, &st), JIT_E_NODEV);
 	ASSERT(strncmp(st.msg, "no TPM at " ABSENT_TCTI,
-	    strlen("no TPM at " ABSENT_TCTI)) == 0);
+		   strlen("no TPM at " ABSENT_TCTI)) == 0);
 	ASSERT(be == NULL && kek == NULL);
 	printf("ok absent swtpm: %s\n", st.msg);
 	ASSERT_RC(enroll("device:/nonexistent/tpmrm0", PIN, &be, &kek, &st),
@@ -449,8 +449,7 @@ test_absent_device(void)
 	printf("ok unknown TCTI: %s\n", st.msg);
 	ASSERT_RC(enroll("cmd:tpm2_send", PIN, &be, &kek, &st), JIT_E_ARG);
 	ASSERT_RC(enroll("/tmp/libevil.so:x", PIN, &be, &kek, &st), JIT_E_ARG);
-	ASSERT_RC(enroll("pcap:cmd:tpm2_send", PIN, &be, &kek, &st),
-	    JIT_E_ARG);
+	ASSERT_RC(enroll("pcap:cmd:tpm2_send", PIN, &be, &kek, &st), JIT_E_ARG);
 	ASSERT_RC(enroll("pcap:pcap:device", PIN, &be, &kek, &st), JIT_E_ARG);
 	ASSERT_RC(enroll("", PIN, &be, &kek, &st), JIT_E_ARG);
 	ASSERT(be == NULL && kek == NULL);
@@ -464,17 +463,17 @@ assert_absent(const char *json, const uint8_t *needle, size_t n)
 
 	ASSERT(n <= 64);
 	ASSERT(memmem(json, strlen(json), needle, n) == NULL);
-	sodium_bin2base64(b64, sizeof(b64), needle, n,
-	    sodium_base64_VARIANT_ORIGINAL);
-	b64[n / 3 * 4] = '\0';	/* what does not depend on padding */
+	sodium_bin2base64(
+	    b64, sizeof(b64), needle, n, sodium_base64_VARIANT_ORIGINAL);
+	b64[n / 3 * 4] = '\0'; /* what does not depend on padding */
 	ASSERT(strstr(json, b64) == NULL);
 	sodium_bin2hex(hex, sizeof(hex), needle, n);
 	ASSERT(strstr(json, hex) == NULL);
 }
 
 static void
-assert_blob_absent(struct json_object *be, const char *key,
-    const uint8_t *needle, size_t n)
+assert_blob_absent(
+    struct json_object *be, const char *key, const uint8_t *needle, size_t n)
 {
 	uint8_t *buf = NULL;
 	size_t len;
@@ -487,10 +486,9 @@ assert_blob_absent(struct json_object *be, const char *key,
 static void __attribute__((noinline))
 test_backend_json(struct json_object *be, const struct secret *kek)
 {
-	static const char *const keys[] = { "public", "private", "epk",
-	    "srk" };
-	const char *json = json_object_to_json_string_ext(be,
-	    JSON_C_TO_STRING_PLAIN);
+	static const char *const keys[] = { "public", "private", "epk", "srk" };
+	const char *json = json_object_to_json_string_ext(
+	    be, JSON_C_TO_STRING_PLAIN);
 	uint8_t pinhash[crypto_hash_sha256_BYTES], *buf = NULL;
 	static TPM2B_PUBLIC pub;
 	TPM2B_DIGEST policy;
@@ -499,17 +497,17 @@ test_backend_json(struct json_object *be, const struct secret *kek)
 
 	ASSERT(json_object_object_length(be) == 4);
 	for (i = 0; i < 4; i++)
-		ASSERT(json_object_is_type(json_object_object_get(be, keys[i]),
-		    json_type_string));
+		ASSERT(json_object_is_type(
+		    json_object_object_get(be, keys[i]), json_type_string));
 	crypto_hash_sha256(pinhash, (const uint8_t *)PIN, strlen(PIN));
 	ASSERT(strstr(json, PIN) == NULL);
 	assert_absent(json, secret_ptr(kek), secret_len(kek));
 	assert_absent(json, pinhash, sizeof(pinhash));
 	for (i = 0; i < 4; i++) {
-		assert_blob_absent(be, keys[i], (const uint8_t *)PIN,
-		    strlen(PIN));
-		assert_blob_absent(be, keys[i], secret_ptr(kek),
-		    secret_len(kek));
+		assert_blob_absent(
+		    be, keys[i], (const uint8_t *)PIN, strlen(PIN));
+		assert_blob_absent(
+		    be, keys[i], secret_ptr(kek), secret_len(kek));
 		assert_blob_absent(be, keys[i], pinhash, sizeof(pinhash));
 	}
 
@@ -522,8 +520,8 @@ test_backend_json(struct json_object *be, const struct secret *kek)
 	free(buf);
 	attrs = pub.publicArea.objectAttributes;
 	ASSERT(pub.publicArea.type == TPM2_ALG_ECC);
-	ASSERT(pub.publicArea.parameters.eccDetail.curveID ==
-	    TPM2_ECC_NIST_P256);
+	ASSERT(
+	    pub.publicArea.parameters.eccDetail.curveID == TPM2_ECC_NIST_P256);
 	ASSERT((attrs & TPMA_OBJECT_FIXEDTPM) != 0);
 	ASSERT((attrs & TPMA_OBJECT_FIXEDPARENT) != 0);
 	ASSERT((attrs & TPMA_OBJECT_SENSITIVEDATAORIGIN) != 0);
@@ -535,7 +533,7 @@ test_backend_json(struct json_object *be, const struct secret *kek)
 	trial_policy(&policy);
 	ASSERT(pub.publicArea.authPolicy.size == policy.size);
 	ASSERT(memcmp(pub.publicArea.authPolicy.buffer, policy.buffer,
-	    policy.size) == 0);
+		   policy.size) == 0);
 
 	/* Keep the TPM's point: a valid point that is not the epk. */
 	other_point[0] = 0x04;
@@ -571,7 +569,7 @@ test_tampered(struct json_object *be, const struct secret *kek)
 	printf("ok truncated private: %s\n", st.msg);
 	json_object_put(bad);
 
-	bad = edited(be, "public", flip_last);	/* the point's y */
+	bad = edited(be, "public", flip_last); /* the point's y */
 	ASSERT_RC(derive(tcti, bad, PIN, &k, &st), JIT_E_WRONG_TOKEN);
 	json_object_put(bad);
 
@@ -581,12 +579,12 @@ test_tampered(struct json_object *be, const struct secret *kek)
 
 	bad = edited(be, "srk", flip_last);
 	ASSERT_RC(derive(tcti, bad, PIN, &k, &st), JIT_E_WRONG_TOKEN);
-	ASSERT(strstr(st.msg, "not the one this token was enrolled on") !=
-	    NULL);
+	ASSERT(
+	    strstr(st.msg, "not the one this token was enrolled on") != NULL);
 	printf("ok another SRK: %s\n", st.msg);
 	json_object_put(bad);
 
-	bad = edited(be, "epk", flip_last);	/* off the curve */
+	bad = edited(be, "epk", flip_last); /* off the curve */
 	ASSERT_RC(derive(tcti, bad, PIN, &k, &st), JIT_E_FORMAT);
 	json_object_put(bad);
 
@@ -611,8 +609,7 @@ test_tampered(struct json_object *be, const struct secret *kek)
 }
 
 /* A PIN whose SHA-256 ends in a zero byte: the TPM drops trailing zeros. */
-static void __attribute__((noinline))
-test_odd_pins(void)
+static void __attribute__((noinline)) test_odd_pins(void)
 {
 	char pin[300];
 	uint8_t h[crypto_hash_sha256_BYTES];
@@ -714,8 +711,8 @@ has_clear_point(const uint8_t *p, size_t n)
 	size_t i;
 
 	for (i = 0; i + 68 <= n; i++)
-		if (p[i] == 0x00 && p[i + 1] == 0x20 &&
-		    p[i + 34] == 0x00 && p[i + 35] == 0x20)
+		if (p[i] == 0x00 && p[i + 1] == 0x20 && p[i + 34] == 0x00 &&
+		    p[i + 35] == 0x20)
 			return true;
 	return false;
 }
@@ -743,7 +740,7 @@ response_to(const uint8_t *cap, size_t n, uint32_t cc, size_t *ret_len)
 		memcpy(&type, cap + off, 4);
 		memcpy(&blen, cap + off + 4, 4);
 		ASSERT(blen >= 12 && blen % 4 == 0 && off + blen <= n);
-		if (type == 6) {		/* enhanced packet block */
+		if (type == 6) { /* enhanced packet block */
 			memcpy(&caplen, cap + off + 20, 4);
 			ASSERT(28 + caplen <= blen);
 			pkt = cap + off + 28;
@@ -753,10 +750,10 @@ response_to(const uint8_t *cap, size_t n, uint32_t cc, size_t *ret_len)
 			ASSERT(ip + tcp + 10 <= caplen);
 			tpm = pkt + ip + tcp;
 			tpmlen = caplen - ip - tcp;
-			ASSERT(be32(tpm + 2) == tpmlen);	/* whole */
-			if (tpm[0] == 0x80 && (tpm[1] == 0x01 ||
-			    tpm[1] == 0x02) && last_cc == 0)
-				last_cc = be32(tpm + 6);	/* a command */
+			ASSERT(be32(tpm + 2) == tpmlen); /* whole */
+			if (tpm[0] == 0x80 &&
+			    (tpm[1] == 0x01 || tpm[1] == 0x02) && last_cc == 0)
+				last_cc = be32(tpm + 6); /* a command */
 			else {
 				if (last_cc == cc) {
 					found = tpm;
@@ -775,8 +772,7 @@ response_to(const uint8_t *cap, size_t n, uint32_t cc, size_t *ret_len)
  * the PIN's hash never crosses it (Create's inSensitive is encrypted), nor
  * does epk (ECDH_ZGen's inPoint) or the shared point (its outPoint).
  */
-static void __attribute__((noinline))
-test_bus_capture(void)
+static void __attribute__((noinline)) test_bus_capture(void)
 {
 	static char dev[sizeof(tcti) + 8], path[DIR_MAX + 16];
 	uint8_t pinhash[crypto_hash_sha256_BYTES], epk[65], *bus, *priv;
@@ -860,7 +856,7 @@ set_owner_auth(ESYS_CONTEXT *esys, const char *old, const char *new)
 	a.size = (UINT16)strlen(new);
 	memcpy(a.buffer, new, a.size);
 	ASSERT(Esys_HierarchyChangeAuth(esys, ESYS_TR_RH_OWNER,
-	    ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &a) == 0);
+		   ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &a) == 0);
 	ASSERT(Esys_TR_SetAuth(esys, ESYS_TR_RH_OWNER, &a) == 0);
 }
 
@@ -880,14 +876,14 @@ persist_srk(ESYS_CONTEXT *esys, uint8_t unique_fill, TPM2B_NAME *ret)
 	memset(&pcrs, 0, sizeof(pcrs));
 	srk_template(&tmpl, unique_fill);
 	ASSERT(Esys_CreatePrimary(esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD,
-	    ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs,
-	    &primary, NULL, NULL, NULL, NULL) == 0);
+		   ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs,
+		   &primary, NULL, NULL, NULL, NULL) == 0);
 	ASSERT(Esys_TR_GetName(esys, primary, &name) == 0);
 	*ret = *name;
 	free(name);
-	ASSERT(Esys_EvictControl(esys, ESYS_TR_RH_OWNER, primary,
-	    ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, 0x81000001u,
-	    &persistent) == 0);
+	ASSERT(
+	    Esys_EvictControl(esys, ESYS_TR_RH_OWNER, primary, ESYS_TR_PASSWORD,
+		ESYS_TR_NONE, ESYS_TR_NONE, 0x81000001u, &persistent) == 0);
 	ASSERT(Esys_TR_Close(esys, &persistent) == 0);
 	ASSERT(Esys_FlushContext(esys, primary) == 0);
 }
@@ -898,10 +894,10 @@ unpersist_srk(ESYS_CONTEXT *esys)
 	ESYS_TR persistent = ESYS_TR_NONE, none = ESYS_TR_NONE;
 
 	ASSERT(Esys_TR_FromTPMPublic(esys, 0x81000001u, ESYS_TR_NONE,
-	    ESYS_TR_NONE, ESYS_TR_NONE, &persistent) == 0);
+		   ESYS_TR_NONE, ESYS_TR_NONE, &persistent) == 0);
 	ASSERT(Esys_EvictControl(esys, ESYS_TR_RH_OWNER, persistent,
-	    ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, 0x81000001u,
-	    &none) == 0);
+		   ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, 0x81000001u,
+		   &none) == 0);
 }
 
 /*
@@ -944,8 +940,8 @@ test_srk(struct json_object *be, const struct secret *kek)
 
 	/* Another key at 0x81000001 is not taken for the SRK. */
 	esys = test_esys(&t);
-	ASSERT(Esys_TR_SetAuth(esys, ESYS_TR_RH_OWNER, &(TPM2B_AUTH){
-	    .size = 12, .buffer = "owner-secret" }) == 0);
+	ASSERT(Esys_TR_SetAuth(esys, ESYS_TR_RH_OWNER,
+		   &(TPM2B_AUTH){ .size = 12, .buffer = "owner-secret" }) == 0);
 	unpersist_srk(esys);
 	persist_srk(esys, 0x5a, &name);
 	ASSERT(name.size != len || memcmp(srk, name.name, len) != 0);
@@ -978,7 +974,8 @@ test_srk_tpm2_tools(struct json_object *be)
 		printf("skip tpm2-tools interop: tpm2-tools not installed\n");
 		return;
 	}
-	snprintf(cmd, sizeof(cmd), "cd '%s' && export TPM2TOOLS_TCTI='%s' && "
+	snprintf(cmd, sizeof(cmd),
+	    "cd '%s' && export TPM2TOOLS_TCTI='%s' && "
 	    "tpm2_createprimary -Q -C o -g sha256 -G ecc256:null:aes128cfb "
 	    "-a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|"
 	    "noda|restricted|decrypt' -c srk.ctx && "
@@ -998,8 +995,7 @@ test_srk_tpm2_tools(struct json_object *be)
 }
 
 /* The identity layer of hw.c over this backend, and the JSON round trip. */
-static void __attribute__((noinline))
-test_identity_layer(void)
+static void __attribute__((noinline)) test_identity_layer(void)
 {
 	struct hw_enroll_args a;
 	struct hw_auth auth;
@@ -1050,8 +1046,8 @@ main(void)
 	setenv("TSS2_LOG", "all+none", 0);
 	if (sodium_init() < 0)
 		return 1;
-	log_init("test-tpm2", 1, getenv("JIT_TEST_DEBUG") != NULL ?
-	    LOG_LVL_DEBUG : LOG_LVL_WARN);
+	log_init("test-tpm2", 1,
+	    getenv("JIT_TEST_DEBUG") != NULL ? LOG_LVL_DEBUG : LOG_LVL_WARN);
 	if (!in_path("swtpm")) {
 		printf("SKIP: swtpm is not installed\n");
 		return SKIP;
@@ -1091,7 +1087,7 @@ main(void)
 	ASSERT_RC(enroll(tcti, PIN, &be2, &kek2, &st), JIT_OK);
 	ASSERT(!secret_equal(kek, kek2));
 	ASSERT(strcmp(json_object_to_json_string(be),
-	    json_object_to_json_string(be2)) != 0);
+		   json_object_to_json_string(be2)) != 0);
 	ASSERT_RC(derive(tcti, be2, PIN, &k, &st), JIT_OK);
 	ASSERT(secret_equal(k, kek2));
 	secret_free(k);
