@@ -841,7 +841,6 @@ read_conf_file(
 	struct stat st;
 	char *buf = NULL;
 	size_t off = 0;
-	ssize_t n;
 	int fd, r = JIT_E_CONFIG;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
@@ -862,24 +861,16 @@ read_conf_file(
 		    "else (chmod go-w)");
 		goto out;
 	}
-	if (st.st_size > CONF_FILE_MAX) {
-		snprintf(why, whylen, "larger than %d bytes", CONF_FILE_MAX);
+	if ((r = fs_read_fd(fd, CONF_FILE_MAX, &buf, &off)) != 0) {
+		if (r == JIT_E_LIMIT)
+			snprintf(
+			    why, whylen, "larger than %d bytes", CONF_FILE_MAX);
+		else
+			snprintf(why, whylen, "%s", jit_strerror(r));
+		r = JIT_E_CONFIG;
 		goto out;
 	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		r = JIT_E_NOMEM;
-		snprintf(why, whylen, "%s", jit_strerror(r));
-		goto out;
-	}
-	while (off < (size_t)st.st_size) {
-		n = read(fd, buf + off, (size_t)st.st_size - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	buf[off] = '\0';
+	r = JIT_E_CONFIG;
 	if (memchr(buf, '\0', off) != NULL) {
 		snprintf(why, whylen, "it contains a NUL byte");
 		goto out;

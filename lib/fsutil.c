@@ -114,28 +114,19 @@ out:
 }
 
 int
-fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
+fs_read_fd(int fd, size_t max, char **ret, size_t *ret_len)
 {
 	struct stat st;
-	char *buf = NULL;
+	char *buf;
 	size_t off = 0;
 	ssize_t n;
-	int fd, r;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return errno == ENOENT ? JIT_E_NOENT : JIT_E_IO;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		r = JIT_E_IO;
-		goto out;
-	}
-	if ((size_t)st.st_size > max) {
-		r = JIT_E_LIMIT;
-		goto out;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		r = JIT_E_NOMEM;
-		goto out;
-	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return JIT_E_IO;
+	if ((size_t)st.st_size > max)
+		return JIT_E_LIMIT;
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
+		return JIT_E_NOMEM;
 	while (off < (size_t)st.st_size) {
 		n = read(fd, buf + off, (size_t)st.st_size - off);
 		if (n < 0 && errno == EINTR)
@@ -148,10 +139,17 @@ fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 	*ret = buf;
 	if (ret_len != NULL)
 		*ret_len = off;
-	buf = NULL;
-	r = JIT_OK;
-out:
-	free(buf);
+	return JIT_OK;
+}
+
+int
+fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+	int fd, r;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return errno == ENOENT ? JIT_E_NOENT : JIT_E_IO;
+	r = fs_read_fd(fd, max, ret, ret_len);
 	close(fd);
 	return r;
 }

@@ -10,6 +10,8 @@ int fs_write_atomic(
     const char *path, const void *data, size_t len, mode_t mode);
 /* Read a whole file of at most max bytes; the result is NUL-terminated. */
 int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+/* The same for an open regular file (callers that check it first). */
+int fs_read_fd(int fd, size_t max, char **ret, size_t *ret_len);
 /* mkdir -p with mode; the last component must be ours and not group or
  * world accessible. */
 int fs_mkdir_private(const char *path);
