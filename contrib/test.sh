@@ -31,6 +31,7 @@ run() {	# run NAME MESON-OPTIONS...
 }
 
 run ci
+LSAN_OPTIONS=suppressions=$top/contrib/lsan.supp \
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run asan -Db_sanitize=address,undefined -Db_lundef=false
