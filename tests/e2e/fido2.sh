@@ -6,7 +6,15 @@
 printf '1234' > "$T/simpin"
 printf '9999' > "$T/simbad"
 
-agent_start --touch-timeout 3 || exit 1
+# The askpass the agent runs for step-up confirm: its answer is a file.
+cat > "$T/askpass" <<ASK
+#!/bin/sh
+printf '%s\n' "\$1" >> "$T/askpass.prompts"
+exit "\$(cat "$T/askpass.answer")"
+ASK
+chmod +x "$T/askpass"
+echo 0 > "$T/askpass.answer"
+SSH_ASKPASS="$T/askpass" agent_start --touch-timeout 3 || exit 1
 sim_start yk1 || exit 1
 
 fails "a simulated token needs --allow-simulated" "!" \
@@ -65,6 +73,26 @@ fails "get c with the touch denied" 5 jitctl get c
 sim_touch yk1 approve
 ok "get c again" jitctl get c
 ok "is charlie" test "$(cat "$T/out")" = charlie
+
+# Step-up confirm: the person approves each use in a prompt that names
+# the requesting program.
+ok "add f with step-up confirm" bash -c \
+    "printf 'foxtrot' | '$JITCTL_BIN' add f --ttl 1h --stepup confirm"
+ok "unlock f" jitctl unlock f
+ok "get f, confirmed" jitctl get f
+ok "is foxtrot" test "$(cat "$T/out")" = foxtrot
+has "the prompt named the program and the credential" "$T/askpass.prompts" \
+    'Allow .*jitctl \(pid [0-9]+, uid [0-9]+\) to use credential f\?'
+echo 1 > "$T/askpass.answer"
+fails "get f, refused in the prompt" 5 jitctl get f
+has "saying it was not confirmed" "$T/err" 'not confirmed'
+has "the refusal is audited" "$DATA/audit.log" '"event":"deny".*"not confirmed"'
+
+# Step-up pin needs a token that checks a PIN: yk1 (no UV) cannot serve it.
+ok "add g with step-up pin" bash -c \
+    "printf 'golf' | '$JITCTL_BIN' add g --ttl 1h --stepup pin"
+fails "yk1 alone cannot open a step-up pin credential" '!' jitctl unlock g
+has "saying what it needs" "$T/err" 'needs a TPM or a FIDO2 key enrolled with --uv'
 
 # The simulator restarted with its state: the enrollment still opens.
 sim_stop yk1
