@@ -102,7 +102,8 @@ ext_query(struct request *rq)
 
 	wire_writer_init(&w, AGENT_FRAME_MAX, false);
 	if ((r = wire_put_u8(&w, SSH_AGENT_SUCCESS)) != 0 ||
-	    (r = wire_put_cstring(&w, "query")) != 0)
+	    (r = wire_put_cstring(&w, "query")) != 0 ||
+	    (r = wire_put_cstring(&w, "session-bind@openssh.com")) != 0)
 		goto fail;
 	for (i = 0; i < NEXTS; i++) {
 		snprintf(name, sizeof(name), "%s%s", exts[i].verb, EXT_SUFFIX);
