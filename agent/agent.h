@@ -112,6 +112,9 @@ void conn_done(struct conn *c);
 /* The hardware job working for c, detached if c goes away (NULL: none). */
 struct hwjob;
 void conn_set_job(struct conn *c, struct hwjob *job);
+/* Other work c waits for (an askpass): cancel(arg) runs if c goes away
+ * first; set it back to NULL when the work is done. */
+void conn_set_cancel(struct conn *c, void (*cancel)(void *arg), void *arg);
 const struct peer *conn_peer(const struct conn *c);
 /* The connection's SSH state (session binds), owned by ssh-agent.c. */
 void **conn_ssh_state(struct conn *c);

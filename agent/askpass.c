@@ -1,22 +1,40 @@
-/* Asking the person: an SSH_ASKPASS-style confirmation, off the loop. */
-#include <errno.h>
+/* Asking the person through SSH_ASKPASS without blocking the loop: yes/no or a PIN. */
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
+#include <strings.h>
 #include <unistd.h>
 
-#include "askpass.h"
 #include "err.h"
-#include "hwq.h"
 #include "log.h"
+#include "secret.h"
+#include "agent.h"
+#include "askpass.h"
+
+#define ASKPASS_DEFAULT "/usr/bin/ssh-askpass"
+#define PROMPT_VAR "SSH_ASKPASS_PROMPT="
 
 extern char **environ;
 
-#define ENV_MAX 256
+struct askpass {
+	uv_process_t proc;
+	uv_pipe_t out;
+	uv_timer_t timer;
+	int handles; /* open uv handles */
+	enum askpass_mode mode;
+	askpass_cb *cb; /* NULL once answered/cancelled */
+	void *arg;
+	struct secret *buf; /* what it printed */
+	size_t len;
+	bool overflow;
+	bool exited;
+	bool eof;
+	int64_t status;
+	bool reading_busy;
+};
+
+static size_t asks_open;
 
 void
 askpass_prompt(const struct peer *p, const char *what, char *out, size_t outlen)
@@ -29,114 +47,241 @@ askpass_prompt(const struct peer *p, const char *what, char *out, size_t outlen)
 	    (int)p->pid, (unsigned)p->uid, ewhat);
 }
 
-int
-askpass_confirm(const char *prompt, const volatile int *cancel)
+static void
+on_closed(uv_handle_t *h)
 {
-	const char *prog = getenv("SSH_ASKPASS");
-	char *argv[3], **envp = NULL;
-	struct timespec nap = { 0, 50 * 1000 * 1000 };
-	size_t n = 0, i;
-	pid_t pid;
-	int status, r, waited = 0;
+	struct askpass *a = h->data;
 
-	if (prog == NULL || prog[0] == '\0')
-		prog = ASKPASS_DEFAULT;
-	if (access(prog, X_OK) != 0) {
-		log_warn("no askpass program at %s: set SSH_ASKPASS", prog);
-		return JIT_E_UNSUPPORTED;
+	if (--a->handles > 0)
+		return;
+	secret_free(a->buf);
+	free(a);
+	asks_open--;
+}
+
+static void
+close_all(struct askpass *a)
+{
+	if (!uv_is_closing((uv_handle_t *)&a->timer))
+		uv_close((uv_handle_t *)&a->timer, on_closed);
+	if (!uv_is_closing((uv_handle_t *)&a->out))
+		uv_close((uv_handle_t *)&a->out, on_closed);
+	if (!uv_is_closing((uv_handle_t *)&a->proc))
+		uv_close((uv_handle_t *)&a->proc, on_closed);
+}
+
+/* Both the exit and the end of its output: the answer is known. */
+static void
+maybe_finish(struct askpass *a)
+{
+	struct secret *answer = NULL;
+	askpass_cb *cb = a->cb;
+	size_t n = a->len;
+	bool ok;
+
+	if (!a->exited || !a->eof)
+		return;
+	a->cb = NULL;
+	if (cb != NULL) {
+		while (n > 0 &&
+		    (secret_ptr(a->buf)[n - 1] == '\n' ||
+			secret_ptr(a->buf)[n - 1] == '\r'))
+			n--;
+		ok = a->status == 0 && !a->overflow;
+		if (ok && a->mode == ASKPASS_CONFIRM)
+			/* As ssh-agent: an empty answer or "yes" is yes. */
+			ok = n == 0 ||
+			    (n == 3 &&
+				strncasecmp((const char *)secret_ptr(a->buf),
+				    "yes", 3) == 0);
+		if (ok && a->mode == ASKPASS_SECRET &&
+		    secret_from(secret_ptr(a->buf), n, &answer) != 0)
+			ok = false;
+		cb(a->arg, ok, answer);
 	}
-	/* The child gets our environment (no secret is in it) plus the
-	 * prompt kind, as OpenSSH passes it. */
-	for (n = 0; environ[n] != NULL && n < ENV_MAX; n++)
-		;
-	if ((envp = calloc(n + 2, sizeof(*envp))) == NULL)
-		return JIT_E_NOMEM;
+	close_all(a);
+}
+
+static void
+on_exit_cb(uv_process_t *p, int64_t status, int signo)
+{
+	struct askpass *a = p->data;
+
+	a->exited = true;
+	a->status = signo != 0 ? -1 : status;
+	/* Killed (timeout, cancel) or said too much: its output is no answer,
+	 * and a child it left may hold the pipe open, so stop waiting. */
+	if (a->overflow)
+		a->eof = true;
+	uv_timer_stop(&a->timer);
+	maybe_finish(a);
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+	struct askpass *a = h->data;
+
+	(void)suggested;
+	if (a->reading_busy || a->len >= secret_len(a->buf)) {
+		/* Full: read into nothing, and remember it was too long. */
+		b->base = NULL;
+		b->len = 0;
+		a->overflow = a->len >= secret_len(a->buf);
+		return;
+	}
+	a->reading_busy = true;
+	b->base = (char *)secret_ptr(a->buf) + a->len;
+	b->len = secret_len(a->buf) - a->len;
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	struct askpass *a = s->data;
+
+	(void)b;
+	a->reading_busy = false;
+	if (n > 0) {
+		a->len += (size_t)n;
+		return;
+	}
+	if (n == 0 && !a->overflow)
+		return;
+	/* EOF, an error, or more than we take: stop reading. */
+	uv_read_stop(s);
+	a->eof = true;
+	maybe_finish(a);
+}
+
+static void
+on_timeout(uv_timer_t *t)
+{
+	struct askpass *a = t->data;
+
+	log_info("askpass gave no answer in %d s: taken as no",
+	    ASKPASS_TIMEOUT_MS / 1000);
+	a->overflow = true; /* whatever comes now is not an answer */
+	uv_process_kill(&a->proc, SIGKILL);
+}
+
+/* The agent's environment, with SSH_ASKPASS_PROMPT set for a confirm. */
+static char **
+ask_env(enum askpass_mode mode)
+{
+	static char confirm_var[] = PROMPT_VAR "confirm";
+	char **env;
+	size_t n = 0, i, k = 0;
+
+	while (environ[n] != NULL)
+		n++;
+	if ((env = calloc(n + 2, sizeof(*env))) == NULL)
+		return NULL;
 	for (i = 0; i < n; i++)
-		envp[i] = environ[i];
-	envp[n] = (char *)(uintptr_t) "SSH_ASKPASS_PROMPT=confirm";
-	argv[0] = (char *)(uintptr_t)prog;
-	argv[1] = (char *)(uintptr_t)prompt;
-	argv[2] = NULL;
-	r = posix_spawn(&pid, prog, NULL, NULL, argv, envp);
-	free(envp);
-	if (r != 0) {
-		log_warn("cannot run %s: %s", prog, strerror(r));
-		return JIT_E_UNSUPPORTED;
-	}
-	for (;;) {
-		r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			break;
-		if (r < 0 && errno != EINTR) {
-			log_warn("waitpid: %s", strerror(errno));
-			return JIT_E_INTERNAL;
-		}
-		if ((cancel != NULL && *cancel) ||
-		    waited >= ASKPASS_TIMEOUT_MS) {
-			kill(pid, SIGTERM);
-			waitpid(pid, &status, 0);
-			return cancel != NULL && *cancel ? JIT_E_CANCELLED :
-							   JIT_E_TIMEOUT;
-		}
-		nanosleep(&nap, NULL);
-		waited += 50;
-	}
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? JIT_OK :
-							       JIT_E_DENIED;
+		if (strncmp(environ[i], PROMPT_VAR, strlen(PROMPT_VAR)) != 0)
+			env[k++] = environ[i];
+	if (mode == ASKPASS_CONFIRM)
+		env[k++] = confirm_var;
+	env[k] = NULL;
+	return env;
 }
 
-struct ask_job {
-	struct hwjob hj; /* first: hwq frees the job */
-	char *prompt;
-	askpass_done_fn *done;
-	void *arg;
-};
-
-static void
-ask_run(struct hwjob *hj)
+static const char *
+askpass_program(void)
 {
-	struct ask_job *j = (struct ask_job *)hj;
+	const char *p = getenv("SSH_ASKPASS"), *req;
 
-	hj->result = askpass_confirm(j->prompt, &hj->cancel);
-}
-
-static void
-ask_done(struct hwjob *hj)
-{
-	struct ask_job *j = (struct ask_job *)hj;
-
-	if (hj->conn != NULL)
-		conn_set_job(hj->conn, NULL);
-	j->done(hj->ag, hj->conn, hj->result, j->arg);
-	free(j->prompt);
+	if ((req = getenv("SSH_ASKPASS_REQUIRE")) != NULL &&
+	    strcmp(req, "never") == 0)
+		return NULL;
+	if (p != NULL && p[0] != '\0')
+		return p;
+	if (getenv("DISPLAY") != NULL || getenv("WAYLAND_DISPLAY") != NULL)
+		return ASKPASS_DEFAULT;
+	return NULL;
 }
 
 int
-askpass_submit(struct agent *ag, struct request *rq, const char *prompt,
-    askpass_done_fn *done, void *arg)
+askpass_start(uv_loop_t *loop, enum askpass_mode mode, const char *prompt,
+    askpass_cb *cb, void *arg, struct askpass **ret)
 {
-	struct ask_job *j;
+	uv_process_options_t o;
+	uv_stdio_container_t stdio[3];
+	struct askpass *a;
+	char *args[3], prog[1024];
+	char pbuf[ASKPASS_PROMPT_MAX];
+	char **env = NULL;
+	const char *p;
 	int r;
 
-	if ((j = calloc(1, sizeof(*j))) == NULL)
+	if ((p = askpass_program()) == NULL)
+		return JIT_E_UNSUPPORTED;
+	if (asks_open >= ASKPASS_MAX)
+		return JIT_E_BUSY;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return JIT_E_NOMEM;
-	if ((j->prompt = strdup(prompt)) == NULL ||
-	    (j->hj.device = strdup("askpass")) == NULL) {
-		free(j->prompt);
-		free(j);
-		return JIT_E_NOMEM;
-	}
-	j->done = done;
-	j->arg = arg;
-	j->hj.conn = rq->conn;
-	j->hj.run = ask_run;
-	j->hj.done = ask_done;
-	if ((r = hwq_submit(ag->hwq, &j->hj)) != 0) {
-		free(j->hj.device);
-		free(j->prompt);
-		free(j);
+	if ((r = secret_new(ASKPASS_OUT_MAX, &a->buf)) != 0) {
+		free(a);
 		return r;
 	}
-	conn_set_job(rq->conn, &j->hj);
-	return AGENT_DEFERRED;
+	if ((env = ask_env(mode)) == NULL) {
+		secret_free(a->buf);
+		free(a);
+		return JIT_E_NOMEM;
+	}
+	asks_open++;
+	a->mode = mode;
+	a->cb = cb;
+	a->arg = arg;
+	snprintf(prog, sizeof(prog), "%s", p);
+	snprintf(pbuf, sizeof(pbuf), "%s", prompt);
+	args[0] = prog;
+	args[1] = pbuf;
+	args[2] = NULL;
+	uv_pipe_init(loop, &a->out, 0);
+	uv_timer_init(loop, &a->timer);
+	a->out.data = a->timer.data = a->proc.data = a;
+	a->handles = 3;
+	memset(&o, 0, sizeof(o));
+	memset(stdio, 0, sizeof(stdio));
+	stdio[0].flags = UV_IGNORE;
+	stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[1].data.stream = (uv_stream_t *)&a->out;
+	stdio[2].flags = UV_INHERIT_FD;
+	stdio[2].data.fd = 2;
+	o.file = prog;
+	o.args = args;
+	o.env = env;
+	o.exit_cb = on_exit_cb;
+	o.stdio = stdio;
+	o.stdio_count = 3;
+	r = uv_spawn(loop, &a->proc, &o);
+	free(env);
+	if (r != 0) {
+		log_warn("cannot run the askpass program %s: %s", prog,
+		    uv_strerror(r));
+		a->cb = NULL;
+		close_all(a);
+		return JIT_E_UNSUPPORTED;
+	}
+	uv_read_start((uv_stream_t *)&a->out, on_alloc, on_read);
+	uv_timer_start(&a->timer, on_timeout, ASKPASS_TIMEOUT_MS, 0);
+	*ret = a;
+	return JIT_OK;
+}
+
+void
+askpass_cancel(struct askpass *a)
+{
+	if (a == NULL)
+		return;
+	a->cb = NULL;
+	if (!a->exited) {
+		/* Its exit is still reaped: the handle closes after it. */
+		uv_process_kill(&a->proc, SIGKILL);
+		a->overflow = true;
+		return;
+	}
+	a->eof = true;
+	maybe_finish(a);
 }

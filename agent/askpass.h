@@ -1,34 +1,47 @@
-/* Asking the person: an SSH_ASKPASS-style confirmation, off the loop. */
+/* Asking the person through SSH_ASKPASS without blocking the loop: yes/no or a PIN. */
 #ifndef JIT_ASKPASS_H
 #define JIT_ASKPASS_H
 
-#include "agent.h"
+#include <stdbool.h>
 
-#define ASKPASS_TIMEOUT_MS (60 * 1000)
-#define ASKPASS_DEFAULT "/usr/lib/openssh/ssh-askpass"
+#include <uv.h>
+
+struct peer;
+struct secret;
+
+#define ASKPASS_TIMEOUT_MS (60 * 1000) /* then the answer is no */
+#define ASKPASS_OUT_MAX 256 /* bytes read from askpass */
+#define ASKPASS_MAX 8 /* prompts open at once */
+#define ASKPASS_PROMPT_MAX 512
+
+enum askpass_mode {
+	ASKPASS_CONFIRM, /* SSH_ASKPASS_PROMPT=confirm: exit 0 = yes */
+	ASKPASS_SECRET, /* what the person typed: a PIN */
+};
 
 /*
- * Run $SSH_ASKPASS (else ASKPASS_DEFAULT) with SSH_ASKPASS_PROMPT=confirm
- * and the prompt as its argument, as ssh-agent does for keys added with
- * ssh-add -c.  Blocking: call it from a hardware job.  JIT_OK if the person
- * said yes, JIT_E_DENIED if no, JIT_E_TIMEOUT, or JIT_E_UNSUPPORTED when
- * there is no askpass program.
+ * Called once on the loop with the answer: ok, and for ASKPASS_SECRET the
+ * text typed (without its newline) in guarded memory, which the callee
+ * takes.  Not called after askpass_cancel().
  */
-int askpass_confirm(const char *prompt, const volatile int *cancel);
+typedef void askpass_cb(void *arg, bool ok, struct secret *answer);
 
-/* Build "Allow PROGRAM (pid N) to use WHAT?" with every client-supplied
- * byte escaped, into out. */
+struct askpass;
+
+/*
+ * Run SSH_ASKPASS (or /usr/bin/ssh-askpass with a display) with prompt,
+ * as OpenSSH's ssh-agent does for ssh-add -c keys.  The prompt must be
+ * escaped already.  JIT_E_UNSUPPORTED without an askpass program,
+ * JIT_E_BUSY with ASKPASS_MAX prompts open.
+ */
+int askpass_start(uv_loop_t *loop, enum askpass_mode mode, const char *prompt,
+    askpass_cb *cb, void *arg, struct askpass **ret);
+/* The client left: kill the askpass, never call back. */
+void askpass_cancel(struct askpass *a);
+
+/* Build "Allow PROGRAM (pid N, uid U) to use WHAT?" with every
+ * client-supplied byte escaped, into out. */
 void askpass_prompt(
     const struct peer *p, const char *what, char *out, size_t outlen);
-
-/*
- * Queue a confirmation for rq's connection; when answered, done(ag, conn,
- * r, arg) runs on the loop (conn is NULL if the client left) and must reply
- * and call conn_done().  Returns AGENT_DEFERRED or an error.
- */
-typedef void askpass_done_fn(
-    struct agent *ag, struct conn *conn, int r, void *arg);
-int askpass_submit(struct agent *ag, struct request *rq, const char *prompt,
-    askpass_done_fn *done, void *arg);
 
 #endif

@@ -237,6 +237,9 @@ out:
 }
 
 struct confirm_ctx {
+	struct agent *ag;
+	struct conn *conn;
+	struct askpass *ask;
 	char *name, *field, *purpose, *command;
 	struct peer peer;
 };
@@ -251,27 +254,30 @@ confirm_ctx_free(struct confirm_ctx *x)
 	free(x);
 }
 
+/* The client left while the prompt was open: no answer is wanted. */
 static void
-confirm_done(struct agent *ag, struct conn *conn, int r, void *arg)
+confirm_cancel(void *arg)
 {
 	struct confirm_ctx *x = arg;
+
+	askpass_cancel(x->ask);
+	confirm_ctx_free(x);
+}
+
+static void
+confirm_done(void *arg, bool ok, struct secret *answer)
+{
+	struct confirm_ctx *x = arg;
+	struct agent *ag = x->ag;
+	struct conn *conn = x->conn;
 	struct cred *c;
 
-	if (conn == NULL)
-		goto out;
-	if (r != 0) {
-		audit_deny(ag, &x->peer, x->name,
-		    r == JIT_E_DENIED ? "not confirmed" : jit_errname(r));
-		reply_ext_err(conn, r, -1,
-		    r == JIT_E_DENIED ?
-			"the use of %s "
-			"was not confirmed" :
-			r == JIT_E_UNSUPPORTED ?
-			"%s needs "
-			"a confirmation, and there is no askpass program: set "
-			"SSH_ASKPASS for the agent" :
-			"%s: no confirmation in time",
-		    x->name);
+	secret_free(answer);
+	conn_set_cancel(conn, NULL, NULL);
+	if (!ok) {
+		audit_deny(ag, &x->peer, x->name, "not confirmed");
+		reply_ext_err(conn, JIT_E_DENIED, -1,
+		    "the use of %s was not confirmed", x->name);
 	} else if ((c = store_cred(ag->store, x->name)) == NULL ||
 	    vault_check(ag->vault, c) != 0)
 		reply_ext_err(conn, JIT_E_LOCKED, -1,
@@ -281,9 +287,8 @@ confirm_done(struct agent *ag, struct conn *conn, int r, void *arg)
 	else if (ext_serve(ag, conn, &x->peer, c, c->slot->fields, x->field,
 		     x->purpose, x->command) != 0)
 		reply_ext_err(conn, JIT_E_INTERNAL, -1, NULL);
-	conn_done(conn);
-out:
 	confirm_ctx_free(x);
+	conn_done(conn);
 }
 
 /* Step-up confirm: the person approves this use, naming who asks. */
@@ -292,11 +297,13 @@ confirm_then_serve(struct agent *ag, struct request *rq, struct cred *c,
     const char *field, const char *purpose, const char *command)
 {
 	struct confirm_ctx *x;
-	char prompt[1024], what[256];
+	char prompt[ASKPASS_PROMPT_MAX], what[256];
 	int r;
 
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		return JIT_E_NOMEM;
+	x->ag = ag;
+	x->conn = rq->conn;
 	x->peer = *rq->peer;
 	if ((x->name = strdup(c->name)) == NULL ||
 	    (field != NULL && (x->field = strdup(field)) == NULL) ||
@@ -307,9 +314,20 @@ confirm_then_serve(struct agent *ag, struct request *rq, struct cred *c,
 	}
 	snprintf(what, sizeof(what), "credential %s", c->name);
 	askpass_prompt(rq->peer, what, prompt, sizeof(prompt));
-	if ((r = askpass_submit(ag, rq, prompt, confirm_done, x)) < 0)
+	if ((r = askpass_start(ag->loop, ASKPASS_CONFIRM, prompt, confirm_done,
+		 x, &x->ask)) != 0) {
+		audit_deny(ag, rq->peer, c->name, jit_errname(r));
+		reply_ext_err(rq->conn, r, -1,
+		    r == JIT_E_UNSUPPORTED ?
+			"%s needs a confirmation, and there is no askpass "
+			"program: set SSH_ASKPASS for the agent" :
+			"%s needs a confirmation, but none can be asked now",
+		    c->name);
 		confirm_ctx_free(x);
-	return r;
+		return JIT_OK;
+	}
+	conn_set_cancel(rq->conn, confirm_cancel, x);
+	return AGENT_DEFERRED;
 }
 
 int

@@ -31,6 +31,8 @@ struct conn {
 	size_t out_pending;
 	bool busy; /* a deferred request in flight */
 	struct hwjob *job; /* the hardware work it waits for */
+	void (*cancel)(void *arg); /* other work it waits for: an askpass */
+	void *cancel_arg;
 	void *ssh; /* ssh-agent.c's state */
 	bool reading;
 	bool closing;
@@ -109,6 +111,9 @@ conn_close(struct conn *c, const char *why)
 	if (c->job != NULL)
 		hwq_detach(c->job);
 	c->job = NULL;
+	if (c->cancel != NULL)
+		c->cancel(c->cancel_arg);
+	c->cancel = NULL;
 	ssh_conn_free(c->ssh);
 	c->ssh = NULL;
 	/* Input may hold a secret (an `add`): wipe it now. */
@@ -255,6 +260,13 @@ void
 conn_set_job(struct conn *c, struct hwjob *job)
 {
 	c->job = job;
+}
+
+void
+conn_set_cancel(struct conn *c, void (*cancel)(void *arg), void *arg)
+{
+	c->cancel = cancel;
+	c->cancel_arg = arg;
 }
 
 void

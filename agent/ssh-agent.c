@@ -7,12 +7,12 @@
 
 #include <sodium.h>
 
+#include "askpass.h"
 #include "err.h"
 #include "events.h"
 #include "log.h"
 #include "secret.h"
 #include "ssh-agent.h"
-#include "ssh-ask.h"
 #include "vault.h"
 
 #define LOG_STR_MAX 256 /* a client's string, escaped, in a log line */
@@ -419,7 +419,7 @@ start_confirm(struct ssh_agent *sa, struct request *rq,
 {
 	struct confirm_wait *cw;
 	struct ssh_conn *sc;
-	char prompt[SSH_ASK_PROMPT_MAX], comment[LOG_STR_MAX];
+	char prompt[ASKPASS_PROMPT_MAX], comment[LOG_STR_MAX];
 	int r;
 
 	if ((sc = ssh_conn_of(sa, rq->conn)) == NULL ||
@@ -447,7 +447,7 @@ start_confirm(struct ssh_agent *sa, struct request *rq,
 			      "\"" :
 			      "",
 	    user, user[0] != '\0' ? "\" to listed host" : "");
-	if ((r = ssh_ask_start(sa->ag->loop, SSH_ASK_CONFIRM, prompt,
+	if ((r = askpass_start(sa->ag->loop, ASKPASS_CONFIRM, prompt,
 		 confirm_answered, cw, &sc->ask)) != 0) {
 		confirm_free(cw);
 		ssh_fail(rq->conn, "key %s needs a confirmation, but %s",
@@ -1011,7 +1011,7 @@ ssh_conn_free(void *state)
 	if (sc->unlock != NULL)
 		unlock_wait_end(sc->unlock);
 	if (sc->ask != NULL) {
-		ssh_ask_cancel(sc->ask);
+		askpass_cancel(sc->ask);
 		if (sc->ask_free != NULL)
 			sc->ask_free(sc->ask_arg);
 	}

@@ -13,7 +13,7 @@
 
 struct cred;
 struct secret;
-struct ssh_ask;
+struct askpass;
 struct ssh_cred_pub;
 
 #define SSH_KEYS_MAX 1000 /* keys added with ssh-add */
@@ -59,7 +59,7 @@ struct ssh_conn {
 	struct ssh_agent *sa;
 	struct ssh_binds binds;
 	struct ssh_unlock_wait *unlock; /* a delayed UNLOCK */
-	struct ssh_ask *ask; /* a prompt it waits for */
+	struct askpass *ask; /* a prompt it waits for */
 	void *ask_arg;
 	void (*ask_free)(void *arg);
 };

@@ -15,7 +15,6 @@
 #include "log.h"
 #include "secret.h"
 #include "ssh-agent.h"
-#include "ssh-ask.h"
 #include "store.h"
 #include "vault.h"
 
@@ -425,14 +424,14 @@ static int
 ask_pin(struct cred_sign *cs, struct cred *c)
 {
 	struct ssh_conn *sc = cs->sc;
-	char prompt[SSH_ASK_PROMPT_MAX];
+	char prompt[ASKPASS_PROMPT_MAX];
 	int r;
 
 	cs->pin_asked = true;
 	snprintf(prompt, sizeof(prompt),
 	    "Enter the PIN of token %s to sign with the SSH certificate %s: ",
 	    c->slot != NULL ? c->slot->token_label : "?", c->name);
-	if ((r = ssh_ask_start(cs->sa->ag->loop, SSH_ASK_SECRET, prompt,
+	if ((r = askpass_start(cs->sa->ag->loop, ASKPASS_SECRET, prompt,
 		 pin_answered, cs, &sc->ask)) != 0)
 		return r;
 	sc->ask_arg = cs;
@@ -511,27 +510,29 @@ audit_deny(struct ssh_agent *sa, const struct peer *peer, const char *name,
 
 /* askpass.c answered a step-up confirm: sign from the vault, or not. */
 static void
-confirm_done(struct agent *ag, struct conn *conn, int r, void *arg)
+confirm_done(void *arg, bool ok, struct secret *answer)
 {
 	struct cred_sign *cs = arg;
+	struct ssh_conn *sc = cs->sc;
+	struct conn *conn = sc->conn;
+	struct agent *ag = cs->sa->ag;
 	struct ssh_cred_pub *p;
 	struct cred *c;
 
-	if (conn == NULL) {
-		cred_sign_free(cs);
-		return;
-	}
+	secret_free(answer);
+	sc->ask = NULL;
+	sc->ask_arg = NULL;
+	sc->ask_free = NULL;
 	c = store_cred(ag->store, cs->name);
-	if (r != JIT_OK) {
-		audit_deny(cs->sa, conn_peer(conn), cs->name,
-		    r == JIT_E_DENIED ? "use not confirmed" : jit_errname(r));
-		ssh_fail(conn, "%s: the use was not confirmed: %s", cs->name,
-		    jit_strerror(r));
+	if (!ok) {
+		audit_deny(
+		    cs->sa, conn_peer(conn), cs->name, "use not confirmed");
+		ssh_fail(conn, "%s: the use was not confirmed", cs->name);
 	} else if (ag->locked || c == NULL || c->created != cs->created ||
 	    (p = servable(cs->sa, c)) == NULL || c->slot->fields == NULL)
 		ssh_fail(conn, "%s was locked or expired meanwhile", cs->name);
 	else
-		sign_with(cs->sa, conn, conn_peer(conn), cs->sc, c, p,
+		sign_with(cs->sa, conn, conn_peer(conn), sc, c, p,
 		    c->slot->fields, cs->data, cs->datalen, cs->flags);
 	cred_sign_free(cs);
 	conn_done(conn);
@@ -542,19 +543,25 @@ static int
 ask_confirm(struct ssh_agent *sa, struct request *rq, struct cred_sign *cs,
     const struct cred *c, const struct ssh_cred_pub *p)
 {
-	char what[CRED_NAME_MAX + SSH_FP_LEN + 64], prompt[1024];
+	char what[CRED_NAME_MAX + SSH_FP_LEN + 64], prompt[ASKPASS_PROMPT_MAX];
+	struct ssh_conn *sc = cs->sc;
 	int r;
 
 	snprintf(
 	    what, sizeof(what), "the SSH certificate %s (%s)", c->name, p->fp);
 	askpass_prompt(rq->peer, what, prompt, sizeof(prompt));
-	if ((r = askpass_submit(sa->ag, rq, prompt, confirm_done, cs)) < 0) {
+	if ((r = askpass_start(sa->ag->loop, ASKPASS_CONFIRM, prompt,
+		 confirm_done, cs, &sc->ask)) != 0) {
 		cred_sign_free(cs);
 		ssh_fail(rq->conn, "%s needs a confirmation, but %s", c->name,
-		    jit_strerror(r));
+		    r == JIT_E_UNSUPPORTED ? "there is no SSH_ASKPASS to ask "
+					     "with" :
+					     jit_strerror(r));
 		return JIT_OK;
 	}
-	return r;
+	sc->ask_arg = cs;
+	sc->ask_free = cred_sign_free;
+	return AGENT_DEFERRED;
 }
 
 /* Certificates of unlocked credentials nobody listed yet. */
