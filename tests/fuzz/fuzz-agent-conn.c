@@ -34,6 +34,9 @@
 #include "vault.h"
 #include "wire.h"
 
+#define FUZZ_NAME "fuzz-agent-conn"
+#include "fuzz.h"
+
 /*
  * The whole connection handler, unchanged: for each input this harness
  * starts an agent (every agent/ file but main.c) on a fresh data
@@ -70,25 +73,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char base_dir[64];
 static bool verbose; /* FUZZ_AGENT_VERBOSE=1: print each reply */
-
-static void __attribute__((noreturn, format(printf, 1, 2)))
-fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "fuzz-agent-conn: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	abort();
-}
-
-#define CHECK(cond) \
-	do { \
-		if (!(cond)) \
-			fail("%s:%d: %s", __FILE__, __LINE__, #cond); \
-	} while (0)
 
 static int
 remove_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)

@@ -18,6 +18,9 @@
 #include "jsonx.h"
 #include "log.h"
 
+#define FUZZ_NAME "fuzz-audit"
+#include "fuzz.h"
+
 /*
  * The input is written to a file and verified.  A verdict must be
  * consistent: JIT_OK names no bad line and counts the lines there are;
@@ -33,25 +36,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char dir[64];
 static char path[128];
-
-static void __attribute__((noreturn, format(printf, 1, 2)))
-fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "fuzz-audit: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	abort();
-}
-
-#define CHECK(cond) \
-	do { \
-		if (!(cond)) \
-			fail("%s:%d: %s", __FILE__, __LINE__, #cond); \
-	} while (0)
 
 static int
 remove_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)

@@ -13,6 +13,9 @@
 #include "fields.h"
 #include "secret.h"
 
+#define FUZZ_NAME "fuzz-fields"
+#include "fuzz.h"
+
 /*
  * The input goes into guarded memory and through fields_validate().  When
  * it validates, every rule of fields.h must hold for what the iterator
@@ -23,25 +26,6 @@
  */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void __attribute__((noreturn, format(printf, 1, 2)))
-fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "fuzz-fields: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	abort();
-}
-
-#define CHECK(cond) \
-	do { \
-		if (!(cond)) \
-			fail("%s:%d: %s", __FILE__, __LINE__, #cond); \
-	} while (0)
 
 static bool
 inside(const struct secret *f, const uint8_t *p, size_t n)

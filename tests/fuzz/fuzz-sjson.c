@@ -15,6 +15,9 @@
 #include "sjson.h"
 #include "wire.h"
 
+#define FUZZ_NAME "fuzz-sjson"
+#include "fuzz.h"
+
 /*
  * The input goes into guarded memory and through sjson_to_fields().  What
  * it accepts must be a valid fields encoding; written back as flat JSON
@@ -25,25 +28,6 @@
  */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void __attribute__((noreturn, format(printf, 1, 2)))
-fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "fuzz-sjson: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	abort();
-}
-
-#define CHECK(cond) \
-	do { \
-		if (!(cond)) \
-			fail("%s:%d: %s", __FILE__, __LINE__, #cond); \
-	} while (0)
 
 /* The fields as flat JSON, in a secure writer's guarded memory. */
 static void

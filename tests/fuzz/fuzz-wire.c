@@ -13,6 +13,9 @@
 #include "secret.h"
 #include "wire.h"
 
+#define FUZZ_NAME "fuzz-wire"
+#include "fuzz.h"
+
 /*
  * Each step reads an op byte from the input, then the op reads its
  * operands (a maximum, a count) and its value from the same input, so the
@@ -33,25 +36,6 @@ struct run {
 	struct wire_writer plain, secure;
 	size_t steps;
 };
-
-static void __attribute__((noreturn, format(printf, 1, 2)))
-fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "fuzz-wire: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	abort();
-}
-
-#define CHECK(cond) \
-	do { \
-		if (!(cond)) \
-			fail("%s:%d: %s", __FILE__, __LINE__, #cond); \
-	} while (0)
 
 /* Append the same bytes to both writers; both must agree on the outcome. */
 static void
