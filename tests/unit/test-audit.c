@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "assert.h"
+#include "tmpdir.h"
 #include "audit.h"
 #include "err.h"
 #include "fsutil.h"
@@ -17,48 +18,15 @@
 
 #define LINES_MAX 32
 
-static char tmpdir[64];
 static char logpath[128];
 
 /* A fresh, empty log path in a private directory. */
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/jit-test-audit-XXXXXX");
-	ASSERT(mkdtemp(tmpdir) != NULL);
+	tmpdir_make("audit");
 	snprintf(logpath, sizeof(logpath), "%s/audit.log", tmpdir);
 }
-
-static int
-remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) == 0 ? 0 : -1;
-}
-
-/* Remove the directory and whatever the test left in it. */
-static void
-teardown(void)
-{
-	if (tmpdir[0] != '\0' &&
-	    nftw(tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
-		fprintf(stderr, "cannot remove %s\n", tmpdir);
-	tmpdir[0] = '\0';
-}
-
-/* A test with a private directory, removed whether it passes or not. */
-#define AUDIT_TEST(name) \
-	static void name##_body(void); \
-	TEST(name) \
-	{ \
-		setup(); \
-		if (!test_state.failed) \
-			name##_body(); \
-		teardown(); \
-	} \
-	static void name##_body(void)
 
 /* Append n events numbered from first to the log at logpath. */
 static void
@@ -159,7 +127,7 @@ expect_bad(uint64_t head_seq, const char *head_hash, uint64_t bad)
 }
 
 /* Five events verify; the head matches. */
-AUDIT_TEST(append_then_verify)
+TMPDIR_TEST(append_then_verify)
 {
 	struct audit_verdict v;
 	struct audit_log *a = NULL;
@@ -257,7 +225,7 @@ AUDIT_TEST(append_then_verify)
 }
 
 /* Changing one character of a middle line breaks the chain there. */
-AUDIT_TEST(edited_middle_line)
+TMPDIR_TEST(edited_middle_line)
 {
 	struct lines l;
 	size_t idx[5] = { 0, 1, 2, 3, 4 };
@@ -295,7 +263,7 @@ AUDIT_TEST(edited_middle_line)
 }
 
 /* The first line edited (its prev no longer the genesis) is caught. */
-AUDIT_TEST(edited_first_line)
+TMPDIR_TEST(edited_first_line)
 {
 	struct lines l;
 	size_t idx[3] = { 0, 1, 2 };
@@ -315,7 +283,7 @@ AUDIT_TEST(edited_first_line)
 }
 
 /* A deleted line is named. */
-AUDIT_TEST(deleted_line)
+TMPDIR_TEST(deleted_line)
 {
 	struct lines l;
 	size_t idx[4] = { 0, 1, 3, 4 }; /* line 3 gone */
@@ -337,7 +305,7 @@ AUDIT_TEST(deleted_line)
 }
 
 /* Two lines swapped are caught at the first of them. */
-AUDIT_TEST(swapped_lines)
+TMPDIR_TEST(swapped_lines)
 {
 	struct lines l;
 	size_t idx[5] = { 0, 2, 1, 3, 4 };
@@ -359,7 +327,7 @@ AUDIT_TEST(swapped_lines)
 }
 
 /* Dropping lines from the end is caught against the agent's head. */
-AUDIT_TEST(truncated_tail_with_head)
+TMPDIR_TEST(truncated_tail_with_head)
 {
 	struct audit_log *a = NULL;
 	struct audit_verdict v;
@@ -406,7 +374,7 @@ AUDIT_TEST(truncated_tail_with_head)
 }
 
 /* Reopening continues the chain and the numbering. */
-AUDIT_TEST(reopen_continues)
+TMPDIR_TEST(reopen_continues)
 {
 	struct audit_log *a = NULL;
 	struct audit_verdict v;
@@ -434,7 +402,7 @@ AUDIT_TEST(reopen_continues)
 }
 
 /* A torn last line is reported. */
-AUDIT_TEST(torn_last_line)
+TMPDIR_TEST(torn_last_line)
 {
 	struct audit_verdict v;
 	struct lines l;
@@ -469,7 +437,7 @@ AUDIT_TEST(torn_last_line)
  * Regression: audit_open() once appended the next record straight after
  * the fragment, gluing it onto the torn line; fixed in 87e16d7.
  */
-AUDIT_TEST(append_after_torn_line_keeps_record)
+TMPDIR_TEST(append_after_torn_line_keeps_record)
 {
 	struct json_object *ev, *o = NULL;
 	struct audit_log *a = NULL;
@@ -515,7 +483,7 @@ AUDIT_TEST(append_after_torn_line_keeps_record)
  * time and prev, so such an event broke the chain; since 87e16d7 it is
  * refused with JIT_E_ARG.
  */
-AUDIT_TEST(event_cannot_override_chain)
+TMPDIR_TEST(event_cannot_override_chain)
 {
 	static const char *const reserved[] = { "seq", "prev", "time" };
 	struct audit_log *a = NULL;
@@ -543,7 +511,7 @@ AUDIT_TEST(event_cannot_override_chain)
 }
 
 /* A line over AUDIT_LINE_MAX is refused, and the log stays intact. */
-AUDIT_TEST(line_limit)
+TMPDIR_TEST(line_limit)
 {
 	struct audit_log *a = NULL;
 	struct audit_verdict v;
@@ -590,7 +558,7 @@ stop_at_two(const char *line, size_t len, void *arg)
 }
 
 /* audit_read hands every line over and stops when asked. */
-AUDIT_TEST(read_lines_callback)
+TMPDIR_TEST(read_lines_callback)
 {
 	size_t n = 0;
 

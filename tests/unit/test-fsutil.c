@@ -10,18 +10,16 @@
 #include <unistd.h>
 
 #include "assert.h"
+#include "tmpdir.h"
 #include "err.h"
 #include "fsutil.h"
 #include "log.h"
-
-static char tmpdir[64];
 
 static void
 setup(void)
 {
 	umask(022);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/jit-test-fsutil-XXXXXX");
-	ASSERT(mkdtemp(tmpdir) != NULL);
+	tmpdir_make("fsutil");
 }
 
 static void
@@ -53,37 +51,6 @@ dir_entries(const char *dir, const char *like, int *ret_seen)
 	return n;
 }
 
-static int
-remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) == 0 ? 0 : -1;
-}
-
-/* Remove tmpdir and whatever the test left in it. */
-static void
-teardown(void)
-{
-	if (tmpdir[0] != '\0' &&
-	    nftw(tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
-		fprintf(stderr, "cannot remove %s\n", tmpdir);
-	tmpdir[0] = '\0';
-}
-
-/* A test with a private directory, removed whether it passes or not. */
-#define FS_TEST(name) \
-	static void name##_body(void); \
-	TEST(name) \
-	{ \
-		setup(); \
-		if (!test_state.failed) \
-			name##_body(); \
-		teardown(); \
-	} \
-	static void name##_body(void)
-
 static mode_t
 mode_of(const char *path)
 {
@@ -95,7 +62,7 @@ mode_of(const char *path)
 }
 
 /* An atomic write leaves the file with its mode and no temp file. */
-FS_TEST(write_atomic)
+TMPDIR_TEST(write_atomic)
 {
 	char path[128], *buf = NULL;
 	size_t len = 0;
@@ -130,7 +97,7 @@ FS_TEST(write_atomic)
 }
 
 /* A failed atomic write leaves nothing behind and the old file intact. */
-FS_TEST(write_atomic_failure_cleans_up)
+TMPDIR_TEST(write_atomic_failure_cleans_up)
 {
 	char path[128], sub[128], *buf = NULL;
 	size_t len;
@@ -171,7 +138,7 @@ FS_TEST(write_atomic_failure_cleans_up)
 }
 
 /* Bounded reads: the maximum, missing files, things that are not files. */
-FS_TEST(read_file_limits)
+TMPDIR_TEST(read_file_limits)
 {
 	char path[128], link[128], *buf = NULL;
 	size_t len = 0;
@@ -203,7 +170,7 @@ FS_TEST(read_file_limits)
 }
 
 /* mkdir_private makes 0700 directories and repairs a loose one of ours. */
-FS_TEST(mkdir_private)
+TMPDIR_TEST(mkdir_private)
 {
 	char path[128], file[128], link[128];
 
@@ -239,7 +206,7 @@ FS_TEST(mkdir_private)
 }
 
 /* A directory that is not ours is refused (needs root to set it up). */
-FS_TEST(mkdir_private_not_ours)
+TMPDIR_TEST(mkdir_private_not_ours)
 {
 	char path[128];
 
@@ -307,7 +274,7 @@ TEST(default_dir_precedence)
 }
 
 /* fs_unlink removes a file and reports a missing one. */
-FS_TEST(unlink_file)
+TMPDIR_TEST(unlink_file)
 {
 	char path[128];
 	int tmp;
