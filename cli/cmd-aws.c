@@ -46,7 +46,6 @@ aws_main(int argc, char **argv)
 	struct secret *fields = NULL;
 	struct wire_writer w;
 	struct field id, key, tok;
-	char exp[40];
 	int64_t not_after;
 	bool has_tok;
 	int c, r, ex;
@@ -82,13 +81,7 @@ aws_main(int argc, char **argv)
 		(r = helper_member(
 		     &w, true, "SessionToken", tok.val, tok.vallen)) != 0))
 		goto fail;
-	if (not_after > 0) {
-		helper_rfc3339(not_after, exp, sizeof(exp));
-		if ((r = helper_member(
-			 &w, true, "Expiration", exp, strlen(exp))) != 0)
-			goto fail;
-	}
-	if ((r = helper_lit(&w, "}\n")) != 0 || (r = helper_flush(&w)) != 0)
+	if ((r = helper_finish(&w, "Expiration", not_after, "}\n")) != 0)
 		goto fail;
 	ex = JITCTL_EXIT_OK;
 	goto out;

@@ -86,7 +86,6 @@ kube_main(int argc, char **argv)
 	struct wire_writer w;
 	struct field tok, cert, key;
 	const char *api;
-	char exp[40];
 	int64_t not_after;
 	bool has_tok, has_cert;
 	int c, r, ex;
@@ -132,13 +131,8 @@ kube_main(int argc, char **argv)
 		(r = helper_member(
 		     &w, true, "clientKeyData", key.val, key.vallen)) != 0))
 		goto fail;
-	if (not_after > 0) {
-		helper_rfc3339(not_after, exp, sizeof(exp));
-		if ((r = helper_member(&w, true, "expirationTimestamp", exp,
-			 strlen(exp))) != 0)
-			goto fail;
-	}
-	if ((r = helper_lit(&w, "}}\n")) != 0 || (r = helper_flush(&w)) != 0)
+	if ((r = helper_finish(&w, "expirationTimestamp", not_after, "}}\n")) !=
+	    0)
 		goto fail;
 	ex = JITCTL_EXIT_OK;
 	goto out;

@@ -33,7 +33,7 @@ helper_field(
 	return false;
 }
 
-void
+static void
 helper_rfc3339(int64_t t, char *out, size_t outlen)
 {
 	time_t tt = (time_t)t;
@@ -61,6 +61,23 @@ helper_member(struct wire_writer *w, bool comma, const char *key,
 	    (r = wire_put_u8(w, ':')) != 0)
 		return r;
 	return sjson_put_string(w, val, len);
+}
+
+int
+helper_finish(struct wire_writer *w, const char *key, int64_t not_after,
+    const char *closing)
+{
+	char exp[32];
+	int r;
+
+	if (not_after > 0) {
+		helper_rfc3339(not_after, exp, sizeof(exp));
+		if ((r = helper_member(w, true, key, exp, strlen(exp))) != 0)
+			return r;
+	}
+	if ((r = helper_lit(w, closing)) != 0)
+		return r;
+	return helper_flush(w);
 }
 
 int

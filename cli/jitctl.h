@@ -123,14 +123,16 @@ int helper_fields(const char *name, const char *tool,
 /* The first of the NULL-terminated names that fields has. */
 bool helper_field(
     const struct secret *fields, const char *const *names, struct field *ret);
-/* Unix seconds as RFC 3339 in UTC: "2024-05-01T10:00:00Z". */
-void helper_rfc3339(int64_t t, char *out, size_t outlen);
 /* JSON into a secure writer: literal text, and ,"key":"value". */
 int helper_lit(struct wire_writer *w, const char *s);
 int helper_member(struct wire_writer *w, bool comma, const char *key,
     const void *val, size_t len);
 /* Write it all to stdout straight from guarded memory, then wipe it. */
 int helper_flush(struct wire_writer *w);
+/* End a JSON answer: ,"key":"<not_after as RFC 3339 UTC>" if known, the
+ * closing text, then helper_flush(). */
+int helper_finish(struct wire_writer *w, const char *key, int64_t not_after,
+    const char *closing);
 /* The tool's request on stdin, into guarded memory. */
 int helper_read_stdin(size_t max, struct secret **ret);
 /* The credential's not_after from its status entry (0: unknown). */
