@@ -186,33 +186,29 @@ set_why(struct issue_job *j, const char *fmt, ...)
 static int
 ssh_keygen(struct issue_job *j, char *line, size_t linelen)
 {
-	uint8_t pk[crypto_sign_PUBLICKEYBYTES];
-	struct secret *sk = NULL;
-	struct wire_writer w;
+	struct ssh_key *k = NULL;
+	const uint8_t *blob;
+	size_t bloblen;
 	char b64[128];
 	int r;
 
-	wire_writer_init(&w, 256, false);
-	if ((r = secret_new(SSH_SEED_LEN, &j->seed)) != 0 ||
-	    (r = secret_new(crypto_sign_SECRETKEYBYTES, &sk)) != 0)
-		goto out;
+	if ((r = secret_new(SSH_SEED_LEN, &j->seed)) != 0)
+		return r;
 	randombytes_buf(secret_ptr(j->seed), SSH_SEED_LEN);
-	if (crypto_sign_seed_keypair(pk, secret_ptr(sk), secret_ptr(j->seed)) !=
-	    0) {
-		r = JIT_E_CRYPTO;
-		goto out;
+	if ((r = ssh_key_ed25519_from_seed(j->seed, &k)) != 0)
+		return r;
+	blob = ssh_key_plain_blob(k, &bloblen);
+	if (sodium_base64_ENCODED_LEN(bloblen, sodium_base64_VARIANT_ORIGINAL) >
+	    sizeof(b64)) {
+		ssh_key_free(k);
+		return JIT_E_INTERNAL;
 	}
-	if ((r = wire_put_cstring(&w, "ssh-ed25519")) != 0 ||
-	    (r = wire_put_string(&w, pk, sizeof(pk))) != 0)
-		goto out;
 	sodium_bin2base64(
-	    b64, sizeof(b64), w.d, w.len, sodium_base64_VARIANT_ORIGINAL);
-	snprintf(line, linelen, "ssh-ed25519 %s " SSH_PUB_COMMENT "\n", b64);
-	r = JIT_OK;
-out:
-	wire_writer_reset(&w);
-	secret_free(sk);
-	return r;
+	    b64, sizeof(b64), blob, bloblen, sodium_base64_VARIANT_ORIGINAL);
+	snprintf(
+	    line, linelen, "%s %s " SSH_PUB_COMMENT "\n", ssh_key_name(k), b64);
+	ssh_key_free(k);
+	return JIT_OK;
 }
 
 /* Remove what the issuer may have left next to the key (its -cert.pub). */
