@@ -22,8 +22,6 @@ struct plan {
 	char touch[LABELS_TEXT_MAX]; /* labels to touch, "A or B" */
 	char pin[LABELS_TEXT_MAX]; /* labels whose PIN would do */
 	bool touch_only; /* some token needs no PIN */
-	const char *only_touch_label; /* the one such token, if one */
-	int ntouch_only;
 	int first_needs; /* what the agent's first try needs */
 	bool pin_all_tpm2;
 	bool pin_all_fido2;
@@ -107,14 +105,8 @@ make_plan(struct json_object *tokens, struct json_object *labels,
 				p->pin_all_tpm2 = false;
 			if (strcmp(type, "fido2") != 0)
 				p->pin_all_fido2 = false;
-		} else if (needs & NEEDS_TOUCH) {
+		} else if (needs & NEEDS_TOUCH)
 			p->touch_only = true;
-			/* Remembered only while it is the only one. */
-			if (p->ntouch_only++ == 0)
-				p->only_touch_label = cli_jstr(t, "label");
-			else
-				p->only_touch_label = NULL;
-		}
 	}
 }
 
@@ -181,23 +173,15 @@ stepup_request(const char *verb, struct json_object *args,
 {
 	struct secret *pin = NULL;
 	struct plan p;
-	bool want_pin, asked = false, hinted = false;
+	bool want_pin, asked = false;
 	int attempt, r;
 
 	make_plan(tokens, labels, o, &p);
-	/* With a touch-only token at hand, a touch is all it takes. */
-	want_pin = o->pin_fd >= 0 || (p.pin[0] != '\0' && !p.touch_only);
 	/*
-	 * The agent tries tokens in enrollment order and stops at one that
-	 * wants a PIN we did not send: name the touch token, if it is the
-	 * only one, and drop the name again if it is not plugged in.
+	 * With a touch-only token at hand, a touch is all it takes: sent no
+	 * PIN, the agent passes over tokens that want one (and absent ones).
 	 */
-	if (!want_pin && o->token == NULL && p.only_touch_label != NULL &&
-	    p.ntouch_only == 1 && p.pin[0] != '\0') {
-		if ((r = jsonx_add_str(args, "token", p.only_touch_label)) != 0)
-			goto out;
-		hinted = true;
-	}
+	want_pin = o->pin_fd >= 0 || (p.pin[0] != '\0' && !p.touch_only);
 	for (attempt = 1;; attempt++) {
 		if (want_pin && pin == NULL &&
 		    (o->pin_fd < 0 || attempt == 1)) {
@@ -205,21 +189,15 @@ stepup_request(const char *verb, struct json_object *args,
 				goto out;
 			asked = o->pin_fd < 0;
 		}
-		/* Only when the token the agent will try first needs it. */
+		/* Only when the token that will answer needs it. */
 		if (p.touch[0] != '\0' &&
-		    (hinted || (p.first_needs & NEEDS_TOUCH)))
+		    ((p.first_needs & NEEDS_TOUCH) ||
+			(!want_pin && p.touch_only)))
 			cli_notice_open(
 			    "Touch your security key (%s)...", p.touch);
 		r = cli_request(verb, args, pin, rep);
 		if (r == JIT_OK || attempt >= STEPUP_TRIES)
 			break;
-		if (hinted && (r == JIT_E_NODEV || r == JIT_E_WRONG_TOKEN)) {
-			(void)cli_fail(r, rep);
-			json_object_object_del(args, "token");
-			hinted = false;
-			p.touch[0] = '\0';
-			continue;
-		}
 		if (r == JIT_E_PIN && asked && rep->retries != 0) {
 			(void)cli_fail(r, rep);
 			secret_free(pin);
@@ -235,8 +213,6 @@ stepup_request(const char *verb, struct json_object *args,
 		break;
 	}
 out:
-	if (hinted)
-		json_object_object_del(args, "token");
 	secret_free(pin);
 	return r;
 }

@@ -146,4 +146,18 @@ ok "e still opens with the TPM" jitctl unlock e --token laptop \
 ok "e keeps two wraps (yk1, laptop) after yk2 is gone" test "$(python3 -c \
     'import json,sys; print(len(json.load(open(sys.argv[1]))["wraps"]))' \
     "$DATA/creds/e.json")" = 2
+
+# A PIN token enrolled before the touch token: sent no PIN, the agent passes
+# over the TPM and the touch opens it.
+ok "unenroll yk1 --force (deletes what only it opened)" jitctl unenroll yk1 \
+    --force
+sim_start yk1 || exit 1
+ok "enroll yk1 again, after the TPM" jitctl enroll fido2 --label yk1 \
+    --device "sim:$T/yk1.sock" --allow-simulated
+ok "add h (laptop, then yk1)" bash -c \
+    "printf 'hotel' | '$JITCTL_BIN' add h --ttl 1h"
+ok "unlock h with a touch and no PIN" jitctl unlock h </dev/null
+has "jitctl asked for the touch" "$T/err" 'Touch your security key \(yk1\)'
+has "the touch token opened it" "$DATA/audit.log" \
+    '"event":"unlock","names":\["h"\],"token":"yk1"'
 e2e_done
