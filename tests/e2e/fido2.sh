@@ -98,6 +98,8 @@ has "saying what it needs" "$T/err" 'needs a TPM or a FIDO2 key enrolled with --
 sim_stop yk1
 fails "with the key gone, unlock says so" 5 jitctl unlock a
 has "saying the token is not present" "$T/err" 'not present|absent|went away|no FIDO|plug|no simulated token is running'
+ok "adding needs no hardware (the key is unplugged)" bash -c \
+    "printf 'india' | '$JITCTL_BIN' add i --ttl 1h"
 sim_start yk1 || exit 1
 ok "restarted with --state, it opens again" jitctl unlock a
 

@@ -8,6 +8,11 @@ ok "the agent prints its socket for eval" grep -q \
     "JIT_AGENT_SOCK=$JIT_AGENT_SOCK; export JIT_AGENT_SOCK;" "$T/agent.env"
 ok "socket is 0600" test "$(stat -c %a "$JIT_AGENT_SOCK")" = 600
 
+for v in $("$JITCTL_BIN" --help | sed -n '/^Verbs:/,/^$/p' | \
+    awk 'NR > 1 { print $1 }'); do
+	ok "jitctl $v --help" jitctl "$v" --help
+	has "jitctl $v --help shows its usage" "$T/out" "usage: jitctl.* $v"
+done
 ok "enroll a TPM with a PIN from a descriptor" tpm_enroll laptop
 ok "tokens lists it" jitctl tokens
 has "tokens names laptop and tpm2" "$T/out" 'laptop.*tpm2'
