@@ -32,6 +32,7 @@ static const struct {
 	{ "revoke", ext_revoke },
 	{ "audit-head", ext_audit_head },
 	{ "request", ext_request },
+	{ "verify", ext_verify },
 };
 #define NEXTS (sizeof(exts) / sizeof(exts[0]))
 

@@ -64,6 +64,8 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 		    CRED_NAME_MAX);
 		return JIT_OK;
 	}
+	if (ext_check_wrappable(ag, rq->conn) != 0)
+		return JIT_OK;
 	if (!conf_kind_valid(a.kind)) {
 		reply_ext_err(rq->conn, JIT_E_ARG, -1,
 		    "unknown kind '%s' "

@@ -67,6 +67,54 @@ ext_token_json(const struct hw_token *t)
 	return o;
 }
 
+int
+ext_check_wrappable(struct agent *ag, struct conn *conn)
+{
+	const char *why;
+
+	switch (store_set_state(ag->store, &why)) {
+	case SET_VERIFIED: return JIT_OK;
+	case SET_EMPTY: reply_ext_err(conn, JIT_E_NOTOKEN, -1, NULL); break;
+	case SET_UNVERIFIED:
+		reply_ext_err(conn, JIT_E_UNVERIFIED, -1, NULL);
+		break;
+	case SET_FAILED:
+		reply_ext_err(conn, JIT_E_AUTH, -1,
+		    "nothing is wrapped to the enrolled tokens: %s; unenroll that token (a genuine token approves it) or restore tokens.json",
+		    why);
+		break;
+	case SET_BROKEN:
+		reply_ext_err(conn, JIT_E_AUTH, -1,
+		    "nothing is wrapped to the enrolled tokens: %s", why);
+		break;
+	}
+	return JIT_E_DENIED;
+}
+
+static const char *const set_state_names[] = {
+	[SET_EMPTY] = "empty",
+	[SET_UNVERIFIED] = "unverified",
+	[SET_VERIFIED] = "verified",
+	[SET_FAILED] = "failed",
+	[SET_BROKEN] = "unreadable",
+};
+
+static struct json_object *
+set_json(const struct store *s)
+{
+	struct json_object *o;
+	enum store_set_state st;
+	const char *why;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	st = store_set_state(s, &why);
+	(void)jsonx_add_str(o, "state", set_state_names[st]);
+	if (why[0] != '\0' && (st == SET_FAILED || st == SET_BROKEN))
+		(void)jsonx_add_str(o, "why", why);
+	return o;
+}
+
 static struct json_object *
 tokens_array(const struct store *s)
 {
@@ -93,6 +141,7 @@ ext_tokens(struct agent *ag, struct request *rq, struct json_object *args,
 	if ((res = json_object_new_object()) == NULL)
 		return JIT_E_NOMEM;
 	json_object_object_add(res, "tokens", tokens_array(ag->store));
+	json_object_object_add(res, "set", set_json(ag->store));
 	r = reply_ext_ok(rq->conn, res, NULL);
 	json_object_put(res);
 	return r;

@@ -13,6 +13,7 @@
 #include "secret.h"
 #include "ssh-agent.h"
 #include "store.h"
+#include "tokenset.h"
 #include "vault.h"
 
 struct open_job {
@@ -34,6 +35,9 @@ struct open_job {
 	void *then_arg;
 	void (*then_free)(void *arg);
 	struct notify *notify; /* [agent] notify, if set */
+	bool verify_only; /* jitctl tokens --verify: no credential */
+	struct tokenset *set; /* the token that answers vouches for it */
+	struct tokenset_verdict verdict;
 };
 
 static void
@@ -60,7 +64,57 @@ open_job_free(struct open_job *j)
 	j->then_arg = NULL;
 	notify_disarm(j->notify);
 	j->notify = NULL;
+	tokenset_free(j->set);
+	j->set = NULL;
 	/* j itself is freed by hwq */
+}
+
+int
+open_identity_verified(struct hw_token *const *cands, size_t ncands,
+    const struct hw_auth *auth, const struct tokenset *set, const char *except,
+    struct hw_status *st, size_t *ret_used, struct secret **ret_sk,
+    struct secret **ret_key, struct tokenset_verdict *v)
+{
+	struct secret *sk = NULL;
+	size_t i;
+	int r = JIT_E_NOTOKEN;
+
+	memset(v, 0, sizeof(*v));
+	v->own_ok = true;
+	for (i = 0; i < ncands; i++) {
+		memset(st, 0, sizeof(*st));
+		st->retries = -1;
+		r = hw_open_identity(cands[i], auth, &sk, st);
+		/* An absent or foreign token, or one that wants a PIN when
+		 * none was given: try the next (a backup, a touch key). */
+		if ((r == JIT_E_NODEV || r == JIT_E_WRONG_TOKEN ||
+			(r == JIT_E_PIN_REQUIRED && auth->pin == NULL)) &&
+		    i + 1 < ncands) {
+			log_debug("token %s: %s; trying the next",
+			    cands[i]->label, jit_strerror(r));
+			continue;
+		}
+		break;
+	}
+	if (r != 0)
+		goto out;
+	*ret_used = i;
+	if (set != NULL) {
+		(void)tokenset_verify(
+		    set, cands[i]->id, sk, except, ret_key, v);
+		/* A token the set does not vouch for opens nothing. */
+		if (v->result != JIT_OK && !v->own_ok) {
+			hw_status_set(st, "%s", v->why);
+			r = JIT_E_AUTH;
+			goto out;
+		}
+	}
+	*ret_sk = sk;
+	sk = NULL;
+	r = JIT_OK;
+out:
+	secret_free(sk);
+	return r;
 }
 
 /* In a worker thread: one hardware operation, then software for all. */
@@ -71,30 +125,16 @@ open_run(struct hwjob *hj)
 	struct secret *sk = NULL;
 	struct hw_auth auth;
 	size_t i, k;
-	int r = JIT_E_NOTOKEN;
+	int r;
 
 	memset(&auth, 0, sizeof(auth));
 	auth.pin = j->pin;
 	auth.touch_timeout_ms = j->touch_timeout_ms;
 	auth.cancel = &hj->cancel;
-	for (i = 0; i < j->ncands; i++) {
-		memset(&hj->st, 0, sizeof(hj->st));
-		hj->st.retries = -1;
-		r = hw_open_identity(j->cands[i], &auth, &sk, &hj->st);
-		/* An absent or foreign token, or one that wants a PIN when
-		 * none was given: try the next (a backup, a touch key). */
-		if ((r == JIT_E_NODEV || r == JIT_E_WRONG_TOKEN ||
-			(r == JIT_E_PIN_REQUIRED && j->pin == NULL)) &&
-		    i + 1 < j->ncands) {
-			log_debug("token %s: %s; trying the next",
-			    j->cands[i]->label, jit_strerror(r));
-			continue;
-		}
-		break;
-	}
-	if (r != 0)
+	if ((r = open_identity_verified(j->cands, j->ncands, &auth, j->set,
+		 NULL, &hj->st, &j->used, &sk, NULL, &j->verdict)) != 0)
 		goto out;
-	j->used = i;
+	i = j->used;
 	for (k = 0; k < j->n; k++)
 		j->errs[k] = cred_sealed_open(j->cs[k], j->cands[i]->id, sk,
 		    j->cands[i]->recipient, &j->out[k]);
@@ -102,6 +142,32 @@ open_run(struct hwjob *hj)
 out:
 	secret_free(sk);
 	hj->result = r;
+}
+
+/* The verdict of the token that answered on the set it was given. */
+static void
+open_record_verdict(struct agent *ag, struct open_job *j)
+{
+	struct json_object *ev;
+	const char *label;
+
+	if (j->set == NULL)
+		return;
+	if (j->hj.result != 0 && j->verdict.result == JIT_OK)
+		return; /* no token answered: no verdict */
+	label = j->hj.result == 0 ? j->cands[j->used]->label : "?";
+	store_set_verified(ag->store, j->set->generation, j->verdict.result,
+	    j->verdict.why);
+	if (j->verdict.result == JIT_OK)
+		return;
+	log_error("the enrolled tokens do not verify: %s", j->verdict.why);
+	if ((ev = event_new("deny")) != NULL) {
+		event_str(ev, "why", "token set altered");
+		event_str(ev, "detail", j->verdict.why);
+		event_str(ev, "token", label);
+		event_peer(ev, &j->peer);
+	}
+	event_emit(ag, ev);
 }
 
 static void
@@ -210,6 +276,8 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 		event_peer(ev, &j->peer);
 	}
 	event_emit(ag, ev);
+	if (j->set != NULL && j->verdict.result != JIT_OK)
+		(void)jsonx_add_str(res, "warning", j->verdict.why);
 	json_object_object_add(res, "unlocked", ok);
 	json_object_object_add(res, "failed", failed);
 	(void)jsonx_add_str(res, "token", label);
@@ -221,6 +289,32 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 		    "%s",
 		    json_object_to_json_string(failed));
 	else if (reply_ext_ok(j->hj.conn, res, NULL) != 0)
+		reply_ext_err(j->hj.conn, JIT_E_INTERNAL, -1, NULL);
+	json_object_put(res);
+}
+
+static void
+open_done_verify(struct agent *ag, struct open_job *j)
+{
+	struct json_object *res, *ev;
+	const char *why;
+
+	if (store_set_state(ag->store, &why) != SET_VERIFIED) {
+		reply_ext_err(j->hj.conn, JIT_E_AUTH, -1,
+		    "the enrolled tokens do not verify with %s: %s",
+		    j->cands[j->used]->label, why);
+		return;
+	}
+	if ((ev = event_new("verify")) != NULL) {
+		event_str(ev, "token", j->cands[j->used]->label);
+		event_int(ev, "tokens", (int64_t)store_ntokens(ag->store));
+		event_peer(ev, &j->peer);
+	}
+	event_emit(ag, ev);
+	res = json_object_new_object();
+	(void)jsonx_add_str(res, "token", j->cands[j->used]->label);
+	(void)jsonx_add_int(res, "tokens", (int64_t)store_ntokens(ag->store));
+	if (reply_ext_ok(j->hj.conn, res, NULL) != 0)
 		reply_ext_err(j->hj.conn, JIT_E_INTERNAL, -1, NULL);
 	json_object_put(res);
 }
@@ -251,10 +345,12 @@ open_done(struct hwjob *hj)
 	struct conn *conn = hj->conn;
 
 	if (conn == NULL) {
+		open_record_verdict(ag, j);
 		log_info("client left before the token answered; nothing kept");
 		goto out;
 	}
 	conn_set_job(conn, NULL);
+	open_record_verdict(ag, j);
 	if (j->then != NULL) {
 		if (hj->result != 0)
 			audit_open_fail(ag, j, hj->result);
@@ -263,7 +359,9 @@ open_done(struct hwjob *hj)
 	} else if (hj->result != 0) {
 		audit_open_fail(ag, j, hj->result);
 		ext_reply_hw_err(conn, hj->result, &hj->st);
-	} else if (j->for_get)
+	} else if (j->verify_only)
+		open_done_verify(ag, j);
+	else if (j->for_get)
 		open_done_get(ag, j);
 	else
 		open_done_unlock(ag, j);
@@ -339,6 +437,7 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 	j->n = a->n;
 	j->window_s = a->window_s;
 	j->for_get = a->for_get;
+	j->verify_only = a->verify_only;
 	j->touch_timeout_ms = ag->touch_timeout_ms;
 	j->peer = *rq->peer;
 	if ((j->cs = calloc(a->n ? a->n : 1, sizeof(*j->cs))) == NULL ||
@@ -354,7 +453,8 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 	for (i = 0; i < a->n; i++)
 		if ((r = cred_snapshot(a->creds[i], &j->cs[i])) != 0)
 			goto fail;
-	if ((r = pick_tokens(ag, j, a->creds, a->n, a->token_label)) != 0)
+	if ((r = pick_tokens(ag, j, a->creds, a->n, a->token_label)) != 0 ||
+	    (r = tokenset_dup(store_tokenset(ag->store), &j->set)) != 0)
 		goto fail;
 	if (j->ncands == 0 && j->then != NULL) {
 		void *arg = j->then_arg;
@@ -498,4 +598,33 @@ ext_unlock(struct agent *ag, struct request *rq, struct json_object *args,
 	r = ext_open_submit(ag, rq, &oa);
 	free(creds);
 	return r;
+}
+
+/* jitctl tokens --verify: one token vouches for the set, nothing opens. */
+int
+ext_verify(struct agent *ag, struct request *rq, struct json_object *args,
+    struct secret **payload)
+{
+	struct open_args oa;
+	const char *label = NULL, *why;
+	int r;
+
+	memset(&oa, 0, sizeof(oa));
+	if ((r = jsonx_opt_str(args, "token", HW_LABEL_MAX, &label)) != 0 &&
+	    r != JIT_E_NOENT)
+		return JIT_E_FORMAT;
+	switch (store_set_state(ag->store, &why)) {
+	case SET_EMPTY:
+		reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1, NULL);
+		return JIT_OK;
+	case SET_BROKEN:
+		reply_ext_err(rq->conn, JIT_E_AUTH, -1, "%s", why);
+		return JIT_OK;
+	default: break;
+	}
+	oa.token_label = label;
+	oa.verify_only = true;
+	oa.pin = *payload;
+	*payload = NULL;
+	return ext_open_submit(ag, rq, &oa);
 }

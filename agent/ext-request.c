@@ -795,6 +795,9 @@ ext_request(struct agent *ag, struct request *rq, struct json_object *args,
 		    ag->conf != NULL ? ag->conf->path : "the configuration");
 		return JIT_OK;
 	}
+	/* Before the issuer mints anything upstream. */
+	if (ext_check_wrappable(ag, rq->conn) != 0)
+		return JIT_OK;
 	if (name == NULL)
 		name = profile;
 	if (!store_valid_name(name)) {

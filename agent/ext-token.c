@@ -1,33 +1,107 @@
-/* Verbs on tokens: enroll (off the loop) and unenroll. */
+/* Verbs on the token set: enroll and unenroll, each approved by a token. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
 #include "events.h"
 #include "ext.h"
+#include "fields.h"
 #include "hwq.h"
 #include "jsonx.h"
 #include "log.h"
+#include "seal.h"
 #include "secret.h"
 #include "store.h"
+#include "tokenset.h"
 #include "vault.h"
 
-struct enroll_job {
+/*
+ * Both verbs change the token set, so both need a fresh touch or PIN on a
+ * token already enrolled (only the very first enrollment has nobody to
+ * ask): that token opens its box of the set's key, vouches for the set,
+ * and the changed set is sealed with the key in the same job.
+ */
+struct token_job {
 	struct hwjob hj; /* first: hwq frees the job */
-	char *type, *label, *device;
-	struct secret *pin;
-	bool uv, allow_simulated;
+	char *type, *label, *device; /* enroll: the new token */
+	bool uv, allow_simulated, force;
+	struct secret *pin; /* enroll: the new token's PIN */
+	struct secret *auth_pin; /* the approving token's PIN */
 	int touch_timeout_ms;
-	struct hw_token *tok;
+	struct hw_token **cands; /* copies of the tokens that may approve */
+	size_t ncands, used;
+	struct tokenset *set; /* snapshot in, the new set out */
+	uint64_t generation; /* of the snapshot */
+	struct tokenset_verdict verdict;
 	struct peer peer;
 };
 
 static void
+token_job_free(struct token_job *j)
+{
+	size_t i;
+
+	for (i = 0; i < j->ncands; i++)
+		hw_token_free(j->cands[i]);
+	free(j->cands);
+	tokenset_free(j->set);
+	free(j->type);
+	free(j->label);
+	free(j->device);
+	secret_free(j->pin);
+	secret_free(j->auth_pin);
+	/* j itself is freed by hwq */
+}
+
+static const char *
+approver(const struct token_job *j)
+{
+	return j->ncands > 0 ? j->cands[j->used]->label : NULL;
+}
+
+/* In a worker thread: the approving token's key to the set.  Every record
+ * but except (a repair removes it) must check out; a changed list alone
+ * is sealed again by the change. */
+static int
+approve(struct token_job *j, const char *except, struct secret **ret_key)
+{
+	struct secret *sk = NULL;
+	struct hw_auth auth;
+	int r;
+
+	memset(&auth, 0, sizeof(auth));
+	auth.pin = j->auth_pin;
+	auth.touch_timeout_ms = j->touch_timeout_ms;
+	auth.cancel = &j->hj.cancel;
+	if ((r = open_identity_verified(j->cands, j->ncands, &auth, j->set,
+		 except, &j->hj.st, &j->used, &sk, ret_key, &j->verdict)) != 0)
+		goto out;
+	if (!j->verdict.records_ok || *ret_key == NULL) {
+		hw_status_set(&j->hj.st,
+		    "the enrolled tokens do not verify: %s; unenroll the token named there first",
+		    j->verdict.why);
+		r = JIT_E_AUTH;
+	}
+out:
+	secret_free(sk);
+	return r;
+}
+
+static void
 enroll_run(struct hwjob *hj)
 {
-	struct enroll_job *j = (struct enroll_job *)hj;
+	struct token_job *j = (struct token_job *)hj;
 	struct hw_enroll_args a;
+	struct secret *key = NULL, *nsk = NULL;
+	struct hw_token *tok = NULL;
+	int r;
 
+	if (j->ncands > 0)
+		r = approve(j, NULL, &key);
+	else
+		r = seal_random_key(&key); /* the first token: a new set */
+	if (r != 0)
+		goto out;
 	memset(&a, 0, sizeof(a));
 	a.type = j->type;
 	a.label = j->label;
@@ -36,65 +110,271 @@ enroll_run(struct hwjob *hj)
 	a.uv = j->uv;
 	a.allow_simulated = j->allow_simulated;
 	a.touch_timeout_ms = j->touch_timeout_ms;
+	memset(&hj->st, 0, sizeof(hj->st));
 	hj->st.retries = -1;
-	hj->result = hw_enroll(&a, &j->tok, &hj->st);
+	if ((r = hw_enroll(&a, &tok, &nsk, &hj->st)) != 0 ||
+	    (r = tokenset_add(j->set, tok, nsk, key)) != 0)
+		goto out;
+	tok = NULL; /* the set has it */
+out:
+	hw_token_free(tok);
+	secret_free(nsk);
+	secret_free(key);
+	hj->result = r;
+}
+
+static void
+unenroll_run(struct hwjob *hj)
+{
+	struct token_job *j = (struct token_job *)hj;
+	struct secret *key = NULL;
+	int r;
+
+	/* A set that names a token added behind the agent's back is
+	 * repaired this way: that record need not check out. */
+	if ((r = approve(j, j->label, &key)) == 0)
+		r = tokenset_remove(j->set, j->label, key);
+	secret_free(key);
+	hj->result = r;
+}
+
+/* Set changes are made one at a time, on the set they were approved on. */
+static int
+token_job_commit(struct agent *ag, struct token_job *j)
+{
+	int r;
+
+	if (store_tokenset(ag->store)->generation != j->generation)
+		return JIT_E_BUSY;
+	if ((r = store_replace_tokenset(ag->store, j->set)) != 0)
+		return r;
+	j->set = NULL;
+	return JIT_OK;
+}
+
+static void
+token_job_reply_err(struct token_job *j, int r)
+{
+	if (r == JIT_E_EXISTS)
+		reply_ext_err(j->hj.conn, r, -1,
+		    "a token labelled %s is already enrolled", j->label);
+	else if (r == JIT_E_BUSY)
+		reply_ext_err(j->hj.conn, r, -1,
+		    "the enrolled tokens changed while this waited for the token: try again");
+	else
+		ext_reply_hw_err(j->hj.conn, r, &j->hj.st);
 }
 
 static void
 enroll_done(struct hwjob *hj)
 {
-	struct enroll_job *j = (struct enroll_job *)hj;
+	struct token_job *j = (struct token_job *)hj;
 	struct agent *ag = hj->ag;
 	struct json_object *res, *ev;
+	const struct hw_token *t = NULL;
 	int r = hj->result;
 
-	if (r == 0 && (r = store_add_token(ag->store, j->tok)) == 0)
-		j->tok = NULL; /* the store has it */
+	if (r == 0 && (r = token_job_commit(ag, j)) == 0)
+		t = store_token_by_label(ag->store, j->label);
 	ev = event_new(r == 0 ? "enroll" : "deny");
 	event_str(ev, "token", j->label);
 	event_str(ev, "type", j->type);
 	event_str(ev, "device", j->device);
-	if (r != 0)
+	event_str(ev, "approved_by", approver(j));
+	if (r != 0) {
 		event_str(ev, "why", jit_errname(r));
-	if (r == 0 && j->allow_simulated)
-		(void)jsonx_add_bool(ev, "simulated",
-		    store_token_by_label(ag->store, j->label)->simulated);
+		event_str(ev, "detail", hj->st.msg[0] ? hj->st.msg : NULL);
+	}
+	if (t != NULL && t->simulated)
+		(void)jsonx_add_bool(ev, "simulated", true);
 	event_peer(ev, &j->peer);
 	event_emit(ag, ev);
 	if (hj->conn == NULL)
 		goto out;
 	conn_set_job(hj->conn, NULL);
-	if (r != 0) {
-		if (r == JIT_E_EXISTS)
-			reply_ext_err(hj->conn, r, -1,
-			    "a token labelled %s is "
-			    "already enrolled",
-			    j->label);
-		else
-			ext_reply_hw_err(hj->conn, r, &hj->st);
-	} else {
+	if (r != 0)
+		token_job_reply_err(j, r);
+	else {
 		res = json_object_new_object();
-		json_object_object_add(res, "token",
-		    ext_token_json(store_token_by_label(ag->store, j->label)));
+		json_object_object_add(res, "token", ext_token_json(t));
+		if (approver(j) != NULL)
+			(void)jsonx_add_str(res, "approved_by", approver(j));
 		if (reply_ext_ok(hj->conn, res, NULL) != 0)
 			reply_ext_err(hj->conn, JIT_E_INTERNAL, -1, NULL);
 		json_object_put(res);
 	}
 	conn_done(hj->conn);
 out:
-	hw_token_free(j->tok);
-	free(j->type);
-	free(j->label);
-	free(j->device);
-	secret_free(j->pin);
+	token_job_free(j);
+}
+
+static void
+unenroll_done(struct hwjob *hj)
+{
+	struct token_job *j = (struct token_job *)hj;
+	struct agent *ag = hj->ag;
+	struct json_object *res, *ev;
+	struct hw_token *t;
+	struct cred *c;
+	size_t rewrapped = 0, orphans = 0, i;
+	int r = hj->result;
+
+	if (r == 0 && store_tokenset(ag->store)->generation != j->generation)
+		r = JIT_E_BUSY;
+	t = store_token_by_label(ag->store, j->label);
+	if (r == 0 && t == NULL)
+		r = JIT_E_NOENT;
+	/* What --force deletes must not stay unlocked. */
+	for (i = 0; r == 0 && j->force && i < store_ncreds(ag->store); i++) {
+		c = store_cred_at(ag->store, i);
+		if (c->nwraps == 1 && cred_wrapped_to(c, t->id))
+			vault_wipe(ag->vault, c);
+	}
+	/* Wraps first: an interruption leaves the token enrolled, never a
+	 * wrap to a token that is gone. */
+	if (r == 0)
+		r = store_drop_wraps(
+		    ag->store, t->id, j->force, &rewrapped, &orphans);
+	if (r == 0)
+		r = token_job_commit(ag, j);
+	ev = event_new(r == 0 ? "unenroll" : "deny");
+	event_str(ev, "token", j->label);
+	event_str(ev, "approved_by", approver(j));
+	if (r == 0) {
+		event_int(ev, "rewrapped", (int64_t)rewrapped);
+		event_int(ev, "deleted", (int64_t)orphans);
+	} else
+		event_str(ev, "why", jit_errname(r));
+	event_peer(ev, &j->peer);
+	event_emit(ag, ev);
+	if (hj->conn == NULL)
+		goto out;
+	conn_set_job(hj->conn, NULL);
+	if (r == JIT_E_DENIED)
+		reply_ext_err(hj->conn, r, -1,
+		    "%zu credential(s) open only with %s: enroll a backup token and add them again, or pass --force to delete them",
+		    orphans, j->label);
+	else if (r == JIT_E_NOENT)
+		reply_ext_err(hj->conn, r, -1, "no token labelled %s is enrolled",
+		    j->label);
+	else if (r != 0)
+		token_job_reply_err(j, r);
+	else {
+		res = json_object_new_object();
+		(void)jsonx_add_str(res, "label", j->label);
+		(void)jsonx_add_int(res, "rewrapped", (int64_t)rewrapped);
+		(void)jsonx_add_str(res, "approved_by", approver(j));
+		if (reply_ext_ok(hj->conn, res, NULL) != 0)
+			reply_ext_err(hj->conn, JIT_E_INTERNAL, -1, NULL);
+		json_object_put(res);
+	}
+	conn_done(hj->conn);
+out:
+	token_job_free(j);
+}
+
+/* The payload of enroll: fields "pin" (the new token's) and "auth_pin"
+ * (the approving token's), each optional. */
+static int
+enroll_pins(struct secret *payload, struct token_job *j)
+{
+	struct field f;
+	int r;
+
+	if (payload == NULL)
+		return JIT_OK;
+	if ((r = fields_validate(payload, NULL)) != 0)
+		return JIT_E_FORMAT;
+	if (fields_get(payload, "pin", &f) == 0 &&
+	    (r = secret_from(f.val, f.vallen, &j->pin)) != 0)
+		return r;
+	if (fields_get(payload, "auth_pin", &f) == 0 &&
+	    (r = secret_from(f.val, f.vallen, &j->auth_pin)) != 0)
+		return r;
+	return JIT_OK;
+}
+
+/* Copies of the tokens that may approve: the one named, or all. */
+static int
+approvers(struct agent *ag, struct token_job *j, const char *only)
+{
+	struct hw_token *t;
+	size_t i, n = store_ntokens(ag->store);
+	int r;
+
+	if (n > 0 && (j->cands = calloc(n, sizeof(*j->cands))) == NULL)
+		return JIT_E_NOMEM;
+	for (i = 0; i < n; i++) {
+		t = store_token_at(ag->store, i);
+		if (only != NULL && strcmp(t->label, only) != 0)
+			continue;
+		if ((r = hw_token_dup(t, &j->cands[j->ncands])) != 0)
+			return r;
+		j->ncands++;
+	}
+	return JIT_OK;
+}
+
+/* Refusals that need no token; JIT_OK to go on, else replied. */
+static int
+set_usable(struct agent *ag, struct request *rq, bool first)
+{
+	const char *why;
+
+	if (store_set_state(ag->store, &why) == SET_BROKEN) {
+		reply_ext_err(rq->conn, JIT_E_AUTH, -1,
+		    "%s: nothing can be enrolled or unenrolled until it is restored or removed",
+		    why);
+		return JIT_E_AUTH;
+	}
+	if (first && store_first_enroll_ok(ag->store) == JIT_E_DENIED) {
+		reply_ext_err(rq->conn, JIT_E_DENIED, -1,
+		    "%zu credential(s) are stored but no token is enrolled: %s was deleted; restore it from a backup, or move creds/ away to start over",
+		    store_ncreds(ag->store), TOKENSET_FILE);
+		return JIT_E_DENIED;
+	}
+	return JIT_OK;
+}
+
+static int
+token_job_submit(struct agent *ag, struct request *rq, struct token_job *j,
+    const char *approver_label)
+{
+	int r;
+
+	j->touch_timeout_ms = ag->touch_timeout_ms;
+	j->peer = *rq->peer;
+	j->generation = store_tokenset(ag->store)->generation;
+	if ((r = tokenset_dup(store_tokenset(ag->store), &j->set)) != 0 ||
+	    (r = approvers(ag, j, approver_label)) != 0)
+		return r;
+	if (store_ntokens(ag->store) > 0 && j->ncands == 0) {
+		reply_ext_err(rq->conn, JIT_E_NOENT, -1,
+		    "no token labelled %s is enrolled to approve this",
+		    approver_label);
+		return JIT_E_NOENT;
+	}
+	/* The lane of the approving token, the one touched first. */
+	if ((j->hj.device = strdup(j->ncands > 0 ?
+			 (j->cands[0]->device ? j->cands[0]->device :
+						j->cands[0]->type) :
+			 (j->device != NULL ? j->device : j->type))) == NULL)
+		return JIT_E_NOMEM;
+	j->hj.conn = rq->conn;
+	if ((r = hwq_submit(ag->hwq, &j->hj)) != 0) {
+		free(j->hj.device);
+		return r;
+	}
+	conn_set_job(rq->conn, &j->hj);
+	return AGENT_DEFERRED;
 }
 
 int
 ext_enroll(struct agent *ag, struct request *rq, struct json_object *args,
     struct secret **payload)
 {
-	struct enroll_job *j;
-	const char *type, *label, *device = NULL;
+	struct token_job *j;
+	const char *type, *label, *device = NULL, *by = NULL;
 	bool uv = false, sim = false;
 	int r;
 
@@ -105,109 +385,82 @@ ext_enroll(struct agent *ag, struct request *rq, struct json_object *args,
 		r != JIT_E_NOENT) ||
 	    ((r = jsonx_opt_bool(args, "uv", &uv)) != 0 && r != JIT_E_NOENT) ||
 	    ((r = jsonx_opt_bool(args, "allow_simulated", &sim)) != 0 &&
+		r != JIT_E_NOENT) ||
+	    ((r = jsonx_opt_str(args, "token", HW_LABEL_MAX, &by)) != 0 &&
 		r != JIT_E_NOENT))
 		return JIT_E_FORMAT;
 	if (hw_backend_find(type) == NULL) {
 		reply_ext_err(rq->conn, JIT_E_UNSUPPORTED, -1,
-		    "unknown token "
-		    "type '%s' (this build has: %s)",
-		    type, hw_backend_list());
+		    "unknown token type '%s' (this build has: %s)", type,
+		    hw_backend_list());
 		return JIT_OK;
 	}
 	if (store_token_by_label(ag->store, label) != NULL) {
 		reply_ext_err(rq->conn, JIT_E_EXISTS, -1,
-		    "a token labelled %s "
-		    "is already enrolled",
-		    label);
+		    "a token labelled %s is already enrolled", label);
 		return JIT_OK;
 	}
+	if (set_usable(ag, rq, store_ntokens(ag->store) == 0) != 0)
+		return JIT_OK;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return JIT_E_NOMEM;
 	j->uv = uv;
 	j->allow_simulated = sim;
-	j->touch_timeout_ms = ag->touch_timeout_ms;
-	j->peer = *rq->peer;
-	j->pin = *payload;
-	*payload = NULL;
-	if ((j->type = strdup(type)) == NULL ||
-	    (j->label = strdup(label)) == NULL ||
-	    (device != NULL && (j->device = strdup(device)) == NULL) ||
-	    (j->hj.device = strdup(device != NULL ? device : type)) == NULL) {
-		r = JIT_E_NOMEM;
-		goto fail;
-	}
-	j->hj.conn = rq->conn;
 	j->hj.run = enroll_run;
 	j->hj.done = enroll_done;
-	if ((r = hwq_submit(ag->hwq, &j->hj)) != 0)
+	if ((r = enroll_pins(*payload, j)) != 0 ||
+	    (j->type = strdup(type)) == NULL ||
+	    (j->label = strdup(label)) == NULL ||
+	    (device != NULL && (j->device = strdup(device)) == NULL)) {
+		r = r != 0 ? r : JIT_E_NOMEM;
 		goto fail;
-	conn_set_job(rq->conn, &j->hj);
-	return AGENT_DEFERRED;
+	}
+	if ((r = token_job_submit(ag, rq, j, by)) == AGENT_DEFERRED)
+		return r;
 fail:
-	free(j->hj.device);
-	free(j->type);
-	free(j->label);
-	free(j->device);
-	secret_free(j->pin);
+	token_job_free(j);
 	free(j);
-	return r;
+	return r == JIT_E_NOENT ? JIT_OK : r;
 }
 
 int
 ext_unenroll(struct agent *ag, struct request *rq, struct json_object *args,
     struct secret **payload)
 {
-	struct json_object *res, *ev;
-	struct hw_token *t;
-	struct cred *c;
-	const char *label;
-	size_t rewrapped = 0, orphans = 0, i;
+	struct token_job *j;
+	const char *label, *by = NULL;
 	bool force = false;
 	int r;
 
-	(void)payload;
 	if ((r = ext_str_arg(args, "label", HW_LABEL_MAX, &label)) != 0)
 		return r;
-	if ((r = jsonx_opt_bool(args, "force", &force)) != 0 &&
-	    r != JIT_E_NOENT)
-		return r;
-	/* What --force deletes must not stay unlocked. */
-	if (force && (t = store_token_by_label(ag->store, label)) != NULL) {
-		for (i = 0; i < store_ncreds(ag->store); i++) {
-			c = store_cred_at(ag->store, i);
-			if (c->nwraps == 1 && cred_wrapped_to(c, t->id))
-				vault_wipe(ag->vault, c);
-		}
-	}
-	r = store_remove_token(ag->store, label, force, &rewrapped, &orphans);
-	if (r == JIT_E_NOENT) {
-		reply_ext_err(rq->conn, r, -1,
-		    "no token labelled %s is "
-		    "enrolled",
-		    label);
+	if (((r = jsonx_opt_bool(args, "force", &force)) != 0 &&
+		r != JIT_E_NOENT) ||
+	    ((r = jsonx_opt_str(args, "token", HW_LABEL_MAX, &by)) != 0 &&
+		r != JIT_E_NOENT))
+		return JIT_E_FORMAT;
+	if (store_token_by_label(ag->store, label) == NULL) {
+		reply_ext_err(rq->conn, JIT_E_NOENT, -1,
+		    "no token labelled %s is enrolled", label);
 		return JIT_OK;
 	}
-	if (r == JIT_E_DENIED) {
-		reply_ext_err(rq->conn, r, -1,
-		    "%zu credential(s) open only "
-		    "with %s: enroll a backup token and add them again, or "
-		    "pass --force to delete them",
-		    orphans, label);
+	if (set_usable(ag, rq, false) != 0)
 		return JIT_OK;
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return JIT_E_NOMEM;
+	j->force = force;
+	j->auth_pin = *payload;
+	*payload = NULL;
+	j->hj.run = unenroll_run;
+	j->hj.done = unenroll_done;
+	if ((j->label = strdup(label)) == NULL) {
+		r = JIT_E_NOMEM;
+		goto fail;
 	}
-	if (r != 0)
+	if ((r = token_job_submit(ag, rq, j, by)) == AGENT_DEFERRED)
 		return r;
-	if ((ev = event_new("unenroll")) != NULL) {
-		event_str(ev, "token", label);
-		event_int(ev, "rewrapped", (int64_t)rewrapped);
-		event_int(ev, "deleted", (int64_t)orphans);
-		event_peer(ev, rq->peer);
-	}
-	event_emit(ag, ev);
-	res = json_object_new_object();
-	(void)jsonx_add_str(res, "label", label);
-	(void)jsonx_add_int(res, "rewrapped", (int64_t)rewrapped);
-	r = reply_ext_ok(rq->conn, res, NULL);
-	json_object_put(res);
-	return r;
+fail:
+	token_job_free(j);
+	free(j);
+	return r == JIT_E_NOENT ? JIT_OK : r;
 }

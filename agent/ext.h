@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 
 #include "agent.h"
+#include "tokenset.h"
 
 struct secret;
 struct hw_token;
@@ -22,7 +23,7 @@ typedef int ext_fn(struct agent *ag, struct request *rq,
     struct json_object *args, struct secret **payload);
 
 ext_fn ext_status, ext_tokens, ext_enroll, ext_unenroll, ext_add, ext_unlock,
-    ext_get, ext_lock, ext_revoke, ext_audit_head, ext_request;
+    ext_get, ext_lock, ext_revoke, ext_audit_head, ext_request, ext_verify;
 
 /* Helpers shared by the handlers. */
 int ext_str_arg(
@@ -30,6 +31,9 @@ int ext_str_arg(
 int ext_duration_arg(
     struct json_object *args, const char *key, int64_t *ret, int64_t dflt);
 struct json_object *ext_token_json(const struct hw_token *t);
+/* JIT_OK if credentials may be wrapped to the token set now; else it
+ * replied with what is missing (a verification, a repair). */
+int ext_check_wrappable(struct agent *ag, struct conn *conn);
 /* Reply to rq with the error of a hardware job (its status sentence). */
 void ext_reply_hw_err(struct conn *c, int r, const struct hw_status *st);
 
@@ -64,7 +68,24 @@ struct open_args {
 	ext_open_then *then; /* with for_get: instead of a reply */
 	void *then_arg; /* taken: then or then_free gets it */
 	void (*then_free)(void *arg);
+	bool verify_only; /* no credential: the token vouches for the set */
 };
 int ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a);
+
+struct hw_auth;
+struct hw_status;
+/*
+ * In a worker thread: the first of cands that answers (absent ones and
+ * PIN tokens without a PIN are passed over) opens its identity and, if
+ * set is given, vouches for it.  A token the set does not vouch for opens
+ * nothing (JIT_E_AUTH).  ret_key (optional) gets the set's key K when the
+ * answering token is genuine, for changing the set: the caller decides
+ * from v whether the rest of the set may stay as it is (except: see
+ * tokenset_verify).
+ */
+int open_identity_verified(struct hw_token *const *cands, size_t ncands,
+    const struct hw_auth *auth, const struct tokenset *set, const char *except,
+    struct hw_status *st, size_t *ret_used, struct secret **ret_sk,
+    struct secret **ret_key, struct tokenset_verdict *v);
 
 #endif

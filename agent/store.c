@@ -15,6 +15,7 @@
 #include "log.h"
 #include "secret.h"
 #include "store.h"
+#include "tokenset.h"
 #include "wire.h"
 
 #define CRED_VERSION 1
@@ -23,10 +24,13 @@
 
 struct store {
 	char *dir;
-	char *tokens_dir;
+	char *tokens_dir; /* before the token set: ignored, named in the log */
 	char *creds_dir;
-	struct hw_token *tokens[STORE_TOKENS_MAX];
-	size_t ntokens;
+	char *set_path;
+	struct tokenset *ts; /* never NULL once open */
+	bool set_file; /* tokens.json exists (or existed when opened) */
+	enum store_set_state set_state;
+	char set_why[TOKENSET_WHY_MAX];
 	struct cred **creds; /* for iteration */
 	size_t ncreds, capcreds;
 	struct cred **buckets;
@@ -309,35 +313,87 @@ store_dir(const struct store *s)
 size_t
 store_ntokens(const struct store *s)
 {
-	return s->ntokens;
+	return s->ts->n;
 }
 
 struct hw_token *
 store_token_at(const struct store *s, size_t i)
 {
-	return i < s->ntokens ? s->tokens[i] : NULL;
+	return i < s->ts->n ? s->ts->e[i].tok : NULL;
 }
 
 struct hw_token *
 store_token_by_label(const struct store *s, const char *label)
 {
-	size_t i;
-
-	for (i = 0; i < s->ntokens; i++)
-		if (strcmp(s->tokens[i]->label, label) == 0)
-			return s->tokens[i];
-	return NULL;
+	return (struct hw_token *)(uintptr_t)tokenset_by_label(s->ts, label);
 }
 
 struct hw_token *
 store_token_by_id(const struct store *s, const char *id)
 {
-	size_t i;
+	return (struct hw_token *)(uintptr_t)tokenset_by_id(s->ts, id);
+}
 
-	for (i = 0; i < s->ntokens; i++)
-		if (strcmp(s->tokens[i]->id, id) == 0)
-			return s->tokens[i];
-	return NULL;
+const struct tokenset *
+store_tokenset(const struct store *s)
+{
+	return s->ts;
+}
+
+enum store_set_state
+store_set_state(const struct store *s, const char **ret_why)
+{
+	if (ret_why != NULL)
+		*ret_why = s->set_why;
+	return s->set_state;
+}
+
+void
+store_set_verified(
+    struct store *s, uint64_t generation, int result, const char *why)
+{
+	/* A verdict on a set that has changed since says nothing. */
+	if (generation != s->ts->generation || s->set_state == SET_EMPTY ||
+	    s->set_state == SET_BROKEN)
+		return;
+	if (result == JIT_OK) {
+		/* One token that disagrees is enough: it stays failed until
+		 * the set is repaired through the agent. */
+		if (s->set_state == SET_UNVERIFIED)
+			s->set_state = SET_VERIFIED;
+		return;
+	}
+	s->set_state = SET_FAILED;
+	snprintf(s->set_why, sizeof(s->set_why), "%s", why);
+}
+
+int
+store_first_enroll_ok(const struct store *s)
+{
+	if (s->set_state == SET_BROKEN)
+		return JIT_E_AUTH;
+	if (s->ts->n > 0)
+		return JIT_E_EXISTS;
+	/* With the set gone but credentials left, someone deleted it: a
+	 * first enrollment now would hand them every later credential. */
+	if (s->ncreds > 0)
+		return JIT_E_DENIED;
+	return JIT_OK;
+}
+
+int
+store_replace_tokenset(struct store *s, struct tokenset *ts)
+{
+	int r;
+
+	if ((r = tokenset_save(ts, s->set_path)) != 0)
+		return r;
+	tokenset_free(s->ts);
+	s->ts = ts;
+	s->set_file = true;
+	s->set_state = ts->n > 0 ? SET_VERIFIED : SET_EMPTY;
+	s->set_why[0] = '\0';
+	return JIT_OK;
 }
 
 static int
@@ -587,8 +643,11 @@ store_put_cred(struct store *s, const struct cred_new *a,
 
 	if (!store_valid_name(a->name))
 		return JIT_E_ARG;
-	if (s->ntokens == 0)
+	if (s->ts->n == 0)
 		return JIT_E_NOTOKEN;
+	/* Wrap only to a set that a token of the set vouched for. */
+	if (s->set_state != SET_VERIFIED)
+		return JIT_E_UNVERIFIED;
 	old = store_cred(s, a->name);
 	if (old != NULL && !a->replace)
 		return JIT_E_EXISTS;
@@ -601,7 +660,7 @@ store_put_cred(struct store *s, const struct cred_new *a,
 	if ((c->name = strdup(a->name)) == NULL ||
 	    (c->kind = strdup(a->kind)) == NULL ||
 	    (c->field_names = calloc(n, sizeof(char *))) == NULL ||
-	    (c->wraps = calloc(s->ntokens, sizeof(*c->wraps))) == NULL)
+	    (c->wraps = calloc(s->ts->n, sizeof(*c->wraps))) == NULL)
 		goto out;
 	if ((r = fields_iter_init(&it, fields)) != 0)
 		goto out;
@@ -624,11 +683,12 @@ store_put_cred(struct store *s, const struct cred_new *a,
 	    (r = seal_aead(dek, c->ad, c->adlen, fields, c->nonce, &c->ct,
 		 &c->ctlen)) != 0)
 		goto out;
-	for (i = 0; i < s->ntokens; i++) {
+	for (i = 0; i < s->ts->n; i++) {
 		struct cred_wrap *cw = &c->wraps[i];
+		const struct hw_token *t = s->ts->e[i].tok;
 
-		memcpy(cw->token_id, s->tokens[i]->id, HW_ID_LEN + 1);
-		if ((r = seal_wrap(s->tokens[i]->recipient, dek, cw->token_id,
+		memcpy(cw->token_id, t->id, HW_ID_LEN + 1);
+		if ((r = seal_wrap(t->recipient, dek, cw->token_id,
 			 &cw->w)) != 0)
 			goto out;
 		c->nwraps++;
@@ -742,51 +802,26 @@ out:
 /* ---- tokens ---- */
 
 int
-store_add_token(struct store *s, struct hw_token *t)
-{
-	struct json_object *o = NULL;
-	char *path = NULL;
-	int r;
-
-	if (s->ntokens >= STORE_TOKENS_MAX)
-		return JIT_E_LIMIT;
-	if (store_token_by_label(s, t->label) != NULL)
-		return JIT_E_EXISTS;
-	if ((r = hw_token_to_json(t, &o)) != 0 ||
-	    (r = path_of(s->tokens_dir, t->id, &path)) != 0 ||
-	    (r = jsonx_save_file(path, o)) != 0)
-		goto out;
-	s->tokens[s->ntokens++] = t;
-out:
-	free(path);
-	json_object_put(o);
-	return r;
-}
-
-int
-store_remove_token(struct store *s, const char *label, bool force,
+store_drop_wraps(struct store *s, const char *token_id, bool force,
     size_t *ret_rewrapped, size_t *ret_orphans)
 {
-	struct hw_token *t;
 	struct cred *c;
 	size_t i, j, rewrapped = 0, orphans = 0;
-	char *path = NULL;
 	int r;
 
-	if ((t = store_token_by_label(s, label)) == NULL)
-		return JIT_E_NOENT;
 	for (i = 0; i < s->ncreds; i++)
-		if (cred_wrapped_to(s->creds[i], t->id) &&
+		if (cred_wrapped_to(s->creds[i], token_id) &&
 		    s->creds[i]->nwraps == 1)
 			orphans++;
 	*ret_orphans = orphans;
+	*ret_rewrapped = 0;
 	if (orphans > 0 && !force)
 		return JIT_E_DENIED;
 	/* Each credential file is rewritten atomically; an interruption
-	 * leaves some with the extra wrap, which is harmless. */
+	 * leaves some with the extra wrap to a token still enrolled. */
 	for (i = 0; i < s->ncreds;) {
 		c = s->creds[i];
-		if (!cred_wrapped_to(c, t->id)) {
+		if (!cred_wrapped_to(c, token_id)) {
 			i++;
 			continue;
 		}
@@ -796,7 +831,7 @@ store_remove_token(struct store *s, const char *label, bool force,
 			continue; /* the array was compacted */
 		}
 		for (j = 0; j < c->nwraps; j++) {
-			if (strcmp(c->wraps[j].token_id, t->id) == 0) {
+			if (strcmp(c->wraps[j].token_id, token_id) == 0) {
 				c->wraps[j] = c->wraps[--c->nwraps];
 				break;
 			}
@@ -806,19 +841,6 @@ store_remove_token(struct store *s, const char *label, bool force,
 		rewrapped++;
 		i++;
 	}
-	if ((r = path_of(s->tokens_dir, t->id, &path)) != 0)
-		return r;
-	r = fs_unlink(path);
-	free(path);
-	if (r != 0 && r != JIT_E_NOENT)
-		return r;
-	for (i = 0; i < s->ntokens; i++) {
-		if (s->tokens[i] == t) {
-			s->tokens[i] = s->tokens[--s->ntokens];
-			break;
-		}
-	}
-	hw_token_free(t);
 	*ret_rewrapped = rewrapped;
 	return JIT_OK;
 }
@@ -826,11 +848,10 @@ store_remove_token(struct store *s, const char *label, bool force,
 /* ---- loading ---- */
 
 static int
-load_dir(struct store *s, const char *dir, bool tokens)
+load_dir(struct store *s, const char *dir)
 {
 	struct json_object *o;
 	struct dirent *de;
-	struct hw_token *t;
 	struct cred *c;
 	char *path;
 	size_t n;
@@ -851,18 +872,6 @@ load_dir(struct store *s, const char *dir, bool tokens)
 		o = NULL;
 		if ((r = jsonx_load_file(path, STORE_FILE_MAX, &o)) != 0) {
 			log_warn("skipping %s: %s", path, jit_strerror(r));
-		} else if (tokens) {
-			if ((r = hw_token_from_json(o, &t)) != 0)
-				log_warn("skipping token file %s: %s", path,
-				    jit_strerror(r));
-			else if (s->ntokens >= STORE_TOKENS_MAX ||
-			    store_token_by_label(s, t->label) != NULL) {
-				log_warn("skipping token file %s: duplicate "
-					 "or too many tokens",
-				    path);
-				hw_token_free(t);
-			} else
-				s->tokens[s->ntokens++] = t;
 		} else {
 			if ((r = cred_from_json(o, &c)) != 0)
 				log_warn("skipping credential file %s: %s",
@@ -887,6 +896,51 @@ load_dir(struct store *s, const char *dir, bool tokens)
 	return JIT_OK;
 }
 
+/* Token files of the time before the token set are no tokens: say so. */
+static void
+legacy_tokens_note(const struct store *s)
+{
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	if ((d = opendir(s->tokens_dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	if (n > 0)
+		log_warn("%s holds %zu file(s) that are not enrolled tokens and are ignored: enrolled tokens live in %s, sealed by the tokens themselves",
+		    s->tokens_dir, n, s->set_path);
+}
+
+static int
+load_tokens(struct store *s)
+{
+	int r;
+
+	legacy_tokens_note(s);
+	r = tokenset_load(s->set_path, &s->ts, s->set_why, sizeof(s->set_why));
+	if (r == JIT_OK) {
+		s->set_file = true;
+		s->set_state = s->ts->n > 0 ? SET_UNVERIFIED : SET_EMPTY;
+		return JIT_OK;
+	}
+	if ((r = tokenset_new(&s->ts)) != 0)
+		return r;
+	if (s->set_why[0] != '\0') {
+		/* Unreadable: nothing enrolls, nothing is wrapped, until a
+		 * person looks at it. */
+		log_error("%s", s->set_why);
+		s->set_file = true;
+		s->set_state = SET_BROKEN;
+		return JIT_OK;
+	}
+	s->set_state = SET_EMPTY;
+	return JIT_OK;
+}
+
 int
 store_open(const char *dir, struct store **ret)
 {
@@ -897,15 +951,14 @@ store_open(const char *dir, struct store **ret)
 		return JIT_E_NOMEM;
 	if ((s->dir = strdup(dir)) == NULL ||
 	    asprintf(&s->tokens_dir, "%s/tokens", dir) < 0 ||
-	    asprintf(&s->creds_dir, "%s/creds", dir) < 0) {
+	    asprintf(&s->creds_dir, "%s/creds", dir) < 0 ||
+	    asprintf(&s->set_path, "%s/" TOKENSET_FILE, dir) < 0) {
 		r = JIT_E_NOMEM;
 		goto out;
 	}
 	if ((r = fs_mkdir_private(s->dir)) != 0 ||
-	    (r = fs_mkdir_private(s->tokens_dir)) != 0 ||
 	    (r = fs_mkdir_private(s->creds_dir)) != 0 ||
-	    (r = load_dir(s, s->tokens_dir, true)) != 0 ||
-	    (r = load_dir(s, s->creds_dir, false)) != 0)
+	    (r = load_tokens(s)) != 0 || (r = load_dir(s, s->creds_dir)) != 0)
 		goto out;
 	*ret = s;
 	s = NULL;
@@ -921,8 +974,7 @@ store_free(struct store *s)
 
 	if (s == NULL)
 		return;
-	for (i = 0; i < s->ntokens; i++)
-		hw_token_free(s->tokens[i]);
+	tokenset_free(s->ts);
 	for (i = 0; i < s->ncreds; i++)
 		cred_free(s->creds[i]);
 	free(s->creds);
@@ -930,5 +982,6 @@ store_free(struct store *s)
 	free(s->dir);
 	free(s->tokens_dir);
 	free(s->creds_dir);
+	free(s->set_path);
 	free(s);
 }

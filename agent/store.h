@@ -10,7 +10,7 @@
 #include "hw.h"
 #include "seal.h"
 
-#define STORE_TOKENS_MAX 16
+#define STORE_TOKENS_MAX 16 /* TOKENSET_MAX */
 #define STORE_CREDS_MAX 100000
 #define STORE_FILE_MAX (1024 * 1024)
 #define CRED_NAME_MAX 64
@@ -90,12 +90,37 @@ size_t store_ntokens(const struct store *s);
 struct hw_token *store_token_at(const struct store *s, size_t i);
 struct hw_token *store_token_by_label(const struct store *s, const char *l);
 struct hw_token *store_token_by_id(const struct store *s, const char *id);
-/* Takes t on success. */
-int store_add_token(struct store *s, struct hw_token *t);
-/* Drop the token and its wraps from every credential file.  Refused
- * (JIT_E_DENIED, *ret_orphans set) if a credential would be left with no
- * wrap, unless force (then those credentials are deleted). */
-int store_remove_token(struct store *s, const char *label, bool force,
+
+/*
+ * The enrolled tokens are an authenticated set (tokenset.h).  After a
+ * start it is UNVERIFIED until a token of the set vouches for it (any
+ * unlock, or `jitctl tokens --verify`); nothing is wrapped before.  A
+ * token that disagrees makes it FAILED (why says what changed) until the
+ * set is repaired through the agent.  BROKEN: tokens.json is unreadable.
+ */
+enum store_set_state {
+	SET_EMPTY = 0, /* no token: the first enrollment needs none */
+	SET_UNVERIFIED,
+	SET_VERIFIED,
+	SET_FAILED,
+	SET_BROKEN,
+};
+struct tokenset;
+const struct tokenset *store_tokenset(const struct store *s);
+enum store_set_state store_set_state(const struct store *s, const char **why);
+/* The verdict of a token on the set of that generation. */
+void store_set_verified(
+    struct store *s, uint64_t generation, int result, const char *why);
+/* JIT_OK if a first token may be enrolled with no other's approval:
+ * JIT_E_EXISTS (tokens are enrolled), JIT_E_DENIED (credentials are
+ * stored but the set is gone), JIT_E_AUTH (tokens.json is unreadable). */
+int store_first_enroll_ok(const struct store *s);
+/* Save a new set (enroll, unenroll) and use it; takes ts on success. */
+int store_replace_tokenset(struct store *s, struct tokenset *ts);
+/* Drop a token's wraps from every credential file.  Refused (JIT_E_DENIED,
+ * *ret_orphans set) if a credential would be left with no wrap, unless
+ * force (then those credentials are deleted). */
+int store_drop_wraps(struct store *s, const char *token_id, bool force,
     size_t *ret_rewrapped, size_t *ret_orphans);
 
 size_t store_ncreds(const struct store *s);

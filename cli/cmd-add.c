@@ -15,7 +15,7 @@
 
 static const char add_help[] =
     "usage: jitctl add NAME --ttl DURATION [--json] [--kind KIND]\n"
-    "                  [--stepup MODE] [--replace]\n"
+    "                  [--stepup MODE] [--replace] [--pin-fd N]\n"
     "\n"
     "Store a credential.  The secret is read from stdin (asked for with\n"
     "echo off when stdin is a terminal), never from the command line.\n"
@@ -31,6 +31,9 @@ static const char add_help[] =
     "                      with --json\n"
     "  -S, --stepup MODE   session (default), always, pin or confirm\n"
     "  -r, --replace       overwrite a credential of the same name\n"
+    "  -p, --pin-fd N      the PIN of the token that verifies the enrolled\n"
+    "                      tokens, if the agent asks (the first add or\n"
+    "                      request since it started, with nothing unlocked)\n"
     "  -h, --help          this text\n"
     "\n"
     "Without --json the secret is one field named \"secret\"; one trailing\n"
@@ -150,6 +153,7 @@ add_main(int argc, char **argv)
 		{ "kind", required_argument, NULL, 'k' },
 		{ "stepup", required_argument, NULL, 'S' },
 		{ "replace", no_argument, NULL, 'r' },
+		{ "pin-fd", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -159,16 +163,23 @@ add_main(int argc, char **argv)
 	const char *name, *ttl_arg = NULL, *kind = NULL, *stepup = NULL;
 	char until[64], list[512];
 	bool json = false, replace = false;
+	struct stepup_opts so = { .pin_fd = -1 };
 	int64_t ttl;
 	int c, r, ex;
 
-	while ((c = getopt_long(argc, argv, ":t:jk:S:rh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:jk:S:rp:h", opts, NULL)) !=
+	    -1) {
 		switch (c) {
 		case 't': ttl_arg = optarg; break;
 		case 'j': json = true; break;
 		case 'k': kind = optarg; break;
 		case 'S': stepup = optarg; break;
 		case 'r': replace = true; break;
+		case 'p':
+			if ((so.pin_fd = prompt_parse_fd(optarg)) < 0)
+				return cli_usage_error(
+				    "bad --pin-fd '%s'", optarg);
+			break;
 		case 'h': return cli_help(add_help);
 		default: return cli_getopt_error(c, argv);
 		}
@@ -214,7 +225,14 @@ add_main(int argc, char **argv)
 		ex = cli_fail_code(JIT_E_NOMEM, NULL);
 		goto out;
 	}
-	if ((r = cli_request("add", args, fields, &rep)) != 0) {
+	r = cli_request("add", args, fields, &rep);
+	/* The first wrap since the agent started: a token vouches first. */
+	if (r == JIT_E_UNVERIFIED) {
+		if ((ex = stepup_verify_tokens(&so)) != JITCTL_EXIT_OK)
+			goto out;
+		r = cli_request("add", args, fields, &rep);
+	}
+	if (r != 0) {
 		ex = cli_fail(r, &rep);
 		goto out;
 	}

@@ -12,9 +12,12 @@
 static const char enroll_help[] =
     "usage: jitctl enroll TYPE --label LABEL [--device DEVICE] [--uv]\n"
     "                     [--allow-simulated] [--pin-fd N | --no-pin]\n"
+    "                     [--token LABEL] [--auth-pin-fd N]\n"
     "\n"
     "Bind a token to the agent.  TYPE is tpm2 or fido2.  Every credential\n"
     "added later is wrapped to every enrolled token: enroll a backup.\n"
+    "Once a token is enrolled, every further enrollment is approved with\n"
+    "a fresh touch or PIN on an enrolled token.\n"
     "\n"
     "  -l, --label LABEL      a name for the token (required)\n"
     "  -d, --device DEVICE    tpm2: a TCTI (device:/dev/tpmrm0,\n"
@@ -22,9 +25,14 @@ static const char enroll_help[] =
     "                         sim:SOCKET (the simulator)\n"
     "  -u, --uv               fido2: ask for the PIN (user verification)\n"
     "                         on every unlock, not only a touch\n"
-    "      --allow-simulated  accept a simulated token (tests, demos)\n"
+    "      --allow-simulated  accept a simulated token: the FIDO2\n"
+    "                         simulator or a software TPM (swtpm:,\n"
+    "                         mssim:); tests and demos only\n"
     "  -p, --pin-fd N         read the PIN from file descriptor N\n"
     "      --no-pin           tpm2: no PIN (its only step-up: avoid)\n"
+    "  -t, --token LABEL      the enrolled token that approves (default:\n"
+    "                         the first that answers)\n"
+    "      --auth-pin-fd N    read the approving token's PIN from N\n"
     "  -h, --help             this text\n"
     "\n"
     "tpm2: the PIN chosen here guards the key (asked twice on the\n"
@@ -34,6 +42,7 @@ static const char enroll_help[] =
 enum {
 	OPT_ALLOW_SIM = 256,
 	OPT_NO_PIN,
+	OPT_AUTH_PIN_FD,
 };
 
 /* A new TPM PIN, typed twice, or from the fd. */
@@ -129,17 +138,21 @@ enroll_main(int argc, char **argv)
 		{ "allow-simulated", no_argument, NULL, OPT_ALLOW_SIM },
 		{ "pin-fd", required_argument, NULL, 'p' },
 		{ "no-pin", no_argument, NULL, OPT_NO_PIN },
+		{ "token", required_argument, NULL, 't' },
+		{ "auth-pin-fd", required_argument, NULL, OPT_AUTH_PIN_FD },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct client_reply rep = { .retries = -1 };
-	struct json_object *args = NULL, *tok = NULL;
+	struct client_reply rep = { .retries = -1 }, toks = { .retries = -1 };
+	struct json_object *args = NULL, *tok = NULL, *enrolled;
 	struct secret *pin = NULL;
+	struct stepup_opts so = { .pin_fd = -1 };
 	const char *type, *label = NULL, *device = NULL, *id;
+	char purpose[256], safe[80];
 	bool uv = false, allow_sim = false, no_pin = false;
 	int c, r, ex, pin_fd = -1;
 
-	while ((c = getopt_long(argc, argv, ":l:d:up:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":l:d:up:t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': label = optarg; break;
 		case 'd': device = optarg; break;
@@ -151,6 +164,12 @@ enroll_main(int argc, char **argv)
 				    "bad --pin-fd '%s'", optarg);
 			break;
 		case OPT_NO_PIN: no_pin = true; break;
+		case 't': so.token = optarg; break;
+		case OPT_AUTH_PIN_FD:
+			if ((so.pin_fd = prompt_parse_fd(optarg)) < 0)
+				return cli_usage_error(
+				    "bad --auth-pin-fd '%s'", optarg);
+			break;
 		case 'h': return cli_help(enroll_help);
 		default: return cli_getopt_error(c, argv);
 		}
@@ -171,6 +190,11 @@ enroll_main(int argc, char **argv)
 	if (uv && strcmp(type, "fido2") != 0)
 		return cli_usage_error("--uv is for fido2 tokens");
 
+	if ((r = stepup_tokens(&toks)) != 0) {
+		ex = cli_fail(r, &toks);
+		goto out;
+	}
+	enrolled = cli_jarray(toks.result, "tokens");
 	if ((r = read_pin(type, label, pin_fd, uv, no_pin, &pin)) != 0) {
 		pin_error(r, pin_fd);
 		ex = r == JIT_E_PIN_REQUIRED ? JITCTL_EXIT_USAGE :
@@ -182,13 +206,28 @@ enroll_main(int argc, char **argv)
 	    jsonx_add_str(args, "label", label) != 0 ||
 	    (device != NULL && jsonx_add_str(args, "device", device) != 0) ||
 	    (uv && jsonx_add_bool(args, "uv", true) != 0) ||
-	    (allow_sim && jsonx_add_bool(args, "allow_simulated", true) != 0)) {
+	    (allow_sim && jsonx_add_bool(args, "allow_simulated", true) != 0) ||
+	    (so.token != NULL && jsonx_add_str(args, "token", so.token) != 0)) {
 		ex = cli_fail_code(JIT_E_NOMEM, NULL);
 		goto out;
 	}
-	if (strcmp(type, "tpm2") != 0)
-		cli_notice_open("Touch your security key (%s)...", label);
-	if ((r = cli_request("enroll", args, pin, &rep)) != 0) {
+	/* An enrolled token approves; then the new one is touched. */
+	cli_sanitize(label, safe, sizeof(safe));
+	snprintf(purpose, sizeof(purpose), "to approve enrolling %s%s%s",
+	    safe, strcmp(type, "tpm2") != 0 ? ", then the new key " : "",
+	    strcmp(type, "tpm2") != 0 ? safe : "");
+	so.purpose = purpose;
+	so.pin_fields = true;
+	so.new_pin = pin;
+	if (enrolled != NULL && json_object_array_length(enrolled) > 0)
+		r = stepup_request("enroll", args, enrolled, NULL, &so, &rep);
+	else {
+		if (strcmp(type, "tpm2") != 0)
+			cli_notice_open(
+			    "Touch your security key (%s)...", label);
+		r = stepup_request("enroll", args, NULL, NULL, &so, &rep);
+	}
+	if (r != 0) {
 		ex = cli_fail(r, &rep);
 		goto out;
 	}
@@ -197,6 +236,8 @@ enroll_main(int argc, char **argv)
 		cli_note("enrolled %s token %s (id %s)", type, label, id);
 	else
 		cli_note("enrolled %s token %s", type, label);
+	if (cli_jstr(rep.result, "approved_by") != NULL)
+		cli_note("approved with %s", cli_jstr(rep.result, "approved_by"));
 	if (cli_jbool(tok, "simulated"))
 		cli_note("warning: %s is a SIMULATED token: for tests and "
 			 "demos, never for real secrets",
@@ -206,5 +247,6 @@ out:
 	json_object_put(args);
 	secret_free(pin);
 	client_reply_reset(&rep);
+	client_reply_reset(&toks);
 	return ex;
 }

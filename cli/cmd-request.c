@@ -7,10 +7,11 @@
 #include "err.h"
 #include "jitctl.h"
 #include "jsonx.h"
+#include "prompt.h"
 
 static const char request_help[] =
     "usage: jitctl request PROFILE --reason TEXT [--ttl DURATION]\n"
-    "                      [--name NAME] [--json]\n"
+    "                      [--name NAME] [--json] [--pin-fd N]\n"
     "\n"
     "Ask the agent to run the issuer of PROFILE (jit-agent.conf(5)): it\n"
     "mints a short-lived credential (a database role, a cloud session,\n"
@@ -23,6 +24,8 @@ static const char request_help[] =
     "                      default_ttl; at most its max_ttl)\n"
     "  -n, --name NAME     the credential's name (default: PROFILE)\n"
     "  -j, --json          print the agent's answer as JSON\n"
+    "  -p, --pin-fd N      the PIN of the token that verifies the enrolled\n"
+    "                      tokens, if the agent asks (see jitctl add)\n"
     "  -h, --help          this text\n";
 
 int
@@ -33,6 +36,7 @@ request_main(int argc, char **argv)
 		{ "ttl", required_argument, NULL, 't' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "pin-fd", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -42,14 +46,20 @@ request_main(int argc, char **argv)
 	char until[64], list[512], fields[512];
 	bool json = false;
 	int64_t ttl = 0;
+	struct stepup_opts so = { .pin_fd = -1 };
 	int c, r, ex;
 
-	while ((c = getopt_long(argc, argv, ":r:t:n:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":r:t:n:jp:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': reason = optarg; break;
 		case 't': ttl_arg = optarg; break;
 		case 'n': name = optarg; break;
 		case 'j': json = true; break;
+		case 'p':
+			if ((so.pin_fd = prompt_parse_fd(optarg)) < 0)
+				return cli_usage_error(
+				    "bad --pin-fd '%s'", optarg);
+			break;
 		case 'h': return cli_help(request_help);
 		default: return cli_getopt_error(c, argv);
 		}
@@ -72,7 +82,16 @@ request_main(int argc, char **argv)
 		goto out;
 	}
 	cli_notice_open("Asking the issuer of %s...", profile);
-	if ((r = cli_request("request", args, NULL, &rep)) != 0) {
+	r = cli_request("request", args, NULL, &rep);
+	/* The first wrap since the agent started: a token vouches first. */
+	if (r == JIT_E_UNVERIFIED) {
+		cli_close_line();
+		if ((ex = stepup_verify_tokens(&so)) != JITCTL_EXIT_OK)
+			goto out;
+		cli_notice_open("Asking the issuer of %s...", profile);
+		r = cli_request("request", args, NULL, &rep);
+	}
+	if (r != 0) {
 		cli_close_line();
 		ex = cli_fail(r, &rep);
 		goto out;

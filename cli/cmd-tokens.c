@@ -1,19 +1,30 @@
 /* jitctl tokens: the enrolled tokens, as a table or as the agent's JSON. */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "err.h"
 #include "jitctl.h"
+#include "prompt.h"
 
 static const char tokens_help[] =
     "usage: jitctl tokens [--json]\n"
+    "       jitctl tokens --verify [--token LABEL] [--pin-fd N]\n"
     "\n"
     "List the enrolled tokens: label, type, device, whether user\n"
     "verification (PIN) is on, when it was enrolled.  Simulated tokens\n"
     "are marked SIMULATED: they are for tests and demos, never security.\n"
     "\n"
-    "  -j, --json   the agent's answer as JSON\n"
-    "  -h, --help   this text\n";
+    "The set of enrolled tokens is sealed by the tokens themselves: after\n"
+    "a start the agent wraps nothing until one of them has vouched for\n"
+    "the set (any unlock does, or --verify with one touch or PIN), and a\n"
+    "token added or edited on disk is named and never receives a wrap.\n"
+    "\n"
+    "  -j, --json          the agent's answer as JSON\n"
+    "  -v, --verify        have a token vouch for the set now\n"
+    "  -t, --token LABEL   with --verify: this token\n"
+    "  -p, --pin-fd N      with --verify: read its PIN from descriptor N\n"
+    "  -h, --help          this text\n";
 
 int
 tokens_print_table(struct json_object *tokens, FILE *f)
@@ -58,21 +69,51 @@ out:
 	return r;
 }
 
+/* One line on the set, unless all is well. */
+static void
+tokens_print_set(struct json_object *set, FILE *f)
+{
+	const char *state = cli_jstr(set, "state"), *why = cli_jstr(set, "why");
+	char safe[600];
+
+	if (state == NULL || strcmp(state, "verified") == 0 ||
+	    strcmp(state, "empty") == 0)
+		return;
+	if (strcmp(state, "unverified") == 0) {
+		fprintf(f, "\nnot verified since the agent started: nothing is wrapped to these tokens until one vouches for them ('jitctl tokens --verify', or any unlock)\n");
+		return;
+	}
+	cli_sanitize(why, safe, sizeof(safe));
+	fprintf(f, "\nTHE ENROLLED TOKENS DO NOT VERIFY: %s\n", safe);
+}
+
 int
 tokens_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "verify", no_argument, NULL, 'v' },
+		{ "token", required_argument, NULL, 't' },
+		{ "pin-fd", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct client_reply rep = { .retries = -1 };
-	bool json = false;
+	struct stepup_opts so = { .pin_fd = -1 };
+	struct json_object *set;
+	bool json = false, verify = false;
 	int c, r, ex;
 
-	while ((c = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":jvt:p:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
+		case 'v': verify = true; break;
+		case 't': so.token = optarg; break;
+		case 'p':
+			if ((so.pin_fd = prompt_parse_fd(optarg)) < 0)
+				return cli_usage_error(
+				    "bad --pin-fd '%s'", optarg);
+			break;
 		case 'h': return cli_help(tokens_help);
 		default: return cli_getopt_error(c, argv);
 		}
@@ -80,15 +121,20 @@ tokens_main(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error(
 		    "unexpected argument '%s'", argv[optind]);
+	if (!verify && (so.token != NULL || so.pin_fd >= 0))
+		return cli_usage_error("--token and --pin-fd go with --verify");
+	if (verify)
+		return stepup_verify_tokens(&so);
 	if ((r = cli_request("tokens", NULL, NULL, &rep)) != 0) {
 		ex = cli_fail(r, &rep);
 		goto out;
 	}
 	if (json)
 		r = cli_print_json(rep.result);
-	else
-		r = tokens_print_table(
-		    cli_jarray(rep.result, "tokens"), stdout);
+	else if ((r = tokens_print_table(
+		      cli_jarray(rep.result, "tokens"), stdout)) == 0 &&
+	    json_object_object_get_ex(rep.result, "set", &set))
+		tokens_print_set(set, stdout);
 	ex = r == 0 ? JITCTL_EXIT_OK : cli_fail_code(r, "cannot print");
 out:
 	client_reply_reset(&rep);

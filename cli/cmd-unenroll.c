@@ -5,35 +5,51 @@
 #include "err.h"
 #include "jitctl.h"
 #include "jsonx.h"
+#include "prompt.h"
 
 static const char unenroll_help[] =
-    "usage: jitctl unenroll [--force] LABEL\n"
+    "usage: jitctl unenroll [--force] [--token LABEL] [--pin-fd N] LABEL\n"
     "\n"
     "Forget the token LABEL: its record is deleted and every credential\n"
     "drops the copy of its data key wrapped to it.  A credential wrapped\n"
     "to no other token would become unopenable, so the agent refuses\n"
     "unless --force is given (such credentials are then deleted).\n"
+    "An enrolled token approves it with a fresh touch or PIN (LABEL\n"
+    "itself may).  A token that 'jitctl tokens' says was added outside\n"
+    "jit-agent is removed the same way, approved by a genuine token.\n"
     "\n"
-    "  -f, --force  delete credentials only this token can open\n"
-    "  -h, --help   this text\n";
+    "  -f, --force         delete credentials only this token can open\n"
+    "  -t, --token LABEL   the enrolled token that approves\n"
+    "  -p, --pin-fd N      read the approving token's PIN from N\n"
+    "  -h, --help          this text\n";
 
 int
 unenroll_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "force", no_argument, NULL, 'f' },
+		{ "token", required_argument, NULL, 't' },
+		{ "pin-fd", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct client_reply rep = { .retries = -1 };
+	struct client_reply rep = { .retries = -1 }, toks = { .retries = -1 };
 	struct json_object *args = NULL;
+	struct stepup_opts so = { .pin_fd = -1 };
+	char purpose[128], safe[80];
 	bool force = false;
 	int64_t n;
 	int c, r, ex;
 
-	while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":ft:p:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': force = true; break;
+		case 't': so.token = optarg; break;
+		case 'p':
+			if ((so.pin_fd = prompt_parse_fd(optarg)) < 0)
+				return cli_usage_error(
+				    "bad --pin-fd '%s'", optarg);
+			break;
 		case 'h': return cli_help(unenroll_help);
 		default: return cli_getopt_error(c, argv);
 		}
@@ -42,11 +58,20 @@ unenroll_main(int argc, char **argv)
 		return cli_usage_error("expected one token label");
 	if ((args = json_object_new_object()) == NULL ||
 	    jsonx_add_str(args, "label", argv[optind]) != 0 ||
-	    (force && jsonx_add_bool(args, "force", true) != 0)) {
+	    (force && jsonx_add_bool(args, "force", true) != 0) ||
+	    (so.token != NULL && jsonx_add_str(args, "token", so.token) != 0)) {
 		ex = cli_fail_code(JIT_E_NOMEM, NULL);
 		goto out;
 	}
-	if ((r = cli_request("unenroll", args, NULL, &rep)) != 0) {
+	if ((r = stepup_tokens(&toks)) != 0) {
+		ex = cli_fail(r, &toks);
+		goto out;
+	}
+	cli_sanitize(argv[optind], safe, sizeof(safe));
+	snprintf(purpose, sizeof(purpose), "to approve removing %s", safe);
+	so.purpose = purpose;
+	if ((r = stepup_request("unenroll", args,
+		 cli_jarray(toks.result, "tokens"), NULL, &so, &rep)) != 0) {
 		ex = cli_fail(r, &rep);
 		goto out;
 	}
@@ -57,5 +82,6 @@ unenroll_main(int argc, char **argv)
 out:
 	json_object_put(args);
 	client_reply_reset(&rep);
+	client_reply_reset(&toks);
 	return ex;
 }

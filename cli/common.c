@@ -162,6 +162,7 @@ jitctl_exit_code(int err)
 	case JIT_E_NODEV:
 	case JIT_E_NOTOKEN:
 	case JIT_E_WRONG_TOKEN:
+	case JIT_E_UNVERIFIED:
 	case JIT_E_HW:
 	case JIT_E_PEER: return JITCTL_EXIT_AUTH;
 	default: return JITCTL_EXIT_FAIL;

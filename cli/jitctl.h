@@ -143,6 +143,11 @@ struct stepup_opts {
 	int pin_fd; /* --pin-fd N, or -1 */
 	const char *token; /* --token LABEL, or NULL */
 	bool need_pin; /* step-up "pin": PIN for every token */
+	const char *purpose; /* ends the touch notice: "to approve ..." */
+	/* enroll: the payload is fields "auth_pin" (the PIN read here) and
+	 * "pin" (this, the new token's, if not NULL) */
+	bool pin_fields;
+	const struct secret *new_pin;
 };
 /*
  * Send verb with args after preparing the person: from the tokens that
@@ -154,5 +159,11 @@ struct stepup_opts {
 int stepup_request(const char *verb, struct json_object *args,
     struct json_object *tokens, struct json_object *labels,
     const struct stepup_opts *o, struct client_reply *rep);
+/* The enrolled tokens (the agent's "tokens" reply, in *ret_rep). */
+int stepup_tokens(struct client_reply *ret_rep);
+/* One token of the set vouches for it (a touch or PIN): `tokens --verify`,
+ * and add or request when the agent asks for it.  Reports a failure;
+ * returns an exit code. */
+int stepup_verify_tokens(const struct stepup_opts *o);
 
 #endif

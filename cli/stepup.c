@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "fields.h"
 #include "jitctl.h"
 #include "jsonx.h"
 #include "prompt.h"
@@ -166,6 +167,35 @@ ask_pin(const struct stepup_opts *o, const struct plan *p, struct secret **ret,
 	return JIT_OK;
 }
 
+/* The payload: the PIN as it is, or enroll's fields. */
+static int
+send_request(const char *verb, struct json_object *args,
+    const struct secret *pin, const struct stepup_opts *o,
+    struct client_reply *rep)
+{
+	struct fields_builder b;
+	struct secret *f = NULL;
+	int r;
+
+	if (!o->pin_fields || (pin == NULL && o->new_pin == NULL))
+		return cli_request(verb, args, pin, rep);
+	if ((r = fields_begin(&b)) != 0)
+		return r;
+	if ((pin != NULL &&
+		(r = fields_add(&b, "auth_pin", 8, secret_ptr(pin),
+		     secret_len(pin))) != 0) ||
+	    (o->new_pin != NULL &&
+		(r = fields_add(&b, "pin", 3, secret_ptr(o->new_pin),
+		     secret_len(o->new_pin))) != 0) ||
+	    (r = fields_finish(&b, &f)) != 0) {
+		fields_abort(&b);
+		return r;
+	}
+	r = cli_request(verb, args, f, rep);
+	secret_free(f);
+	return r;
+}
+
 int
 stepup_request(const char *verb, struct json_object *args,
     struct json_object *tokens, struct json_object *labels,
@@ -193,9 +223,10 @@ stepup_request(const char *verb, struct json_object *args,
 		if (p.touch[0] != '\0' &&
 		    ((p.first_needs & NEEDS_TOUCH) ||
 			(!want_pin && p.touch_only)))
-			cli_notice_open(
-			    "Touch your security key (%s)...", p.touch);
-		r = cli_request(verb, args, pin, rep);
+			cli_notice_open("Touch your security key (%s)%s%s...",
+			    p.touch, o->purpose != NULL ? " " : "",
+			    o->purpose != NULL ? o->purpose : "");
+		r = send_request(verb, args, pin, o, rep);
 		if (r == JIT_OK || attempt >= STEPUP_TRIES)
 			break;
 		if (r == JIT_E_PIN && asked && rep->retries != 0) {
@@ -215,4 +246,45 @@ stepup_request(const char *verb, struct json_object *args,
 out:
 	secret_free(pin);
 	return r;
+}
+
+int
+stepup_tokens(struct client_reply *rep)
+{
+	return cli_request("tokens", NULL, NULL, rep);
+}
+
+int
+stepup_verify_tokens(const struct stepup_opts *o)
+{
+	struct client_reply toks = { .retries = -1 }, rep = { .retries = -1 };
+	struct json_object *args = NULL;
+	struct stepup_opts vo = *o;
+	int r, ex;
+
+	vo.purpose = "to verify the enrolled tokens";
+	vo.pin_fields = false;
+	if ((r = stepup_tokens(&toks)) != 0) {
+		ex = cli_fail(r, &toks);
+		goto out;
+	}
+	if ((args = json_object_new_object()) == NULL ||
+	    (o->token != NULL && jsonx_add_str(args, "token", o->token) != 0)) {
+		ex = cli_fail_code(JIT_E_NOMEM, NULL);
+		goto out;
+	}
+	if ((r = stepup_request("verify", args, cli_jarray(toks.result, "tokens"),
+		 NULL, &vo, &rep)) != 0) {
+		ex = cli_fail(r, &rep);
+		goto out;
+	}
+	cli_note("the %lld enrolled token(s) verify with %s",
+	    (long long)cli_jint(rep.result, "tokens", 0),
+	    cli_jstr(rep.result, "token"));
+	ex = JITCTL_EXIT_OK;
+out:
+	json_object_put(args);
+	client_reply_reset(&toks);
+	client_reply_reset(&rep);
+	return ex;
 }

@@ -57,7 +57,7 @@ else
 	swtpm_start
 	printf '1234-demo' >"$T/pin"
 	run "$jitctl" enroll tpm2 --label demo-tpm --device "$SWTPM_TCTI" \
-	    --pin-fd 3 3<"$T/pin"
+	    --allow-simulated --pin-fd 3 3<"$T/pin"
 	unlock_auth=(--pin-fd 3)
 fi
 run "$jitctl" tokens

@@ -115,9 +115,22 @@ valid_label(const char *s)
 	return 1;
 }
 
+bool
+hw_device_simulated(const char *device)
+{
+	static const char *const prefixes[] = { "sim:", "swtpm", "mssim" };
+	size_t i;
+
+	for (i = 0; device != NULL && i < sizeof(prefixes) / sizeof(*prefixes);
+	     i++)
+		if (strncmp(device, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
 int
-hw_enroll(
-    const struct hw_enroll_args *a, struct hw_token **ret, struct hw_status *st)
+hw_enroll(const struct hw_enroll_args *a, struct hw_token **ret,
+    struct secret **ret_sk, struct hw_status *st)
 {
 	const struct hw_backend *be;
 	struct hw_token *t = NULL;
@@ -143,14 +156,15 @@ hw_enroll(
 	}
 	if (a->device != NULL && strlen(a->device) > HW_DEVICE_MAX)
 		return JIT_E_LIMIT;
-	/* Refuse a simulator before it costs anyone a touch. */
-	if (a->device != NULL && strncmp(a->device, "sim:", 4) == 0 &&
-	    !a->allow_simulated)
+	/* Refuse a simulator (a FIDO2 simulator, a software TPM) before it
+	 * costs anyone a touch. */
+	if (hw_device_simulated(a->device) && !a->allow_simulated)
 		return JIT_E_SIMULATED;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return JIT_E_NOMEM;
 	if ((r = be->enroll(a, &t->backend, &simulated, &kek, st)) != 0)
 		goto out;
+	simulated = simulated || hw_device_simulated(a->device);
 	if (simulated && !a->allow_simulated) {
 		r = JIT_E_SIMULATED;
 		goto out;
@@ -179,6 +193,10 @@ hw_enroll(
 	    secret_ptr(kek));
 	*ret = t;
 	t = NULL;
+	if (ret_sk != NULL) {
+		*ret_sk = sk;
+		sk = NULL;
+	}
 	r = JIT_OK;
 out:
 	secret_free(kek);
@@ -286,6 +304,8 @@ hw_token_from_json(struct json_object *o, struct hw_token **ret)
 		goto out;
 	}
 	memcpy(t->id, id, HW_ID_LEN + 1);
+	/* What the device string says wins over what the file says. */
+	t->simulated = t->simulated || hw_device_simulated(device);
 	if ((r = dup_str(label, HW_LABEL_MAX, &t->label)) != 0 ||
 	    (r = dup_str(type, 16, &t->type)) != 0 ||
 	    (device != NULL &&

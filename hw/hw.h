@@ -84,8 +84,13 @@ struct hw_backend {
 const struct hw_backend *hw_backend_find(const char *type);
 /* Comma-separated list of built backends, for messages. */
 const char *hw_backend_list(void);
+/* ret_sk (if not NULL) gets the new identity's secret half, for sealing
+ * the token set's key to it (tokenset.c). */
 int hw_enroll(const struct hw_enroll_args *a, struct hw_token **ret,
-    struct hw_status *st);
+    struct secret **ret_sk, struct hw_status *st);
+/* A simulator (sim:SOCKET) or a software TPM (swtpm:, mssim:): tests and
+ * demos only, whatever a token file says. */
+bool hw_device_simulated(const char *device);
 /* One hardware operation: the identity's X25519 secret key (32 bytes). */
 int hw_open_identity(const struct hw_token *t, const struct hw_auth *auth,
     struct secret **ret_sk, struct hw_status *st);

@@ -36,7 +36,8 @@ enum jit_err {
 	JIT_E_SIMULATED = -30, /* simulated token not allowed */
 	JIT_E_PIN_REQUIRED = -31, /* a PIN is needed */
 	JIT_E_INTERNAL = -32, /* a bug */
-	JIT_E_LAST = -33
+	JIT_E_UNVERIFIED = -33, /* token set not verified with a token */
+	JIT_E_LAST = -34
 };
 
 /* A sentence for the user; never NULL. */

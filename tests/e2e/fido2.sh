@@ -140,9 +140,11 @@ has "laptop" "$T/out" laptop
 sim_stop yk1
 ok "with yk1 gone, the TPM opens e" jitctl unlock e --token laptop \
     --pin-fd 3 3<"$T/pin"
-fails "unenroll of the only token of a..c is refused" '!' jitctl unenroll yk1
+fails "unenroll of the only token of a..c is refused" '!' jitctl unenroll yk1 \
+    --token laptop --pin-fd 3 3<"$T/pin"
 has "naming the credentials at stake" "$T/err" 'open only with yk1'
-ok "unenroll yk2" jitctl unenroll yk2
+ok "unenroll yk2, approved by the TPM" jitctl unenroll yk2 --token laptop \
+    --pin-fd 3 3<"$T/pin"
 ok "e still opens with the TPM" jitctl unlock e --token laptop \
     --pin-fd 3 3<"$T/pin"
 ok "e keeps two wraps (yk1, laptop) after yk2 is gone" test "$(python3 -c \
@@ -152,10 +154,10 @@ ok "e keeps two wraps (yk1, laptop) after yk2 is gone" test "$(python3 -c \
 # A PIN token enrolled before the touch token: sent no PIN, the agent passes
 # over the TPM and the touch opens it.
 ok "unenroll yk1 --force (deletes what only it opened)" jitctl unenroll yk1 \
-    --force
+    --force --pin-fd 3 3<"$T/pin"
 sim_start yk1 || exit 1
 ok "enroll yk1 again, after the TPM" jitctl enroll fido2 --label yk1 \
-    --device "sim:$T/yk1.sock" --allow-simulated
+    --device "sim:$T/yk1.sock" --allow-simulated --auth-pin-fd 3 3<"$T/pin"
 ok "add h (laptop, then yk1)" bash -c \
     "printf 'hotel' | '$JITCTL_BIN' add h --ttl 1h"
 ok "unlock h with a touch and no PIN" jitctl unlock h </dev/null

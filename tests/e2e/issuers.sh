@@ -610,8 +610,9 @@ fi
 # ---- notify: a transparent client waits for a touch
 if [ -n "${JIT_SIM_FIDO2:-}" ]; then
 	sim_start yk1 || exit 1
-	ok "enroll a simulated key" jitctl enroll fido2 --label yk1 \
-	    --device "sim:$T/yk1.sock" --allow-simulated
+	ok "enroll a simulated key (the TPM approves)" jitctl enroll fido2 \
+	    --label yk1 --device "sim:$T/yk1.sock" --allow-simulated \
+	    --auth-pin-fd 4 4<"$T/pin"
 	ok "request an SSH certificate with step-up always" \
 	    jitctl request sshc-always --reason notify
 	ok "unlock it with the key" jitctl unlock sshc-always --token yk1

@@ -286,7 +286,7 @@ case $? in
 esac
 if [ -n "$HAVE_TPM" ]; then
 	ok "enroll a TPM" jitctl enroll tpm2 --label laptop \
-	    --device "$SWTPM_TCTI" --pin-fd 3 3<"$T/pin"
+	    --device "$SWTPM_TCTI" --allow-simulated --pin-fd 3 3<"$T/pin"
 	ok "a key for the credential" keygen jit -t ed25519
 	ok "the CA signs it for 10 minutes" ssh-keygen -q -s "$T/ca" -I jit \
 	    -n "$ME" -V -1m:+10m "$K/jit.pub"
@@ -379,8 +379,9 @@ fi
 if [ -n "${JIT_SIM_FIDO2:-}" ] && [ -x "${JIT_SIM_FIDO2:-}" ]; then
 	ok "jitctl lock" jitctl lock
 	ok "a simulated FIDO2 key" sim_start yk
-	ok "enroll it" jitctl enroll fido2 --label yk --device "sim:$T/yk.sock" \
-	    --allow-simulated
+	ok "enroll it (the TPM approves)" jitctl enroll fido2 --label yk \
+	    --device "sim:$T/yk.sock" --allow-simulated \
+	    --auth-pin-fd 3 3<"$T/pin"
 	[ -f "$PRIV/jit" ] || ok "a key for the credential" keygen jit -t ed25519
 	ok "a certificate behind a touch" ssh-keygen -q -s "$T/ca" -I touch \
 	    -n "$ME" -V -1m:+10m "$K/jit.pub"

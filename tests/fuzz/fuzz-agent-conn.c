@@ -31,6 +31,7 @@
 #include "log.h"
 #include "secret.h"
 #include "store.h"
+#include "tokenset.h"
 #include "vault.h"
 #include "wire.h"
 
@@ -212,6 +213,8 @@ seed_token(struct store *st)
 {
 	static const char id[] = "00112233445566778899aabbccddeeff";
 	uint8_t sk[32];
+	struct secret *key = NULL, *sks = NULL;
+	struct tokenset *ts = NULL;
 	struct hw_token *t;
 	int r;
 
@@ -228,8 +231,20 @@ seed_token(struct store *st)
 	}
 	t->simulated = true;
 	t->created = 1700000000;
-	if ((r = store_add_token(st, t)) != 0)
+	/* A set sealed as an enrollment would seal it: verified, so that
+	 * adds wrap to it. */
+	if ((r = tokenset_new(&ts)) != 0 || (r = seal_random_key(&key)) != 0 ||
+	    (r = secret_from(sk, sizeof(sk), &sks)) != 0 ||
+	    (r = tokenset_add(ts, t, sks, key)) != 0) {
 		hw_token_free(t);
+		goto out;
+	}
+	if ((r = store_replace_tokenset(st, ts)) == 0)
+		ts = NULL;
+out:
+	tokenset_free(ts);
+	secret_free(key);
+	secret_free(sks);
 	return r;
 }
 

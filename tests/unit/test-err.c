@@ -48,6 +48,7 @@ static const struct {
 	E(JIT_E_SIMULATED),
 	E(JIT_E_PIN_REQUIRED),
 	E(JIT_E_INTERNAL),
+	E(JIT_E_UNVERIFIED),
 };
 
 /* Every code from JIT_OK to JIT_E_LAST + 1: a sentence, a distinct name. */

@@ -1010,10 +1010,20 @@ static void __attribute__((noinline)) test_identity_layer(void)
 	a.device = tcti;
 	a.pin = pin;
 	status_reset(&st);
-	ASSERT_RC(hw_enroll(&a, &t, &st), JIT_OK);
-	ASSERT(!t->simulated);
+	/* A software TPM is a simulator: refused unless allowed, flagged. */
+	ASSERT_RC(hw_enroll(&a, &t, NULL, &st), JIT_E_SIMULATED);
+	a.allow_simulated = true;
+	status_reset(&st);
+	ASSERT_RC(hw_enroll(&a, &t, &sk2, &st), JIT_OK);
+	ASSERT(t->simulated);
+	ASSERT(secret_len(sk2) == 32);
+	secret_free(sk2);
+	sk2 = NULL;
 	ASSERT(hw_token_to_json(t, &o) == 0);
+	/* The file cannot make a software TPM look like hardware. */
+	json_object_object_add(o, "simulated", json_object_new_boolean(0));
 	ASSERT(hw_token_from_json(o, &t2) == 0);
+	ASSERT(t2->simulated);
 	memset(&auth, 0, sizeof(auth));
 	auth.pin = pin;
 	ASSERT_RC(hw_open_identity(t2, &auth, &sk, &st), JIT_OK);
