@@ -156,8 +156,8 @@ open_record_verdict(struct agent *ag, struct open_job *j)
 	if (j->hj.result != 0 && j->verdict.result == JIT_OK)
 		return; /* no token answered: no verdict */
 	label = j->hj.result == 0 ? j->cands[j->used]->label : "?";
-	store_set_verified(ag->store, j->set->generation, j->verdict.result,
-	    j->verdict.why);
+	store_set_verified(
+	    ag->store, j->set->generation, j->verdict.result, j->verdict.why);
 	if (j->verdict.result == JIT_OK)
 		return;
 	log_error("the enrolled tokens do not verify: %s", j->verdict.why);
@@ -183,6 +183,31 @@ audit_open_fail(struct agent *ag, struct open_job *j, int r)
 	json_object_object_add(ev, "names", names);
 	event_str(ev, "why", jit_errname(r));
 	event_str(ev, "detail", j->hj.st.msg[0] ? j->hj.st.msg : NULL);
+	event_peer(ev, &j->peer);
+	event_emit(ag, ev);
+}
+
+/* The client went away while the token was asked: nothing is kept. */
+static void
+audit_open_abandoned(struct agent *ag, struct open_job *j)
+{
+	struct json_object *ev = event_new("abandoned"), *names;
+	size_t i;
+
+	log_info("client left before the token answered; nothing kept");
+	names = json_object_new_array();
+	for (i = 0; i < j->n; i++)
+		json_object_array_add(
+		    names, json_object_new_string(j->cs[i]->name));
+	json_object_object_add(ev, "names", names);
+	event_str(ev, "verb",
+	    j->verify_only                      ? "verify" :
+		(j->for_get || j->then != NULL) ? "use" :
+						  "unlock");
+	if (j->hj.result == 0)
+		event_str(ev, "token", j->cands[j->used]->label);
+	else
+		event_str(ev, "why", jit_errname(j->hj.result));
 	event_peer(ev, &j->peer);
 	event_emit(ag, ev);
 }
@@ -346,7 +371,7 @@ open_done(struct hwjob *hj)
 
 	if (conn == NULL) {
 		open_record_verdict(ag, j);
-		log_info("client left before the token answered; nothing kept");
+		audit_open_abandoned(ag, j);
 		goto out;
 	}
 	conn_set_job(conn, NULL);

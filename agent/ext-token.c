@@ -78,7 +78,8 @@ approve(struct token_job *j, const char *except, struct secret **ret_key)
 		goto out;
 	if (!j->verdict.records_ok || *ret_key == NULL) {
 		hw_status_set(&j->hj.st,
-		    "the enrolled tokens do not verify: %s; unenroll the token named there first",
+		    "the enrolled tokens do not verify: %s; unenroll the token "
+		    "named there first",
 		    j->verdict.why);
 		r = JIT_E_AUTH;
 	}
@@ -160,7 +161,8 @@ token_job_reply_err(struct token_job *j, int r)
 		    "a token labelled %s is already enrolled", j->label);
 	else if (r == JIT_E_BUSY)
 		reply_ext_err(j->hj.conn, r, -1,
-		    "the enrolled tokens changed while this waited for the token: try again");
+		    "the enrolled tokens changed while this waited for the "
+		    "token: try again");
 	else
 		ext_reply_hw_err(j->hj.conn, r, &j->hj.st);
 }
@@ -174,9 +176,14 @@ enroll_done(struct hwjob *hj)
 	const struct hw_token *t = NULL;
 	int r = hj->result;
 
+	/* A client that went away abandoned its request: nothing changes. */
+	if (hj->conn == NULL && r == 0)
+		r = JIT_E_CANCELLED;
 	if (r == 0 && (r = token_job_commit(ag, j)) == 0)
 		t = store_token_by_label(ag->store, j->label);
-	ev = event_new(r == 0 ? "enroll" : "deny");
+	ev = event_new(r == 0                            ? "enroll" :
+		r == JIT_E_CANCELLED && hj->conn == NULL ? "abandoned" :
+							   "deny");
 	event_str(ev, "token", j->label);
 	event_str(ev, "type", j->type);
 	event_str(ev, "device", j->device);
@@ -219,6 +226,8 @@ unenroll_done(struct hwjob *hj)
 	size_t rewrapped = 0, orphans = 0, i;
 	int r = hj->result;
 
+	if (hj->conn == NULL && r == 0)
+		r = JIT_E_CANCELLED;
 	if (r == 0 && store_tokenset(ag->store)->generation != j->generation)
 		r = JIT_E_BUSY;
 	t = store_token_by_label(ag->store, j->label);
@@ -237,7 +246,9 @@ unenroll_done(struct hwjob *hj)
 		    ag->store, t->id, j->force, &rewrapped, &orphans);
 	if (r == 0)
 		r = token_job_commit(ag, j);
-	ev = event_new(r == 0 ? "unenroll" : "deny");
+	ev = event_new(r == 0                            ? "unenroll" :
+		r == JIT_E_CANCELLED && hj->conn == NULL ? "abandoned" :
+							   "deny");
 	event_str(ev, "token", j->label);
 	event_str(ev, "approved_by", approver(j));
 	if (r == 0) {
@@ -252,11 +263,12 @@ unenroll_done(struct hwjob *hj)
 	conn_set_job(hj->conn, NULL);
 	if (r == JIT_E_DENIED)
 		reply_ext_err(hj->conn, r, -1,
-		    "%zu credential(s) open only with %s: enroll a backup token and add them again, or pass --force to delete them",
+		    "%zu credential(s) open only with %s: enroll a backup "
+		    "token and add them again, or pass --force to delete them",
 		    orphans, j->label);
 	else if (r == JIT_E_NOENT)
-		reply_ext_err(hj->conn, r, -1, "no token labelled %s is enrolled",
-		    j->label);
+		reply_ext_err(hj->conn, r, -1,
+		    "no token labelled %s is enrolled", j->label);
 	else if (r != 0)
 		token_job_reply_err(j, r);
 	else {
@@ -323,13 +335,16 @@ set_usable(struct agent *ag, struct request *rq, bool first)
 
 	if (store_set_state(ag->store, &why) == SET_BROKEN) {
 		reply_ext_err(rq->conn, JIT_E_AUTH, -1,
-		    "%s: nothing can be enrolled or unenrolled until it is restored or removed",
+		    "%s: nothing can be enrolled or unenrolled until it is "
+		    "restored or removed",
 		    why);
 		return JIT_E_AUTH;
 	}
 	if (first && store_first_enroll_ok(ag->store) == JIT_E_DENIED) {
 		reply_ext_err(rq->conn, JIT_E_DENIED, -1,
-		    "%zu credential(s) are stored but no token is enrolled: %s was deleted; restore it from a backup, or move creds/ away to start over",
+		    "%zu credential(s) are stored but no token is enrolled: %s "
+		    "was deleted; restore it from a backup, or move creds/ "
+		    "away to start over",
 		    store_ncreds(ag->store), TOKENSET_FILE);
 		return JIT_E_DENIED;
 	}
@@ -356,9 +371,9 @@ token_job_submit(struct agent *ag, struct request *rq, struct token_job *j,
 	}
 	/* The lane of the approving token, the one touched first. */
 	if ((j->hj.device = strdup(j->ncands > 0 ?
-			 (j->cands[0]->device ? j->cands[0]->device :
-						j->cands[0]->type) :
-			 (j->device != NULL ? j->device : j->type))) == NULL)
+		     (j->cands[0]->device ? j->cands[0]->device :
+					    j->cands[0]->type) :
+		     (j->device != NULL ? j->device : j->type))) == NULL)
 		return JIT_E_NOMEM;
 	j->hj.conn = rq->conn;
 	if ((r = hwq_submit(ag->hwq, &j->hj)) != 0) {

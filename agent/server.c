@@ -183,6 +183,13 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		conn_close(c, jit_strerror(r));
 		goto wipe;
 	}
+	/* While a request is pending, reading only watches for the client
+	 * going away (which abandons the request); what it sends waits. */
+	if (c->busy) {
+		if (c->in.len >= AGENT_FRAME_MAX)
+			read_stop(c);
+		goto wipe;
+	}
 	conn_process(c);
 wipe:
 	if (buf->base != NULL && n > 0)
@@ -246,12 +253,10 @@ conn_process(struct conn *c)
 		r = dispatch(c->ag, &rq);
 		/* The request's bytes (maybe a secret) are wiped as consumed. */
 		wire_writer_consume(&c->in, 4 + (size_t)len);
-		if (r == AGENT_DEFERRED) {
+		if (r == AGENT_DEFERRED)
 			c->busy = true;
-			read_stop(c);
-		}
 	}
-	if (!c->closing && !c->busy)
+	if (!c->closing && (!c->busy || c->in.len < AGENT_FRAME_MAX))
 		read_start(c);
 	arm_timer(c);
 }

@@ -688,8 +688,8 @@ store_put_cred(struct store *s, const struct cred_new *a,
 		const struct hw_token *t = s->ts->e[i].tok;
 
 		memcpy(cw->token_id, t->id, HW_ID_LEN + 1);
-		if ((r = seal_wrap(t->recipient, dek, cw->token_id,
-			 &cw->w)) != 0)
+		if ((r = seal_wrap(t->recipient, dek, cw->token_id, &cw->w)) !=
+		    0)
 			goto out;
 		c->nwraps++;
 	}
@@ -911,7 +911,9 @@ legacy_tokens_note(const struct store *s)
 			n++;
 	closedir(d);
 	if (n > 0)
-		log_warn("%s holds %zu file(s) that are not enrolled tokens and are ignored: enrolled tokens live in %s, sealed by the tokens themselves",
+		log_warn("%s holds %zu file(s) that are not enrolled tokens "
+			 "and are ignored: enrolled tokens live in %s, sealed "
+			 "by the tokens themselves",
 		    s->tokens_dir, n, s->set_path);
 }
 

@@ -145,8 +145,8 @@ out:
 static int
 box_key(const struct secret *identity_sk, struct secret **ret)
 {
-	return seal_hkdf(secret_ptr(identity_sk), secret_len(identity_sk),
-	    NULL, 0, BOX_INFO, SEAL_KEY_LEN, ret);
+	return seal_hkdf(secret_ptr(identity_sk), secret_len(identity_sk), NULL,
+	    0, BOX_INFO, SEAL_KEY_LEN, ret);
 }
 
 static void
@@ -259,7 +259,8 @@ tokenset_verify(const struct tokenset *ts, const char *id,
 		if (r != JIT_E_AUTH)
 			v->result = r;
 		why_add(v->why, sizeof(v->why), ts->e[own].tok,
-		    "holds no key to the token set: it was added outside jit-agent");
+		    "holds no key to the token set: it was added outside "
+		    "jit-agent");
 		goto out;
 	}
 	v->records_ok = true;
@@ -284,7 +285,8 @@ tokenset_verify(const struct tokenset *ts, const char *id,
 	list_ok = sodium_memcmp(mac, ts->mac, sizeof(mac)) == 0;
 	if (!list_ok && v->why[0] == '\0')
 		snprintf(v->why, sizeof(v->why),
-		    "the list of tokens in %s was changed outside jit-agent: a token was removed or reordered",
+		    "the list of tokens in %s was changed outside jit-agent: a "
+		    "token was removed or reordered",
 		    TOKENSET_FILE);
 	if (list_ok && v->why[0] == '\0')
 		v->result = JIT_OK;
@@ -374,7 +376,8 @@ tokenset_save(const struct tokenset *ts, const char *path)
 	if ((o = json_object_new_object()) == NULL)
 		return JIT_E_NOMEM;
 	if ((r = jsonx_add_int(o, "version", TOKENSET_VERSION)) != 0 ||
-	    (r = jsonx_add_int(o, "generation", (int64_t)ts->generation)) != 0 ||
+	    (r = jsonx_add_int(o, "generation", (int64_t)ts->generation)) !=
+		0 ||
 	    (r = jsonx_add_b64(o, "mac", ts->mac, sizeof(ts->mac))) != 0)
 		goto out;
 	r = JIT_E_NOMEM;
@@ -393,8 +396,7 @@ out:
 }
 
 int
-tokenset_load(const char *path, struct tokenset **ret, char *why,
-    size_t whylen)
+tokenset_load(const char *path, struct tokenset **ret, char *why, size_t whylen)
 {
 	struct json_object *o = NULL, *arr, *eo;
 	struct tokenset *ts = NULL;
@@ -413,15 +415,16 @@ tokenset_load(const char *path, struct tokenset **ret, char *why,
 	if ((r = tokenset_new(&ts)) != 0)
 		goto out;
 	r = JIT_E_FORMAT;
-	if (jsonx_get_int(o, "version", TOKENSET_VERSION, TOKENSET_VERSION,
-		&v) != 0 ||
+	if (jsonx_get_int(
+		o, "version", TOKENSET_VERSION, TOKENSET_VERSION, &v) != 0 ||
 	    jsonx_get_int(o, "generation", 1, INT64_MAX, &v) != 0 ||
 	    jsonx_get_b64_fixed(o, "mac", ts->mac, sizeof(ts->mac)) != 0 ||
 	    !json_object_object_get_ex(o, "tokens", &arr) ||
 	    !json_object_is_type(arr, json_type_array) ||
 	    (n = json_object_array_length(arr)) > TOKENSET_MAX) {
 		snprintf(why, whylen,
-		    "%s is not a token set of this version (version, generation, mac or tokens is missing or malformed)",
+		    "%s is not a token set of this version (version, "
+		    "generation, mac or tokens is missing or malformed)",
 		    path);
 		goto out;
 	}
@@ -430,26 +433,27 @@ tokenset_load(const char *path, struct tokenset **ret, char *why,
 		eo = json_object_array_get_idx(arr, i);
 		e = &ts->e[ts->n];
 		if (hw_token_from_json(eo, &e->tok) != 0) {
-			snprintf(why, whylen,
-			    "token %zu of %s is malformed", i + 1, path);
+			snprintf(why, whylen, "token %zu of %s is malformed",
+			    i + 1, path);
 			goto out;
 		}
 		ts->n++;
 		if (jsonx_get_b64_fixed(eo, "set_nonce", e->box_nonce,
 			sizeof(e->box_nonce)) != 0 ||
-		    jsonx_get_b64_fixed(eo, "set_box", e->box,
-			sizeof(e->box)) != 0 ||
-		    jsonx_get_b64_fixed(eo, "set_mac", e->mac,
-			sizeof(e->mac)) != 0) {
+		    jsonx_get_b64_fixed(
+			eo, "set_box", e->box, sizeof(e->box)) != 0 ||
+		    jsonx_get_b64_fixed(
+			eo, "set_mac", e->mac, sizeof(e->mac)) != 0) {
 			snprintf(why, whylen,
-			    "token %s in %s has no seal (set_nonce, set_box, set_mac)",
+			    "token %s in %s has no seal (set_nonce, set_box, "
+			    "set_mac)",
 			    e->tok->label, path);
 			goto out;
 		}
 		if (tokenset_by_label(ts, e->tok->label) != e->tok ||
 		    tokenset_by_id(ts, e->tok->id) != e->tok) {
-			snprintf(why, whylen,
-			    "%s names token %s twice", path, e->tok->label);
+			snprintf(why, whylen, "%s names token %s twice", path,
+			    e->tok->label);
 			goto out;
 		}
 	}

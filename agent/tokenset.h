@@ -41,14 +41,15 @@ void tokenset_free(struct tokenset *ts);
 int tokenset_dup(const struct tokenset *ts, struct tokenset **ret);
 /* Read path: JIT_E_NOENT if absent, JIT_E_FORMAT (why says where) if it
  * cannot be read as a token set. */
-int tokenset_load(const char *path, struct tokenset **ret, char *why,
-    size_t whylen);
+int tokenset_load(
+    const char *path, struct tokenset **ret, char *why, size_t whylen);
 int tokenset_save(const struct tokenset *ts, const char *path);
 int tokenset_new(struct tokenset **ret);
 
 const struct hw_token *tokenset_by_label(
     const struct tokenset *ts, const char *label);
-const struct hw_token *tokenset_by_id(const struct tokenset *ts, const char *id);
+const struct hw_token *tokenset_by_id(
+    const struct tokenset *ts, const char *id);
 
 /* What a token says of the set, once its hardware opened its identity. */
 struct tokenset_verdict {

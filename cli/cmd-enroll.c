@@ -213,8 +213,8 @@ enroll_main(int argc, char **argv)
 	}
 	/* An enrolled token approves; then the new one is touched. */
 	cli_sanitize(label, safe, sizeof(safe));
-	snprintf(purpose, sizeof(purpose), "to approve enrolling %s%s%s",
-	    safe, strcmp(type, "tpm2") != 0 ? ", then the new key " : "",
+	snprintf(purpose, sizeof(purpose), "to approve enrolling %s%s%s", safe,
+	    strcmp(type, "tpm2") != 0 ? ", then the new key " : "",
 	    strcmp(type, "tpm2") != 0 ? safe : "");
 	so.purpose = purpose;
 	so.pin_fields = true;
@@ -237,7 +237,8 @@ enroll_main(int argc, char **argv)
 	else
 		cli_note("enrolled %s token %s", type, label);
 	if (cli_jstr(rep.result, "approved_by") != NULL)
-		cli_note("approved with %s", cli_jstr(rep.result, "approved_by"));
+		cli_note(
+		    "approved with %s", cli_jstr(rep.result, "approved_by"));
 	if (cli_jbool(tok, "simulated"))
 		cli_note("warning: %s is a SIMULATED token: for tests and "
 			 "demos, never for real secrets",

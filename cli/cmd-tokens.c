@@ -80,7 +80,10 @@ tokens_print_set(struct json_object *set, FILE *f)
 	    strcmp(state, "empty") == 0)
 		return;
 	if (strcmp(state, "unverified") == 0) {
-		fprintf(f, "\nnot verified since the agent started: nothing is wrapped to these tokens until one vouches for them ('jitctl tokens --verify', or any unlock)\n");
+		fprintf(f,
+		    "\nnot verified since the agent started: nothing is "
+		    "wrapped to these tokens until one vouches for them "
+		    "('jitctl tokens --verify', or any unlock)\n");
 		return;
 	}
 	cli_sanitize(why, safe, sizeof(safe));

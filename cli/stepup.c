@@ -273,8 +273,8 @@ stepup_verify_tokens(const struct stepup_opts *o)
 		ex = cli_fail_code(JIT_E_NOMEM, NULL);
 		goto out;
 	}
-	if ((r = stepup_request("verify", args, cli_jarray(toks.result, "tokens"),
-		 NULL, &vo, &rep)) != 0) {
+	if ((r = stepup_request("verify", args,
+		 cli_jarray(toks.result, "tokens"), NULL, &vo, &rep)) != 0) {
 		ex = cli_fail(r, &rep);
 		goto out;
 	}

@@ -57,7 +57,9 @@ static const struct {
 	    "a PIN is required: pass --pin-fd or answer the prompt" },
 	[32] = { "JIT_E_INTERNAL", "internal error" },
 	[33] = { "JIT_E_UNVERIFIED",
-	    "the enrolled tokens have not been verified with one of them since the agent started: run 'jitctl tokens --verify' (one touch or PIN)" },
+	    "the enrolled tokens have not been verified with one of them since "
+	    "the agent started: run 'jitctl tokens --verify' (one touch or "
+	    "PIN)" },
 };
 
 _Static_assert(sizeof(errs) / sizeof(errs[0]) == -JIT_E_LAST,

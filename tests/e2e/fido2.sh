@@ -61,6 +61,22 @@ ok "and REQUEST_IDENTITIES answers" timeout 1 python3 "$E2E_DIR/rawpeer.py" \
     "$JIT_AGENT_SOCK" list
 ok "the touch was still pending then" kill -0 "$SLOW"
 ok "the slow unlock completes" wait "$SLOW"
+
+# A client that goes away while its touch is pending abandons the unlock:
+# the wait is cancelled and nothing opens for it, whatever the key says.
+ok "lock" jitctl lock
+sim_touch yk1 delay=2500
+"$JITCTL_BIN" unlock a b >/dev/null 2>&1 &
+GONE=$!
+sleep 0.5
+kill -KILL "$GONE"; wait "$GONE" 2>/dev/null
+sleep 3
+fails "a stayed locked" 4 jitctl get a
+fails "b stayed locked" 4 jitctl get b
+has "the abandoned unlock is audited" "$DATA/audit.log" \
+    '"event":"abandoned","names":\["a","b"\],"verb":"unlock"'
+hasnt "and no unlock of a and b after the lock" "$DATA/audit.log" \
+    '"event":"lock".*"event":"unlock","names":\["a","b"\]'
 sim_touch yk1 approve
 
 # Step-up always: every get is a fresh touch.
