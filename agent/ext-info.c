@@ -80,8 +80,7 @@ ext_check_wrappable(struct agent *ag, struct conn *conn)
 		break;
 	case SET_FAILED:
 		reply_ext_err(conn, JIT_E_AUTH, -1,
-		    "nothing is wrapped to the enrolled tokens: %s; unenroll "
-		    "that token (a genuine token approves it) or restore "
+		    "nothing is wrapped to the enrolled tokens: %s; unenroll that token (a genuine token approves it) or restore "
 		    "tokens.json",
 		    why);
 		break;
@@ -235,8 +234,7 @@ ext_status(struct agent *ag, struct request *rq, struct json_object *args,
 	if ((r = jsonx_opt_str(args, "name", CRED_NAME_MAX, &name)) == 0) {
 		if ((one = store_cred(ag->store, name)) == NULL) {
 			reply_ext_err(rq->conn, JIT_E_NOENT, -1,
-			    "no credential "
-			    "named %s: see 'jitctl status'",
+			    "no credential named %s: see 'jitctl status'",
 			    name);
 			return JIT_OK;
 		}

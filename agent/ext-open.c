@@ -227,9 +227,8 @@ open_done_get(struct agent *ag, struct open_job *j)
 	}
 	if (vault_check(ag->vault, c) != 0) {
 		reply_ext_err(conn, JIT_E_LOCKED, -1,
-		    "%s was locked "
-		    "meanwhile: run 'jitctl unlock %s'",
-		    c->name, c->name);
+		    "%s was locked meanwhile: run 'jitctl unlock %s'", c->name,
+		    c->name);
 		return;
 	}
 	if (ext_serve(ag, conn, &j->peer, c, j->out[0], j->field, j->purpose,
@@ -259,12 +258,10 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 			(void)jsonx_add_str(e, "name", j->cs[i]->name);
 			(void)jsonx_add_str(e, "message",
 			    j->errs[i] == JIT_E_AUTH ?
-				"its file was altered "
-				"(header or ciphertext edited): it cannot be "
+				"its file was altered (header or ciphertext edited): it cannot be "
 				"opened" :
 				j->errs[i] == JIT_E_NOENT ?
-				"it is not wrapped to "
-				"this token" :
+				"it is not wrapped to this token" :
 				jit_strerror(j->errs[i]));
 			json_object_array_add(failed, e);
 			log_warn("unlock %s: %s", j->cs[i]->name,
@@ -310,8 +307,7 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 	(void)jsonx_add_int(res, "window", j->window_s);
 	if (nok == 0 && j->n > 0)
 		reply_ext_err(j->hj.conn, JIT_E_AUTH, -1,
-		    "nothing was unlocked: "
-		    "%s",
+		    "nothing was unlocked: %s",
 		    json_object_to_json_string(failed));
 	else if (reply_ext_ok(j->hj.conn, res, NULL) != 0)
 		reply_ext_err(j->hj.conn, JIT_E_INTERNAL, -1, NULL);
@@ -496,17 +492,15 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 			reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1, NULL);
 		else if (a->token_label != NULL && a->token_label[0] != '\0')
 			reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1,
-			    "token %s "
-			    "does not open all of these credentials",
+			    "token %s does not open all of these credentials",
 			    a->token_label);
 		else
 			reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1,
-			    "no single "
-			    "enrolled token opens all of these credentials%s",
-			    a->n > 1 ? ": unlock them separately" :
-				       ": step-up "
-				       "'pin' needs a TPM or a FIDO2 key "
-				       "enrolled with --uv");
+			    "no single enrolled token opens all of these credentials%s",
+			    a->n > 1 ?
+				": unlock them separately" :
+				": step-up 'pin' needs a TPM or a FIDO2 key "
+				"enrolled with --uv");
 		open_job_free(j);
 		free(j);
 		return JIT_OK;
@@ -566,10 +560,8 @@ ext_unlock(struct agent *ag, struct request *rq, struct json_object *args,
 		    (arr != NULL ? json_object_array_length(arr) : 0);
 	if (cap == 0) {
 		reply_ext_err(rq->conn, JIT_E_ARG, -1,
-		    all ? "there are no "
-			  "credentials to unlock" :
-			  "name the credentials to unlock, "
-			  "or pass --all");
+		    all ? "there are no credentials to unlock" :
+			  "name the credentials to unlock, or pass --all");
 		return JIT_OK;
 	}
 	if ((creds = calloc(cap, sizeof(*creds))) == NULL)
@@ -591,16 +583,14 @@ ext_unlock(struct agent *ag, struct request *rq, struct json_object *args,
 			name = json_object_get_string(e);
 			if ((c = store_cred(ag->store, name)) == NULL) {
 				reply_ext_err(rq->conn, JIT_E_NOENT, -1,
-				    "no "
-				    "credential named %s: see 'jitctl status'",
+				    "no credential named %s: see 'jitctl status'",
 				    name);
 				free(creds);
 				return JIT_OK;
 			}
 			if (time(NULL) >= c->not_after) {
 				reply_ext_err(rq->conn, JIT_E_EXPIRED, -1,
-				    "%s "
-				    "has expired: request or add it again",
+				    "%s has expired: request or add it again",
 				    c->name);
 				free(creds);
 				return JIT_OK;
@@ -610,8 +600,7 @@ ext_unlock(struct agent *ag, struct request *rq, struct json_object *args,
 	}
 	if (n == 0) {
 		reply_ext_err(rq->conn, JIT_E_EXPIRED, -1,
-		    "every credential "
-		    "has expired: request or add them again");
+		    "every credential has expired: request or add them again");
 		free(creds);
 		return JIT_OK;
 	}

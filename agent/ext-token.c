@@ -78,8 +78,7 @@ approve(struct token_job *j, const char *except, struct secret **ret_key)
 		goto out;
 	if (!j->verdict.records_ok || *ret_key == NULL) {
 		hw_status_set(&j->hj.st,
-		    "the enrolled tokens do not verify: %s; unenroll the token "
-		    "named there first",
+		    "the enrolled tokens do not verify: %s; unenroll the token named there first",
 		    j->verdict.why);
 		r = JIT_E_AUTH;
 	}
@@ -161,8 +160,7 @@ token_job_reply_err(struct token_job *j, int r)
 		    "a token labelled %s is already enrolled", j->label);
 	else if (r == JIT_E_BUSY)
 		reply_ext_err(j->hj.conn, r, -1,
-		    "the enrolled tokens changed while this waited for the "
-		    "token: try again");
+		    "the enrolled tokens changed while this waited for the token: try again");
 	else
 		ext_reply_hw_err(j->hj.conn, r, &j->hj.st);
 }
@@ -263,8 +261,7 @@ unenroll_done(struct hwjob *hj)
 	conn_set_job(hj->conn, NULL);
 	if (r == JIT_E_DENIED)
 		reply_ext_err(hj->conn, r, -1,
-		    "%zu credential(s) open only with %s: enroll a backup "
-		    "token and add them again, or pass --force to delete them",
+		    "%zu credential(s) open only with %s: enroll a backup token and add them again, or pass --force to delete them",
 		    orphans, j->label);
 	else if (r == JIT_E_NOENT)
 		reply_ext_err(hj->conn, r, -1,
@@ -335,15 +332,13 @@ set_usable(struct agent *ag, struct request *rq, bool first)
 
 	if (store_set_state(ag->store, &why) == SET_BROKEN) {
 		reply_ext_err(rq->conn, JIT_E_AUTH, -1,
-		    "%s: nothing can be enrolled or unenrolled until it is "
-		    "restored or removed",
+		    "%s: nothing can be enrolled or unenrolled until it is restored or removed",
 		    why);
 		return JIT_E_AUTH;
 	}
 	if (first && store_first_enroll_ok(ag->store) == JIT_E_DENIED) {
 		reply_ext_err(rq->conn, JIT_E_DENIED, -1,
-		    "%zu credential(s) are stored but no token is enrolled: %s "
-		    "was deleted; restore it from a backup, or move creds/ "
+		    "%zu credential(s) are stored but no token is enrolled: %s was deleted; restore it from a backup, or move creds/ "
 		    "away to start over",
 		    store_ncreds(ag->store), TOKENSET_FILE);
 		return JIT_E_DENIED;

@@ -879,8 +879,8 @@ load_dir(struct store *s, const char *dir)
 			else if (strncmp(de->d_name, c->name, n - 5) != 0 ||
 			    strlen(c->name) != n - 5 ||
 			    store_cred(s, c->name) != NULL) {
-				log_warn("skipping %s: its name does not "
-					 "match the file",
+				log_warn(
+				    "skipping %s: its name does not match the file",
 				    path);
 				cred_free(c);
 			} else if ((r = index_insert(s, c)) != 0) {
@@ -911,9 +911,9 @@ legacy_tokens_note(const struct store *s)
 			n++;
 	closedir(d);
 	if (n > 0)
-		log_warn("%s holds %zu file(s) that are not enrolled tokens "
-			 "and are ignored: enrolled tokens live in %s, sealed "
-			 "by the tokens themselves",
+		log_warn(
+		    "%s holds %zu file(s) that are not enrolled tokens and are ignored: enrolled tokens live in %s, sealed "
+		    "by the tokens themselves",
 		    s->tokens_dir, n, s->set_path);
 }
 

@@ -259,8 +259,7 @@ tokenset_verify(const struct tokenset *ts, const char *id,
 		if (r != JIT_E_AUTH)
 			v->result = r;
 		why_add(v->why, sizeof(v->why), ts->e[own].tok,
-		    "holds no key to the token set: it was added outside "
-		    "jit-agent");
+		    "holds no key to the token set: it was added outside jit-agent");
 		goto out;
 	}
 	v->records_ok = true;
@@ -285,8 +284,7 @@ tokenset_verify(const struct tokenset *ts, const char *id,
 	list_ok = sodium_memcmp(mac, ts->mac, sizeof(mac)) == 0;
 	if (!list_ok && v->why[0] == '\0')
 		snprintf(v->why, sizeof(v->why),
-		    "the list of tokens in %s was changed outside jit-agent: a "
-		    "token was removed or reordered",
+		    "the list of tokens in %s was changed outside jit-agent: a token was removed or reordered",
 		    TOKENSET_FILE);
 	if (list_ok && v->why[0] == '\0')
 		v->result = JIT_OK;
@@ -423,8 +421,7 @@ tokenset_load(const char *path, struct tokenset **ret, char *why, size_t whylen)
 	    !json_object_is_type(arr, json_type_array) ||
 	    (n = json_object_array_length(arr)) > TOKENSET_MAX) {
 		snprintf(why, whylen,
-		    "%s is not a token set of this version (version, "
-		    "generation, mac or tokens is missing or malformed)",
+		    "%s is not a token set of this version (version, generation, mac or tokens is missing or malformed)",
 		    path);
 		goto out;
 	}
@@ -445,8 +442,7 @@ tokenset_load(const char *path, struct tokenset **ret, char *why, size_t whylen)
 		    jsonx_get_b64_fixed(
 			eo, "set_mac", e->mac, sizeof(e->mac)) != 0) {
 			snprintf(why, whylen,
-			    "token %s in %s has no seal (set_nonce, set_box, "
-			    "set_mac)",
+			    "token %s in %s has no seal (set_nonce, set_box, set_mac)",
 			    e->tok->label, path);
 			goto out;
 		}

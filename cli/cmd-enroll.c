@@ -110,11 +110,11 @@ pin_error(int r, int pin_fd)
 	case JIT_E_PIN: cli_err("the two PINs differ"); break;
 	case JIT_E_PIN_REQUIRED:
 		if (pin_fd >= 0)
-			cli_err("the PIN from --pin-fd is empty: "
-				"give one, or pass --no-pin");
+			cli_err(
+			    "the PIN from --pin-fd is empty: give one, or pass --no-pin");
 		else
-			cli_err("no PIN: type one, pass --pin-fd N, "
-				"or pass --no-pin");
+			cli_err(
+			    "no PIN: type one, pass --pin-fd N, or pass --no-pin");
 		break;
 	case JIT_E_LIMIT:
 		cli_err("the PIN is longer than %d bytes", PROMPT_PIN_MAX);
@@ -185,8 +185,8 @@ enroll_main(int argc, char **argv)
 	if (label == NULL)
 		return cli_usage_error("--label is required");
 	if (no_pin && pin_fd >= 0)
-		return cli_usage_error("--no-pin and --pin-fd exclude each "
-				       "other");
+		return cli_usage_error(
+		    "--no-pin and --pin-fd exclude each other");
 	if (uv && strcmp(type, "fido2") != 0)
 		return cli_usage_error("--uv is for fido2 tokens");
 
@@ -240,8 +240,8 @@ enroll_main(int argc, char **argv)
 		cli_note(
 		    "approved with %s", cli_jstr(rep.result, "approved_by"));
 	if (cli_jbool(tok, "simulated"))
-		cli_note("warning: %s is a SIMULATED token: for tests and "
-			 "demos, never for real secrets",
+		cli_note(
+		    "warning: %s is a SIMULATED token: for tests and demos, never for real secrets",
 		    label);
 	ex = JITCTL_EXIT_OK;
 out:

@@ -132,8 +132,7 @@ pin_read_error(int r, int pin_fd)
 {
 	switch (r) {
 	case JIT_E_PIN_REQUIRED:
-		return "no terminal to ask for the PIN on: "
-		       "pass it with --pin-fd N";
+		return "no terminal to ask for the PIN on: pass it with --pin-fd N";
 	case JIT_E_LIMIT: return "the PIN is too long";
 	case JIT_E_CANCELLED: return "cancelled";
 	default:
