@@ -46,6 +46,25 @@ has "the refusal is audited" "$DATA/audit.log" \
 ok "add b" bash -c "printf 'bravo' | '$JITCTL_BIN' add b --ttl 1h"
 ok "b is wrapped to the laptop alone" test "$(wraps_of b)" = "$(id_of laptop)"
 
+# After a restart nothing is wrapped until a token vouches for the set: the
+# first unlock does it, or add asks for it.
+agent_stop
+agent_start || exit 1
+fails "add before any token vouched asks for it (no terminal here)" 5 \
+    bash -c "printf 'x' | '$JITCTL_BIN' add early --ttl 1h"
+ok "nothing was added" test ! -e "$DATA/creds/early.json"
+ok "add with the laptop's PIN verifies the set, then adds" bash -c \
+    "printf 'x' | '$JITCTL_BIN' add early --ttl 1h --pin-fd 3 3<'$T/pin'"
+has "saying which token vouched" "$T/err" 'verify with laptop'
+has "the verification is audited" "$DATA/audit.log" \
+    '"event":"verify","token":"laptop"'
+agent_stop
+agent_start || exit 1
+ok "after another restart, an unlock vouches for the set" jitctl unlock a \
+    --pin-fd 3 3<"$T/pin"
+ok "so add needs no PIN" bash -c \
+    "printf 'x' | '$JITCTL_BIN' add later --ttl 1h"
+
 # With the enrolled token's approval, a backup is enrolled and audited so.
 sim_start yk || exit 1
 ok "a backup key, approved with the laptop's PIN" jitctl enroll fido2 \
