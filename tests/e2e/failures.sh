@@ -58,6 +58,11 @@ if other_uid_ready "a client of another uid"; then
 	    "$T/jitctl-copy" status
 	has "the refusal is logged" "$AGENT_LOG" "refused a client of uid"
 	has "and audited" "$DATA/audit.log" '"event":"deny".*another uid'
+	# A peer that checks nothing on its side: the agent alone refuses.
+	cp "$E2E_DIR/rawpeer.py" "$T/rawpeer.py"; chmod 0644 "$T/rawpeer.py"
+	fails "a raw peer of another uid gets no answer" 1 as_other_uid \
+	    python3 "$T/rawpeer.py" "$JIT_AGENT_SOCK" list
+	has "the agent hung up on it" "$T/out" '^closed$'
 	chmod 0700 "$T" "$T/run"; chmod 0600 "$JIT_AGENT_SOCK"
 fi
 
