@@ -8,7 +8,7 @@
 # enter is copied into a fresh world-readable one, tested there and removed.
 set -uo pipefail
 umask 022
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 
 "$top/contrib/deps.sh" >/tmp/jit-deps.log 2>&1 || {
@@ -18,14 +18,15 @@ top=$(pwd)
 
 if ! setpriv --reuid=jit-e2e --regid=jit-e2e --init-groups \
     test -r "$top/meson.build" 2>/dev/null; then
-	work=$(mktemp -d /var/tmp/jit-test.XXXXXX) && chmod 0755 "$work" &&
-	    trap 'rm -rf "$work"' EXIT &&
-	    tar -C "$top" --exclude='./build-*' -cf - . | tar -C "$work" -xf - &&
-	    chmod -R u+rwX,go+rX,go-w "$work" || {
-		echo "the tests run as jit-e2e, which cannot enter $top, and a copy for it could not be made"
+	work=$(mktemp -d /var/tmp/jit-test.XXXXXX) || exit 1
+	trap 'rm -rf "$work"' EXIT
+	if ! chmod 0755 "$work" ||
+	    ! tar -C "$top" --exclude='./build-*' -cf - . | tar -C "$work" -xf - ||
+	    ! chmod -R u+rwX,go+rX,go-w "$work"; then
+		echo "the tests run as jit-e2e, which cannot enter $top, and a copy for it could not be made in $work"
 		echo "meson: 0 passed, 1 failed, 0 skipped"
 		exit 1
-	}
+	fi
 	echo "== jit-e2e cannot enter $top: testing a copy in $work"
 	top=$work
 	cd "$top" || exit 1
