@@ -9,4 +9,12 @@ apt-get install -y -q --no-install-recommends \
 	libssl-dev libfido2-dev libcbor-dev libtss2-dev \
 	swtpm swtpm-tools tpm2-tools \
 	openssh-client openssh-server postgresql postgresql-client \
-	python3 scdoc util-linux procps bsdutils git ca-certificates
+	python3 python3-botocore scdoc util-linux procps bsdutils git \
+	ca-certificates
+
+# The tests run as this ordinary user: started as root, they drop to it
+# (tests/lib/testuser.py); sshd's tests log in as it, so it has a shell.
+if ! id -u jit-e2e >/dev/null 2>&1; then
+	useradd --create-home --user-group --shell /bin/bash \
+	    --comment 'jit-agent tests' jit-e2e
+fi

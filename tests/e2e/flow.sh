@@ -7,6 +7,8 @@ agent_start || exit 1
 ok "the agent prints its socket for eval" grep -q \
     "JIT_AGENT_SOCK=$JIT_AGENT_SOCK; export JIT_AGENT_SOCK;" "$T/agent.env"
 ok "socket is 0600" test "$(stat -c %a "$JIT_AGENT_SOCK")" = 600
+ok "the agent runs as an ordinary user, as the product does" \
+    test "$(stat -c %u "/proc/$AGENT_PID")" != 0
 
 for v in $("$JITCTL_BIN" --help | sed -n '/^Verbs:/,/^$/p' | \
     awk 'NR > 1 { print $1 }'); do
@@ -42,6 +44,8 @@ if command -v script >/dev/null; then
 	hasnt "and prints no secret there" "$T/out" hunter2
 	ok "get --force prints to a terminal" script -qec \
 	    "'$JITCTL_BIN' get db-ro --force" /dev/null
+else
+	skip "get on a terminal" "script (bsdutils) is not installed"
 fi
 ok "exec injects fields into the child (step-up always: PIN again)" \
     jitctl exec --pin-fd 3 pg-prod -- env 3<"$T/pin"

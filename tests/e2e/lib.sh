@@ -2,14 +2,22 @@
 # per test, checks that count, and cleanup on every exit.  Sourced by bash.
 #
 # The test runner passes JIT_AGENT_BIN, JITCTL_BIN and E2E_DIR (this folder).
+#
+# The tests run as the user the product runs as: started as root, a test
+# runs as the ordinary user jit-e2e (tests/lib/testuser.py; meson's wrapper
+# has already done that), and root is kept for one thing only, as_other_uid.
 
 set -u
 export LC_ALL=C
 : "${JIT_AGENT_BIN:?}" "${JITCTL_BIN:?}" "${E2E_DIR:?}"
+if [ "$(id -u)" = 0 ]; then
+	exec python3 "$E2E_DIR/../lib/testuser.py" drop bash "$0" "$@"
+fi
 . "$E2E_DIR/../lib/swtpm.sh"
 
 E2E_PASS=0
 E2E_FAIL=0
+E2E_SKIP=0
 SIMS=
 T=$(mktemp -d "${TMPDIR:-/tmp}/jit-e2e.XXXXXX")
 chmod 0700 "$T"
@@ -42,6 +50,34 @@ fail() {
 	[ -f "$T/out" ] && sed 's/^/#   out: /' "$T/out" | head -20
 	[ -f "$T/err" ] && sed 's/^/#   err: /' "$T/err" | head -20
 	return 0
+}
+
+# skip DESC REASON: checks that cannot run here; the test exits 77 at the
+# end (meson counts it as skipped) unless another check failed.
+skip() {
+	E2E_SKIP=$((E2E_SKIP + 1))
+	say "ok - # SKIP $1: $2"
+}
+
+# as_other_uid CMD [ARG...]: run CMD as nobody, a uid that is not the
+# test's, with this shell's stdin, stdout, stderr, environment and working
+# directory; the status is CMD's.  The root parent that dropped to jit-e2e
+# runs it for us (tests/lib/testuser.py other), since the test itself holds
+# no privilege.  Guard its use with other_uid_ready.
+as_other_uid() { python3 "$E2E_DIR/../lib/testuser.py" other "$@"; }
+
+# other_uid_ready DESC: true when as_other_uid can run.  A test started by
+# an ordinary user has no root parent: then the checks named DESC fail with
+# a sentence, or are skipped when JIT_E2E_SKIP_OTHER_UID=1.
+other_uid_ready() {
+	[ -n "${JIT_OTHER_UID_SOCK:-}" ] && return 0
+	rm -f "$T/out" "$T/err"
+	if [ "${JIT_E2E_SKIP_OTHER_UID:-}" = 1 ]; then
+		skip "$1" "running a command as another uid needs the test to start as root (JIT_E2E_SKIP_OTHER_UID=1)"
+	else
+		fail "$1: running a command as another uid needs the test to start as root, which drops to jit-e2e itself; set JIT_E2E_SKIP_OTHER_UID=1 to skip these checks instead"
+	fi
+	return 1
 }
 
 # ok DESC CMD...: CMD succeeds.  Output in $T/out, $T/err.
@@ -95,8 +131,7 @@ agent_stop() {
 tpm_enroll() {
 	swtpm_start || exit $?
 	jitctl enroll tpm2 --label "${1:-laptop}" --device "$SWTPM_TCTI" \
-	    --allow-simulated \
-	    --pin-fd 3 3<"$T/pin"
+	    --allow-simulated --pin-fd 3 3<"$T/pin"
 }
 
 e2e_done() {
@@ -110,9 +145,10 @@ e2e_done() {
 	else
 		pass "no sanitizer report in the agent's log"
 	fi
-	say "# $E2E_PASS passed, $E2E_FAIL failed"
-	[ "$E2E_FAIL" -eq 0 ]
-	exit $?
+	say "# $E2E_PASS passed, $E2E_FAIL failed, $E2E_SKIP skipped"
+	[ "$E2E_FAIL" -eq 0 ] || exit 1
+	[ "$E2E_SKIP" -eq 0 ] || exit 77
+	exit 0
 }
 
 # sim_start NAME [ARGS...]: a simulated FIDO2 key on $T/NAME.sock whose

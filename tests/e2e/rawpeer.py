@@ -24,7 +24,10 @@ def string(b):
 
 
 def reply(s):
-    hdr = s.recv(4, socket.MSG_WAITALL)
+    try:
+        hdr = s.recv(4, socket.MSG_WAITALL)
+    except ConnectionResetError:    # closed with our request unread
+        return None
     if len(hdr) < 4:
         return None
     n = struct.unpack(">I", hdr)[0]
@@ -45,7 +48,10 @@ def main():
         print("closed" if data == b"" else "answered")
         return 0 if data == b"" else 1
     if what == "list":
-        s.sendall(frame(b"\x0b"))
+        try:
+            s.sendall(frame(b"\x0b"))
+        except (BrokenPipeError, ConnectionResetError):
+            pass            # closed before we spoke: reply() says so
         r = reply(s)
         print(r[0] if r else "closed")
         return 0 if r and r[0] == 12 else 1

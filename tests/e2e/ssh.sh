@@ -120,7 +120,6 @@ MaxAuthTries 50
 AllowAgentForwarding yes
 LogLevel VERBOSE
 EOF
-	[ "$(id -u)" = 0 ] && mkdir -p /run/sshd
 	for _try in 1 2 3 4 5; do
 		_p=$(free_port)
 		"$SSHD" -D -e -f "$T/sshd_$_n.conf" -p "$_p" \
@@ -228,16 +227,12 @@ ok "the key is back" ssh-add -l
 ok "and ssh signs again" ssh_to A "$ME@127.0.0.1" true
 
 # --- a client of another uid -----------------------------------------------
-if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
+if other_uid_ready "ssh-add of another uid"; then
 	chmod 0711 "$T" "$T/run"; chmod 0666 "$JIT_AGENT_SOCK"
-	fails "ssh-add of another uid is refused" '!' setpriv \
-	    --reuid=nobody --regid=nogroup --clear-groups \
-	    env SSH_AUTH_SOCK="$JIT_AGENT_SOCK" ssh-add -l
+	fails "ssh-add of another uid is refused" '!' as_other_uid ssh-add -l
 	hasnt "and learns no key" "$T/out" "ECDSA"
 	has "the refusal is logged" "$AGENT_LOG" "refused a client of uid"
 	chmod 0700 "$T" "$T/run"; chmod 0600 "$JIT_AGENT_SOCK"
-else
-	say "ok - # SKIP other-uid test needs root and setpriv"
 fi
 
 # --- agent forwarding and destination constraints (ssh-add -h) -------------
@@ -281,7 +276,7 @@ ok "ssh-add -D" ssh-add -D
 swtpm_start
 case $? in
 0)	HAVE_TPM=1 ;;
-77)	HAVE_TPM=; say "ok - # SKIP vault certificates: swtpm is not installed" ;;
+77)	HAVE_TPM=; skip "vault certificates" "swtpm is not installed" ;;
 *)	HAVE_TPM=; fail "swtpm" ;;
 esac
 if [ -n "$HAVE_TPM" ]; then
@@ -401,7 +396,7 @@ if [ -n "${JIT_SIM_FIDO2:-}" ] && [ -x "${JIT_SIM_FIDO2:-}" ]; then
 	ok "a touch again: login" ssh_to A "$ME@127.0.0.1" true
 	sim_stop yk
 else
-	say "ok - # SKIP FIDO2 touch: no simulator (JIT_SIM_FIDO2)"
+	skip "FIDO2 touch" "no simulator (JIT_SIM_FIDO2)"
 fi
 
 sshd_stop
