@@ -40,6 +40,7 @@ rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
 agent; wait_sock "$JIT_AGENT_SOCK"
 "$dir/cli/jitctl" enroll tpm2 --label bench --device "$SWTPM_TCTI" \
+    --allow-simulated \
     --pin-fd 3 3<"$T/pin" >/dev/null 2>&1
 echo "== jit-agent credentials ($count credentials, $gets gets, TPM on swtpm)"
 idle_jit=$(rss_kb "$apid")
