@@ -85,6 +85,9 @@ struct agent {
 	bool locked; /* ssh-add -x: see ssh-agent.c */
 	struct conf *conf; /* conf.c: the config file */
 	struct revoker *revoker; /* revoke.c: upstream revokes */
+	uv_timer_t seal_timer; /* events.c: the audit log's seals */
+	bool seal_timer_up;
+	bool seal_failing;
 };
 
 /*

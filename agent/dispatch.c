@@ -31,6 +31,7 @@ static const struct {
 	{ "lock", ext_lock },
 	{ "revoke", ext_revoke },
 	{ "audit-head", ext_audit_head },
+	{ "audit-setup", ext_audit_setup },
 	{ "request", ext_request },
 	{ "verify", ext_verify },
 };

@@ -8,6 +8,11 @@
 #include "jsonx.h"
 #include "log.h"
 
+/* After a failed seal: try again this much later, not in a loop. */
+#define SEAL_RETRY_MS 1000
+/* Past the epoch's end, so the clock is surely in the next one. */
+#define SEAL_SLACK_MS 20
+
 struct json_object *
 event_new(const char *name)
 {
@@ -46,20 +51,114 @@ event_peer(struct json_object *ev, const struct peer *p)
 	event_str(ev, "exe", p->exe);
 }
 
-void
+int
 event_emit(struct agent *ag, struct json_object *ev)
 {
 	int r;
 
 	if (ev == NULL) {
 		log_error("audit: out of memory: an event was lost");
-		return;
+		return JIT_E_NOMEM;
 	}
 	/* json-c escapes every string, so a client's text cannot forge one. */
 	log_info("audit: %s",
 	    json_object_to_json_string_ext(
 		ev, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	if (ag->audit != NULL && (r = audit_append(ag->audit, ev)) != 0)
-		log_error("audit log append failed: %s", jit_strerror(r));
+	if (ag->audit == NULL)
+		r = JIT_E_INTERNAL;
+	else if ((r = audit_append(ag->audit, ev)) != 0)
+		log_error("audit: the event above is not in the audit log: %s",
+		    r == JIT_E_IO ? audit_why(ag->audit) : jit_strerror(r));
 	json_object_put(ev);
+	return r;
+}
+
+void
+event_refusal(const struct agent *ag, int r, char *out, size_t outlen)
+{
+	if (r == JIT_E_NOMEM)
+		snprintf(out, outlen,
+		    "the audit event cannot be made (out of memory): nothing is served unaudited");
+	else if (r == JIT_E_LIMIT)
+		snprintf(out, outlen,
+		    "the audit line would be over its size limit: nothing is served unaudited");
+	else if (r == JIT_E_IO && ag->audit != NULL)
+		snprintf(out, outlen,
+		    "the audit log cannot be written (%s): nothing is served unaudited",
+		    audit_why(ag->audit));
+	else
+		snprintf(out, outlen,
+		    "the audit log cannot be written (%s): nothing is served unaudited",
+		    jit_strerror(r));
+}
+
+void
+event_refuse(struct agent *ag, struct conn *c, int r)
+{
+	char msg[256];
+
+	event_refusal(ag, r, msg, sizeof(msg));
+	reply_ext_err(c, r, -1, "%s", msg);
+}
+
+static void
+on_seal_timer(uv_timer_t *t)
+{
+	struct agent *ag = t->data;
+	int r;
+
+	if ((r = audit_seal_due(ag->audit)) != 0) {
+		if (!ag->seal_failing)
+			log_error(
+			    "audit: the epoch's seal failed: %s; trying again",
+			    r == JIT_E_IO ? audit_why(ag->audit) :
+					    jit_strerror(r));
+		ag->seal_failing = true;
+		uv_timer_start(t, on_seal_timer, SEAL_RETRY_MS, 0);
+		return;
+	}
+	if (ag->seal_failing)
+		log_info("audit: sealing works again");
+	ag->seal_failing = false;
+	events_seal_rearm(ag);
+}
+
+void
+events_seal_start(struct agent *ag)
+{
+	uv_timer_init(ag->loop, &ag->seal_timer);
+	ag->seal_timer.data = ag;
+	ag->seal_timer_up = true;
+	events_seal_rearm(ag);
+}
+
+void
+events_seal_rearm(struct agent *ag)
+{
+	int64_t ms;
+
+	if (!ag->seal_timer_up || ag->audit == NULL)
+		return;
+	if ((ms = audit_seal_wait_ms(ag->audit)) < 0) {
+		uv_timer_stop(&ag->seal_timer);
+		return;
+	}
+	uv_timer_start(
+	    &ag->seal_timer, on_seal_timer, (uint64_t)(ms + SEAL_SLACK_MS), 0);
+}
+
+void
+events_seal_stop(struct agent *ag)
+{
+	int r;
+
+	if (ag->audit != NULL && (r = audit_seal_now(ag->audit)) != 0)
+		log_error(
+		    "audit: the lines since the last seal could not be sealed: %s; the next agent seals them (late)",
+		    r == JIT_E_IO ? audit_why(ag->audit) : jit_strerror(r));
+	if (!ag->seal_timer_up)
+		return;
+	ag->seal_timer_up = false;
+	uv_timer_stop(&ag->seal_timer);
+	uv_close((uv_handle_t *)&ag->seal_timer, NULL);
 }

@@ -2,9 +2,12 @@
 #ifndef JIT_EVENTS_H
 #define JIT_EVENTS_H
 
+#include <stddef.h>
+
 #include <json-c/json.h>
 
 struct agent;
+struct conn;
 struct peer;
 
 /* A new event {"event": name}; NULL on allocation failure. */
@@ -13,7 +16,25 @@ struct json_object *event_new(const char *name);
 void event_peer(struct json_object *ev, const struct peer *p);
 void event_str(struct json_object *ev, const char *key, const char *val);
 void event_int(struct json_object *ev, const char *key, int64_t val);
-/* Append to the audit log, log it, and release ev. */
-void event_emit(struct agent *ag, struct json_object *ev);
+/*
+ * Append ev to the audit log, log it, and release ev.  JIT_OK, or the
+ * error when the line is not in the log (ev NULL: it could not be made).
+ * The audit fails closed: whatever serves or opens something emits its
+ * event first and refuses on an error (event_refuse words the reply);
+ * only what takes something away (lock, expire, deny) goes on regardless.
+ */
+int event_emit(struct agent *ag, struct json_object *ev);
+/* "the audit log cannot be written (no space left on the device): nothing
+ * is served unaudited", for the error event_emit returned. */
+void event_refusal(const struct agent *ag, int r, char *out, size_t outlen);
+/* Reply to an extension request with that sentence. */
+void event_refuse(struct agent *ag, struct conn *c, int r);
+
+/* The sealing timer: a seal at the end of each epoch (lib/audit.c). */
+void events_seal_start(struct agent *ag);
+/* The key changed (setup-keys): wait for its epoch's end instead. */
+void events_seal_rearm(struct agent *ag);
+/* At exit: seal what is not sealed yet and close the timer. */
+void events_seal_stop(struct agent *ag);
 
 #endif

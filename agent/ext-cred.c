@@ -31,16 +31,40 @@ fmt_time(int64_t t, char *out, size_t outlen)
 	strftime(out, outlen, "%Y-%m-%d %H:%M:%S %Z", &tm);
 }
 
+static void audit_deny(
+    struct agent *ag, const struct peer *p, const char *name, const char *why);
+
+/* The add's line, before the credential is stored. */
+static int
+audit_add(struct agent *ag, const struct peer *p, const struct cred_new *a,
+    uint32_t nfields, bool replace)
+{
+	struct json_object *ev;
+
+	if ((ev = event_new("add")) != NULL) {
+		event_str(ev, "name", a->name);
+		event_str(ev, "kind", a->kind);
+		event_int(ev, "not_after", (int64_t)time(NULL) + a->ttl_s);
+		event_str(ev, "stepup", stepup_name(a->stepup));
+		event_int(ev, "fields", (int64_t)nfields);
+		if (replace)
+			(void)jsonx_add_bool(ev, "replace", true);
+		event_peer(ev, p);
+	}
+	return event_emit(ag, ev);
+}
+
 int
 ext_add(struct agent *ag, struct request *rq, struct json_object *args,
     struct secret **payload)
 {
 	struct cred_new a;
 	struct cred *c, *old;
-	struct json_object *res, *ev, *arr;
+	struct json_object *res, *arr;
 	const char *stepup = "session";
 	uint32_t nfields;
 	size_t i;
+	bool audited = false;
 	int r;
 
 	memset(&a, 0, sizeof(a));
@@ -99,7 +123,19 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 			return JIT_OK;
 		}
 	}
-	if ((old = store_cred(ag->store, a.name)) != NULL && a.replace)
+	/* Audited before it is stored (when it can be): nothing is added
+	 * unaudited.  Otherwise the store says why not, as it did. */
+	old = store_cred(ag->store, a.name);
+	if (store_set_state(ag->store, NULL) == SET_VERIFIED &&
+	    (old == NULL || a.replace)) {
+		if ((r = audit_add(ag, rq->peer, &a, nfields, old != NULL)) !=
+		    0) {
+			event_refuse(ag, rq->conn, r);
+			return JIT_OK;
+		}
+		audited = true;
+	}
+	if (old != NULL && a.replace)
 		vault_wipe(ag->vault, old);
 	if ((r = store_put_cred(ag->store, &a, *payload, &c)) != 0) {
 		if (r == JIT_E_EXISTS)
@@ -114,17 +150,16 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 		else
 			reply_ext_err(rq->conn, r, -1, "cannot store %s: %s",
 			    a.name, jit_strerror(r));
+		if (audited)
+			audit_deny(ag, rq->peer, a.name, "not stored");
 		return JIT_OK;
 	}
-	if ((ev = event_new("add")) != NULL) {
-		event_str(ev, "name", c->name);
-		event_str(ev, "kind", c->kind);
-		event_int(ev, "not_after", c->not_after);
-		event_str(ev, "stepup", stepup_name(c->stepup));
-		event_int(ev, "fields", (int64_t)c->nfields);
-		event_peer(ev, rq->peer);
+	if (!audited &&
+	    (r = audit_add(ag, rq->peer, &a, nfields, old != NULL)) != 0) {
+		(void)store_delete_cred(ag->store, a.name);
+		event_refuse(ag, rq->conn, r);
+		return JIT_OK;
 	}
-	event_emit(ag, ev);
 	if ((res = json_object_new_object()) == NULL)
 		return JIT_E_NOMEM;
 	(void)jsonx_add_str(res, "name", c->name);
@@ -220,9 +255,7 @@ ext_serve(struct agent *ag, struct conn *conn, const struct peer *p,
 	json_object_object_add(res, "fields", arr);
 	if (c->slot != NULL)
 		(void)jsonx_add_int(res, "until", c->slot->until_wall);
-	if ((r = reply_ext_ok(conn, res, one != NULL ? one : fields)) != 0)
-		goto out;
-	vault_note_use(c, p);
+	/* Audited before it is served: nothing is served unaudited. */
 	if ((ev = event_new("use")) != NULL) {
 		event_str(ev, "name", c->name);
 		event_str(ev, "purpose", purpose);
@@ -230,7 +263,14 @@ ext_serve(struct agent *ag, struct conn *conn, const struct peer *p,
 		event_str(ev, "field", field);
 		event_peer(ev, p);
 	}
-	event_emit(ag, ev);
+	if ((r = event_emit(ag, ev)) != 0) {
+		event_refuse(ag, conn, r);
+		r = JIT_OK;
+		goto out;
+	}
+	if ((r = reply_ext_ok(conn, res, one != NULL ? one : fields)) != 0)
+		goto out;
+	vault_note_use(c, p);
 out:
 	fields_abort(&b);
 	secret_free(one);
@@ -495,20 +535,26 @@ ext_revoke(struct agent *ag, struct request *rq, struct json_object *args,
 	}
 	if ((keep = strdup(c->name)) == NULL)
 		return JIT_E_NOMEM;
+	/* Audited before anything goes: nothing is revoked unaudited. */
+	if ((ev = event_new("revoke")) != NULL) {
+		event_str(ev, "name", keep);
+		event_peer(ev, rq->peer);
+	}
+	if ((r = event_emit(ag, ev)) != 0) {
+		event_refuse(ag, rq->conn, r);
+		free(keep);
+		return JIT_OK;
+	}
 	/* A requested one dies upstream too: keep what its revoke needs. */
 	up = revoke_prepare(ag, c, "revoke");
 	vault_wipe(ag->vault, c);
 	if ((r = store_delete_cred(ag->store, keep)) != 0) {
 		reply_ext_err(rq->conn, r, -1, "cannot delete %s: %s", keep,
 		    jit_strerror(r));
+		audit_deny(ag, rq->peer, keep, "not deleted");
 		free(keep);
 		return JIT_OK;
 	}
-	if ((ev = event_new("revoke")) != NULL) {
-		event_str(ev, "name", keep);
-		event_peer(ev, rq->peer);
-	}
-	event_emit(ag, ev);
 	if (up != NULL) {
 		free(keep);
 		return revoke_start(ag, up, rq);

@@ -244,6 +244,7 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 	struct cred *c;
 	size_t i, nok = 0;
 	int64_t until = (int64_t)time(NULL) + j->window_s;
+	int r;
 
 	res = json_object_new_object();
 	ok = json_object_new_array();
@@ -297,7 +298,23 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 			    ev, "failed", json_object_get(failed));
 		event_peer(ev, &j->peer);
 	}
-	event_emit(ag, ev);
+	/* Not in the audit log: what was just opened is wiped again. */
+	if (nok > 0 && (r = event_emit(ag, ev)) != 0) {
+		for (i = 0; i < json_object_array_length(ok); i++) {
+			c = store_cred(ag->store,
+			    json_object_get_string(
+				json_object_array_get_idx(ok, i)));
+			if (c != NULL)
+				vault_wipe(ag->vault, c);
+		}
+		event_refuse(ag, j->hj.conn, r);
+		json_object_put(ok);
+		json_object_put(failed);
+		json_object_put(res);
+		return;
+	}
+	if (nok == 0)
+		(void)event_emit(ag, ev);
 	if (j->set != NULL && j->verdict.result != JIT_OK)
 		(void)jsonx_add_str(res, "warning", j->verdict.why);
 	json_object_object_add(res, "unlocked", ok);

@@ -532,16 +532,15 @@ out:
 	return r;
 }
 
-static void
+/* The request's line; JIT_OK, or why it is not in the log. */
+static int
 audit_request(
     struct agent *ag, struct issue_job *j, int r, const struct cred *c)
 {
 	struct json_object *ev;
 
-	if ((ev = event_new("request")) == NULL) {
-		event_emit(ag, ev);
-		return;
-	}
+	if ((ev = event_new("request")) == NULL)
+		return event_emit(ag, ev);
 	event_str(ev, "name", j->name);
 	event_str(ev, "profile", j->profile);
 	event_str(ev, "kind", j->kind);
@@ -554,7 +553,7 @@ audit_request(
 	if (c != NULL)
 		event_int(ev, "not_after", c->not_after);
 	event_peer(ev, &j->peer);
-	event_emit(ag, ev);
+	return event_emit(ag, ev);
 }
 
 static int
@@ -632,7 +631,8 @@ issue_done(struct hwjob *hj)
 	struct agent *ag = hj->ag;
 	struct conn *conn = hj->conn;
 	struct cred *c = NULL;
-	int r = hj->result;
+	char unaudited[256] = "";
+	int r = hj->result, ra;
 	bool minted;
 
 	if (conn != NULL)
@@ -645,6 +645,16 @@ issue_done(struct hwjob *hj)
 		r = check_ssh(ag, j);
 	if (r == 0)
 		r = store_issued(ag, j, &c);
+	/* Audited before it is handed out; if it cannot be, it is not kept. */
+	if (r == 0 && (ra = audit_request(ag, j, 0, c)) != 0) {
+		event_refusal(ag, ra, unaudited, sizeof(unaudited));
+		if (store_delete_cred(ag->store, j->name) != 0)
+			log_error(
+			    "%s: issued but not audited, and its file could not be deleted",
+			    j->name);
+		c = NULL;
+		r = ra;
+	}
 	if (r != 0 && minted) {
 		/* Made upstream, not kept here: it must not live on. */
 		revoke_unstored(
@@ -653,10 +663,16 @@ issue_done(struct hwjob *hj)
 		    "; it is being revoked "
 		    "upstream");
 	}
-	audit_request(ag, j, r, c);
+	if (r != 0 && unaudited[0] == '\0')
+		(void)audit_request(ag, j, r, c);
 	if (conn != NULL) {
 		if (r == 0 && reply_ok(ag, conn, c) != 0)
 			reply_ext_err(conn, JIT_E_INTERNAL, -1, NULL);
+		else if (unaudited[0] != '\0')
+			reply_ext_err(conn, r, -1,
+			    "profile %s: %s; the credential was not stored%s",
+			    j->profile, unaudited,
+			    minted ? " and is being revoked upstream" : "");
 		else if (r != 0)
 			reply_ext_err(conn, r, -1,
 			    "profile %s: %s; nothing was "

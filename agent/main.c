@@ -67,6 +67,9 @@ harden(void)
 		return JIT_E_INTERNAL;
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
+	/* A file size limit makes an audit write fail (EFBIG), and the
+	 * request with it, rather than kill the agent. */
+	signal(SIGXFSZ, SIG_IGN);
 	return JIT_OK;
 }
 
@@ -200,6 +203,7 @@ on_signal(uv_signal_t *h, int signum)
 	default:
 		ag->exiting = true;
 		agent_wipe_all(ag, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+		events_seal_stop(ag);
 		server_stop(ag);
 		uv_close((uv_handle_t *)&ag->sig_term, NULL);
 		uv_close((uv_handle_t *)&ag->sig_int, NULL);
@@ -396,12 +400,24 @@ main(int argc, char **argv)
 		    ag.data_dir, jit_strerror(r));
 		goto fail;
 	}
-	if (asprintf(&path, "%s/" AUDIT_FILE_NAME, ag.data_dir) < 0 ||
-	    (r = audit_open(path, &ag.audit)) != 0) {
-		snprintf(msg, sizeof(msg),
-		    "jit-agent: cannot open the audit "
-		    "log in %s\n",
-		    ag.data_dir);
+	if (asprintf(&path, "%s/" AUDIT_FILE_NAME, ag.data_dir) < 0) {
+		r = JIT_E_NOMEM;
+		snprintf(msg, sizeof(msg), "jit-agent: %s\n", jit_strerror(r));
+		goto fail;
+	}
+	if ((r = audit_open(path, &ag.audit)) != 0) {
+		if (r == JIT_E_DENIED)
+			snprintf(msg, sizeof(msg),
+			    "jit-agent: the audit log's sealing key %s/%s is not private (another owner, or group or others may read it): it must be yours and mode 0600\n",
+			    ag.data_dir, AUDIT_FSS_NAME);
+		else if (r == JIT_E_FORMAT)
+			snprintf(msg, sizeof(msg),
+			    "jit-agent: the audit log's sealing key %s/%s is damaged: move it away and run 'jitctl audit setup-keys' again\n",
+			    ag.data_dir, AUDIT_FSS_NAME);
+		else
+			snprintf(msg, sizeof(msg),
+			    "jit-agent: cannot open the audit log %s: %s\n",
+			    path, jit_strerror(r));
 		goto fail;
 	}
 	free(path);
@@ -423,8 +439,14 @@ main(int argc, char **argv)
 		event_int(ev, "pid", (int64_t)getpid());
 		event_int(ev, "tokens", (int64_t)store_ntokens(ag.store));
 		event_int(ev, "credentials", (int64_t)store_ncreds(ag.store));
-		event_emit(&ag, ev);
+		/* A line torn by a crash is recorded in it by lib/audit.c.
+		 * The agent starts even if it cannot be written: every
+		 * request that needs the log is refused then. */
+		(void)event_emit(&ag, ev);
 	}
+	/* Lines a crash left unsealed, if their epoch is over. */
+	(void)audit_seal_due(ag.audit);
+	events_seal_start(&ag);
 	snprintf(msg, sizeof(msg),
 	    "ok\nJIT_AGENT_SOCK=%s; export "
 	    "JIT_AGENT_SOCK;\nJIT_AGENT_PID=%d; export JIT_AGENT_PID;\n"

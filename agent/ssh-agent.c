@@ -760,8 +760,10 @@ judge_unlock(struct ssh_agent *sa, struct conn *c, const struct secret *pass)
 {
 	struct secret *h = NULL;
 	struct json_object *ev;
+	char why[256];
 	bool right;
 	int64_t delay;
+	int r;
 
 	if (!sa->ag->locked) {
 		ssh_fail(c, "the agent is not locked");
@@ -772,15 +774,20 @@ judge_unlock(struct ssh_agent *sa, struct conn *c, const struct secret *pass)
 	    secret_equal(h, sa->lock_hash);
 	secret_free(h);
 	if (right) {
-		sa->ag->locked = false;
-		sa->unlock_fails = 0;
-		secret_free(sa->lock_hash);
-		sa->lock_hash = NULL;
+		/* Audited first: the agent stays locked if it cannot be. */
 		if ((ev = event_new("unlock")) != NULL) {
 			event_str(ev, "what", "agent");
 			event_peer(ev, conn_peer(c));
 		}
-		event_emit(sa->ag, ev);
+		if ((r = event_emit(sa->ag, ev)) != 0) {
+			event_refusal(sa->ag, r, why, sizeof(why));
+			ssh_fail(c, "the agent stays locked: %s", why);
+			return 0;
+		}
+		sa->ag->locked = false;
+		sa->unlock_fails = 0;
+		secret_free(sa->lock_hash);
+		sa->lock_hash = NULL;
 		conn_reply_type(c, SSH_AGENT_SUCCESS);
 		return 0;
 	}

@@ -332,7 +332,8 @@ ssh_cred_owns(struct ssh_agent *sa, const uint8_t *blob, size_t len)
 	return pub_by_blob(sa, blob, len) != NULL;
 }
 
-static void
+/* The use's line; JIT_OK, or why it is not in the log. */
+static int
 audit_use(struct ssh_agent *sa, const struct peer *peer,
     const struct ssh_conn *sc, struct cred *c, const struct ssh_cred_pub *p)
 {
@@ -341,7 +342,6 @@ audit_use(struct ssh_agent *sa, const struct peer *peer,
 	size_t i;
 	bool fwd = false;
 
-	vault_note_use(c, peer);
 	ssh_conn_host_fp(sc, host);
 	for (i = 0; sc != NULL && i < sc->binds.n; i++)
 		fwd = fwd || sc->binds.v[i].forwarded;
@@ -354,7 +354,7 @@ audit_use(struct ssh_agent *sa, const struct peer *peer,
 			(void)jsonx_add_bool(ev, "forwarded", true);
 		event_peer(ev, peer);
 	}
-	event_emit(sa->ag, ev);
+	return event_emit(sa->ag, ev);
 }
 
 /* Sign with the key in fields and reply; JIT_OK once replied. */
@@ -365,15 +365,25 @@ sign_with(struct ssh_agent *sa, struct conn *conn, const struct peer *peer,
     uint32_t flags)
 {
 	struct ssh_key *k = NULL;
+	char why[256];
 	int r;
 
 	if ((r = fields_key(fields, &k)) != 0 ||
-	    (!ssh_key_equal_plain(k, p->cert) && (r = JIT_E_AUTH) != 0) ||
-	    (r = ssh_reply_sig(conn, k, data, len, flags)) != 0) {
+	    (!ssh_key_equal_plain(k, p->cert) && (r = JIT_E_AUTH) != 0)) {
 		ssh_fail(conn, "%s: cannot sign: %s", c->name, jit_strerror(r));
 		goto out;
 	}
-	audit_use(sa, peer, sc, c, p);
+	/* Audited before it signs: nothing is served unaudited. */
+	if ((r = audit_use(sa, peer, sc, c, p)) != 0) {
+		event_refusal(sa->ag, r, why, sizeof(why));
+		ssh_fail(conn, "%s: %s", c->name, why);
+		goto out;
+	}
+	if ((r = ssh_reply_sig(conn, k, data, len, flags)) != 0) {
+		ssh_fail(conn, "%s: cannot sign: %s", c->name, jit_strerror(r));
+		goto out;
+	}
+	vault_note_use(c, peer);
 out:
 	ssh_key_free(k);
 }
