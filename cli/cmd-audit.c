@@ -1,29 +1,54 @@
-/* jitctl audit: print the hash-chained audit log, or verify it. */
+/* jitctl audit: print the audit log, verify it, or set up its sealing. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "audit.h"
+#include "duration.h"
 #include "err.h"
+#include "fss.h"
 #include "fsutil.h"
 #include "jitctl.h"
 #include "jsonx.h"
+#include "secret.h"
 
 static const char audit_help[] =
     "usage: jitctl [--data-dir DIR] audit [--json]\n"
-    "       jitctl [--data-dir DIR] audit verify\n"
+    "       jitctl [--data-dir DIR] audit verify [--verify-key FILE]\n"
+    "       jitctl audit setup-keys [--interval DURATION] [--force]\n"
     "\n"
     "Print the audit log (time, sequence number, event, credential or\n"
-    "token, peer, the rest), or with --json its raw JSON lines.  'verify'\n"
-    "checks the hash chain: exit 0 when intact, 6 naming the first bad\n"
-    "line.  With the agent running, lines dropped from the end are caught\n"
-    "too.  The log is found by asking the agent, else in --data-dir, else\n"
-    "in $XDG_DATA_HOME/jit-agent or ~/.local/share/jit-agent.\n"
+    "token, peer, the rest), or with --json its raw JSON lines.\n"
     "\n"
-    "  -j, --json   raw JSON lines\n"
-    "  -h, --help   this text\n";
+    "'verify' checks the hash chain: exit 0 when intact, 6 naming the\n"
+    "first bad line (or when the log is missing or empty).  With the agent\n"
+    "running, lines dropped from the end are caught too.  Someone who can\n"
+    "write the file can still rewrite it and recompute the hashes: with\n"
+    "--verify-key, verify also checks the seals, which they cannot redo.\n"
+    "The log is found by asking the agent, else in --data-dir, else in\n"
+    "$XDG_DATA_HOME/jit-agent or ~/.local/share/jit-agent.\n"
+    "\n"
+    "'setup-keys' makes the agent seal the log at the end of every\n"
+    "interval with new lines, under a key that then evolves, and prints\n"
+    "the verification key once: keep it off this machine.\n"
+    "\n"
+    "  -j, --json               raw JSON lines\n"
+    "  -k, --verify-key FILE    the verification key, read from FILE (- for\n"
+    "                           standard input); may be given again\n"
+    "  -i, --interval DURATION  setup-keys: seal every DURATION (15m)\n"
+    "      --force              setup-keys: replace the sealing key\n"
+    "  -h, --help               this text\n";
+
+enum {
+	OPT_FORCE = 256,
+};
+
+#define VKEYS_MAX 4
 
 /* The log's name in the data directory, as the agent writes it. */
 #define AUDIT_FILE AUDIT_FILE_NAME
@@ -265,8 +290,93 @@ out:
 	return ex;
 }
 
+/* A verification key from a file (or standard input), never argv. */
 static int
-audit_check(void)
+read_vkey(const char *file, struct fss_key **ret)
+{
+	struct secret *buf = NULL;
+	size_t off = 0, cap = FSS_VKEY_MAX + 64;
+	ssize_t n;
+	int fd, r, ex;
+
+	if (strcmp(file, "-") == 0)
+		fd = STDIN_FILENO;
+	else if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+		return cli_fail_code(JIT_E_IO,
+		    "cannot read the verification key from %s: %s", file,
+		    strerror(errno));
+	if ((r = secret_new(cap, &buf)) != 0) {
+		ex = cli_fail_code(r, "cannot read the verification key");
+		goto out;
+	}
+	while (off < cap) {
+		n = read(fd, secret_ptr(buf) + off, cap - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (off == cap || fss_vkey_parse(secret_ptr(buf), off, ret) != JIT_OK) {
+		cli_err(
+		    "%s does not hold a verification key (the line 'jitctl audit setup-keys' printed, fss1-...)",
+		    strcmp(file, "-") == 0 ? "standard input" : file);
+		ex = JITCTL_EXIT_FAIL;
+		goto out;
+	}
+	ex = JITCTL_EXIT_OK;
+out:
+	secret_free(buf);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return ex;
+}
+
+/* What an intact log's verdict adds: torn lines, seals, what is open. */
+static void
+audit_notes(const struct audit_verdict *v, size_t nkeys)
+{
+	if (v->torn_acked > 0)
+		cli_note(
+		    "note: the agent stopped while writing line %llu%s; the next agent recorded it, and every line after it checks",
+		    (unsigned long long)v->torn_first,
+		    v->torn_acked > 1 ? " (and other lines later)" : "");
+	if (v->torn_final > 0)
+		cli_note(
+		    "note: the agent stopped while writing line %llu (a crash, or a full disk): it is not a record",
+		    (unsigned long long)v->torn_final);
+	if (nkeys == 0) {
+		if (v->sealed)
+			cli_note(
+			    "note: the seals (%llu) were not checked: the hash chain alone does not stop someone who can write the file from rewriting it; check them with 'jitctl audit verify --verify-key FILE'",
+			    (unsigned long long)v->seals);
+		else
+			cli_note(
+			    "note: the log is not sealed: someone who can write the file can rewrite it and recompute the hashes; 'jitctl audit setup-keys' starts sealing it");
+		return;
+	}
+	printf("seals checked: %llu, with the key set up at line %llu\n",
+	    (unsigned long long)v->seals_checked,
+	    (unsigned long long)v->setup_line);
+	if (v->earlier_key_line > 0)
+		cli_note(
+		    "note: a key not given was set up at line %llu; the seals of this key cover the lines before its own set-up too",
+		    (unsigned long long)v->earlier_key_line);
+	if (v->late_lines > 0)
+		cli_note(
+		    "note: %llu lines between line %llu and line %llu were sealed late: the agent was stopped (a crash) or asleep when their epoch ended",
+		    (unsigned long long)v->late_lines,
+		    (unsigned long long)v->late_first,
+		    (unsigned long long)v->late_last);
+	if (v->unsealed_from > 0)
+		cli_note(
+		    "note: lines %llu to %llu are not sealed yet: the agent seals them when their epoch ends or when it stops; until then whoever can read the key file can rewrite them",
+		    (unsigned long long)v->unsealed_from,
+		    (unsigned long long)v->unsealed_to);
+}
+
+static int
+audit_check(struct fss_key *const *keys, size_t nkeys)
 {
 	struct audit_verdict v;
 	struct head h = { 0 };
@@ -278,7 +388,22 @@ audit_check(void)
 		goto out;
 	}
 	/* Lines the agent appends after giving its head are allowed. */
-	r = audit_verify(path, h.have ? h.seq : 0, h.have ? h.hash : NULL, &v);
+	if (nkeys > 0)
+		r = audit_verify_sealed(path, h.have ? h.seq : 0,
+		    h.have ? h.hash : NULL, keys, nkeys, &v);
+	else
+		r = audit_verify(
+		    path, h.have ? h.seq : 0, h.have ? h.hash : NULL, &v);
+	if (r == JIT_E_NOENT) {
+		cli_err("no audit log at %s", path);
+		ex = JITCTL_EXIT_AUDIT;
+		goto out;
+	}
+	if (r == JIT_E_AUTH && v.empty) {
+		cli_err("%s: the audit log is empty", path);
+		ex = JITCTL_EXIT_AUDIT;
+		goto out;
+	}
 	if (r == JIT_E_AUTH) {
 		cli_sanitize(v.why, why, sizeof(why));
 		cli_err("%s: bad line %llu: %s", path,
@@ -291,6 +416,7 @@ audit_check(void)
 		goto out;
 	}
 	printf("audit log intact: %llu lines\n", (unsigned long long)v.lines);
+	audit_notes(&v, nkeys);
 	if (!h.have)
 		cli_note("note: %s; lines dropped from the end cannot be "
 			 "detected",
@@ -304,32 +430,122 @@ out:
 	return ex;
 }
 
+/* Ask the agent to seal the log; print the verification key once. */
+static int
+audit_setup(const char *interval, bool force)
+{
+	struct client_reply rep = { .retries = -1 };
+	struct json_object *args = NULL;
+	char iv[32], id[64], file[512];
+	int64_t s = FSS_INTERVAL_DEFAULT;
+	int r, ex;
+
+	if (interval != NULL &&
+	    (duration_parse(interval, &s) != 0 || s > FSS_INTERVAL_MAX))
+		return cli_usage_error(
+		    "--interval: a duration from 1s to 7d, like 15m or 1h");
+	if ((args = json_object_new_object()) == NULL ||
+	    jsonx_add_int(args, "interval", s) != 0 ||
+	    (force && jsonx_add_bool(args, "force", true) != 0)) {
+		json_object_put(args);
+		return cli_fail_code(JIT_E_NOMEM, "cannot make the request");
+	}
+	r = cli_request("audit-setup", args, NULL, &rep);
+	json_object_put(args);
+	if (r != 0) {
+		ex = cli_fail(r, &rep);
+		goto out;
+	}
+	if (rep.secret == NULL) {
+		ex = cli_fail_code(
+		    JIT_E_FORMAT, "the agent sent no verification key");
+		goto out;
+	}
+	if (cli_write_all(STDOUT_FILENO, secret_ptr(rep.secret),
+		secret_len(rep.secret)) != 0 ||
+	    cli_write_all(STDOUT_FILENO, "\n", 1) != 0) {
+		ex = cli_fail_code(JIT_E_IO, "cannot write the key");
+		goto out;
+	}
+	cli_duration(cli_jint(rep.result, "interval", s), iv, sizeof(iv));
+	cli_sanitize(cli_jstr(rep.result, "key_id") != NULL ?
+		cli_jstr(rep.result, "key_id") :
+		"?",
+	    id, sizeof(id));
+	cli_sanitize(cli_jstr(rep.result, "key_file") != NULL ?
+		cli_jstr(rep.result, "key_file") :
+		"?",
+	    file, sizeof(file));
+	cli_note(
+	    "The line above is the verification key of the audit log (key id %s). Keep it off this machine (on paper, or with whoever checks the log): whoever holds it can forge seals. 'jitctl audit verify --verify-key FILE' checks the seals with it. The agent seals every %s; its evolving key is in %s.",
+	    id, iv, file);
+	ex = JITCTL_EXIT_OK;
+out:
+	client_reply_reset(&rep);
+	return ex;
+}
+
 int
 audit_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "verify-key", required_argument, NULL, 'k' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool json = false;
-	int c;
+	struct fss_key *keys[VKEYS_MAX];
+	const char *files[VKEYS_MAX], *interval = NULL;
+	size_t nkeys = 0, i;
+	bool json = false, force = false;
+	int c, ex;
 
-	while ((c = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":jk:i:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
+		case 'k':
+			if (fss_vkey_like(optarg))
+				return cli_usage_error(
+				    "a verification key never goes on the command line, where other users can read it: put it in a file and pass --verify-key FILE, or - to read it from standard input");
+			if (nkeys == VKEYS_MAX)
+				return cli_usage_error(
+				    "at most %d verification keys", VKEYS_MAX);
+			files[nkeys++] = optarg;
+			break;
+		case 'i': interval = optarg; break;
+		case OPT_FORCE: force = true; break;
 		case 'h': return cli_help(audit_help);
 		default: return cli_getopt_error(c, argv);
 		}
 	}
-	if (optind == argc)
+	if (optind == argc) {
+		if (nkeys > 0 || interval != NULL || force)
+			return cli_usage_error(
+			    "--verify-key belongs to verify, --interval and --force to setup-keys");
 		return audit_print(json);
-	if (argc - optind == 1 && strcmp(argv[optind], "verify") == 0) {
-		if (json)
-			return cli_usage_error("verify takes no --json");
-		return audit_check();
 	}
-	return cli_usage_error("unexpected argument '%s' (did you mean "
-			       "'verify'?)",
-	    argv[optind]);
+	if (argc - optind == 1 && strcmp(argv[optind], "setup-keys") == 0) {
+		if (json || nkeys > 0)
+			return cli_usage_error(
+			    "setup-keys takes --interval and --force only");
+		return audit_setup(interval, force);
+	}
+	if (argc - optind != 1 || strcmp(argv[optind], "verify") != 0)
+		return cli_usage_error(
+		    "unexpected argument '%s' (did you mean 'verify' or 'setup-keys'?)",
+		    argv[optind]);
+	if (json || interval != NULL || force)
+		return cli_usage_error("verify takes --verify-key only");
+	for (i = 0; i < nkeys; i++)
+		if ((ex = read_vkey(files[i], &keys[i])) != JITCTL_EXIT_OK) {
+			nkeys = i;
+			goto out;
+		}
+	ex = audit_check(keys, nkeys);
+out:
+	for (i = 0; i < nkeys; i++)
+		fss_free(keys[i]);
+	return ex;
 }
