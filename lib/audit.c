@@ -167,7 +167,8 @@ struct walk {
 	size_t nkeys;
 	struct fss_key *cur; /* a copy of the key in force, evolving */
 	int64_t last_epoch; /* the last epoch sealed with it, -1: none */
-	uint64_t cover_from; /* the first line the next seal covers */
+	uint64_t covered; /* records since the last seal, the next covers */
+	uint64_t cover_first; /* the first of them */
 	uint64_t sealed_through; /* the last line a checked seal covers */
 	char foreign_id[FSS_ID_HEX + 1];
 };
@@ -279,7 +280,8 @@ walk_setup(struct walk *w, struct json_object *o, uint64_t lineno)
 	if ((r = fss_dup(k, &w->cur)) != 0)
 		return r;
 	w->last_epoch = -1;
-	w->cover_from = lineno;
+	w->covered = 1; /* this line: the ones before it were not sealed yet */
+	w->cover_first = lineno;
 	if (w->v != NULL)
 		w->v->setup_line = lineno;
 	return JIT_OK;
@@ -343,14 +345,14 @@ walk_seal(struct walk *w, struct json_object *o, uint64_t lineno, uint64_t seq,
 		 * was stopped (a crash) or asleep before it could seal. */
 		t = parse_time(when);
 		if (t >= 0 && fss_epoch_at(w->cur, t) > (uint64_t)epoch + 1 &&
-		    lineno > w->cover_from) {
+		    w->covered > 1) {
 			if (w->v->late_first == 0)
-				w->v->late_first = w->cover_from;
+				w->v->late_first = w->cover_first;
 			w->v->late_last = lineno - 1;
-			w->v->late_lines += lineno - w->cover_from;
+			w->v->late_lines += w->covered - 1;
 		}
 	}
-	w->cover_from = lineno + 1;
+	w->covered = 0;
 	return JIT_OK;
 }
 
@@ -420,6 +422,8 @@ walk_line(const char *line, size_t len, uint64_t lineno, void *arg)
 	w->seq = (uint64_t)seq;
 	w->seq_line = lineno;
 	hash_line(line, len, w->hash);
+	if (w->covered++ == 0)
+		w->cover_first = lineno;
 	if (w->head_seq != 0 && w->seq == w->head_seq) {
 		if (strcmp(w->hash, w->head_hash) != 0 &&
 		    (r = fault(w, lineno,
@@ -930,7 +934,6 @@ verify(const char *path, uint64_t head_seq, const char *head_hash,
 	w.keys = keys;
 	w.nkeys = nkeys;
 	w.last_epoch = -1;
-	w.cover_from = 1;
 	if (head_seq > 0) {
 		w.head_seq = head_seq;
 		if (head_hash != NULL && strlen(head_hash) == AUDIT_HASH_HEX)

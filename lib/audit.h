@@ -107,7 +107,8 @@ struct audit_verdict {
 	uint64_t setup_line; /* the fss-setup of the key in force */
 	uint64_t earlier_key_line; /* a setup of a key not given, before */
 	uint64_t unsealed_from, unsealed_to; /* not sealed yet (0: none) */
-	uint64_t late_lines, late_first, late_last; /* sealed late */
+	/* Records sealed late, between lines late_first and late_last. */
+	uint64_t late_lines, late_first, late_last;
 };
 
 /* Verify the whole file; with head_seq > 0 also that the record of that
