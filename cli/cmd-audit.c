@@ -274,7 +274,8 @@ audit_print(bool json)
 		goto out;
 	}
 	if ((r = audit_read(path, print_line, &pr)) == JIT_E_NOENT) {
-		ex = cli_fail_code(r, "no audit log at %s", path);
+		cli_err("no audit log at %s", path);
+		ex = jitctl_exit_code(r);
 		goto out;
 	}
 	if (r != 0) {
@@ -364,11 +365,15 @@ audit_notes(const struct audit_verdict *v, size_t nkeys)
 		    (unsigned long long)v->earlier_key_line);
 	if (v->late_lines > 0)
 		cli_note(
-		    "note: %llu lines between line %llu and line %llu were sealed late: the agent was stopped (a crash) or asleep when their epoch ended",
-		    (unsigned long long)v->late_lines,
+		    "note: lines %llu to %llu were sealed late (%llu records): the agent was stopped (a crash) or asleep when their epoch ended",
 		    (unsigned long long)v->late_first,
-		    (unsigned long long)v->late_last);
-	if (v->unsealed_from > 0)
+		    (unsigned long long)v->late_last,
+		    (unsigned long long)v->late_lines);
+	if (v->unsealed_from > 0 && v->unsealed_from == v->unsealed_to)
+		cli_note(
+		    "note: line %llu is not sealed yet: the agent seals it when its epoch ends or when it stops; until then whoever can read the key file can rewrite it",
+		    (unsigned long long)v->unsealed_from);
+	else if (v->unsealed_from > 0)
 		cli_note(
 		    "note: lines %llu to %llu are not sealed yet: the agent seals them when their epoch ends or when it stops; until then whoever can read the key file can rewrite them",
 		    (unsigned long long)v->unsealed_from,
