@@ -23,7 +23,7 @@ ext_audit_setup(struct agent *ag, struct request *rq, struct json_object *args,
 	struct json_object *extra = NULL, *res = NULL;
 	struct audit_sealing st;
 	struct secret *vkey = NULL;
-	char iv[32], why[256];
+	char iv[32];
 	int64_t interval;
 	bool force = false;
 	int r;
@@ -55,10 +55,10 @@ ext_audit_setup(struct agent *ag, struct request *rq, struct json_object *args,
 		return JIT_OK;
 	}
 	if (r != 0) {
-		event_refusal(ag, r, why, sizeof(why));
 		reply_ext_err(rq->conn, r, -1,
-		    "sealing is not set up: %s (or its key file %s cannot be written)",
-		    why, audit_fss_path(ag->audit));
+		    "sealing is not set up: the audit log or its key file %s cannot be written (%s)",
+		    audit_fss_path(ag->audit),
+		    r == JIT_E_IO ? audit_why(ag->audit) : jit_strerror(r));
 		return JIT_OK;
 	}
 	duration_format((int64_t)st.interval, iv, sizeof(iv));

@@ -775,8 +775,11 @@ seal_and_evolve(struct audit_log *a, uint64_t target)
 	if ((r = fss_dup(a->fss, &next)) != 0 ||
 	    (r = fss_evolve(next, target)) != 0 ||
 	    (r = fss_save(next, a->fss_path)) != 0) {
+		if (r == JIT_E_IO)
+			a->err = errno;
 		log_error("audit: cannot write the sealing key %s: %s",
-		    a->fss_path, jit_strerror(r));
+		    a->fss_path,
+		    r == JIT_E_IO ? audit_why(a) : jit_strerror(r));
 		fss_free(next);
 		return r;
 	}
@@ -882,8 +885,11 @@ audit_setup_keys(struct audit_log *a, uint32_t interval_s, bool replace,
 	    (r = fss_vkey_format(k, &vkey)) != 0)
 		goto out;
 	if ((r = fss_save(k, a->fss_path)) != 0) {
+		if (r == JIT_E_IO)
+			a->err = errno;
 		log_error("audit: cannot write the sealing key %s: %s",
-		    a->fss_path, jit_strerror(r));
+		    a->fss_path,
+		    r == JIT_E_IO ? audit_why(a) : jit_strerror(r));
 		goto out;
 	}
 	format_time(now, when, sizeof(when));
