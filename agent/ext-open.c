@@ -336,6 +336,7 @@ open_done_verify(struct agent *ag, struct open_job *j)
 {
 	struct json_object *res, *ev;
 	const char *why;
+	int r;
 
 	if (store_set_state(ag->store, &why) != SET_VERIFIED) {
 		reply_ext_err(j->hj.conn, JIT_E_AUTH, -1,
@@ -348,7 +349,10 @@ open_done_verify(struct agent *ag, struct open_job *j)
 		event_int(ev, "tokens", (int64_t)store_ntokens(ag->store));
 		event_peer(ev, &j->peer);
 	}
-	event_emit(ag, ev);
+	if ((r = event_emit(ag, ev)) != 0) {
+		event_refuse(ag, j->hj.conn, r);
+		return;
+	}
 	res = json_object_new_object();
 	(void)jsonx_add_str(res, "token", j->cands[j->used]->label);
 	(void)jsonx_add_int(res, "tokens", (int64_t)store_ntokens(ag->store));

@@ -138,18 +138,57 @@ unenroll_run(struct hwjob *hj)
 	hj->result = r;
 }
 
-/* Set changes are made one at a time, on the set they were approved on. */
+/*
+ * Set changes are made one at a time, on the set they were approved on,
+ * and audited before they are stored: an event that cannot be written
+ * refuses the change (*ret_audit_failed), a store that fails afterwards
+ * is followed by a deny line.
+ */
 static int
-token_job_commit(struct agent *ag, struct token_job *j)
+token_job_commit(struct agent *ag, struct token_job *j, struct json_object *ev,
+    bool *ret_audit_failed)
 {
+	struct json_object *deny;
 	int r;
 
-	if (store_tokenset(ag->store)->generation != j->generation)
+	*ret_audit_failed = false;
+	if (store_tokenset(ag->store)->generation != j->generation) {
+		json_object_put(ev);
 		return JIT_E_BUSY;
-	if ((r = store_replace_tokenset(ag->store, j->set)) != 0)
+	}
+	if ((r = event_emit(ag, ev)) != 0) {
+		*ret_audit_failed = true;
 		return r;
+	}
+	if ((r = store_replace_tokenset(ag->store, j->set)) != 0) {
+		if ((deny = event_new("deny")) != NULL) {
+			event_str(deny, "token", j->label);
+			event_str(deny, "why", jit_errname(r));
+			event_peer(deny, &j->peer);
+		}
+		(void)event_emit(ag, deny);
+		return r;
+	}
 	j->set = NULL;
 	return JIT_OK;
+}
+
+/* The event of a change that did not happen (it is only logged if the
+ * audit cannot take it: nothing was served). */
+static void
+token_job_audit_fail(struct agent *ag, struct token_job *j, int r)
+{
+	struct json_object *ev;
+
+	ev = event_new(
+	    j->hj.conn == NULL && r == JIT_E_CANCELLED ? "abandoned" : "deny");
+	event_str(ev, "verb", j->type != NULL ? "enroll" : "unenroll");
+	event_str(ev, "token", j->label);
+	event_str(ev, "approved_by", approver(j));
+	event_str(ev, "why", jit_errname(r));
+	event_str(ev, "detail", j->hj.st.msg[0] ? j->hj.st.msg : NULL);
+	event_peer(ev, &j->peer);
+	(void)event_emit(ag, ev);
 }
 
 static void
@@ -172,32 +211,33 @@ enroll_done(struct hwjob *hj)
 	struct agent *ag = hj->ag;
 	struct json_object *res, *ev;
 	const struct hw_token *t = NULL;
+	bool audit_failed = false;
 	int r = hj->result;
 
 	/* A client that went away abandoned its request: nothing changes. */
 	if (hj->conn == NULL && r == 0)
 		r = JIT_E_CANCELLED;
-	if (r == 0 && (r = token_job_commit(ag, j)) == 0)
-		t = store_token_by_label(ag->store, j->label);
-	ev = event_new(r == 0                            ? "enroll" :
-		r == JIT_E_CANCELLED && hj->conn == NULL ? "abandoned" :
-							   "deny");
-	event_str(ev, "token", j->label);
-	event_str(ev, "type", j->type);
-	event_str(ev, "device", j->device);
-	event_str(ev, "approved_by", approver(j));
-	if (r != 0) {
-		event_str(ev, "why", jit_errname(r));
-		event_str(ev, "detail", hj->st.msg[0] ? hj->st.msg : NULL);
+	if (r == 0) {
+		t = tokenset_by_label(j->set, j->label);
+		ev = event_new("enroll");
+		event_str(ev, "token", j->label);
+		event_str(ev, "type", j->type);
+		event_str(ev, "device", j->device);
+		event_str(ev, "approved_by", approver(j));
+		if (t->simulated)
+			(void)jsonx_add_bool(ev, "simulated", true);
+		event_peer(ev, &j->peer);
+		r = token_job_commit(ag, j, ev, &audit_failed);
+		t = r == 0 ? store_token_by_label(ag->store, j->label) : NULL;
 	}
-	if (t != NULL && t->simulated)
-		(void)jsonx_add_bool(ev, "simulated", true);
-	event_peer(ev, &j->peer);
-	event_emit(ag, ev);
+	if (r != 0 && !audit_failed)
+		token_job_audit_fail(ag, j, r);
 	if (hj->conn == NULL)
 		goto out;
 	conn_set_job(hj->conn, NULL);
-	if (r != 0)
+	if (audit_failed)
+		event_refuse(ag, hj->conn, r);
+	else if (r != 0)
 		token_job_reply_err(j, r);
 	else {
 		res = json_object_new_object();
@@ -222,6 +262,7 @@ unenroll_done(struct hwjob *hj)
 	struct hw_token *t;
 	struct cred *c;
 	size_t rewrapped = 0, orphans = 0, i;
+	bool audit_failed = false;
 	int r = hj->result;
 
 	if (hj->conn == NULL && r == 0)
@@ -231,8 +272,25 @@ unenroll_done(struct hwjob *hj)
 	t = store_token_by_label(ag->store, j->label);
 	if (r == 0 && t == NULL)
 		r = JIT_E_NOENT;
+	/* Counted first: the audit line says what the change will do. */
+	for (i = 0; r == 0 && i < store_ncreds(ag->store); i++) {
+		c = store_cred_at(ag->store, i);
+		if (c->nwraps == 1 && cred_wrapped_to(c, t->id))
+			orphans++;
+	}
+	if (r == 0 && orphans > 0 && !j->force)
+		r = JIT_E_DENIED;
+	if (r == 0) {
+		ev = event_new("unenroll");
+		event_str(ev, "token", j->label);
+		event_str(ev, "approved_by", approver(j));
+		event_int(ev, "deleted", (int64_t)orphans);
+		event_peer(ev, &j->peer);
+		if ((r = event_emit(ag, ev)) != 0)
+			audit_failed = true;
+	}
 	/* What --force deletes must not stay unlocked. */
-	for (i = 0; r == 0 && j->force && i < store_ncreds(ag->store); i++) {
+	for (i = 0; r == 0 && i < store_ncreds(ag->store); i++) {
 		c = store_cred_at(ag->store, i);
 		if (c->nwraps == 1 && cred_wrapped_to(c, t->id))
 			vault_wipe(ag->vault, c);
@@ -242,24 +300,21 @@ unenroll_done(struct hwjob *hj)
 	if (r == 0)
 		r = store_drop_wraps(
 		    ag->store, t->id, j->force, &rewrapped, &orphans);
-	if (r == 0)
-		r = token_job_commit(ag, j);
-	ev = event_new(r == 0                            ? "unenroll" :
-		r == JIT_E_CANCELLED && hj->conn == NULL ? "abandoned" :
-							   "deny");
-	event_str(ev, "token", j->label);
-	event_str(ev, "approved_by", approver(j));
 	if (r == 0) {
-		event_int(ev, "rewrapped", (int64_t)rewrapped);
-		event_int(ev, "deleted", (int64_t)orphans);
-	} else
-		event_str(ev, "why", jit_errname(r));
-	event_peer(ev, &j->peer);
-	event_emit(ag, ev);
+		/* Audited above: the set itself is stored with no new line. */
+		if (store_tokenset(ag->store)->generation != j->generation)
+			r = JIT_E_BUSY;
+		else if ((r = store_replace_tokenset(ag->store, j->set)) == 0)
+			j->set = NULL;
+	}
+	if (r != 0 && !audit_failed)
+		token_job_audit_fail(ag, j, r);
 	if (hj->conn == NULL)
 		goto out;
 	conn_set_job(hj->conn, NULL);
-	if (r == JIT_E_DENIED)
+	if (audit_failed)
+		event_refuse(ag, hj->conn, r);
+	else if (r == JIT_E_DENIED)
 		reply_ext_err(hj->conn, r, -1,
 		    "%zu credential(s) open only with %s: enroll a backup token and add them again, or pass --force to delete them",
 		    orphans, j->label);
