@@ -117,6 +117,14 @@ ok "and nothing was stored" test ! -e "$DATA/creds/db2.json"
 fails "revoke is refused" 1 jitctl revoke db
 has "with the sentence" "$T/err" "$REFUSED"
 ok "and db is still there" test -e "$DATA/creds/db.json"
+if [ -n "${JIT_SIM_FIDO2:-}" ]; then
+	sim_start yk || exit 1
+	fails "enroll is refused after the approval" 1 jitctl enroll fido2 \
+	    --label yk --device "sim:$T/yk.sock" --allow-simulated \
+	    --auth-pin-fd 3 3<"$T/pin"
+	has "with the sentence" "$T/err" "$REFUSED"
+	hasnt "and yk is not enrolled" "$DATA/tokens.json" '"label": *"yk"'
+fi
 ok "the log did not grow" test "$(size)" = "$S"
 ok "it ends on a whole line" ends_whole
 has "the agent's log says why" "$AGENT_LOG" \
