@@ -23,12 +23,14 @@
 #include "fsutil.h"
 #include "hwq.h"
 #include "log.h"
+#include "optcheck.h"
 #include "revoke.h"
 #include "store.h"
 #include "vault.h"
 
 #define SOCK_LEAF "jit-agent/agent.sock"
 #define SECURE_HEAP_SIZE (256 * 1024)
+#define AGENT_SHORTOPTS "a:c:d:fDt:kh"
 
 /* The configuration file, kept for SIGHUP; what the command line set wins. */
 static const char *conf_opt;
@@ -308,8 +310,14 @@ main(int argc, char **argv)
 	memset(&ag, 0, sizeof(ag));
 	ag.window_default_s = AGENT_WINDOW_DEFAULT_S;
 	ag.touch_timeout_ms = AGENT_TOUCH_TIMEOUT_MS;
-	while ((ch = getopt_long(argc, argv, "a:c:d:fDt:kh", longopts, NULL)) !=
-	    -1) {
+	/* No abbreviations (--touch for --touch-timeout), no secrets. */
+	if (optcheck(argc, argv, AGENT_SHORTOPTS, longopts, err, sizeof(err)) !=
+	    0) {
+		fprintf(stderr, "jit-agent: %s\n", err);
+		return 2;
+	}
+	while ((ch = getopt_long(
+		    argc, argv, AGENT_SHORTOPTS, longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a': sock = optarg; break;
 		case 'c': conf_opt = optarg; break;

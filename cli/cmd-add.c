@@ -167,8 +167,7 @@ add_main(int argc, char **argv)
 	int64_t ttl;
 	int c, r, ex;
 
-	while (
-	    (c = getopt_long(argc, argv, ":t:jk:S:rp:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":t:jk:S:rp:h", opts)) != -1) {
 		switch (c) {
 		case 't': ttl_arg = optarg; break;
 		case 'j': json = true; break;

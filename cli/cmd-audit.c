@@ -507,7 +507,7 @@ audit_main(int argc, char **argv)
 	bool json = false, force = false;
 	int c, ex;
 
-	while ((c = getopt_long(argc, argv, ":jk:i:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":jk:i:h", opts)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
 		case 'k':

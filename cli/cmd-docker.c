@@ -131,7 +131,7 @@ docker_main(int argc, char **argv)
 	bool get, has_user, has_url;
 	int c, r, ex;
 
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+:h", opts)) != -1) {
 		switch (c) {
 		case 'h': return cli_help(docker_help);
 		default: return cli_getopt_error(c, argv);

@@ -152,16 +152,15 @@ enroll_main(int argc, char **argv)
 	bool uv = false, allow_sim = false, no_pin = false;
 	int c, r, ex, pin_fd = -1;
 
-	while ((c = getopt_long(argc, argv, ":l:d:up:t:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":l:d:up:t:h", opts)) != -1) {
 		switch (c) {
 		case 'l': label = optarg; break;
 		case 'd': device = optarg; break;
 		case 'u': uv = true; break;
 		case OPT_ALLOW_SIM: allow_sim = true; break;
 		case 'p':
-			if ((pin_fd = prompt_parse_fd(optarg)) < 0)
-				return cli_usage_error(
-				    "bad --pin-fd '%s'", optarg);
+			if (cli_pin_fd(optarg, &pin_fd) != 0)
+				return JITCTL_EXIT_USAGE;
 			break;
 		case OPT_NO_PIN: no_pin = true; break;
 		case 't': so.token = optarg; break;

@@ -238,13 +238,12 @@ parse_args(int argc, char **argv, int *pin_fd, char **ret_name, char ***ret_cmd)
 		;
 	/* Without "--", stop at NAME: what follows is the command's. */
 	end = dd < argc ? dd : argc;
-	while ((c = getopt_long(end, argv, dd < argc ? ":p:h" : "+:p:h", opts,
-		    NULL)) != -1) {
+	while ((c = cli_getopt(
+		    end, argv, dd < argc ? ":p:h" : "+:p:h", opts)) != -1) {
 		switch (c) {
 		case 'p':
-			if ((*pin_fd = prompt_parse_fd(optarg)) < 0)
-				return cli_usage_error(
-				    "bad --pin-fd '%s'", optarg);
+			if (cli_pin_fd(optarg, pin_fd) != 0)
+				return JITCTL_EXIT_USAGE;
 			break;
 		case 'h': (void)cli_help(exec_help); return -1;
 		default: return cli_getopt_error(c, argv);

@@ -136,14 +136,13 @@ get_main(int argc, char **argv)
 	uint32_t count;
 	int c, r, ex, pin_fd = -1;
 
-	while ((c = getopt_long(argc, argv, ":F:p:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":F:p:h", opts)) != -1) {
 		switch (c) {
 		case 'F': field = optarg; break;
 		case OPT_FORCE: force = true; break;
 		case 'p':
-			if ((pin_fd = prompt_parse_fd(optarg)) < 0)
-				return cli_usage_error(
-				    "bad --pin-fd '%s'", optarg);
+			if (cli_pin_fd(optarg, &pin_fd) != 0)
+				return JITCTL_EXIT_USAGE;
 			break;
 		case 'h': return cli_help(get_help);
 		default: return cli_getopt_error(c, argv);

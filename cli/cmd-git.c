@@ -133,7 +133,7 @@ git_main(int argc, char **argv)
 	const char *name, *op;
 	int c, r, ex;
 
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+:h", opts)) != -1) {
 		switch (c) {
 		case 'h': return cli_help(git_help);
 		default: return cli_getopt_error(c, argv);

@@ -91,7 +91,7 @@ kube_main(int argc, char **argv)
 	int c, r, ex;
 
 	wire_writer_init(&w, HELPER_OUT_MAX, true);
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", opts)) != -1) {
 		switch (c) {
 		case 'h': return cli_help(kube_help);
 		default: return cli_getopt_error(c, argv);

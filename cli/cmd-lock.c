@@ -30,7 +30,7 @@ lock_main(int argc, char **argv)
 	bool all = false;
 	int c, i, r, ex;
 
-	while ((c = getopt_long(argc, argv, ":ah", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":ah", opts)) != -1) {
 		switch (c) {
 		case 'a': all = true; break;
 		case 'h': return cli_help(lock_help);

@@ -49,7 +49,7 @@ request_main(int argc, char **argv)
 	struct stepup_opts so = { .pin_fd = -1 };
 	int c, r, ex;
 
-	while ((c = getopt_long(argc, argv, ":r:t:n:jp:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":r:t:n:jp:h", opts)) != -1) {
 		switch (c) {
 		case 'r': reason = optarg; break;
 		case 't': ttl_arg = optarg; break;

@@ -29,7 +29,7 @@ revoke_main(int argc, char **argv)
 	const char *up, *msg;
 	int c, i, r, ex = JITCTL_EXIT_OK, one;
 
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", opts)) != -1) {
 		switch (c) {
 		case 'h': return cli_help(revoke_help);
 		default: return cli_getopt_error(c, argv);

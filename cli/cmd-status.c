@@ -268,7 +268,7 @@ status_main(int argc, char **argv)
 	bool json = false, watch = false, tty;
 	int c, ex;
 
-	while ((c = getopt_long(argc, argv, ":jwh", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":jwh", opts)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
 		case 'w': watch = true; break;

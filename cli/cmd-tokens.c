@@ -106,7 +106,7 @@ tokens_main(int argc, char **argv)
 	bool json = false, verify = false;
 	int c, r, ex;
 
-	while ((c = getopt_long(argc, argv, ":jvt:p:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":jvt:p:h", opts)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
 		case 'v': verify = true; break;

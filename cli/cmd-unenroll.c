@@ -41,7 +41,7 @@ unenroll_main(int argc, char **argv)
 	int64_t n;
 	int c, r, ex;
 
-	while ((c = getopt_long(argc, argv, ":ft:p:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":ft:p:h", opts)) != -1) {
 		switch (c) {
 		case 'f': force = true; break;
 		case 't': so.token = optarg; break;

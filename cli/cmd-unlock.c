@@ -81,15 +81,14 @@ unlock_main(int argc, char **argv)
 	int64_t window = 0;
 	int c, i, r, ex;
 
-	while ((c = getopt_long(argc, argv, ":af:t:p:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":af:t:p:h", opts)) != -1) {
 		switch (c) {
 		case 'a': all = true; break;
 		case 'f': for_arg = optarg; break;
 		case 't': so.token = optarg; break;
 		case 'p':
-			if ((so.pin_fd = prompt_parse_fd(optarg)) < 0)
-				return cli_usage_error(
-				    "bad --pin-fd '%s'", optarg);
+			if (cli_pin_fd(optarg, &so.pin_fd) != 0)
+				return JITCTL_EXIT_USAGE;
 			break;
 		case 'h': return cli_help(unlock_help);
 		default: return cli_getopt_error(c, argv);

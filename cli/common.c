@@ -1,5 +1,6 @@
 /* Helpers every verb shares: messages, exit codes, the agent, JSON, tables. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +13,8 @@
 #include "err.h"
 #include "jitctl.h"
 #include "jsonx.h"
+#include "optcheck.h"
+#include "prompt.h"
 
 #define SOCK_LEAF "jit-agent/agent.sock"
 #define TABLE_GAP 2
@@ -108,14 +111,68 @@ cli_usage_error(const char *fmt, ...)
 }
 
 int
+cli_getopt(
+    int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+	static char **checked;
+	char why[OPTCHECK_WHY_MAX];
+	int r;
+
+	/* Once per argv, before getopt_long has seen (or permuted) it. */
+	if (checked != argv) {
+		checked = argv;
+		r = optcheck(argc, argv, shortopts, longopts, why, sizeof(why));
+		if (r == JIT_E_DENIED) {
+			cli_err("%s", why); /* one sentence, no --help hint */
+			return CLI_OPT_REFUSED;
+		}
+		if (r != 0) {
+			(void)cli_usage_error("%s", why);
+			return CLI_OPT_REFUSED;
+		}
+	}
+	return getopt_long(argc, argv, shortopts, longopts, NULL);
+}
+
+int
 cli_getopt_error(int c, char **argv)
 {
+	if (c == CLI_OPT_REFUSED)
+		return JITCTL_EXIT_USAGE; /* said by cli_getopt */
 	if (c == ':')
 		return cli_usage_error(
 		    "option %s needs a value", argv[optind - 1]);
 	if (optopt != 0)
 		return cli_usage_error("unknown option -%c", optopt);
 	return cli_usage_error("unknown option %s", argv[optind - 1]);
+}
+
+int
+cli_pin_fd(const char *arg, int *ret)
+{
+	int fd;
+
+	/* No sentence repeats arg: it may be the PIN typed by mistake. */
+	if ((fd = prompt_parse_fd(arg)) < 0) {
+		cli_err(
+		    "--pin-fd takes the number of a file descriptor to read "
+		    "the PIN from (--pin-fd 3 3<FILE): " OPTCHECK_SECRETS_FROM);
+		return JITCTL_EXIT_USAGE;
+	}
+	if (fcntl(fd, F_GETFD) < 0) {
+		cli_err("--pin-fd names a file descriptor that is not open: "
+			"open one for the PIN (--pin-fd 3 "
+			"3<FILE); " OPTCHECK_SECRETS_FROM);
+		return JITCTL_EXIT_USAGE;
+	}
+	if (isatty(fd)) {
+		cli_err(
+		    "--pin-fd names a terminal, where the PIN would show as it "
+		    "is typed: leave --pin-fd out to be asked with echo off");
+		return JITCTL_EXIT_USAGE;
+	}
+	*ret = fd;
+	return JITCTL_EXIT_OK;
 }
 
 int

@@ -118,7 +118,7 @@ main(int argc, char **argv)
 	}
 	opterr = 0; /* our own messages, with the verb in them */
 	/* '+': stop at the verb, whose options are its own. */
-	while ((c = getopt_long(argc, argv, "+:s:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+:s:h", opts)) != -1) {
 		switch (c) {
 		case 's': jitctl_socket_opt = optarg; break;
 		case 'D': jitctl_data_dir_opt = optarg; break;

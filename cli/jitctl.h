@@ -50,7 +50,17 @@ void cli_notice_open(const char *fmt, ...)
 void cli_close_line(void);
 /* A usage error: message, hint to --help; returns JITCTL_EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The message for getopt_long's '?' or ':'; returns JITCTL_EXIT_USAGE. */
+/*
+ * getopt_long, after lib/optcheck.c has read the whole argv once: a long
+ * option that is not declared exactly (an abbreviation) or one that looks
+ * like a PIN or secret has been reported, and CLI_OPT_REFUSED comes back.
+ */
+#define CLI_OPT_REFUSED (-2)
+struct option;
+int cli_getopt(int argc, char **argv, const char *shortopts,
+    const struct option *longopts);
+/* The message for cli_getopt's '?', ':' or CLI_OPT_REFUSED; returns
+ * JITCTL_EXIT_USAGE. */
 int cli_getopt_error(int c, char **argv);
 /* Print r's sentence (with detail when given); returns the exit code. */
 int cli_fail_code(int r, const char *fmt, ...)
@@ -60,6 +70,9 @@ int cli_fail(int r, const struct client_reply *rep);
 /* Copy s for display: control bytes become '?', always terminated. */
 void cli_sanitize(const char *s, char *out, size_t outlen);
 
+/* --pin-fd N: a descriptor that is open and no terminal (a terminal would
+ * echo the PIN); else says so and returns JITCTL_EXIT_USAGE. */
+int cli_pin_fd(const char *arg, int *ret);
 /* Print a verb's help text to stdout; returns JITCTL_EXIT_OK. */
 int cli_help(const char *text);
 /* Format a duration in seconds, "10m00s". */
