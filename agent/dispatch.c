@@ -21,6 +21,7 @@ static const struct {
 	const char *verb;
 	ext_fn *fn;
 } exts[] = {
+	{ "hello", ext_hello },
 	{ "status", ext_status },
 	{ "tokens", ext_tokens },
 	{ "enroll", ext_enroll },
@@ -165,8 +166,10 @@ extension(struct agent *ag, struct request *rq)
 		free(name);
 		return JIT_OK;
 	}
-	/* Locked with ssh-add -x: status says so, nothing else answers. */
-	if (ag->locked && strcmp(exts[i].verb, "status") != 0) {
+	/* Locked with ssh-add -x: status says so, nothing else answers
+	 * (but hello, which every jitctl sends first). */
+	if (ag->locked && strcmp(exts[i].verb, "status") != 0 &&
+	    strcmp(exts[i].verb, "hello") != 0) {
 		reply_ext_err(rq->conn, JIT_E_AGENT_LOCKED, -1, NULL);
 		free(name);
 		return JIT_OK;

@@ -314,3 +314,28 @@ ext_audit_head(struct agent *ag, struct request *rq, struct json_object *args,
 	free(path);
 	return r;
 }
+
+/*
+ * jitctl's first request on a connection.  The peer's executable was
+ * resolved at accept, before anything was read, so this reply tells jitctl
+ * it may now make itself non-dumpable (which hides /proc/PID/exe).
+ */
+int
+ext_hello(struct agent *ag, struct request *rq, struct json_object *args,
+    struct secret **payload)
+{
+	struct json_object *res;
+	int r;
+
+	(void)ag;
+	(void)args;
+	(void)payload;
+	if ((res = json_object_new_object()) == NULL ||
+	    jsonx_add_str(res, "version", JIT_VERSION) != 0) {
+		json_object_put(res);
+		return JIT_E_NOMEM;
+	}
+	r = reply_ext_ok(rq->conn, res, NULL);
+	json_object_put(res);
+	return r;
+}

@@ -1,10 +1,12 @@
-/* jitctl's side of the socket: frame one extension request, read one reply. */
+/* jitctl's side of the socket: whom it talks to, one request, one reply. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -31,36 +33,157 @@ client_from_fd(int fd, struct client **ret)
 	return JIT_OK;
 }
 
+/* A sentence on why the server is not trusted; JIT_E_PEER. */
+static int refuse(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+refuse(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	return JIT_E_PEER;
+}
+
+/* Owned by us or root, and writable by no one else. */
+static int
+check_dir(int dfd, const char *dir, uid_t me, char *why, size_t whylen)
+{
+	struct stat st;
+
+	if (fstat(dfd, &st) != 0)
+		return JIT_E_AGENT;
+	if (st.st_uid != me && st.st_uid != 0)
+		return refuse(why, whylen,
+		    "the agent socket's directory %s belongs to uid %u, not to "
+		    "you (uid %u) or root: refusing to talk to it",
+		    dir, (unsigned)st.st_uid, (unsigned)me);
+	if (st.st_mode & S_IWOTH)
+		return refuse(why, whylen,
+		    "the agent socket's directory %s is writable by others: "
+		    "refusing to talk to it",
+		    dir);
+	if (st.st_mode & S_IWGRP)
+		return refuse(why, whylen,
+		    "the agent socket's directory %s is writable by its group: "
+		    "refusing to talk to it",
+		    dir);
+	return JIT_OK;
+}
+
+/* A socket, not a link to one, owned by us or root. */
+static int
+check_sock(int dfd, const char *leaf, const char *path, uid_t me, char *why,
+    size_t whylen)
+{
+	struct stat st;
+
+	if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return JIT_E_AGENT;
+	if (S_ISLNK(st.st_mode))
+		return refuse(why, whylen,
+		    "the agent socket %s is a symbolic link: refusing to talk "
+		    "to it",
+		    path);
+	if (!S_ISSOCK(st.st_mode))
+		return refuse(why, whylen,
+		    "the agent socket %s is not a socket: refusing to talk to "
+		    "it",
+		    path);
+	if (st.st_uid != me && st.st_uid != 0)
+		return refuse(why, whylen,
+		    "the agent socket %s belongs to uid %u, not to you (uid "
+		    "%u) or root: refusing to talk to it",
+		    path, (unsigned)st.st_uid, (unsigned)me);
+	return JIT_OK;
+}
+
+/* The process that listens: SO_PEERCRED holds its uid from listen(2). */
+static int
+check_peer(int fd, const char *path, uid_t me, char *why, size_t whylen)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) != 0 ||
+	    len != sizeof(uc))
+		return refuse(why, whylen,
+		    "cannot learn who serves %s: refusing to talk to it", path);
+	if (uc.uid != me && uc.uid != 0)
+		return refuse(why, whylen,
+		    "the agent at %s runs as uid %u, not as you (uid %u) or "
+		    "root: refusing to talk to it",
+		    path, (unsigned)uc.uid, (unsigned)me);
+	return JIT_OK;
+}
+
 int
-client_connect(const char *path, struct client **ret)
+client_connect(const char *path, struct client **ret, char *why, size_t whylen)
 {
 	struct sockaddr_un sun;
-	int fd, saved;
+	char dir[sizeof(sun.sun_path)], *slash;
+	const char *leaf;
+	uid_t me = geteuid();
+	size_t len;
+	int dfd = -1, fd = -1, r, saved = 0;
 
+	if (whylen > 0)
+		why[0] = '\0';
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (path == NULL || path[0] == '\0' ||
-	    strlen(path) >= sizeof(sun.sun_path)) {
+	    (len = strlen(path)) >= sizeof(sun.sun_path)) {
 		errno = ENAMETOOLONG;
 		return JIT_E_AGENT;
 	}
-	memcpy(sun.sun_path, path, strlen(path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+	memcpy(sun.sun_path, path, len);
+	memcpy(dir, path, len + 1);
+	if ((slash = strrchr(dir, '/')) == NULL) {
+		leaf = path;
+		snprintf(dir, sizeof(dir), ".");
+	} else {
+		leaf = path + (slash - dir) + 1;
+		slash[slash == dir ? 1 : 0] = '\0';
+	}
+	if (leaf[0] == '\0') {
+		errno = EISDIR;
 		return JIT_E_AGENT;
+	}
+	/* Before a byte is sent: whose directory, whose socket, whose
+	 * process.  The directory is nobody else's to change, so what is
+	 * checked is what connect(2) finds; the peer check settles it. */
+	if ((dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return JIT_E_AGENT;
+	if ((r = check_dir(dfd, dir, me, why, whylen)) != 0 ||
+	    (r = check_sock(dfd, leaf, path, me, why, whylen)) != 0)
+		goto out;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		r = JIT_E_AGENT;
+		goto out;
+	}
 	while (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
 		if (errno == EINTR)
 			continue;
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return JIT_E_AGENT;
+		r = JIT_E_AGENT;
+		goto out;
 	}
-	if (client_from_fd(fd, ret) != 0) {
-		close(fd);
+	if ((r = check_peer(fd, path, me, why, whylen)) != 0)
+		goto out;
+	if ((r = client_from_fd(fd, ret)) != 0) {
 		errno = ENOMEM;
-		return JIT_E_NOMEM;
+		goto out;
 	}
-	return JIT_OK;
+	fd = -1;
+out:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
+	errno = saved;
+	return r;
 }
 
 void

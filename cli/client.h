@@ -2,6 +2,8 @@
 #ifndef JITCTL_CLIENT_H
 #define JITCTL_CLIENT_H
 
+#include <stddef.h>
+
 #include <json-c/json.h>
 
 struct secret;
@@ -32,8 +34,16 @@ struct client_reply {
 	int retries;
 };
 
-/* Connect to the agent's socket; on failure errno says why. */
-int client_connect(const char *path, struct client **ret);
+/*
+ * Connect to the agent's socket at path, only if it is the user's own: its
+ * directory owned by this uid or root and writable by no one else, the
+ * socket itself (not a symbolic link) owned by this uid or root, and the
+ * process listening on it of this uid or root (SO_PEERCRED).  Nothing is
+ * sent.  Returns JIT_E_PEER with a sentence in why when a check fails, and
+ * JIT_E_AGENT when there is nothing to connect to (errno says why).
+ */
+int client_connect(
+    const char *path, struct client **ret, char *why, size_t whylen);
 /* Wrap a connected stream socket (tests); the client owns fd after. */
 int client_from_fd(int fd, struct client **ret);
 void client_free(struct client *c); /* NULL ok */

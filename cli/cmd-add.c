@@ -203,6 +203,11 @@ add_main(int argc, char **argv)
 		    "aws, kube, docker or git",
 		    kind);
 
+	/* The agent checked and this process sealed before the secret. */
+	if ((r = cli_connect(&rep)) != 0) {
+		ex = cli_fail(r, &rep);
+		goto out;
+	}
 	if ((r = read_input(name, json, &in)) != 0) {
 		ex = r == JIT_E_ARG ? JITCTL_EXIT_USAGE : JITCTL_EXIT_FAIL;
 		goto out;

@@ -123,6 +123,7 @@ docker_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct client_reply rep = { .retries = -1 };
 	struct json_object *cred = NULL;
 	struct secret *fields = NULL, *in = NULL;
 	struct field user, pass, url;
@@ -144,7 +145,8 @@ docker_main(int argc, char **argv)
 	op = argv[optind + 1];
 	if (strcmp(op, "store") == 0 || strcmp(op, "erase") == 0) {
 		/* store brings a secret: into guarded memory, then dropped. */
-		(void)helper_read_stdin(HELPER_IN_MAX, &in);
+		if (cli_seal() == 0)
+			(void)helper_read_stdin(HELPER_IN_MAX, &in);
 		secret_free(in);
 		printf("%s is read-only: jit-agent's credentials come from "
 		       "'jitctl add' or 'jitctl request'\n",
@@ -156,8 +158,16 @@ docker_main(int argc, char **argv)
 		return cli_usage_error(
 		    "unknown operation '%s': get, list, store or erase", op);
 	get = strcmp(op, "get") == 0;
-	if (get && (r = read_url(want, sizeof(want))) != 0)
-		return r == JIT_E_ARG ? JITCTL_EXIT_USAGE : JITCTL_EXIT_FAIL;
+	/* The agent checked (and this process sealed) before stdin. */
+	if ((r = cli_connect(&rep)) != 0) {
+		ex = cli_fail(r, &rep);
+		printf("jit-agent cannot serve %s now (see above)\n", name);
+		goto out;
+	}
+	if (get && (r = read_url(want, sizeof(want))) != 0) {
+		ex = r == JIT_E_ARG ? JITCTL_EXIT_USAGE : JITCTL_EXIT_FAIL;
+		goto out;
+	}
 	if ((ex = helper_fields(name, "docker-credential", &cred, &fields)) !=
 	    0) {
 		/* Docker shows the helper's stdout when it fails. */
@@ -189,6 +199,7 @@ docker_main(int argc, char **argv)
 	ex = JITCTL_EXIT_OK;
 out:
 	fflush(stdout);
+	client_reply_reset(&rep);
 	json_object_put(cred);
 	secret_free(fields);
 	return ex;

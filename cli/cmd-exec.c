@@ -294,6 +294,8 @@ exec_main(int argc, char **argv)
 	ex = get_fields(name, NULL, "exec", base, pin_fd, &cred, &fields);
 	if (ex != 0)
 		goto out;
+	/* The command may run for hours: the agent needs no idle link. */
+	cli_disconnect();
 	if ((kind = cli_jstr(cred, "kind")) != NULL)
 		as_secret = strcmp(kind, "secret") == 0;
 	else

@@ -147,6 +147,20 @@ git_main(int argc, char **argv)
 	    strcmp(op, "erase") != 0)
 		return cli_usage_error(
 		    "unknown operation '%s': get, store or erase", op);
+	/* get talks to the agent: checked (and sealed) before git's
+	 * request; store brings a password that no agent needs. */
+	if (strcmp(op, "get") == 0) {
+		struct client_reply rep = { .retries = -1 };
+
+		r = cli_connect(&rep);
+		ex = r != 0 ? cli_fail(r, &rep) : JITCTL_EXIT_OK;
+		client_reply_reset(&rep);
+		if (r != 0)
+			goto out;
+	} else if ((r = cli_seal()) != 0) {
+		ex = cli_fail_code(r, "cannot protect this process");
+		goto out;
+	}
 	/* store brings a password: read it into guarded memory, then drop. */
 	if ((r = helper_read_stdin(HELPER_IN_MAX, &in)) != 0) {
 		ex = r == JIT_E_ARG ?

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -333,37 +334,108 @@ cli_socket_path(char **ret)
 	return JIT_OK;
 }
 
+/* The one connection of this process: see cli_connect(). */
+static struct client *cli_conn;
+static bool cli_conn_used;
+
+int
+cli_seal(void)
+{
+	/* From now on no process of ours may ptrace or dump this one, and
+	 * /proc/PID/exe is no longer readable by the agent. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return JIT_E_INTERNAL;
+	return JIT_OK;
+}
+
+/* A sentence for the reply; r passes through. */
+static int reply_msg(struct client_reply *rep, int r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+reply_msg(struct client_reply *rep, int r, const char *fmt, ...)
+{
+	va_list ap;
+	char *m;
+
+	va_start(ap, fmt);
+	if (vasprintf(&m, fmt, ap) < 0)
+		m = NULL;
+	va_end(ap);
+	free(rep->message);
+	rep->message = m;
+	rep->from_agent = 0;
+	return r;
+}
+
+int
+cli_connect(struct client_reply *rep)
+{
+	char why[CLIENT_MSG_MAX], *path = NULL;
+	int r, e;
+
+	client_reply_reset(rep);
+	if (cli_conn != NULL)
+		return JIT_OK;
+	/* Once sealed, a new connection would show the agent no program. */
+	if (cli_conn_used)
+		return reply_msg(
+		    rep, JIT_E_AGENT, "the connection to jit-agent was lost");
+	if ((r = cli_socket_path(&path)) != 0)
+		return reply_msg(rep, r,
+		    "no agent socket: pass -s PATH, or set JIT_AGENT_SOCK "
+		    "(eval \"$(jit-agent)\") or XDG_RUNTIME_DIR");
+	if ((r = client_connect(path, &cli_conn, why, sizeof(why))) != 0) {
+		e = errno;
+		if (r == JIT_E_PEER)
+			r = reply_msg(rep, JIT_E_AGENT, "%s", why);
+		else
+			r = reply_msg(rep, JIT_E_AGENT,
+			    "cannot reach jit-agent at %s (%s): start it with "
+			    "'eval \"$(jit-agent)\"' or set JIT_AGENT_SOCK",
+			    path, strerror(e));
+		free(path);
+		return r;
+	}
+	free(path);
+	cli_conn_used = true;
+	/*
+	 * The agent reads /proc/PID/exe when it accepts, before it reads a
+	 * byte: any reply means it is done, and only then may this process
+	 * become non-dumpable, before it reads any PIN or secret.
+	 */
+	if ((r = client_call(cli_conn, "hello", NULL, NULL, rep)) != 0) {
+		cli_disconnect();
+		return r;
+	}
+	client_reply_reset(rep);
+	if ((r = cli_seal()) != 0) {
+		cli_disconnect();
+		return reply_msg(
+		    rep, r, "cannot protect this process: %s", jit_strerror(r));
+	}
+	return JIT_OK;
+}
+
+void
+cli_disconnect(void)
+{
+	client_free(cli_conn);
+	cli_conn = NULL;
+}
+
 int
 cli_request(const char *verb, struct json_object *args,
     const struct secret *sec, struct client_reply *rep)
 {
-	struct client *c = NULL;
-	char *path = NULL;
-	int r, e;
+	int r;
 
-	client_reply_reset(rep);
-	if ((r = cli_socket_path(&path)) != 0) {
-		if (asprintf(&rep->message,
-			"no agent socket: pass -s PATH, "
-			"or set JIT_AGENT_SOCK (eval \"$(jit-agent)\") or "
-			"XDG_RUNTIME_DIR") < 0)
-			rep->message = NULL;
+	if ((r = cli_connect(rep)) != 0)
 		return r;
-	}
-	if ((r = client_connect(path, &c)) != 0) {
-		e = errno;
-		if (asprintf(&rep->message,
-			"cannot reach jit-agent at %s "
-			"(%s): start it with 'eval \"$(jit-agent)\"' or set "
-			"JIT_AGENT_SOCK",
-			path, strerror(e)) < 0)
-			rep->message = NULL;
-		free(path);
-		return JIT_E_AGENT;
-	}
-	free(path);
-	r = client_call(c, verb, args, sec, rep);
-	client_free(c);
+	/* A transport failure leaves the stream out of step: drop it. */
+	if ((r = client_call(cli_conn, verb, args, sec, rep)) != 0 &&
+	    !rep->from_agent && r != JIT_E_UNSUPPORTED)
+		cli_disconnect();
 	return r;
 }
 

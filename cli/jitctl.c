@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include <sodium.h>
@@ -73,9 +72,11 @@ usage(FILE *f)
 }
 
 /*
- * jitctl holds PINs and secrets too: no core, no ptrace by peers.  Only the
- * soft core limit drops, so that `jitctl exec` can give its child back the
- * limit it was started with.
+ * jitctl holds PINs and secrets too: no core from the start.  Only the soft
+ * core limit drops, so that `jitctl exec` can give its child back the limit
+ * it was started with.  Non-dumpable (no ptrace by peers) comes later, in
+ * cli_connect(), once the agent has read /proc/PID/exe, which that hides
+ * from a process of the same ordinary user; no secret is read before.
  */
 static int
 harden(void)
@@ -89,8 +90,6 @@ harden(void)
 	rl.rlim_cur = 0;
 	rl.rlim_max = jitctl_core_limit.rlim_max;
 	if (setrlimit(RLIMIT_CORE, &rl) != 0)
-		return JIT_E_INTERNAL;
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
 		return JIT_E_INTERNAL;
 	return JIT_OK;
 }

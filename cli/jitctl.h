@@ -87,7 +87,18 @@ int cli_write_all(int fd, const void *p, size_t n);
 
 /* common.c: the agent. */
 int cli_socket_path(char **ret);
-/* Connect, send one request, read the reply, disconnect (see client.h). */
+/*
+ * The one connection of this process, made once: the server checked
+ * (client_connect), one "hello" round trip (the agent has resolved our
+ * executable by then), then cli_seal().  A verb calls it before it reads a
+ * PIN or secret; cli_request() calls it too.  On failure rep says why.
+ */
+int cli_connect(struct client_reply *rep);
+/* PR_SET_DUMPABLE 0: before any secret is read; prompt.c refuses before. */
+int cli_seal(void);
+/* Close the connection (before `jitctl exec` runs its command). */
+void cli_disconnect(void);
+/* One request and its reply on the connection (see client.h). */
 int cli_request(const char *verb, struct json_object *args,
     const struct secret *sec, struct client_reply *rep);
 

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -40,6 +41,18 @@ tty_write(int fd, const char *s)
 		s += k;
 		n -= (size_t)k;
 	}
+}
+
+/*
+ * No secret is read while this process is dumpable: cli_connect() makes it
+ * non-dumpable once the agent has seen its executable.  A verb that reads
+ * one first is a bug, and fails here rather than exposing the secret.
+ */
+static int
+sealed(void)
+{
+	return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0 ? JIT_OK :
+							 JIT_E_INTERNAL;
 }
 
 static void
@@ -116,6 +129,8 @@ out:
 int
 prompt_line_fd(int fd, size_t max, struct secret **ret)
 {
+	if (sealed() != 0)
+		return JIT_E_INTERNAL;
 	return read_line(fd, max, false, ret);
 }
 
@@ -128,6 +143,8 @@ prompt_tty(const char *prompt, size_t max, struct secret **ret)
 	size_t i;
 	int fd, r, signo;
 
+	if (sealed() != 0)
+		return JIT_E_INTERNAL;
 	if ((fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
 		return JIT_E_PIN_REQUIRED;
 	prompt_signo = 0;
@@ -182,6 +199,8 @@ prompt_read_all(int fd, size_t max, struct secret **ret)
 	ssize_t k;
 	int r;
 
+	if (sealed() != 0)
+		return JIT_E_INTERNAL;
 	/* One byte of room past max tells "exactly max" from "too long". */
 	if ((r = secret_new(max + 1, &s)) != 0)
 		return r;

@@ -12,7 +12,8 @@ struct secret;
 /*
  * None of these go through stdio: bytes move with read(2) into a struct
  * secret and nowhere else.  Errors: JIT_E_LIMIT (longer than max),
- * JIT_E_IO, JIT_E_PIN_REQUIRED (no terminal to ask on), JIT_E_CANCELLED.
+ * JIT_E_IO, JIT_E_PIN_REQUIRED (no terminal to ask on), JIT_E_CANCELLED,
+ * JIT_E_INTERNAL (called before cli_seal(): the process is dumpable).
  */
 
 /* One line from fd: up to a newline (dropped) or end of file. */

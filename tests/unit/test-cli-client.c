@@ -1,11 +1,13 @@
 /* Tests of jitctl's client framing (cli/client.c) against a fake peer. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -420,17 +422,18 @@ test_connect(void)
 	struct client_reply rep = { .retries = -1 };
 	struct sockaddr_un sun;
 	char dir[] = "/tmp/jit-cli-test.XXXXXX", path[128], longp[200];
+	char why[CLIENT_MSG_MAX];
 	struct client *c = NULL;
 	int lfd, afd;
 
 	ASSERT(mkdtemp(dir) != NULL);
 	snprintf(path, sizeof(path), "%s/agent.sock", dir);
 	errno = 0;
-	ASSERT_RC(client_connect(path, &c), JIT_E_AGENT);
+	ASSERT_RC(client_connect(path, &c, why, sizeof(why)), JIT_E_AGENT);
 	ASSERT(errno == ENOENT);
 	memset(longp, 'a', sizeof(longp) - 1);
 	longp[sizeof(longp) - 1] = '\0';
-	ASSERT_RC(client_connect(longp, &c), JIT_E_AGENT);
+	ASSERT_RC(client_connect(longp, &c, why, sizeof(why)), JIT_E_AGENT);
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -438,7 +441,7 @@ test_connect(void)
 	ASSERT((lfd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
 	ASSERT(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
 	ASSERT(listen(lfd, 1) == 0);
-	ASSERT_RC(client_connect(path, &c), JIT_OK);
+	ASSERT_RC(client_connect(path, &c, why, sizeof(why)), JIT_OK);
 	ASSERT((afd = accept(lfd, NULL, NULL)) >= 0);
 	reply(afd, SSH_AGENT_SUCCESS, "{\"tokens\":[]}", NULL, NULL);
 	ASSERT_RC(client_call(c, "tokens", NULL, NULL, &rep), JIT_OK);
@@ -448,6 +451,90 @@ test_connect(void)
 	close(afd);
 	close(lfd);
 	ASSERT(unlink(path) == 0 && rmdir(dir) == 0);
+}
+
+/* A listener on dir/agent.sock that nothing has connected to yet. */
+static int
+listener(const char *path)
+{
+	struct sockaddr_un sun;
+	int lfd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path));
+	ASSERT((lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0)) >= 0);
+	ASSERT(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	ASSERT(listen(lfd, 1) == 0);
+	return lfd;
+}
+
+/* Refused: a sentence with want in it, and no connection was made. */
+static void
+refused(const char *path, int lfd, const char *want)
+{
+	struct client *c = NULL;
+	char why[CLIENT_MSG_MAX];
+
+	ASSERT_RC(client_connect(path, &c, why, sizeof(why)), JIT_E_PEER);
+	ASSERT(c == NULL);
+	if (strstr(why, want) == NULL ||
+	    strstr(why, "refusing to talk to it") == NULL) {
+		fprintf(stderr, "want \"%s\" in: %s\n", want, why);
+		exit(1);
+	}
+	/* Nothing reached the listener, not even a connection. */
+	if (lfd >= 0)
+		ASSERT(accept(lfd, NULL, NULL) < 0 && errno == EAGAIN);
+}
+
+/* Whom jitctl talks to: the socket's directory and the socket itself. */
+static void
+test_connect_checks(void)
+{
+	char dir[] = "/tmp/jit-cli-test.XXXXXX", path[128], link[160];
+	char other[160], want[200], why[CLIENT_MSG_MAX];
+	struct client *c = NULL;
+	int lfd, fd;
+
+	ASSERT(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/agent.sock", dir);
+	lfd = listener(path);
+
+	ASSERT(chmod(dir, 0777) == 0);
+	snprintf(want, sizeof(want),
+	    "the agent socket's directory %s is writable by others", dir);
+	refused(path, lfd, want);
+	ASSERT(chmod(dir, 01777) == 0); /* sticky, like /tmp: still no */
+	refused(path, lfd, want);
+	ASSERT(chmod(dir, 0770) == 0);
+	snprintf(want, sizeof(want),
+	    "the agent socket's directory %s is writable by its group", dir);
+	refused(path, lfd, want);
+	ASSERT(chmod(dir, 0755) == 0);
+
+	/* A link to the socket, or something else by that name. */
+	snprintf(link, sizeof(link), "%s/link.sock", dir);
+	ASSERT(symlink(path, link) == 0);
+	snprintf(
+	    want, sizeof(want), "the agent socket %s is a symbolic link", link);
+	refused(link, lfd, want);
+	snprintf(other, sizeof(other), "%s/file", dir);
+	ASSERT((fd = open(other, O_CREAT | O_WRONLY, 0600)) >= 0);
+	close(fd);
+	snprintf(
+	    want, sizeof(want), "the agent socket %s is not a socket", other);
+	refused(other, -1, want);
+
+	/* All well: connected, and still not a byte sent. */
+	ASSERT_RC(client_connect(path, &c, why, sizeof(why)), JIT_OK);
+	ASSERT((fd = accept(lfd, NULL, NULL)) >= 0);
+	ASSERT(recv(fd, why, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN);
+	client_free(c);
+	close(fd);
+	close(lfd);
+	ASSERT(unlink(path) == 0 && unlink(link) == 0 && unlink(other) == 0 &&
+	    rmdir(dir) == 0);
 }
 
 int
@@ -462,6 +549,7 @@ main(void)
 	test_oversized();
 	test_trailing_and_malformed();
 	test_connect();
+	test_connect_checks();
 	printf("ok - cli client framing\n");
 	return 0;
 }
