@@ -51,14 +51,30 @@ struct conf;
 struct revoker;
 
 #define PEER_EXE_MAX 256
+#define PEER_WHY_MAX 96
+#define PEER_COMM_MAX 16 /* TASK_COMM_LEN */
 
 struct peer {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	/* Resolved at accept, while the process surely exists; "?" if not. */
+	/* Resolved at accept, while the process surely exists; "?" if not,
+	 * and then why not, and the name it gave itself (/proc/PID/comm:
+	 * any process may set it, so it is never a fact to rely on). */
 	char exe[PEER_EXE_MAX];
+	char exe_why[PEER_WHY_MAX];
+	char comm[PEER_COMM_MAX];
 };
+
+/* Did /proc/PID/exe say what the peer runs? */
+static inline bool
+peer_exe_known(const struct peer *p)
+{
+	return p->exe[0] == '/';
+}
+/* server.c, for a sentence: the executable, or "an unverified program that calls
+ * itself 'NAME' (its executable is unknown: WHY)", escaped. */
+void peer_describe(const struct peer *p, char *out, size_t outlen);
 
 struct agent {
 	uv_loop_t *loop;

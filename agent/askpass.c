@@ -39,10 +39,20 @@ static size_t asks_open;
 void
 askpass_prompt(const struct peer *p, const char *what, char *out, size_t outlen)
 {
-	char eexe[512], ewhat[512];
+	char eexe[4 * PEER_EXE_MAX + 1], ecomm[4 * PEER_COMM_MAX + 1];
+	char ewhat[512];
 
-	log_escape(p->exe, sizeof(p->exe), eexe, sizeof(eexe));
 	log_escape(what, strlen(what), ewhat, sizeof(ewhat));
+	if (!peer_exe_known(p)) {
+		/* Its name is its own say-so: the person must know that. */
+		log_escape(p->comm, strlen(p->comm), ecomm, sizeof(ecomm));
+		snprintf(out, outlen,
+		    "Allow an unverified program that calls itself '%s' (pid "
+		    "%d, uid %u; its executable is unknown: %s) to use %s?",
+		    ecomm, (int)p->pid, (unsigned)p->uid, p->exe_why, ewhat);
+		return;
+	}
+	log_escape(p->exe, strlen(p->exe), eexe, sizeof(eexe));
 	snprintf(out, outlen, "Allow %s (pid %d, uid %u) to use %s?", eexe,
 	    (int)p->pid, (unsigned)p->uid, ewhat);
 }

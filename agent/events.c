@@ -49,6 +49,10 @@ event_peer(struct json_object *ev, const struct peer *p)
 	event_int(ev, "uid", (int64_t)p->uid);
 	event_int(ev, "pid", (int64_t)p->pid);
 	event_str(ev, "exe", p->exe);
+	if (!peer_exe_known(p)) {
+		event_str(ev, "exe_unknown", p->exe_why);
+		event_str(ev, "comm_unverified", p->comm);
+	}
 }
 
 int

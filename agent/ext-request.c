@@ -895,21 +895,21 @@ ext_check_exe(struct agent *ag, struct conn *conn, const struct peer *p,
 {
 	const struct conf_profile *prof;
 	struct json_object *ev;
-	char eexe[4 * PEER_EXE_MAX], list[512];
+	char eexe[4 * PEER_EXE_MAX + 256], list[512];
 	size_t i, used = 0;
 
 	if (c->profile == NULL ||
 	    (prof = conf_profile(ag->conf, c->profile)) == NULL ||
 	    prof->nallowed_exes == 0)
 		return JIT_OK;
-	/* Resolved from /proc/PID/exe at accept ("?" if it could not be). */
-	if (conf_exe_allowed(prof, p->exe))
+	/* Resolved from /proc/PID/exe at accept; an unknown one never is. */
+	if (peer_exe_known(p) && conf_exe_allowed(prof, p->exe))
 		return JIT_OK;
 	list[0] = '\0';
 	for (i = 0; i < prof->nallowed_exes && used < sizeof(list); i++)
 		used += (size_t)snprintf(list + used, sizeof(list) - used,
 		    "%s%s", i > 0 ? ", " : "", prof->allowed_exes[i]);
-	log_escape(p->exe, strlen(p->exe), eexe, sizeof(eexe));
+	peer_describe(p, eexe, sizeof(eexe));
 	reply_ext_err(conn, JIT_E_PEER, -1,
 	    "%s may be used only by %s "
 	    "(allowed_executables of profile %s), not by %s",

@@ -65,16 +65,80 @@ conn_ssh_state(struct conn *c)
 	return &c->ssh;
 }
 
+void
+peer_describe(const struct peer *p, char *out, size_t outlen)
+{
+	char ecomm[4 * PEER_COMM_MAX + 1], eexe[4 * PEER_EXE_MAX + 1];
+
+	if (peer_exe_known(p)) {
+		log_escape(p->exe, strlen(p->exe), eexe, sizeof(eexe));
+		snprintf(out, outlen, "%s", eexe);
+		return;
+	}
+	log_escape(p->comm, strlen(p->comm), ecomm, sizeof(ecomm));
+	snprintf(out, outlen,
+	    "an unverified program that calls itself '%s' (its executable is "
+	    "unknown: %s)",
+	    ecomm, p->exe_why);
+}
+
+/* What the process says its name is: any process can set it. */
+static void
+peer_read_comm(struct peer *p)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)p->pid);
+	p->comm[0] = '\0';
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return;
+	n = read(fd, p->comm, sizeof(p->comm) - 1);
+	close(fd);
+	if (n < 0)
+		n = 0;
+	p->comm[n] = '\0';
+	p->comm[strcspn(p->comm, "\n")] = '\0';
+}
+
+/*
+ * Readable only while the peer is dumpable (or for root): jitctl stays
+ * dumpable until this has been done, which its first reply proves.
+ */
 static void
 peer_resolve_exe(struct peer *p)
 {
 	char path[64];
 	ssize_t n;
+	int e;
 
+	p->exe_why[0] = '\0';
+	p->comm[0] = '\0';
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)p->pid);
-	if ((n = readlink(path, p->exe, sizeof(p->exe) - 1)) < 0)
-		n = snprintf(p->exe, sizeof(p->exe), "?");
-	p->exe[n] = '\0';
+	n = readlink(path, p->exe, sizeof(p->exe) - 1);
+	e = errno;
+	if (n > 0 && (size_t)n < sizeof(p->exe) - 1) {
+		p->exe[n] = '\0';
+		return;
+	}
+	/* A path that filled the buffer may be cut: never a match. */
+	if (n > 0)
+		snprintf(p->exe_why, sizeof(p->exe_why),
+		    "its path is longer than %d bytes", PEER_EXE_MAX - 2);
+	else if (e == EACCES || e == EPERM)
+		snprintf(p->exe_why, sizeof(p->exe_why),
+		    "/proc/%d/exe is not readable: the process is not dumpable",
+		    (int)p->pid);
+	else if (e == ENOENT || e == ESRCH)
+		snprintf(p->exe_why, sizeof(p->exe_why),
+		    "the process exited before it was accepted");
+	else
+		snprintf(p->exe_why, sizeof(p->exe_why), "/proc/%d/exe: %s",
+		    (int)p->pid, strerror(e));
+	snprintf(p->exe, sizeof(p->exe), "?");
+	peer_read_comm(p);
+	log_debug("pid %d: executable unknown: %s", (int)p->pid, p->exe_why);
 }
 
 static void
