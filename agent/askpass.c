@@ -47,8 +47,7 @@ askpass_prompt(const struct peer *p, const char *what, char *out, size_t outlen)
 		/* Its name is its own say-so: the person must know that. */
 		log_escape(p->comm, strlen(p->comm), ecomm, sizeof(ecomm));
 		snprintf(out, outlen,
-		    "Allow an unverified program that calls itself '%s' (pid "
-		    "%d, uid %u; its executable is unknown: %s) to use %s?",
+		    "Allow an unverified program that calls itself '%s' (pid %d, uid %u; its executable is unknown: %s) to use %s?",
 		    ecomm, (int)p->pid, (unsigned)p->uid, p->exe_why, ewhat);
 		return;
 	}

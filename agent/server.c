@@ -77,8 +77,7 @@ peer_describe(const struct peer *p, char *out, size_t outlen)
 	}
 	log_escape(p->comm, strlen(p->comm), ecomm, sizeof(ecomm));
 	snprintf(out, outlen,
-	    "an unverified program that calls itself '%s' (its executable is "
-	    "unknown: %s)",
+	    "an unverified program that calls itself '%s' (its executable is unknown: %s)",
 	    ecomm, p->exe_why);
 }
 

@@ -58,18 +58,15 @@ check_dir(int dfd, const char *dir, uid_t me, char *why, size_t whylen)
 		return JIT_E_AGENT;
 	if (st.st_uid != me && st.st_uid != 0)
 		return refuse(why, whylen,
-		    "the agent socket's directory %s belongs to uid %u, not to "
-		    "you (uid %u) or root: refusing to talk to it",
+		    "the agent socket's directory %s belongs to uid %u, not to you (uid %u) or root: refusing to talk to it",
 		    dir, (unsigned)st.st_uid, (unsigned)me);
 	if (st.st_mode & S_IWOTH)
 		return refuse(why, whylen,
-		    "the agent socket's directory %s is writable by others: "
-		    "refusing to talk to it",
+		    "the agent socket's directory %s is writable by others: refusing to talk to it",
 		    dir);
 	if (st.st_mode & S_IWGRP)
 		return refuse(why, whylen,
-		    "the agent socket's directory %s is writable by its group: "
-		    "refusing to talk to it",
+		    "the agent socket's directory %s is writable by its group: refusing to talk to it",
 		    dir);
 	return JIT_OK;
 }
@@ -85,18 +82,15 @@ check_sock(int dfd, const char *leaf, const char *path, uid_t me, char *why,
 		return JIT_E_AGENT;
 	if (S_ISLNK(st.st_mode))
 		return refuse(why, whylen,
-		    "the agent socket %s is a symbolic link: refusing to talk "
-		    "to it",
+		    "the agent socket %s is a symbolic link: refusing to talk to it",
 		    path);
 	if (!S_ISSOCK(st.st_mode))
 		return refuse(why, whylen,
-		    "the agent socket %s is not a socket: refusing to talk to "
-		    "it",
+		    "the agent socket %s is not a socket: refusing to talk to it",
 		    path);
 	if (st.st_uid != me && st.st_uid != 0)
 		return refuse(why, whylen,
-		    "the agent socket %s belongs to uid %u, not to you (uid "
-		    "%u) or root: refusing to talk to it",
+		    "the agent socket %s belongs to uid %u, not to you (uid %u) or root: refusing to talk to it",
 		    path, (unsigned)st.st_uid, (unsigned)me);
 	return JIT_OK;
 }
@@ -114,8 +108,7 @@ check_peer(int fd, const char *path, uid_t me, char *why, size_t whylen)
 		    "cannot learn who serves %s: refusing to talk to it", path);
 	if (uc.uid != me && uc.uid != 0)
 		return refuse(why, whylen,
-		    "the agent at %s runs as uid %u, not as you (uid %u) or "
-		    "root: refusing to talk to it",
+		    "the agent at %s runs as uid %u, not as you (uid %u) or root: refusing to talk to it",
 		    path, (unsigned)uc.uid, (unsigned)me);
 	return JIT_OK;
 }

@@ -159,15 +159,15 @@ enroll_main(int argc, char **argv)
 		case 'u': uv = true; break;
 		case OPT_ALLOW_SIM: allow_sim = true; break;
 		case 'p':
-			if (cli_pin_fd(optarg, &pin_fd) != 0)
+			if (cli_pin_fd("--pin-fd", optarg, &pin_fd) != 0)
 				return JITCTL_EXIT_USAGE;
 			break;
 		case OPT_NO_PIN: no_pin = true; break;
 		case 't': so.token = optarg; break;
 		case OPT_AUTH_PIN_FD:
-			if ((so.pin_fd = prompt_parse_fd(optarg)) < 0)
-				return cli_usage_error(
-				    "bad --auth-pin-fd '%s'", optarg);
+			if (cli_pin_fd("--auth-pin-fd", optarg, &so.pin_fd) !=
+			    0)
+				return JITCTL_EXIT_USAGE;
 			break;
 		case 'h': return cli_help(enroll_help);
 		default: return cli_getopt_error(c, argv);

@@ -242,7 +242,7 @@ parse_args(int argc, char **argv, int *pin_fd, char **ret_name, char ***ret_cmd)
 		    end, argv, dd < argc ? ":p:h" : "+:p:h", opts)) != -1) {
 		switch (c) {
 		case 'p':
-			if (cli_pin_fd(optarg, pin_fd) != 0)
+			if (cli_pin_fd("--pin-fd", optarg, pin_fd) != 0)
 				return JITCTL_EXIT_USAGE;
 			break;
 		case 'h': (void)cli_help(exec_help); return -1;

@@ -141,7 +141,7 @@ get_main(int argc, char **argv)
 		case 'F': field = optarg; break;
 		case OPT_FORCE: force = true; break;
 		case 'p':
-			if (cli_pin_fd(optarg, &pin_fd) != 0)
+			if (cli_pin_fd("--pin-fd", optarg, &pin_fd) != 0)
 				return JITCTL_EXIT_USAGE;
 			break;
 		case 'h': return cli_help(get_help);

@@ -56,9 +56,8 @@ request_main(int argc, char **argv)
 		case 'n': name = optarg; break;
 		case 'j': json = true; break;
 		case 'p':
-			if ((so.pin_fd = prompt_parse_fd(optarg)) < 0)
-				return cli_usage_error(
-				    "bad --pin-fd '%s'", optarg);
+			if (cli_pin_fd("--pin-fd", optarg, &so.pin_fd) != 0)
+				return JITCTL_EXIT_USAGE;
 			break;
 		case 'h': return cli_help(request_help);
 		default: return cli_getopt_error(c, argv);

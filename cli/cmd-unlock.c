@@ -87,7 +87,7 @@ unlock_main(int argc, char **argv)
 		case 'f': for_arg = optarg; break;
 		case 't': so.token = optarg; break;
 		case 'p':
-			if (cli_pin_fd(optarg, &so.pin_fd) != 0)
+			if (cli_pin_fd("--pin-fd", optarg, &so.pin_fd) != 0)
 				return JITCTL_EXIT_USAGE;
 			break;
 		case 'h': return cli_help(unlock_help);

@@ -149,27 +149,27 @@ cli_getopt_error(int c, char **argv)
 }
 
 int
-cli_pin_fd(const char *arg, int *ret)
+cli_pin_fd(const char *opt, const char *arg, int *ret)
 {
 	int fd;
 
 	/* No sentence repeats arg: it may be the PIN typed by mistake. */
 	if ((fd = prompt_parse_fd(arg)) < 0) {
 		cli_err(
-		    "--pin-fd takes the number of a file descriptor to read "
-		    "the PIN from (--pin-fd 3 3<FILE): " OPTCHECK_SECRETS_FROM);
+		    "%s takes the number of a file descriptor to read the PIN from (%s 3 3<FILE): " OPTCHECK_SECRETS_FROM,
+		    opt, opt);
 		return JITCTL_EXIT_USAGE;
 	}
 	if (fcntl(fd, F_GETFD) < 0) {
-		cli_err("--pin-fd names a file descriptor that is not open: "
-			"open one for the PIN (--pin-fd 3 "
-			"3<FILE); " OPTCHECK_SECRETS_FROM);
+		cli_err(
+		    "%s names a file descriptor that is not open: open one for the PIN (%s 3 3<FILE); " OPTCHECK_SECRETS_FROM,
+		    opt, opt);
 		return JITCTL_EXIT_USAGE;
 	}
 	if (isatty(fd)) {
 		cli_err(
-		    "--pin-fd names a terminal, where the PIN would show as it "
-		    "is typed: leave --pin-fd out to be asked with echo off");
+		    "%s names a terminal, where the PIN would show as it is typed: leave %s out to be asked with echo off",
+		    opt, opt);
 		return JITCTL_EXIT_USAGE;
 	}
 	*ret = fd;
@@ -383,16 +383,14 @@ cli_connect(struct client_reply *rep)
 		    rep, JIT_E_AGENT, "the connection to jit-agent was lost");
 	if ((r = cli_socket_path(&path)) != 0)
 		return reply_msg(rep, r,
-		    "no agent socket: pass -s PATH, or set JIT_AGENT_SOCK "
-		    "(eval \"$(jit-agent)\") or XDG_RUNTIME_DIR");
+		    "no agent socket: pass -s PATH, or set JIT_AGENT_SOCK (eval \"$(jit-agent)\") or XDG_RUNTIME_DIR");
 	if ((r = client_connect(path, &cli_conn, why, sizeof(why))) != 0) {
 		e = errno;
 		if (r == JIT_E_PEER)
 			r = reply_msg(rep, JIT_E_AGENT, "%s", why);
 		else
 			r = reply_msg(rep, JIT_E_AGENT,
-			    "cannot reach jit-agent at %s (%s): start it with "
-			    "'eval \"$(jit-agent)\"' or set JIT_AGENT_SOCK",
+			    "cannot reach jit-agent at %s (%s): start it with 'eval \"$(jit-agent)\"' or set JIT_AGENT_SOCK",
 			    path, strerror(e));
 		free(path);
 		return r;

@@ -70,9 +70,10 @@ int cli_fail(int r, const struct client_reply *rep);
 /* Copy s for display: control bytes become '?', always terminated. */
 void cli_sanitize(const char *s, char *out, size_t outlen);
 
-/* --pin-fd N: a descriptor that is open and no terminal (a terminal would
- * echo the PIN); else says so and returns JITCTL_EXIT_USAGE. */
-int cli_pin_fd(const char *arg, int *ret);
+/* opt ("--pin-fd") N: a descriptor that is open and no terminal (there the
+ * PIN would echo); else says so, never repeating arg, and returns
+ * JITCTL_EXIT_USAGE. */
+int cli_pin_fd(const char *opt, const char *arg, int *ret);
 /* Print a verb's help text to stdout; returns JITCTL_EXIT_OK. */
 int cli_help(const char *text);
 /* Format a duration in seconds, "10m00s". */

@@ -137,8 +137,7 @@ refuse_unknown(const struct option *longopts, const char *arg, size_t len,
 	shown_name(arg, name, sizeof(name));
 	if (len > 0 && (o = abbreviated(longopts, arg + 2, len)) != NULL)
 		snprintf(why, whylen,
-		    "unknown option %s (options are never abbreviated: did you "
-		    "mean --%s?)",
+		    "unknown option %s (options are never abbreviated: did you mean --%s?)",
 		    name, o->name);
 	else
 		snprintf(why, whylen, "unknown option %s", name);

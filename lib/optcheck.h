@@ -7,8 +7,7 @@
 
 /* Where secrets come from: the end of the refusal of one in argv. */
 #define OPTCHECK_SECRETS_FROM \
-	"PINs and secrets come from --pin-fd N, standard input or the " \
-	"terminal prompt, never from the command line"
+	"PINs and secrets come from --pin-fd N, standard input or the terminal prompt, never from the command line"
 
 #define OPTCHECK_WHY_MAX 256
 

@@ -54,15 +54,18 @@ if other_uid_ready "a client of another uid"; then
 	ok "as a uid that is not the test's" test "$(cat "$T/out")" != "$(id -u)"
 	chmod 0711 "$T" "$T/run"; chmod 0666 "$JIT_AGENT_SOCK"
 	cp "$JITCTL_BIN" "$T/jitctl-copy"; chmod 0755 "$T/jitctl-copy"
-	fails "a client of another uid is disconnected" 3 as_other_uid \
-	    "$T/jitctl-copy" status
-	has "the refusal is logged" "$AGENT_LOG" "refused a client of uid"
-	has "and audited" "$DATA/audit.log" '"event":"deny".*another uid'
+	# jitctl of that uid refuses an agent that is not its own first.
+	fails "a jitctl of another uid does not talk to this agent" 3 \
+	    as_other_uid "$T/jitctl-copy" status
+	has "saying whose directory the socket is in" "$T/err" \
+	    "the agent socket's directory .* belongs to uid $(id -u), not to you"
 	# A peer that checks nothing on its side: the agent alone refuses.
 	cp "$E2E_DIR/rawpeer.py" "$T/rawpeer.py"; chmod 0644 "$T/rawpeer.py"
 	fails "a raw peer of another uid gets no answer" 1 as_other_uid \
 	    python3 "$T/rawpeer.py" "$JIT_AGENT_SOCK" list
 	has "the agent hung up on it" "$T/out" '^closed$'
+	has "the refusal is logged" "$AGENT_LOG" "refused a client of uid"
+	has "and audited" "$DATA/audit.log" '"event":"deny".*another uid'
 	chmod 0700 "$T" "$T/run"; chmod 0600 "$JIT_AGENT_SOCK"
 fi
 

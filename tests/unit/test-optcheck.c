@@ -84,8 +84,7 @@ TEST(abbreviation_refused)
 
 	ASSERT_ERR(check(unlock_short, unlock_long, a1), JIT_E_ARG);
 	ASSERT_EQ_STR(why,
-	    "unknown option --pin-f (options are never abbreviated: did you "
-	    "mean --pin-fd?)");
+	    "unknown option --pin-f (options are never abbreviated: did you mean --pin-fd?)");
 	ASSERT_ERR(check(unlock_short, unlock_long, a2), JIT_E_ARG);
 	ASSERT_MSG(
 	    strstr(why, "--al ") != NULL && strstr(why, "--all?"), "%s", why);
