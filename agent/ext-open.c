@@ -236,12 +236,61 @@ open_done_get(struct agent *ag, struct open_job *j)
 		reply_ext_err(conn, JIT_E_INTERNAL, -1, NULL);
 }
 
+/* One credential that was not unlocked, for the reply and the audit. */
+static void
+unlock_failed(struct json_object *failed, const char *name, int err)
+{
+	struct json_object *e;
+
+	if ((e = json_object_new_object()) == NULL)
+		return;
+	(void)jsonx_add_str(e, "name", name);
+	(void)jsonx_add_str(e, "code", jit_errname(err));
+	(void)jsonx_add_str(e, "message",
+	    err == JIT_E_AUTH ?
+		"its file was altered (header or ciphertext edited): it cannot be opened" :
+		err == JIT_E_NOENT ? "it is not wrapped to this token" :
+		err == JIT_E_CANCELLED ?
+				     "it was replaced or removed meanwhile" :
+				     jit_strerror(err));
+	if (json_object_array_add(failed, e) != 0)
+		json_object_put(e);
+	log_warn("unlock %s: %s", name, jit_strerror(err));
+}
+
+/* "a: why; b: why" for the reply when nothing opened. */
+static void
+failed_text(struct json_object *failed, char *out, size_t outlen)
+{
+	struct json_object *e, *v;
+	size_t i, used = 0;
+	int n;
+
+	out[0] = '\0';
+	for (i = 0; i < json_object_array_length(failed) && used < outlen;
+	     i++) {
+		e = json_object_array_get_idx(failed, i);
+		n = snprintf(out + used, outlen - used, "%s%s: %s",
+		    i > 0 ? "; " : "",
+		    json_object_object_get_ex(e, "name", &v) ?
+			json_object_get_string(v) :
+			"?",
+		    json_object_object_get_ex(e, "message", &v) ?
+			json_object_get_string(v) :
+			"?");
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
 static void
 open_done_unlock(struct agent *ag, struct open_job *j)
 {
-	struct json_object *res, *ok, *failed, *ev, *e;
+	struct json_object *res, *ok, *failed, *ev;
 	const char *label = j->cands[j->used]->label;
 	struct cred *c;
+	char why[1024];
 	size_t i, nok = 0;
 	int64_t until = (int64_t)time(NULL) + j->window_s;
 	int r;
@@ -255,18 +304,7 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 		    (c == NULL || c->created != j->cs[i]->created))
 			j->errs[i] = JIT_E_CANCELLED;
 		if (j->errs[i] != 0) {
-			e = json_object_new_object();
-			(void)jsonx_add_str(e, "name", j->cs[i]->name);
-			(void)jsonx_add_str(e, "message",
-			    j->errs[i] == JIT_E_AUTH ?
-				"its file was altered (header or ciphertext edited): it cannot be "
-				"opened" :
-				j->errs[i] == JIT_E_NOENT ?
-				"it is not wrapped to this token" :
-				jit_strerror(j->errs[i]));
-			json_object_array_add(failed, e);
-			log_warn("unlock %s: %s", j->cs[i]->name,
-			    jit_strerror(j->errs[i]));
+			unlock_failed(failed, j->cs[i]->name, j->errs[i]);
 			continue;
 		}
 		/* An SSH certificate is listed while unlocked: keep it. */
@@ -276,9 +314,10 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 			secret_free(j->out[i]);
 			j->out[i] = NULL;
 		}
-		if (vault_unlock(ag->vault, c, j->out[i], j->window_s, label) !=
-		    0) {
+		if ((r = vault_unlock(
+			 ag->vault, c, j->out[i], j->window_s, label)) != 0) {
 			j->out[i] = NULL;
+			unlock_failed(failed, c->name, r);
 			continue;
 		}
 		j->out[i] = NULL;
@@ -322,11 +361,13 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 	(void)jsonx_add_str(res, "token", label);
 	(void)jsonx_add_int(res, "until", until);
 	(void)jsonx_add_int(res, "window", j->window_s);
-	if (nok == 0 && j->n > 0)
+	/* Some opened, some not: a success that lists both; jitctl says
+	 * both and exits non-zero. */
+	if (nok == 0 && j->n > 0) {
+		failed_text(failed, why, sizeof(why));
 		reply_ext_err(j->hj.conn, JIT_E_AUTH, -1,
-		    "nothing was unlocked: %s",
-		    json_object_to_json_string(failed));
-	else if (reply_ext_ok(j->hj.conn, res, NULL) != 0)
+		    "nothing was unlocked: %s", why);
+	} else if (reply_ext_ok(j->hj.conn, res, NULL) != 0)
 		reply_ext_err(j->hj.conn, JIT_E_INTERNAL, -1, NULL);
 	json_object_put(res);
 }

@@ -293,19 +293,27 @@ out:
 	return r;
 }
 
+int
+client_err_code(const char *name)
+{
+	int e;
+
+	for (e = -1; name != NULL && e > JIT_E_LAST; e--)
+		if (strcmp(name, jit_errname(e)) == 0)
+			return e;
+	return JIT_E_INTERNAL;
+}
+
 static int
 code_of(struct json_object *o)
 {
 	const char *name;
 	int64_t n;
-	int e;
 
 	/* The name is the stable part of the contract; the number a hint. */
-	if (jsonx_opt_str(o, "code", 64, &name) == 0) {
-		for (e = -1; e > JIT_E_LAST; e--)
-			if (strcmp(name, jit_errname(e)) == 0)
-				return e;
-	}
+	if (jsonx_opt_str(o, "code", 64, &name) == 0 &&
+	    client_err_code(name) != JIT_E_INTERNAL)
+		return client_err_code(name);
 	if (jsonx_opt_int(o, "error", JIT_E_LAST + 1, -1, &n) == 0)
 		return (int)n;
 	return JIT_E_INTERNAL;
