@@ -97,29 +97,48 @@ kill_agent(void)
 	return 0;
 }
 
+/*
+ * Where to listen; why gets a sentence if nowhere.  A directory given with
+ * the socket is checked as jitctl will check it (ours or root's, writable
+ * by no one else), so that the agent never serves where no client talks.
+ */
 static int
-socket_path(struct agent *ag, const char *given)
+socket_path(struct agent *ag, const char *given, char *why, size_t whylen)
 {
 	const char *env = getenv("JIT_AGENT_SOCK"), *rt;
-	char tmpl[] = "/tmp/jit-agent-XXXXXX";
+	char tmpl[] = "/tmp/jit-agent-XXXXXX", *dir = NULL, *slash;
 	int r;
 
 	if (given == NULL && env != NULL && env[0] != '\0')
 		given = env;
 	if (given != NULL) {
-		if ((ag->sock_path = strdup(given)) == NULL)
+		if ((ag->sock_path = strdup(given)) == NULL ||
+		    (dir = strdup(given)) == NULL)
 			return JIT_E_NOMEM;
-		return JIT_OK;
+		if ((slash = strrchr(dir, '/')) == NULL)
+			snprintf(dir, strlen(dir) + 1, ".");
+		else
+			slash[slash == dir ? 1 : 0] = '\0';
+		r = fs_dir_check(dir, "the socket directory",
+		    FS_DIR_ROOT_OK | FS_DIR_ADVISE_ANOTHER, why, whylen);
+		free(dir);
+		return r;
 	}
 	if ((rt = getenv("XDG_RUNTIME_DIR")) != NULL && rt[0] == '/') {
 		if (asprintf(&ag->sock_dir, "%s/jit-agent", rt) < 0)
 			return JIT_E_NOMEM;
-		if ((r = fs_mkdir_private(ag->sock_dir)) != 0)
+		if ((r = fs_private_dir(ag->sock_dir, "the socket directory",
+			 why, whylen)) != 0)
 			return r;
 	} else {
-		if (mkdtemp(tmpl) == NULL ||
-		    (ag->sock_dir = strdup(tmpl)) == NULL)
+		if (mkdtemp(tmpl) == NULL) {
+			snprintf(why, whylen,
+			    "cannot create a socket directory %s: %s", tmpl,
+			    strerror(errno));
 			return JIT_E_IO;
+		}
+		if ((ag->sock_dir = strdup(tmpl)) == NULL)
+			return JIT_E_NOMEM;
 	}
 	if (asprintf(&ag->sock_path, "%s/agent.sock", ag->sock_dir) < 0)
 		return JIT_E_NOMEM;
@@ -295,7 +314,7 @@ main(int argc, char **argv)
 	};
 	struct agent ag;
 	const char *sock = NULL, *datadir = NULL;
-	char msg[1024], *path = NULL, err[512];
+	char msg[1024], *path = NULL, err[512], why[FS_WHY_MAX];
 	int ch, r, foreground = 0, debug = 0, parent_fd = -1, status = 1;
 	int64_t v;
 
@@ -392,13 +411,22 @@ main(int argc, char **argv)
 		log_info("OpenSSL's secure heap is unavailable: ECDSA and RSA "
 			 "keys are rebuilt for each signature");
 	}
-	if ((r = socket_path(&ag, sock)) != 0 ||
+	why[0] = '\0';
+	if ((r = socket_path(&ag, sock, why, sizeof(why))) != 0 ||
 	    (r = fs_default_dir(datadir, "XDG_DATA_HOME", ".local/share",
 		 "jit-agent", &ag.data_dir)) != 0) {
-		snprintf(msg, sizeof(msg),
-		    "jit-agent: cannot choose the socket "
-		    "or data directory: %s\n",
-		    jit_strerror(r));
+		if (why[0] != '\0')
+			snprintf(msg, sizeof(msg), "jit-agent: %s\n", why);
+		else
+			snprintf(msg, sizeof(msg),
+			    "jit-agent: cannot choose the socket or data directory: %s\n",
+			    jit_strerror(r));
+		goto fail;
+	}
+	/* Each refusal says which check failed, before the store looks. */
+	if ((r = fs_private_dir(
+		 ag.data_dir, "the data directory", why, sizeof(why))) != 0) {
+		snprintf(msg, sizeof(msg), "jit-agent: %s\n", why);
 		goto fail;
 	}
 	if ((r = store_open(ag.data_dir, &ag.store)) != 0) {

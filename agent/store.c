@@ -962,6 +962,8 @@ store_open(const char *dir, struct store **ret)
 	    (r = fs_mkdir_private(s->creds_dir)) != 0 ||
 	    (r = load_tokens(s)) != 0 || (r = load_dir(s, s->creds_dir)) != 0)
 		goto out;
+	fs_remove_stale_tmp(
+	    (const char *const[]){ s->dir, s->tokens_dir, s->creds_dir }, 3);
 	*ret = s;
 	s = NULL;
 out:

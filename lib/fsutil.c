@@ -1,8 +1,12 @@
 /* Files of the store: bounded reads, atomic writes, private directories. */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,40 +158,197 @@ fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 	return r;
 }
 
+/* A sentence in why; the error code passes through. */
+static int why_set(int r, char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+why_set(int r, char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (whylen == 0)
+		return r;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* Owner and mode of a directory that exists (st), as fs_dir_check says. */
+static int
+dir_st_check(const char *path, const char *what, const struct stat *st,
+    int flags, char *why, size_t whylen)
+{
+	uid_t me = geteuid();
+
+	if (!S_ISDIR(st->st_mode))
+		return why_set(JIT_E_DENIED, why, whylen,
+		    "%s %s is not a directory", what, path);
+	if (st->st_uid != me && !((flags & FS_DIR_ROOT_OK) && st->st_uid == 0))
+		return why_set(JIT_E_DENIED, why, whylen,
+		    "%s %s belongs to uid %u, not to this user (uid %u): refusing it",
+		    what, path, (unsigned)st->st_uid, (unsigned)me);
+	/* Whoever could write it could have planted or swapped files. */
+	if (st->st_mode & (S_IWOTH | S_IWGRP))
+		return why_set(JIT_E_DENIED, why, whylen,
+		    "%s %s is writable by %s (mode %04o): refusing it; %s",
+		    what, path, st->st_mode & S_IWOTH ? "others" : "its group",
+		    (unsigned)(st->st_mode & 07777),
+		    (flags & FS_DIR_ADVISE_ANOTHER) ?
+			"choose a directory no one else can write" :
+			"someone else may have changed what it holds: check its files, then chmod 0700 it");
+	return JIT_OK;
+}
+
 int
-fs_mkdir_private(const char *path)
+fs_dir_check(
+    const char *path, const char *what, int flags, char *why, size_t whylen)
+{
+	struct stat st;
+	int e;
+
+	if (whylen > 0)
+		why[0] = '\0';
+	if (((flags & FS_DIR_NOFOLLOW) ? lstat(path, &st) : stat(path, &st)) !=
+	    0) {
+		e = errno;
+		if (e == ENOENT)
+			return why_set(JIT_E_NOENT, why, whylen,
+			    "%s %s does not exist: create it (mode 0700) or choose another",
+			    what, path);
+		return why_set(JIT_E_IO, why, whylen,
+		    "%s %s cannot be examined: %s", what, path, strerror(e));
+	}
+	if (S_ISLNK(st.st_mode))
+		return why_set(JIT_E_DENIED, why, whylen,
+		    "%s %s is a symbolic link: refusing it; name the real directory instead",
+		    what, path);
+	return dir_st_check(path, what, &st, flags, why, whylen);
+}
+
+int
+fs_private_dir(const char *path, const char *what, char *why, size_t whylen)
 {
 	struct stat st;
 	char *tmp, *p;
-	int r = JIT_E_IO;
+	int r, e;
 
+	if (whylen > 0)
+		why[0] = '\0';
 	if (strlen(path) >= PATH_MAX || path[0] == '\0')
-		return JIT_E_LIMIT;
+		return why_set(JIT_E_LIMIT, why, whylen,
+		    "%s: the path is empty or too long", what);
 	if ((tmp = strdup(path)) == NULL)
 		return JIT_E_NOMEM;
+	/* "dir/" would make lstat() follow a link named dir. */
+	for (p = tmp + strlen(tmp) - 1; p > tmp && *p == '/'; p--)
+		*p = '\0';
+	/* The parents as mkdir -p makes them (links among them followed). */
 	for (p = tmp + 1; *p != '\0'; p++) {
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+		if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
+			e = errno;
+			r = why_set(JIT_E_IO, why, whylen,
+			    "cannot create %s, a parent of %s %s: %s", tmp,
+			    what, path, strerror(e));
 			goto out;
+		}
+		if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			r = why_set(JIT_E_IO, why, whylen,
+			    "%s, a parent of %s %s, is not a directory", tmp,
+			    what, path);
+			goto out;
+		}
 		*p = '/';
 	}
-	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-		goto out;
-	if (lstat(tmp, &st) != 0 || !S_ISDIR(st.st_mode))
-		goto out;
-	if (st.st_uid != geteuid()) {
-		log_error("%s is not owned by this user", path);
-		r = JIT_E_DENIED;
+	if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
+		e = errno;
+		r = why_set(JIT_E_IO, why, whylen, "cannot create %s %s: %s",
+		    what, path, strerror(e));
 		goto out;
 	}
-	if ((st.st_mode & 077) != 0 && chmod(tmp, 0700) != 0)
+	if ((r = fs_dir_check(tmp, what, FS_DIR_NOFOLLOW, why, whylen)) != 0)
 		goto out;
+	/* Readable by others is only a leak of names: tighten it. */
+	if (lstat(tmp, &st) == 0 && (st.st_mode & 077) != 0) {
+		if (chmod(tmp, 0700) != 0) {
+			e = errno;
+			r = why_set(JIT_E_IO, why, whylen,
+			    "cannot make %s %s private (chmod 0700): %s", what,
+			    path, strerror(e));
+			goto out;
+		}
+		log_info("%s %s was mode %04o: now 0700", what, path,
+		    (unsigned)(st.st_mode & 07777));
+	}
 	r = JIT_OK;
 out:
 	free(tmp);
 	return r;
+}
+
+int
+fs_mkdir_private(const char *path)
+{
+	char why[FS_WHY_MAX];
+	int r;
+
+	if ((r = fs_private_dir(path, "the directory", why, sizeof(why))) != 0)
+		log_error("%s", why[0] != '\0' ? why : jit_strerror(r));
+	return r;
+}
+
+/* NAME.tmp.XXXXXXXX: what fs_write_atomic() writes before its rename. */
+static bool
+is_stale_tmp(const char *name)
+{
+	const char *p = strstr(name, ".tmp.");
+	size_t i;
+
+	if (p == NULL || p == name)
+		return false;
+	while (strstr(p + 1, ".tmp.") != NULL)
+		p = strstr(p + 1, ".tmp.");
+	p += strlen(".tmp.");
+	for (i = 0; i < 8; i++)
+		if (!isxdigit((unsigned char)p[i]))
+			return false;
+	return p[8] == '\0';
+}
+
+size_t
+fs_remove_stale_tmp(const char *const *dirs, size_t ndirs)
+{
+	struct dirent *de;
+	struct stat st;
+	size_t i, n = 0;
+	DIR *d;
+
+	for (i = 0; i < ndirs; i++) {
+		if (dirs[i] == NULL || (d = opendir(dirs[i])) == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL) {
+			if (!is_stale_tmp(de->d_name) ||
+			    fstatat(dirfd(d), de->d_name, &st,
+				AT_SYMLINK_NOFOLLOW) != 0 ||
+			    !S_ISREG(st.st_mode))
+				continue;
+			if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+				n++;
+			else
+				log_warn("cannot remove %s/%s: %s", dirs[i],
+				    de->d_name, strerror(errno));
+		}
+		closedir(d);
+	}
+	if (n > 0)
+		log_info(
+		    "removed %zu temporary file%s left by an interrupted write (NAME.tmp.XXXXXXXX) from %s",
+		    n, n == 1 ? "" : "s", dirs[0]);
+	return n;
 }
 
 int

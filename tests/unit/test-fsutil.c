@@ -219,6 +219,141 @@ TMPDIR_TEST(mkdir_private_not_ours)
 	ASSERT_EQ_UINT(mode_of(path), 0755); /* left alone */
 }
 
+/* Every refusal names the directory and the check that failed. */
+TMPDIR_TEST(private_dir_refusals)
+{
+	char path[128], real[128], file[192], why[FS_WHY_MAX];
+
+	path_in(real, sizeof(real), "real");
+	ASSERT(mkdir(real, 0700) == 0);
+	path_in(path, sizeof(path), "link");
+	ASSERT(symlink(real, path) == 0);
+	ASSERT_ERR(fs_private_dir(path, "the data directory", why, sizeof(why)),
+	    JIT_E_DENIED);
+	ASSERT_MSG(strstr(why, "the data directory ") == strstr(why, "the") &&
+		strstr(why, path) != NULL &&
+		strstr(why, "is a symbolic link") != NULL,
+	    "%s", why);
+	/* "link/" is the same link, not the directory it points to. */
+	snprintf(file, sizeof(file), "%s/", path);
+	ASSERT_ERR(fs_private_dir(file, "the data directory", why, sizeof(why)),
+	    JIT_E_DENIED);
+	ASSERT_MSG(strstr(why, "symbolic link") != NULL, "%s", why);
+
+	/* Writable by others or the group: refused and left as it was. */
+	path_in(path, sizeof(path), "open");
+	ASSERT(mkdir(path, 0700) == 0 && chmod(path, 0777) == 0);
+	ASSERT_ERR(fs_private_dir(path, "the data directory", why, sizeof(why)),
+	    JIT_E_DENIED);
+	ASSERT_MSG(strstr(why, "is writable by others (mode 0777)") != NULL,
+	    "%s", why);
+	ASSERT_EQ_UINT(mode_of(path), 0777);
+	ASSERT(chmod(path, 01777) == 0);
+	ASSERT_ERR(fs_private_dir(path, "the data directory", why, sizeof(why)),
+	    JIT_E_DENIED);
+	ASSERT(chmod(path, 0770) == 0);
+	ASSERT_ERR(fs_private_dir(path, "the data directory", why, sizeof(why)),
+	    JIT_E_DENIED);
+	ASSERT_MSG(strstr(why, "is writable by its group (mode 0770)") != NULL,
+	    "%s", why);
+	/* Readable only: made private. */
+	ASSERT(chmod(path, 0755) == 0);
+	ASSERT_OK(fs_private_dir(path, "the data directory", why, sizeof(why)));
+	ASSERT_EQ_UINT(mode_of(path), 0700);
+
+	/* A file in the way, as the directory or as a parent. */
+	path_in(file, sizeof(file), "file");
+	ASSERT_OK(fs_write_atomic(file, "x", 1, 0600));
+	ASSERT_ERR(fs_private_dir(file, "the data directory", why, sizeof(why)),
+	    JIT_E_DENIED);
+	ASSERT_MSG(strstr(why, "is not a directory") != NULL, "%s", why);
+	path_in(path, sizeof(path), "file/sub/data");
+	ASSERT(
+	    fs_private_dir(path, "the data directory", why, sizeof(why)) < 0);
+	ASSERT_MSG(strstr(why, file) != NULL &&
+		strstr(why, "a parent of the data directory") != NULL,
+	    "%s", why);
+
+	/* fs_dir_check: a missing directory is named, never made. */
+	path_in(path, sizeof(path), "missing/dir");
+	ASSERT_ERR(fs_dir_check(path, "the socket directory", FS_DIR_ROOT_OK,
+		       why, sizeof(why)),
+	    JIT_E_NOENT);
+	ASSERT_MSG(strstr(why, "the socket directory") != NULL &&
+		strstr(why, "does not exist") != NULL,
+	    "%s", why);
+	ASSERT(mode_of(path) == (mode_t)-1);
+	/* It follows a link unless told not to. */
+	path_in(path, sizeof(path), "link");
+	ASSERT_OK(
+	    fs_dir_check(path, "the socket directory", 0, why, sizeof(why)));
+	ASSERT_ERR(fs_dir_check(path, "the socket directory", FS_DIR_NOFOLLOW,
+		       why, sizeof(why)),
+	    JIT_E_DENIED);
+	/* Root's, not writable by others: with FS_DIR_ROOT_OK only. */
+	if (geteuid() != 0) {
+		ASSERT_OK(fs_dir_check("/usr", "the socket directory",
+		    FS_DIR_ROOT_OK, why, sizeof(why)));
+		ASSERT_ERR(fs_dir_check("/usr", "the socket directory", 0, why,
+			       sizeof(why)),
+		    JIT_E_DENIED);
+		ASSERT_MSG(strstr(why, "belongs to uid 0") != NULL, "%s", why);
+	}
+	ASSERT_ERR(fs_dir_check("/tmp", "the socket directory", FS_DIR_ROOT_OK,
+		       why, sizeof(why)),
+	    JIT_E_DENIED);
+	ASSERT_MSG(strstr(why, "writable by others") != NULL, "%s", why);
+}
+
+/* What an interrupted fs_write_atomic() leaves is removed, nothing else. */
+TMPDIR_TEST(remove_stale_tmp)
+{
+	static const char *const stale[] = { "a.json.tmp.0123abcd",
+		"creds/b.json.tmp.ffffffff", "tokens/t.json.tmp.00000000" };
+	static const char *const kept[] = { "a.json", "x.tmp.123",
+		"y.json.tmp.0123abcg", "z.json.tmp.0123abcd0", ".tmp.01234567",
+		"creds/c.json" };
+	char path[192], sub[3][128];
+	const char *dirs[4];
+	size_t i;
+	int seen;
+
+	path_in(sub[0], sizeof(sub[0]), "");
+	path_in(sub[1], sizeof(sub[1]), "creds");
+	path_in(sub[2], sizeof(sub[2]), "tokens");
+	ASSERT(mkdir(sub[1], 0700) == 0 && mkdir(sub[2], 0700) == 0);
+	for (i = 0; i < sizeof(stale) / sizeof(stale[0]); i++) {
+		path_in(path, sizeof(path), stale[i]);
+		ASSERT_OK(fs_write_atomic(path, "x", 1, 0600));
+	}
+	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		path_in(path, sizeof(path), kept[i]);
+		ASSERT_OK(fs_write_atomic(path, "x", 1, 0600));
+	}
+	/* A directory by that name is not a file a write left. */
+	path_in(path, sizeof(path), "d.json.tmp.01234567");
+	ASSERT(mkdir(path, 0700) == 0);
+	dirs[0] = sub[0];
+	dirs[1] = sub[1];
+	dirs[2] = sub[2];
+	dirs[3] = NULL; /* a missing directory is skipped */
+	ASSERT_EQ_UINT(fs_remove_stale_tmp(dirs, 4), 3);
+	for (i = 0; i < sizeof(stale) / sizeof(stale[0]); i++) {
+		path_in(path, sizeof(path), stale[i]);
+		ASSERT_MSG(
+		    mode_of(path) == (mode_t)-1, "%s is still there", stale[i]);
+	}
+	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		path_in(path, sizeof(path), kept[i]);
+		ASSERT_MSG(
+		    mode_of(path) != (mode_t)-1, "%s was removed", kept[i]);
+	}
+	path_in(path, sizeof(path), "d.json.tmp.01234567");
+	ASSERT(mode_of(path) != (mode_t)-1);
+	ASSERT_EQ_UINT(fs_remove_stale_tmp(dirs, 3), 0);
+	ASSERT_EQ_UINT(dir_entries(sub[2], NULL, &seen), 0);
+}
+
 /* The data directory: given, else $XDG_..., else $HOME/fallback/leaf. */
 TEST(default_dir_precedence)
 {
@@ -294,6 +429,8 @@ static const struct test_case tests[] = {
 	TEST_ENTRY(read_file_limits),
 	TEST_ENTRY(mkdir_private),
 	TEST_ENTRY(mkdir_private_not_ours),
+	TEST_ENTRY(private_dir_refusals),
+	TEST_ENTRY(remove_stale_tmp),
 	TEST_ENTRY(default_dir_precedence),
 	TEST_ENTRY(unlink_file),
 };
