@@ -98,7 +98,10 @@ has "the sentence" "$T/err" "jit-agent: --password looks like a PIN or secret: $
 ok "the test runs as an ordinary user" test "$(id -u)" != 0
 ISS="$T/iss"
 mkdir -p "$ISS"
-printf '#!/bin/sh\nprintf "%%s\\n" "$1"\n' >"$ISS/print.sh"
+cat >"$ISS/print.sh" <<'ISS'
+#!/bin/sh
+printf '%s\n' "$1"
+ISS
 chmod 0755 "$ISS/print.sh"
 cat >"$T/config" <<EOF
 [profile only-jitctl]
@@ -256,7 +259,6 @@ if other_uid_ready "servers of another uid"; then
 	for verb in status "unlock x --pin-fd 3" "aws-credential-process x" \
 	    "kube-credential x" "git-credential x get" \
 	    "docker-credential x get"; do
-		# shellcheck disable=SC2086
 		fails "$verb: a socket in another uid's directory is refused" 3 \
 		    bash -c "printf 'host=x\n\n' | '$JITCTL_BIN' -s \
 		    '$P/jit-agent-theirs/agent.sock' $verb 3<'$T/pin'"
