@@ -543,6 +543,19 @@ audit_main(int argc, char **argv)
 		    argv[optind]);
 	if (json || interval != NULL || force)
 		return cli_usage_error("verify takes --verify-key only");
+	/* A verification key is a secret: the agent (if it answers) sees
+	 * this process first, then no process of the user may read it. */
+	if (nkeys > 0) {
+		struct client_reply rep = { .retries = -1 };
+
+		(void)cli_connect(&rep); /* unreachable: verified offline */
+		client_reply_reset(&rep);
+		if ((ex = cli_seal()) != 0) {
+			nkeys = 0;
+			ex = cli_fail_code(ex, "cannot protect this process");
+			goto out;
+		}
+	}
 	for (i = 0; i < nkeys; i++)
 		if ((ex = read_vkey(files[i], &keys[i])) != JITCTL_EXIT_OK) {
 			nkeys = i;
