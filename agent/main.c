@@ -316,6 +316,7 @@ main(int argc, char **argv)
 	const char *sock = NULL, *datadir = NULL;
 	char msg[1024], *path = NULL, err[512], why[FS_WHY_MAX];
 	int ch, r, foreground = 0, debug = 0, parent_fd = -1, status = 1;
+	int store_lock_fd = -1;
 	int64_t v;
 
 	/* Start-up order of STYLE.md: sodium, no core, not dumpable. */
@@ -429,6 +430,15 @@ main(int argc, char **argv)
 		snprintf(msg, sizeof(msg), "jit-agent: %s\n", why);
 		goto fail;
 	}
+	/* One agent per store, before anything in it is read or cleaned. */
+	/* err (free again by now) says who holds the store. */
+	snprintf(err, sizeof(err), "pid %d, socket %s\n", (int)getpid(),
+	    ag.sock_path);
+	if ((r = store_lock(
+		 ag.data_dir, err, &store_lock_fd, why, sizeof(why))) != 0) {
+		snprintf(msg, sizeof(msg), "jit-agent: %s\n", why);
+		goto fail;
+	}
 	if ((r = store_open(ag.data_dir, &ag.store)) != 0) {
 		snprintf(msg, sizeof(msg),
 		    "jit-agent: cannot open the store "
@@ -521,6 +531,8 @@ out:
 		rmdir(ag.sock_dir);
 	audit_close(ag.audit);
 	store_free(ag.store);
+	if (store_lock_fd >= 0)
+		close(store_lock_fd);
 	hwq_free(ag.hwq);
 	conf_free(ag.conf);
 	free(conf_path);

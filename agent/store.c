@@ -1,5 +1,8 @@
 /* The store on disk: enrolled tokens and sealed credentials, and their crypto. */
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -941,6 +944,61 @@ load_tokens(struct store *s)
 	}
 	s->set_state = SET_EMPTY;
 	return JIT_OK;
+}
+
+int
+store_lock(
+    const char *dir, const char *note, int *ret_fd, char *why, size_t whylen)
+{
+	char *path = NULL, held[256];
+	ssize_t n;
+	size_t i;
+	int fd = -1, r;
+
+	if (asprintf(&path, "%s/" STORE_LOCK_FILE, dir) < 0)
+		return JIT_E_NOMEM;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) <
+	    0) {
+		snprintf(
+		    why, whylen, "cannot open %s: %s", path, strerror(errno));
+		r = JIT_E_IO;
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK) {
+			snprintf(why, whylen, "cannot lock %s: %s", path,
+			    strerror(errno));
+			r = JIT_E_IO;
+			goto out;
+		}
+		/* The holder wrote who it is; a file of ours, but shown
+		 * with no byte that could move a terminal's cursor. */
+		n = pread(fd, held, sizeof(held) - 1, 0);
+		held[n > 0 ? n : 0] = '\0';
+		for (i = 0; held[i] != '\0'; i++)
+			if ((unsigned char)held[i] < 0x20 || held[i] == 0x7f)
+				held[i] = held[i] == '\n' ? '\0' : '?';
+		snprintf(why, whylen,
+		    "another jit-agent uses the data directory %s (%s): use that one (JIT_AGENT_SOCK), or stop it first",
+		    dir, held[0] != '\0' ? held : "it did not say who it is");
+		r = JIT_E_BUSY;
+		goto out;
+	}
+	if (ftruncate(fd, 0) != 0 ||
+	    pwrite(fd, note, strlen(note), 0) != (ssize_t)strlen(note)) {
+		snprintf(
+		    why, whylen, "cannot write %s: %s", path, strerror(errno));
+		r = JIT_E_IO;
+		goto out;
+	}
+	*ret_fd = fd;
+	fd = -1;
+	r = JIT_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return r;
 }
 
 int

@@ -82,6 +82,12 @@ struct cred_sealed {
 
 struct store;
 
+#define STORE_LOCK_FILE "agent.lock"
+/* One agent per data directory: an exclusive lock on its lock file, held
+ * (*ret_fd) while the agent runs, with note (who holds it) written in.
+ * JIT_E_BUSY, why naming the holder, when another agent has it. */
+int store_lock(
+    const char *dir, const char *note, int *ret_fd, char *why, size_t whylen);
 int store_open(const char *dir, struct store **ret);
 void store_free(struct store *s);
 const char *store_dir(const struct store *s);

@@ -87,7 +87,7 @@ kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
 ok "the dead agent's socket is still there" test -S "$JIT_AGENT_SOCK"
 ok "a new agent takes its place" agent_start
 fails "a second agent on a live socket is refused" 1 "$JIT_AGENT_BIN" -f \
-    -a "$JIT_AGENT_SOCK" -d "$DATA"
+    -a "$JIT_AGENT_SOCK" -d "$T/data2"
 has "saying so" "$T/err" "another agent is listening"
 
 # The audit log: edits and deletions are found and named.

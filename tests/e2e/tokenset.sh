@@ -18,6 +18,17 @@ print([t["id"] for t in json.load(open(sys.argv[1]))["tokens"]
 
 agent_start || exit 1
 
+# One agent per store: a second one on the same data directory would fork
+# the audit chain and see other credentials.
+printf 'inflight' >"$DATA/creds/x.json.tmp.ABCDEFGH"
+fails "a second agent on the same store refuses to start" 1 \
+    "$JIT_AGENT_BIN" -f -a "$T/second.sock" -d "$DATA"
+has "naming the running one" "$T/err" \
+    "another jit-agent uses the data directory .*pid $AGENT_PID, socket $JIT_AGENT_SOCK"
+ok "and leaves the running one's files alone" test -e \
+    "$DATA/creds/x.json.tmp.ABCDEFGH"
+rm -f "$DATA/creds/x.json.tmp.ABCDEFGH"
+
 # A software TPM is a simulator: it needs --allow-simulated like sim:.
 swtpm_start || exit 1
 fails "a software TPM is refused without --allow-simulated" 2 jitctl enroll \
