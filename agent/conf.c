@@ -156,8 +156,7 @@ conf_split_argv(
 				if (ch == '\\') {
 					if (p[1] == '\0') {
 						snprintf(why, whylen,
-						    "a "
-						    "backslash ends the value");
+						    "a backslash ends the value");
 						return JIT_E_CONFIG;
 					}
 					ch = *++p;
@@ -181,8 +180,7 @@ conf_split_argv(
 			}
 			if (wl >= sizeof(word)) {
 				snprintf(why, whylen,
-				    "a word is longer than "
-				    "%d bytes",
+				    "a word is longer than %d bytes",
 				    CONF_VALUE_MAX);
 				return JIT_E_CONFIG;
 			}
@@ -369,8 +367,7 @@ parse_duration(struct parse_ctx *x, const char *key, const char *v, int64_t max,
 	if (duration_parse(v, ret) != 0 || *ret > max) {
 		esc(v, e, sizeof(e));
 		return perr(x,
-		    "%s: '%s' is not a duration of 1s to %llds "
-		    "(90s, 15m, 2h, 1d, 1h30m)",
+		    "%s: '%s' is not a duration of 1s to %llds (90s, 15m, 2h, 1d, 1h30m)",
 		    key, e, (long long)max);
 	}
 	return 1;
@@ -389,8 +386,7 @@ parse_argv(
 		return perr(x, "%s: empty command", key);
 	if (a->v[0][0] != '/')
 		return perr(x,
-		    "%s: the program must be an absolute path "
-		    "(it is run without a shell and without $PATH)",
+		    "%s: the program must be an absolute path (it is run without a shell and without $PATH)",
 		    key);
 	return 1;
 }
@@ -430,8 +426,7 @@ check_exes(struct parse_ctx *x, const struct conf_profile *p)
 		if (p->allowed_exes[i][0] != '/') {
 			esc(p->allowed_exes[i], e, sizeof(e));
 			return perr(x,
-			    "allowed_executables: '%s' is not an "
-			    "absolute path",
+			    "allowed_executables: '%s' is not an absolute path",
 			    e);
 		}
 	}
@@ -449,8 +444,7 @@ check_field_names(struct parse_ctx *x, char **names, size_t n)
 			(const uint8_t *)names[i], strlen(names[i]))) {
 			esc(names[i], e, sizeof(e));
 			return perr(x,
-			    "revoke_fields: '%s' is not a field "
-			    "name ([A-Za-z0-9_.-])",
+			    "revoke_fields: '%s' is not a field name ([A-Za-z0-9_.-])",
 			    e);
 		}
 	}
@@ -490,13 +484,11 @@ continuation(struct parse_ctx *x, const char *name, const char *value)
 
 	if (looks_like_key(value))
 		return perr(x,
-		    "an indented line continues the value of %s: "
-		    "keys start at the beginning of the line",
+		    "an indented line continues the value of %s: keys start at the beginning of the line",
 		    name);
 	if (x->last_key[0] == '\0' || strcmp(name, x->last_key) != 0)
 		return perr(x,
-		    "an indented line continues a value: keys "
-		    "start at the beginning of the line");
+		    "an indented line continues a value: keys start at the beginning of the line");
 	if (p == NULL && strcmp(name, "notify") == 0)
 		return parse_argv(x, name, value, &x->c->notify);
 	if (p != NULL && strcmp(name, "issuer") == 0)
@@ -512,9 +504,7 @@ continuation(struct parse_ctx *x, const char *name, const char *value)
 			   &p->allowed_exes, &p->nallowed_exes) &&
 		    check_exes(x, p);
 	return perr(x,
-	    "%s: only commands and lists continue on an indented "
-	    "line",
-	    name);
+	    "%s: only commands and lists continue on an indented line", name);
 }
 
 static int
@@ -552,8 +542,7 @@ agent_key(struct parse_ctx *x, const char *k, const char *v)
 	}
 	esc(k, e, sizeof(e));
 	return perr(x,
-	    "unknown key '%s' in [agent] (default_window, "
-	    "touch_timeout, notify, askpass)",
+	    "unknown key '%s' in [agent] (default_window, touch_timeout, notify, askpass)",
 	    e);
 }
 
@@ -573,8 +562,7 @@ map_key(struct parse_ctx *x, const char *field, const char *path)
 	if (!fields_valid_name((const uint8_t *)path, strlen(path))) {
 		esc(path, e, sizeof(e));
 		return perr(x,
-		    "field.%s: '%s' is not a dotted path into the "
-		    "issuer's JSON (like data.password)",
+		    "field.%s: '%s' is not a dotted path into the issuer's JSON (like data.password)",
 		    field, e);
 	}
 	for (i = 0; i < p->nmap; i++)
@@ -606,8 +594,7 @@ profile_key(struct parse_ctx *x, const char *k, const char *v)
 		if (!conf_kind_valid(v)) {
 			esc(v, e, sizeof(e));
 			return perr(x,
-			    "kind: '%s' is not secret, env, "
-			    "ssh-cert, aws, kube, docker or git",
+			    "kind: '%s' is not secret, env, ssh-cert, aws, kube, docker or git",
 			    e);
 		}
 		if ((p->kind = strdup(v)) == NULL)
@@ -644,9 +631,8 @@ profile_key(struct parse_ctx *x, const char *k, const char *v)
 		if (!once(x, K_STEPUP, k))
 			return 0;
 		if (stepup_parse(v, &p->stepup) != 0)
-			return perr(x,
-			    "stepup: session, always, pin or "
-			    "confirm");
+			return perr(
+			    x, "stepup: session, always, pin or confirm");
 		return 1;
 	}
 	if (strcmp(k, "revoke_on_lock") == 0) {
@@ -669,9 +655,7 @@ profile_key(struct parse_ctx *x, const char *k, const char *v)
 		    check_exes(x, p);
 	esc(k, e, sizeof(e));
 	return perr(x,
-	    "unknown key '%s' in a profile (kind, issuer, "
-	    "output, field.NAME, default_ttl, max_ttl, timeout, stepup, "
-	    "revoke, revoke_fields, revoke_on_lock, allowed_executables)",
+	    "unknown key '%s' in a profile (kind, issuer, output, field.NAME, default_ttl, max_ttl, timeout, stepup, revoke, revoke_fields, revoke_on_lock, allowed_executables)",
 	    e);
 }
 
@@ -685,8 +669,7 @@ new_profile(struct parse_ctx *x, const char *name)
 	esc(name, e, sizeof(e));
 	if (!store_valid_name(name))
 		return perr(x,
-		    "[profile %s]: a profile name is 1 to %d "
-		    "letters, digits, '_', '.' or '-'",
+		    "[profile %s]: a profile name is 1 to %d letters, digits, '_', '.' or '-'",
 		    e, PROFILE_NAME_MAX);
 	if (conf_profile(c, name) != NULL)
 		return perr(x, "[profile %s] appears twice", e);
@@ -779,30 +762,25 @@ check_profile(struct parse_ctx *x, struct conf_profile *p)
 	ssh = p->kind != NULL && strcmp(p->kind, "ssh-cert") == 0;
 	if (ssh && p->nmap > 0)
 		return perr(x,
-		    "[profile %s]: an ssh-cert issuer prints the "
-		    "certificate line: no field mappings",
+		    "[profile %s]: an ssh-cert issuer prints the certificate line: no field mappings",
 		    p->name);
 	if (ssh)
 		p->output = CONF_OUTPUT_RAW;
 	if (p->output == CONF_OUTPUT_RAW && p->nmap > 0)
 		return perr(x,
-		    "[profile %s]: field mappings need output = "
-		    "json",
-		    p->name);
+		    "[profile %s]: field mappings need output = json", p->name);
 	if (p->kind == NULL &&
 	    (p->kind = strdup(
 		 p->output == CONF_OUTPUT_RAW ? "secret" : "env")) == NULL)
 		return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
 	if ((p->nrevoke_fields > 0 || p->revoke_on_lock) && p->revoke.n == 0)
 		return perr(x,
-		    "[profile %s]: revoke_fields and "
-		    "revoke_on_lock need a revoke command",
+		    "[profile %s]: revoke_fields and revoke_on_lock need a revoke command",
 		    p->name);
 	for (i = 0; i < p->nrevoke_fields; i++) {
 		if (p->output == CONF_OUTPUT_RAW)
 			return perr(x,
-			    "[profile %s]: revoke_fields: the one "
-			    "value of a raw output is the secret",
+			    "[profile %s]: revoke_fields: the one value of a raw output is the secret",
 			    p->name);
 		if (p->nmap == 0)
 			continue;
@@ -811,8 +789,7 @@ check_profile(struct parse_ctx *x, struct conf_profile *p)
 				break;
 		if (k == p->nmap)
 			return perr(x,
-			    "[profile %s]: revoke_fields: %s is "
-			    "not one of its field.NAME",
+			    "[profile %s]: revoke_fields: %s is not one of its field.NAME",
 			    p->name, p->revoke_fields[i]);
 	}
 	if (p->default_ttl_s == 0)
@@ -824,8 +801,7 @@ check_profile(struct parse_ctx *x, struct conf_profile *p)
 		p->max_ttl_s = p->default_ttl_s;
 	if (p->default_ttl_s > p->max_ttl_s)
 		return perr(x,
-		    "[profile %s]: default_ttl is longer than "
-		    "max_ttl",
+		    "[profile %s]: default_ttl is longer than max_ttl",
 		    p->name);
 	if (p->timeout_s == 0)
 		p->timeout_s = CONF_TIMEOUT_DEFAULT_S;
@@ -856,9 +832,7 @@ read_conf_file(
 	if ((st.st_uid != geteuid() && st.st_uid != 0) ||
 	    (st.st_mode & 022) != 0) {
 		snprintf(why, whylen,
-		    "it names commands the agent runs, so "
-		    "it must be owned by you or root and writable by no one "
-		    "else (chmod go-w)");
+		    "it names commands the agent runs, so it must be owned by you or root and writable by no one else (chmod go-w)");
 		goto out;
 	}
 	if ((r = fs_read_fd(fd, CONF_FILE_MAX, &buf, &off)) != 0) {
@@ -926,8 +900,7 @@ conf_load(const char *path, bool must_exist, struct conf **ret, char *err,
 	if (ir > 0 && (x.err[0] == '\0' || ir < x.err_line)) {
 		x.err_line = ir;
 		snprintf(x.err, sizeof(x.err),
-		    "expected [section], NAME = "
-		    "VALUE, or a comment (; or #)");
+		    "expected [section], NAME = VALUE, or a comment (; or #)");
 	} else if (ir < 0 && x.err[0] == '\0')
 		snprintf(x.err, sizeof(x.err), "%s", jit_strerror(JIT_E_NOMEM));
 	for (i = 0; x.err[0] == '\0' && i < c->nprofiles; i++)

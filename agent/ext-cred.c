@@ -83,8 +83,7 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 		return r;
 	if (!store_valid_name(a.name)) {
 		reply_ext_err(rq->conn, JIT_E_ARG, -1,
-		    "a credential name is "
-		    "1 to %d letters, digits, '_', '.' or '-'",
+		    "a credential name is 1 to %d letters, digits, '_', '.' or '-'",
 		    CRED_NAME_MAX);
 		return JIT_OK;
 	}
@@ -92,23 +91,20 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 		return JIT_OK;
 	if (!conf_kind_valid(a.kind)) {
 		reply_ext_err(rq->conn, JIT_E_ARG, -1,
-		    "unknown kind '%s' "
-		    "(secret, env, " SSH_CRED_KIND ", aws, kube, docker or "
-		    "git)",
+		    "unknown kind '%s' (secret, env, " SSH_CRED_KIND
+		    ", aws, kube, docker or git)",
 		    a.kind);
 		return JIT_OK;
 	}
 	if (stepup_parse(stepup, &a.stepup) != 0) {
 		reply_ext_err(rq->conn, JIT_E_ARG, -1,
-		    "unknown step-up '%s' "
-		    "(session, always, pin or confirm)",
+		    "unknown step-up '%s' (session, always, pin or confirm)",
 		    stepup);
 		return JIT_OK;
 	}
 	if (*payload == NULL || fields_validate(*payload, &nfields) != 0) {
 		reply_ext_err(rq->conn, JIT_E_FORMAT, -1,
-		    "add needs the "
-		    "secret's fields in the request's secret payload");
+		    "add needs the secret's fields in the request's secret payload");
 		return JIT_OK;
 	}
 	if (strcmp(a.kind, SSH_CRED_KIND) == 0) {
@@ -116,9 +112,7 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 
 		if (ssh_cred_check_fields(*payload, why, sizeof(why)) != 0) {
 			reply_ext_err(rq->conn, JIT_E_FORMAT, -1,
-			    "an %s "
-			    "credential holds \"key\" (base64 ed25519 seed) "
-			    "and \"cert\" (its certificate line): %s",
+			    "an %s credential holds \"key\" (base64 ed25519 seed) and \"cert\" (its certificate line): %s",
 			    SSH_CRED_KIND, why);
 			return JIT_OK;
 		}
@@ -140,13 +134,11 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 	if ((r = store_put_cred(ag->store, &a, *payload, &c)) != 0) {
 		if (r == JIT_E_EXISTS)
 			reply_ext_err(rq->conn, r, -1,
-			    "a credential named %s "
-			    "exists: revoke it first, or pass --replace",
+			    "a credential named %s exists: revoke it first, or pass --replace",
 			    a.name);
 		else if (r == JIT_E_NOTOKEN)
 			reply_ext_err(rq->conn, r, -1,
-			    "no token is enrolled to "
-			    "wrap it to: run 'jitctl enroll' first");
+			    "no token is enrolled to wrap it to: run 'jitctl enroll' first");
 		else
 			reply_ext_err(rq->conn, r, -1, "cannot store %s: %s",
 			    a.name, jit_strerror(r));
@@ -203,15 +195,12 @@ check_usable(struct agent *ag, struct request *rq, struct cred *c)
 	if (r == JIT_E_EXPIRED) {
 		fmt_time(c->not_after, when, sizeof(when));
 		reply_ext_err(rq->conn, r, -1,
-		    "%s expired at %s: request or "
-		    "add it again",
-		    c->name, when);
+		    "%s expired at %s: request or add it again", c->name, when);
 		audit_deny(ag, rq->peer, c->name, "expired");
 	} else {
 		reply_ext_err(rq->conn, r, -1,
-		    "%s is locked: run 'jitctl "
-		    "unlock %s' first",
-		    c->name, c->name);
+		    "%s is locked: run 'jitctl unlock %s' first", c->name,
+		    c->name);
 		audit_deny(ag, rq->peer, c->name, "locked");
 	}
 	return r;
@@ -323,9 +312,8 @@ confirm_done(void *arg, bool ok, struct secret *answer)
 	} else if ((c = store_cred(ag->store, x->name)) == NULL ||
 	    vault_check(ag->vault, c) != 0)
 		reply_ext_err(conn, JIT_E_LOCKED, -1,
-		    "%s was locked "
-		    "meanwhile: run 'jitctl unlock %s'",
-		    x->name, x->name);
+		    "%s was locked meanwhile: run 'jitctl unlock %s'", x->name,
+		    x->name);
 	else if (ext_serve(ag, conn, &x->peer, c, c->slot->fields, x->field,
 		     x->purpose, x->command) != 0)
 		reply_ext_err(conn, JIT_E_INTERNAL, -1, NULL);
@@ -361,8 +349,7 @@ confirm_then_serve(struct agent *ag, struct request *rq, struct cred *c,
 		audit_deny(ag, rq->peer, c->name, jit_errname(r));
 		reply_ext_err(rq->conn, r, -1,
 		    r == JIT_E_UNSUPPORTED ?
-			"%s needs a confirmation, and there is no askpass "
-			"program: set SSH_ASKPASS for the agent" :
+			"%s needs a confirmation, and there is no askpass program: set SSH_ASKPASS for the agent" :
 			"%s needs a confirmation, but none can be asked now",
 		    c->name);
 		confirm_ctx_free(x);
@@ -394,9 +381,7 @@ ext_get(struct agent *ag, struct request *rq, struct json_object *args,
 		return JIT_E_FORMAT;
 	if ((c = store_cred(ag->store, name)) == NULL) {
 		reply_ext_err(rq->conn, JIT_E_NOENT, -1,
-		    "no credential named "
-		    "%s: see 'jitctl status'",
-		    name);
+		    "no credential named %s: see 'jitctl status'", name);
 		audit_deny(ag, rq->peer, name, "no such credential");
 		return JIT_OK;
 	}
@@ -481,9 +466,7 @@ ext_lock(struct agent *ag, struct request *rq, struct json_object *args,
 		name = json_object_get_string(e);
 		if ((c = store_cred(ag->store, name)) == NULL) {
 			reply_ext_err(rq->conn, JIT_E_NOENT, -1,
-			    "no credential "
-			    "named %s",
-			    name);
+			    "no credential named %s", name);
 			json_object_put(done);
 			json_object_put(revoked);
 			return JIT_OK;
@@ -527,10 +510,8 @@ ext_revoke(struct agent *ag, struct request *rq, struct json_object *args,
 	if ((r = ext_str_arg(args, "name", CRED_NAME_MAX, &name)) != 0)
 		return r;
 	if ((c = store_cred(ag->store, name)) == NULL) {
-		reply_ext_err(rq->conn, JIT_E_NOENT, -1,
-		    "no credential named "
-		    "%s",
-		    name);
+		reply_ext_err(
+		    rq->conn, JIT_E_NOENT, -1, "no credential named %s", name);
 		return JIT_OK;
 	}
 	if ((keep = strdup(c->name)) == NULL)

@@ -80,8 +80,7 @@ ext_check_wrappable(struct agent *ag, struct conn *conn)
 		break;
 	case SET_FAILED:
 		reply_ext_err(conn, JIT_E_AUTH, -1,
-		    "nothing is wrapped to the enrolled tokens: %s; unenroll that token (a genuine token approves it) or restore "
-		    "tokens.json",
+		    "nothing is wrapped to the enrolled tokens: %s; unenroll that token (a genuine token approves it) or restore tokens.json",
 		    why);
 		break;
 	case SET_BROKEN:

@@ -561,8 +561,7 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 			    "no single enrolled token opens all of these credentials%s",
 			    a->n > 1 ?
 				": unlock them separately" :
-				": step-up 'pin' needs a TPM or a FIDO2 key "
-				"enrolled with --uv");
+				": step-up 'pin' needs a TPM or a FIDO2 key enrolled with --uv");
 		open_job_free(j);
 		free(j);
 		return JIT_OK;

@@ -300,8 +300,7 @@ map_ssh(struct issue_job *j)
 	}
 	if (memchr(p, '\n', n) != NULL || memchr(p, '\0', n) != NULL) {
 		set_why(j,
-		    "the issuer must print one certificate line (the "
-		    "-cert.pub file), and it printed more");
+		    "the issuer must print one certificate line (the -cert.pub file), and it printed more");
 		return JIT_E_ISSUER;
 	}
 	b64len = sodium_base64_ENCODED_LEN(
@@ -324,8 +323,7 @@ out:
 	secret_free(b64);
 	if (r != 0 && r != JIT_E_NOMEM && r != JIT_E_MLOCK)
 		set_why(j,
-		    "the certificate line is not a field value "
-		    "(at most %d bytes)",
+		    "the certificate line is not a field value (at most %d bytes)",
 		    FIELD_VALUE_MAX);
 	return r != 0 ? JIT_E_ISSUER : JIT_OK;
 }
@@ -343,11 +341,8 @@ map_json(struct issue_job *j)
 		if (r == JIT_E_NOMEM || r == JIT_E_MLOCK)
 			return r;
 		set_why(j,
-		    "the issuer's output is not a JSON object of "
-		    "strings, numbers and booleans (nested objects are "
-		    "read as dotted names, arrays are refused)%s",
-		    r == JIT_E_LIMIT      ? ": too many fields or nested too "
-					    "deep" :
+		    "the issuer's output is not a JSON object of strings, numbers and booleans (nested objects are read as dotted names, arrays are refused)%s",
+		    r == JIT_E_LIMIT ? ": too many fields or nested too deep" :
 			r == JIT_E_EXISTS ? ": a name repeats" :
 					    "");
 		return JIT_E_ISSUER;
@@ -361,8 +356,7 @@ map_json(struct issue_job *j)
 	for (i = 0; i < j->nmap; i++) {
 		if (fields_get(all, j->map[i].path, &f) != 0) {
 			set_why(j,
-			    "the issuer's output has no \"%s\" (for "
-			    "field.%s)",
+			    "the issuer's output has no \"%s\" (for field.%s)",
 			    j->map[i].path, j->map[i].field);
 			r = JIT_E_ISSUER;
 			goto out;
@@ -388,8 +382,7 @@ keep_public(struct issue_job *j)
 	for (i = 0; i < j->nrfields && i < CRED_PUBLIC_MAX; i++) {
 		if (fields_get(j->fields, j->rfields[i], &f) != 0) {
 			set_why(j,
-			    "the issuer's output has no field %s "
-			    "(revoke_fields)",
+			    "the issuer's output has no field %s (revoke_fields)",
 			    j->rfields[i]);
 			return JIT_E_ISSUER;
 		}
@@ -659,9 +652,8 @@ issue_done(struct hwjob *hj)
 		/* Made upstream, not kept here: it must not live on. */
 		revoke_unstored(
 		    ag, j->name, j->profile, j->reason, j->pub, j->npub);
-		append_cut(j->why, sizeof(j->why),
-		    "; it is being revoked "
-		    "upstream");
+		append_cut(
+		    j->why, sizeof(j->why), "; it is being revoked upstream");
 	}
 	if (r != 0 && unaudited[0] == '\0')
 		(void)audit_request(ag, j, r, c);
@@ -675,9 +667,8 @@ issue_done(struct hwjob *hj)
 			    minted ? " and is being revoked upstream" : "");
 		else if (r != 0)
 			reply_ext_err(conn, r, -1,
-			    "profile %s: %s; nothing was "
-			    "stored",
-			    j->profile, j->why);
+			    "profile %s: %s; nothing was stored", j->profile,
+			    j->why);
 		conn_done(conn);
 	} else if (r == 0)
 		log_info("%s was requested and stored; its client had left",
@@ -798,16 +789,13 @@ ext_request(struct agent *ag, struct request *rq, struct json_object *args,
 		return JIT_E_FORMAT;
 	if (!reason_ok(reason)) {
 		reply_ext_err(rq->conn, JIT_E_ARG, -1,
-		    "the reason is one line "
-		    "of text (1 to %d bytes, no control characters)",
+		    "the reason is one line of text (1 to %d bytes, no control characters)",
 		    CRED_REASON_MAX);
 		return JIT_OK;
 	}
 	if ((p = conf_profile(ag->conf, profile)) == NULL) {
 		reply_ext_err(rq->conn, JIT_E_NOENT, -1,
-		    "no profile named %s "
-		    "in %s: see jit-agent.conf(5)",
-		    profile,
+		    "no profile named %s in %s: see jit-agent.conf(5)", profile,
 		    ag->conf != NULL ? ag->conf->path : "the configuration");
 		return JIT_OK;
 	}
@@ -818,8 +806,7 @@ ext_request(struct agent *ag, struct request *rq, struct json_object *args,
 		name = profile;
 	if (!store_valid_name(name)) {
 		reply_ext_err(rq->conn, JIT_E_ARG, -1,
-		    "a credential name is "
-		    "1 to %d letters, digits, '_', '.' or '-'",
+		    "a credential name is 1 to %d letters, digits, '_', '.' or '-'",
 		    CRED_NAME_MAX);
 		return JIT_OK;
 	}
@@ -828,16 +815,14 @@ ext_request(struct agent *ag, struct request *rq, struct json_object *args,
 	if (ttl > p->max_ttl_s) {
 		duration_format(p->max_ttl_s, when, sizeof(when));
 		reply_ext_err(rq->conn, JIT_E_ARG, -1,
-		    "profile %s allows at "
-		    "most %s (its max_ttl)",
-		    profile, when);
+		    "profile %s allows at most %s (its max_ttl)", profile,
+		    when);
 		return JIT_OK;
 	}
 	/* Refuse before anything is made upstream. */
 	if (store_ntokens(ag->store) == 0) {
 		reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1,
-		    "no token is "
-		    "enrolled to wrap it to: run 'jitctl enroll' first");
+		    "no token is enrolled to wrap it to: run 'jitctl enroll' first");
 		return JIT_OK;
 	}
 	if ((old = store_cred(ag->store, name)) != NULL &&
@@ -845,16 +830,13 @@ ext_request(struct agent *ag, struct request *rq, struct json_object *args,
 		duration_format(
 		    old->not_after - (int64_t)time(NULL), when, sizeof(when));
 		reply_ext_err(rq->conn, JIT_E_EXISTS, -1,
-		    "%s exists and is "
-		    "valid for %s more: use it, or 'jitctl revoke %s' first",
+		    "%s exists and is valid for %s more: use it, or 'jitctl revoke %s' first",
 		    name, when, name);
 		return JIT_OK;
 	}
 	if (pending_has(ag, name)) {
 		reply_ext_err(rq->conn, JIT_E_BUSY, -1,
-		    "a request for %s is "
-		    "already running",
-		    name);
+		    "a request for %s is already running", name);
 		return JIT_OK;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL)
@@ -911,8 +893,7 @@ ext_check_exe(struct agent *ag, struct conn *conn, const struct peer *p,
 		    "%s%s", i > 0 ? ", " : "", prof->allowed_exes[i]);
 	peer_describe(p, eexe, sizeof(eexe));
 	reply_ext_err(conn, JIT_E_PEER, -1,
-	    "%s may be used only by %s "
-	    "(allowed_executables of profile %s), not by %s",
+	    "%s may be used only by %s (allowed_executables of profile %s), not by %s",
 	    c->name, list, c->profile, eexe);
 	if ((ev = event_new("deny")) != NULL) {
 		event_str(ev, "name", c->name);

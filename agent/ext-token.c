@@ -393,8 +393,7 @@ set_usable(struct agent *ag, struct request *rq, bool first)
 	}
 	if (first && store_first_enroll_ok(ag->store) == JIT_E_DENIED) {
 		reply_ext_err(rq->conn, JIT_E_DENIED, -1,
-		    "%zu credential(s) are stored but no token is enrolled: %s was deleted; restore it from a backup, or move creds/ "
-		    "away to start over",
+		    "%zu credential(s) are stored but no token is enrolled: %s was deleted; restore it from a backup, or move creds/ away to start over",
 		    store_ncreds(ag->store), TOKENSET_FILE);
 		return JIT_E_DENIED;
 	}

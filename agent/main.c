@@ -217,9 +217,7 @@ on_signal(uv_signal_t *h, int signum)
 	case SIGHUP:
 		reload_conf(ag);
 		log_info(
-		    "SIGHUP: the store itself is read at start only; "
-		    "restart the agent to pick up files changed behind its "
-		    "back");
+		    "SIGHUP: the store itself is read at start only; restart the agent to pick up files changed behind its back");
 		break;
 	default:
 		ag->exiting = true;
@@ -350,8 +348,7 @@ main(int argc, char **argv)
 		case 't':
 			if (duration_parse(optarg, &v) != 0) {
 				fprintf(stderr,
-				    "jit-agent: -t: a duration like "
-				    "15m or 1h\n");
+				    "jit-agent: -t: a duration like 15m or 1h\n");
 				return 2;
 			}
 			ag.window_default_s = v;
@@ -360,8 +357,7 @@ main(int argc, char **argv)
 		case 'T':
 			if (duration_parse(optarg, &v) != 0 || v > 600) {
 				fprintf(stderr,
-				    "jit-agent: --touch-timeout: "
-				    "1 to 600 seconds\n");
+				    "jit-agent: --touch-timeout: 1 to 600 seconds\n");
 				return 2;
 			}
 			ag.touch_timeout_ms = (int)v * 1000;
@@ -381,8 +377,7 @@ main(int argc, char **argv)
 	/* A wrong configuration stops the agent here, on the terminal. */
 	if ((r = conf_default_path(conf_opt, &conf_path)) != 0) {
 		fprintf(stderr,
-		    "jit-agent: cannot find the configuration: "
-		    "%s\n",
+		    "jit-agent: cannot find the configuration: %s\n",
 		    jit_strerror(r));
 		return 1;
 	}
@@ -409,8 +404,8 @@ main(int argc, char **argv)
 	 */
 	if (CRYPTO_secure_malloc_init(SECURE_HEAP_SIZE, 16) != 1) {
 		CRYPTO_secure_malloc_done();
-		log_info("OpenSSL's secure heap is unavailable: ECDSA and RSA "
-			 "keys are rebuilt for each signature");
+		log_info(
+		    "OpenSSL's secure heap is unavailable: ECDSA and RSA keys are rebuilt for each signature");
 	}
 	why[0] = '\0';
 	if ((r = socket_path(&ag, sock, why, sizeof(why))) != 0 ||
@@ -441,9 +436,8 @@ main(int argc, char **argv)
 	}
 	if ((r = store_open(ag.data_dir, &ag.store)) != 0) {
 		snprintf(msg, sizeof(msg),
-		    "jit-agent: cannot open the store "
-		    "%s: %s\n",
-		    ag.data_dir, jit_strerror(r));
+		    "jit-agent: cannot open the store %s: %s\n", ag.data_dir,
+		    jit_strerror(r));
 		goto fail;
 	}
 	if (asprintf(&path, "%s/" AUDIT_FILE_NAME, ag.data_dir) < 0) {
@@ -494,8 +488,7 @@ main(int argc, char **argv)
 	(void)audit_seal_due(ag.audit);
 	events_seal_start(&ag);
 	snprintf(msg, sizeof(msg),
-	    "ok\nJIT_AGENT_SOCK=%s; export "
-	    "JIT_AGENT_SOCK;\nJIT_AGENT_PID=%d; export JIT_AGENT_PID;\n"
+	    "ok\nJIT_AGENT_SOCK=%s; export JIT_AGENT_SOCK;\nJIT_AGENT_PID=%d; export JIT_AGENT_PID;\n"
 	    "echo Agent pid %d;\n",
 	    ag.sock_path, (int)getpid(), (int)getpid());
 	if (foreground) {

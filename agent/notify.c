@@ -45,8 +45,8 @@ static void
 on_child_exit(uv_process_t *p, int64_t status, int sig)
 {
 	if (status != 0 || sig != 0)
-		log_info("the notify command exited with status %lld (signal "
-			 "%d)",
+		log_info(
+		    "the notify command exited with status %lld (signal %d)",
 		    (long long)status, sig);
 	uv_close((uv_handle_t *)p, on_child_closed);
 }

@@ -403,8 +403,7 @@ proc_describe(const struct proc_result *res, int64_t timeout_ms,
 		    jit_strerror(JIT_E_IO));
 	else if (res->timed_out)
 		snprintf(out, outlen,
-		    "did not finish within %lld s and was "
-		    "killed",
+		    "did not finish within %lld s and was killed",
 		    (long long)(timeout_ms / 1000));
 	else if (res->overflow)
 		snprintf(out, outlen, "wrote more than %d KiB and was stopped",

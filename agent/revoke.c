@@ -291,8 +291,8 @@ revoke_done(struct hwjob *hj)
 		    c->created == r->created) {
 			vault_wipe(ag->vault, c);
 			if (store_delete_cred(ag->store, r->name) != 0)
-				log_warn("revoked %s upstream, but its file "
-					 "could not be deleted",
+				log_warn(
+				    "revoked %s upstream, but its file could not be deleted",
 				    r->name);
 		}
 	} else {
@@ -337,8 +337,7 @@ attempt(struct agent *ag, struct revocation *r, struct conn *conn)
 	if (p == NULL) {
 		r->state = RV_GAVE_UP;
 		snprintf(r->error, sizeof(r->error),
-		    "profile %s has no "
-		    "revoke command in the configuration any more",
+		    "profile %s has no revoke command in the configuration any more",
 		    r->profile);
 		audit_result(ag, r, -1, r->error);
 		return JIT_E_CONFIG;
@@ -503,8 +502,8 @@ revoke_prepare(struct agent *ag, const struct cred *c, const char *why)
 		return NULL;
 	if (revoke_profile(ag, c->profile) == NULL) {
 		if (conf_profile(ag->conf, c->profile) == NULL)
-			log_warn("%s: profile %s is not configured: it cannot "
-				 "be revoked upstream",
+			log_warn(
+			    "%s: profile %s is not configured: it cannot be revoked upstream",
 			    c->name, c->profile);
 		return NULL;
 	}
@@ -560,8 +559,8 @@ revoke_on_lock(
 	vault_wipe(ag->vault, c);
 	deleted = store_delete_cred(ag->store, name) == 0;
 	if (!deleted)
-		log_error("%s: revoked on lock, but its file could not be "
-			  "deleted",
+		log_error(
+		    "%s: revoked on lock, but its file could not be deleted",
 		    name);
 	if ((ev = event_new("revoke")) != NULL) {
 		event_str(ev, "name", name);

@@ -297,8 +297,8 @@ conn_process(struct conn *c)
 		wire_reader_init(&hdr, c->in.d, c->in.len);
 		(void)wire_get_u32(&hdr, &len);
 		if (len > AGENT_FRAME_MAX || len == 0) {
-			log_warn("pid %d sent a frame of %u bytes (%s): "
-				 "disconnecting",
+			log_warn(
+			    "pid %d sent a frame of %u bytes (%s): disconnecting",
 			    (int)c->peer.pid, len,
 			    len == 0 ? "a frame has at least a type byte" :
 				       "the limit is 256 KiB");
@@ -442,8 +442,8 @@ peer_check(struct agent *ag, struct conn *c)
 		event_str(ev, "why", "peer of another uid");
 		event_peer(ev, &c->peer);
 		event_emit(ag, ev);
-		log_warn("refused a client of uid %u (pid %d): only uid %u may "
-			 "use this agent",
+		log_warn(
+		    "refused a client of uid %u (pid %d): only uid %u may use this agent",
 		    (unsigned)uc.uid, (int)uc.pid, (unsigned)ag->uid);
 		return JIT_E_PEER;
 	}

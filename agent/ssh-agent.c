@@ -334,13 +334,13 @@ check_dest(const struct ssh_identity *id, const struct ssh_conn *sc,
 	int r = JIT_E_DENIED;
 
 	if (sc == NULL || sc->binds.n == 0) {
-		log_info("refusing a destination-constrained key on a "
-			 "connection with no session bind");
+		log_info(
+		    "refusing a destination-constrained key on a connection with no session bind");
 		return JIT_E_DENIED;
 	}
 	if (ssh_userauth_parse(m->data, m->datalen, id->key, &ua) != 0) {
-		log_info("refusing a destination-constrained key for data "
-			 "that is not a userauth request");
+		log_info(
+		    "refusing a destination-constrained key for data that is not a userauth request");
 		return JIT_E_DENIED;
 	}
 	last = &sc->binds.v[sc->binds.n - 1];
@@ -350,8 +350,8 @@ check_dest(const struct ssh_identity *id, const struct ssh_conn *sc,
 	}
 	if (ua.sidlen != last->sidlen ||
 	    sodium_memcmp(ua.sid, last->sid, ua.sidlen) != 0) {
-		log_info("userauth request for another session than the one "
-			 "bound last");
+		log_info(
+		    "userauth request for another session than the one bound last");
 		goto out;
 	}
 	if (sc->binds.n > 1 && ua.hostkey == NULL) {
@@ -443,18 +443,18 @@ start_confirm(struct ssh_agent *sa, struct request *rq,
 	esc(id->comment, comment, sizeof(comment));
 	snprintf(prompt, sizeof(prompt),
 	    "Allow use of key %s?\nKey fingerprint %s.%s%s%s", comment, id->fp,
-	    user[0] != '\0' ? "\npublic key authentication request for user "
-			      "\"" :
-			      "",
+	    user[0] != '\0' ?
+		"\npublic key authentication request for user \"" :
+		"",
 	    user, user[0] != '\0' ? "\" to listed host" : "");
 	if ((r = askpass_start(sa->ag->loop, ASKPASS_CONFIRM, prompt,
 		 confirm_answered, cw, &sc->ask)) != 0) {
 		confirm_free(cw);
 		ssh_fail(rq->conn, "key %s needs a confirmation, but %s",
 		    id->fp,
-		    r == JIT_E_UNSUPPORTED ? "there is no SSH_ASKPASS to ask "
-					     "with" :
-					     jit_strerror(r));
+		    r == JIT_E_UNSUPPORTED ?
+			"there is no SSH_ASKPASS to ask with" :
+			jit_strerror(r));
 		return JIT_OK;
 	}
 	sc->ask_arg = cw;
@@ -494,8 +494,7 @@ handle_sign(struct ssh_agent *sa, struct request *rq)
 	    (m.flags & (SSH_AGENT_RSA_SHA2_256 | SSH_AGENT_RSA_SHA2_512)) ==
 		0) {
 		ssh_fail(rq->conn,
-		    "refusing an ssh-rsa (SHA-1) signature with "
-		    "%s: ask for rsa-sha2-256 or rsa-sha2-512",
+		    "refusing an ssh-rsa (SHA-1) signature with %s: ask for rsa-sha2-256 or rsa-sha2-512",
 		    id->fp);
 		return JIT_OK;
 	}
@@ -520,8 +519,7 @@ add_error(int r)
 	switch (r) {
 	case JIT_E_UNSUPPORTED: return "an unsupported key type or constraint";
 	case JIT_E_AUTH:
-		return "its private and public halves do not match, or a "
-		       "certificate's signature does not verify";
+		return "its private and public halves do not match, or a certificate's signature does not verify";
 	case JIT_E_LIMIT: return "a size or count is over the agent's limits";
 	case JIT_E_MLOCK: return jit_strerror(r);
 	default: return "a malformed request";
@@ -629,8 +627,7 @@ handle_remove(struct ssh_agent *sa, struct request *rq)
 	if ((id = identity_find(sa, blob, n)) == NULL) {
 		if (ssh_cred_owns(sa, blob, n))
 			ssh_fail(rq->conn,
-			    "that certificate is a jitctl "
-			    "credential: remove it with 'jitctl lock NAME'");
+			    "that certificate is a jitctl credential: remove it with 'jitctl lock NAME'");
 		else
 			ssh_fail(rq->conn, "no such key to remove");
 		return JIT_OK;
@@ -942,12 +939,11 @@ ssh_session_bind(struct agent *ag, struct request *rq)
 	}
 	if ((r = ssh_bind_request(&rq->body, &sc->binds)) != 0) {
 		log_info("session bind refused: %s",
-		    r == JIT_E_AUTH       ? "the "
-					    "host key's signature does not verify" :
-			r == JIT_E_DENIED ? "the connection is bound for "
-					    "authentication, or the session "
-					    "id is bound to another host key" :
-					    jit_strerror(r));
+		    r == JIT_E_AUTH ?
+			"the host key's signature does not verify" :
+			r == JIT_E_DENIED ?
+			"the connection is bound for authentication, or the session id is bound to another host key" :
+			jit_strerror(r));
 		conn_reply_type(rq->conn, SSH_AGENT_EXTENSION_FAILURE);
 		return JIT_OK;
 	}

@@ -564,9 +564,9 @@ ask_confirm(struct ssh_agent *sa, struct request *rq, struct cred_sign *cs,
 		 confirm_done, cs, &sc->ask)) != 0) {
 		cred_sign_free(cs);
 		ssh_fail(rq->conn, "%s needs a confirmation, but %s", c->name,
-		    r == JIT_E_UNSUPPORTED ? "there is no SSH_ASKPASS to ask "
-					     "with" :
-					     jit_strerror(r));
+		    r == JIT_E_UNSUPPORTED ?
+			"there is no SSH_ASKPASS to ask with" :
+			jit_strerror(r));
 		return JIT_OK;
 	}
 	sc->ask_arg = cs;
@@ -649,9 +649,9 @@ ssh_cred_sign(struct ssh_agent *sa, struct request *rq, struct ssh_conn *sc,
 			return r;
 		cred_sign_free(cs);
 		ssh_fail(rq->conn, "%s needs the token's PIN, but %s", c->name,
-		    r == JIT_E_UNSUPPORTED ? "there is no SSH_ASKPASS to ask "
-					     "with" :
-					     jit_strerror(r));
+		    r == JIT_E_UNSUPPORTED ?
+			"there is no SSH_ASKPASS to ask with" :
+			jit_strerror(r));
 		return JIT_OK;
 	}
 	if ((r = submit(sa, rq->conn, cs, NULL)) < 0)

@@ -915,8 +915,7 @@ legacy_tokens_note(const struct store *s)
 	closedir(d);
 	if (n > 0)
 		log_warn(
-		    "%s holds %zu file(s) that are not enrolled tokens and are ignored: enrolled tokens live in %s, sealed "
-		    "by the tokens themselves",
+		    "%s holds %zu file(s) that are not enrolled tokens and are ignored: enrolled tokens live in %s, sealed by the tokens themselves",
 		    s->tokens_dir, n, s->set_path);
 }
 

@@ -365,8 +365,7 @@ parse_reply(
 			return fail(rep, JIT_E_FORMAT,
 			    "malformed reply from jit-agent");
 		return fail(rep, JIT_E_UNSUPPORTED,
-		    "the agent does not know '%s': is the socket a jit-agent "
-		    "of this version?",
+		    "the agent does not know '%s': is the socket a jit-agent of this version?",
 		    verb);
 	default:
 		return fail(rep, JIT_E_FORMAT,
@@ -432,8 +431,7 @@ client_call(struct client *c, const char *verb, struct json_object *args,
 	/* Refuse before reading (or allocating) the body. */
 	if (len > CLIENT_FRAME_MAX) {
 		r = fail(rep, JIT_E_LIMIT,
-		    "reply of %u bytes from jit-agent is over the %u-byte "
-		    "limit",
+		    "reply of %u bytes from jit-agent is over the %u-byte limit",
 		    len, CLIENT_FRAME_MAX);
 		goto out;
 	}

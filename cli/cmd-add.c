@@ -70,8 +70,8 @@ read_input(const char *name, bool json, struct secret **ret)
 
 	if (isatty(STDIN_FILENO)) {
 		if (json) {
-			cli_err("refusing to read JSON from a terminal: pipe "
-				"it in (jitctl add %s --json < FILE)",
+			cli_err(
+			    "refusing to read JSON from a terminal: pipe it in (jitctl add %s --json < FILE)",
 			    name);
 			return JIT_E_ARG;
 		}
@@ -105,9 +105,7 @@ json_error(int r)
 	case JIT_E_LIMIT: return "too many fields, or nested too deep";
 	case JIT_E_EXISTS: return "a field name repeats";
 	default:
-		return "names are [A-Za-z0-9_.-] (nested objects become "
-		       "dotted names), values are strings, numbers or "
-		       "booleans without NUL, and arrays are refused";
+		return "names are [A-Za-z0-9_.-] (nested objects become dotted names), values are strings, numbers or booleans without NUL, and arrays are refused";
 	}
 }
 
@@ -187,8 +185,7 @@ add_main(int argc, char **argv)
 	name = argv[optind];
 	if (ttl_arg == NULL)
 		return cli_usage_error(
-		    "--ttl is required: how long the "
-		    "credential stays valid (e.g. --ttl 8h)");
+		    "--ttl is required: how long the credential stays valid (e.g. --ttl 8h)");
 	if (duration_parse(ttl_arg, &ttl) != 0)
 		return cli_usage_error(
 		    "bad --ttl '%s': use 90s, 15m, 2h, 1d or 1h30m", ttl_arg);
@@ -198,8 +195,7 @@ add_main(int argc, char **argv)
 		    stepup);
 	if (kind != NULL && !kind_ok(kind))
 		return cli_usage_error(
-		    "bad --kind '%s': secret, env, ssh-cert, "
-		    "aws, kube, docker or git",
+		    "bad --kind '%s': secret, env, ssh-cert, aws, kube, docker or git",
 		    kind);
 
 	/* The agent checked and this process sealed before the secret. */

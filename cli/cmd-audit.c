@@ -237,8 +237,8 @@ print_line(const char *line, size_t len, void *arg)
 		return JIT_OK;
 	}
 	if (jsonx_parse(line, len, &o) != 0) {
-		printf("?? line %llu is not a JSON object: run 'jitctl audit "
-		       "verify'\n",
+		printf(
+		    "?? line %llu is not a JSON object: run 'jitctl audit verify'\n",
 		    (unsigned long long)pr->lineno);
 		return JIT_OK;
 	}
@@ -423,11 +423,11 @@ audit_check(struct fss_key *const *keys, size_t nkeys)
 	printf("audit log intact: %llu lines\n", (unsigned long long)v.lines);
 	audit_notes(&v, nkeys);
 	if (!h.have)
-		cli_note("note: %s; lines dropped from the end cannot be "
-			 "detected",
-		    h.reachable ? "the agent did not give its "
-				  "head of this log" :
-				  "jit-agent is not running");
+		cli_note(
+		    "note: %s; lines dropped from the end cannot be detected",
+		    h.reachable ?
+			"the agent did not give its head of this log" :
+			"jit-agent is not running");
 	ex = JITCTL_EXIT_OK;
 out:
 	head_reset(&h);

@@ -64,8 +64,8 @@ aws_main(int argc, char **argv)
 		goto out;
 	if (!helper_field(fields, key_id, &id) ||
 	    !helper_field(fields, secret_key, &key)) {
-		cli_err("%s has no AccessKeyId and SecretAccessKey fields "
-			"(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+		cli_err(
+		    "%s has no AccessKeyId and SecretAccessKey fields (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
 		    argv[optind]);
 		ex = JITCTL_EXIT_FAIL;
 		goto out;

@@ -148,8 +148,8 @@ docker_main(int argc, char **argv)
 		if (cli_seal() == 0)
 			(void)helper_read_stdin(HELPER_IN_MAX, &in);
 		secret_free(in);
-		printf("%s is read-only: jit-agent's credentials come from "
-		       "'jitctl add' or 'jitctl request'\n",
+		printf(
+		    "%s is read-only: jit-agent's credentials come from 'jitctl add' or 'jitctl request'\n",
 		    name);
 		cli_err("%s is read-only: %s refused", name, op);
 		return JITCTL_EXIT_FAIL;
@@ -171,8 +171,8 @@ docker_main(int argc, char **argv)
 	if ((ex = helper_fields(name, "docker-credential", &cred, &fields)) !=
 	    0) {
 		/* Docker shows the helper's stdout when it fails. */
-		printf("jit-agent cannot serve %s now: run 'jitctl unlock %s' "
-		       "(see above)\n",
+		printf(
+		    "jit-agent cannot serve %s now: run 'jitctl unlock %s' (see above)\n",
 		    name, name);
 		goto out;
 	}

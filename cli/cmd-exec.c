@@ -101,8 +101,7 @@ build_env(const struct secret *fields, bool as_secret,
 			memcpy(safe, f.name, f.namelen);
 			safe[f.namelen] = '\0';
 			cli_err(
-			    "field '%s' is not an environment variable name "
-			    "([A-Za-z_][A-Za-z0-9_]*)",
+			    "field '%s' is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)",
 			    safe);
 			return JIT_E_ARG;
 		}
@@ -251,8 +250,8 @@ parse_args(int argc, char **argv, int *pin_fd, char **ret_name, char ***ret_cmd)
 	}
 	if (dd < argc) {
 		if ((n = end - optind) == 0)
-			return cli_usage_error("which credential? "
-					       "(jitctl exec NAME -- COMMAND)");
+			return cli_usage_error(
+			    "which credential? (jitctl exec NAME -- COMMAND)");
 		if (n > 1)
 			return cli_usage_error("one credential before '--'");
 		*ret_name = argv[optind];
@@ -261,8 +260,8 @@ parse_args(int argc, char **argv, int *pin_fd, char **ret_name, char ***ret_cmd)
 			return cli_usage_error("no command after '--'");
 	} else {
 		if (argc - optind < 2)
-			return cli_usage_error("expected NAME -- COMMAND "
-					       "[ARGS...]");
+			return cli_usage_error(
+			    "expected NAME -- COMMAND [ARGS...]");
 		*ret_name = argv[optind];
 		*ret_cmd = argv + optind + 1;
 	}

@@ -152,8 +152,8 @@ get_main(int argc, char **argv)
 		return cli_usage_error("expected one credential name");
 	/* Before any touch: a secret on a screen stays in its scrollback. */
 	if ((tty = isatty(STDOUT_FILENO)) && !force) {
-		cli_err("refusing to print a secret to a terminal; pipe it or "
-			"pass --force");
+		cli_err(
+		    "refusing to print a secret to a terminal; pipe it or pass --force");
 		return JITCTL_EXIT_USAGE;
 	}
 	if ((ex = get_fields(argv[optind], field, "get", NULL, pin_fd, &cred,

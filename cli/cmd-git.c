@@ -98,8 +98,8 @@ answer(const char *name, const struct secret *in)
 		goto out;
 	}
 	if ((has_user && !line_safe(&user)) || !line_safe(&pass)) {
-		cli_err("%s: a value holds a newline, which git's protocol "
-			"cannot carry",
+		cli_err(
+		    "%s: a value holds a newline, which git's protocol cannot carry",
 		    name);
 		ex = JITCTL_EXIT_FAIL;
 		goto out;
@@ -171,8 +171,8 @@ git_main(int argc, char **argv)
 	if (strcmp(op, "get") == 0)
 		ex = answer(name, in);
 	else {
-		cli_note("jitctl: git-credential: %s is read-only here: %s "
-			 "ignored",
+		cli_note(
+		    "jitctl: git-credential: %s is read-only here: %s ignored",
 		    name, op);
 		ex = JITCTL_EXIT_OK;
 	}

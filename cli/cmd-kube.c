@@ -53,8 +53,8 @@ api_version(const char **ret)
 	if ((len = strlen(info)) > KUBE_INFO_MAX ||
 	    jsonx_parse(info, len, &o) != 0 ||
 	    jsonx_get_str(o, "apiVersion", 128, &v) != 0) {
-		cli_err("KUBERNETES_EXEC_INFO is not an ExecCredential with an "
-			"apiVersion");
+		cli_err(
+		    "KUBERNETES_EXEC_INFO is not an ExecCredential with an apiVersion");
 		r = JIT_E_FORMAT;
 	} else if (strcmp(v, KUBE_API_V1) == 0) {
 		r = JIT_OK;
@@ -108,8 +108,8 @@ kube_main(int argc, char **argv)
 	has_cert = helper_field(fields, cert_names, &cert) &&
 	    helper_field(fields, key_names, &key);
 	if (!has_tok && !has_cert) {
-		cli_err("%s has no token field (token, TOKEN or secret), nor "
-			"clientCertificateData and clientKeyData",
+		cli_err(
+		    "%s has no token field (token, TOKEN or secret), nor clientCertificateData and clientKeyData",
 		    argv[optind]);
 		ex = JITCTL_EXIT_FAIL;
 		goto out;

@@ -67,8 +67,8 @@ request_main(int argc, char **argv)
 		return cli_usage_error("expected one profile name");
 	profile = argv[optind];
 	if (reason == NULL || reason[0] == '\0')
-		return cli_usage_error("--reason is required: why you need it "
-				       "(an incident, a ticket)");
+		return cli_usage_error(
+		    "--reason is required: why you need it (an incident, a ticket)");
 	if (ttl_arg != NULL && duration_parse(ttl_arg, &ttl) != 0)
 		return cli_usage_error(
 		    "bad --ttl '%s': use 90s, 15m, 2h, 1d or 1h30m", ttl_arg);

@@ -62,8 +62,8 @@ revoke_main(int argc, char **argv)
 			cli_note("revoked %s, here and upstream", argv[i]);
 		else if (strcmp(up, "failed") == 0 ||
 		    strcmp(up, "gave-up") == 0) {
-			cli_err("revoked %s here, but its upstream revoke "
-				"failed: %s; %s",
+			cli_err(
+			    "revoked %s here, but its upstream revoke failed: %s; %s",
 			    argv[i], msg != NULL ? msg : "no reason given",
 			    strcmp(up, "failed") == 0 ?
 				"it is tried again ('jitctl status' shows it)" :

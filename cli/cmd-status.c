@@ -175,8 +175,8 @@ print_status(struct json_object *res)
 			goto out;
 	}
 	if (n == 0)
-		printf("no credential: add one with 'jitctl add NAME --ttl "
-		       "DURATION'\n");
+		printf(
+		    "no credential: add one with 'jitctl add NAME --ttl DURATION'\n");
 	else
 		table_print(tb, stdout);
 	printf("\n");

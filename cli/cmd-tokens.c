@@ -81,8 +81,7 @@ tokens_print_set(struct json_object *set, FILE *f)
 		return;
 	if (strcmp(state, "unverified") == 0) {
 		fprintf(f,
-		    "\nnot verified since the agent started: nothing is wrapped to these tokens until one vouches for them "
-		    "('jitctl tokens --verify', or any unlock)\n");
+		    "\nnot verified since the agent started: nothing is wrapped to these tokens until one vouches for them ('jitctl tokens --verify', or any unlock)\n");
 		return;
 	}
 	cli_sanitize(why, safe, sizeof(safe));

@@ -94,8 +94,8 @@ int
 helper_read_stdin(size_t max, struct secret **ret)
 {
 	if (isatty(STDIN_FILENO)) {
-		cli_err("a credential helper reads its request from a pipe, "
-			"not a terminal: see jitctl(1)");
+		cli_err(
+		    "a credential helper reads its request from a pipe, not a terminal: see jitctl(1)");
 		return JIT_E_ARG;
 	}
 	return prompt_read_all(STDIN_FILENO, max, ret);

@@ -33,8 +33,7 @@ static const struct verb verbs[] = {
 	{ "unlock", unlock_main, "open credentials with a token, for a while" },
 	{ "get", get_main, "print an unlocked credential (for scripts)" },
 	{ "exec", exec_main,
-	    "run a command with a credential in its "
-	    "environment" },
+	    "run a command with a credential in its environment" },
 	{ "status", status_main, "what is unlocked, for whom, until when" },
 	{ "lock", lock_main, "wipe unlocked credentials now" },
 	{ "revoke", revoke_main, "wipe and delete a credential" },
@@ -57,10 +56,8 @@ usage(FILE *f)
 	    "Drive jit-agent: hardware-wrapped, short-lived credentials.\n"
 	    "\n"
 	    "Options:\n"
-	    "  -s, --socket PATH   the agent's socket (default: "
-	    "$JIT_AGENT_SOCK,\n"
-	    "                      else "
-	    "$XDG_RUNTIME_DIR/jit-agent/agent.sock)\n"
+	    "  -s, --socket PATH   the agent's socket (default: $JIT_AGENT_SOCK,\n"
+	    "                      else $XDG_RUNTIME_DIR/jit-agent/agent.sock)\n"
 	    "      --data-dir DIR  where the audit log is (audit only)\n"
 	    "  -h, --help          this text\n"
 	    "      --version       the version\n"

@@ -481,8 +481,8 @@ audit_open(const char *path, struct audit_log **ret)
 		 * reported, not repaired: verify names the line. */
 		(void)each_line(buf, len, walk_line, &w);
 		if (w.faulted)
-			log_warn("audit log %s does not verify; "
-				 "run 'jitctl audit verify'",
+			log_warn(
+			    "audit log %s does not verify; run 'jitctl audit verify'",
 			    path);
 		if (w.torn_line != 0) {
 			log_warn(

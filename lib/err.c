@@ -11,12 +11,10 @@ static const struct {
 	[3] = { "JIT_E_LIMIT", "a size or count limit was exceeded" },
 	[4] = { "JIT_E_DENIED", "the request was denied" },
 	[5] = { "JIT_E_NO_TOUCH",
-	    "no touch in time: touch your security key when asked and try "
-	    "again" },
+	    "no touch in time: touch your security key when asked and try again" },
 	[6] = { "JIT_E_PIN", "wrong PIN" },
 	[7] = { "JIT_E_PIN_BLOCKED",
-	    "the token's PIN is blocked (too many wrong PINs): reset or "
-	    "unblock it" },
+	    "the token's PIN is blocked (too many wrong PINs): reset or unblock it" },
 	[8] = { "JIT_E_NODEV",
 	    "the token is not present: plug it in or check --device" },
 	[9] = { "JIT_E_EXPIRED",
@@ -42,24 +40,19 @@ static const struct {
 	[24] = { "JIT_E_NOTOKEN",
 	    "no token is enrolled: run 'jitctl enroll' first" },
 	[25] = { "JIT_E_WRONG_TOKEN",
-	    "the token present is not an enrolled one: plug in an enrolled "
-	    "token" },
+	    "the token present is not an enrolled one: plug in an enrolled token" },
 	[26] = { "JIT_E_BUSY", "busy: try again" },
 	[27] = { "JIT_E_CONFIG", "configuration error" },
 	[28] = { "JIT_E_ISSUER", "the issuer command failed" },
 	[29] = { "JIT_E_AGENT",
-	    "cannot reach jit-agent: start it with 'eval \"$(jit-agent)\"' or "
-	    "set JIT_AGENT_SOCK" },
+	    "cannot reach jit-agent: start it with 'eval \"$(jit-agent)\"' or set JIT_AGENT_SOCK" },
 	[30] = { "JIT_E_SIMULATED",
-	    "a simulated token needs --allow-simulated (never use one for real "
-	    "secrets)" },
+	    "a simulated token needs --allow-simulated (never use one for real secrets)" },
 	[31] = { "JIT_E_PIN_REQUIRED",
 	    "a PIN is required: pass --pin-fd or answer the prompt" },
 	[32] = { "JIT_E_INTERNAL", "internal error" },
 	[33] = { "JIT_E_UNVERIFIED",
-	    "the enrolled tokens have not been verified with one of them since "
-	    "the agent started: run 'jitctl tokens --verify' (one touch or "
-	    "PIN)" },
+	    "the enrolled tokens have not been verified with one of them since the agent started: run 'jitctl tokens --verify' (one touch or PIN)" },
 };
 
 _Static_assert(sizeof(errs) / sizeof(errs[0]) == -JIT_E_LAST,
