@@ -211,8 +211,7 @@ attested_data(const struct sim_dev *d, const struct cred *c, uint8_t **ret,
 	wire_writer_init(&w, AUTHDATA_MAX, false);
 	if (cb_serialize(cose, enc, sizeof(enc), &enclen) != CTAP2_OK ||
 	    wire_put_bytes(&w, d->aaguid, SIM_AAGUID_LEN) != 0 ||
-	    wire_put_u8(&w, (uint8_t)(CRED_ID_LEN >> 8)) != 0 ||
-	    wire_put_u8(&w, (uint8_t)(CRED_ID_LEN & 0xff)) != 0 ||
+	    wire_put_u16(&w, CRED_ID_LEN) != 0 ||
 	    wire_put_bytes(&w, c->id, CRED_ID_LEN) != 0 ||
 	    wire_put_bytes(&w, enc, enclen) != 0 ||
 	    wire_writer_take(&w, ret, ret_len) != 0)
