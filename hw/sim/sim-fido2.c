@@ -23,6 +23,7 @@
 #include "err.h"
 #include "fsutil.h"
 #include "sim.h"
+#include "wire.h"
 
 /* Later clients wait in the backlog, as for a HID device. */
 #define LISTEN_BACKLOG 8
@@ -302,10 +303,12 @@ std_fds_open(void)
 static int
 read_pin_fd(const char *arg, uint8_t *buf, size_t cap, size_t *ret_len)
 {
+	struct wire_reader r;
 	char *end = NULL;
 	long fd;
 	size_t len = 0;
 	ssize_t n;
+	uint8_t c;
 
 	errno = 0;
 	fd = strtol(arg, &end, 10);
@@ -327,11 +330,10 @@ read_pin_fd(const char *arg, uint8_t *buf, size_t cap, size_t *ret_len)
 		close((int)fd);
 	else
 		null_fd((int)fd); /* 0-2 stay taken: no socket there */
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] == '\n' || buf[i] == '\r') {
-			len = i;
-			break;
-		}
+	/* The PIN is the first line, without its CR or LF. */
+	wire_reader_init(&r, buf, len);
+	for (len = 0; wire_get_u8(&r, &c) == 0 && c != '\n' && c != '\r';)
+		len++;
 	*ret_len = len;
 	return JIT_OK;
 }
