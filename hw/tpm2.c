@@ -20,6 +20,7 @@
 #include "log.h"
 #include "seal.h"
 #include "secret.h"
+#include "wire.h"
 
 /*
  * Enrollment makes, under the storage primary key (SRK: the standard ECC
@@ -645,6 +646,25 @@ tpm2_public_point(const TPM2B_PUBLIC *pub, uint8_t out[TPM2_POINT_LEN])
 	return JIT_OK;
 }
 
+/* A stored SEC1 point, 0x04 || x || y, as the TPM takes it. */
+static int
+tpm2_point_read(const uint8_t epk[TPM2_POINT_LEN], TPMS_ECC_POINT *ret)
+{
+	struct wire_reader r;
+	uint8_t form;
+
+	memset(ret, 0, sizeof(*ret));
+	wire_reader_init(&r, epk, TPM2_POINT_LEN);
+	if (wire_get_u8(&r, &form) != 0 || form != 0x04 ||
+	    wire_get_bytes(&r, ret->x.buffer, TPM2_COORD_LEN) != 0 ||
+	    wire_get_bytes(&r, ret->y.buffer, TPM2_COORD_LEN) != 0 ||
+	    wire_end(&r) != 0)
+		return JIT_E_FORMAT;
+	ret->x.size = TPM2_COORD_LEN;
+	ret->y.size = TPM2_COORD_LEN;
+	return JIT_OK;
+}
+
 /* A P-256 public key from a SEC1 point (OpenSSL checks it is on the curve). */
 static int
 tpm2_peer_key(const uint8_t point[TPM2_POINT_LEN], EVP_PKEY **ret)
@@ -747,6 +767,9 @@ tpm2_zgen(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
 	TSS2_RC rc;
 	int r;
 
+	memset(&in, 0, sizeof(in));
+	if ((r = tpm2_point_read(epk, &in.point)) != 0)
+		goto out;
 	if ((rc = Esys_Load(c->esys, c->primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 		 ESYS_TR_NONE, priv, pub, &key)) != TSS2_RC_SUCCESS) {
 		key = ESYS_TR_NONE;
@@ -766,11 +789,6 @@ tpm2_zgen(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
 		r = tpm2_error(c->esys, c->device, TPM2_STEP_OTHER, rc, st);
 		goto out;
 	}
-	memset(&in, 0, sizeof(in));
-	in.point.x.size = TPM2_COORD_LEN;
-	memcpy(in.point.x.buffer, epk + 1, TPM2_COORD_LEN);
-	in.point.y.size = TPM2_COORD_LEN;
-	memcpy(in.point.y.buffer, epk + 1 + TPM2_COORD_LEN, TPM2_COORD_LEN);
 	if ((rc = Esys_ECDH_ZGen(c->esys, key, session, ESYS_TR_NONE,
 		 ESYS_TR_NONE, &in, &out)) != TSS2_RC_SUCCESS) {
 		out = NULL;
@@ -890,6 +908,7 @@ static int
 tpm2_backend_parse(struct json_object *o, TPM2B_PUBLIC *pub,
     TPM2B_PRIVATE *priv, uint8_t epk[TPM2_POINT_LEN], TPM2B_NAME *srk)
 {
+	TPMS_ECC_POINT q;
 	EVP_PKEY *point = NULL;
 	uint8_t *buf = NULL;
 	size_t len, off;
@@ -918,7 +937,7 @@ tpm2_backend_parse(struct json_object *o, TPM2B_PUBLIC *pub,
 	if ((r = jsonx_get_b64_fixed(o, "epk", epk, TPM2_POINT_LEN)) != 0)
 		goto out;
 	/* A point off the curve is refused here, not by the TPM. */
-	if (epk[0] != 0x04 || tpm2_peer_key(epk, &point) != 0) {
+	if (tpm2_point_read(epk, &q) != 0 || tpm2_peer_key(epk, &point) != 0) {
 		r = JIT_E_FORMAT;
 		goto out;
 	}
