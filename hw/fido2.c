@@ -134,9 +134,8 @@ fido2_map(
 		hw_status_set(st, "user verification failed on the token");
 		return JIT_E_PIN;
 	case FIDO_ERR_PIN_AUTH_BLOCKED:
-		hw_status_set(st,
-		    "too many wrong PINs: remove and re-insert "
-		    "the token");
+		hw_status_set(
+		    st, "too many wrong PINs: remove and re-insert the token");
 		return JIT_E_PIN_BLOCKED;
 	case FIDO_ERR_PIN_BLOCKED:
 		st->retries = 0;
@@ -145,16 +144,14 @@ fido2_map(
 		return JIT_E_PIN_BLOCKED;
 	case FIDO_ERR_UV_BLOCKED:
 		hw_status_set(st,
-		    "built-in user verification is blocked: "
-		    "give the PIN instead");
+		    "built-in user verification is blocked: give the PIN instead");
 		return JIT_E_PIN_BLOCKED;
 	case FIDO_ERR_PIN_REQUIRED:
 		hw_status_set(st, "the token needs its PIN");
 		return JIT_E_PIN_REQUIRED;
 	case FIDO_ERR_PIN_NOT_SET:
 		hw_status_set(st,
-		    "the token has no PIN: set one first "
-		    "(fido2-token -S) or enroll without user verification");
+		    "the token has no PIN: set one first (fido2-token -S) or enroll without user verification");
 		return JIT_E_UNSUPPORTED;
 	case FIDO_ERR_NO_CREDENTIALS:
 		hw_status_set(st, "the token plugged in is not %s", label);
@@ -169,8 +166,7 @@ fido2_map(
 	case FIDO_ERR_UNSUPPORTED_ALGORITHM:
 	case FIDO_ERR_UNSUPPORTED_OPTION:
 		hw_status_set(st,
-		    "the token does not support what jit-agent "
-		    "needs: %s",
+		    "the token does not support what jit-agent needs: %s",
 		    fido_strerr(rc));
 		return JIT_E_UNSUPPORTED;
 	case FIDO_ERR_TX:
@@ -185,8 +181,7 @@ fido2_map(
 	switch (fido2_io_failure(&err)) {
 	case FIDO2_IO_OK:
 		hw_status_set(st,
-		    "the token sent a reply jit-agent cannot "
-		    "read: %s",
+		    "the token sent a reply jit-agent cannot read: %s",
 		    fido_strerr(rc));
 		return JIT_E_HW;
 	case FIDO2_IO_TIMEOUT:
@@ -214,8 +209,7 @@ fido2_map(
 		return JIT_E_BUSY;
 	case FIDO2_IO_ACCESS:
 		hw_status_set(st,
-		    "no permission to open %s: install "
-		    "jit-agent's udev rules",
+		    "no permission to open %s: install jit-agent's udev rules",
 		    path);
 		return JIT_E_IO;
 	case FIDO2_IO_ERROR: break;
@@ -271,8 +265,7 @@ fido2_dev_open(const char *path, const char *label, int touch_timeout_ms,
 	}
 	if (!fido_dev_is_fido2(d->dev)) {
 		hw_status_set(st,
-		    "%s speaks only U2F: jit-agent needs a FIDO2 "
-		    "token with hmac-secret",
+		    "%s speaks only U2F: jit-agent needs a FIDO2 token with hmac-secret",
 		    d->path);
 		r = JIT_E_UNSUPPORTED;
 		goto out;
@@ -360,9 +353,8 @@ fido2_dev_open_enroll(const char *device, const char *label,
 			goto out;
 		log_debug("fido2: skipping a device: %s", quiet.msg);
 	}
-	hw_status_set(st,
-	    "no FIDO2 token found: plug one in or name it "
-	    "with --device");
+	hw_status_set(
+	    st, "no FIDO2 token found: plug one in or name it with --device");
 	r = JIT_E_NODEV;
 out:
 	fido_dev_info_free(&list, FIDO2_DEVICES_MAX);
@@ -634,16 +626,14 @@ fido2_touch(struct fido2_dev *d, const struct fido2_cred *c, bool uv,
 	if ((r = hw_fido2_verify_assertion(&chk, &flags)) != JIT_OK) {
 		if (r == JIT_E_AUTH)
 			hw_status_set(st,
-			    "the token's answer does not verify "
-			    "(forged, replayed or without a touch): refused");
+			    "the token's answer does not verify (forged, replayed or without a touch): refused");
 		goto out;
 	}
 	/* hmac-secret differs with and without UV: a token that verified
 	 * the user unasked would give a KEK that opens nothing. */
 	if (!uv && (flags & FIDO2_FLAG_UV) != 0) {
 		hw_status_set(st,
-		    "the token verified the user although this "
-		    "enrollment does not use it: enroll it again with UV");
+		    "the token verified the user although this enrollment does not use it: enroll it again with UV");
 		r = JIT_E_HW;
 		goto out;
 	}
@@ -820,8 +810,7 @@ fido2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 	if (fido2_io_is_simulated(a->device) && !a->allow_simulated) {
 		log_escape(a->device, strlen(a->device), where, sizeof(where));
 		hw_status_set(st,
-		    "%s is a simulated token: enroll it with "
-		    "--allow-simulated, for tests only",
+		    "%s is a simulated token: enroll it with --allow-simulated, for tests only",
 		    where);
 		r = JIT_E_SIMULATED;
 		goto out;
@@ -848,14 +837,12 @@ fido2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 	}
 	if (a->uv && pin == NULL && !fido_dev_has_uv(d->dev)) {
 		if (fido_dev_has_pin(d->dev)) {
-			hw_status_set(st,
-			    "user verification needs the "
-			    "token's PIN");
+			hw_status_set(
+			    st, "user verification needs the token's PIN");
 			r = JIT_E_PIN_REQUIRED;
 		} else {
 			hw_status_set(st,
-			    "the token has no PIN: set one "
-			    "first (fido2-token -S) or enroll without UV");
+			    "the token has no PIN: set one first (fido2-token -S) or enroll without UV");
 			r = JIT_E_UNSUPPORTED;
 		}
 		goto out;
@@ -1066,8 +1053,7 @@ fido2_derive(const struct hw_token *t, const struct hw_auth *auth,
 		goto out;
 	if (fido2_io_is_simulated(t->device) && !t->simulated) {
 		hw_status_set(st,
-		    "a token enrolled as real hardware now "
-		    "names a simulator: refused");
+		    "a token enrolled as real hardware now names a simulator: refused");
 		r = JIT_E_SIMULATED;
 		goto out;
 	}

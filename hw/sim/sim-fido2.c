@@ -44,24 +44,21 @@ struct server {
 static void
 usage(FILE *f)
 {
-	fputs("usage: jit-sim-fido2 --socket PATH [--state FILE]\n"
-	      "           [--touch approve|deny|timeout|delay=MS|ask]\n"
-	      "           [--pin-fd N] [--aaguid HEX] [--daemon]"
-	      " [--pid-file FILE]\n"
-	      "           [--verbose]\n"
-	      "A software CTAP 2.1 authenticator for tests: raw 64-byte CTAPHID"
-	      " reports\n"
-	      "over a Unix stream socket.  Never use it for real secrets.\n"
-	      "  --pin-fd N   read the PIN set at first start from descriptor N"
-	      "\n"
-	      "  --pin PIN    the same from argv (tests only: visible to ps)\n"
-	      "  --daemon     detach once listening (default: stay in the"
-	      " foreground;\n"
-	      "               --foreground is accepted and changes nothing)\n"
-	      "Environment: " SIM_TOUCH_FILE_ENV " (touch mode re-read before"
-	      " each touch),\n"
-	      "             " SIM_TOUCH_TIMEOUT_ENV " (wait of --touch timeout,"
-	      " default 3000)\n",
+	fputs(
+	    "usage: jit-sim-fido2 --socket PATH [--state FILE]\n"
+	    "           [--touch approve|deny|timeout|delay=MS|ask]\n"
+	    "           [--pin-fd N] [--aaguid HEX] [--daemon] [--pid-file FILE]\n"
+	    "           [--verbose]\n"
+	    "A software CTAP 2.1 authenticator for tests: raw 64-byte CTAPHID reports\n"
+	    "over a Unix stream socket.  Never use it for real secrets.\n"
+	    "  --pin-fd N   read the PIN set at first start from descriptor N\n"
+	    "  --pin PIN    the same from argv (tests only: visible to ps)\n"
+	    "  --daemon     detach once listening (default: stay in the foreground;\n"
+	    "               --foreground is accepted and changes nothing)\n"
+	    "Environment: " SIM_TOUCH_FILE_ENV
+	    " (touch mode re-read before each touch),\n"
+	    "             " SIM_TOUCH_TIMEOUT_ENV
+	    " (wait of --touch timeout, default 3000)\n",
 	    f);
 }
 
@@ -440,9 +437,7 @@ main(int argc, char **argv)
 		case 't':
 			if (sim_touch_parse(optarg, &cfg.touch) != 0) {
 				fprintf(stderr,
-				    "jit-sim-fido2: --touch takes "
-				    "approve, deny, timeout, delay=MS or "
-				    "ask\n");
+				    "jit-sim-fido2: --touch takes approve, deny, timeout, delay=MS or ask\n");
 				goto out_usage;
 			}
 			break;
@@ -463,8 +458,7 @@ main(int argc, char **argv)
 		case 'a':
 			if (parse_aaguid(optarg, aaguid) != 0) {
 				fprintf(stderr,
-				    "jit-sim-fido2: --aaguid takes "
-				    "32 hex digits\n");
+				    "jit-sim-fido2: --aaguid takes 32 hex digits\n");
 				goto out_usage;
 			}
 			cfg.aaguid = aaguid;
@@ -485,8 +479,8 @@ main(int argc, char **argv)
 		goto out_usage;
 	}
 	if (cfg.touch.mode == SIM_TOUCH_ASK && daemon_mode) {
-		fputs("jit-sim-fido2: --touch ask needs a terminal: no "
-		      "--daemon\n",
+		fputs(
+		    "jit-sim-fido2: --touch ask needs a terminal: no --daemon\n",
 		    stderr);
 		goto out_usage;
 	}
@@ -544,8 +538,7 @@ main(int argc, char **argv)
 			if (fs_write_atomic(pid_file, line, (size_t)n, 0644) !=
 			    0) {
 				fprintf(stderr,
-				    "jit-sim-fido2: cannot write "
-				    "%s\n",
+				    "jit-sim-fido2: cannot write %s\n",
 				    pid_file);
 				goto out;
 			}

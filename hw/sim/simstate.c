@@ -192,11 +192,10 @@ sim_state_save(struct sim_dev *d)
 	n = snprintf(buf, SIM_STATE_MAX,
 	    "{\n"
 	    "  \"version\": %d,\n"
-	    "  \"note\": \"jit-sim-fido2 secure element: secret, tests "
-	    "only\",\n"
+	    "  \"note\": \"jit-sim-fido2 secure element: secret, tests only\",\n"
 	    "  \"master_secret\": \"%s\",\n"
 	    "  \"aaguid\": \"%s\",\n"
-	    "%s"
+	    "%s" /* the pin_hash line, if any */
 	    "  \"pin_retries\": %u,\n"
 	    "  \"sign_count\": %lu\n"
 	    "}\n",

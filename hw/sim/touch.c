@@ -15,8 +15,7 @@
 
 #define TOUCH_FILE_MAX 128
 #define TOUCH_PROMPT \
-	"touch requested: press Enter to touch, or type n then Enter to " \
-	"deny\n"
+	"touch requested: press Enter to touch, or type n then Enter to deny\n"
 
 int
 sim_touch_parse(const char *s, struct sim_touch *ret)
