@@ -1,4 +1,4 @@
-/* Internals of hw/fido2.c shared with its tests: the device I/O seam, the checks. */
+/* The FIDO2 transport (hw/fido2-io.c): the device I/O seam the backend and the tests use. */
 #ifndef JIT_HW_FIDO2_IO_H
 #define JIT_HW_FIDO2_IO_H
 
@@ -23,7 +23,6 @@
  */
 
 #define FIDO2_REPORT_LEN 64
-#define FIDO2_SIM_PREFIX "sim:"
 #define FIDO2_FAKE_PREFIX "fake:"
 
 enum fido2_io_fail {
@@ -45,6 +44,8 @@ void fido2_io_begin(const volatile int *cancel);
 enum fido2_io_fail fido2_io_failure(int *ret_errno);
 /* Whether a device string names a simulated (sim:) or fake device. */
 bool fido2_io_is_simulated(const char *path);
+/* The monotonic clock, in ms, that the I/O deadlines run on. */
+int64_t fido2_io_now_ms(void);
 
 /* Tests and fuzzing only: serve fake:NAME devices with these callbacks.
  * read returns one 64-byte report (or -1), write takes one report without
@@ -55,26 +56,5 @@ struct fido2_io_fake {
 	void *arg;
 };
 void fido2_io_set_fake(const struct fido2_io_fake *fake);
-
-/* fido2.c: the checks on one assertion, shared with the unit test. */
-#define FIDO2_CDH_LEN 32
-#define FIDO2_PK_LEN 64 /* ES256 public key, x || y */
-
-struct fido2_assertion {
-	uint8_t cdh[FIDO2_CDH_LEN]; /* the clientDataHash we sent */
-	const uint8_t *authdata; /* CBOR byte string, as received */
-	size_t authdata_len;
-	const uint8_t *sig;
-	size_t sig_len;
-	uint8_t pk[FIDO2_PK_LEN]; /* the enrolled credential's key */
-	bool uv; /* user verification required */
-	int ext; /* extensions expected (FIDO_EXT_*) */
-};
-
-/* JIT_OK when the signature verifies under pk over authdata || cdh, the
- * rpIdHash is SHA-256("jit-agent"), UP is set and UV is set if required;
- * JIT_E_AUTH otherwise.  ret_flags (may be NULL) gets the authData flags. */
-int hw_fido2_verify_assertion(
-    const struct fido2_assertion *a, uint8_t *ret_flags);
 
 #endif

@@ -1,19 +1,9 @@
 /* The FIDO2 backend: hmac-secret of a non-resident ES256 credential gives the KEK. */
-#include <sys/file.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
-#include <stdio.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <cbor.h>
 #include <fido.h>
@@ -22,6 +12,7 @@
 
 #include "err.h"
 #include "fido2-io.h"
+#include "fido2.h"
 #include "hw.h"
 #include "jsonx.h"
 #include "log.h"
@@ -46,416 +37,6 @@
 
 #define FIDO2_FLAG_UP 0x01
 #define FIDO2_FLAG_UV 0x04
-
-#define IO_SLICE_MS 100 /* cancel flag checked this often */
-#define IO_LOCK_TRIES 20 /* flock tries on a busy hidraw */
-#define IO_LOCK_PAUSE_MS 100
-
-/*
- * Device I/O (see fido2-io.h): libfido2 reaches hidraw tokens, sim: sockets
- * and test fakes through these hooks.
- */
-
-enum io_kind {
-	IO_HIDRAW,
-	IO_SIM,
-	IO_FAKE,
-};
-
-struct io_handle {
-	enum io_kind kind;
-	int fd; /* -1 for fakes */
-};
-
-struct io_state {
-	const volatile int *cancel;
-	enum fido2_io_fail fail;
-	int err;
-};
-
-static _Thread_local struct io_state io_state;
-static _Atomic(const struct fido2_io_fake *) io_fake;
-
-void
-fido2_io_begin(const volatile int *cancel)
-{
-	io_state.cancel = cancel;
-	io_state.fail = FIDO2_IO_OK;
-	io_state.err = 0;
-}
-
-enum fido2_io_fail
-fido2_io_failure(int *ret_errno)
-{
-	if (ret_errno != NULL)
-		*ret_errno = io_state.err;
-	return io_state.fail;
-}
-
-/* Keep the first failure: later ones (a cancel frame that fails after the
- * device left) would hide the cause. */
-static void
-io_fail(enum fido2_io_fail why, int err)
-{
-	if (io_state.fail == FIDO2_IO_OK) {
-		io_state.fail = why;
-		io_state.err = err;
-	}
-}
-
-static bool
-io_cancelled(void)
-{
-	return io_state.cancel != NULL && *io_state.cancel != 0;
-}
-
-bool
-fido2_io_is_simulated(const char *path)
-{
-	return path != NULL &&
-	    (strncmp(path, FIDO2_SIM_PREFIX, strlen(FIDO2_SIM_PREFIX)) == 0 ||
-		strncmp(path, FIDO2_FAKE_PREFIX, strlen(FIDO2_FAKE_PREFIX)) ==
-		    0);
-}
-
-void
-fido2_io_set_fake(const struct fido2_io_fake *fake)
-{
-	atomic_store(&io_fake, fake);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static enum fido2_io_fail
-open_fail_kind(int err)
-{
-	switch (err) {
-	case ENOENT:
-	case ENXIO:
-	case ENODEV:
-	case ECONNREFUSED: return FIDO2_IO_NOENT;
-	case EACCES:
-	case EPERM: return FIDO2_IO_ACCESS;
-	case EBUSY:
-	case EWOULDBLOCK: return FIDO2_IO_BUSY;
-	default: return FIDO2_IO_ERROR;
-	}
-}
-
-static int
-open_hidraw(const char *path)
-{
-	struct stat st;
-	struct timespec pause = { 0, IO_LOCK_PAUSE_MS * 1000000L };
-	int fd, tries, err;
-
-	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY)) == -1)
-		return -1;
-	if (fstat(fd, &st) == -1) {
-		err = errno;
-		goto fail;
-	}
-	if (!S_ISCHR(st.st_mode)) {
-		err = ENODEV;
-		goto fail;
-	}
-	/* libfido2's own convention: one process per token at a time. */
-	for (tries = 0; flock(fd, LOCK_EX | LOCK_NB) == -1; tries++) {
-		if (errno != EWOULDBLOCK || tries >= IO_LOCK_TRIES) {
-			err = errno;
-			goto fail;
-		}
-		nanosleep(&pause, NULL);
-	}
-	return fd;
-fail:
-	close(fd);
-	errno = err;
-	return -1;
-}
-
-static int
-open_sim(const char *socket_path)
-{
-	struct sockaddr_un sun;
-	int fd, err;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(socket_path) >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(sun.sun_path, socket_path, strlen(socket_path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		err = errno;
-		close(fd);
-		errno = err;
-		return -1;
-	}
-	return fd;
-}
-
-static void *
-io_open(const char *path)
-{
-	struct io_handle *h = NULL;
-	size_t simlen = strlen(FIDO2_SIM_PREFIX);
-	size_t fakelen = strlen(FIDO2_FAKE_PREFIX);
-	int err;
-
-	if ((h = calloc(1, sizeof(*h))) == NULL) {
-		io_fail(FIDO2_IO_ERROR, ENOMEM);
-		return NULL;
-	}
-	h->fd = -1;
-	if (strncmp(path, FIDO2_SIM_PREFIX, simlen) == 0) {
-		h->kind = IO_SIM;
-		h->fd = open_sim(path + simlen);
-	} else if (strncmp(path, FIDO2_FAKE_PREFIX, fakelen) == 0) {
-		h->kind = IO_FAKE;
-		if (atomic_load(&io_fake) == NULL) {
-			free(h);
-			io_fail(FIDO2_IO_NOENT, ENOENT);
-			return NULL;
-		}
-		return h;
-	} else {
-		h->kind = IO_HIDRAW;
-		h->fd = open_hidraw(path);
-	}
-	if (h->fd == -1) {
-		err = errno;
-		log_debug("fido2: cannot open a token: %s", strerror(err));
-		free(h);
-		io_fail(open_fail_kind(err), err);
-		return NULL;
-	}
-	return h;
-}
-
-static void
-io_close(void *handle)
-{
-	struct io_handle *h = handle;
-
-	if (h == NULL)
-		return;
-	if (h->fd != -1)
-		close(h->fd);
-	free(h);
-}
-
-/* Wait until fd is readable or the deadline (-1: none) passes, looking at
- * the cancel flag every slice. */
-static int
-io_wait(int fd, int64_t deadline)
-{
-	struct pollfd pfd;
-	int64_t left;
-	int r, slice;
-
-	for (;;) {
-		if (io_cancelled()) {
-			io_fail(FIDO2_IO_CANCELLED, ECANCELED);
-			return -1;
-		}
-		slice = IO_SLICE_MS;
-		if (deadline >= 0) {
-			if ((left = deadline - now_ms()) <= 0) {
-				io_fail(FIDO2_IO_TIMEOUT, ETIMEDOUT);
-				return -1;
-			}
-			if (left < slice)
-				slice = (int)left;
-		}
-		memset(&pfd, 0, sizeof(pfd));
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if ((r = poll(&pfd, 1, slice)) == -1) {
-			if (errno == EINTR)
-				continue;
-			io_fail(FIDO2_IO_ERROR, errno);
-			return -1;
-		}
-		if (r == 0)
-			continue;
-		if (pfd.revents & POLLIN)
-			return 0;
-		io_fail(FIDO2_IO_GONE, ENODEV);
-		return -1;
-	}
-}
-
-static int
-read_hidraw(
-    struct io_handle *h, unsigned char *buf, size_t len, int64_t deadline)
-{
-	ssize_t n;
-
-	for (;;) {
-		if (io_wait(h->fd, deadline) != 0)
-			return -1;
-		if ((n = read(h->fd, buf, len)) >= 0)
-			break;
-		if (errno == EINTR || errno == EAGAIN)
-			continue;
-		io_fail(errno == ENODEV || errno == EIO ? FIDO2_IO_GONE :
-							  FIDO2_IO_ERROR,
-		    errno);
-		return -1;
-	}
-	if ((size_t)n != len) {
-		log_debug("fido2: hidraw report of %zd bytes, not %zu", n, len);
-		io_fail(FIDO2_IO_ERROR, EPROTO);
-		return -1;
-	}
-	return (int)n;
-}
-
-/* The stream carries whole reports; collect exactly one. */
-static int
-read_sim(struct io_handle *h, unsigned char *buf, size_t len, int64_t deadline)
-{
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < len) {
-		if (io_wait(h->fd, deadline) != 0)
-			return -1;
-		n = recv(h->fd, buf + got, len - got, MSG_DONTWAIT);
-		if (n == 0) {
-			io_fail(FIDO2_IO_GONE, ECONNRESET);
-			return -1;
-		}
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			io_fail(errno == ECONNRESET ? FIDO2_IO_GONE :
-						      FIDO2_IO_ERROR,
-			    errno);
-			return -1;
-		}
-		got += (size_t)n;
-	}
-	return (int)got;
-}
-
-static int
-io_read(void *handle, unsigned char *buf, size_t len, int ms)
-{
-	struct io_handle *h = handle;
-	const struct fido2_io_fake *fake;
-	int64_t deadline = ms < 0 ? -1 : now_ms() + ms;
-	int n;
-
-	if (h == NULL || len != FIDO2_REPORT_LEN) {
-		io_fail(FIDO2_IO_ERROR, EINVAL);
-		return -1;
-	}
-	switch (h->kind) {
-	case IO_HIDRAW: return read_hidraw(h, buf, len, deadline);
-	case IO_SIM: return read_sim(h, buf, len, deadline);
-	case IO_FAKE:
-		if (io_cancelled()) {
-			io_fail(FIDO2_IO_CANCELLED, ECANCELED);
-			return -1;
-		}
-		if ((fake = atomic_load(&io_fake)) == NULL ||
-		    (n = fake->read(fake->arg, buf, len, ms)) < 0) {
-			io_fail(FIDO2_IO_GONE, ENODEV);
-			return -1;
-		}
-		return n;
-	}
-	io_fail(FIDO2_IO_ERROR, EINVAL);
-	return -1;
-}
-
-static int
-send_all(int fd, const unsigned char *p, size_t len)
-{
-	size_t sent = 0;
-	ssize_t n;
-
-	while (sent < len) {
-		n = send(fd, p + sent, len - sent, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			io_fail(errno == EPIPE || errno == ECONNRESET ?
-				FIDO2_IO_GONE :
-				FIDO2_IO_ERROR,
-			    errno);
-			return -1;
-		}
-		sent += (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * libfido2 hands over a report with a leading report-id byte (0, since
- * CTAPHID reports are unnumbered): hidraw wants it as is, the simulator
- * socket and fakes carry the bare 64-byte report.
- */
-static int
-io_write(void *handle, const unsigned char *buf, size_t len)
-{
-	struct io_handle *h = handle;
-	const struct fido2_io_fake *fake;
-	ssize_t n;
-
-	if (h == NULL || len != FIDO2_REPORT_LEN + 1 || buf[0] != 0) {
-		io_fail(FIDO2_IO_ERROR, EINVAL);
-		return -1;
-	}
-	switch (h->kind) {
-	case IO_HIDRAW:
-		while ((n = write(h->fd, buf, len)) == -1 && errno == EINTR)
-			continue;
-		if (n < 0 || (size_t)n != len) {
-			io_fail(n < 0 && (errno == ENODEV || errno == EIO) ?
-				FIDO2_IO_GONE :
-				FIDO2_IO_ERROR,
-			    n < 0 ? errno : EPROTO);
-			return -1;
-		}
-		return (int)len;
-	case IO_SIM:
-		if (send_all(h->fd, buf + 1, len - 1) != 0)
-			return -1;
-		return (int)len;
-	case IO_FAKE:
-		if ((fake = atomic_load(&io_fake)) == NULL ||
-		    fake->write(fake->arg, buf + 1, len - 1) !=
-			(int)(len - 1)) {
-			io_fail(FIDO2_IO_GONE, ENODEV);
-			return -1;
-		}
-		return (int)len;
-	}
-	io_fail(FIDO2_IO_ERROR, EINVAL);
-	return -1;
-}
-
-const fido_dev_io_t fido2_io = {
-	.open = io_open,
-	.close = io_close,
-	.read = io_read,
-	.write = io_write,
-};
-
-/* The backend proper. */
 
 struct fido2_dev {
 	fido_dev_t *dev;
@@ -516,7 +97,7 @@ fido2_map(
 	    d->label :
 	    "the enrolled token";
 	const char *path = d != NULL ? d->path : "the token";
-	int64_t waited = d != NULL ? now_ms() - d->touch_start_ms : 0;
+	int64_t waited = d != NULL ? fido2_io_now_ms() - d->touch_start_ms : 0;
 	int secs = d != NULL ? (d->touch_timeout_ms + 999) / 1000 : 0;
 	int tries = -1, err = 0;
 
@@ -553,9 +134,8 @@ fido2_map(
 		hw_status_set(st, "user verification failed on the token");
 		return JIT_E_PIN;
 	case FIDO_ERR_PIN_AUTH_BLOCKED:
-		hw_status_set(st,
-		    "too many wrong PINs: remove and re-insert "
-		    "the token");
+		hw_status_set(
+		    st, "too many wrong PINs: remove and re-insert the token");
 		return JIT_E_PIN_BLOCKED;
 	case FIDO_ERR_PIN_BLOCKED:
 		st->retries = 0;
@@ -564,16 +144,14 @@ fido2_map(
 		return JIT_E_PIN_BLOCKED;
 	case FIDO_ERR_UV_BLOCKED:
 		hw_status_set(st,
-		    "built-in user verification is blocked: "
-		    "give the PIN instead");
+		    "built-in user verification is blocked: give the PIN instead");
 		return JIT_E_PIN_BLOCKED;
 	case FIDO_ERR_PIN_REQUIRED:
 		hw_status_set(st, "the token needs its PIN");
 		return JIT_E_PIN_REQUIRED;
 	case FIDO_ERR_PIN_NOT_SET:
 		hw_status_set(st,
-		    "the token has no PIN: set one first "
-		    "(fido2-token -S) or enroll without user verification");
+		    "the token has no PIN: set one first (fido2-token -S) or enroll without user verification");
 		return JIT_E_UNSUPPORTED;
 	case FIDO_ERR_NO_CREDENTIALS:
 		hw_status_set(st, "the token plugged in is not %s", label);
@@ -588,8 +166,7 @@ fido2_map(
 	case FIDO_ERR_UNSUPPORTED_ALGORITHM:
 	case FIDO_ERR_UNSUPPORTED_OPTION:
 		hw_status_set(st,
-		    "the token does not support what jit-agent "
-		    "needs: %s",
+		    "the token does not support what jit-agent needs: %s",
 		    fido_strerr(rc));
 		return JIT_E_UNSUPPORTED;
 	case FIDO_ERR_TX:
@@ -604,8 +181,7 @@ fido2_map(
 	switch (fido2_io_failure(&err)) {
 	case FIDO2_IO_OK:
 		hw_status_set(st,
-		    "the token sent a reply jit-agent cannot "
-		    "read: %s",
+		    "the token sent a reply jit-agent cannot read: %s",
 		    fido_strerr(rc));
 		return JIT_E_HW;
 	case FIDO2_IO_TIMEOUT:
@@ -633,8 +209,7 @@ fido2_map(
 		return JIT_E_BUSY;
 	case FIDO2_IO_ACCESS:
 		hw_status_set(st,
-		    "no permission to open %s: install "
-		    "jit-agent's udev rules",
+		    "no permission to open %s: install jit-agent's udev rules",
 		    path);
 		return JIT_E_IO;
 	case FIDO2_IO_ERROR: break;
@@ -690,8 +265,7 @@ fido2_dev_open(const char *path, const char *label, int touch_timeout_ms,
 	}
 	if (!fido_dev_is_fido2(d->dev)) {
 		hw_status_set(st,
-		    "%s speaks only U2F: jit-agent needs a FIDO2 "
-		    "token with hmac-secret",
+		    "%s speaks only U2F: jit-agent needs a FIDO2 token with hmac-secret",
 		    d->path);
 		r = JIT_E_UNSUPPORTED;
 		goto out;
@@ -779,9 +353,8 @@ fido2_dev_open_enroll(const char *device, const char *label,
 			goto out;
 		log_debug("fido2: skipping a device: %s", quiet.msg);
 	}
-	hw_status_set(st,
-	    "no FIDO2 token found: plug one in or name it "
-	    "with --device");
+	hw_status_set(
+	    st, "no FIDO2 token found: plug one in or name it with --device");
 	r = JIT_E_NODEV;
 out:
 	fido_dev_info_free(&list, FIDO2_DEVICES_MAX);
@@ -1002,7 +575,7 @@ fido2_touch(struct fido2_dev *d, const struct fido2_cred *c, bool uv,
 	fido_dev_set_timeout(d->dev, d->touch_timeout_ms);
 	fido2_io_begin(cancel);
 	d->waiting_touch = true;
-	d->touch_start_ms = now_ms();
+	d->touch_start_ms = fido2_io_now_ms();
 	rc = fido_dev_get_assert(d->dev, fa, uv ? fido2_pin_arg(pin) : NULL);
 	if (rc != FIDO_OK) {
 		r = fido2_map(d, rc, "getAssertion", st);
@@ -1053,16 +626,14 @@ fido2_touch(struct fido2_dev *d, const struct fido2_cred *c, bool uv,
 	if ((r = hw_fido2_verify_assertion(&chk, &flags)) != JIT_OK) {
 		if (r == JIT_E_AUTH)
 			hw_status_set(st,
-			    "the token's answer does not verify "
-			    "(forged, replayed or without a touch): refused");
+			    "the token's answer does not verify (forged, replayed or without a touch): refused");
 		goto out;
 	}
 	/* hmac-secret differs with and without UV: a token that verified
 	 * the user unasked would give a KEK that opens nothing. */
 	if (!uv && (flags & FIDO2_FLAG_UV) != 0) {
 		hw_status_set(st,
-		    "the token verified the user although this "
-		    "enrollment does not use it: enroll it again with UV");
+		    "the token verified the user although this enrollment does not use it: enroll it again with UV");
 		r = JIT_E_HW;
 		goto out;
 	}
@@ -1132,7 +703,7 @@ fido2_make_cred(struct fido2_dev *d, const struct hw_enroll_args *a,
 	fido_dev_set_timeout(d->dev, d->touch_timeout_ms);
 	fido2_io_begin(NULL);
 	d->waiting_touch = true;
-	d->touch_start_ms = now_ms();
+	d->touch_start_ms = fido2_io_now_ms();
 	/* A CTAP 2.0 token with a PIN wants it for makeCredential even
 	 * without UV; it does not change the hmac-secret of assertions. */
 	rc = fido_dev_make_cred(
@@ -1239,8 +810,7 @@ fido2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 	if (fido2_io_is_simulated(a->device) && !a->allow_simulated) {
 		log_escape(a->device, strlen(a->device), where, sizeof(where));
 		hw_status_set(st,
-		    "%s is a simulated token: enroll it with "
-		    "--allow-simulated, for tests only",
+		    "%s is a simulated token: enroll it with --allow-simulated, for tests only",
 		    where);
 		r = JIT_E_SIMULATED;
 		goto out;
@@ -1267,14 +837,12 @@ fido2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 	}
 	if (a->uv && pin == NULL && !fido_dev_has_uv(d->dev)) {
 		if (fido_dev_has_pin(d->dev)) {
-			hw_status_set(st,
-			    "user verification needs the "
-			    "token's PIN");
+			hw_status_set(
+			    st, "user verification needs the token's PIN");
 			r = JIT_E_PIN_REQUIRED;
 		} else {
 			hw_status_set(st,
-			    "the token has no PIN: set one "
-			    "first (fido2-token -S) or enroll without UV");
+			    "the token has no PIN: set one first (fido2-token -S) or enroll without UV");
 			r = JIT_E_UNSUPPORTED;
 		}
 		goto out;
@@ -1485,8 +1053,7 @@ fido2_derive(const struct hw_token *t, const struct hw_auth *auth,
 		goto out;
 	if (fido2_io_is_simulated(t->device) && !t->simulated) {
 		hw_status_set(st,
-		    "a token enrolled as real hardware now "
-		    "names a simulator: refused");
+		    "a token enrolled as real hardware now names a simulator: refused");
 		r = JIT_E_SIMULATED;
 		goto out;
 	}

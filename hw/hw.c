@@ -142,15 +142,13 @@ hw_enroll(const struct hw_enroll_args *a, struct hw_token **ret,
 
 	if (a->type == NULL || (be = hw_backend_find(a->type)) == NULL) {
 		hw_status_set(st,
-		    "unknown token type '%s' (this build has: "
-		    "%s)",
+		    "unknown token type '%s' (this build has: %s)",
 		    a->type ? a->type : "", hw_backend_list());
 		return JIT_E_UNSUPPORTED;
 	}
 	if (a->label == NULL || !valid_label(a->label)) {
 		hw_status_set(st,
-		    "a label is 1 to %d letters, digits, "
-		    "'-', '_' or '.'",
+		    "a label is 1 to %d letters, digits, '-', '_' or '.'",
 		    HW_LABEL_MAX);
 		return JIT_E_ARG;
 	}
@@ -217,8 +215,7 @@ hw_open_identity(const struct hw_token *t, const struct hw_auth *auth,
 
 	if ((be = hw_backend_find(t->type)) == NULL) {
 		hw_status_set(st,
-		    "token %s is of type %s, which this build "
-		    "does not have",
+		    "token %s is of type %s, which this build does not have",
 		    t->label, t->type);
 		return JIT_E_UNSUPPORTED;
 	}
@@ -235,9 +232,7 @@ hw_open_identity(const struct hw_token *t, const struct hw_auth *auth,
 		NULL, t->id_box, sizeof(t->id_box), ad, adlen, t->id_nonce,
 		secret_ptr(kek)) != 0) {
 		hw_status_set(st,
-		    "token %s answered, but its key does not "
-		    "open this enrollment (wrong token, or the token file was "
-		    "altered)",
+		    "token %s answered, but its key does not open this enrollment (wrong token, or the token file was altered)",
 		    t->label);
 		r = JIT_E_AUTH;
 		goto out;

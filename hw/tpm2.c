@@ -20,6 +20,7 @@
 #include "log.h"
 #include "seal.h"
 #include "secret.h"
+#include "wire.h"
 
 /*
  * Enrollment makes, under the storage primary key (SRK: the standard ECC
@@ -211,9 +212,7 @@ tpm2_error(ESYS_CONTEXT *esys, const char *device, enum tpm2_step step,
 		hw_status_set(st, "no TPM at %s: %s%s", device,
 		    Tss2_RC_Decode(rc),
 		    strncmp(device, "device:", 7) == 0 ?
-			" (is there a TPM, and may this user open it? on "
-			"Debian, "
-			"join the tss group)" :
+			" (is there a TPM, and may this user open it? on Debian, join the tss group)" :
 			"");
 		return JIT_E_NODEV;
 	}
@@ -223,14 +222,11 @@ tpm2_error(ESYS_CONTEXT *esys, const char *device, enum tpm2_step step,
 		else {
 			tpm2_lockout_wait(&da, wait, sizeof(wait));
 			log_debug(
-			    "tpm2: lockout: %u/%u failures, one "
-			    "forgotten every %u s, lockout auth recovery %u s",
+			    "tpm2: lockout: %u/%u failures, one forgotten every %u s, lockout auth recovery %u s",
 			    da.counter, da.max_tries, da.interval, da.recovery);
 		}
 		hw_status_set(st,
-		    "the TPM is locked out after too many wrong "
-		    "PINs: it allows one more try %s; an admin can clear it "
-		    "at once with 'tpm2_dictionarylockout --clear-lockout'",
+		    "the TPM is locked out after too many wrong PINs: it allows one more try %s; an admin can clear it at once with 'tpm2_dictionarylockout --clear-lockout'",
 		    wait);
 		st->retries = 0;
 		return JIT_E_PIN_BLOCKED;
@@ -239,18 +235,13 @@ tpm2_error(ESYS_CONTEXT *esys, const char *device, enum tpm2_step step,
 	    (base == TPM2_RC_AUTH_FAIL || base == TPM2_RC_BAD_AUTH)) {
 		if (step == TPM2_STEP_PRIMARY) {
 			hw_status_set(st,
-			    "the TPM at %s refused its owner "
-			    "hierarchy: it has an owner password, and "
-			    "jit-agent needs it empty to make its storage key "
-			    "(or, once enrolled, that key persistent at "
-			    "0x81000001)",
+			    "the TPM at %s refused its owner hierarchy: it has an owner password, and jit-agent needs it empty to make its storage key (or, once enrolled, that key persistent at 0x81000001)",
 			    device);
 			return JIT_E_HW;
 		}
 		if (step != TPM2_STEP_PIN) {
 			hw_status_set(st,
-			    "the TPM at %s refused an "
-			    "authorisation: %s",
+			    "the TPM at %s refused an authorisation: %s",
 			    device, Tss2_RC_Decode(rc));
 			return JIT_E_HW;
 		}
@@ -266,30 +257,25 @@ tpm2_error(ESYS_CONTEXT *esys, const char *device, enum tpm2_step step,
 		if (retries == 0) {
 			tpm2_lockout_wait(&da, wait, sizeof(wait));
 			hw_status_set(st,
-			    "wrong PIN: the TPM is now locked "
-			    "out; it allows one more try %s",
+			    "wrong PIN: the TPM is now locked out; it allows one more try %s",
 			    wait);
 		} else
 			hw_status_set(st,
-			    "wrong PIN: %d %s before the TPM "
-			    "locks out",
+			    "wrong PIN: %d %s before the TPM locks out",
 			    retries,
 			    retries == 1 ? "try remains" : "tries remain");
 		return JIT_E_PIN;
 	}
 	if (from_tpm && step == TPM2_STEP_LOAD) {
 		hw_status_set(st,
-		    "the TPM at %s cannot load the enrolled key "
-		    "(%s): it is another TPM, its owner hierarchy was cleared, "
-		    "or the token file was altered",
+		    "the TPM at %s cannot load the enrolled key (%s): it is another TPM, its owner hierarchy was cleared, or the token file was altered",
 		    device, Tss2_RC_Decode(rc));
 		return JIT_E_WRONG_TOKEN;
 	}
 	if (from_tpm &&
 	    (base == TPM2_RC_OBJECT_MEMORY || base == TPM2_RC_SESSION_MEMORY)) {
 		hw_status_set(st,
-		    "the TPM at %s has no free slots: use the "
-		    "kernel's resource manager (device:/dev/tpmrm0)",
+		    "the TPM at %s has no free slots: use the kernel's resource manager (device:/dev/tpmrm0)",
 		    device);
 		return JIT_E_BUSY;
 	}
@@ -364,8 +350,7 @@ tpm2_pin_auth(
 
 	if (pin == NULL || secret_len(pin) == 0) {
 		hw_status_set(st,
-		    "a TPM token needs a PIN: it is the TPM "
-		    "key's only guard against whoever else uses this machine");
+		    "a TPM token needs a PIN: it is the TPM key's only guard against whoever else uses this machine");
 		return JIT_E_PIN_REQUIRED;
 	}
 	if (secret_len(pin) > TPM2_PIN_MAX) {
@@ -538,9 +523,7 @@ tpm2_open(const char *device, const TPM2B_NAME *want, struct tpm2_conn *c,
 			return r;
 		if (!tpm2_name_equal(&name, want)) {
 			hw_status_set(st,
-			    "the TPM at %s is not the one this "
-			    "token was enrolled on (its storage key differs; "
-			    "was it cleared?)",
+			    "the TPM at %s is not the one this token was enrolled on (its storage key differs; was it cleared?)",
 			    device);
 			return JIT_E_WRONG_TOKEN;
 		}
@@ -642,6 +625,25 @@ tpm2_public_point(const TPM2B_PUBLIC *pub, uint8_t out[TPM2_POINT_LEN])
 	out[0] = 0x04;
 	memcpy(out + 1 + TPM2_COORD_LEN - q->x.size, q->x.buffer, q->x.size);
 	memcpy(out + TPM2_POINT_LEN - q->y.size, q->y.buffer, q->y.size);
+	return JIT_OK;
+}
+
+/* A stored SEC1 point, 0x04 || x || y, as the TPM takes it. */
+static int
+tpm2_point_read(const uint8_t epk[TPM2_POINT_LEN], TPMS_ECC_POINT *ret)
+{
+	struct wire_reader r;
+	uint8_t form;
+
+	memset(ret, 0, sizeof(*ret));
+	wire_reader_init(&r, epk, TPM2_POINT_LEN);
+	if (wire_get_u8(&r, &form) != 0 || form != 0x04 ||
+	    wire_get_bytes(&r, ret->x.buffer, TPM2_COORD_LEN) != 0 ||
+	    wire_get_bytes(&r, ret->y.buffer, TPM2_COORD_LEN) != 0 ||
+	    wire_end(&r) != 0)
+		return JIT_E_FORMAT;
+	ret->x.size = TPM2_COORD_LEN;
+	ret->y.size = TPM2_COORD_LEN;
 	return JIT_OK;
 }
 
@@ -747,6 +749,9 @@ tpm2_zgen(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
 	TSS2_RC rc;
 	int r;
 
+	memset(&in, 0, sizeof(in));
+	if ((r = tpm2_point_read(epk, &in.point)) != 0)
+		goto out;
 	if ((rc = Esys_Load(c->esys, c->primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 		 ESYS_TR_NONE, priv, pub, &key)) != TSS2_RC_SUCCESS) {
 		key = ESYS_TR_NONE;
@@ -766,11 +771,6 @@ tpm2_zgen(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
 		r = tpm2_error(c->esys, c->device, TPM2_STEP_OTHER, rc, st);
 		goto out;
 	}
-	memset(&in, 0, sizeof(in));
-	in.point.x.size = TPM2_COORD_LEN;
-	memcpy(in.point.x.buffer, epk + 1, TPM2_COORD_LEN);
-	in.point.y.size = TPM2_COORD_LEN;
-	memcpy(in.point.y.buffer, epk + 1 + TPM2_COORD_LEN, TPM2_COORD_LEN);
 	if ((rc = Esys_ECDH_ZGen(c->esys, key, session, ESYS_TR_NONE,
 		 ESYS_TR_NONE, &in, &out)) != TSS2_RC_SUCCESS) {
 		out = NULL;
@@ -834,16 +834,13 @@ tpm2_device(const char *given, const char **ret, struct hw_status *st)
 
 	if (len == 0 || len > HW_DEVICE_MAX) {
 		hw_status_set(st,
-		    "the TPM device must be a TCTI string of 1 "
-		    "to %d bytes, such as %s",
+		    "the TPM device must be a TCTI string of 1 to %d bytes, such as %s",
 		    HW_DEVICE_MAX, TPM2_DEFAULT_DEVICE);
 		return JIT_E_ARG;
 	}
 	if (!tpm2_tcti_allowed(device, 0)) {
 		hw_status_set(st,
-		    "'%s' is not a TPM device jit-agent uses: "
-		    "give device:/dev/tpmrm0, swtpm:host=H,port=P, "
-		    "mssim:host=H,port=P or tabrmd:",
+		    "'%s' is not a TPM device jit-agent uses: give device:/dev/tpmrm0, swtpm:host=H,port=P, mssim:host=H,port=P or tabrmd:",
 		    device);
 		return JIT_E_ARG;
 	}
@@ -890,6 +887,7 @@ static int
 tpm2_backend_parse(struct json_object *o, TPM2B_PUBLIC *pub,
     TPM2B_PRIVATE *priv, uint8_t epk[TPM2_POINT_LEN], TPM2B_NAME *srk)
 {
+	TPMS_ECC_POINT q;
 	EVP_PKEY *point = NULL;
 	uint8_t *buf = NULL;
 	size_t len, off;
@@ -918,7 +916,7 @@ tpm2_backend_parse(struct json_object *o, TPM2B_PUBLIC *pub,
 	if ((r = jsonx_get_b64_fixed(o, "epk", epk, TPM2_POINT_LEN)) != 0)
 		goto out;
 	/* A point off the curve is refused here, not by the TPM. */
-	if (epk[0] != 0x04 || tpm2_peer_key(epk, &point) != 0) {
+	if (tpm2_point_read(epk, &q) != 0 || tpm2_peer_key(epk, &point) != 0) {
 		r = JIT_E_FORMAT;
 		goto out;
 	}
@@ -963,8 +961,7 @@ tpm2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 		goto out;
 	if ((r = tpm2_public_point(pub, tpm_point)) != 0) {
 		hw_status_set(st,
-		    "the TPM at %s made a key of another kind "
-		    "than asked",
+		    "the TPM at %s made a key of another kind than asked",
 		    device);
 		r = JIT_E_HW;
 		goto out;
@@ -980,8 +977,7 @@ tpm2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 		goto out;
 	if (!secret_equal(kek, check)) {
 		hw_status_set(st,
-		    "the TPM at %s did not reproduce the key it "
-		    "was given: it cannot be used",
+		    "the TPM at %s did not reproduce the key it was given: it cannot be used",
 		    device);
 		r = JIT_E_HW;
 		goto out;
@@ -1033,8 +1029,7 @@ tpm2_derive(const struct hw_token *t, const struct hw_auth *auth,
 	    (r = tpm2_public_point(pub, tpm_point)) != 0) {
 		if (r == JIT_E_FORMAT)
 			hw_status_set(st,
-			    "the token's TPM data is malformed: "
-			    "enroll the token again");
+			    "the token's TPM data is malformed: enroll the token again");
 		goto out;
 	}
 	if (auth->cancel != NULL && *auth->cancel != 0) {

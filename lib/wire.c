@@ -64,6 +64,18 @@ wire_get_u8(struct wire_reader *r, uint8_t *ret)
 }
 
 int
+wire_get_u16(struct wire_reader *r, uint16_t *ret)
+{
+	uint8_t b[2];
+	int rc;
+
+	if ((rc = wire_get_bytes(r, b, sizeof(b))) != 0)
+		return rc;
+	*ret = (uint16_t)(b[0] << 8 | b[1]);
+	return JIT_OK;
+}
+
+int
 wire_get_u32(struct wire_reader *r, uint32_t *ret)
 {
 	uint8_t b[4];
@@ -279,6 +291,14 @@ int
 wire_put_bool(struct wire_writer *w, bool v)
 {
 	return wire_put_u8(w, v ? 1 : 0);
+}
+
+int
+wire_put_u16(struct wire_writer *w, uint16_t v)
+{
+	uint8_t b[2] = { v >> 8, v };
+
+	return wire_put_bytes(w, b, sizeof(b));
 }
 
 int

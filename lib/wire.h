@@ -25,6 +25,7 @@ size_t wire_left(const struct wire_reader *r);
 const uint8_t *wire_cursor(const struct wire_reader *r);
 int wire_peek_u8(const struct wire_reader *r, uint8_t *ret);
 int wire_get_u8(struct wire_reader *r, uint8_t *ret);
+int wire_get_u16(struct wire_reader *r, uint16_t *ret);
 int wire_get_u32(struct wire_reader *r, uint32_t *ret);
 int wire_get_u64(struct wire_reader *r, uint64_t *ret);
 int wire_get_bool(struct wire_reader *r, bool *ret);
@@ -58,6 +59,7 @@ struct wire_writer {
 void wire_writer_init(struct wire_writer *w, size_t max, bool secure);
 void wire_writer_reset(struct wire_writer *w); /* frees, wipes */
 int wire_put_u8(struct wire_writer *w, uint8_t v);
+int wire_put_u16(struct wire_writer *w, uint16_t v);
 int wire_put_u32(struct wire_writer *w, uint32_t v);
 int wire_put_u64(struct wire_writer *w, uint64_t v);
 int wire_put_bool(struct wire_writer *w, bool v);

@@ -144,9 +144,12 @@ cred_open(struct sim_dev *d, const uint8_t rpid_hash[32], const uint8_t *id,
 		d->sec->wrap_key) != 0 ||
 	    plen != sizeof(plain))
 		goto out;
-	if (sc_p256_from_priv(plain + 1, &c->key) != 0)
+	/* flags || the private scalar */
+	wire_reader_init(&r, plain, sizeof(plain));
+	if (wire_get_u8(&r, &c->flags) != 0 ||
+	    wire_left(&r) != CRED_PLAIN_LEN - 1 ||
+	    sc_p256_from_priv(wire_cursor(&r), &c->key) != 0)
 		goto out;
-	c->flags = plain[0];
 	memcpy(c->id, id, CRED_ID_LEN);
 	ok = true;
 out:
@@ -211,8 +214,7 @@ attested_data(const struct sim_dev *d, const struct cred *c, uint8_t **ret,
 	wire_writer_init(&w, AUTHDATA_MAX, false);
 	if (cb_serialize(cose, enc, sizeof(enc), &enclen) != CTAP2_OK ||
 	    wire_put_bytes(&w, d->aaguid, SIM_AAGUID_LEN) != 0 ||
-	    wire_put_u8(&w, (uint8_t)(CRED_ID_LEN >> 8)) != 0 ||
-	    wire_put_u8(&w, (uint8_t)(CRED_ID_LEN & 0xff)) != 0 ||
+	    wire_put_u16(&w, CRED_ID_LEN) != 0 ||
 	    wire_put_bytes(&w, c->id, CRED_ID_LEN) != 0 ||
 	    wire_put_bytes(&w, enc, enclen) != 0 ||
 	    wire_writer_take(&w, ret, ret_len) != 0)

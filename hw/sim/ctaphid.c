@@ -9,6 +9,9 @@
 #include "sim.h"
 #include "wire.h"
 
+/* BCNT, the length of a message, is a u16 on the wire. */
+_Static_assert(SIM_MSG_MAX <= UINT16_MAX, "a CTAPHID message fits a u16");
+
 /* One report, its header read. */
 struct hid_pkt {
 	uint32_t cid;
@@ -47,7 +50,8 @@ ctaphid_free(struct ctaphid *h)
 static int
 parse_pkt(const uint8_t pkt[CTAPHID_REPORT_LEN], struct hid_pkt *p)
 {
-	uint8_t b, hi, lo;
+	uint16_t bcnt;
+	uint8_t b;
 
 	memset(p, 0, sizeof(*p));
 	wire_reader_init(&p->r, pkt, CTAPHID_REPORT_LEN);
@@ -59,9 +63,9 @@ parse_pkt(const uint8_t pkt[CTAPHID_REPORT_LEN], struct hid_pkt *p)
 	}
 	p->init = true;
 	p->cmd = b;
-	if (wire_get_u8(&p->r, &hi) != 0 || wire_get_u8(&p->r, &lo) != 0)
+	if (wire_get_u16(&p->r, &bcnt) != 0)
 		return JIT_E_FORMAT;
-	p->bcnt = (size_t)hi << 8 | lo;
+	p->bcnt = bcnt;
 	return JIT_OK;
 }
 
@@ -96,8 +100,7 @@ send_msg(struct sim_dev *d, uint32_t cid, uint8_t cmd, const uint8_t *data,
 	wire_writer_init(&w, CTAPHID_REPORT_LEN, false);
 	n = len < CTAPHID_INIT_DATA_LEN ? len : CTAPHID_INIT_DATA_LEN;
 	if (wire_put_u32(&w, cid) != 0 || wire_put_u8(&w, cmd) != 0 ||
-	    wire_put_u8(&w, (uint8_t)(len >> 8)) != 0 ||
-	    wire_put_u8(&w, (uint8_t)(len & 0xff)) != 0 ||
+	    wire_put_u16(&w, (uint16_t)len) != 0 ||
 	    wire_put_bytes(&w, data, n) != 0)
 		goto out;
 	emit(d, &w);

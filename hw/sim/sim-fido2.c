@@ -23,6 +23,7 @@
 #include "err.h"
 #include "fsutil.h"
 #include "sim.h"
+#include "wire.h"
 
 /* Later clients wait in the backlog, as for a HID device. */
 #define LISTEN_BACKLOG 8
@@ -43,24 +44,21 @@ struct server {
 static void
 usage(FILE *f)
 {
-	fputs("usage: jit-sim-fido2 --socket PATH [--state FILE]\n"
-	      "           [--touch approve|deny|timeout|delay=MS|ask]\n"
-	      "           [--pin-fd N] [--aaguid HEX] [--daemon]"
-	      " [--pid-file FILE]\n"
-	      "           [--verbose]\n"
-	      "A software CTAP 2.1 authenticator for tests: raw 64-byte CTAPHID"
-	      " reports\n"
-	      "over a Unix stream socket.  Never use it for real secrets.\n"
-	      "  --pin-fd N   read the PIN set at first start from descriptor N"
-	      "\n"
-	      "  --pin PIN    the same from argv (tests only: visible to ps)\n"
-	      "  --daemon     detach once listening (default: stay in the"
-	      " foreground;\n"
-	      "               --foreground is accepted and changes nothing)\n"
-	      "Environment: " SIM_TOUCH_FILE_ENV " (touch mode re-read before"
-	      " each touch),\n"
-	      "             " SIM_TOUCH_TIMEOUT_ENV " (wait of --touch timeout,"
-	      " default 3000)\n",
+	fputs(
+	    "usage: jit-sim-fido2 --socket PATH [--state FILE]\n"
+	    "           [--touch approve|deny|timeout|delay=MS|ask]\n"
+	    "           [--pin-fd N] [--aaguid HEX] [--daemon] [--pid-file FILE]\n"
+	    "           [--verbose]\n"
+	    "A software CTAP 2.1 authenticator for tests: raw 64-byte CTAPHID reports\n"
+	    "over a Unix stream socket.  Never use it for real secrets.\n"
+	    "  --pin-fd N   read the PIN set at first start from descriptor N\n"
+	    "  --pin PIN    the same from argv (tests only: visible to ps)\n"
+	    "  --daemon     detach once listening (default: stay in the foreground;\n"
+	    "               --foreground is accepted and changes nothing)\n"
+	    "Environment: " SIM_TOUCH_FILE_ENV
+	    " (touch mode re-read before each touch),\n"
+	    "             " SIM_TOUCH_TIMEOUT_ENV
+	    " (wait of --touch timeout, default 3000)\n",
 	    f);
 }
 
@@ -302,10 +300,12 @@ std_fds_open(void)
 static int
 read_pin_fd(const char *arg, uint8_t *buf, size_t cap, size_t *ret_len)
 {
+	struct wire_reader r;
 	char *end = NULL;
 	long fd;
 	size_t len = 0;
 	ssize_t n;
+	uint8_t c;
 
 	errno = 0;
 	fd = strtol(arg, &end, 10);
@@ -327,11 +327,10 @@ read_pin_fd(const char *arg, uint8_t *buf, size_t cap, size_t *ret_len)
 		close((int)fd);
 	else
 		null_fd((int)fd); /* 0-2 stay taken: no socket there */
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] == '\n' || buf[i] == '\r') {
-			len = i;
-			break;
-		}
+	/* The PIN is the first line, without its CR or LF. */
+	wire_reader_init(&r, buf, len);
+	for (len = 0; wire_get_u8(&r, &c) == 0 && c != '\n' && c != '\r';)
+		len++;
 	*ret_len = len;
 	return JIT_OK;
 }
@@ -438,9 +437,7 @@ main(int argc, char **argv)
 		case 't':
 			if (sim_touch_parse(optarg, &cfg.touch) != 0) {
 				fprintf(stderr,
-				    "jit-sim-fido2: --touch takes "
-				    "approve, deny, timeout, delay=MS or "
-				    "ask\n");
+				    "jit-sim-fido2: --touch takes approve, deny, timeout, delay=MS or ask\n");
 				goto out_usage;
 			}
 			break;
@@ -461,8 +458,7 @@ main(int argc, char **argv)
 		case 'a':
 			if (parse_aaguid(optarg, aaguid) != 0) {
 				fprintf(stderr,
-				    "jit-sim-fido2: --aaguid takes "
-				    "32 hex digits\n");
+				    "jit-sim-fido2: --aaguid takes 32 hex digits\n");
 				goto out_usage;
 			}
 			cfg.aaguid = aaguid;
@@ -483,8 +479,8 @@ main(int argc, char **argv)
 		goto out_usage;
 	}
 	if (cfg.touch.mode == SIM_TOUCH_ASK && daemon_mode) {
-		fputs("jit-sim-fido2: --touch ask needs a terminal: no "
-		      "--daemon\n",
+		fputs(
+		    "jit-sim-fido2: --touch ask needs a terminal: no --daemon\n",
 		    stderr);
 		goto out_usage;
 	}
@@ -542,8 +538,7 @@ main(int argc, char **argv)
 			if (fs_write_atomic(pid_file, line, (size_t)n, 0644) !=
 			    0) {
 				fprintf(stderr,
-				    "jit-sim-fido2: cannot write "
-				    "%s\n",
+				    "jit-sim-fido2: cannot write %s\n",
 				    pid_file);
 				goto out;
 			}

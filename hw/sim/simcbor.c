@@ -128,6 +128,7 @@ static uint8_t
 prescan_item(struct wire_reader *r, int depth)
 {
 	uint8_t ib, major, ai, b8;
+	uint16_t b16;
 	uint32_t b32;
 	uint64_t arg = 0;
 	uint8_t st;
@@ -143,12 +144,9 @@ prescan_item(struct wire_reader *r, int depth)
 			return CTAP2_ERR_INVALID_CBOR;
 		arg = b8;
 	} else if (ai == 25) {
-		if (wire_get_u8(r, &b8) != 0)
+		if (wire_get_u16(r, &b16) != 0)
 			return CTAP2_ERR_INVALID_CBOR;
-		arg = (uint64_t)b8 << 8;
-		if (wire_get_u8(r, &b8) != 0)
-			return CTAP2_ERR_INVALID_CBOR;
-		arg |= b8;
+		arg = b16;
 	} else if (ai == 26) {
 		if (wire_get_u32(r, &b32) != 0)
 			return CTAP2_ERR_INVALID_CBOR;

@@ -13,6 +13,7 @@
 #include "fsutil.h"
 #include "jsonx.h"
 #include "sim.h"
+#include "wire.h"
 
 /*
  * The state file is this simulator's "secure element": it holds the master
@@ -191,11 +192,10 @@ sim_state_save(struct sim_dev *d)
 	n = snprintf(buf, SIM_STATE_MAX,
 	    "{\n"
 	    "  \"version\": %d,\n"
-	    "  \"note\": \"jit-sim-fido2 secure element: secret, tests "
-	    "only\",\n"
+	    "  \"note\": \"jit-sim-fido2 secure element: secret, tests only\",\n"
 	    "  \"master_secret\": \"%s\",\n"
 	    "  \"aaguid\": \"%s\",\n"
-	    "%s"
+	    "%s" /* the pin_hash line, if any */
 	    "  \"pin_retries\": %u,\n"
 	    "  \"sign_count\": %lu\n"
 	    "}\n",
@@ -220,10 +220,13 @@ out:
 static size_t
 codepoints(const uint8_t *p, size_t n)
 {
+	struct wire_reader r;
 	size_t count = 0;
+	uint8_t b;
 
-	for (size_t i = 0; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
+	wire_reader_init(&r, p, n);
+	while (wire_get_u8(&r, &b) == 0)
+		if ((b & 0xc0) != 0x80)
 			count++;
 	return count;
 }

@@ -11,11 +11,11 @@
 #include "err.h"
 #include "fsutil.h"
 #include "sim.h"
+#include "wire.h"
 
 #define TOUCH_FILE_MAX 128
 #define TOUCH_PROMPT \
-	"touch requested: press Enter to touch, or type n then Enter to " \
-	"deny\n"
+	"touch requested: press Enter to touch, or type n then Enter to deny\n"
 
 int
 sim_touch_parse(const char *s, struct sim_touch *ret)
@@ -50,14 +50,47 @@ sim_touch_parse(const char *s, struct sim_touch *ret)
 	return JIT_OK;
 }
 
+/* Skip the bytes that are (or are not) white space; return how many. */
+static size_t
+skip_space(struct wire_reader *r, bool space)
+{
+	size_t n = 0;
+	uint8_t c;
+
+	while (wire_peek_u8(r, &c) == 0 && c != '\0' &&
+	    (isspace(c) != 0) == space && wire_skip(r, 1) == 0)
+		n++;
+	return n;
+}
+
+/* The one word of a control file, white space around it allowed. */
+static int
+touch_word(const char *buf, size_t len, char word[TOUCH_FILE_MAX + 1])
+{
+	struct wire_reader r;
+	size_t lead, n;
+
+	wire_reader_init(&r, buf, len);
+	lead = skip_space(&r, true);
+	n = skip_space(&r, false);
+	(void)skip_space(&r, true);
+	if (wire_end(&r) != 0 || n > TOUCH_FILE_MAX)
+		return JIT_E_FORMAT;
+	wire_reader_init(&r, buf, len);
+	if (wire_skip(&r, lead) != 0 || wire_get_bytes(&r, word, n) != 0)
+		return JIT_E_FORMAT;
+	word[n] = '\0';
+	return JIT_OK;
+}
+
 /* The mode for this touch: the control file named by JIT_SIM_TOUCH_FILE
  * if it holds a valid mode, else the command line's. */
 static void
 touch_current(struct sim_dev *d, struct sim_touch *t)
 {
 	const char *path = getenv(SIM_TOUCH_FILE_ENV);
-	char *buf = NULL;
-	size_t len = 0, start = 0;
+	char *buf = NULL, word[TOUCH_FILE_MAX + 1];
+	size_t len = 0;
 
 	*t = d->touch;
 	if (path == NULL || *path == '\0')
@@ -66,11 +99,7 @@ touch_current(struct sim_dev *d, struct sim_touch *t)
 		sim_debug(d, "touch: cannot read the control file");
 		return;
 	}
-	while (len > 0 && isspace((unsigned char)buf[len - 1]))
-		buf[--len] = '\0';
-	while (start < len && isspace((unsigned char)buf[start]))
-		start++;
-	if (sim_touch_parse(&buf[start], t) != 0) {
+	if (touch_word(buf, len, word) != 0 || sim_touch_parse(word, t) != 0) {
 		sim_debug(d, "touch: the control file holds no valid mode");
 		*t = d->touch;
 	}
@@ -120,8 +149,10 @@ write_all(int fd, const char *s)
 static uint8_t
 ask(struct sim_dev *d)
 {
+	struct wire_reader line;
 	char buf[64];
 	int tty, in, first = -1;
+	uint8_t c;
 	uint64_t deadline = sim_now_ms() + SIM_TOUCH_ASK_TIMEOUT_MS, now;
 	uint8_t st = CTAP2_ERR_USER_ACTION_TIMEOUT;
 	ssize_t n;
@@ -149,15 +180,16 @@ ask(struct sim_dev *d)
 			st = CTAP2_ERR_OPERATION_DENIED;
 			goto out;
 		}
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] == '\n') {
+		wire_reader_init(&line, buf, (size_t)n);
+		while (wire_get_u8(&line, &c) == 0) {
+			if (c == '\n') {
 				st = first == 'n' || first == 'N' ?
 				    CTAP2_ERR_OPERATION_DENIED :
 				    CTAP2_OK;
 				goto out;
 			}
-			if (first < 0 && !isspace((unsigned char)buf[i]))
-				first = (unsigned char)buf[i];
+			if (first < 0 && !isspace(c))
+				first = c;
 		}
 	}
 out:

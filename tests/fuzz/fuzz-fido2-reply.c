@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "fido2-io.h"
+#include "fido2.h"
 #include "hw.h"
 #include "jsonx.h"
 #include "log.h"

@@ -22,6 +22,7 @@
 #include "assert.h"
 #include "err.h"
 #include "fido2-io.h"
+#include "fido2.h"
 #include "hw.h"
 #include "jsonx.h"
 #include "log.h"

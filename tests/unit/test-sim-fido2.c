@@ -1687,6 +1687,20 @@ SIM_TEST(touch)
 	fputs("approve\n", f);
 	fclose(f);
 	ASSERT(hid_mc(d, cid, NULL) == CTAP2_OK);
+	/* white space around the word is allowed */
+	ASSERT((f = fopen(path, "w")) != NULL);
+	fputs(" \tdeny \r\n", f);
+	fclose(f);
+	ASSERT(hid_mc(d, cid, NULL) == CTAP2_ERR_OPERATION_DENIED);
+	/* two words, or a NUL in the word, are no mode: argv's stands */
+	ASSERT((f = fopen(path, "w")) != NULL);
+	fputs("deny deny\n", f);
+	fclose(f);
+	ASSERT(hid_mc(d, cid, NULL) == CTAP2_OK);
+	ASSERT((f = fopen(path, "w")) != NULL);
+	fwrite("deny\0x\n", 1, 7, f);
+	fclose(f);
+	ASSERT(hid_mc(d, cid, NULL) == CTAP2_OK);
 	unlink(path);
 	ASSERT(hid_mc(d, cid, NULL) == CTAP2_OK); /* no file: argv */
 }

@@ -13,6 +13,7 @@
 TEST(getters_refuse_short_input)
 {
 	uint8_t buf[16], u8 = 0, out[16];
+	uint16_t u16 = 0;
 	uint32_t u32 = 0;
 	uint64_t u64 = 0;
 	bool b = false;
@@ -32,6 +33,11 @@ TEST(getters_refuse_short_input)
 				ASSERT_ERR(wire_get_u8(&r, &u8), JIT_E_FORMAT);
 				ASSERT_ERR(wire_peek_u8(&r, &u8), JIT_E_FORMAT);
 				ASSERT_ERR(wire_get_bool(&r, &b), JIT_E_FORMAT);
+				ASSERT_EQ_UINT(r.off, lead);
+			}
+			if (have < 2) {
+				ASSERT_ERR(
+				    wire_get_u16(&r, &u16), JIT_E_FORMAT);
 				ASSERT_EQ_UINT(r.off, lead);
 			}
 			if (have < 4) {
@@ -218,10 +224,14 @@ TEST(integers_big_endian)
 		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
 		0x00, 0x00, 0x00, 0x00,
 		0x7f, 0x01,
+		0x01, 0x02,
+		0xff, 0xfe,
+		0x00, 0x00,
 	};
 	/* clang-format on */
 	struct wire_writer w;
 	struct wire_reader r;
+	uint16_t u16;
 	uint32_t u32;
 	uint64_t u64;
 	uint8_t u8;
@@ -235,6 +245,9 @@ TEST(integers_big_endian)
 	ASSERT_OK(wire_put_u32(&w, 0));
 	ASSERT_OK(wire_put_u8(&w, 0x7f));
 	ASSERT_OK(wire_put_bool(&w, true));
+	ASSERT_OK(wire_put_u16(&w, 0x0102));
+	ASSERT_OK(wire_put_u16(&w, UINT16_MAX - 1));
+	ASSERT_OK(wire_put_u16(&w, 0));
 	ASSERT_EQ_UINT(w.len, sizeof(want));
 	ASSERT_EQ_MEM(w.d, want, sizeof(want));
 
@@ -256,6 +269,12 @@ TEST(integers_big_endian)
 	ASSERT_EQ_UINT(u8, 0x7f);
 	ASSERT_OK(wire_get_bool(&r, &b));
 	ASSERT(b);
+	ASSERT_OK(wire_get_u16(&r, &u16));
+	ASSERT_EQ_UINT(u16, 0x0102);
+	ASSERT_OK(wire_get_u16(&r, &u16));
+	ASSERT_EQ_UINT(u16, UINT16_MAX - 1);
+	ASSERT_OK(wire_get_u16(&r, &u16));
+	ASSERT_EQ_UINT(u16, 0);
 	ASSERT_OK(wire_end(&r));
 	wire_writer_reset(&w);
 }
@@ -315,6 +334,7 @@ TEST(writer_cap)
 	ASSERT_OK(wire_put_string(&w, NULL, 0)); /* exactly at the cap */
 	ASSERT_EQ_UINT(w.len, 8);
 	ASSERT_ERR(wire_put_u8(&w, 0), JIT_E_LIMIT);
+	ASSERT_ERR(wire_put_u16(&w, 0), JIT_E_LIMIT);
 	ASSERT_ERR(wire_put_bool(&w, true), JIT_E_LIMIT);
 	ASSERT_ERR(wire_put_cstring(&w, ""), JIT_E_LIMIT);
 	ASSERT_EQ_UINT(w.len, 8);
@@ -330,7 +350,10 @@ TEST(writer_cap)
 	wire_writer_init(&w, 3, true);
 	ASSERT_ERR(wire_put_u32(&w, 1), JIT_E_LIMIT);
 	ASSERT_EQ_UINT(w.len, 0);
-	ASSERT_OK(wire_put_bytes(&w, "abc", 3));
+	ASSERT_OK(wire_put_bytes(&w, "ab", 2));
+	ASSERT_ERR(wire_put_u16(&w, 1), JIT_E_LIMIT);
+	ASSERT_EQ_UINT(w.len, 2);
+	ASSERT_OK(wire_put_u8(&w, 'c'));
 	ASSERT_ERR(wire_put_u8(&w, 1), JIT_E_LIMIT);
 	wire_writer_reset(&w);
 }
