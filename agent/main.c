@@ -310,7 +310,8 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 }
 	};
-	struct agent ag;
+	/* Static: one agent per process, and off main's stack. */
+	static struct agent ag;
 	const char *sock = NULL, *datadir = NULL;
 	char msg[1024], *path = NULL, err[512], why[FS_WHY_MAX];
 	int ch, r, foreground = 0, debug = 0, parent_fd = -1, status = 1;
