@@ -253,19 +253,6 @@ conf_profile(const struct conf *c, const char *name)
 	return NULL;
 }
 
-bool
-conf_exe_allowed(const struct conf_profile *p, const char *exe)
-{
-	size_t i;
-
-	if (p == NULL || p->nallowed_exes == 0)
-		return true;
-	for (i = 0; i < p->nallowed_exes; i++)
-		if (strcmp(p->allowed_exes[i], exe) == 0)
-			return true;
-	return false;
-}
-
 int
 conf_default_path(const char *given, char **ret)
 {
@@ -667,7 +654,7 @@ new_profile(struct parse_ctx *x, const char *name)
 	char e[96];
 
 	esc(name, e, sizeof(e));
-	if (!store_valid_name(name))
+	if (!policy_name_ok(name))
 		return perr(x,
 		    "[profile %s]: a profile name is 1 to %d letters, digits, '_', '.' or '-'",
 		    e, PROFILE_NAME_MAX);

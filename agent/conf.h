@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "policy.h"
 
 /*
  * Named "conf" because the build's generated config.h (JIT_VERSION) owns
@@ -25,7 +25,7 @@
 #define CONF_TIMEOUT_DEFAULT_S 30
 #define CONF_TIMEOUT_MAX_S 600
 #define CONF_TTL_DEFAULT_S 3600
-#define PROFILE_NAME_MAX CRED_NAME_MAX
+#define PROFILE_NAME_MAX POLICY_NAME_MAX
 
 /* A command as words: never run through a shell. */
 struct conf_argv {
@@ -89,8 +89,6 @@ void conf_free(struct conf *c);
 const struct conf_profile *conf_profile(const struct conf *c, const char *name);
 /* Is kind one of secret, env, ssh-cert, aws, kube, docker, git? */
 bool conf_kind_valid(const char *kind);
-/* Is exe one the profile lets use its credentials (empty list: any)? */
-bool conf_exe_allowed(const struct conf_profile *p, const char *exe);
 
 /*
  * Split a value into words with the rules of jit-agent.conf(5): blanks

@@ -5,6 +5,11 @@
 #include <string.h>
 
 #include "agent.h"
+#include "dispatch.h"
+#include "events.h"
+#include "policy.h"
+#include "reply.h"
+#include "ssh-agent.h"
 #include "config.h"
 #include "err.h"
 #include "ext.h"
@@ -38,61 +43,32 @@ static const struct {
 };
 #define NEXTS (sizeof(exts) / sizeof(exts[0]))
 
-int
-reply_ext_ok(
-    struct conn *c, struct json_object *result, const struct secret *payload)
+/* What comes through ssh (a forwarded agent) signs, nothing more; a
+ * locked agent answers status alone (policy.c). */
+static bool
+verb_refused(struct agent *ag, struct request *rq, const char *verb)
 {
-	struct wire_writer w;
-	const char *s;
+	struct json_object *ev;
+	char host[SSH_FP_LEN];
+	bool forwarded = ssh_forwarded(rq, host);
 	int r;
 
-	/* Secure: a payload (credential values) passes through it. */
-	wire_writer_init(&w, AGENT_FRAME_MAX, true);
-	s = json_object_to_json_string_ext(
-	    result, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	if ((r = wire_put_u8(&w, SSH_AGENT_SUCCESS)) != 0 ||
-	    (r = wire_put_cstring(&w, s)) != 0 ||
-	    (payload != NULL &&
-		(r = wire_put_string(
-		     &w, secret_ptr(payload), secret_len(payload))) != 0)) {
-		wire_writer_reset(&w);
-		return r;
+	if ((r = policy_verb_allowed(verb, forwarded, ag->locked)) == JIT_OK)
+		return false;
+	if (r == JIT_E_AGENT_LOCKED) {
+		reply_ext_err(rq->conn, r, -1, NULL);
+		return true;
 	}
-	conn_send(c, &w);
-	return JIT_OK;
-}
-
-void
-reply_ext_err(struct conn *c, int err, int retries, const char *fmt, ...)
-{
-	struct json_object *o;
-	struct wire_writer w;
-	char msg[512];
-	va_list ap;
-
-	if (fmt != NULL) {
-		va_start(ap, fmt);
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-		va_end(ap);
-	} else
-		snprintf(msg, sizeof(msg), "%s", jit_strerror(err));
-	log_info("request failed: %s", msg);
-	wire_writer_init(&w, AGENT_FRAME_MAX, false);
-	if ((o = json_object_new_object()) == NULL ||
-	    jsonx_add_int(o, "error", err) != 0 ||
-	    jsonx_add_str(o, "code", jit_errname(err)) != 0 ||
-	    jsonx_add_str(o, "message", msg) != 0 ||
-	    (retries >= 0 && jsonx_add_int(o, "retries", retries) != 0) ||
-	    wire_put_u8(&w, SSH_AGENT_EXTENSION_FAILURE) != 0 ||
-	    wire_put_cstring(&w,
-		json_object_to_json_string_ext(o,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) !=
-		0) {
-		wire_writer_reset(&w);
-		conn_reply_type(c, SSH_AGENT_EXTENSION_FAILURE);
-	} else
-		conn_send(c, &w);
-	json_object_put(o);
+	if ((ev = event_new("deny")) != NULL) {
+		event_str(ev, "verb", verb);
+		event_str(ev, "why", "jitctl verb over a forwarded connection");
+		event_str(ev, "host_key", host[0] != '\0' ? host : NULL);
+		event_peer(ev, rq->peer);
+	}
+	(void)event_emit(ag, ev);
+	reply_ext_err(rq->conn, r, -1,
+	    "%s: forwarded connections may not use jitctl verbs", verb);
+	return true;
 }
 
 static int
@@ -161,16 +137,7 @@ extension(struct agent *ag, struct request *rq)
 		free(name);
 		return JIT_OK;
 	}
-	/* What comes through ssh (a forwarded agent) signs, nothing more. */
-	if (ssh_refuse_remote(ag, rq, exts[i].verb)) {
-		free(name);
-		return JIT_OK;
-	}
-	/* Locked with ssh-add -x: status says so, nothing else answers
-	 * (but hello, which every jitctl sends first). */
-	if (ag->locked && strcmp(exts[i].verb, "status") != 0 &&
-	    strcmp(exts[i].verb, "hello") != 0) {
-		reply_ext_err(rq->conn, JIT_E_AGENT_LOCKED, -1, NULL);
+	if (verb_refused(ag, rq, exts[i].verb)) {
 		free(name);
 		return JIT_OK;
 	}

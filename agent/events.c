@@ -96,15 +96,6 @@ event_refusal(const struct agent *ag, int r, char *out, size_t outlen)
 		    jit_strerror(r));
 }
 
-void
-event_refuse(struct agent *ag, struct conn *c, int r)
-{
-	char msg[256];
-
-	event_refusal(ag, r, msg, sizeof(msg));
-	reply_ext_err(c, r, -1, "%s", msg);
-}
-
 static void
 on_seal_timer(uv_timer_t *t)
 {

@@ -20,15 +20,13 @@ void event_int(struct json_object *ev, const char *key, int64_t val);
  * Append ev to the audit log, log it, and release ev.  JIT_OK, or the
  * error when the line is not in the log (ev NULL: it could not be made).
  * The audit fails closed: whatever serves or opens something emits its
- * event first and refuses on an error (event_refuse words the reply);
+ * event first and refuses on an error (reply_audit_refused words the reply);
  * only what takes something away (lock, expire, deny) goes on regardless.
  */
 int event_emit(struct agent *ag, struct json_object *ev);
 /* "the audit log cannot be written (no space left on the device): nothing
  * is served unaudited", for the error event_emit returned. */
 void event_refusal(const struct agent *ag, int r, char *out, size_t outlen);
-/* Reply to an extension request with that sentence. */
-void event_refuse(struct agent *ag, struct conn *c, int r);
 
 /* The sealing timer: a seal at the end of each epoch (lib/audit.c). */
 void events_seal_start(struct agent *ag);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "revoke.h"
 #include "secret.h"
+#include "serve.h"
 #include "ssh-agent.h"
 #include "store.h"
 #include "vault.h"
@@ -81,7 +82,7 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 	if ((r = jsonx_opt_bool(args, "replace", &a.replace)) != 0 &&
 	    r != JIT_E_NOENT)
 		return r;
-	if (!store_valid_name(a.name)) {
+	if (!policy_name_ok(a.name)) {
 		reply_ext_err(rq->conn, JIT_E_ARG, -1,
 		    "a credential name is 1 to %d letters, digits, '_', '.' or '-'",
 		    CRED_NAME_MAX);
@@ -124,7 +125,7 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 	    (old == NULL || a.replace)) {
 		if ((r = audit_add(ag, rq->peer, &a, nfields, old != NULL)) !=
 		    0) {
-			event_refuse(ag, rq->conn, r);
+			reply_audit_refused(ag, rq->conn, r);
 			return JIT_OK;
 		}
 		audited = true;
@@ -149,7 +150,7 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 	if (!audited &&
 	    (r = audit_add(ag, rq->peer, &a, nfields, old != NULL)) != 0) {
 		(void)store_delete_cred(ag->store, a.name);
-		event_refuse(ag, rq->conn, r);
+		reply_audit_refused(ag, rq->conn, r);
 		return JIT_OK;
 	}
 	if ((res = json_object_new_object()) == NULL)
@@ -203,67 +204,6 @@ check_usable(struct agent *ag, struct request *rq, struct cred *c)
 		    c->name);
 		audit_deny(ag, rq->peer, c->name, "locked");
 	}
-	return r;
-}
-
-int
-ext_serve(struct agent *ag, struct conn *conn, const struct peer *p,
-    struct cred *c, const struct secret *fields, const char *field,
-    const char *purpose, const char *command)
-{
-	struct fields_builder b;
-	struct secret *one = NULL;
-	struct json_object *res = NULL, *arr, *ev;
-	struct field f;
-	int r;
-
-	memset(&b, 0, sizeof(b));
-	if (field != NULL) {
-		if ((r = fields_get(fields, field, &f)) != 0) {
-			reply_ext_err(
-			    conn, r, -1, "%s has no field %s", c->name, field);
-			return JIT_OK;
-		}
-		if ((r = fields_begin(&b)) != 0 ||
-		    (r = fields_add(
-			 &b, field, strlen(field), f.val, f.vallen)) != 0 ||
-		    (r = fields_finish(&b, &one)) != 0)
-			goto out;
-	}
-	if ((res = json_object_new_object()) == NULL) {
-		r = JIT_E_NOMEM;
-		goto out;
-	}
-	(void)jsonx_add_str(res, "name", c->name);
-	(void)jsonx_add_str(res, "kind", c->kind);
-	arr = json_object_new_array();
-	for (size_t i = 0; i < c->nfields; i++)
-		if (field == NULL || strcmp(field, c->field_names[i]) == 0)
-			json_object_array_add(
-			    arr, json_object_new_string(c->field_names[i]));
-	json_object_object_add(res, "fields", arr);
-	if (c->slot != NULL)
-		(void)jsonx_add_int(res, "until", c->slot->until_wall);
-	/* Audited before it is served: nothing is served unaudited. */
-	if ((ev = event_new("use")) != NULL) {
-		event_str(ev, "name", c->name);
-		event_str(ev, "purpose", purpose);
-		event_str(ev, "command", command);
-		event_str(ev, "field", field);
-		event_peer(ev, p);
-	}
-	if ((r = event_emit(ag, ev)) != 0) {
-		event_refuse(ag, conn, r);
-		r = JIT_OK;
-		goto out;
-	}
-	if ((r = reply_ext_ok(conn, res, one != NULL ? one : fields)) != 0)
-		goto out;
-	vault_note_use(c, p);
-out:
-	fields_abort(&b);
-	secret_free(one);
-	json_object_put(res);
 	return r;
 }
 
@@ -444,16 +384,11 @@ ext_lock(struct agent *ag, struct request *rq, struct json_object *args,
 		json_object_put(done);
 		return JIT_E_NOMEM;
 	}
-	/* Profiles with revoke_on_lock: the lock kills them upstream too. */
-	if (n == 0)
-		revoke_lock_all(ag, "lock", rq->peer, revoked);
+	/* Everything: the one lock path (lock.c), audited there. */
 	if (n == 0) {
-		while (vault_first(ag->vault) != NULL) {
-			c = vault_first(ag->vault)->cred;
-			json_object_array_add(
-			    done, json_object_new_string(c->name));
-			vault_wipe(ag->vault, c);
-		}
+		(void)agent_lock(
+		    ag, "jitctl lock", true, rq->peer, done, revoked);
+		goto reply;
 	}
 	for (i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(arr, i);
@@ -486,7 +421,8 @@ ext_lock(struct agent *ag, struct request *rq, struct json_object *args,
 		json_object_object_add(ev, "names", json_object_get(done));
 		event_peer(ev, rq->peer);
 	}
-	event_emit(ag, ev);
+	(void)event_emit(ag, ev);
+reply:
 	res = json_object_new_object();
 	json_object_object_add(res, "locked", done);
 	json_object_object_add(res, "revoked", revoked);
@@ -522,7 +458,7 @@ ext_revoke(struct agent *ag, struct request *rq, struct json_object *args,
 		event_peer(ev, rq->peer);
 	}
 	if ((r = event_emit(ag, ev)) != 0) {
-		event_refuse(ag, rq->conn, r);
+		reply_audit_refused(ag, rq->conn, r);
 		free(keep);
 		return JIT_OK;
 	}

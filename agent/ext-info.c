@@ -1,4 +1,4 @@
-/* Verbs that report: status, tokens, audit-head; and the shared helpers. */
+/* Verbs that report: status, tokens, audit-head, hello. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,80 +16,6 @@
 
 /* Credentials per status reply (each ~400 bytes of JSON). */
 #define STATUS_PAGE 256
-
-int
-ext_str_arg(
-    struct json_object *args, const char *key, size_t max, const char **ret)
-{
-	return jsonx_get_str(args, key, max, ret);
-}
-
-int
-ext_duration_arg(
-    struct json_object *args, const char *key, int64_t *ret, int64_t dflt)
-{
-	int r;
-
-	r = jsonx_opt_int(args, key, 1, 366LL * 24 * 3600, ret);
-	if (r == JIT_E_NOENT) {
-		if (dflt <= 0)
-			return JIT_E_FORMAT;
-		*ret = dflt;
-		return JIT_OK;
-	}
-	return r;
-}
-
-void
-ext_reply_hw_err(struct conn *c, int r, const struct hw_status *st)
-{
-	if (st != NULL && st->msg[0] != '\0')
-		reply_ext_err(c, r, st->retries, "%s", st->msg);
-	else
-		reply_ext_err(c, r, st != NULL ? st->retries : -1, NULL);
-}
-
-struct json_object *
-ext_token_json(const struct hw_token *t)
-{
-	struct json_object *o;
-
-	if ((o = json_object_new_object()) == NULL)
-		return NULL;
-	(void)jsonx_add_str(o, "id", t->id);
-	(void)jsonx_add_str(o, "label", t->label);
-	(void)jsonx_add_str(o, "type", t->type);
-	if (t->device != NULL)
-		(void)jsonx_add_str(o, "device", t->device);
-	(void)jsonx_add_bool(o, "simulated", t->simulated);
-	(void)jsonx_add_bool(o, "uv", t->uv);
-	(void)jsonx_add_int(o, "created", t->created);
-	return o;
-}
-
-int
-ext_check_wrappable(struct agent *ag, struct conn *conn)
-{
-	const char *why;
-
-	switch (store_set_state(ag->store, &why)) {
-	case SET_VERIFIED: return JIT_OK;
-	case SET_EMPTY: reply_ext_err(conn, JIT_E_NOTOKEN, -1, NULL); break;
-	case SET_UNVERIFIED:
-		reply_ext_err(conn, JIT_E_UNVERIFIED, -1, NULL);
-		break;
-	case SET_FAILED:
-		reply_ext_err(conn, JIT_E_AUTH, -1,
-		    "nothing is wrapped to the enrolled tokens: %s; unenroll that token (a genuine token approves it) or restore tokens.json",
-		    why);
-		break;
-	case SET_BROKEN:
-		reply_ext_err(conn, JIT_E_AUTH, -1,
-		    "nothing is wrapped to the enrolled tokens: %s", why);
-		break;
-	}
-	return JIT_E_DENIED;
-}
 
 static const char *const set_state_names[] = {
 	[SET_EMPTY] = "empty",

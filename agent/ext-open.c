@@ -11,7 +11,7 @@
 #include "log.h"
 #include "notify.h"
 #include "secret.h"
-#include "ssh-agent.h"
+#include "serve.h"
 #include "store.h"
 #include "tokenset.h"
 #include "vault.h"
@@ -308,7 +308,8 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 			continue;
 		}
 		/* An SSH certificate is listed while unlocked: keep it. */
-		ssh_cred_unlocked(ag, c, j->out[i]);
+		if (ag->unlocked != NULL)
+			ag->unlocked(ag, c, j->out[i]);
 		/* Step-up always/pin: the window opens, no plaintext stays. */
 		if (c->stepup == STEPUP_ALWAYS || c->stepup == STEPUP_PIN) {
 			secret_free(j->out[i]);
@@ -346,7 +347,7 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 			if (c != NULL)
 				vault_wipe(ag->vault, c);
 		}
-		event_refuse(ag, j->hj.conn, r);
+		reply_audit_refused(ag, j->hj.conn, r);
 		json_object_put(ok);
 		json_object_put(failed);
 		json_object_put(res);
@@ -391,7 +392,7 @@ open_done_verify(struct agent *ag, struct open_job *j)
 		event_peer(ev, &j->peer);
 	}
 	if ((r = event_emit(ag, ev)) != 0) {
-		event_refuse(ag, j->hj.conn, r);
+		reply_audit_refused(ag, j->hj.conn, r);
 		return;
 	}
 	res = json_object_new_object();

@@ -804,7 +804,7 @@ ext_request(struct agent *ag, struct request *rq, struct json_object *args,
 		return JIT_OK;
 	if (name == NULL)
 		name = profile;
-	if (!store_valid_name(name)) {
+	if (!policy_name_ok(name)) {
 		reply_ext_err(rq->conn, JIT_E_ARG, -1,
 		    "a credential name is 1 to %d letters, digits, '_', '.' or '-'",
 		    CRED_NAME_MAX);
@@ -869,38 +869,4 @@ fail:
 	issue_job_free(j);
 	free(j);
 	return r;
-}
-
-int
-ext_check_exe(struct agent *ag, struct conn *conn, const struct peer *p,
-    const struct cred *c)
-{
-	const struct conf_profile *prof;
-	struct json_object *ev;
-	char eexe[4 * PEER_EXE_MAX + 256], list[512];
-	size_t i, used = 0;
-
-	if (c->profile == NULL ||
-	    (prof = conf_profile(ag->conf, c->profile)) == NULL ||
-	    prof->nallowed_exes == 0)
-		return JIT_OK;
-	/* Resolved from /proc/PID/exe at accept; an unknown one never is. */
-	if (peer_exe_known(p) && conf_exe_allowed(prof, p->exe))
-		return JIT_OK;
-	list[0] = '\0';
-	for (i = 0; i < prof->nallowed_exes && used < sizeof(list); i++)
-		used += (size_t)snprintf(list + used, sizeof(list) - used,
-		    "%s%s", i > 0 ? ", " : "", prof->allowed_exes[i]);
-	peer_describe(p, eexe, sizeof(eexe));
-	reply_ext_err(conn, JIT_E_PEER, -1,
-	    "%s may be used only by %s (allowed_executables of profile %s), not by %s",
-	    c->name, list, c->profile, eexe);
-	if ((ev = event_new("deny")) != NULL) {
-		event_str(ev, "name", c->name);
-		event_str(ev, "why", "executable not allowed");
-		event_str(ev, "profile", c->profile);
-		event_peer(ev, p);
-	}
-	event_emit(ag, ev);
-	return JIT_E_PEER;
 }

@@ -236,7 +236,7 @@ enroll_done(struct hwjob *hj)
 		goto out;
 	conn_set_job(hj->conn, NULL);
 	if (audit_failed)
-		event_refuse(ag, hj->conn, r);
+		reply_audit_refused(ag, hj->conn, r);
 	else if (r != 0)
 		token_job_reply_err(j, r);
 	else {
@@ -313,7 +313,7 @@ unenroll_done(struct hwjob *hj)
 		goto out;
 	conn_set_job(hj->conn, NULL);
 	if (audit_failed)
-		event_refuse(ag, hj->conn, r);
+		reply_audit_refused(ag, hj->conn, r);
 	else if (r == JIT_E_DENIED)
 		reply_ext_err(hj->conn, r, -1,
 		    "%zu credential(s) open only with %s: enroll a backup token and add them again, or pass --force to delete them",

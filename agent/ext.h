@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 
 #include "agent.h"
+#include "reply.h"
 #include "tokenset.h"
 
 struct secret;
@@ -43,10 +44,6 @@ void ext_reply_hw_err(struct conn *c, int r, const struct hw_status *st);
 int ext_check_exe(struct agent *ag, struct conn *conn, const struct peer *p,
     const struct cred *c);
 
-/* ext-cred.c: answer a get with fields (all, or one), count and audit it. */
-int ext_serve(struct agent *ag, struct conn *c, const struct peer *p,
-    struct cred *cred, const struct secret *fields, const char *field,
-    const char *purpose, const char *command);
 /*
  * What to do with the one credential a get-style open produced, instead of
  * answering a get (ssh-cred.c signs with it): the fields, or NULL and the

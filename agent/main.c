@@ -16,6 +16,7 @@
 #include "agent.h"
 #include "audit.h"
 #include "conf.h"
+#include "dispatch.h"
 #include "config.h"
 #include "duration.h"
 #include "err.h"
@@ -25,6 +26,7 @@
 #include "log.h"
 #include "optcheck.h"
 #include "revoke.h"
+#include "ssh-agent.h"
 #include "store.h"
 #include "vault.h"
 
@@ -145,22 +147,6 @@ socket_path(struct agent *ag, const char *given, char *why, size_t whylen)
 	return JIT_OK;
 }
 
-void
-agent_wipe_all(struct agent *ag, const char *why)
-{
-	struct json_object *ev;
-	size_t n;
-
-	if (ag->vault == NULL)
-		return;
-	n = vault_wipe_all(ag->vault);
-	if ((ev = event_new("lock")) != NULL) {
-		event_str(ev, "why", why);
-		event_int(ev, "count", (int64_t)n);
-	}
-	event_emit(ag, ev);
-}
-
 /* [agent] settings, where the command line did not set them. */
 static void
 apply_conf(struct agent *ag)
@@ -211,8 +197,7 @@ on_signal(uv_signal_t *h, int signum)
 
 	switch (signum) {
 	case SIGUSR1:
-		revoke_lock_all(ag, "SIGUSR1", NULL, NULL);
-		agent_wipe_all(ag, "SIGUSR1");
+		(void)agent_lock(ag, "SIGUSR1", true, NULL, NULL, NULL);
 		break;
 	case SIGHUP:
 		reload_conf(ag);
@@ -221,9 +206,12 @@ on_signal(uv_signal_t *h, int signum)
 		break;
 	default:
 		ag->exiting = true;
-		agent_wipe_all(ag, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+		(void)agent_lock(ag, signum == SIGTERM ? "SIGTERM" : "SIGINT",
+		    false, NULL, NULL, NULL);
 		events_seal_stop(ag);
 		server_stop(ag);
+		/* Keys from ssh-add live only while the socket serves. */
+		ssh_agent_free(ag);
 		uv_close((uv_handle_t *)&ag->sig_term, NULL);
 		uv_close((uv_handle_t *)&ag->sig_int, NULL);
 		uv_close((uv_handle_t *)&ag->sig_usr1, NULL);
@@ -327,6 +315,9 @@ main(int argc, char **argv)
 	 * unless told otherwise, and only the environment tells it. */
 	setenv("TSS2_LOG", "all+none", 0);
 	memset(&ag, 0, sizeof(ag));
+	ag.dispatch = dispatch;
+	ag.conn_state_free = ssh_conn_free;
+	ag.unlocked = ssh_cred_unlocked;
 	ag.window_default_s = AGENT_WINDOW_DEFAULT_S;
 	ag.touch_timeout_ms = AGENT_TOUCH_TIMEOUT_MS;
 	/* No abbreviations (--touch for --touch-timeout), no secrets. */
@@ -511,6 +502,7 @@ fail:
 	else
 		tell_parent(parent_fd, msg);
 	server_stop(&ag);
+	ssh_agent_free(&ag);
 out:
 	/* Let close callbacks run, then leave nothing behind. */
 	vault_free(ag.vault);

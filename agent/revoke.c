@@ -12,6 +12,7 @@
 #include "jsonx.h"
 #include "log.h"
 #include "proc.h"
+#include "reply.h"
 #include "revoke.h"
 #include "store.h"
 #include "vault.h"

@@ -60,7 +60,7 @@ conn_peer(const struct conn *c)
 }
 
 void **
-conn_ssh_state(struct conn *c)
+conn_proto_state(struct conn *c)
 {
 	return &c->ssh;
 }
@@ -177,7 +177,8 @@ conn_close(struct conn *c, const char *why)
 	if (c->cancel != NULL)
 		c->cancel(c->cancel_arg);
 	c->cancel = NULL;
-	ssh_conn_free(c->ssh);
+	if (c->ssh != NULL && c->ag->conn_state_free != NULL)
+		c->ag->conn_state_free(c->ssh);
 	c->ssh = NULL;
 	/* Input may hold a secret (an `add`): wipe it now. */
 	wire_writer_reset(&c->in);
@@ -313,7 +314,7 @@ conn_process(struct conn *c)
 		rq.peer = &c->peer;
 		wire_reader_init(&rq.body, wire_cursor(&hdr), len);
 		(void)wire_get_u8(&rq.body, &rq.type);
-		r = dispatch(c->ag, &rq);
+		r = c->ag->dispatch(c->ag, &rq);
 		/* The request's bytes (maybe a secret) are wiped as consumed. */
 		wire_writer_consume(&c->in, 4 + (size_t)len);
 		if (r == AGENT_DEFERRED)
@@ -592,8 +593,6 @@ server_stop(struct agent *ag)
 
 	while ((c = ag->conns) != NULL)
 		conn_close(c, "agent exiting");
-	/* Keys from ssh-add live only while the socket serves. */
-	ssh_agent_free(ag);
 	if (ag->listener_up && !uv_is_closing((uv_handle_t *)&ag->listener))
 		uv_close((uv_handle_t *)&ag->listener, NULL);
 	/* Only a socket this agent bound is ours to remove. */

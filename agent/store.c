@@ -40,43 +40,6 @@ struct store {
 	size_t nbuckets;
 };
 
-static const char *const stepup_names[] = {
-	[STEPUP_SESSION] = "session",
-	[STEPUP_ALWAYS] = "always",
-	[STEPUP_PIN] = "pin",
-	[STEPUP_CONFIRM] = "confirm",
-};
-
-const char *
-stepup_name(enum stepup s)
-{
-	return stepup_names[s];
-}
-
-int
-stepup_parse(const char *s, enum stepup *ret)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(stepup_names) / sizeof(stepup_names[0]); i++) {
-		if (strcmp(s, stepup_names[i]) == 0) {
-			*ret = (enum stepup)i;
-			return JIT_OK;
-		}
-	}
-	return JIT_E_ARG;
-}
-
-int
-store_valid_name(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n == 0 || n > CRED_NAME_MAX || name[0] == '.' || name[0] == '-')
-		return 0;
-	return fields_valid_name((const uint8_t *)name, n);
-}
-
 static uint64_t
 name_hash(const char *s)
 {
@@ -134,7 +97,7 @@ cred_set_request(struct cred *c, const char *profile, const char *reason,
 	size_t i;
 
 	if (npub > CRED_PUBLIC_MAX ||
-	    (profile != NULL && !store_valid_name(profile)) ||
+	    (profile != NULL && !policy_name_ok(profile)) ||
 	    (reason != NULL && strlen(reason) > CRED_REASON_MAX))
 		return JIT_E_FORMAT;
 	if ((profile != NULL && (c->profile = strdup(profile)) == NULL) ||
@@ -528,7 +491,7 @@ cred_from_json(struct json_object *o, struct cred **ret)
 	r = JIT_E_NOMEM;
 	if ((r = jsonx_get_str(o, "name", CRED_NAME_MAX, &s)) != 0)
 		goto out;
-	if (!store_valid_name(s) || (c->name = strdup(s)) == NULL) {
+	if (!policy_name_ok(s) || (c->name = strdup(s)) == NULL) {
 		r = JIT_E_FORMAT;
 		goto out;
 	}
@@ -644,7 +607,7 @@ store_put_cred(struct store *s, const struct cred_new *a,
 	uint32_t n, i;
 	int r;
 
-	if (!store_valid_name(a->name))
+	if (!policy_name_ok(a->name))
 		return JIT_E_ARG;
 	if (s->ts->n == 0)
 		return JIT_E_NOTOKEN;

@@ -6,25 +6,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent.h"
+#include "conn.h"
+#include "policy.h"
 #include "hw.h"
 #include "seal.h"
 
 #define STORE_TOKENS_MAX 16 /* TOKENSET_MAX */
 #define STORE_CREDS_MAX 100000
 #define STORE_FILE_MAX (1024 * 1024)
-#define CRED_NAME_MAX 64
+#define CRED_NAME_MAX POLICY_NAME_MAX
 #define CRED_KIND_MAX 16
 #define CRED_REASON_MAX 512 /* why it was requested */
 #define CRED_PUBLIC_MAX 8 /* fields kept for the revoke */
 #define CRED_PUBLIC_VALUE_MAX 256
-
-enum stepup {
-	STEPUP_SESSION = 0, /* one unlock opens a window */
-	STEPUP_ALWAYS, /* every use unwraps with the token again */
-	STEPUP_PIN, /* like always, with PIN/UV */
-	STEPUP_CONFIRM, /* every use asks the person (askpass) */
-};
 
 struct cred_wrap {
 	char token_id[HW_ID_LEN + 1];
@@ -132,7 +126,6 @@ int store_drop_wraps(struct store *s, const char *token_id, bool force,
 size_t store_ncreds(const struct store *s);
 struct cred *store_cred_at(const struct store *s, size_t i);
 struct cred *store_cred(const struct store *s, const char *name);
-int store_valid_name(const char *name);
 
 struct cred_new {
 	const char *name;
@@ -160,8 +153,5 @@ int cred_sealed_open(const struct cred_sealed *cs, const char *token_id,
     const struct secret *identity_sk, const uint8_t recipient[32],
     struct secret **ret_fields);
 bool cred_wrapped_to(const struct cred *c, const char *token_id);
-
-const char *stepup_name(enum stepup s);
-int stepup_parse(const char *s, enum stepup *ret);
 
 #endif

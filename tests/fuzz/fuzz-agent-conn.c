@@ -23,6 +23,7 @@
 
 #include "agent.h"
 #include "audit.h"
+#include "dispatch.h"
 #include "err.h"
 #include "events.h"
 #include "fields.h"
@@ -30,6 +31,7 @@
 #include "hwq.h"
 #include "log.h"
 #include "secret.h"
+#include "ssh-agent.h"
 #include "store.h"
 #include "tokenset.h"
 #include "vault.h"
@@ -180,27 +182,6 @@ reply_fits(uint8_t req, uint8_t rep)
 
 /* ---- the agent under test ---- */
 
-/*
- * main.c defines agent_wipe_all(), which the verbs call (lock, ssh-add -x),
- * and main.c is not linked here.  This stand-in does what main.c's does;
- * it is weak so that it steps aside once the function moves into a file
- * of its own in agent/ (the seam asked for in the report).
- */
-void __attribute__((weak)) agent_wipe_all(struct agent *ag, const char *why)
-{
-	struct json_object *ev;
-	size_t n;
-
-	if (ag->vault == NULL)
-		return;
-	n = vault_wipe_all(ag->vault);
-	if ((ev = event_new("lock")) != NULL) {
-		event_str(ev, "why", why);
-		event_int(ev, "count", (int64_t)n);
-	}
-	event_emit(ag, ev);
-}
-
 struct harness {
 	char dir[128];
 	uv_loop_t loop;
@@ -296,6 +277,9 @@ agent_up(struct harness *h)
 	ag->uid = geteuid();
 	ag->window_default_s = AGENT_WINDOW_DEFAULT_S;
 	ag->touch_timeout_ms = 1000;
+	ag->dispatch = dispatch;
+	ag->conn_state_free = ssh_conn_free;
+	ag->unlocked = ssh_cred_unlocked;
 	CHECK((ag->data_dir = strdup(h->dir)) != NULL);
 	CHECK(asprintf(&ag->sock_path, "%s/agent.sock", h->dir) > 0);
 	CHECK(asprintf(&audit_path, "%s/audit.log", h->dir) > 0);
@@ -348,8 +332,10 @@ agent_down(struct harness *h)
 		agent_stop(ag);
 	else {
 		/* What main.c does today ... */
-		agent_wipe_all(ag, "fuzz input done");
+		(void)agent_lock(
+		    ag, "fuzz input done", false, NULL, NULL, NULL);
 		server_stop(ag);
+		ssh_agent_free(ag);
 		vault_free(ag->vault);
 		ag->vault = NULL;
 		uv_run(&h->loop, UV_RUN_NOWAIT);

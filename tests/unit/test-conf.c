@@ -7,6 +7,8 @@
 
 #include "assert.h"
 #include "conf.h"
+#include "conn.h"
+#include "policy.h"
 #include "err.h"
 
 static char dir[] = "/tmp/jit-test-conf-XXXXXX";
@@ -33,6 +35,18 @@ split(const char *s, char *out, size_t outlen)
 		r = JIT_E_INTERNAL; /* must stay NULL-terminated */
 	conf_argv_free(&a);
 	return r;
+}
+
+/* The profile's allowed_executables, as policy.c applies them. */
+static bool
+exe_allowed(const struct conf_profile *p, const char *exe)
+{
+	struct peer peer;
+
+	memset(&peer, 0, sizeof(peer));
+	snprintf(peer.exe, sizeof(peer.exe), "%s", exe);
+	return policy_exe_allowed(
+	    (const char *const *)p->allowed_exes, p->nallowed_exes, &peer);
 }
 
 TEST(argv_words)
@@ -149,12 +163,13 @@ TEST(good_file)
 	ASSERT_EQ_INT(p->max_ttl_s, 7200);
 	ASSERT_EQ_INT(p->default_ttl_s, 3600);
 	ASSERT_EQ_INT(p->timeout_s, CONF_TIMEOUT_DEFAULT_S);
-	ASSERT(conf_exe_allowed(p, "/usr/bin/psql"));
-	ASSERT(!conf_exe_allowed(p, "/usr/bin/python3"));
+	ASSERT(exe_allowed(p, "/usr/bin/psql"));
+	ASSERT(!exe_allowed(p, "/usr/bin/python3"));
+	ASSERT(!exe_allowed(p, "?")); /* an unresolved executable never is */
 	ASSERT((p = conf_profile(c, "tok")) != NULL);
 	ASSERT_EQ_STR(p->kind, "secret");
 	ASSERT_EQ_UINT(p->issuer.n, 2);
-	ASSERT(conf_exe_allowed(p, "/anything"));
+	ASSERT(exe_allowed(p, "/anything"));
 	ASSERT(conf_profile(c, "nope") == NULL);
 	conf_free(c);
 }

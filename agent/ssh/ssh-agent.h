@@ -64,8 +64,16 @@ struct ssh_conn {
 	void (*ask_free)(void *arg);
 };
 
-/* ssh_request(), ssh_session_bind(), ssh_refuse_remote(), ssh_conn_free()
- * and ssh_agent_free() are declared in agent.h (dispatch.c, server.c). */
+/* ssh-agent.c: the standard ssh-agent messages and session binds. */
+int ssh_request(struct agent *ag, struct request *rq);
+int ssh_session_bind(struct agent *ag, struct request *rq);
+/* Was a session bind attempted on rq's connection (ssh brought it: a
+ * forwarded agent)?  host_fp: the host it last bound to, or "". */
+bool ssh_forwarded(struct request *rq, char host_fp[SSH_FP_LEN]);
+/* The agent's conn_state_free: a connection closed; free its SSH state. */
+void ssh_conn_free(void *state);
+/* At exit: wipe the ssh-add keys, close the SSH timers. */
+void ssh_agent_free(struct agent *ag);
 
 /* ssh-agent.c, for ssh-cred.c. */
 struct ssh_agent *ssh_agent_of(struct agent *ag); /* made at first use */

@@ -54,13 +54,13 @@ ssh_agent_of(struct agent *ag)
 static struct ssh_conn *
 sc_peek(struct conn *c)
 {
-	return *conn_ssh_state(c);
+	return *conn_proto_state(c);
 }
 
 struct ssh_conn *
 ssh_conn_of(struct ssh_agent *sa, struct conn *c)
 {
-	void **p = conn_ssh_state(c);
+	void **p = conn_proto_state(c);
 	struct ssh_conn *sc;
 
 	if (*p != NULL)
@@ -719,7 +719,8 @@ handle_lock(struct ssh_agent *sa, struct request *rq)
 			sa->lock_hash = h;
 			sa->ag->locked = true;
 			/* Locking also closes every jitctl credential. */
-			agent_wipe_all(sa->ag, "agent locked (ssh-add -x)");
+			(void)agent_lock(sa->ag, "agent locked (ssh-add -x)",
+			    false, conn_peer(rq->conn), NULL, NULL);
 			conn_reply_type(rq->conn, SSH_AGENT_SUCCESS);
 		}
 	}
@@ -982,24 +983,14 @@ ssh_agent_free(struct agent *ag)
 }
 
 bool
-ssh_refuse_remote(struct agent *ag, struct request *rq, const char *verb)
+ssh_forwarded(struct request *rq, char host_fp[SSH_FP_LEN])
 {
 	const struct ssh_conn *sc = sc_peek(rq->conn);
-	struct json_object *ev;
-	char host[SSH_FP_LEN];
 
+	host_fp[0] = '\0';
 	if (sc == NULL || !sc->binds.attempted)
 		return false;
-	ssh_conn_host_fp(sc, host);
-	if ((ev = event_new("deny")) != NULL) {
-		event_str(ev, "verb", verb);
-		event_str(ev, "why", "jitctl verb over a forwarded connection");
-		event_str(ev, "host_key", host[0] != '\0' ? host : NULL);
-		event_peer(ev, rq->peer);
-	}
-	event_emit(ag, ev);
-	reply_ext_err(rq->conn, JIT_E_PEER, -1,
-	    "%s: forwarded connections may not use jitctl verbs", verb);
+	ssh_conn_host_fp(sc, host_fp);
 	return true;
 }
 

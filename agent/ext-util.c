@@ -1,0 +1,118 @@
+/* What the verbs share: arguments, token JSON, refusals worded one way. */
+#include <stdio.h>
+#include <string.h>
+
+#include "conf.h"
+#include "err.h"
+#include "events.h"
+#include "ext.h"
+#include "jsonx.h"
+#include "policy.h"
+#include "reply.h"
+#include "store.h"
+
+int
+ext_str_arg(
+    struct json_object *args, const char *key, size_t max, const char **ret)
+{
+	return jsonx_get_str(args, key, max, ret);
+}
+
+int
+ext_duration_arg(
+    struct json_object *args, const char *key, int64_t *ret, int64_t dflt)
+{
+	int r;
+
+	r = jsonx_opt_int(args, key, 1, 366LL * 24 * 3600, ret);
+	if (r == JIT_E_NOENT) {
+		if (dflt <= 0)
+			return JIT_E_FORMAT;
+		*ret = dflt;
+		return JIT_OK;
+	}
+	return r;
+}
+
+void
+ext_reply_hw_err(struct conn *c, int r, const struct hw_status *st)
+{
+	if (st != NULL && st->msg[0] != '\0')
+		reply_ext_err(c, r, st->retries, "%s", st->msg);
+	else
+		reply_ext_err(c, r, st != NULL ? st->retries : -1, NULL);
+}
+
+struct json_object *
+ext_token_json(const struct hw_token *t)
+{
+	struct json_object *o;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	(void)jsonx_add_str(o, "id", t->id);
+	(void)jsonx_add_str(o, "label", t->label);
+	(void)jsonx_add_str(o, "type", t->type);
+	if (t->device != NULL)
+		(void)jsonx_add_str(o, "device", t->device);
+	(void)jsonx_add_bool(o, "simulated", t->simulated);
+	(void)jsonx_add_bool(o, "uv", t->uv);
+	(void)jsonx_add_int(o, "created", t->created);
+	return o;
+}
+
+int
+ext_check_wrappable(struct agent *ag, struct conn *conn)
+{
+	const char *why;
+
+	switch (store_set_state(ag->store, &why)) {
+	case SET_VERIFIED: return JIT_OK;
+	case SET_EMPTY: reply_ext_err(conn, JIT_E_NOTOKEN, -1, NULL); break;
+	case SET_UNVERIFIED:
+		reply_ext_err(conn, JIT_E_UNVERIFIED, -1, NULL);
+		break;
+	case SET_FAILED:
+		reply_ext_err(conn, JIT_E_AUTH, -1,
+		    "nothing is wrapped to the enrolled tokens: %s; unenroll that token (a genuine token approves it) or restore tokens.json",
+		    why);
+		break;
+	case SET_BROKEN:
+		reply_ext_err(conn, JIT_E_AUTH, -1,
+		    "nothing is wrapped to the enrolled tokens: %s", why);
+		break;
+	}
+	return JIT_E_DENIED;
+}
+
+int
+ext_check_exe(struct agent *ag, struct conn *conn, const struct peer *p,
+    const struct cred *c)
+{
+	const struct conf_profile *prof;
+	struct json_object *ev;
+	char eexe[4 * PEER_EXE_MAX + 256], list[512];
+	size_t i, used = 0;
+
+	if (c->profile == NULL ||
+	    (prof = conf_profile(ag->conf, c->profile)) == NULL ||
+	    policy_exe_allowed((const char *const *)prof->allowed_exes,
+		prof->nallowed_exes, p))
+		return JIT_OK;
+	list[0] = '\0';
+	for (i = 0; i < prof->nallowed_exes && used < sizeof(list); i++)
+		used += (size_t)snprintf(list + used, sizeof(list) - used,
+		    "%s%s", i > 0 ? ", " : "", prof->allowed_exes[i]);
+	peer_describe(p, eexe, sizeof(eexe));
+	reply_ext_err(conn, JIT_E_PEER, -1,
+	    "%s may be used only by %s (allowed_executables of profile %s), not by %s",
+	    c->name, list, c->profile, eexe);
+	if ((ev = event_new("deny")) != NULL) {
+		event_str(ev, "name", c->name);
+		event_str(ev, "why", "executable not allowed");
+		event_str(ev, "profile", c->profile);
+		event_peer(ev, p);
+	}
+	event_emit(ag, ev);
+	return JIT_E_PEER;
+}

@@ -1,0 +1,56 @@
+/* The one lock path: every trigger wipes what is unlocked the same way. */
+#include "agent.h"
+#include "events.h"
+#include "jsonx.h"
+#include "revoke.h"
+#include "store.h"
+#include "vault.h"
+
+static void
+append(struct json_object *arr, const char *name)
+{
+	if (arr != NULL)
+		json_object_array_add(arr, json_object_new_string(name));
+}
+
+size_t
+agent_lock(struct agent *ag, const char *trigger, bool revoke,
+    const struct peer *p, struct json_object *locked,
+    struct json_object *revoked)
+{
+	struct json_object *ev, *names, *gone;
+	struct vault_slot *s;
+	size_t i, n = 0;
+
+	if (ag->vault == NULL)
+		return 0;
+	names = json_object_new_array();
+	gone = json_object_new_array();
+	/* Profiles with revoke_on_lock: the lock kills them upstream too. */
+	if (revoke)
+		revoke_lock_all(ag, trigger, p, gone);
+	for (s = vault_first(ag->vault); s != NULL; s = s->next)
+		append(names, s->cred->name);
+	n = vault_wipe_all(ag->vault);
+	if ((ev = event_new("lock")) != NULL) {
+		event_str(ev, "why", trigger);
+		json_object_object_add(ev, "names", json_object_get(names));
+		event_int(ev, "count", (int64_t)n);
+		if (json_object_array_length(gone) > 0)
+			json_object_object_add(
+			    ev, "revoked", json_object_get(gone));
+		event_peer(ev, p);
+	}
+	/* A lock is never refused: it only takes away. */
+	(void)event_emit(ag, ev);
+	for (i = 0; i < json_object_array_length(names); i++)
+		append(locked,
+		    json_object_get_string(
+			json_object_array_get_idx(names, i)));
+	for (i = 0; i < json_object_array_length(gone); i++)
+		append(revoked,
+		    json_object_get_string(json_object_array_get_idx(gone, i)));
+	json_object_put(names);
+	json_object_put(gone);
+	return n;
+}
