@@ -33,46 +33,6 @@ struct confirm_wait {
 	uint32_t flags;
 };
 
-static void on_tick(uv_timer_t *t);
-
-struct ssh_agent *
-ssh_agent_of(struct agent *ag)
-{
-	struct ssh_agent *sa;
-
-	if (ag->ssh != NULL)
-		return ag->ssh;
-	if ((sa = calloc(1, sizeof(*sa))) == NULL)
-		return NULL;
-	sa->ag = ag;
-	uv_timer_init(ag->loop, &sa->timer);
-	sa->timer.data = sa;
-	ag->ssh = sa;
-	return sa;
-}
-
-static struct ssh_conn *
-sc_peek(struct conn *c)
-{
-	return *conn_proto_state(c);
-}
-
-struct ssh_conn *
-ssh_conn_of(struct ssh_agent *sa, struct conn *c)
-{
-	void **p = conn_proto_state(c);
-	struct ssh_conn *sc;
-
-	if (*p != NULL)
-		return *p;
-	if ((sc = calloc(1, sizeof(*sc))) == NULL)
-		return NULL;
-	sc->conn = c;
-	sc->sa = sa;
-	*p = sc;
-	return sc;
-}
-
 /* The binds of a connection that made none. */
 static const struct ssh_binds no_binds;
 
@@ -92,50 +52,6 @@ static void
 esc(const char *s, char *out, size_t outlen)
 {
 	log_escape(s, strlen(s), out, outlen);
-}
-
-void
-ssh_fail(struct conn *c, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_info("ssh request failed: %s", msg);
-	conn_reply_type(c, SSH_AGENT_FAILURE);
-}
-
-void
-ssh_conn_host_fp(const struct ssh_conn *sc, char out[SSH_FP_LEN])
-{
-	out[0] = '\0';
-	if (sc != NULL && sc->binds.n > 0)
-		ssh_key_fingerprint(sc->binds.v[sc->binds.n - 1].hostkey, out);
-}
-
-int
-ssh_reply_sig(struct conn *c, const struct ssh_key *k, const uint8_t *data,
-    size_t len, uint32_t flags)
-{
-	struct wire_writer w;
-	uint8_t *sig = NULL;
-	size_t siglen;
-	int r;
-
-	if ((r = ssh_key_sign(k, data, len, flags, &sig, &siglen)) != 0)
-		return r;
-	wire_writer_init(&w, AGENT_FRAME_MAX, false);
-	if ((r = wire_put_u8(&w, SSH_AGENT_SIGN_RESPONSE)) != 0 ||
-	    (r = wire_put_string(&w, sig, siglen)) != 0) {
-		wire_writer_reset(&w);
-		free(sig);
-		return r;
-	}
-	free(sig);
-	conn_send(c, &w);
-	return JIT_OK;
 }
 
 static void
@@ -227,54 +143,10 @@ reap_due(struct ssh_agent *sa)
 		reap(sa, vault_now_ms());
 }
 
-/* One timer for key lifetimes and certificate ends, at most a second
- * apart while any is pending (libuv's timers stop during suspend). */
-void
-ssh_rearm(struct ssh_agent *sa)
-{
-	int64_t next = SSH_TICK_MAX_MS, now = vault_now_ms(), wall = 0, d;
-	bool pending = false;
-
-	if (sa->next_death_ms != 0) {
-		pending = true;
-		if ((d = sa->next_death_ms - now) < next)
-			next = d;
-	}
-	if (sa->creds != NULL) {
-		ssh_cred_tick(sa, &wall);
-		if (wall != 0) {
-			pending = true;
-			if ((d = (wall - (int64_t)time(NULL)) * 1000) < next)
-				next = d;
-		}
-	}
-	if (!pending) {
-		uv_timer_stop(&sa->timer);
-		return;
-	}
-	uv_timer_start(&sa->timer, on_tick, next < 0 ? 0 : (uint64_t)next, 0);
-}
-
-/* Look again at the next turn of the loop (after a credential opened). */
-void
-ssh_rearm_soon(struct ssh_agent *sa)
-{
-	uv_timer_start(&sa->timer, on_tick, 0, 0);
-}
-
-static void
-on_tick(uv_timer_t *t)
-{
-	struct ssh_agent *sa = t->data;
-
-	reap(sa, vault_now_ms());
-	ssh_rearm(sa);
-}
-
 static int
 reply_list(struct ssh_agent *sa, struct request *rq, bool empty)
 {
-	const struct ssh_binds *b = binds_of(sc_peek(rq->conn));
+	const struct ssh_binds *b = binds_of(ssh_conn_peek(rq->conn));
 	struct ssh_identity *id;
 	struct wire_writer w;
 	const uint8_t *blob;
@@ -318,7 +190,7 @@ handle_list(struct ssh_agent *sa, struct request *rq)
 		return JIT_OK;
 	}
 	/* A connection whose bind failed sees nothing. */
-	return reply_list(sa, rq, bind_failed(sc_peek(rq->conn)));
+	return reply_list(sa, rq, bind_failed(ssh_conn_peek(rq->conn)));
 }
 
 /*
@@ -467,7 +339,7 @@ handle_sign(struct ssh_agent *sa, struct request *rq)
 {
 	struct ssh_sign_msg m;
 	struct ssh_identity *id;
-	struct ssh_conn *sc = sc_peek(rq->conn);
+	struct ssh_conn *sc = ssh_conn_peek(rq->conn);
 	char user[LOG_STR_MAX] = "";
 	int r;
 
@@ -549,8 +421,8 @@ handle_add(struct ssh_agent *sa, struct request *rq)
 	blob = ssh_key_blob(m.key, &n);
 	old = identity_find(sa, blob, n);
 	if (old != NULL &&
-	    ssh_dest_permitted(
-		&old->dests, binds_of(sc_peek(rq->conn)), NULL, NULL) != 0) {
+	    ssh_dest_permitted(&old->dests, binds_of(ssh_conn_peek(rq->conn)),
+		NULL, NULL) != 0) {
 		ssh_fail(rq->conn,
 		    "cannot replace a key this connection may not see");
 		goto out;
@@ -632,8 +504,8 @@ handle_remove(struct ssh_agent *sa, struct request *rq)
 			ssh_fail(rq->conn, "no such key to remove");
 		return JIT_OK;
 	}
-	if (ssh_dest_permitted(
-		&id->dests, binds_of(sc_peek(rq->conn)), NULL, NULL) != 0) {
+	if (ssh_dest_permitted(&id->dests, binds_of(ssh_conn_peek(rq->conn)),
+		NULL, NULL) != 0) {
 		ssh_fail(rq->conn, "this connection may not see that key");
 		return JIT_OK;
 	}
@@ -896,6 +768,8 @@ ssh_request(struct agent *ag, struct request *rq)
 		ssh_fail(rq->conn, "out of memory");
 		return JIT_OK;
 	}
+	/* The shared timer reaps the keys of ssh-add -t (ssh-state.c). */
+	sa->reap_keys = reap;
 	/* Locked: lists are empty, everything but UNLOCK fails. */
 	if (ag->locked && rq->type != SSH_AGENTC_UNLOCK) {
 		if (rq->type == SSH_AGENTC_REQUEST_IDENTITIES)
@@ -985,7 +859,7 @@ ssh_agent_free(struct agent *ag)
 bool
 ssh_forwarded(struct request *rq, char host_fp[SSH_FP_LEN])
 {
-	const struct ssh_conn *sc = sc_peek(rq->conn);
+	const struct ssh_conn *sc = ssh_conn_peek(rq->conn);
 
 	host_fp[0] = '\0';
 	if (sc == NULL || !sc->binds.attempted)

@@ -49,6 +49,10 @@ struct ssh_agent {
 	unsigned unlock_fails;
 	int64_t unlock_at_ms; /* no attempt judged before */
 	struct ssh_cred_pub *creds; /* ssh-cred.c */
+	/* The timer's work (ssh-state.c calls, never includes, them): the
+	 * lifetimes of ssh-add keys, the ends of certificates. */
+	void (*reap_keys)(struct ssh_agent *sa, int64_t now_ms);
+	void (*tick_creds)(struct ssh_agent *sa, int64_t *next_wall);
 };
 
 struct ssh_unlock_wait;
@@ -75,9 +79,11 @@ void ssh_conn_free(void *state);
 /* At exit: wipe the ssh-add keys, close the SSH timers. */
 void ssh_agent_free(struct agent *ag);
 
-/* ssh-agent.c, for ssh-cred.c. */
+/* ssh-state.c, for both request files. */
 struct ssh_agent *ssh_agent_of(struct agent *ag); /* made at first use */
 struct ssh_conn *ssh_conn_of(struct ssh_agent *sa, struct conn *c);
+/* The connection's SSH state, NULL if it has none yet. */
+struct ssh_conn *ssh_conn_peek(struct conn *c);
 void ssh_fail(struct conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int ssh_reply_sig(struct conn *c, const struct ssh_key *k, const uint8_t *data,

@@ -230,6 +230,8 @@ ssh_cred_unlocked(struct agent *ag, struct cred *c, const struct secret *fields)
 	if (!is_ssh_cred(c) || fields == NULL ||
 	    (sa = ssh_agent_of(ag)) == NULL)
 		return;
+	/* The shared timer ends certificates (ssh-state.c). */
+	sa->tick_creds = ssh_cred_tick;
 	if (pub_add(sa, c, fields) != NULL)
 		ssh_rearm_soon(sa);
 }
