@@ -9,8 +9,8 @@
 #include "err.h"
 #include "log.h"
 #include "secret.h"
-#include "agent.h"
 #include "askpass.h"
+#include "conn.h"
 
 #define ASKPASS_DEFAULT "/usr/bin/ssh-askpass"
 #define PROMPT_VAR "SSH_ASKPASS_PROMPT="

@@ -11,7 +11,6 @@
 #include "ext.h"
 #include "fields.h"
 #include "jsonx.h"
-#include "log.h"
 #include "revoke.h"
 #include "secret.h"
 #include "serve.h"

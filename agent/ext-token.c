@@ -8,7 +8,6 @@
 #include "fields.h"
 #include "hwq.h"
 #include "jsonx.h"
-#include "log.h"
 #include "seal.h"
 #include "secret.h"
 #include "store.h"

@@ -1,7 +1,6 @@
 /* The one lock path: every trigger wipes what is unlocked the same way. */
 #include "agent.h"
 #include "events.h"
-#include "jsonx.h"
 #include "revoke.h"
 #include "store.h"
 #include "vault.h"

@@ -14,7 +14,6 @@
 #include <sodium.h>
 
 #include "err.h"
-#include "log.h"
 #include "proc.h"
 #include "secret.h"
 

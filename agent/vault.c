@@ -5,7 +5,6 @@
 
 #include "err.h"
 #include "events.h"
-#include "log.h"
 #include "secret.h"
 #include "vault.h"
 

@@ -6,7 +6,6 @@
 #include <sodium.h>
 
 #include "err.h"
-#include "log.h"
 #include "ssh-dest.h"
 #include "ssh-key.h"
 
