@@ -199,12 +199,8 @@ client_reply_reset(struct client_reply *rep)
 	rep->retries = -1;
 }
 
-/* A sentence about the transport for the user; r passes through. */
-static int fail(struct client_reply *rep, int r, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail(struct client_reply *rep, int r, const char *fmt, ...)
+int
+client_reply_fail(struct client_reply *rep, int r, const char *fmt, ...)
 {
 	va_list ap;
 	char *m;
@@ -331,7 +327,7 @@ parse_failure(struct wire_reader *r, struct client_reply *rep)
 
 	if (wire_get_string(r, CLIENT_FRAME_MAX, &p, &n) != 0 ||
 	    wire_end(r) != 0 || jsonx_parse((const char *)p, n, &o) != 0)
-		return fail(rep, JIT_E_FORMAT,
+		return client_reply_fail(rep, JIT_E_FORMAT,
 		    "malformed failure reply from jit-agent");
 	code = code_of(o);
 	if (jsonx_opt_str(o, "message", CLIENT_MSG_MAX, &msg) != 0 ||
@@ -339,7 +335,7 @@ parse_failure(struct wire_reader *r, struct client_reply *rep)
 		msg = jit_strerror(code);
 	if (jsonx_opt_int(o, "retries", 0, 1000, &retries) == 0)
 		rep->retries = (int)retries;
-	(void)fail(rep, code, "%s", msg);
+	(void)client_reply_fail(rep, code, "%s", msg);
 	rep->from_agent = 1;
 	json_object_put(o);
 	return code;
@@ -356,31 +352,32 @@ parse_reply(
 
 	wire_reader_init(&r, secret_ptr(frame), secret_len(frame));
 	if (wire_get_u8(&r, &type) != 0)
-		return fail(rep, JIT_E_FORMAT, "empty reply from jit-agent");
+		return client_reply_fail(
+		    rep, JIT_E_FORMAT, "empty reply from jit-agent");
 	switch (type) {
 	case SSH_AGENT_SUCCESS: break;
 	case SSH_AGENT_EXTENSION_FAILURE: return parse_failure(&r, rep);
 	case SSH_AGENT_FAILURE:
 		if (wire_end(&r) != 0)
-			return fail(rep, JIT_E_FORMAT,
+			return client_reply_fail(rep, JIT_E_FORMAT,
 			    "malformed reply from jit-agent");
-		return fail(rep, JIT_E_UNSUPPORTED,
+		return client_reply_fail(rep, JIT_E_UNSUPPORTED,
 		    "the agent does not know '%s': is the socket a jit-agent of this version?",
 		    verb);
 	default:
-		return fail(rep, JIT_E_FORMAT,
+		return client_reply_fail(rep, JIT_E_FORMAT,
 		    "unexpected reply type %u from jit-agent", type);
 	}
 	if (wire_get_string(&r, CLIENT_FRAME_MAX, &p, &n) != 0 ||
 	    jsonx_parse((const char *)p, n, &rep->result) != 0)
-		return fail(rep, JIT_E_FORMAT,
+		return client_reply_fail(rep, JIT_E_FORMAT,
 		    "malformed result in the reply from jit-agent");
 	if (wire_left(&r) > 0 &&
 	    wire_get_secret(&r, CLIENT_FRAME_MAX, &rep->secret) != 0)
-		return fail(rep, JIT_E_FORMAT,
+		return client_reply_fail(rep, JIT_E_FORMAT,
 		    "malformed secret in the reply from jit-agent");
 	if (wire_end(&r) != 0)
-		return fail(rep, JIT_E_FORMAT,
+		return client_reply_fail(rep, JIT_E_FORMAT,
 		    "trailing bytes in the reply from jit-agent");
 	return JIT_OK;
 }
@@ -398,54 +395,56 @@ client_call(struct client *c, const char *verb, struct json_object *args,
 
 	client_reply_reset(rep);
 	if ((r = build_request(verb, args, sec, &req)) != 0) {
-		r = fail(
+		r = client_reply_fail(
 		    rep, r, "cannot build the request: %s", jit_strerror(r));
 		goto out;
 	}
 	if ((r = send_all(c->fd, secret_ptr(req), secret_len(req))) != 0) {
-		r = fail(
+		r = client_reply_fail(
 		    rep, r, "cannot send to jit-agent: %s", strerror(errno));
 		goto out;
 	}
 	secret_free(req);
 	req = NULL;
 	if ((r = recv_all(c->fd, hdr, sizeof(hdr), &got)) != 0) {
-		r = fail(
+		r = client_reply_fail(
 		    rep, r, "cannot read from jit-agent: %s", strerror(errno));
 		goto out;
 	}
 	if (got == 0) {
-		r = fail(rep, JIT_E_AGENT,
+		r = client_reply_fail(rep, JIT_E_AGENT,
 		    "jit-agent closed the connection without replying");
 		goto out;
 	}
 	wire_reader_init(&hr, hdr, got);
 	if (wire_get_u32(&hr, &len) != 0) {
-		r = fail(rep, JIT_E_FORMAT, "truncated reply from jit-agent");
+		r = client_reply_fail(
+		    rep, JIT_E_FORMAT, "truncated reply from jit-agent");
 		goto out;
 	}
 	if (len == 0) {
-		r = fail(rep, JIT_E_FORMAT, "empty reply from jit-agent");
+		r = client_reply_fail(
+		    rep, JIT_E_FORMAT, "empty reply from jit-agent");
 		goto out;
 	}
 	/* Refuse before reading (or allocating) the body. */
 	if (len > CLIENT_FRAME_MAX) {
-		r = fail(rep, JIT_E_LIMIT,
+		r = client_reply_fail(rep, JIT_E_LIMIT,
 		    "reply of %u bytes from jit-agent is over the %u-byte limit",
 		    len, CLIENT_FRAME_MAX);
 		goto out;
 	}
 	if ((r = secret_new(len, &frame)) != 0) {
-		r = fail(rep, r, "%s", jit_strerror(r));
+		r = client_reply_fail(rep, r, "%s", jit_strerror(r));
 		goto out;
 	}
 	if ((r = recv_all(c->fd, secret_ptr(frame), len, &got)) != 0) {
-		r = fail(
+		r = client_reply_fail(
 		    rep, r, "cannot read from jit-agent: %s", strerror(errno));
 		goto out;
 	}
 	if (got < len) {
-		r = fail(rep, JIT_E_FORMAT,
+		r = client_reply_fail(rep, JIT_E_FORMAT,
 		    "truncated reply from jit-agent (%zu of %u bytes)", got,
 		    len);
 		goto out;

@@ -60,6 +60,9 @@ void client_free(struct client *c); /* NULL ok */
 int client_call(struct client *c, const char *verb, struct json_object *args,
     const struct secret *sec, struct client_reply *rep);
 void client_reply_reset(struct client_reply *rep);
+/* A sentence of our own (not the agent's) in rep; r passes through. */
+int client_reply_fail(struct client_reply *rep, int r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* The error code named by jit_errname() ("JIT_E_PIN"); JIT_E_INTERNAL if
  * none is. */
 int client_err_code(const char *name);

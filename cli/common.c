@@ -348,26 +348,6 @@ cli_seal(void)
 	return JIT_OK;
 }
 
-/* A sentence for the reply; r passes through. */
-static int reply_msg(struct client_reply *rep, int r, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-reply_msg(struct client_reply *rep, int r, const char *fmt, ...)
-{
-	va_list ap;
-	char *m;
-
-	va_start(ap, fmt);
-	if (vasprintf(&m, fmt, ap) < 0)
-		m = NULL;
-	va_end(ap);
-	free(rep->message);
-	rep->message = m;
-	rep->from_agent = 0;
-	return r;
-}
-
 int
 cli_connect(struct client_reply *rep)
 {
@@ -379,17 +359,17 @@ cli_connect(struct client_reply *rep)
 		return JIT_OK;
 	/* Once sealed, a new connection would show the agent no program. */
 	if (cli_conn_used)
-		return reply_msg(
+		return client_reply_fail(
 		    rep, JIT_E_AGENT, "the connection to jit-agent was lost");
 	if ((r = cli_socket_path(&path)) != 0)
-		return reply_msg(rep, r,
+		return client_reply_fail(rep, r,
 		    "no agent socket: pass -s PATH, or set JIT_AGENT_SOCK (eval \"$(jit-agent)\") or XDG_RUNTIME_DIR");
 	if ((r = client_connect(path, &cli_conn, why, sizeof(why))) != 0) {
 		e = errno;
 		if (r == JIT_E_PEER)
-			r = reply_msg(rep, JIT_E_AGENT, "%s", why);
+			r = client_reply_fail(rep, JIT_E_AGENT, "%s", why);
 		else
-			r = reply_msg(rep, JIT_E_AGENT,
+			r = client_reply_fail(rep, JIT_E_AGENT,
 			    "cannot reach jit-agent at %s (%s): start it with 'eval \"$(jit-agent)\"' or set JIT_AGENT_SOCK",
 			    path, strerror(e));
 		free(path);
@@ -409,7 +389,7 @@ cli_connect(struct client_reply *rep)
 	client_reply_reset(rep);
 	if ((r = cli_seal()) != 0) {
 		cli_disconnect();
-		return reply_msg(
+		return client_reply_fail(
 		    rep, r, "cannot protect this process: %s", jit_strerror(r));
 	}
 	return JIT_OK;
