@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "proto.h"
 #include "secret.h"
 #include "ssh-dest.h"
 #include "ssh-key.h"
@@ -31,19 +32,6 @@
  * Seeds: tests/fuzz/corpus/ssh-dispatch, frames recorded from ssh-add,
  * ssh and ssh-keygen -Y (tests/fuzz/record-ssh-frames.py).
  */
-
-#define SSH_AGENTC_REQUEST_IDENTITIES 11
-#define SSH_AGENTC_SIGN_REQUEST 13
-#define SSH_AGENTC_ADD_IDENTITY 17
-#define SSH_AGENTC_REMOVE_IDENTITY 18
-#define SSH_AGENTC_REMOVE_ALL_IDENTITIES 19
-#define SSH_AGENTC_ADD_SMARTCARD_KEY 20
-#define SSH_AGENTC_REMOVE_SMARTCARD_KEY 21
-#define SSH_AGENTC_LOCK 22
-#define SSH_AGENTC_UNLOCK 23
-#define SSH_AGENTC_ADD_ID_CONSTRAINED 25
-#define SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED 26
-#define SSH_AGENTC_EXTENSION 27
 
 /* Signing with a big hostile RSA key is slow, not interesting. */
 #define SIGN_BITS_MAX 4096
