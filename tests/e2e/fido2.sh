@@ -75,6 +75,8 @@ fails "a stayed locked" 4 jitctl get a
 fails "b stayed locked" 4 jitctl get b
 has "the abandoned unlock is audited" "$DATA/audit.log" \
     '"event":"abandoned","names":\["a","b"\],"verb":"unlock"'
+has "and the touch wait was cancelled, not merely ignored" "$DATA/audit.log" \
+    '"event":"abandoned","names":\["a","b"\],"verb":"unlock","why":"JIT_E_CANCELLED"'
 hasnt "and no unlock of a and b after the lock" "$DATA/audit.log" \
     '"event":"lock".*"event":"unlock","names":\["a","b"\]'
 sim_touch yk1 approve
