@@ -19,9 +19,9 @@
 /*
  * Every verb, each once: X(JP_VERB_V, handler).  The agent builds its
  * table from this list (agent/dispatch.c serves JP_VERB_V with
- * ext_<handler>), so a verb is added here and nowhere else, and what jitctl
- * may ask for is what the agent serves.  tests/unit/test-proto-names.c
- * holds a running agent to it.
+ * ext_<handler>, the verb with '-' as '_'), so a verb is added here and
+ * nowhere else, and what jitctl may ask for is what the agent serves.
+ * tests/unit/test-proto-names.c holds a running agent to it.
  */
 #define JP_VERBS(X) \
 	X(JP_VERB_HELLO, hello) \

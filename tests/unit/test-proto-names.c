@@ -200,6 +200,7 @@ query(char ***ret, size_t *ret_n)
 	size_t n = 0, flen = 0;
 	uint32_t len = 0;
 	char *name = NULL, **names = NULL;
+	bool whole;
 	int fd;
 
 	*ret = NULL;
@@ -252,21 +253,23 @@ query(char ***ret, size_t *ret_n)
 		ASSERT_MSG(false, "the agent did not answer query");
 	}
 	free(name);
+	/* The caller frees what was read, whole or not. */
 	n = 0;
 	while (wire_left(&r) > 0) {
 		char **more = realloc(names, (n + 1) * sizeof(*names));
 
-		if (more == NULL || wire_get_cstring(&r, 256, &name) != 0) {
-			free(more != NULL ? more : names);
-			free(frame);
-			ASSERT_MSG(false, "a malformed query reply");
-		}
+		if (more == NULL)
+			break;
 		names = more;
+		if (wire_get_cstring(&r, 256, &name) != 0)
+			break;
 		names[n++] = name;
 	}
+	whole = wire_left(&r) == 0;
 	free(frame);
 	*ret = names;
 	*ret_n = n;
+	ASSERT_MSG(whole, "a malformed query reply");
 }
 
 /* Each name is the header's verbs (or OpenSSH's session binds), each
@@ -308,8 +311,8 @@ AGENT_TEST(agent_lists_exactly_the_verbs)
 	size_t i, n = 0;
 
 	query(&names, &n);
-	ASSERT_PASSING();
-	check_listed(names, n);
+	if (!test_state.failed)
+		check_listed(names, n);
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
