@@ -15,6 +15,7 @@
 #include "ext.h"
 #include "jsonx.h"
 #include "log.h"
+#include "proto-names.h"
 #include "secret.h"
 
 #define EXT_NAME_MAX 128
@@ -22,25 +23,12 @@
 #define EXT_SECRET_MAX (AGENT_FRAME_MAX)
 #define EXT_SUFFIX "@" JIT_EXT_DOMAIN
 
+/* Every verb of proto-names.h, served by ext_<handler> (ext.h). */
+#define EXT_ENTRY(verb, handler) { verb, ext_##handler },
 static const struct {
 	const char *verb;
 	ext_fn *fn;
-} exts[] = {
-	{ "hello", ext_hello },
-	{ "status", ext_status },
-	{ "tokens", ext_tokens },
-	{ "enroll", ext_enroll },
-	{ "unenroll", ext_unenroll },
-	{ "add", ext_add },
-	{ "unlock", ext_unlock },
-	{ "get", ext_get },
-	{ "lock", ext_lock },
-	{ "revoke", ext_revoke },
-	{ "audit-head", ext_audit_head },
-	{ "audit-setup", ext_audit_setup },
-	{ "request", ext_request },
-	{ "verify", ext_verify },
-};
+} exts[] = { JP_VERBS(EXT_ENTRY) };
 #define NEXTS (sizeof(exts) / sizeof(exts[0]))
 
 /* What comes through ssh (a forwarded agent) signs, nothing more; a

@@ -9,6 +9,7 @@
 #include "fss.h"
 #include "jsonx.h"
 #include "log.h"
+#include "proto-names.h"
 #include "secret.h"
 
 /*
@@ -31,9 +32,10 @@ ext_audit_setup(struct agent *ag, struct request *rq, struct json_object *args,
 	(void)payload;
 	if (ag->audit == NULL)
 		return JIT_E_UNSUPPORTED;
-	if ((r = ext_duration_arg(
-		 args, "interval", &interval, FSS_INTERVAL_DEFAULT)) != 0 ||
-	    ((r = jsonx_opt_bool(args, "force", &force)) != 0 &&
+	if ((r = ext_duration_arg(args, JP_ARG_AUDIT_SETUP_INTERVAL, &interval,
+		 FSS_INTERVAL_DEFAULT)) != 0 ||
+	    ((r = jsonx_opt_bool(args, JP_ARG_AUDIT_SETUP_FORCE, &force)) !=
+		    0 &&
 		r != JIT_E_NOENT))
 		return JIT_E_FORMAT;
 	if (interval < FSS_INTERVAL_MIN || interval > FSS_INTERVAL_MAX) {
@@ -69,10 +71,12 @@ ext_audit_setup(struct agent *ag, struct request *rq, struct json_object *args,
 		r = JIT_E_NOMEM;
 		goto out;
 	}
-	(void)jsonx_add_str(res, "key_id", st.key_id);
-	(void)jsonx_add_int(res, "start", (int64_t)st.start);
-	(void)jsonx_add_int(res, "interval", (int64_t)st.interval);
-	(void)jsonx_add_str(res, "key_file", audit_fss_path(ag->audit));
+	(void)jsonx_add_str(res, JP_RES_AUDIT_SETUP_KEY_ID, st.key_id);
+	(void)jsonx_add_int(res, JP_RES_AUDIT_SETUP_START, (int64_t)st.start);
+	(void)jsonx_add_int(
+	    res, JP_RES_AUDIT_SETUP_INTERVAL, (int64_t)st.interval);
+	(void)jsonx_add_str(
+	    res, JP_RES_AUDIT_SETUP_KEY_FILE, audit_fss_path(ag->audit));
 	r = reply_ext_ok(rq->conn, res, vkey);
 out:
 	json_object_put(res);

@@ -11,6 +11,7 @@
 #include "ext.h"
 #include "fields.h"
 #include "jsonx.h"
+#include "proto-names.h"
 #include "revoke.h"
 #include "secret.h"
 #include "serve.h"
@@ -69,16 +70,18 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 
 	memset(&a, 0, sizeof(a));
 	a.kind = KIND_SECRET;
-	if ((r = ext_str_arg(args, "name", CRED_NAME_MAX, &a.name)) != 0 ||
-	    (r = ext_duration_arg(args, "ttl", &a.ttl_s, 0)) != 0)
+	if ((r = ext_str_arg(args, JP_ARG_ADD_NAME, CRED_NAME_MAX, &a.name)) !=
+		0 ||
+	    (r = ext_duration_arg(args, JP_ARG_ADD_TTL, &a.ttl_s, 0)) != 0)
 		return r;
-	if ((r = jsonx_opt_str(args, "kind", CRED_KIND_MAX, &a.kind)) != 0 &&
+	if ((r = jsonx_opt_str(
+		 args, JP_ARG_ADD_KIND, CRED_KIND_MAX, &a.kind)) != 0 &&
 	    r != JIT_E_NOENT)
 		return r;
-	if ((r = jsonx_opt_str(args, "stepup", 16, &stepup)) != 0 &&
+	if ((r = jsonx_opt_str(args, JP_ARG_ADD_STEPUP, 16, &stepup)) != 0 &&
 	    r != JIT_E_NOENT)
 		return r;
-	if ((r = jsonx_opt_bool(args, "replace", &a.replace)) != 0 &&
+	if ((r = jsonx_opt_bool(args, JP_ARG_ADD_REPLACE, &a.replace)) != 0 &&
 	    r != JIT_E_NOENT)
 		return r;
 	if (!policy_name_ok(a.name)) {
@@ -154,8 +157,8 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 	}
 	if ((res = json_object_new_object()) == NULL)
 		return JIT_E_NOMEM;
-	(void)jsonx_add_str(res, "name", c->name);
-	(void)jsonx_add_int(res, "not_after", c->not_after);
+	(void)jsonx_add_str(res, JP_RES_ADD_NAME, c->name);
+	(void)jsonx_add_int(res, JP_RES_ADD_NOT_AFTER, c->not_after);
 	arr = json_object_new_array();
 	for (i = 0; i < c->nwraps; i++) {
 		struct hw_token *t = store_token_by_id(
@@ -165,7 +168,7 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 			json_object_array_add(
 			    arr, json_object_new_string(t->label));
 	}
-	json_object_object_add(res, "tokens", arr);
+	json_object_object_add(res, JP_RES_ADD_TOKENS, arr);
 	r = reply_ext_ok(rq->conn, res, NULL);
 	json_object_put(res);
 	return r;
@@ -307,13 +310,15 @@ ext_get(struct agent *ag, struct request *rq, struct json_object *args,
 	const char *name, *field = NULL, *purpose = "get", *command = NULL;
 	int r;
 
-	if ((r = ext_str_arg(args, "name", CRED_NAME_MAX, &name)) != 0)
+	if ((r = ext_str_arg(args, JP_ARG_GET_NAME, CRED_NAME_MAX, &name)) != 0)
 		return r;
-	if (((r = jsonx_opt_str(args, "field", FIELD_NAME_MAX, &field)) != 0 &&
+	if (((r = jsonx_opt_str(
+		  args, JP_ARG_GET_FIELD, FIELD_NAME_MAX, &field)) != 0 &&
 		r != JIT_E_NOENT) ||
-	    ((r = jsonx_opt_str(args, "purpose", 16, &purpose)) != 0 &&
+	    ((r = jsonx_opt_str(args, JP_ARG_GET_PURPOSE, 16, &purpose)) != 0 &&
 		r != JIT_E_NOENT) ||
-	    ((r = jsonx_opt_str(args, "command", 256, &command)) != 0 &&
+	    ((r = jsonx_opt_str(args, JP_ARG_GET_COMMAND, 256, &command)) !=
+		    0 &&
 		r != JIT_E_NOENT))
 		return JIT_E_FORMAT;
 	if (strcmp(purpose, "get") != 0 && strcmp(purpose, "exec") != 0)
@@ -352,7 +357,7 @@ names_arg(struct json_object *args, struct json_object **ret)
 {
 	struct json_object *arr;
 
-	if (!json_object_object_get_ex(args, "names", &arr)) {
+	if (!json_object_object_get_ex(args, JP_ARG_LOCK_NAMES, &arr)) {
 		*ret = NULL;
 		return JIT_OK;
 	}
@@ -423,8 +428,8 @@ ext_lock(struct agent *ag, struct request *rq, struct json_object *args,
 	(void)event_emit(ag, ev);
 reply:
 	res = json_object_new_object();
-	json_object_object_add(res, "locked", done);
-	json_object_object_add(res, "revoked", revoked);
+	json_object_object_add(res, JP_RES_LOCK_LOCKED, done);
+	json_object_object_add(res, JP_RES_LOCK_REVOKED, revoked);
 	r = reply_ext_ok(rq->conn, res, NULL);
 	json_object_put(res);
 	return r;
@@ -442,7 +447,8 @@ ext_revoke(struct agent *ag, struct request *rq, struct json_object *args,
 	int r;
 
 	(void)payload;
-	if ((r = ext_str_arg(args, "name", CRED_NAME_MAX, &name)) != 0)
+	if ((r = ext_str_arg(args, JP_ARG_REVOKE_NAME, CRED_NAME_MAX, &name)) !=
+	    0)
 		return r;
 	if ((c = store_cred(ag->store, name)) == NULL) {
 		reply_ext_err(
@@ -476,7 +482,7 @@ ext_revoke(struct agent *ag, struct request *rq, struct json_object *args,
 		return revoke_start(ag, up, rq);
 	}
 	res = json_object_new_object();
-	(void)jsonx_add_str(res, "name", keep);
+	(void)jsonx_add_str(res, JP_RES_REVOKE_NAME, keep);
 	r = reply_ext_ok(rq->conn, res, NULL);
 	json_object_put(res);
 	free(keep);

@@ -10,6 +10,7 @@
 #include "err.h"
 #include "ext.h"
 #include "jsonx.h"
+#include "proto-names.h"
 #include "revoke.h"
 #include "store.h"
 #include "vault.h"
@@ -35,9 +36,9 @@ set_json(const struct store *s)
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
 	st = store_set_state(s, &why);
-	(void)jsonx_add_str(o, "state", set_state_names[st]);
+	(void)jsonx_add_str(o, JP_SET_STATE, set_state_names[st]);
 	if (why[0] != '\0' && (st == SET_FAILED || st == SET_BROKEN))
-		(void)jsonx_add_str(o, "why", why);
+		(void)jsonx_add_str(o, JP_SET_WHY, why);
 	return o;
 }
 
@@ -66,8 +67,9 @@ ext_tokens(struct agent *ag, struct request *rq, struct json_object *args,
 	(void)payload;
 	if ((res = json_object_new_object()) == NULL)
 		return JIT_E_NOMEM;
-	json_object_object_add(res, "tokens", tokens_array(ag->store));
-	json_object_object_add(res, "set", set_json(ag->store));
+	json_object_object_add(
+	    res, JP_RES_TOKENS_TOKENS, tokens_array(ag->store));
+	json_object_object_add(res, JP_RES_TOKENS_SET, set_json(ag->store));
 	r = reply_ext_ok(rq->conn, res, NULL);
 	json_object_put(res);
 	return r;
@@ -84,18 +86,19 @@ cred_json(struct agent *ag, struct cred *c, int64_t now_wall, int64_t now_ms)
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	(void)jsonx_add_str(o, "name", c->name);
-	(void)jsonx_add_str(o, "kind", c->kind);
+	(void)jsonx_add_str(o, JP_CRED_NAME, c->name);
+	(void)jsonx_add_str(o, JP_CRED_KIND, c->kind);
 	arr = json_object_new_array();
 	for (i = 0; i < c->nfields; i++)
 		json_object_array_add(
 		    arr, json_object_new_string(c->field_names[i]));
-	json_object_object_add(o, "fields", arr);
-	(void)jsonx_add_str(o, "stepup", stepup_name(c->stepup));
-	(void)jsonx_add_int(o, "not_after", c->not_after);
+	json_object_object_add(o, JP_CRED_FIELDS, arr);
+	(void)jsonx_add_str(o, JP_CRED_STEPUP, stepup_name(c->stepup));
+	(void)jsonx_add_int(o, JP_CRED_NOT_AFTER, c->not_after);
 	if (c->profile != NULL) {
-		(void)jsonx_add_str(o, "profile", c->profile);
-		json_object_object_add(o, "revoke", revoke_cred_json(ag, c));
+		(void)jsonx_add_str(o, JP_CRED_PROFILE, c->profile);
+		json_object_object_add(
+		    o, JP_CRED_REVOKE, revoke_cred_json(ag, c));
 	}
 	s = c->slot;
 	if (now_wall >= c->not_after)
@@ -104,26 +107,26 @@ cred_json(struct agent *ag, struct cred *c, int64_t now_wall, int64_t now_ms)
 		state = "unlocked";
 	else
 		state = "locked";
-	(void)jsonx_add_str(o, "state", state);
+	(void)jsonx_add_str(o, JP_CRED_STATE, state);
 	if (s != NULL && strcmp(state, "unlocked") == 0) {
 		left = (s->until_ms - now_ms) / 1000;
 		if (c->not_after - now_wall < left)
 			left = c->not_after - now_wall;
-		(void)jsonx_add_int(o, "until", s->until_wall);
-		(void)jsonx_add_int(o, "time_left", left);
-		(void)jsonx_add_str(o, "unlocked_by", s->token_label);
+		(void)jsonx_add_int(o, JP_CRED_UNTIL, s->until_wall);
+		(void)jsonx_add_int(o, JP_CRED_TIME_LEFT, left);
+		(void)jsonx_add_str(o, JP_CRED_UNLOCKED_BY, s->token_label);
 	} else {
-		json_object_object_add(o, "until", NULL);
-		json_object_object_add(o, "time_left", NULL);
+		json_object_object_add(o, JP_CRED_UNTIL, NULL);
+		json_object_object_add(o, JP_CRED_TIME_LEFT, NULL);
 	}
-	(void)jsonx_add_int(o, "uses", (int64_t)c->uses);
+	(void)jsonx_add_int(o, JP_CRED_USES, (int64_t)c->uses);
 	if (c->last_uid >= 0 && (p = json_object_new_object()) != NULL) {
-		(void)jsonx_add_int(p, "uid", c->last_uid);
-		(void)jsonx_add_int(p, "pid", c->last_pid);
-		(void)jsonx_add_str(p, "exe", c->last_exe);
-		json_object_object_add(o, "last_peer", p);
+		(void)jsonx_add_int(p, JP_PEER_UID, c->last_uid);
+		(void)jsonx_add_int(p, JP_PEER_PID, c->last_pid);
+		(void)jsonx_add_str(p, JP_PEER_EXE, c->last_exe);
+		json_object_object_add(o, JP_CRED_LAST_PEER, p);
 	} else
-		json_object_object_add(o, "last_peer", NULL);
+		json_object_object_add(o, JP_CRED_LAST_PEER, NULL);
 	arr = json_object_new_array();
 	for (i = 0; i < c->nwraps; i++) {
 		const struct hw_token *t = store_token_by_id(
@@ -133,7 +136,7 @@ cred_json(struct agent *ag, struct cred *c, int64_t now_wall, int64_t now_ms)
 			json_object_array_add(
 			    arr, json_object_new_string(t->label));
 	}
-	json_object_object_add(o, "tokens", arr);
+	json_object_object_add(o, JP_CRED_TOKENS, arr);
 	return o;
 }
 
@@ -151,12 +154,13 @@ ext_status(struct agent *ag, struct request *rq, struct json_object *args,
 	int r;
 
 	(void)payload;
-	if ((r = jsonx_opt_int(args, "offset", 0, STORE_CREDS_MAX, &offset)) !=
-		0 &&
+	if ((r = jsonx_opt_int(args, JP_ARG_STATUS_OFFSET, 0, STORE_CREDS_MAX,
+		 &offset)) != 0 &&
 	    r != JIT_E_NOENT)
 		return r;
 	/* {"name": N}: that credential alone (jitctl get asks this). */
-	if ((r = jsonx_opt_str(args, "name", CRED_NAME_MAX, &name)) == 0) {
+	if ((r = jsonx_opt_str(
+		 args, JP_ARG_STATUS_NAME, CRED_NAME_MAX, &name)) == 0) {
 		if ((one = store_cred(ag->store, name)) == NULL) {
 			reply_ext_err(rq->conn, JIT_E_NOENT, -1,
 			    "no credential named %s: see 'jitctl status'",
@@ -175,14 +179,16 @@ ext_status(struct agent *ag, struct request *rq, struct json_object *args,
 		json_object_put(res);
 		return JIT_E_NOMEM;
 	}
-	(void)jsonx_add_str(a, "version", JIT_VERSION);
-	(void)jsonx_add_int(a, "pid", (int64_t)getpid());
-	(void)jsonx_add_str(a, "socket", ag->sock_path);
-	(void)jsonx_add_str(a, "data_dir", ag->data_dir);
-	(void)jsonx_add_bool(a, "locked", ag->locked);
-	(void)jsonx_add_int(a, "unlocked", (int64_t)vault_count(ag->vault));
-	json_object_object_add(res, "agent", a);
-	json_object_object_add(res, "tokens", tokens_array(ag->store));
+	(void)jsonx_add_str(a, JP_AGENT_VERSION, JIT_VERSION);
+	(void)jsonx_add_int(a, JP_AGENT_PID, (int64_t)getpid());
+	(void)jsonx_add_str(a, JP_AGENT_SOCKET, ag->sock_path);
+	(void)jsonx_add_str(a, JP_AGENT_DATA_DIR, ag->data_dir);
+	(void)jsonx_add_bool(a, JP_AGENT_LOCKED, ag->locked);
+	(void)jsonx_add_int(
+	    a, JP_AGENT_UNLOCKED, (int64_t)vault_count(ag->vault));
+	json_object_object_add(res, JP_RES_STATUS_AGENT, a);
+	json_object_object_add(
+	    res, JP_RES_STATUS_TOKENS, tokens_array(ag->store));
 	/* A page at a time: 10,000 credentials do not fit in one frame. */
 	arr = json_object_new_array();
 	end = (size_t)offset + STATUS_PAGE < total ?
@@ -197,16 +203,16 @@ ext_status(struct agent *ag, struct request *rq, struct json_object *args,
 			json_object_array_add(arr,
 			    cred_json(ag, store_cred_at(ag->store, i), now_wall,
 				now_ms));
-	json_object_object_add(res, "credentials", arr);
+	json_object_object_add(res, JP_RES_STATUS_CREDENTIALS, arr);
 	/* Upstream revocations (few: they are pruned) come with page one. */
 	if (offset == 0)
 		json_object_object_add(
-		    res, "revocations", revoke_list_json(ag));
-	(void)jsonx_add_int(res, "total", (int64_t)total);
+		    res, JP_RES_STATUS_REVOCATIONS, revoke_list_json(ag));
+	(void)jsonx_add_int(res, JP_RES_STATUS_TOTAL, (int64_t)total);
 	if (end < total)
-		(void)jsonx_add_int(res, "next", (int64_t)end);
+		(void)jsonx_add_int(res, JP_RES_STATUS_NEXT, (int64_t)end);
 	else
-		json_object_object_add(res, "next", NULL);
+		json_object_object_add(res, JP_RES_STATUS_NEXT, NULL);
 	r = reply_ext_ok(rq->conn, res, NULL);
 	json_object_put(res);
 	return r;
@@ -231,9 +237,9 @@ ext_audit_head(struct agent *ag, struct request *rq, struct json_object *args,
 		json_object_put(res);
 		return JIT_E_NOMEM;
 	}
-	(void)jsonx_add_int(res, "seq", (int64_t)seq);
-	(void)jsonx_add_str(res, "hash", hash);
-	(void)jsonx_add_str(res, "path", path);
+	(void)jsonx_add_int(res, JP_RES_AUDIT_HEAD_SEQ, (int64_t)seq);
+	(void)jsonx_add_str(res, JP_RES_AUDIT_HEAD_HASH, hash);
+	(void)jsonx_add_str(res, JP_RES_AUDIT_HEAD_PATH, path);
 	r = reply_ext_ok(rq->conn, res, NULL);
 	json_object_put(res);
 	free(path);
@@ -256,7 +262,7 @@ ext_hello(struct agent *ag, struct request *rq, struct json_object *args,
 	(void)args;
 	(void)payload;
 	if ((res = json_object_new_object()) == NULL ||
-	    jsonx_add_str(res, "version", JIT_VERSION) != 0) {
+	    jsonx_add_str(res, JP_RES_HELLO_VERSION, JIT_VERSION) != 0) {
 		json_object_put(res);
 		return JIT_E_NOMEM;
 	}

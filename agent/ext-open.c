@@ -10,6 +10,7 @@
 #include "jsonx.h"
 #include "log.h"
 #include "notify.h"
+#include "proto-names.h"
 #include "secret.h"
 #include "serve.h"
 #include "store.h"
@@ -244,9 +245,9 @@ unlock_failed(struct json_object *failed, const char *name, int err)
 
 	if ((e = json_object_new_object()) == NULL)
 		return;
-	(void)jsonx_add_str(e, "name", name);
-	(void)jsonx_add_str(e, "code", jit_errname(err));
-	(void)jsonx_add_str(e, "message",
+	(void)jsonx_add_str(e, JP_FAILED_NAME, name);
+	(void)jsonx_add_str(e, JP_FAILED_CODE, jit_errname(err));
+	(void)jsonx_add_str(e, JP_FAILED_MESSAGE,
 	    err == JIT_E_AUTH ?
 		"its file was altered (header or ciphertext edited): it cannot be opened" :
 		err == JIT_E_NOENT ? "it is not wrapped to this token" :
@@ -272,10 +273,10 @@ failed_text(struct json_object *failed, char *out, size_t outlen)
 		e = json_object_array_get_idx(failed, i);
 		n = snprintf(out + used, outlen - used, "%s%s: %s",
 		    i > 0 ? "; " : "",
-		    json_object_object_get_ex(e, "name", &v) ?
+		    json_object_object_get_ex(e, JP_FAILED_NAME, &v) ?
 			json_object_get_string(v) :
 			"?",
-		    json_object_object_get_ex(e, "message", &v) ?
+		    json_object_object_get_ex(e, JP_FAILED_MESSAGE, &v) ?
 			json_object_get_string(v) :
 			"?");
 		if (n < 0)
@@ -356,12 +357,12 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 	if (nok == 0)
 		(void)event_emit(ag, ev);
 	if (j->set != NULL && j->verdict.result != JIT_OK)
-		(void)jsonx_add_str(res, "warning", j->verdict.why);
-	json_object_object_add(res, "unlocked", ok);
-	json_object_object_add(res, "failed", failed);
-	(void)jsonx_add_str(res, "token", label);
-	(void)jsonx_add_int(res, "until", until);
-	(void)jsonx_add_int(res, "window", j->window_s);
+		(void)jsonx_add_str(res, JP_RES_UNLOCK_WARNING, j->verdict.why);
+	json_object_object_add(res, JP_RES_UNLOCK_UNLOCKED, ok);
+	json_object_object_add(res, JP_RES_UNLOCK_FAILED, failed);
+	(void)jsonx_add_str(res, JP_RES_UNLOCK_TOKEN, label);
+	(void)jsonx_add_int(res, JP_RES_UNLOCK_UNTIL, until);
+	(void)jsonx_add_int(res, JP_RES_UNLOCK_WINDOW, j->window_s);
 	/* Some opened, some not: a success that lists both; jitctl says
 	 * both and exits non-zero. */
 	if (nok == 0 && j->n > 0) {
@@ -396,8 +397,9 @@ open_done_verify(struct agent *ag, struct open_job *j)
 		return;
 	}
 	res = json_object_new_object();
-	(void)jsonx_add_str(res, "token", j->cands[j->used]->label);
-	(void)jsonx_add_int(res, "tokens", (int64_t)store_ntokens(ag->store));
+	(void)jsonx_add_str(res, JP_RES_VERIFY_TOKEN, j->cands[j->used]->label);
+	(void)jsonx_add_int(
+	    res, JP_RES_VERIFY_TOKENS, (int64_t)store_ntokens(ag->store));
 	if (reply_ext_ok(j->hj.conn, res, NULL) != 0)
 		reply_ext_err(j->hj.conn, JIT_E_INTERNAL, -1, NULL);
 	json_object_put(res);
@@ -606,15 +608,16 @@ ext_unlock(struct agent *ag, struct request *rq, struct json_object *args,
 	int r;
 
 	memset(&oa, 0, sizeof(oa));
-	if ((r = ext_duration_arg(
-		 args, "for", &oa.window_s, ag->window_default_s)) != 0)
+	if ((r = ext_duration_arg(args, JP_ARG_UNLOCK_FOR, &oa.window_s,
+		 ag->window_default_s)) != 0)
 		return r;
-	if (((r = jsonx_opt_bool(args, "all", &all)) != 0 &&
+	if (((r = jsonx_opt_bool(args, JP_ARG_UNLOCK_ALL, &all)) != 0 &&
 		r != JIT_E_NOENT) ||
-	    ((r = jsonx_opt_str(args, "token", HW_LABEL_MAX, &label)) != 0 &&
+	    ((r = jsonx_opt_str(
+		  args, JP_ARG_UNLOCK_TOKEN, HW_LABEL_MAX, &label)) != 0 &&
 		r != JIT_E_NOENT))
 		return JIT_E_FORMAT;
-	if (json_object_object_get_ex(args, "names", &arr) &&
+	if (json_object_object_get_ex(args, JP_ARG_UNLOCK_NAMES, &arr) &&
 	    (!json_object_is_type(arr, json_type_array) ||
 		json_object_array_length(arr) > STORE_CREDS_MAX))
 		return JIT_E_FORMAT;
@@ -686,7 +689,8 @@ ext_verify(struct agent *ag, struct request *rq, struct json_object *args,
 	int r;
 
 	memset(&oa, 0, sizeof(oa));
-	if ((r = jsonx_opt_str(args, "token", HW_LABEL_MAX, &label)) != 0 &&
+	if ((r = jsonx_opt_str(
+		 args, JP_ARG_VERIFY_TOKEN, HW_LABEL_MAX, &label)) != 0 &&
 	    r != JIT_E_NOENT)
 		return JIT_E_FORMAT;
 	switch (store_set_state(ag->store, &why)) {

@@ -22,6 +22,7 @@
 #include "jsonx.h"
 #include "log.h"
 #include "proc.h"
+#include "proto-names.h"
 #include "revoke.h"
 #include "secret.h"
 #include "sjson.h"
@@ -558,15 +559,15 @@ reply_ok(struct agent *ag, struct conn *conn, const struct cred *c)
 
 	if ((res = json_object_new_object()) == NULL)
 		return JIT_E_NOMEM;
-	(void)jsonx_add_str(res, "name", c->name);
-	(void)jsonx_add_str(res, "profile", c->profile);
-	(void)jsonx_add_str(res, "kind", c->kind);
-	(void)jsonx_add_int(res, "not_after", c->not_after);
+	(void)jsonx_add_str(res, JP_RES_REQUEST_NAME, c->name);
+	(void)jsonx_add_str(res, JP_RES_REQUEST_PROFILE, c->profile);
+	(void)jsonx_add_str(res, JP_RES_REQUEST_KIND, c->kind);
+	(void)jsonx_add_int(res, JP_RES_REQUEST_NOT_AFTER, c->not_after);
 	arr = json_object_new_array();
 	for (i = 0; i < c->nfields; i++)
 		json_object_array_add(
 		    arr, json_object_new_string(c->field_names[i]));
-	json_object_object_add(res, "fields", arr);
+	json_object_object_add(res, JP_RES_REQUEST_FIELDS, arr);
 	arr = json_object_new_array();
 	for (i = 0; i < c->nwraps; i++) {
 		struct hw_token *t = store_token_by_id(
@@ -576,7 +577,7 @@ reply_ok(struct agent *ag, struct conn *conn, const struct cred *c)
 			json_object_array_add(
 			    arr, json_object_new_string(t->label));
 	}
-	json_object_object_add(res, "tokens", arr);
+	json_object_object_add(res, JP_RES_REQUEST_TOKENS, arr);
 	r = reply_ext_ok(conn, res, NULL);
 	json_object_put(res);
 	return r;
@@ -778,13 +779,16 @@ ext_request(struct agent *ag, struct request *rq, struct json_object *args,
 	int r;
 
 	(void)payload;
-	if ((r = ext_str_arg(args, "profile", PROFILE_NAME_MAX, &profile)) !=
-		0 ||
-	    (r = ext_str_arg(args, "reason", CRED_REASON_MAX, &reason)) != 0)
+	if ((r = ext_str_arg(args, JP_ARG_REQUEST_PROFILE, PROFILE_NAME_MAX,
+		 &profile)) != 0 ||
+	    (r = ext_str_arg(
+		 args, JP_ARG_REQUEST_REASON, CRED_REASON_MAX, &reason)) != 0)
 		return r == JIT_E_LIMIT ? r : JIT_E_FORMAT;
-	if (((r = jsonx_opt_str(args, "name", CRED_NAME_MAX, &name)) != 0 &&
+	if (((r = jsonx_opt_str(
+		  args, JP_ARG_REQUEST_NAME, CRED_NAME_MAX, &name)) != 0 &&
 		r != JIT_E_NOENT) ||
-	    ((r = jsonx_opt_int(args, "ttl", 1, DURATION_MAX_S, &ttl)) != 0 &&
+	    ((r = jsonx_opt_int(
+		  args, JP_ARG_REQUEST_TTL, 1, DURATION_MAX_S, &ttl)) != 0 &&
 		r != JIT_E_NOENT))
 		return JIT_E_FORMAT;
 	if (!reason_ok(reason)) {

@@ -8,6 +8,7 @@
 #include "fields.h"
 #include "hwq.h"
 #include "jsonx.h"
+#include "proto-names.h"
 #include "seal.h"
 #include "secret.h"
 #include "store.h"
@@ -240,9 +241,11 @@ enroll_done(struct hwjob *hj)
 		token_job_reply_err(j, r);
 	else {
 		res = json_object_new_object();
-		json_object_object_add(res, "token", ext_token_json(t));
+		json_object_object_add(
+		    res, JP_RES_ENROLL_TOKEN, ext_token_json(t));
 		if (approver(j) != NULL)
-			(void)jsonx_add_str(res, "approved_by", approver(j));
+			(void)jsonx_add_str(
+			    res, JP_RES_ENROLL_APPROVED_BY, approver(j));
 		if (reply_ext_ok(hj->conn, res, NULL) != 0)
 			reply_ext_err(hj->conn, JIT_E_INTERNAL, -1, NULL);
 		json_object_put(res);
@@ -324,9 +327,11 @@ unenroll_done(struct hwjob *hj)
 		token_job_reply_err(j, r);
 	else {
 		res = json_object_new_object();
-		(void)jsonx_add_str(res, "label", j->label);
-		(void)jsonx_add_int(res, "rewrapped", (int64_t)rewrapped);
-		(void)jsonx_add_str(res, "approved_by", approver(j));
+		(void)jsonx_add_str(res, JP_RES_UNENROLL_LABEL, j->label);
+		(void)jsonx_add_int(
+		    res, JP_RES_UNENROLL_REWRAPPED, (int64_t)rewrapped);
+		(void)jsonx_add_str(
+		    res, JP_RES_UNENROLL_APPROVED_BY, approver(j));
 		if (reply_ext_ok(hj->conn, res, NULL) != 0)
 			reply_ext_err(hj->conn, JIT_E_INTERNAL, -1, NULL);
 		json_object_put(res);
@@ -348,10 +353,10 @@ enroll_pins(struct secret *payload, struct token_job *j)
 		return JIT_OK;
 	if ((r = fields_validate(payload, NULL)) != 0)
 		return JIT_E_FORMAT;
-	if (fields_get(payload, "pin", &f) == 0 &&
+	if (fields_get(payload, JP_PAYLOAD_ENROLL_PIN, &f) == 0 &&
 	    (r = secret_from(f.val, f.vallen, &j->pin)) != 0)
 		return r;
-	if (fields_get(payload, "auth_pin", &f) == 0 &&
+	if (fields_get(payload, JP_PAYLOAD_ENROLL_AUTH_PIN, &f) == 0 &&
 	    (r = secret_from(f.val, f.vallen, &j->auth_pin)) != 0)
 		return r;
 	return JIT_OK;
@@ -441,15 +446,20 @@ ext_enroll(struct agent *ag, struct request *rq, struct json_object *args,
 	bool uv = false, sim = false;
 	int r;
 
-	if ((r = ext_str_arg(args, "type", 16, &type)) != 0 ||
-	    (r = ext_str_arg(args, "label", HW_LABEL_MAX, &label)) != 0)
+	if ((r = ext_str_arg(args, JP_ARG_ENROLL_TYPE, 16, &type)) != 0 ||
+	    (r = ext_str_arg(
+		 args, JP_ARG_ENROLL_LABEL, HW_LABEL_MAX, &label)) != 0)
 		return r;
-	if (((r = jsonx_opt_str(args, "device", HW_DEVICE_MAX, &device)) != 0 &&
+	if (((r = jsonx_opt_str(
+		  args, JP_ARG_ENROLL_DEVICE, HW_DEVICE_MAX, &device)) != 0 &&
 		r != JIT_E_NOENT) ||
-	    ((r = jsonx_opt_bool(args, "uv", &uv)) != 0 && r != JIT_E_NOENT) ||
-	    ((r = jsonx_opt_bool(args, "allow_simulated", &sim)) != 0 &&
+	    ((r = jsonx_opt_bool(args, JP_ARG_ENROLL_UV, &uv)) != 0 &&
 		r != JIT_E_NOENT) ||
-	    ((r = jsonx_opt_str(args, "token", HW_LABEL_MAX, &by)) != 0 &&
+	    ((r = jsonx_opt_bool(args, JP_ARG_ENROLL_ALLOW_SIMULATED, &sim)) !=
+		    0 &&
+		r != JIT_E_NOENT) ||
+	    ((r = jsonx_opt_str(
+		  args, JP_ARG_ENROLL_TOKEN, HW_LABEL_MAX, &by)) != 0 &&
 		r != JIT_E_NOENT))
 		return JIT_E_FORMAT;
 	if (hw_backend_find(type) == NULL) {
@@ -495,11 +505,13 @@ ext_unenroll(struct agent *ag, struct request *rq, struct json_object *args,
 	bool force = false;
 	int r;
 
-	if ((r = ext_str_arg(args, "label", HW_LABEL_MAX, &label)) != 0)
+	if ((r = ext_str_arg(
+		 args, JP_ARG_UNENROLL_LABEL, HW_LABEL_MAX, &label)) != 0)
 		return r;
-	if (((r = jsonx_opt_bool(args, "force", &force)) != 0 &&
+	if (((r = jsonx_opt_bool(args, JP_ARG_UNENROLL_FORCE, &force)) != 0 &&
 		r != JIT_E_NOENT) ||
-	    ((r = jsonx_opt_str(args, "token", HW_LABEL_MAX, &by)) != 0 &&
+	    ((r = jsonx_opt_str(
+		  args, JP_ARG_UNENROLL_TOKEN, HW_LABEL_MAX, &by)) != 0 &&
 		r != JIT_E_NOENT))
 		return JIT_E_FORMAT;
 	if (store_token_by_label(ag->store, label) == NULL) {

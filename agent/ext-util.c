@@ -8,6 +8,7 @@
 #include "ext.h"
 #include "jsonx.h"
 #include "policy.h"
+#include "proto-names.h"
 #include "reply.h"
 #include "store.h"
 
@@ -50,14 +51,14 @@ ext_token_json(const struct hw_token *t)
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	(void)jsonx_add_str(o, "id", t->id);
-	(void)jsonx_add_str(o, "label", t->label);
-	(void)jsonx_add_str(o, "type", t->type);
+	(void)jsonx_add_str(o, JP_TOKEN_ID, t->id);
+	(void)jsonx_add_str(o, JP_TOKEN_LABEL, t->label);
+	(void)jsonx_add_str(o, JP_TOKEN_TYPE, t->type);
 	if (t->device != NULL)
-		(void)jsonx_add_str(o, "device", t->device);
-	(void)jsonx_add_bool(o, "simulated", t->simulated);
-	(void)jsonx_add_bool(o, "uv", t->uv);
-	(void)jsonx_add_int(o, "created", t->created);
+		(void)jsonx_add_str(o, JP_TOKEN_DEVICE, t->device);
+	(void)jsonx_add_bool(o, JP_TOKEN_SIMULATED, t->simulated);
+	(void)jsonx_add_bool(o, JP_TOKEN_UV, t->uv);
+	(void)jsonx_add_int(o, JP_TOKEN_CREATED, t->created);
 	return o;
 }
 

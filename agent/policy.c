@@ -5,6 +5,7 @@
 #include "err.h"
 #include "fields.h"
 #include "policy.h"
+#include "proto-names.h"
 
 static const char *const stepup_names[] = {
 	[STEPUP_SESSION] = "session",
@@ -64,8 +65,8 @@ policy_verb_allowed(const char *verb, bool forwarded, bool agent_locked)
 {
 	if (forwarded)
 		return JIT_E_PEER;
-	if (agent_locked && strcmp(verb, "status") != 0 &&
-	    strcmp(verb, "hello") != 0)
+	if (agent_locked && strcmp(verb, JP_VERB_STATUS) != 0 &&
+	    strcmp(verb, JP_VERB_HELLO) != 0)
 		return JIT_E_AGENT_LOCKED;
 	return JIT_OK;
 }

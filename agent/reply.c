@@ -7,6 +7,7 @@
 #include "events.h"
 #include "jsonx.h"
 #include "log.h"
+#include "proto-names.h"
 #include "reply.h"
 #include "secret.h"
 #include "wire.h"
@@ -52,10 +53,10 @@ reply_ext_err(struct conn *c, int err, int retries, const char *fmt, ...)
 	log_info("request failed: %s", msg);
 	wire_writer_init(&w, AGENT_FRAME_MAX, false);
 	if ((o = json_object_new_object()) == NULL ||
-	    jsonx_add_int(o, "error", err) != 0 ||
-	    jsonx_add_str(o, "code", jit_errname(err)) != 0 ||
-	    jsonx_add_str(o, "message", msg) != 0 ||
-	    (retries >= 0 && jsonx_add_int(o, "retries", retries) != 0) ||
+	    jsonx_add_int(o, JP_ERR_ERROR, err) != 0 ||
+	    jsonx_add_str(o, JP_ERR_CODE, jit_errname(err)) != 0 ||
+	    jsonx_add_str(o, JP_ERR_MESSAGE, msg) != 0 ||
+	    (retries >= 0 && jsonx_add_int(o, JP_ERR_RETRIES, retries) != 0) ||
 	    wire_put_u8(&w, SSH_AGENT_EXTENSION_FAILURE) != 0 ||
 	    wire_put_cstring(&w,
 		json_object_to_json_string_ext(o,

@@ -12,6 +12,7 @@
 #include "jsonx.h"
 #include "log.h"
 #include "proc.h"
+#include "proto-names.h"
 #include "reply.h"
 #include "revoke.h"
 #include "store.h"
@@ -249,14 +250,14 @@ reply_revoke(struct conn *conn, struct revocation *r)
 		reply_ext_err(conn, JIT_E_NOMEM, -1, NULL);
 		return;
 	}
-	(void)jsonx_add_str(res, "name", r->name);
-	(void)jsonx_add_str(res, "profile", r->profile);
-	(void)jsonx_add_str(res, "upstream", state_names[r->state]);
-	(void)jsonx_add_int(res, "attempts", (int64_t)r->attempts);
+	(void)jsonx_add_str(res, JP_RES_REVOKE_NAME, r->name);
+	(void)jsonx_add_str(res, JP_RES_REVOKE_PROFILE, r->profile);
+	(void)jsonx_add_str(res, JP_RES_REVOKE_UPSTREAM, state_names[r->state]);
+	(void)jsonx_add_int(res, JP_RES_REVOKE_ATTEMPTS, (int64_t)r->attempts);
 	if (r->error[0] != '\0')
-		(void)jsonx_add_str(res, "message", r->error);
+		(void)jsonx_add_str(res, JP_RES_REVOKE_MESSAGE, r->error);
 	if (r->state == RV_FAILED)
-		(void)jsonx_add_int(res, "next_try", r->next_wall);
+		(void)jsonx_add_int(res, JP_RES_REVOKE_NEXT_TRY, r->next_wall);
 	if (reply_ext_ok(conn, res, NULL) != 0)
 		reply_ext_err(conn, JIT_E_INTERNAL, -1, NULL);
 	json_object_put(res);
@@ -639,17 +640,17 @@ record_json(const struct revocation *r)
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	(void)jsonx_add_str(o, "name", r->name);
-	(void)jsonx_add_str(o, "profile", r->profile);
-	(void)jsonx_add_str(o, "why", r->why);
-	(void)jsonx_add_str(o, "state", state_names[r->state]);
-	(void)jsonx_add_int(o, "attempts", (int64_t)r->attempts);
+	(void)jsonx_add_str(o, JP_REVOCATION_NAME, r->name);
+	(void)jsonx_add_str(o, JP_REVOCATION_PROFILE, r->profile);
+	(void)jsonx_add_str(o, JP_REVOCATION_WHY, r->why);
+	(void)jsonx_add_str(o, JP_REVOCATION_STATE, state_names[r->state]);
+	(void)jsonx_add_int(o, JP_REVOCATION_ATTEMPTS, (int64_t)r->attempts);
 	if (r->error[0] != '\0')
-		(void)jsonx_add_str(o, "error", r->error);
+		(void)jsonx_add_str(o, JP_REVOCATION_ERROR, r->error);
 	if (r->state == RV_FAILED)
-		(void)jsonx_add_int(o, "next_try", r->next_wall);
+		(void)jsonx_add_int(o, JP_REVOCATION_NEXT_TRY, r->next_wall);
 	if (r->state == RV_DONE)
-		(void)jsonx_add_int(o, "done", r->done_wall);
+		(void)jsonx_add_int(o, JP_REVOCATION_DONE, r->done_wall);
 	return o;
 }
 

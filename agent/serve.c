@@ -6,6 +6,7 @@
 #include "events.h"
 #include "fields.h"
 #include "jsonx.h"
+#include "proto-names.h"
 #include "reply.h"
 #include "secret.h"
 #include "serve.h"
@@ -40,16 +41,16 @@ ext_serve(struct agent *ag, struct conn *conn, const struct peer *p,
 		r = JIT_E_NOMEM;
 		goto out;
 	}
-	(void)jsonx_add_str(res, "name", c->name);
-	(void)jsonx_add_str(res, "kind", c->kind);
+	(void)jsonx_add_str(res, JP_RES_GET_NAME, c->name);
+	(void)jsonx_add_str(res, JP_RES_GET_KIND, c->kind);
 	arr = json_object_new_array();
 	for (size_t i = 0; i < c->nfields; i++)
 		if (field == NULL || strcmp(field, c->field_names[i]) == 0)
 			json_object_array_add(
 			    arr, json_object_new_string(c->field_names[i]));
-	json_object_object_add(res, "fields", arr);
+	json_object_object_add(res, JP_RES_GET_FIELDS, arr);
 	if (c->slot != NULL)
-		(void)jsonx_add_int(res, "until", c->slot->until_wall);
+		(void)jsonx_add_int(res, JP_RES_GET_UNTIL, c->slot->until_wall);
 	/* Audited before it is served: nothing is served unaudited. */
 	if ((ev = event_new("use")) != NULL) {
 		event_str(ev, "name", c->name);

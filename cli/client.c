@@ -14,6 +14,7 @@
 #include "client.h"
 #include "err.h"
 #include "jsonx.h"
+#include "proto-names.h"
 #include "secret.h"
 #include "wire.h"
 
@@ -307,10 +308,10 @@ code_of(struct json_object *o)
 	int64_t n;
 
 	/* The name is the stable part of the contract; the number a hint. */
-	if (jsonx_opt_str(o, "code", 64, &name) == 0 &&
+	if (jsonx_opt_str(o, JP_ERR_CODE, 64, &name) == 0 &&
 	    client_err_code(name) != JIT_E_INTERNAL)
 		return client_err_code(name);
-	if (jsonx_opt_int(o, "error", JIT_E_LAST + 1, -1, &n) == 0)
+	if (jsonx_opt_int(o, JP_ERR_ERROR, JIT_E_LAST + 1, -1, &n) == 0)
 		return (int)n;
 	return JIT_E_INTERNAL;
 }
@@ -330,10 +331,10 @@ parse_failure(struct wire_reader *r, struct client_reply *rep)
 		return client_reply_fail(rep, JIT_E_FORMAT,
 		    "malformed failure reply from jit-agent");
 	code = code_of(o);
-	if (jsonx_opt_str(o, "message", CLIENT_MSG_MAX, &msg) != 0 ||
+	if (jsonx_opt_str(o, JP_ERR_MESSAGE, CLIENT_MSG_MAX, &msg) != 0 ||
 	    msg[0] == '\0')
 		msg = jit_strerror(code);
-	if (jsonx_opt_int(o, "retries", 0, 1000, &retries) == 0)
+	if (jsonx_opt_int(o, JP_ERR_RETRIES, 0, 1000, &retries) == 0)
 		rep->retries = (int)retries;
 	(void)client_reply_fail(rep, code, "%s", msg);
 	rep->from_agent = 1;

@@ -10,6 +10,7 @@
 #include "jitctl.h"
 #include "jsonx.h"
 #include "prompt.h"
+#include "proto-names.h"
 #include "secret.h"
 #include "sjson.h"
 
@@ -216,27 +217,30 @@ add_main(int argc, char **argv)
 	if (kind == NULL)
 		kind = json ? "env" : "secret";
 	if ((args = json_object_new_object()) == NULL ||
-	    jsonx_add_str(args, "name", name) != 0 ||
-	    jsonx_add_int(args, "ttl", ttl) != 0 ||
-	    (kind != NULL && jsonx_add_str(args, "kind", kind) != 0) ||
-	    (stepup != NULL && jsonx_add_str(args, "stepup", stepup) != 0) ||
-	    (replace && jsonx_add_bool(args, "replace", true) != 0)) {
+	    jsonx_add_str(args, JP_ARG_ADD_NAME, name) != 0 ||
+	    jsonx_add_int(args, JP_ARG_ADD_TTL, ttl) != 0 ||
+	    (kind != NULL && jsonx_add_str(args, JP_ARG_ADD_KIND, kind) != 0) ||
+	    (stepup != NULL &&
+		jsonx_add_str(args, JP_ARG_ADD_STEPUP, stepup) != 0) ||
+	    (replace && jsonx_add_bool(args, JP_ARG_ADD_REPLACE, true) != 0)) {
 		ex = cli_fail_code(JIT_E_NOMEM, NULL);
 		goto out;
 	}
-	r = cli_request("add", args, fields, &rep);
+	r = cli_request(JP_VERB_ADD, args, fields, &rep);
 	/* The first wrap since the agent started: a token vouches first. */
 	if (r == JIT_E_UNVERIFIED) {
 		if ((ex = stepup_verify_tokens(&so)) != JITCTL_EXIT_OK)
 			goto out;
-		r = cli_request("add", args, fields, &rep);
+		r = cli_request(JP_VERB_ADD, args, fields, &rep);
 	}
 	if (r != 0) {
 		ex = cli_fail(r, &rep);
 		goto out;
 	}
-	cli_time(cli_jint(rep.result, "not_after", 0), until, sizeof(until));
-	cli_jjoin(cli_jarray(rep.result, "tokens"), ", ", list, sizeof(list));
+	cli_time(cli_jint(rep.result, JP_RES_ADD_NOT_AFTER, 0), until,
+	    sizeof(until));
+	cli_jjoin(cli_jarray(rep.result, JP_RES_ADD_TOKENS), ", ", list,
+	    sizeof(list));
 	cli_note("added %s, valid until %s, wrapped to %s", name, until,
 	    list[0] != '\0' ? list : "no token");
 	ex = JITCTL_EXIT_OK;

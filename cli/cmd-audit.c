@@ -15,6 +15,7 @@
 #include "fsutil.h"
 #include "jitctl.h"
 #include "jsonx.h"
+#include "proto-names.h"
 #include "secret.h"
 
 static const char audit_help[] =
@@ -78,24 +79,25 @@ head_fetch(struct head *h)
 	int r;
 
 	head_reset(h);
-	r = cli_request("audit-head", NULL, NULL, &rep);
+	r = cli_request(JP_VERB_AUDIT_HEAD, NULL, NULL, &rep);
 	h->reachable = r != JIT_E_AGENT;
 	if (r == 0) {
-		seq = cli_jint(rep.result, "seq", -1);
-		s = cli_jstr(rep.result, "hash");
+		seq = cli_jint(rep.result, JP_RES_AUDIT_HEAD_SEQ, -1);
+		s = cli_jstr(rep.result, JP_RES_AUDIT_HEAD_HASH);
 		if (seq >= 0 && s != NULL && strlen(s) == AUDIT_HASH_HEX) {
 			h->have = true;
 			h->seq = (uint64_t)seq;
 			memcpy(h->hash, s, sizeof(h->hash));
 		}
-		if ((s = cli_jstr(rep.result, "path")) != NULL)
+		if ((s = cli_jstr(rep.result, JP_RES_AUDIT_HEAD_PATH)) != NULL)
 			h->path = strdup(s);
 	} else if (h->reachable &&
-	    cli_request("status", NULL, NULL, &rep) == 0) {
+	    cli_request(JP_VERB_STATUS, NULL, NULL, &rep) == 0) {
 		struct json_object *agent;
 
-		if (json_object_object_get_ex(rep.result, "agent", &agent) &&
-		    (s = cli_jstr(agent, "data_dir")) != NULL &&
+		if (json_object_object_get_ex(
+			rep.result, JP_RES_STATUS_AGENT, &agent) &&
+		    (s = cli_jstr(agent, JP_AGENT_DATA_DIR)) != NULL &&
 		    asprintf(&h->path, "%s/%s", s, AUDIT_FILE) < 0)
 			h->path = NULL;
 	}
@@ -450,12 +452,13 @@ audit_setup(const char *interval, bool force)
 		return cli_usage_error(
 		    "--interval: a duration from 1s to 7d, like 15m or 1h");
 	if ((args = json_object_new_object()) == NULL ||
-	    jsonx_add_int(args, "interval", s) != 0 ||
-	    (force && jsonx_add_bool(args, "force", true) != 0)) {
+	    jsonx_add_int(args, JP_ARG_AUDIT_SETUP_INTERVAL, s) != 0 ||
+	    (force &&
+		jsonx_add_bool(args, JP_ARG_AUDIT_SETUP_FORCE, true) != 0)) {
 		json_object_put(args);
 		return cli_fail_code(JIT_E_NOMEM, "cannot make the request");
 	}
-	r = cli_request("audit-setup", args, NULL, &rep);
+	r = cli_request(JP_VERB_AUDIT_SETUP, args, NULL, &rep);
 	json_object_put(args);
 	if (r != 0) {
 		ex = cli_fail(r, &rep);
@@ -472,13 +475,14 @@ audit_setup(const char *interval, bool force)
 		ex = cli_fail_code(JIT_E_IO, "cannot write the key");
 		goto out;
 	}
-	cli_duration(cli_jint(rep.result, "interval", s), iv, sizeof(iv));
-	cli_sanitize(cli_jstr(rep.result, "key_id") != NULL ?
-		cli_jstr(rep.result, "key_id") :
+	cli_duration(cli_jint(rep.result, JP_RES_AUDIT_SETUP_INTERVAL, s), iv,
+	    sizeof(iv));
+	cli_sanitize(cli_jstr(rep.result, JP_RES_AUDIT_SETUP_KEY_ID) != NULL ?
+		cli_jstr(rep.result, JP_RES_AUDIT_SETUP_KEY_ID) :
 		"?",
 	    id, sizeof(id));
-	cli_sanitize(cli_jstr(rep.result, "key_file") != NULL ?
-		cli_jstr(rep.result, "key_file") :
+	cli_sanitize(cli_jstr(rep.result, JP_RES_AUDIT_SETUP_KEY_FILE) != NULL ?
+		cli_jstr(rep.result, JP_RES_AUDIT_SETUP_KEY_FILE) :
 		"?",
 	    file, sizeof(file));
 	cli_note(

@@ -7,6 +7,7 @@
 #include "jitctl.h"
 #include "jsonx.h"
 #include "prompt.h"
+#include "proto-names.h"
 #include "secret.h"
 
 static const char enroll_help[] =
@@ -193,7 +194,7 @@ enroll_main(int argc, char **argv)
 		ex = cli_fail(r, &toks);
 		goto out;
 	}
-	enrolled = cli_jarray(toks.result, "tokens");
+	enrolled = cli_jarray(toks.result, JP_RES_TOKENS_TOKENS);
 	if ((r = read_pin(type, label, pin_fd, uv, no_pin, &pin)) != 0) {
 		pin_error(r, pin_fd);
 		ex = r == JIT_E_PIN_REQUIRED ? JITCTL_EXIT_USAGE :
@@ -201,12 +202,16 @@ enroll_main(int argc, char **argv)
 		goto out;
 	}
 	if ((args = json_object_new_object()) == NULL ||
-	    jsonx_add_str(args, "type", type) != 0 ||
-	    jsonx_add_str(args, "label", label) != 0 ||
-	    (device != NULL && jsonx_add_str(args, "device", device) != 0) ||
-	    (uv && jsonx_add_bool(args, "uv", true) != 0) ||
-	    (allow_sim && jsonx_add_bool(args, "allow_simulated", true) != 0) ||
-	    (so.token != NULL && jsonx_add_str(args, "token", so.token) != 0)) {
+	    jsonx_add_str(args, JP_ARG_ENROLL_TYPE, type) != 0 ||
+	    jsonx_add_str(args, JP_ARG_ENROLL_LABEL, label) != 0 ||
+	    (device != NULL &&
+		jsonx_add_str(args, JP_ARG_ENROLL_DEVICE, device) != 0) ||
+	    (uv && jsonx_add_bool(args, JP_ARG_ENROLL_UV, true) != 0) ||
+	    (allow_sim &&
+		jsonx_add_bool(args, JP_ARG_ENROLL_ALLOW_SIMULATED, true) !=
+		    0) ||
+	    (so.token != NULL &&
+		jsonx_add_str(args, JP_ARG_ENROLL_TOKEN, so.token) != 0)) {
 		ex = cli_fail_code(JIT_E_NOMEM, NULL);
 		goto out;
 	}
@@ -219,26 +224,27 @@ enroll_main(int argc, char **argv)
 	so.pin_fields = true;
 	so.new_pin = pin;
 	if (enrolled != NULL && json_object_array_length(enrolled) > 0)
-		r = stepup_request("enroll", args, enrolled, NULL, &so, &rep);
+		r = stepup_request(
+		    JP_VERB_ENROLL, args, enrolled, NULL, &so, &rep);
 	else {
 		if (strcmp(type, "tpm2") != 0)
 			cli_notice_open(
 			    "Touch your security key (%s)...", label);
-		r = stepup_request("enroll", args, NULL, NULL, &so, &rep);
+		r = stepup_request(JP_VERB_ENROLL, args, NULL, NULL, &so, &rep);
 	}
 	if (r != 0) {
 		ex = cli_fail(r, &rep);
 		goto out;
 	}
-	if (json_object_object_get_ex(rep.result, "token", &tok) &&
-	    (id = cli_jstr(tok, "id")) != NULL)
+	if (json_object_object_get_ex(rep.result, JP_RES_ENROLL_TOKEN, &tok) &&
+	    (id = cli_jstr(tok, JP_TOKEN_ID)) != NULL)
 		cli_note("enrolled %s token %s (id %s)", type, label, id);
 	else
 		cli_note("enrolled %s token %s", type, label);
-	if (cli_jstr(rep.result, "approved_by") != NULL)
-		cli_note(
-		    "approved with %s", cli_jstr(rep.result, "approved_by"));
-	if (cli_jbool(tok, "simulated"))
+	if (cli_jstr(rep.result, JP_RES_ENROLL_APPROVED_BY) != NULL)
+		cli_note("approved with %s",
+		    cli_jstr(rep.result, JP_RES_ENROLL_APPROVED_BY));
+	if (cli_jbool(tok, JP_TOKEN_SIMULATED))
 		cli_note(
 		    "warning: %s is a SIMULATED token: for tests and demos, never for real secrets",
 		    label);

@@ -12,6 +12,7 @@
 #include "fields.h"
 #include "jitctl.h"
 #include "prompt.h"
+#include "proto-names.h"
 #include "secret.h"
 
 extern char **environ;
@@ -295,7 +296,7 @@ exec_main(int argc, char **argv)
 		goto out;
 	/* The command may run for hours: the agent needs no idle link. */
 	cli_disconnect();
-	if ((kind = cli_jstr(cred, "kind")) != NULL)
+	if ((kind = cli_jstr(cred, JP_CRED_KIND)) != NULL)
 		as_secret = strcmp(kind, "secret") == 0;
 	else
 		as_secret = single_secret(fields);

@@ -9,6 +9,7 @@
 #include "jitctl.h"
 #include "jsonx.h"
 #include "prompt.h"
+#include "proto-names.h"
 #include "secret.h"
 
 static const char get_help[] =
@@ -50,37 +51,41 @@ get_fields(const char *name, const char *field, const char *purpose,
 	*ret_cred = NULL;
 	*ret_fields = NULL;
 	if ((args = json_object_new_object()) == NULL ||
-	    jsonx_add_str(args, "name", name) != 0 ||
-	    (field != NULL && jsonx_add_str(args, "field", field) != 0) ||
-	    jsonx_add_str(args, "purpose", purpose) != 0 ||
-	    (command != NULL && jsonx_add_str(args, "command", command))) {
+	    jsonx_add_str(args, JP_ARG_GET_NAME, name) != 0 ||
+	    (field != NULL &&
+		jsonx_add_str(args, JP_ARG_GET_FIELD, field) != 0) ||
+	    jsonx_add_str(args, JP_ARG_GET_PURPOSE, purpose) != 0 ||
+	    (command != NULL &&
+		jsonx_add_str(args, JP_ARG_GET_COMMAND, command))) {
 		ex = cli_fail_code(JIT_E_NOMEM, NULL);
 		goto out;
 	}
 	/* The credential's step-up says whether a token must answer now. */
 	if ((sargs = json_object_new_object()) == NULL ||
-	    jsonx_add_str(sargs, "name", name) != 0) {
+	    jsonx_add_str(sargs, JP_ARG_STATUS_NAME, name) != 0) {
 		ex = cli_fail_code(JIT_E_NOMEM, NULL);
 		goto out;
 	}
-	if ((r = cli_request("status", sargs, NULL, &st)) != 0 &&
+	if ((r = cli_request(JP_VERB_STATUS, sargs, NULL, &st)) != 0 &&
 	    r == JIT_E_AGENT) {
 		ex = cli_fail(r, &st);
 		goto out;
 	}
-	cred = cli_jfind(cli_jarray(st.result, "credentials"), "name", name);
+	cred = cli_jfind(cli_jarray(st.result, JP_RES_STATUS_CREDENTIALS),
+	    JP_CRED_NAME, name);
 	if (cred != NULL)
-		stepup = cli_jstr(cred, "stepup");
+		stepup = cli_jstr(cred, JP_CRED_STEPUP);
 	/* Locked or expired: the agent says so before any token is asked. */
-	if (cred != NULL && (state = cli_jstr(cred, "state")) != NULL &&
+	if (cred != NULL && (state = cli_jstr(cred, JP_CRED_STATE)) != NULL &&
 	    strcmp(state, "unlocked") != 0)
-		r = cli_request("get", args, NULL, &rep);
+		r = cli_request(JP_VERB_GET, args, NULL, &rep);
 	else if (pin_fd >= 0 || needs_token(stepup)) {
 		so.need_pin = stepup != NULL && strcmp(stepup, "pin") == 0;
-		r = stepup_request("get", args, cli_jarray(st.result, "tokens"),
-		    cli_jarray(cred, "tokens"), &so, &rep);
+		r = stepup_request(JP_VERB_GET, args,
+		    cli_jarray(st.result, JP_RES_STATUS_TOKENS),
+		    cli_jarray(cred, JP_CRED_TOKENS), &so, &rep);
 	} else
-		r = cli_request("get", args, NULL, &rep);
+		r = cli_request(JP_VERB_GET, args, NULL, &rep);
 	if (r != 0) {
 		ex = cli_fail(r, &rep);
 		goto out;

@@ -5,6 +5,7 @@
 
 #include "err.h"
 #include "jitctl.h"
+#include "proto-names.h"
 
 static const char lock_help[] =
     "usage: jitctl lock [--all | NAME...]\n"
@@ -41,7 +42,7 @@ lock_main(int argc, char **argv)
 		return cli_usage_error("--all takes no names");
 	if ((args = json_object_new_object()) == NULL ||
 	    (names = json_object_new_array()) == NULL ||
-	    json_object_object_add(args, "names", names) != 0) {
+	    json_object_object_add(args, JP_ARG_LOCK_NAMES, names) != 0) {
 		ex = cli_fail_code(JIT_E_NOMEM, NULL);
 		goto out;
 	}
@@ -51,12 +52,14 @@ lock_main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if ((r = cli_request("lock", args, NULL, &rep)) != 0) {
+	if ((r = cli_request(JP_VERB_LOCK, args, NULL, &rep)) != 0) {
 		ex = cli_fail(r, &rep);
 		goto out;
 	}
-	cli_jjoin(cli_jarray(rep.result, "locked"), ", ", list, sizeof(list));
-	cli_jjoin(cli_jarray(rep.result, "revoked"), ", ", gone, sizeof(gone));
+	cli_jjoin(cli_jarray(rep.result, JP_RES_LOCK_LOCKED), ", ", list,
+	    sizeof(list));
+	cli_jjoin(cli_jarray(rep.result, JP_RES_LOCK_REVOKED), ", ", gone,
+	    sizeof(gone));
 	if (list[0] == '\0' && gone[0] == '\0')
 		cli_note("nothing was unlocked");
 	else if (list[0] != '\0')

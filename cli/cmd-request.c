@@ -8,6 +8,7 @@
 #include "jitctl.h"
 #include "jsonx.h"
 #include "prompt.h"
+#include "proto-names.h"
 
 static const char request_help[] =
     "usage: jitctl request PROFILE --reason TEXT [--ttl DURATION]\n"
@@ -73,22 +74,23 @@ request_main(int argc, char **argv)
 		return cli_usage_error(
 		    "bad --ttl '%s': use 90s, 15m, 2h, 1d or 1h30m", ttl_arg);
 	if ((args = json_object_new_object()) == NULL ||
-	    jsonx_add_str(args, "profile", profile) != 0 ||
-	    jsonx_add_str(args, "reason", reason) != 0 ||
-	    (name != NULL && jsonx_add_str(args, "name", name) != 0) ||
-	    (ttl > 0 && jsonx_add_int(args, "ttl", ttl) != 0)) {
+	    jsonx_add_str(args, JP_ARG_REQUEST_PROFILE, profile) != 0 ||
+	    jsonx_add_str(args, JP_ARG_REQUEST_REASON, reason) != 0 ||
+	    (name != NULL &&
+		jsonx_add_str(args, JP_ARG_REQUEST_NAME, name) != 0) ||
+	    (ttl > 0 && jsonx_add_int(args, JP_ARG_REQUEST_TTL, ttl) != 0)) {
 		ex = cli_fail_code(JIT_E_NOMEM, NULL);
 		goto out;
 	}
 	cli_notice_open("Asking the issuer of %s...", profile);
-	r = cli_request("request", args, NULL, &rep);
+	r = cli_request(JP_VERB_REQUEST, args, NULL, &rep);
 	/* The first wrap since the agent started: a token vouches first. */
 	if (r == JIT_E_UNVERIFIED) {
 		cli_close_line();
 		if ((ex = stepup_verify_tokens(&so)) != JITCTL_EXIT_OK)
 			goto out;
 		cli_notice_open("Asking the issuer of %s...", profile);
-		r = cli_request("request", args, NULL, &rep);
+		r = cli_request(JP_VERB_REQUEST, args, NULL, &rep);
 	}
 	if (r != 0) {
 		cli_close_line();
@@ -101,15 +103,18 @@ request_main(int argc, char **argv)
 						       JITCTL_EXIT_FAIL;
 		goto out;
 	}
-	cli_time(cli_jint(rep.result, "not_after", 0), until, sizeof(until));
-	cli_jjoin(cli_jarray(rep.result, "tokens"), ", ", list, sizeof(list));
-	cli_jjoin(
-	    cli_jarray(rep.result, "fields"), ", ", fields, sizeof(fields));
+	cli_time(cli_jint(rep.result, JP_RES_REQUEST_NOT_AFTER, 0), until,
+	    sizeof(until));
+	cli_jjoin(cli_jarray(rep.result, JP_RES_REQUEST_TOKENS), ", ", list,
+	    sizeof(list));
+	cli_jjoin(cli_jarray(rep.result, JP_RES_REQUEST_FIELDS), ", ", fields,
+	    sizeof(fields));
 	cli_note("got %s (%s: %s), valid until %s, wrapped to %s",
-	    cli_jstr(rep.result, "name"), cli_jstr(rep.result, "kind"), fields,
-	    until, list[0] != '\0' ? list : "no token");
-	cli_note(
-	    "open it with 'jitctl unlock %s'", cli_jstr(rep.result, "name"));
+	    cli_jstr(rep.result, JP_RES_REQUEST_NAME),
+	    cli_jstr(rep.result, JP_RES_REQUEST_KIND), fields, until,
+	    list[0] != '\0' ? list : "no token");
+	cli_note("open it with 'jitctl unlock %s'",
+	    cli_jstr(rep.result, JP_RES_REQUEST_NAME));
 	ex = JITCTL_EXIT_OK;
 out:
 	json_object_put(args);

@@ -6,6 +6,7 @@
 #include "err.h"
 #include "jitctl.h"
 #include "jsonx.h"
+#include "proto-names.h"
 
 static const char revoke_help[] =
     "usage: jitctl revoke NAME...\n"
@@ -42,11 +43,12 @@ revoke_main(int argc, char **argv)
 	for (i = optind; i < argc; i++) {
 		json_object_put(args);
 		if ((args = json_object_new_object()) == NULL ||
-		    (r = jsonx_add_str(args, "name", argv[i])) != 0) {
+		    (r = jsonx_add_str(args, JP_ARG_REVOKE_NAME, argv[i])) !=
+			0) {
 			ex = cli_fail_code(JIT_E_NOMEM, NULL);
 			break;
 		}
-		if ((r = cli_request("revoke", args, NULL, &rep)) != 0) {
+		if ((r = cli_request(JP_VERB_REVOKE, args, NULL, &rep)) != 0) {
 			one = cli_fail(r, &rep);
 			if (ex == JITCTL_EXIT_OK)
 				ex = one;
@@ -54,8 +56,8 @@ revoke_main(int argc, char **argv)
 				break;
 			continue;
 		}
-		up = cli_jstr(rep.result, "upstream");
-		msg = cli_jstr(rep.result, "message");
+		up = cli_jstr(rep.result, JP_RES_REVOKE_UPSTREAM);
+		msg = cli_jstr(rep.result, JP_RES_REVOKE_MESSAGE);
 		if (up == NULL)
 			cli_note("revoked %s", argv[i]);
 		else if (strcmp(up, "done") == 0)

@@ -10,6 +10,7 @@
 #include "duration.h"
 #include "err.h"
 #include "jitctl.h"
+#include "proto-names.h"
 
 static const char status_help[] =
     "usage: jitctl status [--json] [--watch]\n"
@@ -39,14 +40,14 @@ peer_text(struct json_object *cred, char *out, size_t outlen)
 	struct json_object *peer;
 	const char *exe, *base;
 
-	if (!json_object_object_get_ex(cred, "last_peer", &peer) ||
+	if (!json_object_object_get_ex(cred, JP_CRED_LAST_PEER, &peer) ||
 	    !json_object_is_type(peer, json_type_object)) {
 		snprintf(out, outlen, "-");
 		return;
 	}
-	if ((exe = cli_jstr(peer, "exe")) == NULL) {
+	if ((exe = cli_jstr(peer, JP_PEER_EXE)) == NULL) {
 		snprintf(out, outlen, "pid %lld",
-		    (long long)cli_jint(peer, "pid", 0));
+		    (long long)cli_jint(peer, JP_PEER_PID, 0));
 		return;
 	}
 	if ((base = strrchr(exe, '/')) != NULL)
@@ -54,21 +55,22 @@ peer_text(struct json_object *cred, char *out, size_t outlen)
 	else
 		base = exe;
 	snprintf(out, outlen, "pid %lld (%s)",
-	    (long long)cli_jint(peer, "pid", 0), base);
+	    (long long)cli_jint(peer, JP_PEER_PID, 0), base);
 }
 
 /* A revocation's state for people: "failed 2 times, next try in 4s". */
 static void
 revoke_text(struct json_object *rv, char *out, size_t outlen)
 {
-	const char *state = cli_jstr(rv, "state");
-	int64_t n = cli_jint(rv, "attempts", 0), next;
+	const char *state = cli_jstr(rv, JP_REVOCATION_STATE);
+	int64_t n = cli_jint(rv, JP_REVOCATION_ATTEMPTS, 0), next;
 	char in[32];
 
 	if (state == NULL)
 		snprintf(out, outlen, "?");
 	else if (strcmp(state, "failed") == 0) {
-		next = cli_jint(rv, "next_try", 0) - (int64_t)time(NULL);
+		next = cli_jint(rv, JP_REVOCATION_NEXT_TRY, 0) -
+		    (int64_t)time(NULL);
 		duration_format(next, in, sizeof(in));
 		snprintf(out, outlen, "failed %lld time%s, next try in %s",
 		    (long long)n, n == 1 ? "" : "s", in);
@@ -104,11 +106,11 @@ print_revocations(struct json_object *arr)
 	for (i = 0; i < n; i++) {
 		rv = json_object_array_get_idx(arr, i);
 		revoke_text(rv, state, sizeof(state));
-		row[0] = cli_jstr(rv, "name");
-		row[1] = cli_jstr(rv, "profile");
-		row[2] = cli_jstr(rv, "why");
+		row[0] = cli_jstr(rv, JP_REVOCATION_NAME);
+		row[1] = cli_jstr(rv, JP_REVOCATION_PROFILE);
+		row[2] = cli_jstr(rv, JP_REVOCATION_WHY);
 		row[3] = state;
-		row[4] = cli_jstr(rv, "error");
+		row[4] = cli_jstr(rv, JP_REVOCATION_ERROR);
 		if ((r = table_add(tb, row)) != 0)
 			goto out;
 	}
@@ -140,32 +142,38 @@ print_status(struct json_object *res)
 	int64_t tl;
 	int r;
 
-	if (json_object_object_get_ex(res, "agent", &agent)) {
-		cli_sanitize(cli_jstr(agent, "socket"), sock, sizeof(sock));
-		cli_sanitize(cli_jstr(agent, "data_dir"), dir, sizeof(dir));
-		cli_sanitize(cli_jstr(agent, "version"), ver, sizeof(ver));
+	if (json_object_object_get_ex(res, JP_RES_STATUS_AGENT, &agent)) {
+		cli_sanitize(
+		    cli_jstr(agent, JP_AGENT_SOCKET), sock, sizeof(sock));
+		cli_sanitize(
+		    cli_jstr(agent, JP_AGENT_DATA_DIR), dir, sizeof(dir));
+		cli_sanitize(
+		    cli_jstr(agent, JP_AGENT_VERSION), ver, sizeof(ver));
 		printf("jit-agent %s, pid %lld, socket %s, data %s%s\n\n", ver,
-		    (long long)cli_jint(agent, "pid", 0), sock, dir,
-		    cli_jbool(agent, "locked") ? " (LOCKED: ssh-add -X)" : "");
+		    (long long)cli_jint(agent, JP_AGENT_PID, 0), sock, dir,
+		    cli_jbool(agent, JP_AGENT_LOCKED) ?
+			" (LOCKED: ssh-add -X)" :
+			"");
 	}
 	if ((r = table_new(7, &tb)) != 0 || (r = table_add(tb, head)) != 0)
 		goto out;
-	creds = cli_jarray(res, "credentials");
+	creds = cli_jarray(res, JP_RES_STATUS_CREDENTIALS);
 	n = creds == NULL ? 0 : json_object_array_length(creds);
 	for (i = 0; i < n; i++) {
 		cred = json_object_array_get_idx(creds, i);
-		state = cli_jstr(cred, "state");
-		tl = cli_jint(cred, "time_left", -1);
+		state = cli_jstr(cred, JP_CRED_STATE);
+		tl = cli_jint(cred, JP_CRED_TIME_LEFT, -1);
 		if (tl >= 0 && state != NULL && strcmp(state, "unlocked") == 0)
 			duration_format(tl, left, sizeof(left));
 		else
 			snprintf(left, sizeof(left), "-");
 		snprintf(uses, sizeof(uses), "%lld",
-		    (long long)cli_jint(cred, "uses", 0));
+		    (long long)cli_jint(cred, JP_CRED_USES, 0));
 		peer_text(cred, peer, sizeof(peer));
-		cli_jjoin(cli_jarray(cred, "tokens"), ",", toks, sizeof(toks));
-		row[0] = cli_jstr(cred, "name");
-		row[1] = cli_jstr(cred, "kind");
+		cli_jjoin(
+		    cli_jarray(cred, JP_CRED_TOKENS), ",", toks, sizeof(toks));
+		row[0] = cli_jstr(cred, JP_CRED_NAME);
+		row[1] = cli_jstr(cred, JP_CRED_KIND);
 		row[2] = state;
 		row[3] = left;
 		row[4] = uses;
@@ -180,9 +188,10 @@ print_status(struct json_object *res)
 	else
 		table_print(tb, stdout);
 	printf("\n");
-	if ((r = print_revocations(cli_jarray(res, "revocations"))) != 0)
+	if ((r = print_revocations(
+		 cli_jarray(res, JP_RES_STATUS_REVOCATIONS))) != 0)
 		goto out;
-	r = tokens_print_table(cli_jarray(res, "tokens"), stdout);
+	r = tokens_print_table(cli_jarray(res, JP_RES_STATUS_TOKENS), stdout);
 out:
 	table_free(tb);
 	return r;
@@ -197,17 +206,19 @@ status_fetch(struct client_reply *rep)
 	size_t i;
 	int r;
 
-	if ((r = cli_request("status", NULL, NULL, rep)) != 0)
+	if ((r = cli_request(JP_VERB_STATUS, NULL, NULL, rep)) != 0)
 		return r;
-	if (!json_object_object_get_ex(rep->result, "credentials", &all))
+	if (!json_object_object_get_ex(
+		rep->result, JP_RES_STATUS_CREDENTIALS, &all))
 		return JIT_E_FORMAT;
-	while (json_object_object_get_ex(rep->result, "next", &next) &&
+	while (
+	    json_object_object_get_ex(rep->result, JP_RES_STATUS_NEXT, &next) &&
 	    json_object_is_type(next, json_type_int)) {
 		if ((args = json_object_new_object()) == NULL)
 			return JIT_E_NOMEM;
-		json_object_object_add(args, "offset",
+		json_object_object_add(args, JP_ARG_STATUS_OFFSET,
 		    json_object_new_int64(json_object_get_int64(next)));
-		r = cli_request("status", args, NULL, &more);
+		r = cli_request(JP_VERB_STATUS, args, NULL, &more);
 		json_object_put(args);
 		if (r != 0) {
 			client_reply_reset(rep);
@@ -215,7 +226,7 @@ status_fetch(struct client_reply *rep)
 			return r;
 		}
 		if (!json_object_object_get_ex(
-			more.result, "credentials", &page)) {
+			more.result, JP_RES_STATUS_CREDENTIALS, &page)) {
 			client_reply_reset(&more);
 			return JIT_E_FORMAT;
 		}
@@ -223,12 +234,12 @@ status_fetch(struct client_reply *rep)
 			json_object_array_add(all,
 			    json_object_get(
 				json_object_array_get_idx(page, i)));
-		json_object_object_add(rep->result, "next",
-		    json_object_get(
-			json_object_object_get(more.result, "next")));
+		json_object_object_add(rep->result, JP_RES_STATUS_NEXT,
+		    json_object_get(json_object_object_get(
+			more.result, JP_RES_STATUS_NEXT)));
 		client_reply_reset(&more);
 	}
-	json_object_object_del(rep->result, "next");
+	json_object_object_del(rep->result, JP_RES_STATUS_NEXT);
 	return JIT_OK;
 }
 

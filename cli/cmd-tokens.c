@@ -6,6 +6,7 @@
 #include "err.h"
 #include "jitctl.h"
 #include "prompt.h"
+#include "proto-names.h"
 
 static const char tokens_help[] =
     "usage: jitctl tokens [--json]\n"
@@ -49,13 +50,13 @@ tokens_print_table(struct json_object *tokens, FILE *f)
 	n = tokens == NULL ? 0 : json_object_array_length(tokens);
 	for (i = 0; i < n; i++) {
 		t = json_object_array_get_idx(tokens, i);
-		cli_time(cli_jint(t, "created", 0), when, sizeof(when));
-		row[0] = cli_jstr(t, "label");
-		row[1] = cli_jstr(t, "type");
-		row[2] = cli_jstr(t, "device");
-		row[3] = cli_jbool(t, "uv") ? "yes" : "no";
+		cli_time(cli_jint(t, JP_TOKEN_CREATED, 0), when, sizeof(when));
+		row[0] = cli_jstr(t, JP_TOKEN_LABEL);
+		row[1] = cli_jstr(t, JP_TOKEN_TYPE);
+		row[2] = cli_jstr(t, JP_TOKEN_DEVICE);
+		row[3] = cli_jbool(t, JP_TOKEN_UV) ? "yes" : "no";
 		row[4] = when;
-		row[5] = cli_jbool(t, "simulated") ? "SIMULATED" : "";
+		row[5] = cli_jbool(t, JP_TOKEN_SIMULATED) ? "SIMULATED" : "";
 		if ((r = table_add(tb, row)) != 0)
 			goto out;
 	}
@@ -73,7 +74,8 @@ out:
 static void
 tokens_print_set(struct json_object *set, FILE *f)
 {
-	const char *state = cli_jstr(set, "state"), *why = cli_jstr(set, "why");
+	const char *state = cli_jstr(set, JP_SET_STATE),
+		   *why = cli_jstr(set, JP_SET_WHY);
 	char safe[600];
 
 	if (state == NULL || strcmp(state, "verified") == 0 ||
@@ -125,15 +127,16 @@ tokens_main(int argc, char **argv)
 		return cli_usage_error("--token and --pin-fd go with --verify");
 	if (verify)
 		return stepup_verify_tokens(&so);
-	if ((r = cli_request("tokens", NULL, NULL, &rep)) != 0) {
+	if ((r = cli_request(JP_VERB_TOKENS, NULL, NULL, &rep)) != 0) {
 		ex = cli_fail(r, &rep);
 		goto out;
 	}
 	if (json)
 		r = cli_print_json(rep.result);
 	else if ((r = tokens_print_table(
-		      cli_jarray(rep.result, "tokens"), stdout)) == 0 &&
-	    json_object_object_get_ex(rep.result, "set", &set))
+		      cli_jarray(rep.result, JP_RES_TOKENS_TOKENS), stdout)) ==
+		0 &&
+	    json_object_object_get_ex(rep.result, JP_RES_TOKENS_SET, &set))
 		tokens_print_set(set, stdout);
 	ex = r == 0 ? JITCTL_EXIT_OK : cli_fail_code(r, "cannot print");
 out:

@@ -6,6 +6,7 @@
 #include "jitctl.h"
 #include "jsonx.h"
 #include "prompt.h"
+#include "proto-names.h"
 
 static const char unenroll_help[] =
     "usage: jitctl unenroll [--force] [--token LABEL] [--pin-fd N] LABEL\n"
@@ -56,9 +57,10 @@ unenroll_main(int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage_error("expected one token label");
 	if ((args = json_object_new_object()) == NULL ||
-	    jsonx_add_str(args, "label", argv[optind]) != 0 ||
-	    (force && jsonx_add_bool(args, "force", true) != 0) ||
-	    (so.token != NULL && jsonx_add_str(args, "token", so.token) != 0)) {
+	    jsonx_add_str(args, JP_ARG_UNENROLL_LABEL, argv[optind]) != 0 ||
+	    (force && jsonx_add_bool(args, JP_ARG_UNENROLL_FORCE, true) != 0) ||
+	    (so.token != NULL &&
+		jsonx_add_str(args, JP_ARG_UNENROLL_TOKEN, so.token) != 0)) {
 		ex = cli_fail_code(JIT_E_NOMEM, NULL);
 		goto out;
 	}
@@ -69,12 +71,13 @@ unenroll_main(int argc, char **argv)
 	cli_sanitize(argv[optind], safe, sizeof(safe));
 	snprintf(purpose, sizeof(purpose), "to approve removing %s", safe);
 	so.purpose = purpose;
-	if ((r = stepup_request("unenroll", args,
-		 cli_jarray(toks.result, "tokens"), NULL, &so, &rep)) != 0) {
+	if ((r = stepup_request(JP_VERB_UNENROLL, args,
+		 cli_jarray(toks.result, JP_RES_TOKENS_TOKENS), NULL, &so,
+		 &rep)) != 0) {
 		ex = cli_fail(r, &rep);
 		goto out;
 	}
-	n = cli_jint(rep.result, "rewrapped", 0);
+	n = cli_jint(rep.result, JP_RES_UNENROLL_REWRAPPED, 0);
 	cli_note("unenrolled %s (%lld credential%s updated)", argv[optind],
 	    (long long)n, n == 1 ? "" : "s");
 	ex = JITCTL_EXIT_OK;

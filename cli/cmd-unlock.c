@@ -9,6 +9,7 @@
 #include "jitctl.h"
 #include "jsonx.h"
 #include "prompt.h"
+#include "proto-names.h"
 
 static const char unlock_help[] =
     "usage: jitctl unlock [--for DURATION] [--token LABEL] [--pin-fd N]\n"
@@ -36,8 +37,8 @@ labels_for(
 	int i, r;
 
 	for (i = 0; i < n; i++) {
-		if ((cred = cli_jfind(creds, "name", names[i])) == NULL ||
-		    (toks = cli_jarray(cred, "tokens")) == NULL)
+		if ((cred = cli_jfind(creds, JP_CRED_NAME, names[i])) == NULL ||
+		    (toks = cli_jarray(cred, JP_CRED_TOKENS)) == NULL)
 			continue;
 		k = json_object_array_length(toks);
 		for (j = 0; j < k; j++) {
@@ -73,14 +74,14 @@ report_failed(struct json_object *failed)
 	n = failed == NULL ? 0 : json_object_array_length(failed);
 	for (i = 0; i < n; i++) {
 		e = json_object_array_get_idx(failed, i);
-		if ((name = cli_jstr(e, "name")) == NULL)
+		if ((name = cli_jstr(e, JP_FAILED_NAME)) == NULL)
 			name = "?";
-		if ((msg = cli_jstr(e, "message")) == NULL)
+		if ((msg = cli_jstr(e, JP_FAILED_MESSAGE)) == NULL)
 			msg = "refused";
 		cli_err("%s was not unlocked: %s", name, msg);
 		if (ex == JITCTL_EXIT_OK &&
 		    (ex = jitctl_exit_code(client_err_code(
-			 cli_jstr(e, "code")))) == JITCTL_EXIT_OK)
+			 cli_jstr(e, JP_FAILED_CODE)))) == JITCTL_EXIT_OK)
 			ex = JITCTL_EXIT_FAIL;
 	}
 	return ex;
@@ -139,39 +140,45 @@ unlock_main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (json_object_object_add(args, "names", json_object_get(names)) ||
-	    (all && jsonx_add_bool(args, "all", true) != 0) ||
-	    (window > 0 && jsonx_add_int(args, "for", window) != 0) ||
-	    (so.token != NULL && jsonx_add_str(args, "token", so.token))) {
+	if (json_object_object_add(
+		args, JP_ARG_UNLOCK_NAMES, json_object_get(names)) ||
+	    (all && jsonx_add_bool(args, JP_ARG_UNLOCK_ALL, true) != 0) ||
+	    (window > 0 &&
+		jsonx_add_int(args, JP_ARG_UNLOCK_FOR, window) != 0) ||
+	    (so.token != NULL &&
+		jsonx_add_str(args, JP_ARG_UNLOCK_TOKEN, so.token))) {
 		ex = cli_fail_code(JIT_E_NOMEM, NULL);
 		goto out;
 	}
 	/* Which tokens can answer decides what to ask of the person. */
-	if ((r = cli_request("status", NULL, NULL, &st)) != 0 &&
+	if ((r = cli_request(JP_VERB_STATUS, NULL, NULL, &st)) != 0 &&
 	    r == JIT_E_AGENT) {
 		ex = cli_fail(r, &st);
 		goto out;
 	}
 	if (!all &&
-	    (r = labels_for(cli_jarray(st.result, "credentials"), argc - optind,
-		 argv + optind, labels)) != 0) {
+	    (r = labels_for(cli_jarray(st.result, JP_RES_STATUS_CREDENTIALS),
+		 argc - optind, argv + optind, labels)) != 0) {
 		ex = cli_fail_code(r, NULL);
 		goto out;
 	}
-	if ((r = stepup_request("unlock", args, cli_jarray(st.result, "tokens"),
-		 labels, &so, &rep)) != 0) {
+	if ((r = stepup_request(JP_VERB_UNLOCK, args,
+		 cli_jarray(st.result, JP_RES_STATUS_TOKENS), labels, &so,
+		 &rep)) != 0) {
 		ex = cli_fail(r, &rep);
 		goto out;
 	}
-	cli_jjoin(cli_jarray(rep.result, "unlocked"), ", ", list, sizeof(list));
-	duration_format(window_left(cli_jint(rep.result, "until", 0),
-			    window > 0 ? window : 15 * 60),
+	cli_jjoin(cli_jarray(rep.result, JP_RES_UNLOCK_UNLOCKED), ", ", list,
+	    sizeof(list));
+	duration_format(
+	    window_left(cli_jint(rep.result, JP_RES_UNLOCK_UNTIL, 0),
+		window > 0 ? window : 15 * 60),
 	    left, sizeof(left));
 	if (list[0] == '\0')
 		cli_note("nothing to unlock");
 	else
 		cli_note("unlocked %s for %s", list, left);
-	ex = report_failed(cli_jarray(rep.result, "failed"));
+	ex = report_failed(cli_jarray(rep.result, JP_RES_UNLOCK_FAILED));
 out:
 	json_object_put(args);
 	json_object_put(names);

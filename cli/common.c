@@ -16,6 +16,7 @@
 #include "jsonx.h"
 #include "optcheck.h"
 #include "prompt.h"
+#include "proto-names.h"
 
 #define SOCK_LEAF "jit-agent/agent.sock"
 #define TABLE_GAP 2
@@ -382,7 +383,7 @@ cli_connect(struct client_reply *rep)
 	 * byte: any reply means it is done, and only then may this process
 	 * become non-dumpable, before it reads any PIN or secret.
 	 */
-	if ((r = client_call(cli_conn, "hello", NULL, NULL, rep)) != 0) {
+	if ((r = client_call(cli_conn, JP_VERB_HELLO, NULL, NULL, rep)) != 0) {
 		cli_disconnect();
 		return r;
 	}

@@ -8,6 +8,7 @@
 #include "fields.h"
 #include "jitctl.h"
 #include "prompt.h"
+#include "proto-names.h"
 #include "secret.h"
 #include "sjson.h"
 #include "wire.h"
@@ -104,5 +105,5 @@ helper_read_stdin(size_t max, struct secret **ret)
 int64_t
 helper_not_after(struct json_object *cred)
 {
-	return cred != NULL ? cli_jint(cred, "not_after", 0) : 0;
+	return cred != NULL ? cli_jint(cred, JP_CRED_NOT_AFTER, 0) : 0;
 }

@@ -8,6 +8,7 @@
 #include "jitctl.h"
 #include "jsonx.h"
 #include "prompt.h"
+#include "proto-names.h"
 #include "secret.h"
 
 /* Attempts with a PIN typed at the terminal before giving up. */
@@ -31,13 +32,13 @@ struct plan {
 static int
 token_needs(struct json_object *t, bool need_pin)
 {
-	const char *type = cli_jstr(t, "type");
+	const char *type = cli_jstr(t, JP_TOKEN_TYPE);
 
 	if (type == NULL)
 		return 0;
 	if (strcmp(type, "fido2") == 0)
 		return NEEDS_TOUCH |
-		    (need_pin || cli_jbool(t, "uv") ? NEEDS_PIN : 0);
+		    (need_pin || cli_jbool(t, JP_TOKEN_UV) ? NEEDS_PIN : 0);
 	if (strcmp(type, "tpm2") == 0)
 		return NEEDS_PIN; /* a TPM has no button */
 	if (strcmp(type, "piv") == 0)
@@ -48,7 +49,7 @@ token_needs(struct json_object *t, bool need_pin)
 static bool
 relevant(struct json_object *t, struct json_object *labels, const char *only)
 {
-	const char *label = cli_jstr(t, "label"), *s;
+	const char *label = cli_jstr(t, JP_TOKEN_LABEL), *s;
 	size_t i, n;
 
 	if (label == NULL)
@@ -94,14 +95,14 @@ make_plan(struct json_object *tokens, struct json_object *labels,
 		if (!relevant(t, labels, o->token))
 			continue;
 		needs = token_needs(t, o->need_pin);
-		type = cli_jstr(t, "type");
+		type = cli_jstr(t, JP_TOKEN_TYPE);
 		/* The agent tries tokens in this order. */
 		if (p->first_needs == 0)
 			p->first_needs = needs;
 		if (needs & NEEDS_TOUCH)
-			add_label(p->touch, cli_jstr(t, "label"));
+			add_label(p->touch, cli_jstr(t, JP_TOKEN_LABEL));
 		if (needs & NEEDS_PIN) {
-			add_label(p->pin, cli_jstr(t, "label"));
+			add_label(p->pin, cli_jstr(t, JP_TOKEN_LABEL));
 			if (strcmp(type, "tpm2") != 0)
 				p->pin_all_tpm2 = false;
 			if (strcmp(type, "fido2") != 0)
@@ -181,10 +182,12 @@ send_request(const char *verb, struct json_object *args,
 	if ((r = fields_begin(&b)) != 0)
 		return r;
 	if ((pin != NULL &&
-		(r = fields_add(&b, "auth_pin", 8, secret_ptr(pin),
+		(r = fields_add(&b, JP_PAYLOAD_ENROLL_AUTH_PIN,
+		     sizeof(JP_PAYLOAD_ENROLL_AUTH_PIN) - 1, secret_ptr(pin),
 		     secret_len(pin))) != 0) ||
 	    (o->new_pin != NULL &&
-		(r = fields_add(&b, "pin", 3, secret_ptr(o->new_pin),
+		(r = fields_add(&b, JP_PAYLOAD_ENROLL_PIN,
+		     sizeof(JP_PAYLOAD_ENROLL_PIN) - 1, secret_ptr(o->new_pin),
 		     secret_len(o->new_pin))) != 0) ||
 	    (r = fields_finish(&b, &f)) != 0) {
 		fields_abort(&b);
@@ -250,7 +253,7 @@ out:
 int
 stepup_tokens(struct client_reply *rep)
 {
-	return cli_request("tokens", NULL, NULL, rep);
+	return cli_request(JP_VERB_TOKENS, NULL, NULL, rep);
 }
 
 int
@@ -268,18 +271,20 @@ stepup_verify_tokens(const struct stepup_opts *o)
 		goto out;
 	}
 	if ((args = json_object_new_object()) == NULL ||
-	    (o->token != NULL && jsonx_add_str(args, "token", o->token) != 0)) {
+	    (o->token != NULL &&
+		jsonx_add_str(args, JP_ARG_VERIFY_TOKEN, o->token) != 0)) {
 		ex = cli_fail_code(JIT_E_NOMEM, NULL);
 		goto out;
 	}
-	if ((r = stepup_request("verify", args,
-		 cli_jarray(toks.result, "tokens"), NULL, &vo, &rep)) != 0) {
+	if ((r = stepup_request(JP_VERB_VERIFY, args,
+		 cli_jarray(toks.result, JP_RES_TOKENS_TOKENS), NULL, &vo,
+		 &rep)) != 0) {
 		ex = cli_fail(r, &rep);
 		goto out;
 	}
 	cli_note("the %lld enrolled token(s) verify with %s",
-	    (long long)cli_jint(rep.result, "tokens", 0),
-	    cli_jstr(rep.result, "token"));
+	    (long long)cli_jint(rep.result, JP_RES_VERIFY_TOKENS, 0),
+	    cli_jstr(rep.result, JP_RES_VERIFY_TOKEN));
 	ex = JITCTL_EXIT_OK;
 out:
 	json_object_put(args);
