@@ -25,7 +25,8 @@ wire_left(const struct wire_reader *r)
 const uint8_t *
 wire_cursor(const struct wire_reader *r)
 {
-	return r->p + r->off;
+	/* A reader over nothing has no buffer: no arithmetic on NULL. */
+	return r->p == NULL ? NULL : r->p + r->off;
 }
 
 int
@@ -196,6 +197,89 @@ wire_get_sub(struct wire_reader *r, size_t max, struct wire_reader *ret)
 	return JIT_OK;
 }
 
+static int
+get_line(struct wire_reader *r, size_t max, bool nul_ok, const uint8_t **ret,
+    size_t *ret_len, bool *ret_ended)
+{
+	const uint8_t *p, *nl;
+	size_t left = wire_left(r), n;
+
+	if (left == 0)
+		return JIT_E_FORMAT;
+	p = r->p + r->off;
+	/* Look no further than a line of max bytes and its newline. */
+	if ((nl = memchr(p, '\n', max < left ? max + 1 : left)) != NULL)
+		n = (size_t)(nl - p);
+	else if (left <= max)
+		n = left;
+	else
+		return JIT_E_LIMIT;
+	if (!nul_ok && n > 0 && memchr(p, '\0', n) != NULL)
+		return JIT_E_FORMAT;
+	*ret = p;
+	*ret_len = n;
+	if (ret_ended != NULL)
+		*ret_ended = nl != NULL;
+	r->off += n + (nl != NULL ? 1 : 0);
+	return JIT_OK;
+}
+
+int
+wire_get_line(struct wire_reader *r, size_t max, const uint8_t **ret,
+    size_t *ret_len, bool *ret_ended)
+{
+	return get_line(r, max, false, ret, ret_len, ret_ended);
+}
+
+int
+wire_get_line_bytes(struct wire_reader *r, size_t max, const uint8_t **ret,
+    size_t *ret_len, bool *ret_ended)
+{
+	return get_line(r, max, true, ret, ret_len, ret_ended);
+}
+
+int
+wire_expect(struct wire_reader *r, const void *p, size_t n)
+{
+	if (wire_left(r) < n)
+		return JIT_E_FORMAT;
+	if (n > 0 && memcmp(r->p + r->off, p, n) != 0)
+		return JIT_E_FORMAT;
+	r->off += n;
+	return JIT_OK;
+}
+
+/* Is c one of set's bytes?  (strchr alone would find NUL in any set.) */
+static bool
+in_set(const char *set, uint8_t c)
+{
+	return c != '\0' && strchr(set, c) != NULL;
+}
+
+size_t
+wire_skip_span(struct wire_reader *r, const char *set)
+{
+	size_t n = 0;
+
+	while (wire_left(r) > 0 && in_set(set, r->p[r->off])) {
+		r->off++;
+		n++;
+	}
+	return n;
+}
+
+size_t
+wire_trim_end(struct wire_reader *r, const char *set, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && wire_left(r) > 0 && in_set(set, r->p[r->len - 1])) {
+		r->len--;
+		n++;
+	}
+	return n;
+}
+
 int
 wire_end(const struct wire_reader *r)
 {
@@ -363,6 +447,29 @@ wire_writer_consume(struct wire_writer *w, size_t n)
 	memmove(w->d, w->d + n, w->len - n);
 	sodium_memzero(w->d + w->len - n, n);
 	w->len -= n;
+}
+
+const uint8_t *
+wire_writer_data(const struct wire_writer *w)
+{
+	static const uint8_t none[1];
+
+	return w->d != NULL ? w->d : none;
+}
+
+size_t
+wire_writer_len(const struct wire_writer *w)
+{
+	return w->len;
+}
+
+void
+wire_writer_truncate(struct wire_writer *w, size_t len)
+{
+	if (len >= w->len)
+		return;
+	sodium_memzero(w->d + len, w->len - len);
+	w->len = len;
 }
 
 int

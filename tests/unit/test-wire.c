@@ -571,6 +571,227 @@ TEST(reader_cursor)
 	ASSERT_EQ_UINT(wire_left(&r), 2);
 }
 
+/* Lines: up to '\n', which is eaten; the last may lack one. */
+TEST(line_reader)
+{
+	static const char in[] = "one\n\ntwo\r\nlast";
+	struct wire_reader r;
+	const uint8_t *p;
+	size_t n;
+	bool ended = false;
+
+	wire_reader_init(&r, in, sizeof(in) - 1);
+	ASSERT_OK(wire_get_line(&r, 100, &p, &n, &ended));
+	ASSERT_EQ_UINT(n, 3);
+	ASSERT(p == (const uint8_t *)in); /* no copy */
+	ASSERT(ended);
+	ASSERT_OK(wire_get_line(&r, 100, &p, &n, &ended));
+	ASSERT_EQ_UINT(n, 0); /* an empty line is a line */
+	ASSERT(ended);
+	ASSERT_OK(wire_get_line(&r, 100, &p, &n, NULL));
+	ASSERT_EQ_UINT(n, 4);
+	ASSERT_EQ_MEM(p, "two\r", 4); /* a CR is the caller's */
+	ASSERT_OK(wire_get_line(&r, 100, &p, &n, &ended));
+	ASSERT_EQ_UINT(n, 4);
+	ASSERT_EQ_MEM(p, "last", 4);
+	ASSERT(!ended); /* no newline at the end */
+	ASSERT_OK(wire_end(&r));
+	/* Nothing left: no line, not even an empty one. */
+	ASSERT_ERR(wire_get_line(&r, 100, &p, &n, &ended), JIT_E_FORMAT);
+	ASSERT_ERR(wire_get_line_bytes(&r, 100, &p, &n, &ended), JIT_E_FORMAT);
+
+	/* A lone newline is one empty line, ended. */
+	wire_reader_init(&r, "\n", 1);
+	ended = false;
+	ASSERT_OK(wire_get_line(&r, 0, &p, &n, &ended));
+	ASSERT_EQ_UINT(n, 0);
+	ASSERT(ended);
+	ASSERT_OK(wire_end(&r));
+
+	/* A reader over nothing has no line. */
+	wire_reader_init(&r, NULL, 0);
+	ASSERT_ERR(wire_get_line(&r, 100, &p, &n, &ended), JIT_E_FORMAT);
+}
+
+/* The maximum counts the line's bytes, not its newline. */
+TEST(line_reader_max)
+{
+	static const char in[] = "abcd\nabcde";
+	struct wire_reader r;
+	const uint8_t *p;
+	size_t n;
+	bool ended;
+
+	wire_reader_init(&r, in, sizeof(in) - 1);
+	ASSERT_ERR(wire_get_line(&r, 3, &p, &n, &ended), JIT_E_LIMIT);
+	ASSERT_ERR(wire_get_line_bytes(&r, 3, &p, &n, &ended), JIT_E_LIMIT);
+	ASSERT_ERR(wire_get_line(&r, 0, &p, &n, &ended), JIT_E_LIMIT);
+	ASSERT_EQ_UINT(wire_left(&r), sizeof(in) - 1); /* unmoved */
+	ASSERT_OK(wire_get_line(&r, 4, &p, &n, &ended));
+	ASSERT_EQ_UINT(n, 4);
+	ASSERT(ended);
+	/* The last line, without a newline, is held to the same maximum. */
+	ASSERT_ERR(wire_get_line(&r, 4, &p, &n, &ended), JIT_E_LIMIT);
+	ASSERT_EQ_UINT(wire_left(&r), 5);
+	ASSERT_OK(wire_get_line(&r, 5, &p, &n, &ended));
+	ASSERT_EQ_UINT(n, 5);
+	ASSERT(!ended);
+	ASSERT_OK(wire_end(&r));
+
+	/* No limit at all. */
+	wire_reader_init(&r, in, sizeof(in) - 1);
+	ASSERT_OK(wire_get_line(&r, SIZE_MAX, &p, &n, &ended));
+	ASSERT_EQ_UINT(n, 4);
+	ASSERT_OK(wire_get_line(&r, SIZE_MAX, &p, &n, &ended));
+	ASSERT_EQ_UINT(n, 5);
+	ASSERT(!ended);
+}
+
+/* A text line with a NUL is refused; the bytes variant lets it through. */
+TEST(line_reader_nul)
+{
+	static const uint8_t in[] = { 'a', 0, 'b', '\n', 0, 0 };
+	struct wire_reader r;
+	const uint8_t *p;
+	size_t n;
+	bool ended;
+
+	wire_reader_init(&r, in, sizeof(in));
+	ASSERT_ERR(wire_get_line(&r, 100, &p, &n, &ended), JIT_E_FORMAT);
+	ASSERT_EQ_UINT(wire_left(&r), sizeof(in));
+	ASSERT_OK(wire_get_line_bytes(&r, 100, &p, &n, &ended));
+	ASSERT_EQ_UINT(n, 3);
+	ASSERT_EQ_MEM(p, "a\0b", 3);
+	ASSERT(ended);
+	/* The zeros a crash leaves at the end of a file. */
+	ASSERT_ERR(wire_get_line(&r, 100, &p, &n, &ended), JIT_E_FORMAT);
+	ASSERT_OK(wire_get_line_bytes(&r, 100, &p, &n, &ended));
+	ASSERT_EQ_UINT(n, 2);
+	ASSERT(!ended);
+	ASSERT_OK(wire_end(&r));
+	/* The limit is checked before the NUL. */
+	wire_reader_init(&r, in, sizeof(in));
+	ASSERT_ERR(wire_get_line(&r, 2, &p, &n, &ended), JIT_E_LIMIT);
+}
+
+/* expect consumes exactly the bytes given, or nothing. */
+TEST(reader_expect)
+{
+	static const char in[] = "key=value";
+	struct wire_reader r;
+
+	wire_reader_init(&r, in, sizeof(in) - 1);
+	ASSERT_ERR(wire_expect(&r, "kex", 3), JIT_E_FORMAT);
+	ASSERT_ERR(wire_expect(&r, "key=value!", 10), JIT_E_FORMAT);
+	ASSERT_EQ_UINT(wire_left(&r), 9);
+	ASSERT_OK(wire_expect(&r, "", 0));
+	ASSERT_OK(wire_expect(&r, "key", 3));
+	ASSERT_OK(wire_expect(&r, "=", 1));
+	ASSERT_EQ_UINT(wire_left(&r), 5);
+	ASSERT_OK(wire_expect(&r, "value", 5));
+	ASSERT_OK(wire_end(&r));
+	ASSERT_ERR(wire_expect(&r, "x", 1), JIT_E_FORMAT);
+}
+
+/* Spans: skipped at the front, trimmed at the end, never a NUL. */
+TEST(reader_spans)
+{
+	static const uint8_t in[] = { ' ', ' ', 'a', ' ', 0, ' ', '\r', ' ' };
+	struct wire_reader r;
+	uint8_t c;
+
+	wire_reader_init(&r, in, sizeof(in));
+	ASSERT_EQ_UINT(wire_skip_span(&r, "x"), 0);
+	ASSERT_EQ_UINT(wire_skip_span(&r, " "), 2);
+	ASSERT_OK(wire_peek_u8(&r, &c));
+	ASSERT_EQ_UINT(c, 'a');
+	/* At most max from the end, only bytes of the set. */
+	ASSERT_EQ_UINT(wire_trim_end(&r, " ", 0), 0);
+	ASSERT_EQ_UINT(wire_trim_end(&r, " ", 5), 1);
+	ASSERT_EQ_UINT(wire_trim_end(&r, "\r ", 1), 1);
+	ASSERT_EQ_UINT(wire_trim_end(&r, "\r ", 5), 1);
+	/* A NUL is in no set (a C string's terminator is not a member). */
+	ASSERT_EQ_UINT(wire_trim_end(&r, "\r ", 5), 0);
+	ASSERT_EQ_UINT(wire_left(&r), 3);
+	ASSERT_OK(wire_skip(&r, 1));
+	ASSERT_EQ_UINT(wire_skip_span(&r, " "), 1);
+	ASSERT_EQ_UINT(wire_skip_span(&r, " "), 0);
+	ASSERT_EQ_UINT(wire_left(&r), 1);
+	ASSERT_OK(wire_get_u8(&r, &c));
+	ASSERT_EQ_UINT(c, 0);
+	ASSERT_OK(wire_end(&r));
+	/* Nothing left: nothing to skip or trim. */
+	ASSERT_EQ_UINT(wire_skip_span(&r, " "), 0);
+	ASSERT_EQ_UINT(wire_trim_end(&r, " ", 9), 0);
+
+	/* Trimming everything leaves an empty reader. */
+	wire_reader_init(&r, "  \r\n", 4);
+	ASSERT_EQ_UINT(wire_trim_end(&r, " \r\n", SIZE_MAX), 4);
+	ASSERT_OK(wire_end(&r));
+}
+
+/* The writer's bytes through its accessors; an empty one is not NULL. */
+TEST(writer_accessors)
+{
+	struct wire_writer w;
+
+	wire_writer_init(&w, 16, false);
+	ASSERT_EQ_UINT(wire_writer_len(&w), 0);
+	ASSERT(wire_writer_data(&w) != NULL);
+	ASSERT_OK(wire_put_u16(&w, 0x4142));
+	ASSERT_EQ_UINT(wire_writer_len(&w), 2);
+	ASSERT_EQ_MEM(wire_writer_data(&w), "AB", 2);
+	wire_writer_reset(&w);
+	ASSERT_EQ_UINT(wire_writer_len(&w), 0);
+	ASSERT(wire_writer_data(&w) != NULL);
+
+	wire_writer_init(&w, 16, true);
+	ASSERT(wire_writer_data(&w) != NULL);
+	ASSERT_OK(wire_put_bytes(&w, "xyz", 3));
+	ASSERT_EQ_UINT(wire_writer_len(&w), 3);
+	ASSERT_EQ_MEM(wire_writer_data(&w), "xyz", 3);
+	wire_writer_reset(&w);
+}
+
+/* truncate keeps a prefix and wipes the bytes it drops. */
+static void
+check_truncate(bool secure)
+{
+	struct wire_writer w;
+	uint8_t *d;
+
+	wire_writer_init(&w, 1024, secure);
+	wire_writer_truncate(&w, 0); /* nothing there yet */
+	ASSERT_EQ_UINT(wire_writer_len(&w), 0);
+	ASSERT_OK(wire_put_bytes(&w, "abcdef", 6));
+	wire_writer_truncate(&w, 6); /* not shorter: left alone */
+	wire_writer_truncate(&w, 100);
+	ASSERT_EQ_UINT(wire_writer_len(&w), 6);
+	ASSERT_EQ_MEM(wire_writer_data(&w), "abcdef", 6);
+	wire_writer_truncate(&w, 2);
+	ASSERT_EQ_UINT(wire_writer_len(&w), 2);
+	ASSERT_EQ_MEM(wire_writer_data(&w), "ab", 2);
+	/* The same buffer is handed out again: the dropped bytes are zero. */
+	ASSERT_OK(wire_reserve(&w, 4, &d));
+	ASSERT(d == wire_writer_data(&w) + 2);
+	ASSERT_EQ_MEM(d, "\0\0\0\0", 4);
+	memcpy(d, "CDEF", 4);
+	ASSERT_EQ_MEM(wire_writer_data(&w), "abCDEF", 6);
+	wire_writer_truncate(&w, 0);
+	ASSERT_EQ_UINT(wire_writer_len(&w), 0);
+	ASSERT_OK(wire_reserve(&w, 6, &d));
+	ASSERT_EQ_MEM(d, "\0\0\0\0\0\0", 6);
+	wire_writer_reset(&w);
+}
+
+TEST(writer_truncate)
+{
+	check_truncate(false);
+	ASSERT_PASSING();
+	check_truncate(true);
+	ASSERT_PASSING();
+}
+
 static const struct test_case tests[] = {
 	TEST_ENTRY(getters_refuse_short_input),
 	TEST_ENTRY(string_longer_than_input),
@@ -587,6 +808,13 @@ static const struct test_case tests[] = {
 	TEST_ENTRY(writer_take),
 	TEST_ENTRY(zero_length_on_empty_writer),
 	TEST_ENTRY(reader_cursor),
+	TEST_ENTRY(line_reader),
+	TEST_ENTRY(line_reader_max),
+	TEST_ENTRY(line_reader_nul),
+	TEST_ENTRY(reader_expect),
+	TEST_ENTRY(reader_spans),
+	TEST_ENTRY(writer_accessors),
+	TEST_ENTRY(writer_truncate),
 };
 
 TEST_MAIN(tests)
