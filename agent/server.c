@@ -192,8 +192,9 @@ on_timer(uv_timer_t *t)
 {
 	struct conn *c = t->data;
 
-	conn_close(
-	    c, c->in.len > 0 ? "frame not finished in time" : "idle too long");
+	conn_close(c,
+	    wire_writer_len(&c->in) > 0 ? "frame not finished in time" :
+					  "idle too long");
 }
 
 static void
@@ -206,7 +207,7 @@ arm_timer(struct conn *c)
 		return;
 	}
 	uv_timer_start(&c->timer, on_timer,
-	    c->in.len > 0 ? AGENT_PARTIAL_MS : AGENT_IDLE_MS, 0);
+	    wire_writer_len(&c->in) > 0 ? AGENT_PARTIAL_MS : AGENT_IDLE_MS, 0);
 }
 
 static void
@@ -249,7 +250,7 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	/* While a request is pending, reading only watches for the client
 	 * going away (which abandons the request); what it sends waits. */
 	if (c->busy) {
-		if (c->in.len >= AGENT_FRAME_MAX)
+		if (wire_writer_len(&c->in) >= AGENT_FRAME_MAX)
 			read_stop(c);
 		goto wipe;
 	}
@@ -292,9 +293,10 @@ conn_process(struct conn *c)
 			read_stop(c);
 			return;
 		}
-		if (c->in.len < 4)
+		if (wire_writer_len(&c->in) < 4)
 			break;
-		wire_reader_init(&hdr, c->in.d, c->in.len);
+		wire_reader_init(
+		    &hdr, wire_writer_data(&c->in), wire_writer_len(&c->in));
 		(void)wire_get_u32(&hdr, &len);
 		if (len > AGENT_FRAME_MAX || len == 0) {
 			log_warn(
@@ -319,7 +321,8 @@ conn_process(struct conn *c)
 		if (r == AGENT_DEFERRED)
 			c->busy = true;
 	}
-	if (!c->closing && (!c->busy || c->in.len < AGENT_FRAME_MAX))
+	if (!c->closing &&
+	    (!c->busy || wire_writer_len(&c->in) < AGENT_FRAME_MAX))
 		read_start(c);
 	arm_timer(c);
 }
@@ -378,8 +381,9 @@ conn_send(struct conn *c, struct wire_writer *w)
 		wire_writer_reset(w);
 		return;
 	}
-	if ((r = wire_put_u32(&f, (uint32_t)w->len)) != 0 ||
-	    (r = wire_put_bytes(&f, w->d, w->len)) != 0)
+	if ((r = wire_put_u32(&f, (uint32_t)wire_writer_len(w))) != 0 ||
+	    (r = wire_put_bytes(&f, wire_writer_data(w), wire_writer_len(w))) !=
+		0)
 		goto fail;
 	wire_writer_reset(w);
 	if ((o = calloc(1, sizeof(*o))) == NULL) {
@@ -387,7 +391,7 @@ conn_send(struct conn *c, struct wire_writer *w)
 		goto fail;
 	}
 	o->conn = c;
-	o->len = f.len;
+	o->len = wire_writer_len(&f);
 	if ((r = wire_writer_take_secret(&f, &o->buf)) != 0)
 		goto fail;
 	b = uv_buf_init((char *)secret_ptr(o->buf), (unsigned)o->len);

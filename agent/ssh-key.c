@@ -1055,7 +1055,8 @@ put_ecdsa_sig(struct wire_writer *w, const uint8_t *der, size_t derlen)
 	if ((n = BN_bn2binpad(bs, num, sizeof(num))) < 0 ||
 	    (r = put_mpint(&inner, num, (size_t)n)) != 0)
 		goto out;
-	r = wire_put_string(w, inner.d, inner.len);
+	r = wire_put_string(
+	    w, wire_writer_data(&inner), wire_writer_len(&inner));
 out:
 	ECDSA_SIG_free(es);
 	wire_writer_reset(&inner);
