@@ -13,11 +13,16 @@ struct secret;
  * big-endian, strings are a u32 length then bytes (RFC 4251).  Every getter
  * takes a maximum, C strings with an embedded NUL are refused, and
  * wire_end() refuses trailing bytes.  On error the cursor is unchanged.
+ *
+ * The structs are opaque: their size is public so that readers and
+ * writers live on the stack and inside other structs, but their members
+ * (named with a leading underscore) are wire.c's alone; everything else
+ * goes through the functions below (tests/meson.build checks it).
  */
 struct wire_reader {
-	const uint8_t *p;
-	size_t len;
-	size_t off;
+	const uint8_t *_p;
+	size_t _len;
+	size_t _off;
 };
 
 void wire_reader_init(struct wire_reader *r, const void *p, size_t len);
@@ -70,12 +75,12 @@ int wire_end(const struct wire_reader *r);
  * the old one, so no stray copy of a secret is left on the heap.
  */
 struct wire_writer {
-	uint8_t *d;
-	size_t len;
-	size_t cap;
-	size_t max;
-	struct secret *sec; /* backing store when secure */
-	bool secure;
+	uint8_t *_d;
+	size_t _len;
+	size_t _cap;
+	size_t _max;
+	struct secret *_sec; /* backing store when secure */
+	bool _secure;
 };
 
 void wire_writer_init(struct wire_writer *w, size_t max, bool secure);
