@@ -178,9 +178,7 @@ bare_literal(struct wire_reader *r, struct wire_writer *w)
 
 	for (i = 0; i < 3; i++) {
 		n = strlen(words[i]);
-		if (wire_left(r) >= n &&
-		    memcmp(wire_cursor(r), words[i], n) == 0) {
-			(void)wire_skip(r, n);
+		if (wire_expect(r, words[i], n) == 0) {
 			if ((rc = wire_put_bytes(w, words[i], n)) != 0)
 				return rc;
 			goto end;
