@@ -269,6 +269,18 @@ wire_skip_span(struct wire_reader *r, const char *set)
 }
 
 size_t
+wire_get_until(struct wire_reader *r, const char *stop, const uint8_t **ret)
+{
+	size_t n = 0;
+
+	*ret = wire_cursor(r);
+	while (n < wire_left(r) && !in_set(stop, r->_p[r->_off + n]))
+		n++;
+	r->_off += n;
+	return n;
+}
+
+size_t
 wire_trim_end(struct wire_reader *r, const char *set, size_t max)
 {
 	size_t n = 0;

@@ -64,6 +64,10 @@ int wire_expect(struct wire_reader *r, const void *p, size_t n);
 /* Skip the bytes at the cursor that are in set (a C string); returns how
  * many. */
 size_t wire_skip_span(struct wire_reader *r, const char *set);
+/* The bytes before the first one that is in stop (all that is left if
+ * none is), perhaps none, as a pointer into the input; returns how many. */
+size_t wire_get_until(
+    struct wire_reader *r, const char *stop, const uint8_t **ret);
 /* Drop up to max bytes that are in set from the end of what is left (the
  * input is not touched; the reader ends earlier); returns how many. */
 size_t wire_trim_end(struct wire_reader *r, const char *set, size_t max);

@@ -28,12 +28,13 @@
  *
  * Op bytes below OP_TEXT are op % 14, as when the corpus was saved (255
  * is in it too, so it stays a bool); OP_TEXT and the two after it came
- * later: a text line, truncating the writers, and expect and the spans.
+ * later: a text line, truncating the writers, and expect, the spans and
+ * until.
  */
 
 #define DEPTH_MAX 4
 #define STEPS_MAX 4096
-#define OP_TEXT 252 /* 252 line, 253 truncate, 254 expect and spans */
+#define OP_TEXT 252 /* 252 line, 253 truncate, 254 expect, spans, until */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -158,20 +159,21 @@ truncate_step(struct run *run, uint8_t m)
 	same(run);
 }
 
-/* expect a literal taken from the input, skip a span, trim the end. */
+/* expect a literal taken from the input, skip a span, take the bytes up
+ * to a stop byte, trim the end. */
 static void
 span_step(struct run *run, struct wire_reader *r, uint8_t m)
 {
 	static const char *const sets[] = { " ", " \t", "\r\n", "a\n" };
-	const char *set = sets[(m / 3) % 4];
-	const uint8_t *at;
+	const char *set = sets[(m / 4) % 4];
+	const uint8_t *at, *p;
 	uint8_t lit[8];
 	size_t left, n, k;
 	int rc;
 
-	switch (m % 3) {
+	switch (m % 4) {
 	case 0:
-		n = (m / 3) % sizeof(lit);
+		n = (m / 4) % sizeof(lit);
 		if (wire_get_bytes(r, lit, n) != 0)
 			return;
 		at = wire_cursor(r);
@@ -195,10 +197,20 @@ span_step(struct run *run, struct wire_reader *r, uint8_t m)
 			CHECK(in_set(set, at[n]));
 		CHECK(k == left || !in_set(set, at[k]));
 		return;
+	case 2:
+		at = wire_cursor(r);
+		left = wire_left(r);
+		k = wire_get_until(r, set, &p);
+		CHECK(p == at && k <= left && wire_left(r) == left - k);
+		for (n = 0; n < k; n++)
+			CHECK(!in_set(set, at[n]));
+		CHECK(k == left || in_set(set, at[k]));
+		mirror(run, p, k, true);
+		return;
 	default:
 		at = wire_cursor(r);
 		left = wire_left(r);
-		n = m / 12;
+		n = m / 16;
 		k = wire_trim_end(r, set, n);
 		CHECK(k <= n && k <= left);
 		CHECK(wire_cursor(r) == at && wire_left(r) == left - k);

@@ -737,6 +737,29 @@ TEST(reader_spans)
 	ASSERT_OK(wire_end(&r));
 }
 
+/* until takes the bytes before a stop byte, perhaps none. */
+TEST(reader_until)
+{
+	static const uint8_t in[] = { 's', 's', 'h', ' ', 'A', 0, 'B', '\t' };
+	struct wire_reader r;
+	const uint8_t *p = NULL;
+
+	wire_reader_init(&r, in, sizeof(in));
+	ASSERT_EQ_UINT(wire_get_until(&r, " \t", &p), 3);
+	ASSERT(p == in);
+	ASSERT_EQ_UINT(wire_get_until(&r, " \t", &p), 0); /* at a stop */
+	ASSERT(p == in + 3);
+	ASSERT_EQ_UINT(wire_skip_span(&r, " "), 1);
+	/* A NUL is no stop byte. */
+	ASSERT_EQ_UINT(wire_get_until(&r, " \t", &p), 3);
+	ASSERT_EQ_MEM(p, "A\0B", 3);
+	ASSERT_EQ_UINT(wire_get_until(&r, "x", &p), 1); /* to the end */
+	ASSERT_OK(wire_end(&r));
+	ASSERT_EQ_UINT(wire_get_until(&r, "x", &p), 0);
+	wire_reader_init(&r, NULL, 0);
+	ASSERT_EQ_UINT(wire_get_until(&r, "x", &p), 0);
+}
+
 /* The writer's bytes through its accessors; an empty one is not NULL. */
 TEST(writer_accessors)
 {
@@ -820,6 +843,7 @@ static const struct test_case tests[] = {
 	TEST_ENTRY(line_reader_nul),
 	TEST_ENTRY(reader_expect),
 	TEST_ENTRY(reader_spans),
+	TEST_ENTRY(reader_until),
 	TEST_ENTRY(writer_accessors),
 	TEST_ENTRY(writer_truncate),
 };
