@@ -85,7 +85,10 @@ peer_describe(const struct peer *p, char *out, size_t outlen)
 static void
 peer_read_comm(struct peer *p)
 {
+	struct wire_reader r;
+	const uint8_t *name;
 	char path[64];
+	size_t len;
 	ssize_t n;
 	int fd;
 
@@ -97,8 +100,12 @@ peer_read_comm(struct peer *p)
 	close(fd);
 	if (n < 0)
 		n = 0;
-	p->comm[n] = '\0';
-	p->comm[strcspn(p->comm, "\n")] = '\0';
+	/* The name is the first line. */
+	wire_reader_init(&r, p->comm, (size_t)n);
+	if (wire_get_line_bytes(&r, sizeof(p->comm) - 1, &name, &len, NULL) !=
+	    0)
+		len = 0;
+	p->comm[len] = '\0';
 }
 
 /*
