@@ -380,14 +380,14 @@ looks_like_key(const char *v)
 		"output", "default_ttl", "max_ttl", "timeout", "stepup",
 		"revoke_on_lock", "revoke_fields", "allowed_executables",
 		"default_window", "touch_timeout", "notify", "askpass" };
+	struct wire_reader r;
+	const uint8_t *k;
 	size_t n, i;
 
-	for (n = 0; v[n] != '\0' && v[n] != ' ' && v[n] != '\t' && v[n] != '=';
-	     n++)
-		;
-	for (i = n; v[i] == ' ' || v[i] == '\t'; i++)
-		;
-	if (v[i] != '=')
+	wire_reader_init(&r, v, strlen(v));
+	n = wire_get_until(&r, " \t=", &k);
+	(void)wire_skip_span(&r, " \t");
+	if (wire_expect(&r, "=", 1) != 0)
 		return false;
 	if (n > 6 && strncmp(v, "field.", 6) == 0)
 		return true;
@@ -613,7 +613,7 @@ new_profile(struct parse_ctx *x, const char *name)
 static int
 enter_section(struct parse_ctx *x, const char *section)
 {
-	const char *name;
+	struct wire_reader r;
 	char e[SECTION_MAX];
 
 	if (x->in_section && strcmp(section, x->section) == 0 && !x->header)
@@ -635,12 +635,10 @@ enter_section(struct parse_ctx *x, const char *section)
 		x->agent_seen = true;
 		return 1;
 	}
-	if (strncmp(section, "profile", 7) == 0 &&
-	    (section[7] == ' ' || section[7] == '\t')) {
-		for (name = section + 7; *name == ' ' || *name == '\t'; name++)
-			;
-		return new_profile(x, name);
-	}
+	/* "profile", blanks, the name (to the end: section is a C string) */
+	wire_reader_init(&r, section, strlen(section));
+	if (wire_expect(&r, "profile", 7) == 0 && wire_skip_span(&r, " \t") > 0)
+		return new_profile(x, (const char *)wire_cursor(&r));
 	esc(section, e, sizeof(e));
 	return perr(x, "unknown section [%s]: [agent] or [profile NAME]", e);
 }
