@@ -9,6 +9,7 @@
 #include "err.h"
 #include "log.h"
 #include "secret.h"
+#include "wire.h"
 #include "askpass.h"
 #include "conn.h"
 
@@ -85,17 +86,17 @@ maybe_finish(struct askpass *a)
 {
 	struct secret *answer = NULL;
 	askpass_cb *cb = a->cb;
-	size_t n = a->len;
+	struct wire_reader r;
+	size_t n;
 	bool ok;
 
 	if (!a->exited || !a->eof)
 		return;
 	a->cb = NULL;
 	if (cb != NULL) {
-		while (n > 0 &&
-		    (secret_ptr(a->buf)[n - 1] == '\n' ||
-			secret_ptr(a->buf)[n - 1] == '\r'))
-			n--;
+		wire_reader_init(&r, secret_ptr(a->buf), a->len);
+		(void)wire_trim_end(&r, "\n\r", SIZE_MAX);
+		n = wire_left(&r);
 		ok = a->status == 0 && !a->overflow;
 		if (ok && a->mode == ASKPASS_CONFIRM)
 			/* As ssh-agent: an empty answer or "yes" is yes. */

@@ -16,6 +16,8 @@
 #include "fields.h"
 #include "fsutil.h"
 #include "log.h"
+#include "wire.h"
+#include "words.h"
 
 #define SECTION_MAX 128
 #define KEY_MAX (FIELD_NAME_MAX + 8)
@@ -51,8 +53,7 @@ enum {
 
 struct parse_ctx {
 	struct conf *c;
-	const char *buf; /* the file, for the reader */
-	size_t len, off;
+	struct wire_reader in; /* the file, for the reader */
 	int line; /* the line handed to inih last */
 	bool indented; /* it starts with a blank */
 	bool header; /* a [section] line came */
@@ -81,125 +82,42 @@ conf_kind_valid(const char *kind)
 void
 conf_argv_free(struct conf_argv *a)
 {
-	size_t i;
+	struct words w;
 
 	if (a == NULL)
 		return;
-	for (i = 0; i < a->n; i++)
-		free(a->v[i]);
-	free(a->v);
+	w.v = a->v;
+	w.n = a->n;
+	words_free(&w);
 	a->v = NULL;
 	a->n = 0;
-}
-
-static int
-argv_push(struct conf_argv *a, const char *w, size_t len)
-{
-	char **nv, *s;
-
-	if ((s = strndup(w, len)) == NULL)
-		return JIT_E_NOMEM;
-	if ((nv = reallocarray(a->v, a->n + 2, sizeof(*nv))) == NULL) {
-		free(s);
-		return JIT_E_NOMEM;
-	}
-	a->v = nv;
-	a->v[a->n++] = s;
-	a->v[a->n] = NULL;
-	return JIT_OK;
 }
 
 int
 conf_argv_dup(const struct conf_argv *a, struct conf_argv *ret)
 {
-	struct conf_argv d = { NULL, 0 };
-	size_t i;
+	struct words in = { a->v, a->n }, out;
 	int r;
 
-	for (i = 0; i < a->n; i++) {
-		if ((r = argv_push(&d, a->v[i], strlen(a->v[i]))) != 0) {
-			conf_argv_free(&d);
-			return r;
-		}
-	}
-	*ret = d;
+	if ((r = words_dup(&in, &out)) != 0)
+		return r;
+	ret->v = out.v;
+	ret->n = out.n;
 	return JIT_OK;
 }
 
+/* lib/words.c splits; a syntax error here is a configuration error. */
 int
 conf_split_argv(
     const char *s, struct conf_argv *a, size_t max, char *why, size_t whylen)
 {
-	enum { PLAIN, SINGLE, DOUBLE } st;
-	char word[CONF_VALUE_MAX];
-	const char *p = s;
-	size_t wl;
-	char ch;
+	struct words w = { a->v, a->n };
 	int r;
 
-	for (;;) {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '\0')
-			return JIT_OK;
-		wl = 0;
-		st = PLAIN;
-		for (; *p != '\0'; p++) {
-			ch = *p;
-			if (st == PLAIN) {
-				if (ch == ' ' || ch == '\t')
-					break;
-				if (ch == '\'' || ch == '"') {
-					st = ch == '\'' ? SINGLE : DOUBLE;
-					continue;
-				}
-				if (ch == '\\') {
-					if (p[1] == '\0') {
-						snprintf(why, whylen,
-						    "a backslash ends the value");
-						return JIT_E_CONFIG;
-					}
-					ch = *++p;
-				}
-			} else if (st == SINGLE) {
-				if (ch == '\'') {
-					st = PLAIN;
-					continue;
-				}
-			} else {
-				if (ch == '"') {
-					st = PLAIN;
-					continue;
-				}
-				if (ch == '\\' && (p[1] == '"' || p[1] == '\\'))
-					ch = *++p;
-			}
-			if ((unsigned char)ch < 0x20 && ch != '\t') {
-				snprintf(why, whylen, "a control character");
-				return JIT_E_CONFIG;
-			}
-			if (wl >= sizeof(word)) {
-				snprintf(why, whylen,
-				    "a word is longer than %d bytes",
-				    CONF_VALUE_MAX);
-				return JIT_E_CONFIG;
-			}
-			word[wl++] = ch;
-		}
-		if (st != PLAIN) {
-			snprintf(why, whylen, "a %s quote is not closed",
-			    st == SINGLE ? "single" : "double");
-			return JIT_E_CONFIG;
-		}
-		if (a->n >= max) {
-			snprintf(why, whylen, "more than %zu words", max);
-			return JIT_E_CONFIG;
-		}
-		if ((r = argv_push(a, word, wl)) != 0) {
-			snprintf(why, whylen, "%s", jit_strerror(r));
-			return r;
-		}
-	}
+	r = words_split(s, strlen(s), max, &w, why, whylen);
+	a->v = w.v;
+	a->n = w.n;
+	return r == JIT_E_FORMAT || r == JIT_E_LIMIT ? JIT_E_CONFIG : r;
 }
 
 static void
@@ -297,30 +215,33 @@ static char *
 conf_reader(char *str, int num, void *stream)
 {
 	struct parse_ctx *x = stream;
-	size_t n = 0, take;
+	struct wire_reader line;
+	const uint8_t *p;
+	size_t n, max = CONF_LINE_MAX;
+	bool ended;
+	uint8_t c;
 
-	if (x->stop || x->off >= x->len || num < 3)
+	if (x->stop || wire_left(&x->in) == 0 || num < 3)
 		return NULL;
-	while (x->off + n < x->len && x->buf[x->off + n] != '\n')
-		n++;
 	x->line++;
-	if (n > CONF_LINE_MAX || n + 2 > (size_t)num) {
+	/* Room for the line, its newline and a NUL in inih's buffer. */
+	if ((size_t)num - 2 < max)
+		max = (size_t)num - 2;
+	/* The file has no NUL (read_conf_file): only the length fails. */
+	if (wire_get_line(&x->in, max, &p, &n, &ended) != 0) {
 		(void)perr(
 		    x, "the line is longer than %d characters", CONF_LINE_MAX);
 		x->stop = true;
 		return NULL;
 	}
-	take = n + (x->off + n < x->len ? 1 : 0);
-	memcpy(str, x->buf + x->off, take);
-	str[take] = '\0';
-	x->off += take;
-	x->indented = n > 0 && (str[0] == ' ' || str[0] == '\t');
+	memcpy(str, p, n);
+	str[n] = '\n';
+	str[n + (ended ? 1 : 0)] = '\0';
+	wire_reader_init(&line, p, n);
+	x->indented = wire_skip_span(&line, " \t") > 0;
 	/* inih repeats the name of a section given twice in a row: a
 	 * header line tells a second [profile a] from the first. */
-	for (take = 0; take < n && (str[take] == ' ' || str[take] == '\t');
-	     take++)
-		;
-	if (take < n && str[take] == '[')
+	if (wire_peek_u8(&line, &c) == 0 && c == '[')
 		x->header = true;
 	return str;
 }
@@ -446,14 +367,14 @@ looks_like_key(const char *v)
 		"output", "default_ttl", "max_ttl", "timeout", "stepup",
 		"revoke_on_lock", "revoke_fields", "allowed_executables",
 		"default_window", "touch_timeout", "notify", "askpass" };
+	struct wire_reader r;
+	const uint8_t *k;
 	size_t n, i;
 
-	for (n = 0; v[n] != '\0' && v[n] != ' ' && v[n] != '\t' && v[n] != '=';
-	     n++)
-		;
-	for (i = n; v[i] == ' ' || v[i] == '\t'; i++)
-		;
-	if (v[i] != '=')
+	wire_reader_init(&r, v, strlen(v));
+	n = wire_get_until(&r, " \t=", &k);
+	(void)wire_skip_span(&r, " \t");
+	if (wire_expect(&r, "=", 1) != 0)
 		return false;
 	if (n > 6 && strncmp(v, "field.", 6) == 0)
 		return true;
@@ -679,7 +600,7 @@ new_profile(struct parse_ctx *x, const char *name)
 static int
 enter_section(struct parse_ctx *x, const char *section)
 {
-	const char *name;
+	struct wire_reader r;
 	char e[SECTION_MAX];
 
 	if (x->in_section && strcmp(section, x->section) == 0 && !x->header)
@@ -701,12 +622,10 @@ enter_section(struct parse_ctx *x, const char *section)
 		x->agent_seen = true;
 		return 1;
 	}
-	if (strncmp(section, "profile", 7) == 0 &&
-	    (section[7] == ' ' || section[7] == '\t')) {
-		for (name = section + 7; *name == ' ' || *name == '\t'; name++)
-			;
-		return new_profile(x, name);
-	}
+	/* "profile", blanks, the name (to the end: section is a C string) */
+	wire_reader_init(&r, section, strlen(section));
+	if (wire_expect(&r, "profile", 7) == 0 && wire_skip_span(&r, " \t") > 0)
+		return new_profile(x, (const char *)wire_cursor(&r));
 	esc(section, e, sizeof(e));
 	return perr(x, "unknown section [%s]: [agent] or [profile NAME]", e);
 }
@@ -880,8 +799,7 @@ conf_load(const char *path, bool must_exist, struct conf **ret, char *err,
 	}
 	c->found = true;
 	x.c = c;
-	x.buf = buf;
-	x.len = len;
+	wire_reader_init(&x.in, buf, len);
 	ir = ini_parse_stream(conf_reader, &x, on_entry, &x);
 	/* inih's own complaint (no '=', no ']') names no reason. */
 	if (ir > 0 && (x.err[0] == '\0' || ir < x.err_line)) {

@@ -257,14 +257,12 @@ write_pubkey(const char *path, const char *line)
 static size_t
 trimmed_len(const struct secret *out)
 {
-	const uint8_t *p = secret_ptr(out);
-	size_t n = secret_len(out);
+	struct wire_reader r;
 
-	if (n > 0 && p[n - 1] == '\n')
-		n--;
-	if (n > 0 && p[n - 1] == '\r')
-		n--;
-	return n;
+	wire_reader_init(&r, secret_ptr(out), secret_len(out));
+	(void)wire_trim_end(&r, "\n", 1);
+	(void)wire_trim_end(&r, "\r", 1);
+	return wire_left(&r);
 }
 
 static int
@@ -286,20 +284,22 @@ static int
 map_ssh(struct issue_job *j)
 {
 	struct fields_builder b;
-	const uint8_t *p = secret_ptr(j->pr.out);
+	struct wire_reader out;
+	const uint8_t *p;
 	struct secret *b64 = NULL;
-	size_t n = secret_len(j->pr.out), b64len;
+	size_t n, b64len;
 	int r;
 
-	while (n > 0 &&
-	    (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' ' ||
-		p[n - 1] == '\t'))
-		n--;
-	if (n == 0) {
+	wire_reader_init(&out, secret_ptr(j->pr.out), secret_len(j->pr.out));
+	(void)wire_trim_end(&out, "\n\r \t", SIZE_MAX);
+	if (wire_left(&out) == 0) {
 		set_why(j, "the issuer printed no certificate line");
 		return JIT_E_ISSUER;
 	}
-	if (memchr(p, '\n', n) != NULL || memchr(p, '\0', n) != NULL) {
+	/* No maximum here: the output's cap bounds it, and fields_add says
+	 * when it is too long for a field. */
+	if (wire_get_line(&out, SIZE_MAX, &p, &n, NULL) != 0 ||
+	    wire_end(&out) != 0) {
 		set_why(j,
 		    "the issuer must print one certificate line (the -cert.pub file), and it printed more");
 		return JIT_E_ISSUER;

@@ -85,7 +85,10 @@ peer_describe(const struct peer *p, char *out, size_t outlen)
 static void
 peer_read_comm(struct peer *p)
 {
+	struct wire_reader r;
+	const uint8_t *name;
 	char path[64];
+	size_t len;
 	ssize_t n;
 	int fd;
 
@@ -97,8 +100,12 @@ peer_read_comm(struct peer *p)
 	close(fd);
 	if (n < 0)
 		n = 0;
-	p->comm[n] = '\0';
-	p->comm[strcspn(p->comm, "\n")] = '\0';
+	/* The name is the first line. */
+	wire_reader_init(&r, p->comm, (size_t)n);
+	if (wire_get_line_bytes(&r, sizeof(p->comm) - 1, &name, &len, NULL) !=
+	    0)
+		len = 0;
+	p->comm[len] = '\0';
 }
 
 /*
@@ -193,8 +200,9 @@ on_timer(uv_timer_t *t)
 {
 	struct conn *c = t->data;
 
-	conn_close(
-	    c, c->in.len > 0 ? "frame not finished in time" : "idle too long");
+	conn_close(c,
+	    wire_writer_len(&c->in) > 0 ? "frame not finished in time" :
+					  "idle too long");
 }
 
 static void
@@ -207,7 +215,7 @@ arm_timer(struct conn *c)
 		return;
 	}
 	uv_timer_start(&c->timer, on_timer,
-	    c->in.len > 0 ? AGENT_PARTIAL_MS : AGENT_IDLE_MS, 0);
+	    wire_writer_len(&c->in) > 0 ? AGENT_PARTIAL_MS : AGENT_IDLE_MS, 0);
 }
 
 static void
@@ -250,7 +258,7 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	/* While a request is pending, reading only watches for the client
 	 * going away (which abandons the request); what it sends waits. */
 	if (c->busy) {
-		if (c->in.len >= AGENT_FRAME_MAX)
+		if (wire_writer_len(&c->in) >= AGENT_FRAME_MAX)
 			read_stop(c);
 		goto wipe;
 	}
@@ -293,9 +301,10 @@ conn_process(struct conn *c)
 			read_stop(c);
 			return;
 		}
-		if (c->in.len < 4)
+		if (wire_writer_len(&c->in) < 4)
 			break;
-		wire_reader_init(&hdr, c->in.d, c->in.len);
+		wire_reader_init(
+		    &hdr, wire_writer_data(&c->in), wire_writer_len(&c->in));
 		(void)wire_get_u32(&hdr, &len);
 		if (len > AGENT_FRAME_MAX || len == 0) {
 			log_warn(
@@ -320,7 +329,8 @@ conn_process(struct conn *c)
 		if (r == AGENT_DEFERRED)
 			c->busy = true;
 	}
-	if (!c->closing && (!c->busy || c->in.len < AGENT_FRAME_MAX))
+	if (!c->closing &&
+	    (!c->busy || wire_writer_len(&c->in) < AGENT_FRAME_MAX))
 		read_start(c);
 	arm_timer(c);
 }
@@ -379,8 +389,9 @@ conn_send(struct conn *c, struct wire_writer *w)
 		wire_writer_reset(w);
 		return;
 	}
-	if ((r = wire_put_u32(&f, (uint32_t)w->len)) != 0 ||
-	    (r = wire_put_bytes(&f, w->d, w->len)) != 0)
+	if ((r = wire_put_u32(&f, (uint32_t)wire_writer_len(w))) != 0 ||
+	    (r = wire_put_bytes(&f, wire_writer_data(w), wire_writer_len(w))) !=
+		0)
 		goto fail;
 	wire_writer_reset(w);
 	if ((o = calloc(1, sizeof(*o))) == NULL) {
@@ -388,7 +399,7 @@ conn_send(struct conn *c, struct wire_writer *w)
 		goto fail;
 	}
 	o->conn = c;
-	o->len = f.len;
+	o->len = wire_writer_len(&f);
 	if ((r = wire_writer_take_secret(&f, &o->buf)) != 0)
 		goto fail;
 	b = uv_buf_init((char *)secret_ptr(o->buf), (unsigned)o->len);

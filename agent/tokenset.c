@@ -110,7 +110,8 @@ record_mac(const struct hw_token *t, const struct secret *key,
 	    (r = wire_put_u8(&w, t->uv)) != 0 ||
 	    (r = wire_put_cstring(&w, js)) != 0)
 		goto out;
-	crypto_auth_hmacsha256(out, w.d, w.len, secret_ptr(key));
+	crypto_auth_hmacsha256(
+	    out, wire_writer_data(&w), wire_writer_len(&w), secret_ptr(key));
 	r = JIT_OK;
 out:
 	json_object_put(o);
@@ -134,7 +135,8 @@ set_mac(const struct tokenset *ts, const struct secret *key,
 	for (i = 0; i < ts->n; i++)
 		if ((r = wire_put_cstring(&w, ts->e[i].tok->id)) != 0)
 			goto out;
-	crypto_auth_hmacsha256(out, w.d, w.len, secret_ptr(key));
+	crypto_auth_hmacsha256(
+	    out, wire_writer_data(&w), wire_writer_len(&w), secret_ptr(key));
 	r = JIT_OK;
 out:
 	wire_writer_reset(&w);

@@ -282,7 +282,8 @@ build_request(const char *verb, struct json_object *args,
 	if (sec != NULL &&
 	    (r = wire_put_string(&w, secret_ptr(sec), secret_len(sec))) != 0)
 		goto out;
-	if ((r = wire_patch_u32(&w, 0, (uint32_t)(w.len - 4))) != 0)
+	if ((r = wire_patch_u32(&w, 0, (uint32_t)(wire_writer_len(&w) - 4))) !=
+	    0)
 		goto out;
 	r = wire_writer_take_secret(&w, ret);
 out:

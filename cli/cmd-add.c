@@ -13,6 +13,7 @@
 #include "proto-names.h"
 #include "secret.h"
 #include "sjson.h"
+#include "wire.h"
 
 static const char add_help[] =
     "usage: jitctl add NAME --ttl DURATION [--json] [--kind KIND]\n"
@@ -66,7 +67,7 @@ read_input(const char *name, bool json, struct secret **ret)
 {
 	char prompt[128], safe[80];
 	struct secret *s = NULL;
-	size_t len;
+	struct wire_reader in;
 	int r;
 
 	if (isatty(STDIN_FILENO)) {
@@ -84,9 +85,10 @@ read_input(const char *name, bool json, struct secret **ret)
 		if ((r = prompt_read_all(STDIN_FILENO,
 			 json ? FIELDS_TOTAL_MAX : FIELD_VALUE_MAX, &s)) != 0)
 			goto fail;
-		len = secret_len(s);
-		if (!json && len > 0 && secret_ptr(s)[len - 1] == '\n')
-			secret_shrink(s, len - 1);
+		/* Drop the one newline that echo or a here-string adds. */
+		wire_reader_init(&in, secret_ptr(s), secret_len(s));
+		if (!json && wire_trim_end(&in, "\n", 1) == 1)
+			secret_shrink(s, wire_left(&in));
 	}
 	*ret = s;
 	return JIT_OK;

@@ -34,33 +34,30 @@ static const char *const pass_names[] = { "password", "Secret", "token",
 	FIELD_DEFAULT, NULL };
 static const char *const url_names[] = { "ServerURL", NULL };
 
-/* The registry on stdin: one line, surrounding blanks dropped. */
+/* The registry on stdin: one line, surrounding blanks dropped (trailing
+ * newlines, CRs and spaces, leading spaces). */
 static int
 read_url(char *out, size_t outlen)
 {
 	struct secret *in = NULL;
-	const char *p;
+	struct wire_reader r;
+	const uint8_t *url;
 	size_t n;
-	int r;
+	int rc;
 
-	if ((r = helper_read_stdin(DOCKER_URL_MAX, &in)) != 0)
-		return r;
-	p = (const char *)secret_ptr(in);
-	n = secret_len(in);
-	while (
-	    n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' '))
-		n--;
-	while (n > 0 && *p == ' ') {
-		p++;
-		n--;
-	}
-	if (n == 0 || n >= outlen || memchr(p, '\n', n) != NULL ||
-	    memchr(p, '\0', n) != NULL) {
+	if ((rc = helper_read_stdin(DOCKER_URL_MAX, &in)) != 0)
+		return rc;
+	wire_reader_init(&r, secret_ptr(in), secret_len(in));
+	(void)wire_trim_end(&r, "\n\r ", SIZE_MAX);
+	(void)wire_skip_span(&r, " ");
+	/* What is left is one line: a newline inside leaves more. */
+	if (wire_get_line(&r, outlen - 1, &url, &n, NULL) != 0 || n == 0 ||
+	    wire_end(&r) != 0) {
 		secret_free(in);
 		cli_err("expected one registry URL on stdin");
 		return JIT_E_FORMAT;
 	}
-	memcpy(out, p, n);
+	memcpy(out, url, n);
 	out[n] = '\0';
 	secret_free(in);
 	return JIT_OK;

@@ -30,32 +30,32 @@ static const char *const user_names[] = { "username", "user", NULL };
 static const char *const pass_names[] = { "password", "token", FIELD_DEFAULT,
 	NULL };
 
-/* The value of key in git's lines (up to the first blank line). */
+/*
+ * The value of key in git's key=value lines (up to the first blank line;
+ * a CR before the newline is dropped).  A line with a NUL ends the
+ * reading: git's protocol has none.
+ */
 static bool
 attr(const struct secret *in, const char *key, char *out, size_t outlen)
 {
-	struct wire_reader r;
+	struct wire_reader r, kv;
 	const uint8_t *line;
-	size_t klen = strlen(key), n;
-	uint8_t c;
+	size_t n;
 
 	wire_reader_init(&r, secret_ptr(in), secret_len(in));
-	while (wire_left(&r) > 0) {
-		line = wire_cursor(&r);
-		for (n = 0; wire_get_u8(&r, &c) == 0 && c != '\n'; n++)
-			;
-		if (n > 0 && line[n - 1] == '\r')
-			n--;
-		if (n == 0)
+	while (wire_get_line(&r, HELPER_IN_MAX, &line, &n, NULL) == 0) {
+		wire_reader_init(&kv, line, n);
+		(void)wire_trim_end(&kv, "\r", 1);
+		if (wire_left(&kv) == 0)
 			break;
-		if (n > klen && memcmp(line, key, klen) == 0 &&
-		    line[klen] == '=') {
-			if (n - klen - 1 >= outlen)
-				return false;
-			memcpy(out, line + klen + 1, n - klen - 1);
-			out[n - klen - 1] = '\0';
-			return true;
-		}
+		if (wire_expect(&kv, key, strlen(key)) != 0 ||
+		    wire_expect(&kv, "=", 1) != 0)
+			continue;
+		if ((n = wire_left(&kv)) >= outlen)
+			return false;
+		(void)wire_get_bytes(&kv, out, n);
+		out[n] = '\0';
+		return true;
 	}
 	return false;
 }

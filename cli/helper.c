@@ -86,7 +86,8 @@ helper_flush(struct wire_writer *w)
 {
 	int r;
 
-	r = cli_write_all(STDOUT_FILENO, w->d, w->len);
+	r = cli_write_all(
+	    STDOUT_FILENO, wire_writer_data(w), wire_writer_len(w));
 	wire_writer_reset(w);
 	return r;
 }

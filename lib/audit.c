@@ -19,6 +19,7 @@
 #include "jsonx.h"
 #include "log.h"
 #include "secret.h"
+#include "wire.h"
 
 #define EVENT_SEAL "seal"
 #define EVENT_SETUP "fss-setup"
@@ -91,24 +92,28 @@ static int64_t
 parse_time(const char *s)
 {
 	static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+	struct wire_reader r;
 	struct tm tm;
 	int v[6] = { 0 }, i, k = 0, n = 0;
+	uint8_t c;
 
-	if (strlen(s) != TIME_LEN)
+	wire_reader_init(&r, s, strlen(s));
+	if (wire_left(&r) != TIME_LEN)
 		return -1;
 	for (i = 0; i < TIME_LEN; i++) {
+		(void)wire_get_u8(&r, &c);
 		if (shape[i] != 'd') {
-			if (s[i] != shape[i])
+			if (c != (uint8_t)shape[i])
 				return -1;
 			if (n > 0 && k < 6)
 				k++;
 			n = 0;
 			continue;
 		}
-		if (s[i] < '0' || s[i] > '9')
+		if (c < '0' || c > '9')
 			return -1;
 		if (k < 6)
-			v[k] = (n == 0 ? 0 : v[k]) * 10 + (s[i] - '0');
+			v[k] = (n == 0 ? 0 : v[k]) * 10 + (c - '0');
 		n++;
 	}
 	memset(&tm, 0, sizeof(tm));
@@ -121,23 +126,34 @@ parse_time(const char *s)
 	return (int64_t)timegm(&tm);
 }
 
-/* Walk the lines of buf: fn(line, len, lineno, arg). */
+/*
+ * Walk the lines of buf: fn(line, len, lineno, arg).  Any bytes but '\n'
+ * make a line, however long: fn judges them (a torn tail may be zeros).
+ * *ret_ended (may be NULL) says whether the last line had its newline.
+ */
 static int
 each_line(const char *buf, size_t len,
-    int (*fn)(const char *, size_t, uint64_t, void *), void *arg)
+    int (*fn)(const char *, size_t, uint64_t, void *), void *arg,
+    bool *ret_ended)
 {
-	const char *p = buf, *end = buf + len, *nl;
-	uint64_t n = 0;
-	int r;
+	struct wire_reader r;
+	const uint8_t *line;
+	uint64_t lineno = 0;
+	size_t n;
+	bool ended = true;
+	int rc;
 
-	while (p < end) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			nl = end;
-		n++;
-		if ((r = fn(p, (size_t)(nl - p), n, arg)) != 0)
-			return r;
-		p = nl + 1;
+	wire_reader_init(&r, buf, len);
+	while (wire_left(&r) > 0) {
+		/* The file is at most AUDIT_FILE_MAX: no line is longer. */
+		if ((rc = wire_get_line_bytes(
+			 &r, AUDIT_FILE_MAX, &line, &n, &ended)) != 0)
+			return rc;
+		if ((rc = fn((const char *)line, n, ++lineno, arg)) != 0)
+			return rc;
 	}
+	if (ret_ended != NULL)
+		*ret_ended = ended;
 	return JIT_OK;
 }
 
@@ -465,6 +481,7 @@ audit_open(const char *path, struct audit_log **ret)
 	struct walk w;
 	char *buf = NULL;
 	size_t len = 0;
+	bool ended = true;
 	int r;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL)
@@ -478,8 +495,9 @@ audit_open(const char *path, struct audit_log **ret)
 	r = fs_read_file(path, AUDIT_FILE_MAX, &buf, &len);
 	if (r == 0) {
 		/* Continue the chain from its last record; a broken chain is
-		 * reported, not repaired: verify names the line. */
-		(void)each_line(buf, len, walk_line, &w);
+		 * reported, not repaired: verify names the line.  This walk
+		 * does not stop early (it resyncs), so ended is the file's. */
+		(void)each_line(buf, len, walk_line, &w, &ended);
 		if (w.faulted)
 			log_warn(
 			    "audit log %s does not verify; run 'jitctl audit verify'",
@@ -493,7 +511,7 @@ audit_open(const char *path, struct audit_log **ret)
 			a->torn.length = w.torn_len;
 			memcpy(a->torn.sha256, w.torn_sha, sizeof(w.torn_sha));
 		}
-		a->need_newline = len > 0 && buf[len - 1] != '\n';
+		a->need_newline = !ended;
 	} else if (r != JIT_E_NOENT)
 		goto out;
 	a->seq = w.seq;
@@ -959,7 +977,7 @@ verify(const char *path, uint64_t head_seq, const char *head_hash,
 		r = JIT_E_AUTH;
 		goto out;
 	}
-	if ((r = each_line(buf, len, walk_line, &w)) != 0)
+	if ((r = each_line(buf, len, walk_line, &w, NULL)) != 0)
 		goto out;
 	v->records = w.seq;
 	/* A line that is not a record at the very end: the agent stopped
@@ -1041,7 +1059,7 @@ audit_read(const char *path, int (*fn)(const char *line, size_t len, void *arg),
 
 	if ((r = fs_read_file(path, AUDIT_FILE_MAX, &buf, &len)) != 0)
 		return r;
-	r = each_line(buf, len, read_line, &rd);
+	r = each_line(buf, len, read_line, &rd, NULL);
 	free(buf);
 	return r;
 }

@@ -46,12 +46,11 @@ fields_add(struct fields_builder *b, const char *name, size_t namelen,
 	if (!fields_valid_name((const uint8_t *)name, namelen) ||
 	    vallen > FIELD_VALUE_MAX)
 		return JIT_E_FORMAT;
-	save = b->w.len;
+	save = wire_writer_len(&b->w);
 	if ((r = wire_put_string(&b->w, name, namelen)) != 0 ||
 	    (r = wire_put_string(&b->w, val, vallen)) != 0) {
 		/* Leave no half pair behind: the encoding stays valid. */
-		sodium_memzero(b->w.d + save, b->w.len - save);
-		b->w.len = save;
+		wire_writer_truncate(&b->w, save);
 		return r;
 	}
 	b->n++;

@@ -7,12 +7,14 @@
 #include "err.h"
 #include "fsutil.h"
 #include "jsonx.h"
+#include "wire.h"
 
 int
 jsonx_parse(const char *s, size_t len, struct json_object **ret)
 {
 	struct json_tokener *tok;
 	struct json_object *o = NULL;
+	struct wire_reader rest;
 	int r = JIT_E_FORMAT;
 
 	if (len > INT32_MAX)
@@ -24,9 +26,12 @@ jsonx_parse(const char *s, size_t len, struct json_object **ret)
 	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success)
 		goto out;
 	/* Only white space may follow the object. */
-	for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
-		if (s[i] == '\0' || strchr(" \t\r\n", s[i]) == NULL)
-			goto out;
+	wire_reader_init(&rest, s, len);
+	if (wire_skip(&rest, json_tokener_get_parse_end(tok)) != 0)
+		goto out;
+	(void)wire_skip_span(&rest, " \t\r\n");
+	if (wire_end(&rest) != 0)
+		goto out;
 	if (!json_object_is_type(o, json_type_object))
 		goto out;
 	*ret = o;

@@ -178,9 +178,7 @@ bare_literal(struct wire_reader *r, struct wire_writer *w)
 
 	for (i = 0; i < 3; i++) {
 		n = strlen(words[i]);
-		if (wire_left(r) >= n &&
-		    memcmp(wire_cursor(r), words[i], n) == 0) {
-			(void)wire_skip(r, n);
+		if (wire_expect(r, words[i], n) == 0) {
 			if ((rc = wire_put_bytes(w, words[i], n)) != 0)
 				return rc;
 			goto end;
@@ -224,15 +222,15 @@ parse_member(struct sjson_ctx *cx, int depth)
 	if ((r = expect(&cx->r, '"')) != 0 ||
 	    (r = string_body(&cx->r, &key)) != 0)
 		goto out;
-	klen = key.len;
-	if (!fields_valid_name(key.d, klen) ||
+	klen = wire_writer_len(&key);
+	if (!fields_valid_name(wire_writer_data(&key), klen) ||
 	    cx->pathlen + (cx->pathlen ? 1 : 0) + klen > FIELD_NAME_MAX) {
 		r = JIT_E_FORMAT;
 		goto out;
 	}
 	if (cx->pathlen > 0)
 		cx->path[cx->pathlen++] = '.';
-	memcpy(cx->path + cx->pathlen, key.d, klen);
+	memcpy(cx->path + cx->pathlen, wire_writer_data(&key), klen);
 	cx->pathlen += klen;
 	cx->path[cx->pathlen] = '\0';
 	if ((r = expect(&cx->r, ':')) != 0)
@@ -257,7 +255,7 @@ parse_member(struct sjson_ctx *cx, int depth)
 	if (r != 0)
 		goto out;
 	r = fields_add(&cx->b, cx->path, cx->pathlen,
-	    cx->val.d == NULL ? (const uint8_t *)"" : cx->val.d, cx->val.len);
+	    wire_writer_data(&cx->val), wire_writer_len(&cx->val));
 	wire_writer_reset(&cx->val);
 out:
 	cx->pathlen = save;

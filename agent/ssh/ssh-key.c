@@ -879,30 +879,24 @@ int
 ssh_key_line_blob(
     const char *line, size_t len, uint8_t **ret_blob, size_t *ret_len)
 {
-	size_t typelen, start, end, blen;
+	struct wire_reader r;
+	const uint8_t *type, *b64;
+	size_t typelen, b64len, blen;
 	uint8_t *blob;
 
 	if (len > SSH_CERT_LINE_MAX)
 		return JIT_E_LIMIT;
 	/* TYPE, one or more spaces, BASE64, then an optional comment. */
-	for (typelen = 0;
-	     typelen < len && line[typelen] != ' ' && line[typelen] != '\t';
-	     typelen++)
-		;
-	for (start = typelen;
-	     start < len && (line[start] == ' ' || line[start] == '\t');
-	     start++)
-		;
-	for (end = start; end < len && line[end] != ' ' && line[end] != '\t' &&
-	     line[end] != '\n' && line[end] != '\r';
-	     end++)
-		;
-	if (typelen == 0 || end == start)
+	wire_reader_init(&r, line, len);
+	typelen = wire_get_until(&r, " \t", &type);
+	(void)wire_skip_span(&r, " \t");
+	b64len = wire_get_until(&r, " \t\n\r", &b64);
+	if (typelen == 0 || b64len == 0)
 		return JIT_E_FORMAT;
-	if ((blob = malloc((end - start) / 4 * 3 + 3)) == NULL)
+	if ((blob = malloc(b64len / 4 * 3 + 3)) == NULL)
 		return JIT_E_NOMEM;
-	if (sodium_base642bin(blob, (end - start) / 4 * 3 + 3, line + start,
-		end - start, NULL, &blen, NULL,
+	if (sodium_base642bin(blob, b64len / 4 * 3 + 3, (const char *)b64,
+		b64len, NULL, &blen, NULL,
 		sodium_base64_VARIANT_ORIGINAL) != 0) {
 		free(blob);
 		return JIT_E_FORMAT;
@@ -1055,7 +1049,8 @@ put_ecdsa_sig(struct wire_writer *w, const uint8_t *der, size_t derlen)
 	if ((n = BN_bn2binpad(bs, num, sizeof(num))) < 0 ||
 	    (r = put_mpint(&inner, num, (size_t)n)) != 0)
 		goto out;
-	r = wire_put_string(w, inner.d, inner.len);
+	r = wire_put_string(
+	    w, wire_writer_data(&inner), wire_writer_len(&inner));
 out:
 	ECDSA_SIG_free(es);
 	wire_writer_reset(&inner);

@@ -82,7 +82,7 @@ emit(struct sim_dev *d, struct wire_writer *w)
 	uint8_t pkt[CTAPHID_REPORT_LEN];
 
 	memset(pkt, 0, sizeof(pkt));
-	memcpy(pkt, w->d, w->len);
+	memcpy(pkt, wire_writer_data(w), wire_writer_len(w));
 	d->io->send(d->io->ctx, pkt);
 	wire_writer_reset(w);
 }
@@ -171,7 +171,8 @@ cmd_init(struct sim_dev *d, struct hid_pkt *p)
 	    wire_put_u8(&w, SIM_VERSION_BUILD) == 0 &&
 	    wire_put_u8(&w, SIM_CAPABILITIES) == 0) {
 		sim_debug(d, "ctaphid: init: channel %08x", cid);
-		send_msg(d, p->cid, CTAPHID_INIT, w.d, w.len);
+		send_msg(d, p->cid, CTAPHID_INIT, wire_writer_data(&w),
+		    wire_writer_len(&w));
 	}
 	wire_writer_reset(&w);
 }

@@ -377,7 +377,8 @@ take_replies(struct client *cl, const struct expect *ex)
 	uint8_t type;
 
 	for (;;) {
-		wire_reader_init(&r, cl->in.d, cl->in.len);
+		wire_reader_init(
+		    &r, wire_writer_data(&cl->in), wire_writer_len(&cl->in));
 		if (wire_get_u32(&r, &len) != 0)
 			return;
 		if (len == 0 || len > AGENT_FRAME_MAX)
@@ -493,9 +494,9 @@ converse(struct harness *h, const uint8_t *data, size_t size,
 			timeout = 50;
 		(void)poll(pfd, 2, timeout);
 	}
-	if (cl.in.len > 0)
+	if (wire_writer_len(&cl.in) > 0)
 		fail("the connection closed inside a reply (%zu bytes left)",
-		    cl.in.len);
+		    wire_writer_len(&cl.in));
 	if (ex->bad_header)
 		CHECK(cl.replies <= ex->n);
 	else if (cl.replies != ex->n)

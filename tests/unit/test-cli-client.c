@@ -361,7 +361,7 @@ test_oversized(void)
 	wire_writer_init(&w, CLIENT_FRAME_MAX, false);
 	ASSERT(wire_put_u8(&w, SSH_AGENT_SUCCESS) == 0);
 	ASSERT(wire_put_string(&w, pad, CLIENT_FRAME_MAX - 5) == 0);
-	ASSERT(w.len == CLIENT_FRAME_MAX);
+	ASSERT(wire_writer_len(&w) == CLIENT_FRAME_MAX);
 	ASSERT((pid = fork()) >= 0);
 	if (pid == 0) {
 		put_frame(peer, &w);

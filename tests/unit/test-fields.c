@@ -55,7 +55,7 @@ TEST(builder_round_trip)
 	ASSERT_EQ_UINT(b.n, 3);
 	ASSERT_OK(fields_finish(&b, &f));
 	ASSERT(f != NULL);
-	ASSERT_EQ_UINT(b.w.len, 0); /* the builder was reset */
+	ASSERT_EQ_UINT(wire_writer_len(&b.w), 0); /* the builder was reset */
 
 	ASSERT_OK(fields_validate(f, &n));
 	ASSERT_EQ_UINT(n, 3);
@@ -136,7 +136,7 @@ TEST(duplicates_refused)
 	ASSERT_OK(add_str(&b, "a", "3"));
 	ASSERT_ERR(fields_finish(&b, &f), JIT_E_EXISTS);
 	ASSERT(f == NULL);
-	ASSERT_EQ_UINT(b.w.len, 0); /* reset either way */
+	ASSERT_EQ_UINT(wire_writer_len(&b.w), 0); /* reset either way */
 
 	ASSERT_OK(raw_encoding(3, dup, 3, &f));
 	ASSERT_ERR(fields_validate(f, NULL), JIT_E_EXISTS);
@@ -418,7 +418,7 @@ TEST(abort_resets)
 	ASSERT_OK(add_str(&b, "a", "b"));
 	fields_abort(&b);
 	ASSERT_EQ_UINT(b.n, 0);
-	ASSERT_EQ_UINT(b.w.len, 0);
+	ASSERT_EQ_UINT(wire_writer_len(&b.w), 0);
 	fields_abort(&b); /* twice is fine */
 	secret_stats(&after);
 	ASSERT_EQ_UINT(after.live, before.live);

@@ -420,15 +420,15 @@ TEST(put_string_escaping)
 
 	wire_writer_init(&w, 1024, true);
 	ASSERT_OK(sjson_put_string(&w, in, sizeof(in) - 1));
-	ASSERT_EQ_UINT(w.len, sizeof(want) - 1);
-	ASSERT_EQ_MEM(w.d, want, sizeof(want) - 1);
+	ASSERT_EQ_UINT(wire_writer_len(&w), sizeof(want) - 1);
+	ASSERT_EQ_MEM(wire_writer_data(&w), want, sizeof(want) - 1);
 	wire_writer_reset(&w);
 
 	/* Empty, and a NUL byte (escaped, not a terminator). */
 	ASSERT_OK(sjson_put_string(&w, "", 0));
 	ASSERT_OK(sjson_put_string(&w, "\0", 1));
-	ASSERT_EQ_UINT(w.len, 2 + 8);
-	ASSERT_EQ_MEM(w.d, "\"\"\"\\u0000\"", 10);
+	ASSERT_EQ_UINT(wire_writer_len(&w), 2 + 8);
+	ASSERT_EQ_MEM(wire_writer_data(&w), "\"\"\"\\u0000\"", 10);
 	wire_writer_reset(&w);
 
 	/* The writer's cap holds. */

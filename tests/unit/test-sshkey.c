@@ -171,7 +171,9 @@ TEST(malformed_blobs_are_refused)
 	wire_writer_init(&w, 4096, false);
 	ASSERT_OK(wire_put_cstring(&w, "ssh-dss"));
 	ASSERT_OK(wire_put_string(&w, pk, sizeof(pk)));
-	ASSERT_ERR(ssh_key_from_blob(w.d, w.len, &k), JIT_E_UNSUPPORTED);
+	ASSERT_ERR(
+	    ssh_key_from_blob(wire_writer_data(&w), wire_writer_len(&w), &k),
+	    JIT_E_UNSUPPORTED);
 	wire_writer_reset(&w);
 	/* An ECDSA point off the curve. */
 	ASSERT_OK(wire_put_cstring(&w, "ecdsa-sha2-nistp256"));
@@ -183,12 +185,16 @@ TEST(malformed_blobs_are_refused)
 		q[0] = 0x04;
 		ASSERT_OK(wire_put_string(&w, q, sizeof(q)));
 	}
-	ASSERT_ERR(ssh_key_from_blob(w.d, w.len, &k), JIT_E_FORMAT);
+	ASSERT_ERR(
+	    ssh_key_from_blob(wire_writer_data(&w), wire_writer_len(&w), &k),
+	    JIT_E_FORMAT);
 	wire_writer_reset(&w);
 	/* The wrong curve name for the type. */
 	ASSERT_OK(wire_put_cstring(&w, "ecdsa-sha2-nistp256"));
 	ASSERT_OK(wire_put_cstring(&w, "nistp384"));
-	ASSERT_ERR(ssh_key_from_blob(w.d, w.len, &k), JIT_E_FORMAT);
+	ASSERT_ERR(
+	    ssh_key_from_blob(wire_writer_data(&w), wire_writer_len(&w), &k),
+	    JIT_E_FORMAT);
 	wire_writer_reset(&w);
 	/* RSA: an even exponent, a negative mpint, a too-small modulus. */
 	{
@@ -200,18 +206,24 @@ TEST(malformed_blobs_are_refused)
 		ASSERT_OK(wire_put_u32(&w, 129));
 		ASSERT_OK(wire_put_u8(&w, 0));
 		ASSERT_OK(wire_put_bytes(&w, n, sizeof(n)));
-		ASSERT_ERR(ssh_key_from_blob(w.d, w.len, &k), JIT_E_FORMAT);
+		ASSERT_ERR(ssh_key_from_blob(
+			       wire_writer_data(&w), wire_writer_len(&w), &k),
+		    JIT_E_FORMAT);
 		wire_writer_reset(&w);
 		ASSERT_OK(wire_put_cstring(&w, "ssh-rsa"));
 		ASSERT_OK(wire_put_string(&w, neg, 2));
 		ASSERT_OK(wire_put_string(&w, n, sizeof(n)));
-		ASSERT_ERR(ssh_key_from_blob(w.d, w.len, &k), JIT_E_FORMAT);
+		ASSERT_ERR(ssh_key_from_blob(
+			       wire_writer_data(&w), wire_writer_len(&w), &k),
+		    JIT_E_FORMAT);
 		wire_writer_reset(&w);
 		n[0] = 0x7f;
 		ASSERT_OK(wire_put_cstring(&w, "ssh-rsa"));
 		ASSERT_OK(wire_put_string(&w, (const uint8_t[]){ 1, 0, 1 }, 3));
 		ASSERT_OK(wire_put_string(&w, n, 64)); /* 511 bits */
-		ASSERT_ERR(ssh_key_from_blob(w.d, w.len, &k), JIT_E_LIMIT);
+		ASSERT_ERR(ssh_key_from_blob(
+			       wire_writer_data(&w), wire_writer_len(&w), &k),
+		    JIT_E_LIMIT);
 		wire_writer_reset(&w);
 	}
 	ASSERT(k == NULL);
@@ -380,7 +392,7 @@ sign_round_trip(bool rsa)
 	wire_writer_init(&w, 8192, true);
 	wire_writer_init(&other, 8192, true);
 	ASSERT_OK(agent_wire(pkey, rsa, &w));
-	wire_reader_init(&r, w.d, w.len);
+	wire_reader_init(&r, wire_writer_data(&w), wire_writer_len(&w));
 	ASSERT_OK(ssh_key_from_agent(&r, &k));
 	ASSERT_OK(wire_end(&r));
 	blob = ssh_key_blob(k, &n);
@@ -410,8 +422,9 @@ sign_round_trip(bool rsa)
 		size_t len;
 
 		wire_writer_init(&mix, 8192, true);
-		wire_reader_init(&a, w.d, w.len);
-		wire_reader_init(&b, other.d, other.len);
+		wire_reader_init(&a, wire_writer_data(&w), wire_writer_len(&w));
+		wire_reader_init(
+		    &b, wire_writer_data(&other), wire_writer_len(&other));
 		for (int i = 0; i < 3; i++) {
 			ASSERT_OK(wire_get_string(&a, 8192, &p, &len));
 			ASSERT_OK(wire_put_string(&mix, p, len));
@@ -419,7 +432,8 @@ sign_round_trip(bool rsa)
 		}
 		ASSERT_OK(wire_get_string(&b, 8192, &p, &len));
 		ASSERT_OK(wire_put_string(&mix, p, len));
-		wire_reader_init(&r, mix.d, mix.len);
+		wire_reader_init(
+		    &r, wire_writer_data(&mix), wire_writer_len(&mix));
 		ASSERT_ERR(ssh_key_from_agent(&r, &k), JIT_E_AUTH);
 		wire_writer_reset(&mix);
 	}
@@ -456,7 +470,7 @@ TEST(ed25519_from_the_agent_wire)
 	ASSERT_OK(wire_put_cstring(&w, "ssh-ed25519"));
 	ASSERT_OK(wire_put_string(&w, pk, 32));
 	ASSERT_OK(wire_put_string(&w, sk, 64));
-	wire_reader_init(&r, w.d, w.len);
+	wire_reader_init(&r, wire_writer_data(&w), wire_writer_len(&w));
 	ASSERT_OK(ssh_key_from_agent(&r, &k));
 	ssh_key_free(k);
 	k = NULL;
@@ -466,7 +480,7 @@ TEST(ed25519_from_the_agent_wire)
 	ASSERT_OK(wire_put_cstring(&w, "ssh-ed25519"));
 	ASSERT_OK(wire_put_string(&w, pk, 32));
 	ASSERT_OK(wire_put_string(&w, sk, 64));
-	wire_reader_init(&r, w.d, w.len);
+	wire_reader_init(&r, wire_writer_data(&w), wire_writer_len(&w));
 	ASSERT_ERR(ssh_key_from_agent(&r, &k), JIT_E_AUTH);
 	wire_writer_reset(&w);
 	/* A certificate with the wrong private key. */
@@ -477,7 +491,7 @@ TEST(ed25519_from_the_agent_wire)
 	ASSERT_OK(wire_put_string(&w, blob, len));
 	ASSERT_OK(wire_put_string(&w, pk, 32));
 	ASSERT_OK(wire_put_string(&w, sk, 64));
-	wire_reader_init(&r, w.d, w.len);
+	wire_reader_init(&r, wire_writer_data(&w), wire_writer_len(&w));
 	ASSERT_ERR(ssh_key_from_agent(&r, &k), JIT_E_AUTH);
 	wire_writer_reset(&w);
 	free(blob);
@@ -519,7 +533,7 @@ put_hop(struct wire_writer *w, const char *user, const char *host,
 		    (r = wire_put_u8(&h, ca ? 1 : 0)) != 0)
 			goto out;
 	}
-	r = wire_put_string(w, h.d, h.len);
+	r = wire_put_string(w, wire_writer_data(&h), wire_writer_len(&h));
 out:
 	wire_writer_reset(&h);
 	return r;
@@ -536,7 +550,8 @@ put_dest(struct wire_writer *w, const char *fhost, const struct ssh_key *fkey,
 	if ((r = put_hop(&c, "", fhost, fkey, false)) != 0 ||
 	    (r = put_hop(&c, tuser, thost, tkey, tca)) != 0 ||
 	    (r = wire_put_string(&c, NULL, 0)) != 0 ||
-	    (r = wire_put_string(w, c.d, c.len)) != 0)
+	    (r = wire_put_string(
+		 w, wire_writer_data(&c), wire_writer_len(&c))) != 0)
 		goto out;
 out:
 	wire_writer_reset(&c);
@@ -551,8 +566,10 @@ parse_dests(struct wire_writer *body, struct ssh_dests *d)
 	int rc;
 
 	wire_writer_init(&outer, 1 << 20, false);
-	if ((rc = wire_put_string(&outer, body->d, body->len)) == 0) {
-		wire_reader_init(&r, outer.d, outer.len);
+	if ((rc = wire_put_string(
+		 &outer, wire_writer_data(body), wire_writer_len(body))) == 0) {
+		wire_reader_init(
+		    &r, wire_writer_data(&outer), wire_writer_len(&outer));
 		if ((rc = ssh_dests_parse(&r, d)) == 0)
 			rc = wire_end(&r);
 	}
@@ -618,7 +635,7 @@ do_bind(struct ssh_binds *b, const struct ssh_key *h, bool fwd, uint8_t sid[32],
 	    (rc = wire_put_string(&w, sid, 32)) == 0 &&
 	    (rc = wire_put_string(&w, sig, siglen)) == 0 &&
 	    (rc = wire_put_u8(&w, fwd ? 1 : 0)) == 0) {
-		wire_reader_init(&r, w.d, w.len);
+		wire_reader_init(&r, wire_writer_data(&w), wire_writer_len(&w));
 		rc = ssh_bind_request(&r, b);
 	}
 	free(sig);
@@ -779,26 +796,36 @@ TEST(userauth_requests)
 	wire_writer_init(&w, 65536, false);
 	ASSERT_OK(put_userauth(
 	    &w, "ssh-connection", "publickey", "ssh-ed25519", k, NULL));
-	ASSERT_OK(ssh_userauth_parse(w.d, w.len, k, &ua));
+	ASSERT_OK(ssh_userauth_parse(
+	    wire_writer_data(&w), wire_writer_len(&w), k, &ua));
 	ASSERT_EQ_STR(ua.user, "root");
 	ASSERT(ua.hostkey == NULL && ua.sidlen == 32);
 	ssh_userauth_free(&ua);
-	ASSERT_ERR(ssh_userauth_parse(w.d, w.len, other, &ua), JIT_E_FORMAT);
-	ASSERT_ERR(ssh_userauth_parse(w.d, w.len - 1, k, &ua), JIT_E_FORMAT);
+	ASSERT_ERR(ssh_userauth_parse(
+		       wire_writer_data(&w), wire_writer_len(&w), other, &ua),
+	    JIT_E_FORMAT);
+	ASSERT_ERR(ssh_userauth_parse(
+		       wire_writer_data(&w), wire_writer_len(&w) - 1, k, &ua),
+	    JIT_E_FORMAT);
 	wire_writer_reset(&w);
 	ASSERT_OK(put_userauth(&w, "ssh-connection",
 	    "publickey-hostbound-v00@openssh.com", "ssh-ed25519", k, h));
-	ASSERT_OK(ssh_userauth_parse(w.d, w.len, k, &ua));
+	ASSERT_OK(ssh_userauth_parse(
+	    wire_writer_data(&w), wire_writer_len(&w), k, &ua));
 	ASSERT(ua.hostkey != NULL && ssh_key_same(ua.hostkey, h));
 	ssh_userauth_free(&ua);
 	wire_writer_reset(&w);
 	ASSERT_OK(put_userauth(
 	    &w, "other-service", "publickey", "ssh-ed25519", k, NULL));
-	ASSERT_ERR(ssh_userauth_parse(w.d, w.len, k, &ua), JIT_E_FORMAT);
+	ASSERT_ERR(ssh_userauth_parse(
+		       wire_writer_data(&w), wire_writer_len(&w), k, &ua),
+	    JIT_E_FORMAT);
 	wire_writer_reset(&w);
 	ASSERT_OK(put_userauth(
 	    &w, "ssh-connection", "publickey", "ssh-rsa", k, NULL));
-	ASSERT_ERR(ssh_userauth_parse(w.d, w.len, k, &ua), JIT_E_FORMAT);
+	ASSERT_ERR(ssh_userauth_parse(
+		       wire_writer_data(&w), wire_writer_len(&w), k, &ua),
+	    JIT_E_FORMAT);
 	wire_writer_reset(&w);
 	ssh_key_free(k);
 	ssh_key_free(h);
@@ -845,16 +872,21 @@ TEST(key_constraints)
 	wire_writer_init(&w, 65536, false);
 	ASSERT_OK(wire_put_u8(&w, SSH_AGENT_CONSTRAIN_EXTENSION));
 	ASSERT_OK(wire_put_cstring(&w, "nonsense@example.com"));
-	ASSERT_ERR(parse_constraints(w.d, w.len, false, &c), JIT_E_UNSUPPORTED);
+	ASSERT_ERR(parse_constraints(
+		       wire_writer_data(&w), wire_writer_len(&w), false, &c),
+	    JIT_E_UNSUPPORTED);
 	ssh_constraints_free(&c);
 	wire_writer_reset(&w);
 	ASSERT_OK(wire_put_u8(&w, SSH_AGENT_CONSTRAIN_EXTENSION));
 	ASSERT_OK(wire_put_cstring(&w, SSH_EXT_ASSOC_CERTS));
 	ASSERT_OK(wire_put_u8(&w, 1));
 	ASSERT_OK(wire_put_string(&w, NULL, 0));
-	ASSERT_ERR(parse_constraints(w.d, w.len, false, &c), JIT_E_FORMAT);
+	ASSERT_ERR(parse_constraints(
+		       wire_writer_data(&w), wire_writer_len(&w), false, &c),
+	    JIT_E_FORMAT);
 	ssh_constraints_free(&c);
-	ASSERT_OK(parse_constraints(w.d, w.len, true, &c));
+	ASSERT_OK(parse_constraints(
+	    wire_writer_data(&w), wire_writer_len(&w), true, &c));
 	ASSERT(c.has_certs && c.certs_only && c.ncerts == 0);
 	ssh_constraints_free(&c);
 	wire_writer_reset(&w);
@@ -869,24 +901,24 @@ TEST(lock_and_sign_messages)
 
 	wire_writer_init(&w, 65536, true);
 	ASSERT_OK(wire_put_cstring(&w, "hunter2"));
-	wire_reader_init(&r, w.d, w.len);
+	wire_reader_init(&r, wire_writer_data(&w), wire_writer_len(&w));
 	ASSERT_OK(ssh_msg_lock(&r, &pass));
 	ASSERT_EQ_UINT(secret_len(pass), 7);
 	secret_free(pass);
 	pass = NULL;
 	ASSERT_OK(wire_put_u8(&w, 0));
-	wire_reader_init(&r, w.d, w.len);
+	wire_reader_init(&r, wire_writer_data(&w), wire_writer_len(&w));
 	ASSERT_ERR(ssh_msg_lock(&r, &pass), JIT_E_FORMAT);
 	ASSERT(pass == NULL);
 	wire_writer_reset(&w);
 	ASSERT_OK(wire_put_string(&w, "key", 3));
 	ASSERT_OK(wire_put_string(&w, "data", 4));
 	ASSERT_OK(wire_put_u32(&w, SSH_AGENT_RSA_SHA2_256));
-	wire_reader_init(&r, w.d, w.len);
+	wire_reader_init(&r, wire_writer_data(&w), wire_writer_len(&w));
 	ASSERT_OK(ssh_msg_sign(&r, &m));
 	ASSERT(m.bloblen == 3 && m.datalen == 4 &&
 	    m.flags == SSH_AGENT_RSA_SHA2_256);
-	wire_reader_init(&r, w.d, w.len - 1);
+	wire_reader_init(&r, wire_writer_data(&w), wire_writer_len(&w) - 1);
 	ASSERT_ERR(ssh_msg_sign(&r, &m), JIT_E_FORMAT);
 	wire_writer_reset(&w);
 }
