@@ -98,7 +98,7 @@ main(int argc, char **argv)
 {
 	struct client *c = NULL;
 	struct secret *val, *pin = NULL;
-	char name[64], json[128], buf[256];
+	char name[64], json[128], buf[256], why[256] = "";
 	double t0, t1, *lat;
 	int count, gets, i, fd;
 	ssize_t n;
@@ -114,9 +114,11 @@ main(int argc, char **argv)
 	    secret_from(buf, (size_t)n, &pin) != 0)
 		return 1;
 	close(fd);
-	if (client_connect(argv[1], &c) != 0 ||
-	    (val = one_field("bench-value-0123456789abcdef")) == NULL)
+	if (client_connect(argv[1], &c, why, sizeof(why)) != 0 ||
+	    (val = one_field("bench-value-0123456789abcdef")) == NULL) {
+		fprintf(stderr, "bench: %s\n", why[0] ? why : "cannot start");
 		return 1;
+	}
 
 	t0 = now_us();
 	for (i = 0; i < count; i++) {
