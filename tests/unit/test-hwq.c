@@ -55,7 +55,9 @@ struct outcome {
 };
 
 static struct hwq *queue;
-static struct conn *const client = (struct conn *)&board; /* an owner */
+/* hwq.c never looks inside a connection: the pointer only says that a
+ * client still waits (detached: NULL). */
+static struct conn *const client = (struct conn *)&board;
 
 static void
 board_reset(void)
