@@ -16,6 +16,9 @@ struct vault {
 	uv_timer_t timer;
 	struct vault_slot *head;
 	size_t count;
+	int64_t (*boot_ms)(void *arg); /* NULL: vault_now_ms() */
+	int64_t (*wall_s)(void *arg); /* NULL: time() */
+	void *clock_arg;
 };
 
 int64_t
@@ -25,6 +28,28 @@ vault_now_ms(void)
 
 	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+vault_set_clocks(struct vault *v, int64_t (*boot_ms)(void *arg),
+    int64_t (*wall_s)(void *arg), void *arg)
+{
+	v->boot_ms = boot_ms;
+	v->wall_s = wall_s;
+	v->clock_arg = arg;
+}
+
+static int64_t
+now_boot(const struct vault *v)
+{
+	return v->boot_ms != NULL ? v->boot_ms(v->clock_arg) : vault_now_ms();
+}
+
+static int64_t
+now_wall(const struct vault *v)
+{
+	return v->wall_s != NULL ? v->wall_s(v->clock_arg) :
+				   (int64_t)time(NULL);
 }
 
 static void rearm(struct vault *v);
@@ -58,12 +83,12 @@ on_tick(uv_timer_t *t)
 {
 	struct vault *v = t->data;
 	struct vault_slot *s, *next;
-	int64_t now_ms = vault_now_ms(), now_wall = (int64_t)time(NULL);
+	int64_t now_ms = now_boot(v), wall = now_wall(v);
 	const char *why;
 
 	for (s = v->head; s != NULL; s = next) {
 		next = s->next;
-		if ((why = past_window(s->cred, now_ms, now_wall)) != NULL)
+		if ((why = past_window(s->cred, now_ms, wall)) != NULL)
 			expire(v, s->cred, why);
 	}
 	rearm(v);
@@ -73,7 +98,7 @@ static void
 rearm(struct vault *v)
 {
 	struct vault_slot *s;
-	int64_t now_ms = vault_now_ms(), now_wall = (int64_t)time(NULL);
+	int64_t now_ms = now_boot(v), wall = now_wall(v);
 	int64_t next = VAULT_TICK_MAX_MS, d;
 
 	if (v->head == NULL) {
@@ -84,7 +109,7 @@ rearm(struct vault *v)
 		d = s->until_ms - now_ms;
 		if (d < next)
 			next = d;
-		d = (s->cred->not_after - now_wall) * 1000;
+		d = (s->cred->not_after - wall) * 1000;
 		if (d < next)
 			next = d;
 	}
@@ -141,8 +166,8 @@ vault_unlock(struct vault *v, struct cred *c, struct secret *fields,
 	}
 	secret_free(s->fields);
 	s->fields = fields;
-	s->until_ms = vault_now_ms() + window_s * 1000;
-	s->until_wall = (int64_t)time(NULL) + window_s;
+	s->until_ms = now_boot(v) + window_s * 1000;
+	s->until_wall = now_wall(v) + window_s;
 	if (s->until_wall > c->not_after)
 		s->until_wall = c->not_after;
 	snprintf(s->token_label, sizeof(s->token_label), "%s", token_label);
@@ -153,18 +178,17 @@ vault_unlock(struct vault *v, struct cred *c, struct secret *fields,
 int
 vault_check(struct vault *v, struct cred *c)
 {
+	int64_t wall = now_wall(v);
 	const char *why;
 
-	if ((why = past_window(c, vault_now_ms(), (int64_t)time(NULL))) !=
-	    NULL) {
+	if ((why = past_window(c, now_boot(v), wall)) != NULL) {
 		if (c->slot != NULL) {
 			expire(v, c, why);
 			rearm(v);
 		}
 		/* Past not-after it stays expired; a closed window is just
 		 * locked again. */
-		return time(NULL) >= c->not_after ? JIT_E_EXPIRED :
-						    JIT_E_LOCKED;
+		return wall >= c->not_after ? JIT_E_EXPIRED : JIT_E_LOCKED;
 	}
 	return c->slot != NULL ? JIT_OK : JIT_E_LOCKED;
 }

@@ -21,6 +21,10 @@ struct vault;
 int vault_new(struct agent *ag, struct vault **ret);
 void vault_free(struct vault *v);
 int64_t vault_now_ms(void); /* CLOCK_BOOTTIME */
+/* For tests: the clocks the vault reads instead of CLOCK_BOOTTIME (ms) and
+ * the wall clock (unix seconds); NULL for the system's. */
+void vault_set_clocks(struct vault *v, int64_t (*boot_ms)(void *arg),
+    int64_t (*wall_s)(void *arg), void *arg);
 
 /* Install fields (taken, may be NULL) for c, open for window_s. */
 int vault_unlock(struct vault *v, struct cred *c, struct secret *fields,
