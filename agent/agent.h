@@ -65,13 +65,14 @@ void server_stop(struct agent *ag);
 
 /*
  * lock.c: the one way everything unlocked is wiped, whatever the trigger
- * (jitctl lock, SIGUSR1, SIGTERM, ssh-add -x, ...).  With revoke, the
+ * (jitctl lock, SIGUSR1, SIGTERM, ssh-add -x, ...).  With revoke_why
+ * (the revoke command's JIT_REVOKE_WHY: "lock", "SIGUSR1"), the
  * credentials whose profile says revoke_on_lock are revoked upstream too
- * (their names appended to revoked, if not NULL); the names wiped are
- * appended to locked (if not NULL).  Audited as "lock" with the trigger.
- * Returns how many were wiped.
+ * (their names appended to revoked, if not NULL); NULL revokes nothing.
+ * The names wiped are appended to locked (if not NULL).  Audited as one
+ * "lock" line naming the trigger.  Returns how many were wiped.
  */
-size_t agent_lock(struct agent *ag, const char *trigger, bool revoke,
+size_t agent_lock(struct agent *ag, const char *trigger, const char *revoke_why,
     const struct peer *p, struct json_object *locked,
     struct json_object *revoked);
 

@@ -391,7 +391,7 @@ ext_lock(struct agent *ag, struct request *rq, struct json_object *args,
 	/* Everything: the one lock path (lock.c), audited there. */
 	if (n == 0) {
 		(void)agent_lock(
-		    ag, "jitctl lock", true, rq->peer, done, revoked);
+		    ag, "jitctl lock", "lock", rq->peer, done, revoked);
 		goto reply;
 	}
 	for (i = 0; i < n; i++) {

@@ -13,7 +13,7 @@ append(struct json_object *arr, const char *name)
 }
 
 size_t
-agent_lock(struct agent *ag, const char *trigger, bool revoke,
+agent_lock(struct agent *ag, const char *trigger, const char *revoke_why,
     const struct peer *p, struct json_object *locked,
     struct json_object *revoked)
 {
@@ -26,8 +26,8 @@ agent_lock(struct agent *ag, const char *trigger, bool revoke,
 	names = json_object_new_array();
 	gone = json_object_new_array();
 	/* Profiles with revoke_on_lock: the lock kills them upstream too. */
-	if (revoke)
-		revoke_lock_all(ag, trigger, p, gone);
+	if (revoke_why != NULL)
+		revoke_lock_all(ag, revoke_why, p, gone);
 	for (s = vault_first(ag->vault); s != NULL; s = s->next)
 		append(names, s->cred->name);
 	n = vault_wipe_all(ag->vault);

@@ -197,7 +197,7 @@ on_signal(uv_signal_t *h, int signum)
 
 	switch (signum) {
 	case SIGUSR1:
-		(void)agent_lock(ag, "SIGUSR1", true, NULL, NULL, NULL);
+		(void)agent_lock(ag, "SIGUSR1", "SIGUSR1", NULL, NULL, NULL);
 		break;
 	case SIGHUP:
 		reload_conf(ag);
@@ -207,7 +207,7 @@ on_signal(uv_signal_t *h, int signum)
 	default:
 		ag->exiting = true;
 		(void)agent_lock(ag, signum == SIGTERM ? "SIGTERM" : "SIGINT",
-		    false, NULL, NULL, NULL);
+		    NULL, NULL, NULL, NULL);
 		events_seal_stop(ag);
 		server_stop(ag);
 		/* Keys from ssh-add live only while the socket serves. */

@@ -592,7 +592,7 @@ handle_lock(struct ssh_agent *sa, struct request *rq)
 			sa->ag->locked = true;
 			/* Locking also closes every jitctl credential. */
 			(void)agent_lock(sa->ag, "agent locked (ssh-add -x)",
-			    false, conn_peer(rq->conn), NULL, NULL);
+			    NULL, conn_peer(rq->conn), NULL, NULL);
 			conn_reply_type(rq->conn, SSH_AGENT_SUCCESS);
 		}
 	}

@@ -332,8 +332,7 @@ agent_down(struct harness *h)
 		agent_stop(ag);
 	else {
 		/* What main.c does today ... */
-		(void)agent_lock(
-		    ag, "fuzz input done", false, NULL, NULL, NULL);
+		(void)agent_lock(ag, "fuzz input done", NULL, NULL, NULL, NULL);
 		server_stop(ag);
 		ssh_agent_free(ag);
 		vault_free(ag->vault);

@@ -231,7 +231,7 @@ TMPDIR_TEST(a_lock_wipes_everything_unlocked)
 	locked = json_object_new_array();
 	revoked = json_object_new_array();
 	ASSERT_EQ_UINT(vault_count(ag->vault), 3);
-	ASSERT_EQ_UINT(agent_lock(ag, "agent locked (ssh-add -x)", false, &p,
+	ASSERT_EQ_UINT(agent_lock(ag, "agent locked (ssh-add -x)", NULL, &p,
 			   locked, revoked),
 	    3);
 	ASSERT_EQ_UINT(vault_count(ag->vault), 0);
@@ -264,7 +264,7 @@ TMPDIR_TEST(a_lock_wipes_everything_unlocked)
 
 	/* Locked again: nothing to wipe, and still audited, with no peer
 	 * (a signal) and no lists asked for. */
-	ASSERT_EQ_UINT(agent_lock(ag, "SIGTERM", false, NULL, NULL, NULL), 0);
+	ASSERT_EQ_UINT(agent_lock(ag, "SIGTERM", NULL, NULL, NULL, NULL), 0);
 	ASSERT((evs = audit_events(f->t.audit_path)) != NULL);
 	ASSERT_EQ_UINT(audit_count(evs, "lock"), 2);
 	ev = audit_event(evs, "lock", 1);
@@ -294,7 +294,7 @@ TMPDIR_TEST(a_lock_with_revoke_kills_revoke_on_lock_upstream)
 	revoked = json_object_new_array();
 	/* pg-lock is wiped by its revoke: it is listed as revoked. */
 	ASSERT_EQ_UINT(
-	    agent_lock(ag, "SIGUSR1", true, NULL, locked, revoked), 2);
+	    agent_lock(ag, "SIGUSR1", "SIGUSR1", NULL, locked, revoked), 2);
 	ASSERT_EQ_UINT(vault_count(ag->vault), 0);
 	names_of(locked, got, sizeof(got));
 	ASSERT_EQ_STR(got, "pg-keep plain");
@@ -339,7 +339,8 @@ TMPDIR_TEST(a_lock_with_revoke_kills_revoke_on_lock_upstream)
 
 	/* Again, with nothing unlocked and nothing left to revoke. */
 	revoked = json_object_new_array();
-	ASSERT_EQ_UINT(agent_lock(ag, "SIGUSR1", true, NULL, NULL, revoked), 0);
+	ASSERT_EQ_UINT(
+	    agent_lock(ag, "SIGUSR1", "SIGUSR1", NULL, NULL, revoked), 0);
 	ASSERT_EQ_UINT(json_object_array_length(revoked), 0);
 	ASSERT_EQ_UINT(store_ncreds(ag->store), 3);
 	ASSERT_EQ_UINT(hwq_pending(ag->hwq), 0);
