@@ -369,9 +369,9 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 		failed_text(failed, why, sizeof(why));
 		reply_ext_err(j->hj.conn, JIT_E_AUTH, -1,
 		    "nothing was unlocked: %s", why);
-	} else if (reply_ext_ok(j->hj.conn, res, NULL) != 0)
-		reply_ext_err(j->hj.conn, JIT_E_INTERNAL, -1, NULL);
-	json_object_put(res);
+		json_object_put(res);
+	} else
+		reply_ext_result(j->hj.conn, res);
 }
 
 static void
@@ -400,9 +400,7 @@ open_done_verify(struct agent *ag, struct open_job *j)
 	(void)jsonx_add_str(res, JP_RES_VERIFY_TOKEN, j->cands[j->used]->label);
 	(void)jsonx_add_int(
 	    res, JP_RES_VERIFY_TOKENS, (int64_t)store_ntokens(ag->store));
-	if (reply_ext_ok(j->hj.conn, res, NULL) != 0)
-		reply_ext_err(j->hj.conn, JIT_E_INTERNAL, -1, NULL);
-	json_object_put(res);
+	reply_ext_result(j->hj.conn, res);
 }
 
 /* Hand the one credential (or why not) to the caller's then(). */

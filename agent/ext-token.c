@@ -246,9 +246,7 @@ enroll_done(struct hwjob *hj)
 		if (approver(j) != NULL)
 			(void)jsonx_add_str(
 			    res, JP_RES_ENROLL_APPROVED_BY, approver(j));
-		if (reply_ext_ok(hj->conn, res, NULL) != 0)
-			reply_ext_err(hj->conn, JIT_E_INTERNAL, -1, NULL);
-		json_object_put(res);
+		reply_ext_result(hj->conn, res);
 	}
 	conn_done(hj->conn);
 out:
@@ -332,9 +330,7 @@ unenroll_done(struct hwjob *hj)
 		    res, JP_RES_UNENROLL_REWRAPPED, (int64_t)rewrapped);
 		(void)jsonx_add_str(
 		    res, JP_RES_UNENROLL_APPROVED_BY, approver(j));
-		if (reply_ext_ok(hj->conn, res, NULL) != 0)
-			reply_ext_err(hj->conn, JIT_E_INTERNAL, -1, NULL);
-		json_object_put(res);
+		reply_ext_result(hj->conn, res);
 	}
 	conn_done(hj->conn);
 out:

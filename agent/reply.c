@@ -37,6 +37,14 @@ reply_ext_ok(
 }
 
 void
+reply_ext_result(struct conn *c, struct json_object *result)
+{
+	if (reply_ext_ok(c, result, NULL) != 0)
+		reply_ext_err(c, JIT_E_INTERNAL, -1, NULL);
+	json_object_put(result);
+}
+
+void
 reply_ext_err(struct conn *c, int err, int retries, const char *fmt, ...)
 {
 	struct json_object *o;

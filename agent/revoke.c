@@ -258,9 +258,7 @@ reply_revoke(struct conn *conn, struct revocation *r)
 		(void)jsonx_add_str(res, JP_RES_REVOKE_MESSAGE, r->error);
 	if (r->state == RV_FAILED)
 		(void)jsonx_add_int(res, JP_RES_REVOKE_NEXT_TRY, r->next_wall);
-	if (reply_ext_ok(conn, res, NULL) != 0)
-		reply_ext_err(conn, JIT_E_INTERNAL, -1, NULL);
-	json_object_put(res);
+	reply_ext_result(conn, res);
 }
 
 static void
