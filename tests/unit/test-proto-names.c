@@ -93,6 +93,22 @@ agent_exec(const char *bin, const char *data)
 	_exit(127);
 }
 
+/* Whether the agent at sock_path accepts a connection now. */
+static bool
+agent_accepts(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	bool ok;
+	int fd;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock_path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return false;
+	ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return ok;
+}
+
 /* The built jit-agent (JIT_AGENT_BIN, set by meson) on a socket in a
  * private directory, with an empty data directory. */
 static void
@@ -115,8 +131,11 @@ agent_up(void)
 	ASSERT((agent_pid = fork()) >= 0);
 	if (agent_pid == 0)
 		agent_exec(bin, data);
+	/* Ready means a connect succeeds: the socket's file appears at
+	 * bind(), before listen(), and a connect then is refused. */
 	for (ms = 0; ms < START_MS; ms += 20) {
-		if (stat(sock_path, &st) == 0 && S_ISSOCK(st.st_mode))
+		if (stat(sock_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+		    agent_accepts())
 			return;
 		ASSERT_MSG(waitpid(agent_pid, &status, WNOHANG) == 0,
 		    "jit-agent (%s) exited before it listened", bin);
