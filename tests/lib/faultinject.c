@@ -9,6 +9,7 @@
  * every one from the nth on) do what JIT_FI_FAIL says:
  *
  *	ENOSPC, EIO, EFBIG, EDQUOT	fail with that errno, nothing done
+ *					(an unlink fails with EIO only)
  *	KILL				SIGKILL before the operation
  *	TORN				a write writes half, then SIGKILL
  *
@@ -179,7 +180,11 @@ fi_hit(const char *op, const char *path, int *torn)
 		}
 		raise(SIGKILL);
 		break;
-	case FI_ERRNO: break;
+	case FI_ERRNO:
+		/* A full disk never refuses an unlink; a failing one may. */
+		if (strcmp(op, "unlink") == 0 && fi_errno != EIO)
+			return 0;
+		break;
 	}
 	errno = fi_errno;
 	return 1;

@@ -81,6 +81,7 @@ count_ops() {
 	_r=$?
 	disarm
 	_n=$(wc -l <"$T/fi.log")
+	cp "$T/fi.log" "$T/fi.count"
 	agent_stop
 	[ "$_r" = 0 ] || return 1
 	echo "$_n"
@@ -115,9 +116,9 @@ check_refused() {
 	    fail "$_what: with the disk back, the same agent refuses: $(head -c 300 "$T/err")"
 	eval "$_undo" >/dev/null 2>&1
 	agent_stop
-	find "$DATA" -name '*.tmp.*' | grep -q . &&
-	    fail "$_what: a temporary file is left"
 	agent_start -c "$T/config" || { fail "$_what: restart"; return 0; }
+	find "$DATA" -name '*.tmp.*' | grep -q . &&
+	    fail "$_what: a temporary file is left after the next start"
 	stored_before_holds || fail "$_what: base lost at restart"
 	agent_stop
 	[ "$E2E_FAIL" = "$f0" ] && pass "$_what ($acked)"
@@ -134,7 +135,9 @@ each_op() {
 	fi
 	eval "$_un" >/dev/null 2>&1
 	agent_start -c "$T/config" && { eval "$_un" >/dev/null 2>&1; agent_stop; }
-	say "# $_name makes $_n file operations"
+	say "# $_name makes $_n file operations:"
+	awk '{ sub(/.*\/data\//, "", $3); sub(/\.tmp\..*/, ".tmp", $3)
+	    print "#   " $2, $3 }' "$T/fi.count"
 	[ "$_n" -gt 0 ] || fail "$_name makes no file operation to fail"
 	_k=1
 	while [ "$_k" -le "$_n" ] && [ "$_k" -le "$MAX" ]; do
@@ -168,7 +171,7 @@ used_since_mark() {
 	    grep -q '"event":"use".*"base"'
 }
 each_op "get (the audit log)" \
-    'the audit log cannot be written \((no space left on the device|input/output error)\): nothing is served unaudited' \
+    'the audit log cannot be written \((no space left on the device|an input/output error)\): nothing is served unaudited' \
     'used_since_mark && grep -qx secret-base "$T/out"' ':' \
     get_audited
 
