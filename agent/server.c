@@ -564,11 +564,13 @@ server_start(struct agent *ag)
 	mode_t old;
 	int r;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > AGENT_FD_RESERVE * 2)
+	/* Under a small limit, half of it: never more than accept can open. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		ag->max_conns = 1024;
+	else if (rl.rlim_cur > AGENT_FD_RESERVE * 2)
 		ag->max_conns = (size_t)rl.rlim_cur - AGENT_FD_RESERVE;
 	else
-		ag->max_conns = 1024;
+		ag->max_conns = (size_t)rl.rlim_cur / 2;
 	if (secret_new(READ_CHUNK, &read_buf) != 0) {
 		log_error("cannot lock memory for the read buffer: %s",
 		    jit_strerror(JIT_E_MLOCK));

@@ -10,7 +10,7 @@
 
 CLIENTS=${JIT_REL_CLIENTS:-200}
 REQUESTS=${JIT_REL_REQUESTS:-20}
-NOFILE=100
+NOFILE=64
 
 sim_start yk1 || exit 1
 agent_start || exit 1
