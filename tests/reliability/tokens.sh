@@ -135,7 +135,8 @@ served "while the TPM hangs in an enroll"
 kill -KILL "$SWTPM_PID"; wait "$SWTPM_PID" 2>/dev/null
 finished "$BG"
 ok "the enroll fails when swtpm dies" test "$RC" != 0
-ok "with a sentence" grep -Eq '[a-z].*[.a-z]' "$T/bg.err"
+ok "with a sentence saying the TPM went" grep -Eq \
+    'no TPM at|the TPM at .* stopped answering' "$T/bg.err"
 say "# $(cat "$T/bg.err")"
 ok "nothing is half-enrolled" cmp "$DATA/tokens.json" "$T/tokens.before"
 ok "swtpm is back" swtpm_again
@@ -152,7 +153,8 @@ served "while the TPM hangs in an unlock"
 kill -KILL "$SWTPM_PID"; wait "$SWTPM_PID" 2>/dev/null
 finished "$BG"
 ok "the unlock fails when swtpm dies" test "$RC" != 0
-ok "with a sentence" grep -Eq '[a-z].*[.a-z]' "$T/bg.err"
+ok "with a sentence saying the TPM went" grep -Eq \
+    'no TPM at|the TPM at .* stopped answering' "$T/bg.err"
 say "# $(cat "$T/bg.err")"
 fails "t stays locked" 4 jitctl get t
 ok "swtpm is back" swtpm_again
