@@ -31,8 +31,10 @@ for n in "$crashes" "$clients" "$requests"; do
 	esac
 done
 if [ ! -d "$dir" ]; then
-	meson setup "$dir" -Dwerror=true >"$dir.setup.log" 2>&1 || {
-		tail -20 "$dir.setup.log"; exit 1; }
+	log=$(mktemp)
+	meson setup "$dir" -Dwerror=true >"$log" 2>&1 ||
+	    { tail -20 "$log"; rm -f "$log"; exit 1; }
+	rm -f "$log"
 fi
 nice ninja -C "$dir" >/dev/null || exit 1
 start=$(date +%s)
