@@ -5,7 +5,7 @@
 #
 #   contrib/reliability.sh [CRASHES [CLIENTS [REQUESTS]]]
 #
-#   CRASHES   SIGKILLs at random file operations (default 200; CI: 12)
+#   CRASHES   SIGKILLs at random file operations (default 200; CI: 10)
 #   CLIENTS   concurrent clients of the load test (default 1000; CI: 200)
 #   REQUESTS  requests per client (default 100; CI: 20)
 #
@@ -39,7 +39,7 @@ fi
 nice ninja -C "$dir" >/dev/null || exit 1
 start=$(date +%s)
 JIT_REL_CRASH_ITER=$crashes JIT_REL_CLIENTS=$clients \
-    JIT_REL_REQUESTS=$requests JIT_REL_DISK_MAX=1000 \
+    JIT_REL_REQUESTS=$requests JIT_REL_DISK_MAX=1000 JIT_REL_DISK_BOTH=1 \
     meson test -C "$dir" --suite reliability --print-errorlogs \
     --timeout-multiplier 20 --num-processes 1
 status=$?

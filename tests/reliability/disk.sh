@@ -6,7 +6,8 @@
 # is still there and opens; once the disk works again, so does the agent.
 #
 # For each verb every operation it makes is failed in turn, up to
-# JIT_REL_DISK_MAX of them (default: all).
+# JIT_REL_DISK_MAX of them (default: all), with ENOSPC or EIO in turn, or
+# with both (JIT_REL_DISK_BOTH=1, as contrib/reliability.sh does).
 . "$E2E_DIR/lib.sh"
 : "${JIT_SIM_FIDO2:?}" "${JIT_FAULTINJECT:?}"
 
@@ -143,7 +144,14 @@ each_op() {
 	[ "$_n" -gt 0 ] || fail "$_name makes no file operation to fail"
 	_k=1
 	while [ "$_k" -le "$_n" ] && [ "$_k" -le "$MAX" ]; do
-		for _e in ENOSPC EIO; do
+		# CI: ENOSPC at odd operations, EIO at even ones; the long form
+		# (JIT_REL_DISK_BOTH=1): both at every one.
+		_errs="ENOSPC EIO"
+		if [ "${JIT_REL_DISK_BOTH:-0}" != 1 ]; then
+			_errs=ENOSPC
+			[ $((_k % 2)) = 0 ] && _errs=EIO
+		fi
+		for _e in $_errs; do
 			check_refused "$_name, $_e at operation $_k of $_n" \
 			    "$_e" "$_k" "$_re" "$_st" "$_un" "$@"
 		done
