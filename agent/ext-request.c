@@ -627,7 +627,7 @@ issue_done(struct hwjob *hj)
 	struct cred *c = NULL;
 	char unaudited[256] = "";
 	int r = hj->result, ra;
-	bool minted;
+	bool minted, undeleted = false;
 
 	if (conn != NULL)
 		conn_set_job(conn, NULL);
@@ -642,10 +642,12 @@ issue_done(struct hwjob *hj)
 	/* Audited before it is handed out; if it cannot be, it is not kept. */
 	if (r == 0 && (ra = audit_request(ag, j, 0, c)) != 0) {
 		event_refusal(ag, ra, unaudited, sizeof(unaudited));
-		if (store_delete_cred(ag->store, j->name) != 0)
+		if (store_delete_cred(ag->store, j->name) != 0) {
 			log_error(
 			    "%s: issued but not audited, and its file could not be deleted",
 			    j->name);
+			undeleted = true;
+		}
 		c = NULL;
 		r = ra;
 	}
@@ -661,6 +663,11 @@ issue_done(struct hwjob *hj)
 	if (conn != NULL) {
 		if (r == 0 && reply_ok(ag, conn, c) != 0)
 			reply_ext_err(conn, JIT_E_INTERNAL, -1, NULL);
+		else if (unaudited[0] != '\0' && undeleted)
+			reply_ext_err(conn, r, -1,
+			    "profile %s: %s; the credential is stored but could not be deleted either: revoke %s once the disk works%s",
+			    j->profile, unaudited, j->name,
+			    minted ? " (it is being revoked upstream)" : "");
 		else if (unaudited[0] != '\0')
 			reply_ext_err(conn, r, -1,
 			    "profile %s: %s; the credential was not stored%s",

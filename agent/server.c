@@ -36,6 +36,7 @@ struct conn {
 	void *ssh; /* ssh-agent.c's state */
 	bool reading;
 	bool closing;
+	bool partial; /* the partial-frame timer runs for the frame in */
 	int handles; /* open uv handles */
 };
 
@@ -214,8 +215,17 @@ arm_timer(struct conn *c)
 		uv_timer_stop(&c->timer);
 		return;
 	}
-	uv_timer_start(&c->timer, on_timer,
-	    wire_writer_len(&c->in) > 0 ? AGENT_PARTIAL_MS : AGENT_IDLE_MS, 0);
+	/* A frame's time runs from its first byte: a client sending one
+	 * byte at a time does not push its end back. */
+	if (wire_writer_len(&c->in) > 0) {
+		if (!c->partial)
+			uv_timer_start(
+			    &c->timer, on_timer, AGENT_PARTIAL_MS, 0);
+		c->partial = true;
+		return;
+	}
+	c->partial = false;
+	uv_timer_start(&c->timer, on_timer, AGENT_IDLE_MS, 0);
 }
 
 static void
@@ -326,6 +336,7 @@ conn_process(struct conn *c)
 		r = c->ag->dispatch(c->ag, &rq);
 		/* The request's bytes (maybe a secret) are wiped as consumed. */
 		wire_writer_consume(&c->in, 4 + (size_t)len);
+		c->partial = false; /* the next frame has its own time */
 		if (r == AGENT_DEFERRED)
 			c->busy = true;
 	}
@@ -553,11 +564,13 @@ server_start(struct agent *ag)
 	mode_t old;
 	int r;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > AGENT_FD_RESERVE * 2)
+	/* Under a small limit, half of it: never more than accept can open. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		ag->max_conns = 1024;
+	else if (rl.rlim_cur > AGENT_FD_RESERVE * 2)
 		ag->max_conns = (size_t)rl.rlim_cur - AGENT_FD_RESERVE;
 	else
-		ag->max_conns = 1024;
+		ag->max_conns = (size_t)rl.rlim_cur / 2;
 	if (secret_new(READ_CHUNK, &read_buf) != 0) {
 		log_error("cannot lock memory for the read buffer: %s",
 		    jit_strerror(JIT_E_MLOCK));

@@ -681,6 +681,7 @@ store_delete_cred(struct store *s, const char *name)
 {
 	struct cred *c;
 	char *path;
+	bool gone;
 	int r;
 
 	if ((c = store_cred(s, name)) == NULL)
@@ -688,8 +689,17 @@ store_delete_cred(struct store *s, const char *name)
 	if ((r = path_of(s->creds_dir, c->name, &path)) != 0)
 		return r;
 	r = fs_unlink(path);
+	/* Unlinked, but its directory could not be synced: the file is gone,
+	 * so the credential is too (a power cut may bring the file back, and
+	 * the next start then shows it again: nothing is lost). */
+	gone = r == JIT_OK || r == JIT_E_NOENT ||
+	    (access(path, F_OK) != 0 && errno == ENOENT);
+	if (gone && r == JIT_E_IO)
+		log_warn(
+		    "deleted %s, but its directory could not be synced: a power cut may bring it back",
+		    path);
 	free(path);
-	if (r != 0 && r != JIT_E_NOENT)
+	if (!gone)
 		return r;
 	index_remove(s, c);
 	cred_free(c);

@@ -8,6 +8,7 @@ apt-get install -y -q --no-install-recommends \
 	libsodium-dev libuv1-dev libjson-c-dev libinih-dev libudev-dev \
 	libssl-dev libfido2-dev libcbor-dev libtss2-dev \
 	swtpm swtpm-tools tpm2-tools \
+	faketime \
 	openssh-client openssh-server postgresql postgresql-client \
 	python3 python3-botocore scdoc util-linux procps bsdutils git \
 	ca-certificates

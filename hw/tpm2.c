@@ -216,6 +216,16 @@ tpm2_error(ESYS_CONTEXT *esys, const char *device, enum tpm2_step step,
 			"");
 		return JIT_E_NODEV;
 	}
+	/* A command cut short (the TPM went away or hung in the middle)
+	 * leaves ESAPI out of step: say that, not its state machine's words. */
+	if (!from_tpm &&
+	    (base == TSS2_BASE_RC_BAD_SEQUENCE ||
+		base == TSS2_BASE_RC_TRY_AGAIN)) {
+		hw_status_set(st,
+		    "the TPM at %s stopped answering in the middle of a command: check that it is there, then try again",
+		    device);
+		return JIT_E_NODEV;
+	}
 	if (from_tpm && base == TPM2_RC_LOCKOUT) {
 		if (tpm2_get_da(esys, &da) != 0)
 			snprintf(wait, sizeof(wait), "after a while");

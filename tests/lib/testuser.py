@@ -17,6 +17,13 @@ testuser.py other CMD [ARG...]
     nobody's) and working directory, and exit with its status.  Killing
     this process kills CMD.  Without $JIT_OTHER_UID_SOCK (the tests were
     not started as root) it says so and exits 125.
+
+testuser.py scan PID NEEDLE...
+    Search the memory (/proc/PID/mem, every mapping of 256 MiB or less,
+    unreadable pages included) and the environment of PID, a process of
+    the test user, for each NEEDLE, through the root parent: the agent is
+    not dumpable, so only root can read it.  Prints where each was found;
+    exits 0 when none was, 1 when one was, 125 when it could not look.
 """
 import json
 import os
@@ -33,6 +40,8 @@ import threading
 
 NOT_RUN = 125
 REQUEST_MAX = 1 << 20
+SCAN_REGION_MAX = 256 << 20
+SCAN_CHUNK = 1 << 20
 running = set()         # the other-uid commands running now
 
 
@@ -66,6 +75,63 @@ def peer_uid(conn):
     return struct.unpack("3i", cred)[1]
 
 
+def scan(pid, needles, user_uid, out):
+    """Where the needles are in the memory and environment of pid."""
+    if os.stat("/proc/%d" % pid).st_uid != user_uid:
+        raise ValueError("process %d is not the test user's" % pid)
+    found = 0
+    longest = max(len(n) for n in needles)
+    with open("/proc/%d/environ" % pid, "rb") as f:
+        env = f.read()
+    for n in needles:
+        if n in env:
+            out.write("found %r in the environment\n" % n)
+            found += 1
+    regions = []
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            parts = line.split(None, 5)
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            if hi - lo <= SCAN_REGION_MAX:
+                regions.append((lo, hi, parts[5].strip()
+                                if len(parts) > 5 else "[anon]"))
+    with open("/proc/%d/mem" % pid, "rb", buffering=0) as mem:
+        for lo, hi, what in regions:
+            tail = b""
+            for at in range(lo, hi, SCAN_CHUNK):
+                try:
+                    mem.seek(at)
+                    buf = mem.read(min(SCAN_CHUNK, hi - at))
+                except (OSError, ValueError, OverflowError):
+                    tail = b""
+                    continue
+                hay = tail + buf
+                for n in needles:
+                    i = hay.find(n)
+                    if i >= 0:
+                        out.write("found %r at %#x (%s)\n"
+                                  % (n, at - len(tail) + i, what))
+                        found += 1
+                tail = buf[-(longest - 1):] if longest > 1 else b""
+    return found
+
+
+def serve_scan(conn, req, fds, user_uid):
+    with os.fdopen(os.dup(fds[1]), "w") as out:
+        try:
+            needles = [str(n).encode() for n in req["needles"]]
+            if not needles or min(len(n) for n in needles) < 8:
+                raise ValueError("needles of 8 bytes or more, please")
+            found = scan(int(req["scan"]), needles, user_uid, out)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            out.write("cannot scan: %s\n" % e)
+            out.flush()
+            conn.send(b"exit %d" % NOT_RUN)
+            return
+        out.flush()
+    conn.send(b"exit %d" % (1 if found else 0))
+
+
 def serve_one(conn, user_uid, nobody):
     """One request: argv, env and cwd as JSON, stdin/out/err as fds."""
     fds = []
@@ -78,6 +144,9 @@ def serve_one(conn, user_uid, nobody):
             conn.send(b"error: stdin, stdout and stderr were not passed")
             return
         req = json.loads(msg)
+        if "scan" in req:
+            serve_scan(conn, req, fds, user_uid)
+            return
         argv = [str(a) for a in req["argv"]]
         env = user_env({str(k): str(v) for k, v in req["env"].items()},
                        nobody)
@@ -182,7 +251,7 @@ def drop(cmd):
     sys.exit(rc)
 
 
-def other(cmd):
+def other(cmd, scan_req=None):
     path = os.environ.get("JIT_OTHER_UID_SOCK")
     if not path:
         die("running a command as another uid needs the tests to be started "
@@ -195,7 +264,8 @@ def other(cmd):
             fds.append(fd)
         except OSError:
             fds.append(os.open(os.devnull, os.O_RDWR))
-    req = json.dumps({"argv": cmd, "env": dict(os.environ),
+    req = json.dumps(scan_req if scan_req is not None else
+                     {"argv": cmd, "env": dict(os.environ),
                       "cwd": os.getcwd()}).encode()
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
@@ -214,10 +284,13 @@ def other(cmd):
 
 
 def main():
-    if len(sys.argv) < 3 or sys.argv[1] not in ("drop", "other"):
-        die("usage: testuser.py drop|other CMD [ARG...]", 2)
+    if len(sys.argv) < 3 or sys.argv[1] not in ("drop", "other", "scan"):
+        die("usage: testuser.py drop|other CMD [ARG...] | scan PID NEEDLE...",
+            2)
     if sys.argv[1] == "drop":
         drop(sys.argv[2:])
+    elif sys.argv[1] == "scan":
+        other(sys.argv[2:], {"scan": sys.argv[2], "needles": sys.argv[3:]})
     else:
         other(sys.argv[2:])
 
