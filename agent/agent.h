@@ -50,6 +50,17 @@ struct agent {
 	uv_timer_t seal_timer; /* events.c: the audit log's seals */
 	bool seal_timer_up;
 	bool seal_failing;
+	/* Set by main.c from ssh-agent's options: */
+	int64_t ssh_default_life_s; /* -t: ssh-add keys without -t; 0: none */
+	bool fp_md5; /* -E md5: fingerprints in logs */
+	char *providers; /* -P: PKCS#11 providers ssh-add -s may load */
+	bool pkcs11_remote_ok; /* -O allow-remote-pkcs11 */
+	bool websafe_unrestricted; /* -O no-restrict-websafe */
+	/* Another agent holds the data directory: this one serves ssh-add
+	 * keys only, from a private store of its own (data_dir_fresh). */
+	pid_t holder_pid;
+	char *holder_sock;
+	bool data_dir_fresh;
 	/* Set by main.c, so that lower layers never call up: */
 	int (*dispatch)(struct agent *ag, struct request *rq); /* server.c */
 	void (*conn_state_free)(void *state); /* a closed conn's SSH state */

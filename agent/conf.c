@@ -49,6 +49,7 @@ enum {
 	K_ONLOCK = 1 << 12,
 	K_RFIELDS = 1 << 13,
 	K_EXES = 1 << 14,
+	K_SHA1 = 1 << 15,
 };
 
 struct parse_ctx {
@@ -366,7 +367,8 @@ looks_like_key(const char *v)
 	static const char *const keys[] = { "kind", "issuer", "revoke",
 		"output", "default_ttl", "max_ttl", "timeout", "stepup",
 		"revoke_on_lock", "revoke_fields", "allowed_executables",
-		"default_window", "touch_timeout", "notify", "askpass" };
+		"default_window", "touch_timeout", "notify", "askpass",
+		"ssh_rsa_sha1" };
 	struct wire_reader r;
 	const uint8_t *k;
 	size_t n, i;
@@ -448,9 +450,16 @@ agent_key(struct parse_ctx *x, const char *k, const char *v)
 			return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
 		return 1;
 	}
+	if (strcmp(k, "ssh_rsa_sha1") == 0) {
+		if (!once(x, K_SHA1, k))
+			return 0;
+		if (parse_bool(v, &c->ssh_rsa_sha1) != 0)
+			return perr(x, "ssh_rsa_sha1: true or false");
+		return 1;
+	}
 	esc(k, e, sizeof(e));
 	return perr(x,
-	    "unknown key '%s' in [agent] (default_window, touch_timeout, notify, askpass)",
+	    "unknown key '%s' in [agent] (default_window, touch_timeout, notify, askpass, ssh_rsa_sha1)",
 	    e);
 }
 

@@ -71,6 +71,7 @@ struct conf {
 	int64_t touch_timeout_s; /* 0: not set */
 	struct conf_argv notify;
 	char *askpass;
+	bool ssh_rsa_sha1; /* ssh-rsa (SHA-1) signatures for old servers */
 	struct conf_profile *profiles;
 	size_t nprofiles;
 };

@@ -23,6 +23,7 @@
 #include "events.h"
 #include "fsutil.h"
 #include "hwq.h"
+#include "launch.h"
 #include "log.h"
 #include "optcheck.h"
 #include "revoke.h"
@@ -32,7 +33,20 @@
 
 #define SOCK_LEAF "jit-agent/agent.sock"
 #define SECURE_HEAP_SIZE (256 * 1024)
-#define AGENT_SHORTOPTS "a:c:d:fDt:kh"
+/* ssh-agent's letters with its meanings; '+': a command's own options are
+ * its own. */
+#define AGENT_SHORTOPTS "+a:cDdE:hkO:P:st:"
+#define PROVIDERS_DEFAULT "/usr/lib*/*,/usr/local/lib*/*"
+
+enum {
+	OPT_DATA_DIR = 256,
+	OPT_CONFIG,
+	OPT_WINDOW,
+	OPT_TOUCH_TIMEOUT,
+	OPT_ENSURE,
+	OPT_USER_SOCKET,
+	OPT_VERSION,
+};
 
 /* The configuration file, kept for SIGHUP; what the command line set wins. */
 static const char *conf_opt;
@@ -43,21 +57,34 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: jit-agent [-fD] [-a SOCKET] [-c CONFIG] [-d DATA_DIR]\n"
-	    "                 [-t WINDOW] [--touch-timeout SECONDS]\n"
-	    "       jit-agent -k\n"
+	    "usage: jit-agent [-c | -s] [-Dd] [-a bind_address] [-E fingerprint_hash]\n"
+	    "                 [-O option] [-P allowed_providers] [-t life] [--ensure]\n"
+	    "                 [--data-dir DIR] [--config FILE] [--window DURATION]\n"
+	    "                 [--touch-timeout SECONDS] [--user-socket]\n"
+	    "       jit-agent [-a bind_address] [-E fingerprint_hash] [-O option]\n"
+	    "                 [-P allowed_providers] [-t life] command [arg ...]\n"
+	    "       jit-agent [-c | -s] -k\n"
 	    "\n"
-	    "  -a SOCKET      listen here (default $JIT_AGENT_SOCK, else\n"
-	    "                 $XDG_RUNTIME_DIR/" SOCK_LEAF ")\n"
-	    "  -c CONFIG      the configuration (default\n"
+	    "  -a SOCKET      listen here (default: a new private directory in\n"
+	    "                 $TMPDIR or /tmp, as ssh-agent)\n"
+	    "  -c, -s         csh or sh lines on stdout (default: from $SHELL)\n"
+	    "  -D             stay in the foreground, log to stderr\n"
+	    "  -d             like -D, with debug logging\n"
+	    "  -E HASH        fingerprints in logs: sha256 (default) or md5\n"
+	    "  -k             kill the agent named by $SSH_AGENT_PID\n"
+	    "  -O OPTION      ssh-agent's options (see jit-agent(1))\n"
+	    "  -P PATTERNS    PKCS#11 providers ssh-add -s may load (default\n"
+	    "                 " PROVIDERS_DEFAULT ")\n"
+	    "  -t LIFE        default lifetime of keys added with ssh-add\n"
+	    "  command [arg ...]  run it with the agent; the agent ends with it\n"
+	    "  --ensure       reuse the agent that holds the data directory\n"
+	    "  --user-socket  listen on $XDG_RUNTIME_DIR/" SOCK_LEAF "\n"
+	    "  --data-dir DIR the store (default $XDG_DATA_HOME/jit-agent)\n"
+	    "  --config FILE  the configuration (default\n"
 	    "                 $XDG_CONFIG_HOME/jit-agent/config)\n"
-	    "  -d DATA_DIR    the store (default $XDG_DATA_HOME/jit-agent)\n"
-	    "  -f             stay in the foreground, log to stderr\n"
-	    "  -D             like -f, with debug logging\n"
-	    "  -t WINDOW      default unlock window (default 15m)\n"
+	    "  --window DURATION        default unlock window (default 15m)\n"
 	    "  --touch-timeout SECONDS  how long to wait for a touch (30)\n"
-	    "  -k             kill the agent named by $JIT_AGENT_PID\n"
-	    "  -h, --version  help, version\n");
+	    "  -h, --help, --version\n");
 }
 
 /* Before anything else: no core, no ptrace by peers of our uid. */
@@ -77,42 +104,21 @@ harden(void)
 	return JIT_OK;
 }
 
-static int
-kill_agent(void)
-{
-	const char *s = getenv("JIT_AGENT_PID");
-	char *end;
-	long pid;
-
-	if (s == NULL || (pid = strtol(s, &end, 10)) <= 1 || *end != '\0') {
-		fprintf(stderr, "jit-agent: JIT_AGENT_PID is not set\n");
-		return 1;
-	}
-	if (kill((pid_t)pid, SIGTERM) != 0) {
-		fprintf(
-		    stderr, "jit-agent: kill %ld: %s\n", pid, strerror(errno));
-		return 1;
-	}
-	printf("unset JIT_AGENT_SOCK;\nunset JIT_AGENT_PID;\n"
-	       "echo Agent pid %ld killed;\n",
-	    pid);
-	return 0;
-}
-
 /*
- * Where to listen; why gets a sentence if nowhere.  A directory given with
- * the socket is checked as jitctl will check it (ours or root's, writable
- * by no one else), so that the agent never serves where no client talks.
+ * Where to listen; why gets a sentence if nowhere.  -a: there, its directory
+ * checked as jitctl will check it (ours or root's, writable by no one else),
+ * so that the agent never serves where no client talks.  --user-socket: the
+ * per-user default in $XDG_RUNTIME_DIR that jitctl and the systemd unit use.
+ * Neither: a fresh private directory, as ssh-agent makes one.
  */
 static int
-socket_path(struct agent *ag, const char *given, char *why, size_t whylen)
+socket_path(struct agent *ag, const char *given, bool user_socket, char *why,
+    size_t whylen)
 {
-	const char *env = getenv("JIT_AGENT_SOCK"), *rt;
-	char tmpl[] = "/tmp/jit-agent-XXXXXX", *dir = NULL, *slash;
+	const char *rt;
+	char *dir = NULL, *slash;
 	int r;
 
-	if (given == NULL && env != NULL && env[0] != '\0')
-		given = env;
 	if (given != NULL) {
 		if ((ag->sock_path = strdup(given)) == NULL ||
 		    (dir = strdup(given)) == NULL)
@@ -126,22 +132,19 @@ socket_path(struct agent *ag, const char *given, char *why, size_t whylen)
 		free(dir);
 		return r;
 	}
-	if ((rt = getenv("XDG_RUNTIME_DIR")) != NULL && rt[0] == '/') {
-		if (asprintf(&ag->sock_dir, "%s/jit-agent", rt) < 0)
-			return JIT_E_NOMEM;
-		if ((r = fs_private_dir(ag->sock_dir, "the socket directory",
-			 why, whylen)) != 0)
-			return r;
-	} else {
-		if (mkdtemp(tmpl) == NULL) {
-			snprintf(why, whylen,
-			    "cannot create a socket directory %s: %s", tmpl,
-			    strerror(errno));
-			return JIT_E_IO;
-		}
-		if ((ag->sock_dir = strdup(tmpl)) == NULL)
-			return JIT_E_NOMEM;
+	if (!user_socket)
+		return launch_fresh_socket(
+		    &ag->sock_dir, &ag->sock_path, why, whylen);
+	if ((rt = getenv("XDG_RUNTIME_DIR")) == NULL || rt[0] != '/') {
+		snprintf(why, whylen,
+		    "--user-socket needs XDG_RUNTIME_DIR (the session's runtime directory): set it, or pass -a SOCKET");
+		return JIT_E_ARG;
 	}
+	if (asprintf(&ag->sock_dir, "%s/jit-agent", rt) < 0)
+		return JIT_E_NOMEM;
+	if ((r = fs_private_dir(
+		 ag->sock_dir, "the socket directory", why, whylen)) != 0)
+		return r;
 	if (asprintf(&ag->sock_path, "%s/agent.sock", ag->sock_dir) < 0)
 		return JIT_E_NOMEM;
 	return JIT_OK;
@@ -236,46 +239,6 @@ signals_start(struct agent *ag)
 	}
 }
 
-/* The child tells the parent "ok" or an error over a pipe. */
-static int
-daemonize(int *ret_fd)
-{
-	int p[2];
-	pid_t pid;
-	char buf[512];
-	ssize_t n;
-
-	if (pipe2(p, O_CLOEXEC) != 0)
-		return JIT_E_IO;
-	if ((pid = fork()) < 0)
-		return JIT_E_IO;
-	if (pid > 0) {
-		close(p[1]);
-		n = read(p[0], buf, sizeof(buf) - 1);
-		if (n <= 0)
-			exit(1);
-		buf[n] = '\0';
-		fputs(buf,
-		    n > 3 && strncmp(buf, "ok\n", 3) == 0 ? stdout : stderr);
-		exit(strncmp(buf, "ok\n", 3) == 0 ? 0 : 1);
-	}
-	close(p[0]);
-	if (setsid() < 0)
-		return JIT_E_IO;
-	*ret_fd = p[1];
-	return JIT_OK;
-}
-
-static void
-tell_parent(int fd, const char *msg)
-{
-	if (fd < 0)
-		return;
-	if (write(fd, msg, strlen(msg)) < 0)
-		log_error("cannot reach the parent process");
-	close(fd);
-}
-
 static void
 stdio_to_null(void)
 {
@@ -290,21 +253,86 @@ stdio_to_null(void)
 		close(fd);
 }
 
+/* -O: ssh-agent's options. */
+static int
+agent_option(struct agent *ag, const char *o, char *why, size_t whylen)
+{
+	if (strcmp(o, "allow-remote-pkcs11") == 0)
+		ag->pkcs11_remote_ok = true;
+	else if (strcmp(o, "no-restrict-websafe") == 0)
+		ag->websafe_unrestricted = true;
+	else {
+		snprintf(why, whylen,
+		    "unknown option %s (allow-remote-pkcs11, no-restrict-websafe)",
+		    o);
+		return JIT_E_ARG;
+	}
+	return JIT_OK;
+}
+
+/* A second agent on a store in use: the store's holder, in a sentence. */
+static void
+holder_sentence(
+    const char *dir, pid_t pid, const char *sock, char *out, size_t outlen)
+{
+	snprintf(out, outlen,
+	    "another jit-agent uses the data directory %s (pid %ld, socket %s): use that one (eval \"$(jit-agent --ensure)\" prints its variables), or stop it first",
+	    dir, (long)pid, sock);
+}
+
+/*
+ * The store is held by another agent and this one was started the ssh-agent
+ * way (no --data-dir): it serves ssh-add keys only, from a private store and
+ * audit log of its own that go with it, and points jitctl at the holder.
+ */
+static int
+keys_only(struct agent *ag, int *lock_fd, char *why, size_t whylen)
+{
+	char *dir = NULL, *sock = NULL;
+	int r;
+
+	if (!launch_holder(ag->data_dir, &ag->holder_pid, &ag->holder_sock))
+		return JIT_E_BUSY;
+	if ((r = launch_fresh_socket(&dir, &sock, why, whylen)) != 0)
+		return r;
+	free(sock);
+	fprintf(stderr,
+	    "jit-agent: the data directory %s is in use by another jit-agent (pid %ld, socket %s): this agent serves ssh-add keys only, and jitctl is pointed at that one ('jit-agent --ensure' reuses it instead)\n",
+	    ag->data_dir, (long)ag->holder_pid, ag->holder_sock);
+	free(ag->data_dir);
+	ag->data_dir = dir;
+	ag->data_dir_fresh = true;
+	return store_lock(
+	    ag->data_dir, "pid 0, socket -\n", lock_fd, why, whylen);
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "touch-timeout", required_argument, NULL, 'T' },
+		{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "window", required_argument, NULL, OPT_WINDOW },
+		{ "touch-timeout", required_argument, NULL, OPT_TOUCH_TIMEOUT },
+		{ "ensure", no_argument, NULL, OPT_ENSURE },
+		{ "user-socket", no_argument, NULL, OPT_USER_SOCKET },
 		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 }
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 }
 	};
 	/* Static: one agent per process, and off main's stack. */
 	static struct agent ag;
-	const char *sock = NULL, *datadir = NULL;
+	struct launch l = { .pids = true };
+	struct launch_ready ready;
+	const char *sock = NULL, *datadir = NULL, *providers = NULL;
 	char msg[1024], *path = NULL, err[512], why[FS_WHY_MAX];
+	char *hsock = NULL;
+	bool c_flag = false, s_flag = false, k_flag = false, ensure = false;
+	bool user_socket = false;
 	int ch, r, foreground = 0, debug = 0, parent_fd = -1, status = 1;
 	int store_lock_fd = -1;
 	int64_t v;
+	pid_t hpid;
 
 	/* Start-up order of STYLE.md: sodium, no core, not dumpable. */
 	if (sodium_init() < 0 || harden() != 0) {
@@ -330,23 +358,65 @@ main(int argc, char **argv)
 		    argc, argv, AGENT_SHORTOPTS, longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a': sock = optarg; break;
-		case 'c': conf_opt = optarg; break;
-		case 'd': datadir = optarg; break;
-		case 'f': foreground = 1; break;
-		case 'D':
+		case 'c':
+			if (s_flag) {
+				usage(stderr);
+				return 1;
+			}
+			c_flag = true;
+			break;
+		case 's':
+			if (c_flag) {
+				usage(stderr);
+				return 1;
+			}
+			s_flag = true;
+			break;
+		case 'D': foreground = 1; break;
+		case 'd':
 			foreground = 1;
 			debug = 1;
 			break;
+		case 'E':
+			if (strcmp(optarg, "sha256") == 0)
+				ag.fp_md5 = false;
+			else if (strcmp(optarg, "md5") == 0)
+				ag.fp_md5 = true;
+			else {
+				fprintf(stderr,
+				    "jit-agent: -E: a fingerprint hash is sha256 or md5, not %s\n",
+				    optarg);
+				return 1;
+			}
+			break;
+		case 'k': k_flag = true; break;
+		case 'O':
+			if (agent_option(&ag, optarg, err, sizeof(err)) != 0) {
+				fprintf(stderr, "jit-agent: -O: %s\n", err);
+				return 1;
+			}
+			break;
+		case 'P': providers = optarg; break;
 		case 't':
+			if (duration_parse(optarg, &v) != 0 || v <= 0) {
+				fprintf(stderr,
+				    "jit-agent: -t: a lifetime like 3600, 90m or 1h\n");
+				return 1;
+			}
+			ag.ssh_default_life_s = v;
+			break;
+		case OPT_DATA_DIR: datadir = optarg; break;
+		case OPT_CONFIG: conf_opt = optarg; break;
+		case OPT_WINDOW:
 			if (duration_parse(optarg, &v) != 0) {
 				fprintf(stderr,
-				    "jit-agent: -t: a duration like 15m or 1h\n");
+				    "jit-agent: --window: a duration like 15m or 1h\n");
 				return 2;
 			}
 			ag.window_default_s = v;
 			window_opt = true;
 			break;
-		case 'T':
+		case OPT_TOUCH_TIMEOUT:
 			if (duration_parse(optarg, &v) != 0 || v > 600) {
 				fprintf(stderr,
 				    "jit-agent: --touch-timeout: 1 to 600 seconds\n");
@@ -355,16 +425,42 @@ main(int argc, char **argv)
 			ag.touch_timeout_ms = (int)v * 1000;
 			touch_opt = true;
 			break;
-		case 'k': return kill_agent();
+		case OPT_ENSURE: ensure = true; break;
+		case OPT_USER_SOCKET: user_socket = true; break;
 		case 'h': usage(stdout); return 0;
-		case 'V': printf("jit-agent %s\n", JIT_VERSION); return 0;
-		default: usage(stderr); return 2;
+		case OPT_VERSION:
+			printf("jit-agent %s\n", JIT_VERSION);
+			return 0;
+		default: usage(stderr); return 1;
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
+	if (optind < argc)
+		l.cmd = argv + optind;
+	/* ssh-agent's choice of syntax: -c, -s, else csh for a csh. */
+	l.csh = c_flag || (!s_flag && l.cmd == NULL && launch_shell_is_csh());
+	if (k_flag) {
+		if (l.cmd != NULL) {
+			usage(stderr);
+			return 1;
+		}
+		return launch_kill(l.csh);
 	}
+	if (l.cmd != NULL && (foreground || c_flag || s_flag || ensure)) {
+		fprintf(stderr,
+		    "jit-agent: a command runs with the agent in the background: -D, -d, -c, -s and --ensure do not go with it\n");
+		return 1;
+	}
+	if (sock != NULL && user_socket) {
+		fprintf(stderr,
+		    "jit-agent: -a and --user-socket both say where to listen: give one\n");
+		return 1;
+	}
+	if ((ag.providers = strdup(
+		 providers != NULL ? providers : PROVIDERS_DEFAULT)) == NULL) {
+		fprintf(stderr, "jit-agent: out of memory\n");
+		return 1;
+	}
+	l.pids = !foreground;
 	log_init("jit-agent", 1, debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	/* A wrong configuration stops the agent here, on the terminal. */
 	if ((r = conf_default_path(conf_opt, &conf_path)) != 0) {
@@ -384,9 +480,30 @@ main(int argc, char **argv)
 	if (ag.conf->askpass != NULL)
 		setenv("SSH_ASKPASS", ag.conf->askpass, 1);
 	ag.uid = geteuid();
-	if (!foreground && daemonize(&parent_fd) != 0) {
-		fprintf(stderr, "jit-agent: cannot start in the background\n");
-		return 1;
+	if ((r = fs_default_dir(datadir, "XDG_DATA_HOME", ".local/share",
+		 "jit-agent", &ag.data_dir)) != 0) {
+		fprintf(stderr,
+		    "jit-agent: cannot choose the data directory: %s\n",
+		    jit_strerror(r));
+		goto out;
+	}
+	/* --ensure: the agent that holds the store already serves. */
+	if (ensure && launch_holder(ag.data_dir, &hpid, &hsock)) {
+		launch_print_env(l.csh, hsock, hpid, hsock, hpid);
+		free(hsock);
+		status = 0;
+		goto out;
+	}
+	if (!foreground) {
+		if (launch_fork(&l, &parent_fd) != 0) {
+			fprintf(stderr,
+			    "jit-agent: cannot start in the background\n");
+			goto out;
+		}
+		/* The shell's stdout and stderr get the shell lines or the
+		 * reason it did not start, nothing else: the log goes to
+		 * syslog from here. */
+		log_init("jit-agent", 0, debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	}
 	/*
 	 * OpenSSL's secure heap (locked, guard pages, not dumped) holds the
@@ -400,14 +517,12 @@ main(int argc, char **argv)
 		    "OpenSSL's secure heap is unavailable: ECDSA and RSA keys are rebuilt for each signature");
 	}
 	why[0] = '\0';
-	if ((r = socket_path(&ag, sock, why, sizeof(why))) != 0 ||
-	    (r = fs_default_dir(datadir, "XDG_DATA_HOME", ".local/share",
-		 "jit-agent", &ag.data_dir)) != 0) {
+	if ((r = socket_path(&ag, sock, user_socket, why, sizeof(why))) != 0) {
 		if (why[0] != '\0')
 			snprintf(msg, sizeof(msg), "jit-agent: %s\n", why);
 		else
 			snprintf(msg, sizeof(msg),
-			    "jit-agent: cannot choose the socket or data directory: %s\n",
+			    "jit-agent: cannot choose the socket: %s\n",
 			    jit_strerror(r));
 		goto fail;
 	}
@@ -417,14 +532,24 @@ main(int argc, char **argv)
 		snprintf(msg, sizeof(msg), "jit-agent: %s\n", why);
 		goto fail;
 	}
-	/* One agent per store, before anything in it is read or cleaned. */
-	/* err (free again by now) says who holds the store. */
+	/* One agent per store, before anything in it is read or cleaned.
+	 * err (free again by now) says who holds the store. */
 	snprintf(err, sizeof(err), "pid %d, socket %s\n", (int)getpid(),
 	    ag.sock_path);
 	if ((r = store_lock(
 		 ag.data_dir, err, &store_lock_fd, why, sizeof(why))) != 0) {
-		snprintf(msg, sizeof(msg), "jit-agent: %s\n", why);
-		goto fail;
+		if (r == JIT_E_BUSY && datadir == NULL)
+			r = keys_only(&ag, &store_lock_fd, why, sizeof(why));
+		else if (r == JIT_E_BUSY &&
+		    launch_holder(ag.data_dir, &hpid, &hsock)) {
+			holder_sentence(
+			    ag.data_dir, hpid, hsock, why, sizeof(why));
+			free(hsock);
+		}
+		if (r != 0) {
+			snprintf(msg, sizeof(msg), "jit-agent: %s\n", why);
+			goto fail;
+		}
 	}
 	if ((r = store_open(ag.data_dir, &ag.store)) != 0) {
 		snprintf(msg, sizeof(msg),
@@ -479,18 +604,15 @@ main(int argc, char **argv)
 	/* Lines a crash left unsealed, if their epoch is over. */
 	(void)audit_seal_due(ag.audit);
 	events_seal_start(&ag);
-	snprintf(msg, sizeof(msg),
-	    "ok\nJIT_AGENT_SOCK=%s; export JIT_AGENT_SOCK;\nJIT_AGENT_PID=%d; export JIT_AGENT_PID;\n"
-	    "echo Agent pid %d;\n",
-	    ag.sock_path, (int)getpid(), (int)getpid());
+	ready.sock = ag.sock_path;
+	ready.jit_sock = ag.holder_sock != NULL ? ag.holder_sock : ag.sock_path;
+	ready.jit_pid = ag.holder_pid;
 	if (foreground) {
-		fputs(msg + 3, stdout);
-		fflush(stdout);
+		launch_print_env(l.csh, ready.sock, 0, ready.jit_sock, 0);
 	} else {
-		log_init("jit-agent", 0, debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 		if (chdir("/") != 0)
 			log_warn("chdir /: %s", strerror(errno));
-		tell_parent(parent_fd, msg);
+		launch_tell_ready(parent_fd, &ready);
 		stdio_to_null();
 	}
 	uv_run(ag.loop, UV_RUN_DEFAULT);
@@ -500,7 +622,7 @@ fail:
 	if (foreground || parent_fd < 0)
 		fputs(msg, stderr);
 	else
-		tell_parent(parent_fd, msg);
+		launch_tell_error(parent_fd, msg);
 	server_stop(&ag);
 	ssh_agent_free(&ag);
 out:
@@ -519,6 +641,9 @@ out:
 	store_free(ag.store);
 	if (store_lock_fd >= 0)
 		close(store_lock_fd);
+	/* A keys-only agent's own store and audit log go with it. */
+	if (ag.data_dir_fresh)
+		launch_remove_tree(ag.data_dir);
 	hwq_free(ag.hwq);
 	conf_free(ag.conf);
 	free(conf_path);
@@ -526,7 +651,9 @@ out:
 	free(ag.sock_path);
 	free(ag.sock_dir);
 	free(ag.data_dir);
-	if (status == 0)
+	free(ag.holder_sock);
+	free(ag.providers);
+	if (status == 0 && ag.loop != NULL)
 		log_info("exiting");
 	return status;
 }

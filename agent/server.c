@@ -459,14 +459,15 @@ peer_check(struct agent *ag, struct conn *c)
 	c->peer.gid = uc.gid;
 	c->peer.pid = uc.pid;
 	peer_resolve_exe(&c->peer);
-	if (uc.uid != ag->uid) {
+	/* As OpenSSH's ssh-agent: the agent's own uid, and root. */
+	if (uc.uid != ag->uid && uc.uid != 0) {
 		struct json_object *ev = event_new("deny");
 
 		event_str(ev, "why", "peer of another uid");
 		event_peer(ev, &c->peer);
 		event_emit(ag, ev);
 		log_warn(
-		    "refused a client of uid %u (pid %d): only uid %u may use this agent",
+		    "refused a client of uid %u (pid %d): only uid %u and root may use this agent",
 		    (unsigned)uc.uid, (int)uc.pid, (unsigned)ag->uid);
 		return JIT_E_PEER;
 	}

@@ -30,7 +30,7 @@ swtpm_start
 printf 'bench-pin' > "$T/pin"
 export JIT_AGENT_SOCK="$T/jit.sock"
 agent() {
-	"$dir/agent/jit-agent" -f -a "$JIT_AGENT_SOCK" -d "$T/data" \
+	"$dir/agent/jit-agent" -D -a "$JIT_AGENT_SOCK" --data-dir "$T/data" \
 	    >/dev/null 2>"$T/agent.log" &
 	apid=$!
 	pids+=("$apid")

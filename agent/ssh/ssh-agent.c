@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "askpass.h"
+#include "conf.h"
 #include "err.h"
 #include "events.h"
 #include "log.h"
@@ -361,14 +362,18 @@ handle_sign(struct ssh_agent *sa, struct request *rq)
 		    rq->conn, "sign request for a key the agent does not hold");
 		return JIT_OK;
 	}
-	/* SHA-1 RSA signatures: see ssh_key_sign() and the report. */
+	/* SHA-1 RSA signatures only when the configuration allows them. */
+	m.flags &= ~SSH_KEY_SIGN_SHA1; /* ours, never a client's */
 	if (ssh_key_type(id->key) == SSH_KEY_RSA &&
 	    (m.flags & (SSH_AGENT_RSA_SHA2_256 | SSH_AGENT_RSA_SHA2_512)) ==
 		0) {
-		ssh_fail(rq->conn,
-		    "refusing an ssh-rsa (SHA-1) signature with %s: ask for rsa-sha2-256 or rsa-sha2-512",
-		    id->fp);
-		return JIT_OK;
+		if (!sa->ag->conf->ssh_rsa_sha1) {
+			ssh_fail(rq->conn,
+			    "refusing an ssh-rsa (SHA-1) signature with %s: ask for rsa-sha2-256 or rsa-sha2-512, or set ssh_rsa_sha1 = yes in [agent] for an old server",
+			    id->fp);
+			return JIT_OK;
+		}
+		m.flags |= SSH_KEY_SIGN_SHA1;
 	}
 	if (id->dests.n > 0 &&
 	    check_dest(id, sc, &m, user, sizeof(user)) != 0) {
@@ -445,6 +450,16 @@ handle_add(struct ssh_agent *sa, struct request *rq)
 	m.key = NULL;
 	m.comment = NULL;
 	ssh_key_fingerprint(id->key, id->fp);
+	if (sa->ag->fp_md5)
+		ssh_key_fingerprint_md5(id->key, id->fp);
+	/* jit-agent -t: the lifetime of keys added without one. */
+	if (!m.c.has_lifetime && sa->ag->ssh_default_life_s > 0) {
+		m.c.has_lifetime = true;
+		m.c.lifetime_s = (uint32_t)(sa->ag->ssh_default_life_s >
+			    UINT32_MAX ?
+			UINT32_MAX :
+			sa->ag->ssh_default_life_s);
+	}
 	if (m.c.has_lifetime) {
 		/* Boot time, so a suspended laptop's keys still expire. */
 		id->death_ms = vault_now_ms() + (int64_t)m.c.lifetime_s * 1000;

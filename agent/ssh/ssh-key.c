@@ -967,6 +967,23 @@ ssh_key_fingerprint(const struct ssh_key *k, char out[SSH_FP_LEN])
 	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
 }
 
+/* ssh-keygen -E md5's form, for jit-agent -E md5: MD5:hex:hex... */
+void
+ssh_key_fingerprint_md5(const struct ssh_key *k, char out[SSH_FP_LEN])
+{
+	uint8_t h[16];
+	unsigned int hlen = sizeof(h);
+	size_t i, o;
+
+	if (EVP_Digest(k->plain, k->plainlen, h, &hlen, EVP_md5(), NULL) != 1 ||
+	    hlen != sizeof(h))
+		return; /* the SHA-256 form stays */
+	o = (size_t)snprintf(out, SSH_FP_LEN, "MD5:");
+	for (i = 0; i < sizeof(h); i++)
+		o += (size_t)snprintf(
+		    out + o, SSH_FP_LEN - o, i == 0 ? "%02x" : ":%02x", h[i]);
+}
+
 bool
 ssh_key_equal(const struct ssh_key *a, const struct ssh_key *b)
 {
@@ -1089,6 +1106,9 @@ ssh_key_sign(const struct ssh_key *k, const uint8_t *data, size_t len,
 		} else if (flags & SSH_AGENT_RSA_SHA2_512) {
 			alg = "rsa-sha2-512";
 			md = "SHA512";
+		} else if (flags & SSH_KEY_SIGN_SHA1) {
+			alg = "ssh-rsa";
+			md = "SHA1";
 		} else {
 			r = JIT_E_UNSUPPORTED;
 			goto out;

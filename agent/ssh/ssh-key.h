@@ -25,6 +25,9 @@ struct secret;
 #define SSH_CERT_OPTIONS_MAX 64 /* critical options, extensions */
 #define SSH_CERT_STR_MAX 1024 /* key id, a principal, a name */
 #define SSH_CERT_LINE_MAX (32 * 1024) /* "TYPE BASE64 COMMENT" */
+/* A flag of ssh_key_sign() that never comes from the wire (the sign
+ * request's own flags are cleared of it): plain ssh-rsa, SHA-1, allowed. */
+#define SSH_KEY_SIGN_SHA1 0x80000000u
 #define SSH_FP_LEN 64 /* "SHA256:" + 43 + NUL, padded */
 
 #define SSH_CERT_USER 1
@@ -92,6 +95,7 @@ const char *ssh_key_name(const struct ssh_key *k);
 const char *ssh_key_family(const struct ssh_key *k);
 unsigned ssh_key_bits(const struct ssh_key *k);
 /* "SHA256:base64", of the plain key, as ssh-add -l and ssh-keygen -l. */
+void ssh_key_fingerprint_md5(const struct ssh_key *k, char out[SSH_FP_LEN]);
 void ssh_key_fingerprint(const struct ssh_key *k, char out[SSH_FP_LEN]);
 /* Same listed blob / same plain key. */
 bool ssh_key_equal(const struct ssh_key *a, const struct ssh_key *b);

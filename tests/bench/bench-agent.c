@@ -497,9 +497,9 @@ main(int argc, char **argv)
 	snprintf(log[0], sizeof(log[0]), "%s/jit.log", dir);
 	snprintf(log[1], sizeof(log[1]), "%s/ssh.log", dir);
 	{
-		char f[] = "-f", a[] = "-a", d[] = "-D", dd[] = "-d";
+		char a[] = "-a", d[] = "-D", dd[] = "--data-dir";
 		char sbin[1024];
-		char *jargv[] = { argv[optind], f, a, ag[0].sock, dd, jit_data,
+		char *jargv[] = { argv[optind], d, a, ag[0].sock, dd, jit_data,
 			NULL };
 		char *sargv[] = { sbin, d, a, ag[1].sock, NULL };
 

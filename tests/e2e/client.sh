@@ -86,10 +86,10 @@ has "says so, and where PINs come from" "$T/err" \
     "--pin-fd names a file descriptor that is not open: .*$secrets_sentence"
 fails "-p1234: a PIN given as a descriptor number" 2 jitctl unlock X -p1234
 hasnt "is not repeated" "$T/err" 1234
-fails "jit-agent --touch 3" 2 timeout 10 "$JIT_AGENT_BIN" -f --touch 3
+fails "jit-agent --touch 3" 2 timeout 10 "$JIT_AGENT_BIN" -D --touch 3
 has "is no abbreviation of --touch-timeout" "$T/err" \
     'jit-agent: unknown option --touch \(options are never abbreviated: did you mean --touch-timeout\?\)'
-fails "jit-agent --password x" 2 timeout 10 "$JIT_AGENT_BIN" -f \
+fails "jit-agent --password x" 2 timeout 10 "$JIT_AGENT_BIN" -D \
     --password x
 has "the sentence" "$T/err" "jit-agent: --password looks like a PIN or secret: $secrets_sentence"
 
@@ -121,7 +121,7 @@ printf '%s\n' "\$1" >> "$T/askpass.prompts"
 exit 0
 ASK
 chmod 0755 "$T/askpass"
-SSH_ASKPASS="$T/askpass" agent_start -c "$T/config" || exit 1
+SSH_ASKPASS="$T/askpass" agent_start --config "$T/config" || exit 1
 ok "enroll a TPM" tpm_enroll laptop
 
 ok "add f, confirmed on every use" bash -c \
@@ -181,7 +181,7 @@ printf x >"$DATA/tokens.json.tmp.89abcdef"
 mkdir -p "$DATA/tokens"
 printf x >"$DATA/tokens/old.json.tmp.deadbeef"
 printf x >"$DATA/creds/keep.tmp.notours"
-SSH_ASKPASS="$T/askpass" agent_start -c "$T/config" || exit 1
+SSH_ASKPASS="$T/askpass" agent_start --config "$T/config" || exit 1
 ok "the temporary files are gone" test ! -e "$DATA/creds/h3.json.tmp.0123abcd" \
     -a ! -e "$DATA/tokens.json.tmp.89abcdef" \
     -a ! -e "$DATA/tokens/old.json.tmp.deadbeef"
@@ -206,32 +206,32 @@ agent_stop
 mkdir -p "$T/real"
 ln -s "$T/real" "$T/datalink"
 fails "a symlinked data directory is refused" 1 timeout 10 \
-    "$JIT_AGENT_BIN" -f -a "$T/run/other.sock" -d "$T/datalink"
+    "$JIT_AGENT_BIN" -D -a "$T/run/other.sock" --data-dir "$T/datalink"
 has "saying it is a symbolic link" "$T/err" \
     "^jit-agent: the data directory $T/datalink is a symbolic link: refusing it"
 mkdir -p "$T/open" && chmod 0777 "$T/open"
 fails "a data directory of mode 0777 is refused" 1 timeout 10 \
-    "$JIT_AGENT_BIN" -f -a "$T/run/other.sock" -d "$T/open"
+    "$JIT_AGENT_BIN" -D -a "$T/run/other.sock" --data-dir "$T/open"
 has "saying who may write it" "$T/err" \
     "^jit-agent: the data directory $T/open is writable by others \\(mode 0777\\): refusing it"
 touch "$T/afile"
 fails "a data directory under a file" 1 timeout 10 \
-    "$JIT_AGENT_BIN" -f -a "$T/run/other.sock" -d "$T/afile/data"
+    "$JIT_AGENT_BIN" -D -a "$T/run/other.sock" --data-dir "$T/afile/data"
 has "names the parent that is not a directory" "$T/err" \
     "$T/afile, a parent of the data directory $T/afile/data, is not a directory"
 fails "a socket in a directory that does not exist" 1 timeout 10 \
-    "$JIT_AGENT_BIN" -f -a "$T/nowhere/agent.sock" -d "$T/real"
+    "$JIT_AGENT_BIN" -D -a "$T/nowhere/agent.sock" --data-dir "$T/real"
 has "says so" "$T/err" \
     "the socket directory $T/nowhere does not exist"
 fails "a socket in a directory others may write" 1 timeout 10 \
-    "$JIT_AGENT_BIN" -f -a "$P/agent.sock" -d "$T/real"
+    "$JIT_AGENT_BIN" -D -a "$P/agent.sock" --data-dir "$T/real"
 has "is refused as jitctl would refuse it" "$T/err" \
     "the socket directory $P is writable by others \\(mode 1777\\)"
 hasnt "no I/O error anywhere" "$T/err" 'input/output'
 if other_uid_ready "a data directory of another uid"; then
 	ok "nobody makes a directory" as_other_uid mkdir -m 0700 "$P/theirs-data"
 	fails "a data directory of another uid is refused" 1 timeout 10 \
-	    "$JIT_AGENT_BIN" -f -a "$T/run/other.sock" -d "$P/theirs-data"
+	    "$JIT_AGENT_BIN" -D -a "$T/run/other.sock" --data-dir "$P/theirs-data"
 	has "saying whose it is" "$T/err" \
 	    "^jit-agent: the data directory $P/theirs-data belongs to uid [0-9]+, not to this user \\(uid $(id -u)\\)"
 fi

@@ -86,8 +86,8 @@ has "saying it was altered" "$T/err" altered
 kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
 ok "the dead agent's socket is still there" test -S "$JIT_AGENT_SOCK"
 ok "a new agent takes its place" agent_start
-fails "a second agent on a live socket is refused" 1 "$JIT_AGENT_BIN" -f \
-    -a "$JIT_AGENT_SOCK" -d "$T/data2"
+fails "a second agent on a live socket is refused" 1 "$JIT_AGENT_BIN" -D \
+    -a "$JIT_AGENT_SOCK" --data-dir "$T/data2"
 has "saying so" "$T/err" "another agent is listening"
 
 # The audit log: edits and deletions are found and named.
@@ -130,8 +130,8 @@ else
 	ok "the test holds no capability (CAP_IPC_LOCK would ignore the limit)" \
 	    grep -Eq '^CapEff:[[:space:]]+0+$' /proc/self/status
 	fails "without lockable memory the agent refuses to start" 1 \
-	    timeout 10 prlimit --memlock=0 "$JIT_AGENT_BIN" -f \
-	    -a "$T/run/nomlock.sock" -d "$T/nomlock"
+	    timeout 10 prlimit --memlock=0 "$JIT_AGENT_BIN" -D \
+	    -a "$T/run/nomlock.sock" --data-dir "$T/nomlock"
 	has "saying memory cannot be locked" "$T/err" "cannot be locked"
 fi
 e2e_done

@@ -213,25 +213,25 @@ EOF
 # ---- the configuration file
 printf '[agent]\ndefault_window = 5m\n\n[profile x]\nissuer = "/bin/true\n' \
     > "$T/bad.conf"
-fails "a config error stops the agent" 1 "$JIT_AGENT_BIN" -f \
-    -a "$T/run/bad.sock" -d "$DATA" -c "$T/bad.conf"
+fails "a config error stops the agent" 1 "$JIT_AGENT_BIN" -D \
+    -a "$T/run/bad.sock" --data-dir "$DATA" --config "$T/bad.conf"
 has "naming the file, the line and what is wrong" "$T/err" \
     "bad.conf:5: issuer: a double quote is not closed"
 printf '[profile y]\nissuer = /bin/true\nfrobnicate = 1\n' > "$T/bad2.conf"
-fails "an unknown key too" 1 "$JIT_AGENT_BIN" -f -a "$T/run/bad.sock" \
-    -d "$DATA" -c "$T/bad2.conf"
+fails "an unknown key too" 1 "$JIT_AGENT_BIN" -D -a "$T/run/bad.sock" \
+    --data-dir "$DATA" --config "$T/bad2.conf"
 has "by name and line" "$T/err" "bad2.conf:3: unknown key 'frobnicate'"
 printf '[profile z]\nissuer = sh -c true\n' > "$T/bad3.conf"
-fails "a program without a path" 1 "$JIT_AGENT_BIN" -f -a "$T/run/bad.sock" \
-    -d "$DATA" -c "$T/bad3.conf"
+fails "a program without a path" 1 "$JIT_AGENT_BIN" -D -a "$T/run/bad.sock" \
+    --data-dir "$DATA" --config "$T/bad3.conf"
 has "is refused: no \$PATH, no shell" "$T/err" "must be an absolute path"
 printf '[profile w]\nissuer = /bin/true\n' > "$T/open.conf"
 chmod 0666 "$T/open.conf"
-fails "a config others may write is refused" 1 "$JIT_AGENT_BIN" -f \
-    -a "$T/run/bad.sock" -d "$DATA" -c "$T/open.conf"
+fails "a config others may write is refused" 1 "$JIT_AGENT_BIN" -D \
+    -a "$T/run/bad.sock" --data-dir "$DATA" --config "$T/open.conf"
 has "saying why" "$T/err" "writable by no one else"
-fails "-c names a file that must exist" 1 "$JIT_AGENT_BIN" -f \
-    -a "$T/run/bad.sock" -d "$DATA" -c "$T/nonesuch"
+fails "--config names a file that must exist" 1 "$JIT_AGENT_BIN" -D \
+    -a "$T/run/bad.sock" --data-dir "$DATA" --config "$T/nonesuch"
 mkdir -p "$T/xdg-empty"
 XDG_CONFIG_HOME="$T/xdg-empty" agent_start || exit 1
 ok "an absent default config is no error" jitctl status
@@ -250,7 +250,7 @@ else
 	    sed 's/^/#   /' | tail -30
 fi
 write_config
-agent_start -c "$T/config" || exit 1
+agent_start --config "$T/config" || exit 1
 ok "enroll a TPM" tpm_enroll laptop
 
 fails "a reason is required" 2 jitctl request pg
@@ -652,7 +652,7 @@ ok "and the old one still serves" jitctl request late --name late2 --reason hup
 agent_stop
 sed -i 's/"reason": *"hup"/"reason":"edited"/' "$DATA/creds/late.json"
 ok "the file was edited" grep -q '"reason":"edited"' "$DATA/creds/late.json"
-agent_start -c "$T/config.good" || exit 1
+agent_start --config "$T/config.good" || exit 1
 fails "an edited reason makes it unopenable" '!' jitctl unlock late \
     --pin-fd 3 3<"$T/pin"
 has "saying the file was altered" "$T/err" "altered"

@@ -107,11 +107,11 @@ hasnt() {
 }
 
 agent_start() {
-	"$JIT_AGENT_BIN" -f -a "$JIT_AGENT_SOCK" -d "$DATA" "$@" \
+	"$JIT_AGENT_BIN" -D -a "$JIT_AGENT_SOCK" --data-dir "$DATA" "$@" \
 	    >"$T/agent.env" 2>>"$AGENT_LOG" &
 	AGENT_PID=$!
 	for _i in $(seq 100); do
-		[ -S "$JIT_AGENT_SOCK" ] && grep -q JIT_AGENT_PID "$T/agent.env" \
+		[ -S "$JIT_AGENT_SOCK" ] && grep -q "^echo Agent pid" "$T/agent.env" \
 		    2>/dev/null && return 0
 		kill -0 "$AGENT_PID" 2>/dev/null || break
 		sleep 0.05

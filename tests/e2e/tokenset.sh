@@ -22,7 +22,7 @@ agent_start || exit 1
 # the audit chain and see other credentials.
 printf 'inflight' >"$DATA/creds/x.json.tmp.ABCDEFGH"
 fails "a second agent on the same store refuses to start" 1 \
-    "$JIT_AGENT_BIN" -f -a "$T/second.sock" -d "$DATA"
+    "$JIT_AGENT_BIN" -D -a "$T/second.sock" --data-dir "$DATA"
 has "naming the running one" "$T/err" \
     "another jit-agent uses the data directory .*pid $AGENT_PID, socket $JIT_AGENT_SOCK"
 ok "and leaves the running one's files alone" test -e \
@@ -89,8 +89,8 @@ has "the enrollment names its approver" "$DATA/audit.log" \
 # store, label and device edited) is named and never receives a wrap.
 agent_stop
 mkdir -p "$T/other"
-JIT_AGENT_SOCK="$T/other.sock" "$JIT_AGENT_BIN" -f -a "$T/other.sock" \
-    -d "$T/other" >/dev/null 2>>"$AGENT_LOG" &
+JIT_AGENT_SOCK="$T/other.sock" "$JIT_AGENT_BIN" -D -a "$T/other.sock" \
+    --data-dir "$T/other" >/dev/null 2>>"$AGENT_LOG" &
 OTHER=$!
 for _i in $(seq 100); do [ -S "$T/other.sock" ] && break; sleep 0.05; done
 ok "another store enrolls the intruder's key" env JIT_AGENT_SOCK="$T/other.sock" \

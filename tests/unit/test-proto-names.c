@@ -88,8 +88,8 @@ agent_exec(const char *bin, const char *data)
 		 0600)) < 0 ||
 	    dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
 		_exit(127);
-	execl(
-	    bin, "jit-agent", "-f", "-a", sock_path, "-d", data, (char *)NULL);
+	execl(bin, "jit-agent", "-D", "-a", sock_path, "--data-dir", data,
+	    (char *)NULL);
 	_exit(127);
 }
 
