@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -314,6 +315,19 @@ cli_write_all(int fd, const void *p, size_t n)
 	return JIT_OK;
 }
 
+/* $XDG_RUNTIME_DIR/jit-agent/agent.sock: jit-agent --user-socket's. */
+static int
+user_socket_path(char **ret)
+{
+	const char *v;
+
+	if ((v = getenv("XDG_RUNTIME_DIR")) == NULL || v[0] != '/')
+		return JIT_E_AGENT;
+	if (asprintf(ret, "%s/%s", v, SOCK_LEAF) < 0)
+		return JIT_E_NOMEM;
+	return JIT_OK;
+}
+
 int
 cli_socket_path(char **ret)
 {
@@ -324,15 +338,39 @@ cli_socket_path(char **ret)
 		p = strdup(jitctl_socket_opt);
 	else if ((v = getenv("JIT_AGENT_SOCK")) != NULL && v[0] != '\0')
 		p = strdup(v);
-	else if ((v = getenv("XDG_RUNTIME_DIR")) != NULL && v[0] == '/') {
-		if (asprintf(&p, "%s/%s", v, SOCK_LEAF) < 0)
-			p = NULL;
-	} else
-		return JIT_E_AGENT;
+	else if ((v = getenv("SSH_AUTH_SOCK")) != NULL && v[0] != '\0')
+		p = strdup(v);
+	else
+		return user_socket_path(ret);
 	if (p == NULL)
 		return JIT_E_NOMEM;
 	*ret = p;
 	return JIT_OK;
+}
+
+/*
+ * Found through SSH_AUTH_SOCK alone, the agent may be another ssh-agent
+ * (a desktop's, a forwarded one) while jit-agent serves the per-user
+ * socket: then that one, if it is there.
+ */
+static bool
+retry_user_socket(const char *path, int r, char **ret)
+{
+	const char *v;
+	struct stat st;
+
+	if (jitctl_socket_opt != NULL ||
+	    ((v = getenv("JIT_AGENT_SOCK")) != NULL && v[0] != '\0') ||
+	    (r != JIT_E_UNSUPPORTED && r != JIT_E_AGENT))
+		return false;
+	if (user_socket_path(ret) != 0)
+		return false;
+	if (strcmp(*ret, path) == 0 || lstat(*ret, &st) != 0) {
+		free(*ret);
+		*ret = NULL;
+		return false;
+	}
+	return true;
 }
 
 /* The one connection of this process: see cli_connect(). */
@@ -349,11 +387,42 @@ cli_seal(void)
 	return JIT_OK;
 }
 
+/* Connect to path and say hello: JIT_OK, or the reply says why not. */
+static int
+connect_hello(const char *path, struct client_reply *rep)
+{
+	char why[CLIENT_MSG_MAX];
+	int r, e;
+
+	if ((r = client_connect(path, &cli_conn, why, sizeof(why))) != 0) {
+		e = errno;
+		if (r == JIT_E_PEER)
+			return client_reply_fail(rep, JIT_E_AGENT, "%s", why);
+		return client_reply_fail(rep, JIT_E_AGENT,
+		    "cannot reach jit-agent at %s (%s): start it with 'eval \"$(jit-agent)\"' or set JIT_AGENT_SOCK",
+		    path, strerror(e));
+	}
+	/*
+	 * The agent reads /proc/PID/exe when it accepts, before it reads a
+	 * byte: any reply means it is done, and only then may this process
+	 * become non-dumpable, before it reads any PIN or secret.
+	 */
+	if ((r = client_call(cli_conn, JP_VERB_HELLO, NULL, NULL, rep)) != 0) {
+		cli_disconnect();
+		if (r == JIT_E_UNSUPPORTED)
+			return client_reply_fail(rep, r,
+			    "the agent at %s is an ssh-agent but not jit-agent: set JIT_AGENT_SOCK to jit-agent's socket, or pass -s PATH",
+			    path);
+		return r;
+	}
+	return JIT_OK;
+}
+
 int
 cli_connect(struct client_reply *rep)
 {
-	char why[CLIENT_MSG_MAX], *path = NULL;
-	int r, e;
+	char *path = NULL, *other = NULL;
+	int r;
 
 	client_reply_reset(rep);
 	if (cli_conn != NULL)
@@ -365,28 +434,16 @@ cli_connect(struct client_reply *rep)
 	if ((r = cli_socket_path(&path)) != 0)
 		return client_reply_fail(rep, r,
 		    "no agent socket: pass -s PATH, or set JIT_AGENT_SOCK (eval \"$(jit-agent)\") or XDG_RUNTIME_DIR");
-	if ((r = client_connect(path, &cli_conn, why, sizeof(why))) != 0) {
-		e = errno;
-		if (r == JIT_E_PEER)
-			r = client_reply_fail(rep, JIT_E_AGENT, "%s", why);
-		else
-			r = client_reply_fail(rep, JIT_E_AGENT,
-			    "cannot reach jit-agent at %s (%s): start it with 'eval \"$(jit-agent)\"' or set JIT_AGENT_SOCK",
-			    path, strerror(e));
-		free(path);
-		return r;
+	if ((r = connect_hello(path, rep)) != 0 &&
+	    retry_user_socket(path, r, &other)) {
+		client_reply_reset(rep);
+		r = connect_hello(other, rep);
 	}
 	free(path);
-	cli_conn_used = true;
-	/*
-	 * The agent reads /proc/PID/exe when it accepts, before it reads a
-	 * byte: any reply means it is done, and only then may this process
-	 * become non-dumpable, before it reads any PIN or secret.
-	 */
-	if ((r = client_call(cli_conn, JP_VERB_HELLO, NULL, NULL, rep)) != 0) {
-		cli_disconnect();
+	free(other);
+	if (r != 0)
 		return r;
-	}
+	cli_conn_used = true;
 	client_reply_reset(rep);
 	if ((r = cli_seal()) != 0) {
 		cli_disconnect();

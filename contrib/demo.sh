@@ -31,13 +31,14 @@ trap cleanup EXIT
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 run() { step "$*"; "$@"; }
 
-export JIT_AGENT_SOCK="$T/agent.sock"
+export XDG_DATA_HOME="$T/xdg-data" XDG_CONFIG_HOME="$T/xdg-config"
+export TMPDIR="$T"
 : >"$T/pin"
 step "eval \"\$(jit-agent)\""
-"$agent" -f -a "$JIT_AGENT_SOCK" -d "$T/data" >"$T/agent.env" 2>"$T/agent.log" &
-pids+=($!)
-for _ in $(seq 50); do [ -S "$JIT_AGENT_SOCK" ] && break; sleep 0.1; done
+"$agent" -s >"$T/agent.env" 2>"$T/agent.log"
 cat "$T/agent.env"
+eval "$(cat "$T/agent.env")" >/dev/null
+pids+=("$SSH_AGENT_PID")
 
 if [ -x "$sim" ]; then
 	# The simulated key asks for its touch on this terminal; without one
@@ -80,4 +81,4 @@ run "$jitctl" audit
 run "$jitctl" audit verify
 echo
 echo "The data directory held only ciphertext and public keys:"
-grep -rl -e hunter2 -e s3cret "$T/data" || echo "  (no plaintext found under $T/data)"
+grep -rl -e hunter2 -e s3cret "$XDG_DATA_HOME" || echo "  (no plaintext found under $XDG_DATA_HOME)"
