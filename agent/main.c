@@ -286,7 +286,8 @@ holder_sentence(
  * audit log of its own that go with it, and points jitctl at the holder.
  */
 static int
-keys_only(struct agent *ag, int *lock_fd, char *why, size_t whylen)
+keys_only(
+    struct agent *ag, const char *note, int *lock_fd, char *why, size_t whylen)
 {
 	char *dir = NULL, *sock = NULL;
 	int r;
@@ -539,7 +540,8 @@ main(int argc, char **argv)
 	if ((r = store_lock(
 		 ag.data_dir, err, &store_lock_fd, why, sizeof(why))) != 0) {
 		if (r == JIT_E_BUSY && datadir == NULL)
-			r = keys_only(&ag, &store_lock_fd, why, sizeof(why));
+			r = keys_only(
+			    &ag, err, &store_lock_fd, why, sizeof(why));
 		else if (r == JIT_E_BUSY &&
 		    launch_holder(ag.data_dir, &hpid, &hsock)) {
 			holder_sentence(

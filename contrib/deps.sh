@@ -11,7 +11,8 @@ apt-get install -y -q --no-install-recommends \
 	faketime \
 	openssh-client openssh-server postgresql postgresql-client \
 	python3 python3-botocore scdoc util-linux procps bsdutils git \
-	ca-certificates
+	ca-certificates \
+	dpkg-dev gdb softhsm2
 
 # The tests run as this ordinary user: started as root, they drop to it
 # (tests/lib/testuser.py); sshd's tests log in as it, so it has a shell.
