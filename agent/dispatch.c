@@ -45,9 +45,8 @@ verb_refused(struct agent *ag, struct request *rq, const char *verb)
 	 * jitctl's verbs go to the holder, which the refusal names. */
 	if (ag->holder_sock != NULL && strcmp(verb, JP_VERB_HELLO) != 0) {
 		reply_ext_err(rq->conn, JIT_E_BUSY, -1,
-		    "%s: this agent serves ssh-add keys only, since the agent pid %ld (socket %s) holds the data directory: set JIT_AGENT_SOCK=%s",
-		    verb, (long)ag->holder_pid, ag->holder_sock,
-		    ag->holder_sock);
+		    "this agent serves ssh-add keys only, since the agent pid %ld (socket %s) holds the data directory: set JIT_AGENT_SOCK=%s",
+		    (long)ag->holder_pid, ag->holder_sock, ag->holder_sock);
 		return true;
 	}
 	if ((r = policy_verb_allowed(verb, forwarded, ag->locked)) == JIT_OK)
