@@ -57,7 +57,7 @@ stored_before_holds() {
 
 sim_start yk1 || exit 1
 sim_start yk2 || exit 1
-agent_start -c "$T/config" || exit 1
+agent_start --config "$T/config" || exit 1
 ok "enroll yk1" jitctl enroll fido2 --label yk1 --device "sim:$T/yk1.sock" \
     --allow-simulated
 ok "add base" bash -c "printf secret-base | '$JITCTL_BIN' add base --ttl 1h"
@@ -70,7 +70,7 @@ fi_agent_start() {
 	: >"$T/fi.log"
 	LD_PRELOAD=$JIT_FAULTINJECT JIT_FI_PATH=$DATA/ JIT_FI_NTH=$1 \
 	    JIT_FI_COUNT=0 JIT_FI_FAIL=$2 JIT_FI_ARM=$ARM \
-	    JIT_FI_LOG=$T/fi.log agent_start -c "$T/config"
+	    JIT_FI_LOG=$T/fi.log agent_start --config "$T/config"
 }
 
 # count_ops CMD...: the operations CMD makes the agent do, none failed.
@@ -119,7 +119,7 @@ check_refused() {
 	    fail "$_what: with the disk back, the same agent refuses: $(head -c 300 "$T/err")"
 	eval "$_undo" >/dev/null 2>&1
 	agent_stop
-	agent_start -c "$T/config" || { fail "$_what: restart"; return 0; }
+	agent_start --config "$T/config" || { fail "$_what: restart"; return 0; }
 	find "$DATA" -name '*.tmp.*' | grep -q . &&
 	    fail "$_what: a temporary file is left after the next start"
 	stored_before_holds || fail "$_what: base lost at restart"
@@ -137,7 +137,7 @@ each_op() {
 		return 0
 	fi
 	eval "$_un" >/dev/null 2>&1
-	agent_start -c "$T/config" && { eval "$_un" >/dev/null 2>&1; agent_stop; }
+	agent_start --config "$T/config" && { eval "$_un" >/dev/null 2>&1; agent_stop; }
 	say "# $_name makes $_n file operations:"
 	awk '{ sub(/.*\/data\//, "", $3); sub(/\.tmp\..*/, ".tmp", $3)
 	    print "#   " $2, $3 }' "$T/fi.count"
