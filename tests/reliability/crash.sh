@@ -99,8 +99,11 @@ workload() {
 	    "$T/acked.before")
 	if [ -n "$_prev" ] && ! grep -qx "revoke $_prev" "$T/acked.before"; then
 		STEP=revoke
+		# Unacknowledged, a revoke may or may not have happened.
+		echo "$_prev" >"$T/revoking"
 		jitctl revoke "$_prev" >/dev/null 2>"$T/wl.err" || return 1
 		echo "revoke $_prev" >>"$T/acked"
+		rm -f "$T/revoking"
 	fi
 	YK2_KNOWN=no
 	STEP=enroll
@@ -169,10 +172,13 @@ for i in $(seq 1 "$ITER"); do
 	stale=$(find "$DATA" -name '*.tmp.*' | head -3)
 	[ -z "$stale" ] || fail "$what: temporary files left after the start: $stale"
 	status_names >"$T/names"
+	revoking=$(cat "$T/revoking" 2>/dev/null)
+	rm -f "$T/revoking"
 	while read -r verb name; do
 		case $verb in
 		add)
 			grep -qx "revoke $name" "$T/acked" && continue
+			[ "$name" = "$revoking" ] && continue
 			grep -qx "$name" "$T/names" ||
 			    fail "$what: acknowledged add of $name lost"
 			;;
@@ -182,6 +188,10 @@ for i in $(seq 1 "$ITER"); do
 			;;
 		esac
 	done <"$T/acked"
+	# A revoke that was cut off but happened counts from now on.
+	if [ -n "$revoking" ] && ! grep -qx "$revoking" "$T/names"; then
+		echo "revoke $revoking" >>"$T/acked"
+	fi
 	if [ "$YK2_KNOWN" = yes ]; then
 		if token_labels | grep -qx yk2; then now=yes; else now=no; fi
 		[ "$now" = "$YK2" ] ||
