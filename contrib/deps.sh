@@ -12,7 +12,8 @@ apt-get install -y -q --no-install-recommends \
 	openssh-client openssh-server postgresql postgresql-client \
 	python3 python3-botocore scdoc util-linux procps bsdutils git \
 	ca-certificates \
-	dpkg-dev gdb softhsm2
+	dpkg-dev gdb softhsm2 \
+	tcsh
 
 # The tests run as this ordinary user: started as root, they drop to it
 # (tests/lib/testuser.py); sshd's tests log in as it, so it has a shell.

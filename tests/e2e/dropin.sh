@@ -135,6 +135,22 @@ if [ "$(find "$TMPDIR" -mindepth 1 -maxdepth 1 | wc -l)" = 1 ]; then
 else
 	fail "and starts nothing: $(ls "$TMPDIR")"
 fi
+# The rc line, in each shell: the running agent, nothing started.
+for sh in sh bash; do
+	ok "$sh: eval \"\$(jit-agent --ensure)\" in an rc file" env -u SSH_AUTH_SOCK \
+	    -u SSH_AGENT_PID SHELL=/bin/$sh PATH="$(dirname "$AGENT"):$PATH" \
+	    $sh -c 'eval "$(jit-agent --ensure)" >/dev/null; echo "$SSH_AUTH_SOCK $SSH_AGENT_PID $JIT_AGENT_SOCK"'
+	has "$sh: sets the running agent's variables" "$T/out" "^$S1 $P1 $S1\$"
+done
+ok "tcsh: eval \`jit-agent --ensure\` in an rc file" env -u SSH_AUTH_SOCK \
+    -u SSH_AGENT_PID SHELL=/bin/tcsh PATH="$(dirname "$AGENT"):$PATH" \
+    tcsh -f -c 'eval `jit-agent --ensure` >/dev/null; echo "$SSH_AUTH_SOCK $SSH_AGENT_PID $JIT_AGENT_SOCK"'
+has "tcsh: sets the running agent's variables" "$T/out" "^$S1 $P1 $S1\$"
+if [ "$(find "$TMPDIR" -mindepth 1 -maxdepth 1 | wc -l)" = 1 ]; then
+	pass "the rc lines started nothing"
+else
+	fail "the rc lines started nothing: $(ls "$TMPDIR")"
+fi
 ok "--ensure with no agent starts one" env XDG_DATA_HOME="$T/xdg-ensure" \
     "$AGENT" --ensure -s
 PE=$(val SSH_AGENT_PID "$T/out") SE=$(val SSH_AUTH_SOCK "$T/out")
