@@ -30,8 +30,9 @@ export LC_ALL=C
 : "${JIT_AGENT_BIN:?JIT_AGENT_BIN names the jit-agent to test}"
 HERE=$(cd "$(dirname "$0")" && pwd)
 TESTUSER="$HERE/../lib/testuser.py"
-SCRIPTS=(agent agent-timeout agent-subprocess agent-restrict
-	agent-getpeereid agent-ptrace cert-file hostkey-agent sshsig)
+# The longest first, so that two at a time end together.
+SCRIPTS=(agent-restrict sshsig agent hostkey-agent cert-file agent-timeout
+	agent-subprocess agent-getpeereid agent-ptrace)
 [ $# -gt 0 ] && SCRIPTS=("$@")
 
 say() { printf '%s\n' "$*"; }
