@@ -160,7 +160,8 @@ int helper_finish(struct wire_writer *w, const char *key, int64_t not_after,
     const char *closing);
 /* The tool's request on stdin, into guarded memory. */
 int helper_read_stdin(size_t max, struct secret **ret);
-/* The credential's not_after from its status entry (0: unknown). */
+/* When what a helper hands out stops being valid: the earlier of the
+ * credential's window end and its not_after (0: unknown). */
 int64_t helper_not_after(struct json_object *cred);
 
 /* stepup.c: requests that need a token's touch or PIN. */
