@@ -652,9 +652,7 @@ ext_unlock(struct agent *ag, struct request *rq, struct json_object *args,
 				return JIT_OK;
 			}
 			if (time(NULL) >= c->not_after) {
-				reply_ext_err(rq->conn, JIT_E_EXPIRED, -1,
-				    "%s has expired: request or add it again",
-				    c->name);
+				ext_reply_expired(rq->conn, c);
 				free(creds);
 				return JIT_OK;
 			}
@@ -663,7 +661,7 @@ ext_unlock(struct agent *ag, struct request *rq, struct json_object *args,
 	}
 	if (n == 0) {
 		reply_ext_err(rq->conn, JIT_E_EXPIRED, -1,
-		    "every credential has expired: request or add them again");
+		    "every credential has expired: 'jitctl request PROFILE' issues new ones, 'jitctl add NAME --replace' stores new ones, 'jitctl revoke NAME' removes them");
 		free(creds);
 		return JIT_OK;
 	}

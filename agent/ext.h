@@ -38,6 +38,9 @@ struct json_object *ext_token_json(const struct hw_token *t);
 int ext_check_wrappable(struct agent *ag, struct conn *conn);
 /* Reply to rq with the error of a hardware job (its status sentence). */
 void ext_reply_hw_err(struct conn *c, int r, const struct hw_status *st);
+/* Reply that c has expired, with what makes a new one: a request of its
+ * profile, or an add with --replace (a plain add refuses the name). */
+void ext_reply_expired(struct conn *conn, const struct cred *c);
 
 /* ext-request.c: JIT_OK if the peer's executable may use c (its profile's
  * allowed_executables); else it replied, audited a deny, and says so. */

@@ -46,7 +46,10 @@ enum {
 	OPT_AUTH_PIN_FD,
 };
 
-/* A new TPM PIN, typed twice, or from the fd. */
+/* The agent refuses a shorter new TPM PIN (hw/hw.h HW_TPM2_PIN_MIN). */
+#define TPM2_PIN_MIN 6
+
+/* A new TPM PIN, typed twice, or from the fd; its rules said first. */
 static int
 new_pin(const char *label, int pin_fd, struct secret **ret)
 {
@@ -54,6 +57,9 @@ new_pin(const char *label, int pin_fd, struct secret **ret)
 	char prompt[160], safe[80];
 	int r;
 
+	cli_note(
+	    "the TPM PIN has at least %d characters; the TPM counts wrong PINs for everything that uses it (disk unlocking, other keys) and locks out after a few in a row; a correct PIN does not reset that count: it forgets one failure per interval (see 'tpm2_getcap properties-variable')",
+	    TPM2_PIN_MIN);
 	if (pin_fd >= 0)
 		return prompt_pin(pin_fd, NULL, ret);
 	cli_sanitize(label, safe, sizeof(safe));
@@ -64,6 +70,10 @@ new_pin(const char *label, int pin_fd, struct secret **ret)
 		goto out;
 	if (!secret_equal(a, b)) {
 		r = JIT_E_PIN;
+		goto out;
+	}
+	if (secret_len(a) > 0 && secret_len(a) < TPM2_PIN_MIN) {
+		r = JIT_E_ARG;
 		goto out;
 	}
 	*ret = a;
@@ -109,6 +119,11 @@ pin_error(int r, int pin_fd)
 {
 	switch (r) {
 	case JIT_E_PIN: cli_err("the two PINs differ"); break;
+	case JIT_E_ARG:
+		cli_err(
+		    "the PIN is shorter than %d characters: choose a longer one",
+		    TPM2_PIN_MIN);
+		break;
 	case JIT_E_PIN_REQUIRED:
 		if (pin_fd >= 0)
 			cli_err(

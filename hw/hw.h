@@ -29,7 +29,8 @@ struct secret;
 #define HW_ID_LEN 32 /* hex of 16 random bytes */
 #define HW_LABEL_MAX 64
 #define HW_DEVICE_MAX 512
-#define HW_MSG_MAX 256
+#define HW_MSG_MAX 512
+#define HW_TPM2_PIN_MIN 6 /* characters of a new TPM PIN, at least */
 
 struct hw_token { /* tokens/<id>.json: public data only */
 	char id[HW_ID_LEN + 1];
