@@ -25,7 +25,7 @@ typedef int ext_fn(struct agent *ag, struct request *rq,
 
 ext_fn ext_status, ext_tokens, ext_enroll, ext_unenroll, ext_add, ext_unlock,
     ext_get, ext_lock, ext_revoke, ext_audit_head, ext_audit_setup, ext_request,
-    ext_verify, ext_hello;
+    ext_verify, ext_hello, ext_rewrap;
 
 /* Helpers shared by the handlers. */
 int ext_str_arg(
@@ -70,6 +70,8 @@ struct open_args {
 	void *then_arg; /* taken: then or then_free gets it */
 	void (*then_free)(void *arg);
 	bool verify_only; /* no credential: the token vouches for the set */
+	bool rewrap; /* wrap the data keys to more tokens, keep nothing */
+	const char *rewrap_to; /* that token's label; NULL: every one */
 };
 int ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a);
 

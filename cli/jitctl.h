@@ -38,6 +38,7 @@ int aws_main(int argc, char **argv);
 int kube_main(int argc, char **argv);
 int git_main(int argc, char **argv);
 int docker_main(int argc, char **argv);
+int rewrap_main(int argc, char **argv);
 
 /* common.c: messages.  Each goes to stderr as "jitctl: VERB: ...". */
 void cli_set_verb(const char *verb);
@@ -191,5 +192,11 @@ int stepup_tokens(struct client_reply *ret_rep);
  * and add or request when the agent asks for it.  Reports a failure;
  * returns an exit code. */
 int stepup_verify_tokens(const struct stepup_opts *o);
+
+/* cmd-rewrap.c: wrap credentials (names, or every one) to the enrolled
+ * tokens (or to the one labelled to), with one touch or PIN of a token
+ * they are wrapped to; enroll offers it.  Returns an exit code. */
+int rewrap_run(
+    const char *to, const struct stepup_opts *o, char **names, int n);
 
 #endif
