@@ -89,12 +89,29 @@ open_identity_verified(struct hw_token *const *cands, size_t ncands,
     struct secret **ret_key, struct tokenset_verdict *v)
 {
 	struct secret *sk = NULL;
-	size_t i;
+	struct hw_status quiet;
+	size_t order[STORE_TOKENS_MAX], i = 0, k, n = 0;
 	int r = JIT_E_NOTOKEN;
 
 	memset(v, 0, sizeof(*v));
 	v->own_ok = true;
-	for (i = 0; i < ncands; i++) {
+	if (ncands > STORE_TOKENS_MAX)
+		ncands = STORE_TOKENS_MAX;
+	/* In the order given (prefer, then enrollment), those present
+	 * first: an unplugged key is passed over for the TPM's PIN. */
+	for (k = 0; k < ncands; k++) {
+		memset(&quiet, 0, sizeof(quiet));
+		if (ncands == 1 || hw_token_present(cands[k], &quiet))
+			order[n++] = k;
+	}
+	for (k = 0; k < ncands && n < ncands; k++) {
+		for (i = 0; i < n && order[i] != k; i++)
+			;
+		if (i == n)
+			order[n++] = k;
+	}
+	for (k = 0; k < ncands; k++) {
+		i = order[k];
 		memset(st, 0, sizeof(*st));
 		st->retries = -1;
 		r = hw_open_identity(cands[i], auth, &sk, st);
@@ -102,7 +119,7 @@ open_identity_verified(struct hw_token *const *cands, size_t ncands,
 		 * none was given: try the next (a backup, a touch key). */
 		if ((r == JIT_E_NODEV || r == JIT_E_WRONG_TOKEN ||
 			(r == JIT_E_PIN_REQUIRED && auth->pin == NULL)) &&
-		    i + 1 < ncands) {
+		    k + 1 < ncands) {
 			log_debug("token %s: %s; trying the next",
 			    cands[i]->label, jit_strerror(r));
 			continue;
@@ -547,13 +564,14 @@ dup_opt(const char *s, char **ret)
 }
 
 /* Tokens that wrap every credential asked for (for a rewrap: any one of
- * them), the named one alone if given, in enrollment order. */
+ * them), the named one alone if given, in the order tokens are tried
+ * ([agent] prefer, then enrollment). */
 static int
 pick_tokens(struct agent *ag, struct open_job *j, struct cred **creds, size_t n,
     const char *label)
 {
 	struct hw_token *t;
-	size_t i, k, nwrapped;
+	size_t order[STORE_TOKENS_MAX], i, k, nwrapped;
 	bool need_pin = false;
 	int r;
 
@@ -565,8 +583,9 @@ pick_tokens(struct agent *ag, struct open_job *j, struct cred **creds, size_t n,
 		NULL &&
 	    store_ntokens(ag->store) > 0)
 		return JIT_E_NOMEM;
+	ext_token_order(ag, order);
 	for (i = 0; i < store_ntokens(ag->store); i++) {
-		t = store_token_at(ag->store, i);
+		t = store_token_at(ag->store, order[i]);
 		if (label != NULL && label[0] != '\0' &&
 		    strcmp(t->label, label) != 0)
 			continue;

@@ -45,6 +45,35 @@ ext_reply_hw_err(struct conn *c, int r, const struct hw_status *st)
 		reply_ext_err(c, r, st != NULL ? st->retries : -1, NULL);
 }
 
+static bool
+order_has(const size_t *order, size_t n, size_t i)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		if (order[k] == i)
+			return true;
+	return false;
+}
+
+void
+ext_token_order(struct agent *ag, size_t *order)
+{
+	size_t i, k, n = 0, nt = store_ntokens(ag->store);
+	const struct hw_token *t;
+
+	for (k = 0; ag->conf != NULL && k < ag->conf->nprefer; k++)
+		for (i = 0; i < nt; i++) {
+			t = store_token_at(ag->store, i);
+			if (strcmp(t->label, ag->conf->prefer[k]) == 0 &&
+			    !order_has(order, n, i))
+				order[n++] = i;
+		}
+	for (i = 0; i < nt; i++)
+		if (!order_has(order, n, i))
+			order[n++] = i;
+}
+
 void
 ext_reply_expired(struct conn *conn, const struct cred *c)
 {

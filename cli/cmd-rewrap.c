@@ -22,6 +22,40 @@ static const char rewrap_help[] =
     "  -p, --pin-fd N      read the PIN from file descriptor N\n"
     "  -h, --help          this text\n";
 
+/* The labels of the tokens the credentials (names, or all) are wrapped
+ * to: one of them answers. */
+static int
+wrapped_to(
+    struct json_object *creds, char **names, int n, struct json_object *labels)
+{
+	struct json_object *cred, *toks;
+	size_t i, k, nc;
+	int j, r;
+
+	nc = creds == NULL ? 0 : json_object_array_length(creds);
+	for (i = 0; i < nc; i++) {
+		cred = json_object_array_get_idx(creds, i);
+		for (j = 0; j < n; j++)
+			if (strcmp(cli_jstr(cred, JP_CRED_NAME) != NULL ?
+				    cli_jstr(cred, JP_CRED_NAME) :
+				    "",
+				names[j]) == 0)
+				break;
+		if (n > 0 && j == n)
+			continue;
+		if ((toks = cli_jarray(cred, JP_CRED_TOKENS)) == NULL)
+			continue;
+		for (k = 0; k < json_object_array_length(toks); k++)
+			if (json_object_get_string(
+				json_object_array_get_idx(toks, k)) != NULL &&
+			    (r = cli_jappend(labels,
+				 json_object_get_string(
+				     json_object_array_get_idx(toks, k)))) != 0)
+				return r;
+	}
+	return JIT_OK;
+}
+
 /* What did not get its wraps, and why; the exit code of the first. */
 static int
 report_failed(struct json_object *failed)
@@ -51,7 +85,7 @@ int
 rewrap_run(const char *to, const struct stepup_opts *o, char **names, int n)
 {
 	struct client_reply st = { .retries = -1 }, rep = { .retries = -1 };
-	struct json_object *args = NULL, *arr = NULL;
+	struct json_object *args = NULL, *arr = NULL, *labels = NULL;
 	struct stepup_opts so = *o;
 	char list[1024], tolist[256];
 	size_t done;
@@ -60,7 +94,8 @@ rewrap_run(const char *to, const struct stepup_opts *o, char **names, int n)
 	so.purpose = "to rewrap the credentials";
 	so.pin_fields = false;
 	if ((args = json_object_new_object()) == NULL ||
-	    (arr = json_object_new_array()) == NULL) {
+	    (arr = json_object_new_array()) == NULL ||
+	    (labels = json_object_new_array()) == NULL) {
 		ex = cli_fail_code(JIT_E_NOMEM, NULL);
 		goto out;
 	}
@@ -83,8 +118,13 @@ rewrap_run(const char *to, const struct stepup_opts *o, char **names, int n)
 		goto out;
 	}
 	/* Any token the credentials are wrapped to may answer. */
+	if ((r = wrapped_to(cli_jarray(st.result, JP_RES_STATUS_CREDENTIALS),
+		 names, n, labels)) != 0) {
+		ex = cli_fail_code(r, NULL);
+		goto out;
+	}
 	if ((r = stepup_request(JP_VERB_REWRAP, args,
-		 cli_jarray(st.result, JP_RES_STATUS_TOKENS), NULL, &so,
+		 cli_jarray(st.result, JP_RES_STATUS_TOKENS), labels, &so,
 		 &rep)) != 0) {
 		ex = cli_fail(r, &rep);
 		goto out;
@@ -105,6 +145,7 @@ rewrap_run(const char *to, const struct stepup_opts *o, char **names, int n)
 out:
 	json_object_put(args);
 	json_object_put(arr);
+	json_object_put(labels);
 	client_reply_reset(&st);
 	client_reply_reset(&rep);
 	return ex;

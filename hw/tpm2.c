@@ -1073,8 +1073,27 @@ out:
 	return r;
 }
 
+/* Present: its TCTI connects (the device opens, swtpm answers); no
+ * command is sent, so nothing counts against the PIN. */
+static int
+tpm2_probe(const struct hw_token *t, struct hw_status *st)
+{
+	TSS2_TCTI_CONTEXT *tcti = NULL;
+	const char *device;
+	TSS2_RC rc;
+	int r;
+
+	if ((r = tpm2_device(t->device, &device, st)) != 0)
+		return r;
+	if ((rc = Tss2_TctiLdr_Initialize(device, &tcti)) != TSS2_RC_SUCCESS)
+		return tpm2_error(NULL, device, TPM2_STEP_CONNECT, rc, st);
+	Tss2_TctiLdr_Finalize(&tcti);
+	return JIT_OK;
+}
+
 const struct hw_backend hw_tpm2 = {
 	.type = "tpm2",
 	.enroll = tpm2_enroll,
 	.derive = tpm2_derive,
+	.probe = tpm2_probe,
 };

@@ -38,7 +38,8 @@
 	X(JP_VERB_AUDIT_SETUP, audit_setup) \
 	X(JP_VERB_REQUEST, request) \
 	X(JP_VERB_VERIFY, verify) \
-	X(JP_VERB_REWRAP, rewrap)
+	X(JP_VERB_REWRAP, rewrap) \
+	X(JP_VERB_PROBE, probe)
 
 /* A failure (SSH_AGENT_EXTENSION_FAILURE) of any verb. */
 #define JP_ERR_ERROR "error" /* the code's number (a hint) */
@@ -118,6 +119,13 @@
 #define JP_ARG_VERIFY_TOKEN "token" /* the label of the one to ask */
 #define JP_RES_VERIFY_TOKEN "token" /* the label of the one that did */
 #define JP_RES_VERIFY_TOKENS "tokens" /* how many are enrolled */
+
+/* probe: the enrolled tokens in the order they are tried, and whether
+ * each is plugged in (nothing is asked of the person). */
+#define JP_VERB_PROBE "probe"
+#define JP_RES_PROBE_TOKENS "tokens" /* [{label,type,uv,present}...] */
+#define JP_PROBE_PRESENT "present"
+#define JP_PROBE_PREFERRED "preferred" /* named by [agent] prefer */
 
 /* rewrap: one token opens credentials' data keys and wraps them to the
  * other enrolled tokens (a replacement key covers what exists). */

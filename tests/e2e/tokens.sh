@@ -85,4 +85,53 @@ fails "enroll --rewrap wraps what exists to the new key at once (b, edited, is n
 has "saying so" "$T/err" 'rewrapped 2 credential\(s\) to yk4 with yk2: a, c'
 ok "a is wrapped to yk4" test "$(wraps_of a)" = "$(ids_of yk2 yk3 yk4)"
 
+# ---- which token is asked for
+# A second store: a touch key enrolled first, then the laptop's TPM.
+agent_stop
+DATA="$T/choice"
+agent_start --touch-timeout 3 || exit 1
+PTY="python3 $E2E_DIR/ptyrun.py $T/pin"
+sim_start k1 || exit 1
+ok "enroll a touch key first" jitctl enroll fido2 --label k1 \
+    --device "sim:$T/k1.sock" --allow-simulated
+ok "then the laptop's TPM, approved with its touch" tpm_enroll laptop
+ok "add x" bash -c "printf 'xray' | '$JITCTL_BIN' add x --ttl 1h"
+ok "add s, step-up always" bash -c \
+    "printf 'sierra' | '$JITCTL_BIN' add s --ttl 1h --stepup always"
+ok "both present and no preference: a touch opens x" jitctl unlock x </dev/null
+has "and only the touch is asked for" "$T/err" 'Touch your security key \(k1\)'
+has "by k1" "$DATA/audit.log" '"event":"unlock","names":\["x"\],"token":"k1"'
+jitctl lock >/dev/null
+sim_stop k1
+ok "with the key unplugged, unlock goes on to the TPM's PIN" $PTY \
+    "$JITCTL_BIN" unlock x
+has "asking for the laptop's PIN" "$T/out" 'PIN for TPM token laptop'
+hasnt "not for a touch, and no error about the key" "$T/out" \
+    'Touch your security key|k1|jitctl: unlock'
+has "the laptop opened it" "$DATA/audit.log" \
+    '"event":"unlock","names":\["x"\],"token":"laptop"'
+ok "unlock s with the laptop" jitctl unlock s --pin-fd 3 3<"$T/pin"
+ok "step-up always asks exactly for the laptop" $PTY "$JITCTL_BIN" get s \
+    --force
+has "its PIN" "$T/out" 'PIN for TPM token laptop'
+hasnt "and nothing about the key" "$T/out" 'Touch your security key|k1|jitctl: get'
+has "the value" "$T/out" sierra
+fails "--token still forces the absent key" 5 jitctl unlock x --token k1 \
+    </dev/null
+has "which is named as absent" "$T/err" "no simulated token is running at .*k1.sock"
+
+# [agent] prefer = laptop: the TPM is asked first though the key is back.
+agent_stop
+printf '[agent]\nprefer = laptop, k1\n' >"$T/choice.conf"
+agent_start --touch-timeout 3 -c "$T/choice.conf" || exit 1
+sim_start k1 || exit 1
+ok "with prefer = laptop, unlock asks for the TPM's PIN" $PTY \
+    "$JITCTL_BIN" unlock x
+has "the laptop's PIN" "$T/out" 'PIN for TPM token laptop'
+hasnt "not the key's touch" "$T/out" 'Touch your security key'
+has "the laptop opened it" "$DATA/audit.log" \
+    '"event":"unlock","names":\["x"\],"token":"laptop".*"window"'
+ok "--token k1 still forces the key" jitctl unlock x --token k1 </dev/null
+has "its touch" "$T/err" 'Touch your security key \(k1\)'
+
 e2e_done
