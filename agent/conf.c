@@ -475,14 +475,11 @@ agent_key(struct parse_ctx *x, const char *k, const char *v)
 			return perr(x, "ssh_rsa_sha1: true or false");
 		return 1;
 	}
-	esc(k, e, sizeof(e));
-	return perr(x,
-	    "unknown key '%s' in [agent] (default_window, touch_timeout, notify, askpass, ssh_rsa_sha1)",
 	if (strcmp(k, "prefer") == 0)
 		return once(x, K_PREFER, k) && parse_prefer(x, k, v);
 	esc(k, e, sizeof(e));
 	return perr(x,
-	    "unknown key '%s' in [agent] (default_window, touch_timeout, notify, askpass, prefer)",
+	    "unknown key '%s' in [agent] (default_window, touch_timeout, notify, askpass, ssh_rsa_sha1, prefer)",
 	    e);
 }
 
