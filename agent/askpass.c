@@ -211,6 +211,12 @@ askpass_program(void)
 	return NULL;
 }
 
+bool
+askpass_available(void)
+{
+	return askpass_program() != NULL;
+}
+
 int
 askpass_start(uv_loop_t *loop, enum askpass_mode mode, const char *prompt,
     askpass_cb *cb, void *arg, struct askpass **ret)

@@ -36,6 +36,9 @@ struct askpass;
  */
 int askpass_start(uv_loop_t *loop, enum askpass_mode mode, const char *prompt,
     askpass_cb *cb, void *arg, struct askpass **ret);
+/* Whether askpass_start() has a program to run (SSH_ASKPASS, or a
+ * display for the default), so a refusal can come before it is needed. */
+bool askpass_available(void);
 /* The client left: kill the askpass, never call back. */
 void askpass_cancel(struct askpass *a);
 

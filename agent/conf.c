@@ -50,6 +50,7 @@ enum {
 	K_RFIELDS = 1 << 13,
 	K_EXES = 1 << 14,
 	K_SHA1 = 1 << 15,
+	K_PREFER = 1 << 16,
 };
 
 struct parse_ctx {
@@ -155,6 +156,9 @@ conf_free(struct conf *c)
 	free(c->profiles);
 	conf_argv_free(&c->notify);
 	free(c->askpass);
+	for (i = 0; i < c->nprefer; i++)
+		free(c->prefer[i]);
+	free(c->prefer);
 	free(c->path);
 	free(c);
 }
@@ -368,7 +372,7 @@ looks_like_key(const char *v)
 		"output", "default_ttl", "max_ttl", "timeout", "stepup",
 		"revoke_on_lock", "revoke_fields", "allowed_executables",
 		"default_window", "touch_timeout", "notify", "askpass",
-		"ssh_rsa_sha1" };
+		"ssh_rsa_sha1", "prefer" };
 	struct wire_reader r;
 	const uint8_t *k;
 	size_t n, i;
@@ -426,6 +430,20 @@ once(struct parse_ctx *x, unsigned bit, const char *key)
 	return 1;
 }
 
+/* prefer = LABEL, LABEL...: token labels, commas or blanks between. */
+static int
+parse_prefer(struct parse_ctx *x, const char *k, const char *v)
+{
+	char buf[CONF_VALUE_MAX + 1], *p;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (p = buf; *p != '\0'; p++)
+		if (*p == ',')
+			*p = ' ';
+	return parse_list(
+	    x, k, buf, CONF_PREFER_MAX, &x->c->prefer, &x->c->nprefer);
+}
+
 static int
 agent_key(struct parse_ctx *x, const char *k, const char *v)
 {
@@ -457,9 +475,11 @@ agent_key(struct parse_ctx *x, const char *k, const char *v)
 			return perr(x, "ssh_rsa_sha1: true or false");
 		return 1;
 	}
+	if (strcmp(k, "prefer") == 0)
+		return once(x, K_PREFER, k) && parse_prefer(x, k, v);
 	esc(k, e, sizeof(e));
 	return perr(x,
-	    "unknown key '%s' in [agent] (default_window, touch_timeout, notify, askpass, ssh_rsa_sha1)",
+	    "unknown key '%s' in [agent] (default_window, touch_timeout, notify, askpass, ssh_rsa_sha1, prefer)",
 	    e);
 }
 

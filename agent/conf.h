@@ -21,6 +21,7 @@
 #define CONF_VALUE_MAX 1024 /* one value, continuations joined */
 #define CONF_EXES_MAX 16 /* allowed_executables */
 #define CONF_REVOKE_FIELDS_MAX 8
+#define CONF_PREFER_MAX 16 /* prefer: token labels (STORE_TOKENS_MAX) */
 #define CONF_PUBLIC_VALUE_MAX 256 /* a revoke field's value */
 #define CONF_TIMEOUT_DEFAULT_S 30
 #define CONF_TIMEOUT_MAX_S 600
@@ -72,6 +73,8 @@ struct conf {
 	struct conf_argv notify;
 	char *askpass;
 	bool ssh_rsa_sha1; /* ssh-rsa (SHA-1) signatures for old servers */
+	char **prefer; /* token labels to try first, in this order */
+	size_t nprefer;
 	struct conf_profile *profiles;
 	size_t nprofiles;
 };

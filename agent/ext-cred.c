@@ -22,16 +22,6 @@
 #define KIND_SECRET "secret"
 #define KIND_ENV "env"
 
-static void
-fmt_time(int64_t t, char *out, size_t outlen)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	localtime_r(&tt, &tm);
-	strftime(out, outlen, "%Y-%m-%d %H:%M:%S %Z", &tm);
-}
-
 static void audit_deny(
     struct agent *ag, const struct peer *p, const char *name, const char *why);
 
@@ -53,6 +43,30 @@ audit_add(struct agent *ag, const struct peer *p, const struct cred_new *a,
 		event_peer(ev, p);
 	}
 	return event_emit(ag, ev);
+}
+
+/* An env credential's fields become environment variables: refuse a name
+ * that cannot be one (PG-USER) at add, not at the first 'jitctl exec'. */
+static int
+env_names_bad(struct conn *conn, const struct secret *fields)
+{
+	struct fields_iter it;
+	struct field f;
+	char name[FIELD_NAME_MAX + 1];
+
+	if (fields_iter_init(&it, fields) != 0)
+		return JIT_E_FORMAT;
+	while (fields_next(&it, &f) == 1) {
+		if (fields_env_name(f.name, f.namelen))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)f.namelen,
+		    (const char *)f.name);
+		reply_ext_err(conn, JIT_E_ARG, -1,
+		    "field %s of an env credential cannot be an environment variable's name (letters, digits and '_', not starting with a digit): rename it, or add it with another --kind",
+		    name);
+		return JIT_E_ARG;
+	}
+	return JIT_OK;
 }
 
 int
@@ -110,6 +124,15 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 		    "add needs the secret's fields in the request's secret payload");
 		return JIT_OK;
 	}
+	/* Refusals that can be known now are made now, not at first use. */
+	if (a.stepup == STEPUP_CONFIRM && !askpass_available()) {
+		reply_ext_err(rq->conn, JIT_E_UNSUPPORTED, -1,
+		    "step-up confirm asks through an askpass program, and the agent has none: start it with SSH_ASKPASS set (or with a display), or choose another step-up");
+		return JIT_OK;
+	}
+	if (strcmp(a.kind, KIND_ENV) == 0 &&
+	    env_names_bad(rq->conn, *payload) != 0)
+		return JIT_OK;
 	if (strcmp(a.kind, SSH_CRED_KIND) == 0) {
 		char why[160];
 
@@ -190,15 +213,12 @@ audit_deny(
 static int
 check_usable(struct agent *ag, struct request *rq, struct cred *c)
 {
-	char when[64];
 	int r;
 
 	if ((r = vault_check(ag->vault, c)) == 0)
 		return JIT_OK;
 	if (r == JIT_E_EXPIRED) {
-		fmt_time(c->not_after, when, sizeof(when));
-		reply_ext_err(rq->conn, r, -1,
-		    "%s expired at %s: request or add it again", c->name, when);
+		ext_reply_expired(rq->conn, c);
 		audit_deny(ag, rq->peer, c->name, "expired");
 	} else {
 		reply_ext_err(rq->conn, r, -1,

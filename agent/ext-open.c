@@ -37,6 +37,11 @@ struct open_job {
 	void (*then_free)(void *arg);
 	struct notify *notify; /* [agent] notify, if set */
 	bool verify_only; /* jitctl tokens --verify: no credential */
+	bool rewrap; /* jitctl rewrap: new wraps, no plaintext kept */
+	struct hw_token **to; /* rewrap: copies of the tokens to wrap to */
+	size_t nto;
+	struct cred_wrap **neww; /* rewrap: per credential, the new wraps */
+	size_t *nneww;
 	struct tokenset *set; /* the token that answers vouches for it */
 	struct tokenset_verdict verdict;
 };
@@ -56,6 +61,13 @@ open_job_free(struct open_job *j)
 	free(j->cs);
 	free(j->out);
 	free(j->errs);
+	for (i = 0; i < j->nto; i++)
+		hw_token_free(j->to[i]);
+	free(j->to);
+	for (i = 0; j->neww != NULL && i < j->n; i++)
+		free(j->neww[i]);
+	free(j->neww);
+	free(j->nneww);
 	secret_free(j->pin);
 	free(j->field);
 	free(j->purpose);
@@ -77,12 +89,29 @@ open_identity_verified(struct hw_token *const *cands, size_t ncands,
     struct secret **ret_key, struct tokenset_verdict *v)
 {
 	struct secret *sk = NULL;
-	size_t i;
+	struct hw_status quiet;
+	size_t order[STORE_TOKENS_MAX], i = 0, k, n = 0;
 	int r = JIT_E_NOTOKEN;
 
 	memset(v, 0, sizeof(*v));
 	v->own_ok = true;
-	for (i = 0; i < ncands; i++) {
+	if (ncands > STORE_TOKENS_MAX)
+		ncands = STORE_TOKENS_MAX;
+	/* In the order given (prefer, then enrollment), those present
+	 * first: an unplugged key is passed over for the TPM's PIN. */
+	for (k = 0; k < ncands; k++) {
+		memset(&quiet, 0, sizeof(quiet));
+		if (ncands == 1 || hw_token_present(cands[k], &quiet))
+			order[n++] = k;
+	}
+	for (k = 0; k < ncands && n < ncands; k++) {
+		for (i = 0; i < n && order[i] != k; i++)
+			;
+		if (i == n)
+			order[n++] = k;
+	}
+	for (k = 0; k < ncands; k++) {
+		i = order[k];
 		memset(st, 0, sizeof(*st));
 		st->retries = -1;
 		r = hw_open_identity(cands[i], auth, &sk, st);
@@ -90,7 +119,7 @@ open_identity_verified(struct hw_token *const *cands, size_t ncands,
 		 * none was given: try the next (a backup, a touch key). */
 		if ((r == JIT_E_NODEV || r == JIT_E_WRONG_TOKEN ||
 			(r == JIT_E_PIN_REQUIRED && auth->pin == NULL)) &&
-		    i + 1 < ncands) {
+		    k + 1 < ncands) {
 			log_debug("token %s: %s; trying the next",
 			    cands[i]->label, jit_strerror(r));
 			continue;
@@ -137,8 +166,12 @@ open_run(struct hwjob *hj)
 		goto out;
 	i = j->used;
 	for (k = 0; k < j->n; k++)
-		j->errs[k] = cred_sealed_open(j->cs[k], j->cands[i]->id, sk,
-		    j->cands[i]->recipient, &j->out[k]);
+		j->errs[k] = j->rewrap ?
+		    cred_sealed_rewrap(j->cs[k], j->cands[i]->id, sk,
+			j->cands[i]->recipient, j->to, j->nto, &j->neww[k],
+			&j->nneww[k]) :
+		    cred_sealed_open(j->cs[k], j->cands[i]->id, sk,
+			j->cands[i]->recipient, &j->out[k]);
 	r = JIT_OK;
 out:
 	secret_free(sk);
@@ -202,7 +235,8 @@ audit_open_abandoned(struct agent *ag, struct open_job *j)
 		    names, json_object_new_string(j->cs[i]->name));
 	json_object_object_add(ev, "names", names);
 	event_str(ev, "verb",
-	    j->verify_only                      ? "verify" :
+	    j->rewrap                           ? "rewrap" :
+		j->verify_only                  ? "verify" :
 		(j->for_get || j->then != NULL) ? "use" :
 						  "unlock");
 	if (j->hj.result == 0)
@@ -403,6 +437,70 @@ open_done_verify(struct agent *ag, struct open_job *j)
 	reply_ext_result(j->hj.conn, res);
 }
 
+/* The new wraps, audited first, then written credential by credential. */
+static void
+open_done_rewrap(struct agent *ag, struct open_job *j)
+{
+	struct json_object *res, *done, *same, *failed, *to, *ev, *names;
+	const char *label = j->cands[j->used]->label;
+	struct cred *c;
+	size_t i, added;
+	int r;
+
+	names = json_object_new_array();
+	for (i = 0; i < j->n; i++) {
+		c = store_cred(ag->store, j->cs[i]->name);
+		if (j->errs[i] == 0 &&
+		    (c == NULL || c->created != j->cs[i]->created))
+			j->errs[i] = JIT_E_CANCELLED;
+		if (j->errs[i] == 0 && j->nneww[i] > 0)
+			json_object_array_add(
+			    names, json_object_new_string(j->cs[i]->name));
+	}
+	to = json_object_new_array();
+	for (i = 0; i < j->nto; i++)
+		json_object_array_add(
+		    to, json_object_new_string(j->to[i]->label));
+	/* Audited before a file changes: who made a token able to open what. */
+	if ((ev = event_new("rewrap")) != NULL) {
+		json_object_object_add(ev, "names", json_object_get(names));
+		event_str(ev, "token", label);
+		json_object_object_add(ev, "to", json_object_get(to));
+		event_peer(ev, &j->peer);
+	}
+	if ((r = event_emit(ag, ev)) != 0) {
+		reply_audit_refused(ag, j->hj.conn, r);
+		json_object_put(names);
+		json_object_put(to);
+		return;
+	}
+	json_object_put(names);
+	res = json_object_new_object();
+	done = json_object_new_array();
+	same = json_object_new_array();
+	failed = json_object_new_array();
+	for (i = 0; i < j->n; i++) {
+		if (j->errs[i] != 0) {
+			unlock_failed(failed, j->cs[i]->name, j->errs[i]);
+			continue;
+		}
+		c = store_cred(ag->store, j->cs[i]->name);
+		if ((r = store_add_wraps(
+			 ag->store, c, j->neww[i], j->nneww[i], &added)) != 0) {
+			unlock_failed(failed, c->name, r);
+			continue;
+		}
+		json_object_array_add(
+		    added > 0 ? done : same, json_object_new_string(c->name));
+	}
+	(void)jsonx_add_str(res, JP_RES_REWRAP_TOKEN, label);
+	json_object_object_add(res, JP_RES_REWRAP_TO, to);
+	json_object_object_add(res, JP_RES_REWRAP_REWRAPPED, done);
+	json_object_object_add(res, JP_RES_REWRAP_UNCHANGED, same);
+	json_object_object_add(res, JP_RES_REWRAP_FAILED, failed);
+	reply_ext_result(j->hj.conn, res);
+}
+
 /* Hand the one credential (or why not) to the caller's then(). */
 static int
 open_done_then(struct agent *ag, struct open_job *j)
@@ -445,6 +543,8 @@ open_done(struct hwjob *hj)
 		ext_reply_hw_err(conn, hj->result, &hj->st);
 	} else if (j->verify_only)
 		open_done_verify(ag, j);
+	else if (j->rewrap)
+		open_done_rewrap(ag, j);
 	else if (j->for_get)
 		open_done_get(ag, j);
 	else
@@ -463,14 +563,15 @@ dup_opt(const char *s, char **ret)
 	return JIT_OK;
 }
 
-/* Tokens that wrap every credential asked for, the named one alone if
- * given, in enrollment order. */
+/* Tokens that wrap every credential asked for (for a rewrap: any one of
+ * them), the named one alone if given, in the order tokens are tried
+ * ([agent] prefer, then enrollment). */
 static int
 pick_tokens(struct agent *ag, struct open_job *j, struct cred **creds, size_t n,
     const char *label)
 {
 	struct hw_token *t;
-	size_t i, k;
+	size_t order[STORE_TOKENS_MAX], i, k, nwrapped;
 	bool need_pin = false;
 	int r;
 
@@ -482,21 +583,45 @@ pick_tokens(struct agent *ag, struct open_job *j, struct cred **creds, size_t n,
 		NULL &&
 	    store_ntokens(ag->store) > 0)
 		return JIT_E_NOMEM;
+	ext_token_order(ag, order);
 	for (i = 0; i < store_ntokens(ag->store); i++) {
-		t = store_token_at(ag->store, i);
+		t = store_token_at(ag->store, order[i]);
 		if (label != NULL && label[0] != '\0' &&
 		    strcmp(t->label, label) != 0)
 			continue;
-		for (k = 0; k < n; k++)
-			if (!cred_wrapped_to(creds[k], t->id))
-				break;
-		if (k < n)
+		for (k = nwrapped = 0; k < n; k++)
+			if (cred_wrapped_to(creds[k], t->id))
+				nwrapped++;
+		if (j->rewrap ? nwrapped == 0 : nwrapped < n)
 			continue;
 		if (need_pin && strcmp(t->type, "fido2") == 0 && !t->uv)
 			continue;
 		if ((r = hw_token_dup(t, &j->cands[j->ncands])) != 0)
 			return r;
 		j->ncands++;
+	}
+	return JIT_OK;
+}
+
+/* A rewrap's targets: the token named, or every enrolled one. */
+static int
+pick_targets(struct agent *ag, struct open_job *j, const char *label)
+{
+	struct hw_token *t;
+	size_t i, nt = store_ntokens(ag->store);
+	int r;
+
+	if ((j->to = calloc(nt ? nt : 1, sizeof(*j->to))) == NULL ||
+	    (j->neww = calloc(j->n ? j->n : 1, sizeof(*j->neww))) == NULL ||
+	    (j->nneww = calloc(j->n ? j->n : 1, sizeof(*j->nneww))) == NULL)
+		return JIT_E_NOMEM;
+	for (i = 0; i < nt; i++) {
+		t = store_token_at(ag->store, i);
+		if (label != NULL && strcmp(t->label, label) != 0)
+			continue;
+		if ((r = hw_token_dup(t, &j->to[j->nto])) != 0)
+			return r;
+		j->nto++;
 	}
 	return JIT_OK;
 }
@@ -522,6 +647,7 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 	j->window_s = a->window_s;
 	j->for_get = a->for_get;
 	j->verify_only = a->verify_only;
+	j->rewrap = a->rewrap;
 	j->touch_timeout_ms = ag->touch_timeout_ms;
 	j->peer = *rq->peer;
 	if ((j->cs = calloc(a->n ? a->n : 1, sizeof(*j->cs))) == NULL ||
@@ -537,6 +663,8 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 	for (i = 0; i < a->n; i++)
 		if ((r = cred_snapshot(a->creds[i], &j->cs[i])) != 0)
 			goto fail;
+	if (j->rewrap && (r = pick_targets(ag, j, a->rewrap_to)) != 0)
+		goto fail;
 	if ((r = pick_tokens(ag, j, a->creds, a->n, a->token_label)) != 0 ||
 	    (r = tokenset_dup(store_tokenset(ag->store), &j->set)) != 0)
 		goto fail;
@@ -553,6 +681,12 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 	if (j->ncands == 0) {
 		if (store_ntokens(ag->store) == 0)
 			reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1, NULL);
+		else if (j->rewrap)
+			reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1,
+			    "%s%s opens none of these credentials: rewrap with a token they are wrapped to (see 'jitctl status')",
+			    a->token_label != NULL ? "token " :
+						     "no enrolled token",
+			    a->token_label != NULL ? a->token_label : "");
 		else if (a->token_label != NULL && a->token_label[0] != '\0')
 			reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1,
 			    "token %s does not open all of these credentials",
@@ -652,9 +786,7 @@ ext_unlock(struct agent *ag, struct request *rq, struct json_object *args,
 				return JIT_OK;
 			}
 			if (time(NULL) >= c->not_after) {
-				reply_ext_err(rq->conn, JIT_E_EXPIRED, -1,
-				    "%s has expired: request or add it again",
-				    c->name);
+				ext_reply_expired(rq->conn, c);
 				free(creds);
 				return JIT_OK;
 			}
@@ -663,7 +795,7 @@ ext_unlock(struct agent *ag, struct request *rq, struct json_object *args,
 	}
 	if (n == 0) {
 		reply_ext_err(rq->conn, JIT_E_EXPIRED, -1,
-		    "every credential has expired: request or add them again");
+		    "every credential has expired: 'jitctl request PROFILE' issues new ones, 'jitctl add NAME --replace' stores new ones, 'jitctl revoke NAME' removes them");
 		free(creds);
 		return JIT_OK;
 	}
@@ -705,4 +837,96 @@ ext_verify(struct agent *ag, struct request *rq, struct json_object *args,
 	oa.pin = *payload;
 	*payload = NULL;
 	return ext_open_submit(ag, rq, &oa);
+}
+
+/* jitctl rewrap: one token opens, every enrolled one (or --to) is wrapped
+ * to, for the named credentials or all that have not expired. */
+int
+ext_rewrap(struct agent *ag, struct request *rq, struct json_object *args,
+    struct secret **payload)
+{
+	struct open_args oa;
+	struct json_object *arr = NULL, *e;
+	struct cred **creds = NULL, *c;
+	const char *to = NULL, *label = NULL, *why;
+	size_t i, n = 0, cap;
+	int r;
+
+	memset(&oa, 0, sizeof(oa));
+	if (((r = jsonx_opt_str(args, JP_ARG_REWRAP_TO, HW_LABEL_MAX, &to)) !=
+		    0 &&
+		r != JIT_E_NOENT) ||
+	    ((r = jsonx_opt_str(
+		  args, JP_ARG_REWRAP_TOKEN, HW_LABEL_MAX, &label)) != 0 &&
+		r != JIT_E_NOENT))
+		return JIT_E_FORMAT;
+	if (json_object_object_get_ex(args, JP_ARG_REWRAP_NAMES, &arr) &&
+	    (!json_object_is_type(arr, json_type_array) ||
+		json_object_array_length(arr) > STORE_CREDS_MAX))
+		return JIT_E_FORMAT;
+	if (to != NULL && store_token_by_label(ag->store, to) == NULL) {
+		reply_ext_err(rq->conn, JIT_E_NOENT, -1,
+		    "no token is enrolled as %s: see 'jitctl tokens'", to);
+		return JIT_OK;
+	}
+	switch (store_set_state(ag->store, &why)) {
+	case SET_EMPTY:
+		reply_ext_err(rq->conn, JIT_E_NOTOKEN, -1, NULL);
+		return JIT_OK;
+	case SET_BROKEN:
+	case SET_FAILED:
+		reply_ext_err(rq->conn, JIT_E_AUTH, -1,
+		    "nothing is wrapped to a set of tokens that does not verify: %s",
+		    why);
+		return JIT_OK;
+	default: break;
+	}
+	cap = arr != NULL && json_object_array_length(arr) > 0 ?
+	    json_object_array_length(arr) :
+	    store_ncreds(ag->store);
+	if (cap == 0) {
+		reply_ext_err(rq->conn, JIT_E_ARG, -1,
+		    "there are no credentials to rewrap");
+		return JIT_OK;
+	}
+	if ((creds = calloc(cap, sizeof(*creds))) == NULL)
+		return JIT_E_NOMEM;
+	for (i = 0; i < cap; i++) {
+		if (arr == NULL || json_object_array_length(arr) == 0) {
+			c = store_cred_at(ag->store, i);
+			if (time(NULL) >= c->not_after)
+				continue; /* all: what has expired stays */
+		} else {
+			e = json_object_array_get_idx(arr, i);
+			if (!json_object_is_type(e, json_type_string)) {
+				free(creds);
+				return JIT_E_FORMAT;
+			}
+			if ((c = store_cred(ag->store,
+				 json_object_get_string(e))) == NULL) {
+				reply_ext_err(rq->conn, JIT_E_NOENT, -1,
+				    "no credential named %s: see 'jitctl status'",
+				    json_object_get_string(e));
+				free(creds);
+				return JIT_OK;
+			}
+		}
+		creds[n++] = c;
+	}
+	if (n == 0) {
+		reply_ext_err(rq->conn, JIT_E_EXPIRED, -1,
+		    "every credential has expired: nothing to rewrap");
+		free(creds);
+		return JIT_OK;
+	}
+	oa.creds = creds;
+	oa.n = n;
+	oa.token_label = label;
+	oa.rewrap = true;
+	oa.rewrap_to = to;
+	oa.pin = *payload;
+	*payload = NULL;
+	r = ext_open_submit(ag, rq, &oa);
+	free(creds);
+	return r;
 }

@@ -1,6 +1,7 @@
 /* What the verbs share: arguments, token JSON, refusals worded one way. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "conf.h"
 #include "err.h"
@@ -42,6 +43,55 @@ ext_reply_hw_err(struct conn *c, int r, const struct hw_status *st)
 		reply_ext_err(c, r, st->retries, "%s", st->msg);
 	else
 		reply_ext_err(c, r, st != NULL ? st->retries : -1, NULL);
+}
+
+static bool
+order_has(const size_t *order, size_t n, size_t i)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		if (order[k] == i)
+			return true;
+	return false;
+}
+
+void
+ext_token_order(struct agent *ag, size_t *order)
+{
+	size_t i, k, n = 0, nt = store_ntokens(ag->store);
+	const struct hw_token *t;
+
+	for (k = 0; ag->conf != NULL && k < ag->conf->nprefer; k++)
+		for (i = 0; i < nt; i++) {
+			t = store_token_at(ag->store, i);
+			if (strcmp(t->label, ag->conf->prefer[k]) == 0 &&
+			    !order_has(order, n, i))
+				order[n++] = i;
+		}
+	for (i = 0; i < nt; i++)
+		if (!order_has(order, n, i))
+			order[n++] = i;
+}
+
+void
+ext_reply_expired(struct conn *conn, const struct cred *c)
+{
+	char when[64];
+	time_t tt = (time_t)c->not_after;
+	struct tm tm;
+
+	if (localtime_r(&tt, &tm) == NULL ||
+	    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+		snprintf(when, sizeof(when), "%lld", (long long)c->not_after);
+	if (c->profile != NULL)
+		reply_ext_err(conn, JIT_E_EXPIRED, -1,
+		    "%s expired at %s: 'jitctl request %s' issues a new one in its place",
+		    c->name, when, c->profile);
+	else
+		reply_ext_err(conn, JIT_E_EXPIRED, -1,
+		    "%s expired at %s: store a new one with 'jitctl add %s --replace', or remove it with 'jitctl revoke %s'",
+		    c->name, when, c->name, c->name);
 }
 
 struct json_object *

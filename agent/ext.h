@@ -25,7 +25,7 @@ typedef int ext_fn(struct agent *ag, struct request *rq,
 
 ext_fn ext_status, ext_tokens, ext_enroll, ext_unenroll, ext_add, ext_unlock,
     ext_get, ext_lock, ext_revoke, ext_audit_head, ext_audit_setup, ext_request,
-    ext_verify, ext_hello;
+    ext_verify, ext_hello, ext_rewrap, ext_probe;
 
 /* Helpers shared by the handlers. */
 int ext_str_arg(
@@ -36,8 +36,14 @@ struct json_object *ext_token_json(const struct hw_token *t);
 /* JIT_OK if credentials may be wrapped to the token set now; else it
  * replied with what is missing (a verification, a repair). */
 int ext_check_wrappable(struct agent *ag, struct conn *conn);
+/* The order tokens are tried in: [agent] prefer's labels, then the others
+ * in enrollment order; order[] gets store_ntokens() indexes. */
+void ext_token_order(struct agent *ag, size_t *order);
 /* Reply to rq with the error of a hardware job (its status sentence). */
 void ext_reply_hw_err(struct conn *c, int r, const struct hw_status *st);
+/* Reply that c has expired, with what makes a new one: a request of its
+ * profile, or an add with --replace (a plain add refuses the name). */
+void ext_reply_expired(struct conn *conn, const struct cred *c);
 
 /* ext-request.c: JIT_OK if the peer's executable may use c (its profile's
  * allowed_executables); else it replied, audited a deny, and says so. */
@@ -67,6 +73,8 @@ struct open_args {
 	void *then_arg; /* taken: then or then_free gets it */
 	void (*then_free)(void *arg);
 	bool verify_only; /* no credential: the token vouches for the set */
+	bool rewrap; /* wrap the data keys to more tokens, keep nothing */
+	const char *rewrap_to; /* that token's label; NULL: every one */
 };
 int ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a);
 

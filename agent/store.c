@@ -775,6 +775,94 @@ out:
 	return r;
 }
 
+int
+cred_sealed_rewrap(const struct cred_sealed *cs, const char *token_id,
+    const struct secret *identity_sk, const uint8_t recipient[32],
+    struct hw_token *const *to, size_t nto, struct cred_wrap **ret,
+    size_t *ret_n)
+{
+	struct secret *dek = NULL, *plain = NULL;
+	struct cred_wrap *w = NULL;
+	size_t i, k, n = 0;
+	int r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	for (i = 0; i < cs->nwraps; i++)
+		if (strcmp(cs->wraps[i].token_id, token_id) == 0)
+			break;
+	if (i == cs->nwraps)
+		return JIT_E_NOENT;
+	/* The data key must open the ciphertext under this header: a wrap
+	 * that yields another key, or an edited file, is never copied. */
+	if ((r = seal_unwrap(identity_sk, recipient, &cs->wraps[i].w,
+		 cs->wraps[i].token_id, &dek)) != 0 ||
+	    (r = seal_aead_open(dek, cs->ad, cs->adlen, cs->nonce, cs->ct,
+		 cs->ctlen, &plain)) != 0)
+		goto out;
+	secret_free(plain);
+	plain = NULL;
+	if (nto > 0 && (w = calloc(nto, sizeof(*w))) == NULL) {
+		r = JIT_E_NOMEM;
+		goto out;
+	}
+	for (k = 0; k < nto; k++) {
+		for (i = 0; i < cs->nwraps; i++)
+			if (strcmp(cs->wraps[i].token_id, to[k]->id) == 0)
+				break;
+		if (i < cs->nwraps)
+			continue; /* wrapped to it already */
+		memcpy(w[n].token_id, to[k]->id, HW_ID_LEN + 1);
+		if ((r = seal_wrap(
+			 to[k]->recipient, dek, w[n].token_id, &w[n].w)) != 0)
+			goto out;
+		n++;
+	}
+	*ret = w;
+	*ret_n = n;
+	w = NULL;
+	r = JIT_OK;
+out:
+	free(w);
+	secret_free(dek);
+	secret_free(plain);
+	return r;
+}
+
+int
+store_add_wraps(struct store *s, struct cred *c, const struct cred_wrap *w,
+    size_t n, size_t *ret_added)
+{
+	struct cred_wrap *grown;
+	size_t i, keep = c->nwraps, added = 0;
+	int r;
+
+	*ret_added = 0;
+	if (s->set_state != SET_VERIFIED)
+		return JIT_E_UNVERIFIED;
+	if ((grown = realloc(c->wraps, (c->nwraps + n + 1) * sizeof(*grown))) ==
+	    NULL)
+		return JIT_E_NOMEM;
+	c->wraps = grown;
+	for (i = 0; i < n; i++) {
+		/* Only to a token still enrolled, and once. */
+		if (store_token_by_id(s, w[i].token_id) == NULL ||
+		    cred_wrapped_to(c, w[i].token_id))
+			continue;
+		c->wraps[c->nwraps++] = w[i];
+		added++;
+	}
+	if (added == 0)
+		return JIT_OK;
+	/* Atomically: the file has the new wraps, or the old ones. */
+	if ((r = cred_save(s, c)) != 0) {
+		c->nwraps = keep;
+		return r;
+	}
+	*ret_added = added;
+	return JIT_OK;
+}
+
 /* ---- tokens ---- */
 
 int

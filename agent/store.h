@@ -153,5 +153,17 @@ int cred_sealed_open(const struct cred_sealed *cs, const char *token_id,
     const struct secret *identity_sk, const uint8_t recipient[32],
     struct secret **ret_fields);
 bool cred_wrapped_to(const struct cred *c, const char *token_id);
+/* In a worker: open cs's data key with a token's identity (checking it
+ * opens the ciphertext) and wrap it to each token of to[] it is not wrapped
+ * to yet: *ret (malloc'd, *ret_n of them, maybe none).  JIT_E_NOENT if cs
+ * is not wrapped to that token. */
+int cred_sealed_rewrap(const struct cred_sealed *cs, const char *token_id,
+    const struct secret *identity_sk, const uint8_t recipient[32],
+    struct hw_token *const *to, size_t nto, struct cred_wrap **ret,
+    size_t *ret_n);
+/* Add those wraps to c's file (to tokens still enrolled, not wrapped to
+ * yet), atomically; only to a verified set. */
+int store_add_wraps(struct store *s, struct cred *c, const struct cred_wrap *w,
+    size_t n, size_t *ret_added);
 
 #endif

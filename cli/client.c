@@ -49,6 +49,23 @@ refuse(char *why, size_t whylen, const char *fmt, ...)
 	return JIT_E_PEER;
 }
 
+/* A sentence on why no agent answers there; JIT_E_AGENT, errno kept. */
+static int unreachable(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+unreachable(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+	int e = errno;
+
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	errno = e;
+	return JIT_E_AGENT;
+}
+
 /* Owned by us or root, and writable by no one else. */
 static int
 check_dir(int dfd, const char *dir, uid_t me, char *why, size_t whylen)
@@ -80,7 +97,11 @@ check_sock(int dfd, const char *leaf, const char *path, uid_t me, char *why,
 	struct stat st;
 
 	if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		return JIT_E_AGENT;
+		return errno == ENOENT ?
+		    unreachable(why, whylen,
+			"there is no socket %s: jit-agent is not running, or listens elsewhere",
+			path) :
+		    JIT_E_AGENT;
 	if (S_ISLNK(st.st_mode))
 		return refuse(why, whylen,
 		    "the agent socket %s is a symbolic link: refusing to talk to it",
@@ -150,7 +171,13 @@ client_connect(const char *path, struct client **ret, char *why, size_t whylen)
 	 * process.  The directory is nobody else's to change, so what is
 	 * checked is what connect(2) finds; the peer check settles it. */
 	if ((dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return JIT_E_AGENT;
+		return errno == ENOENT || errno == ENOTDIR ?
+		    unreachable(why, whylen,
+			"the agent socket's directory %s does not exist: jit-agent is not running, or listens elsewhere",
+			dir) :
+		    unreachable(why, whylen,
+			"the agent socket's directory %s cannot be opened (%s)",
+			dir, strerror(errno));
 	if ((r = check_dir(dfd, dir, me, why, whylen)) != 0 ||
 	    (r = check_sock(dfd, leaf, path, me, why, whylen)) != 0)
 		goto out;
@@ -161,7 +188,11 @@ client_connect(const char *path, struct client **ret, char *why, size_t whylen)
 	while (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
 		if (errno == EINTR)
 			continue;
-		r = JIT_E_AGENT;
+		r = errno == ECONNREFUSED ?
+		    unreachable(why, whylen,
+			"nothing listens on %s: the jit-agent that made it has stopped",
+			path) :
+		    JIT_E_AGENT;
 		goto out;
 	}
 	if ((r = check_peer(fd, path, me, why, whylen)) != 0)

@@ -22,8 +22,10 @@ static const char aws_help[] =
     "Fields read: AccessKeyId (or AWS_ACCESS_KEY_ID, "
     "Credentials.AccessKeyId),\n"
     "SecretAccessKey (AWS_SECRET_ACCESS_KEY, ...), SessionToken\n"
-    "(AWS_SESSION_TOKEN, ...; optional).  Expiration is the credential's\n"
-    "not-after.  A locked credential is refused: run 'jitctl unlock NAME'.\n"
+    "(AWS_SESSION_TOKEN, ...; optional).  Expiration is the earlier of the\n"
+    "unlock window's end and the credential's not-after: the SDKs run the\n"
+    "process again before it.  A locked credential is refused: run\n"
+    "'jitctl unlock NAME'.\n"
     "\n"
     "  -h, --help   this text\n";
 

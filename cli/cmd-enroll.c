@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "jitctl.h"
@@ -34,6 +35,9 @@ static const char enroll_help[] =
     "  -t, --token LABEL      the enrolled token that approves (default:\n"
     "                         the first that answers)\n"
     "      --auth-pin-fd N    read the approving token's PIN from N\n"
+    "      --rewrap           then wrap the existing credentials to it\n"
+    "                         too (jitctl rewrap: another touch or PIN of\n"
+    "                         the approving token)\n"
     "  -h, --help             this text\n"
     "\n"
     "tpm2: the PIN chosen here guards the key (asked twice on the\n"
@@ -44,9 +48,39 @@ enum {
 	OPT_ALLOW_SIM = 256,
 	OPT_NO_PIN,
 	OPT_AUTH_PIN_FD,
+	OPT_REWRAP,
 };
 
-/* A new TPM PIN, typed twice, or from the fd. */
+/* Credentials stored before this token came are not wrapped to it: offer
+ * the rewrap, or do it (--rewrap).  Returns an exit code. */
+static int
+offer_rewrap(const char *label, const struct stepup_opts *o, bool now)
+{
+	struct client_reply st = { .retries = -1 };
+	struct stepup_opts ro = *o;
+	int64_t n;
+
+	if (cli_request(JP_VERB_STATUS, NULL, NULL, &st) != 0) {
+		client_reply_reset(&st);
+		return JITCTL_EXIT_OK;
+	}
+	n = cli_jint(st.result, JP_RES_STATUS_TOTAL, 0);
+	client_reply_reset(&st);
+	if (n <= 0)
+		return JITCTL_EXIT_OK;
+	/* A PIN from a file is read again from its start. */
+	if (now && (ro.pin_fd < 0 || lseek(ro.pin_fd, 0, SEEK_SET) == 0))
+		return rewrap_run(label, &ro, NULL, 0);
+	cli_note(
+	    "%lld credential(s) are not wrapped to %s yet: 'jitctl rewrap --to %s' wraps them (one touch or PIN of a token they are wrapped to)",
+	    (long long)n, label, label);
+	return JITCTL_EXIT_OK;
+}
+
+/* The agent refuses a shorter new TPM PIN (hw/hw.h HW_TPM2_PIN_MIN). */
+#define TPM2_PIN_MIN 6
+
+/* A new TPM PIN, typed twice, or from the fd; its rules said first. */
 static int
 new_pin(const char *label, int pin_fd, struct secret **ret)
 {
@@ -54,6 +88,9 @@ new_pin(const char *label, int pin_fd, struct secret **ret)
 	char prompt[160], safe[80];
 	int r;
 
+	cli_note(
+	    "the TPM PIN has at least %d characters; the TPM counts wrong PINs for everything that uses it (disk unlocking, other keys) and locks out after a few in a row; a correct PIN does not reset that count: it forgets one failure per interval (see 'tpm2_getcap properties-variable')",
+	    TPM2_PIN_MIN);
 	if (pin_fd >= 0)
 		return prompt_pin(pin_fd, NULL, ret);
 	cli_sanitize(label, safe, sizeof(safe));
@@ -64,6 +101,10 @@ new_pin(const char *label, int pin_fd, struct secret **ret)
 		goto out;
 	if (!secret_equal(a, b)) {
 		r = JIT_E_PIN;
+		goto out;
+	}
+	if (secret_len(a) > 0 && secret_len(a) < TPM2_PIN_MIN) {
+		r = JIT_E_ARG;
 		goto out;
 	}
 	*ret = a;
@@ -109,6 +150,11 @@ pin_error(int r, int pin_fd)
 {
 	switch (r) {
 	case JIT_E_PIN: cli_err("the two PINs differ"); break;
+	case JIT_E_ARG:
+		cli_err(
+		    "the PIN is shorter than %d characters: choose a longer one",
+		    TPM2_PIN_MIN);
+		break;
 	case JIT_E_PIN_REQUIRED:
 		if (pin_fd >= 0)
 			cli_err(
@@ -141,6 +187,7 @@ enroll_main(int argc, char **argv)
 		{ "no-pin", no_argument, NULL, OPT_NO_PIN },
 		{ "token", required_argument, NULL, 't' },
 		{ "auth-pin-fd", required_argument, NULL, OPT_AUTH_PIN_FD },
+		{ "rewrap", no_argument, NULL, OPT_REWRAP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -150,7 +197,7 @@ enroll_main(int argc, char **argv)
 	struct stepup_opts so = { .pin_fd = -1 };
 	const char *type, *label = NULL, *device = NULL, *id;
 	char purpose[256], safe[80];
-	bool uv = false, allow_sim = false, no_pin = false;
+	bool uv = false, allow_sim = false, no_pin = false, rewrap = false;
 	int c, r, ex, pin_fd = -1;
 
 	while ((c = cli_getopt(argc, argv, ":l:d:up:t:h", opts)) != -1) {
@@ -159,6 +206,7 @@ enroll_main(int argc, char **argv)
 		case 'd': device = optarg; break;
 		case 'u': uv = true; break;
 		case OPT_ALLOW_SIM: allow_sim = true; break;
+		case OPT_REWRAP: rewrap = true; break;
 		case 'p':
 			if (cli_pin_fd("--pin-fd", optarg, &pin_fd) != 0)
 				return JITCTL_EXIT_USAGE;
@@ -249,6 +297,11 @@ enroll_main(int argc, char **argv)
 		    "warning: %s is a SIMULATED token: for tests and demos, never for real secrets",
 		    label);
 	ex = JITCTL_EXIT_OK;
+	if (enrolled != NULL && json_object_array_length(enrolled) > 0) {
+		so.pin_fields = false;
+		so.new_pin = NULL;
+		ex = offer_rewrap(label, &so, rewrap);
+	}
 out:
 	json_object_put(args);
 	secret_free(pin);

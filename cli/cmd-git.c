@@ -68,6 +68,20 @@ line_safe(const struct field *f)
 	    memchr(f->val, '\0', f->vallen) == NULL;
 }
 
+/* password_expiry_utc (git 2.41): git drops a cached password then and
+ * asks again; an older git ignores the line. */
+static int
+put_expiry(struct wire_writer *w, int64_t until)
+{
+	char line[48];
+
+	if (until <= 0)
+		return JIT_OK;
+	snprintf(
+	    line, sizeof(line), "password_expiry_utc=%lld\n", (long long)until);
+	return helper_lit(w, line);
+}
+
 static int
 answer(const char *name, const struct secret *in)
 {
@@ -110,7 +124,9 @@ answer(const char *name, const struct secret *in)
 		    (r = helper_lit(&w, "\n")) != 0)) ||
 	    (r = helper_lit(&w, "password=")) != 0 ||
 	    (r = wire_put_bytes(&w, pass.val, pass.vallen)) != 0 ||
-	    (r = helper_lit(&w, "\n")) != 0 || (r = helper_flush(&w)) != 0) {
+	    (r = helper_lit(&w, "\n")) != 0 ||
+	    (r = put_expiry(&w, helper_not_after(cred))) != 0 ||
+	    (r = helper_flush(&w)) != 0) {
 		ex = cli_fail_code(r, "cannot write the credential");
 		goto out;
 	}

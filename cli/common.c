@@ -13,6 +13,7 @@
 
 #include "duration.h"
 #include "err.h"
+#include "fields.h"
 #include "jitctl.h"
 #include "jsonx.h"
 #include "optcheck.h"
@@ -257,7 +258,8 @@ cli_fail(int r, const struct client_reply *rep)
 	}
 	/* The tries left, unless the agent's sentence already says. */
 	snprintf(n, sizeof(n), "%d", rep->retries);
-	if (rep->from_agent && rep->retries >= 0 && r == JIT_E_PIN &&
+	/* None left: the agent's sentence says when the token takes one. */
+	if (rep->from_agent && rep->retries > 0 && r == JIT_E_PIN &&
 	    strstr(rep->message, n) == NULL)
 		cli_err("%s (%d tr%s left)", rep->message, rep->retries,
 		    rep->retries == 1 ? "y" : "ies");
@@ -285,16 +287,7 @@ cli_sanitize(const char *s, char *out, size_t outlen)
 bool
 cli_env_name_ok(const uint8_t *s, size_t n)
 {
-	size_t i;
-
-	if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
-		return false;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') ||
-			(s[i] >= 'a' && s[i] <= 'z') ||
-			(s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-			return false;
-	return true;
+	return fields_env_name(s, n) != 0;
 }
 
 int
@@ -398,6 +391,10 @@ connect_hello(const char *path, struct client_reply *rep)
 		e = errno;
 		if (r == JIT_E_PEER)
 			return client_reply_fail(rep, JIT_E_AGENT, "%s", why);
+		if (why[0] != '\0')
+			return client_reply_fail(rep, JIT_E_AGENT,
+			    "%s: start it with 'eval \"$(jit-agent)\"' or set JIT_AGENT_SOCK",
+			    why);
 		return client_reply_fail(rep, JIT_E_AGENT,
 		    "cannot reach jit-agent at %s (%s): start it with 'eval \"$(jit-agent)\"' or set JIT_AGENT_SOCK",
 		    path, strerror(e));

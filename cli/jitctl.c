@@ -27,6 +27,8 @@ static const struct verb verbs[] = {
 	{ "enroll", enroll_main, "bind a hardware token (tpm2, fido2)" },
 	{ "tokens", tokens_main, "list the enrolled tokens" },
 	{ "unenroll", unenroll_main, "forget a token" },
+	{ "rewrap", rewrap_main,
+	    "wrap credentials to every enrolled token (a new key)" },
 	{ "add", add_main, "store a credential read from stdin" },
 	{ "request", request_main,
 	    "have a profile's issuer mint a credential" },

@@ -38,6 +38,7 @@ int aws_main(int argc, char **argv);
 int kube_main(int argc, char **argv);
 int git_main(int argc, char **argv);
 int docker_main(int argc, char **argv);
+int rewrap_main(int argc, char **argv);
 
 /* common.c: messages.  Each goes to stderr as "jitctl: VERB: ...". */
 void cli_set_verb(const char *verb);
@@ -160,7 +161,8 @@ int helper_finish(struct wire_writer *w, const char *key, int64_t not_after,
     const char *closing);
 /* The tool's request on stdin, into guarded memory. */
 int helper_read_stdin(size_t max, struct secret **ret);
-/* The credential's not_after from its status entry (0: unknown). */
+/* When what a helper hands out stops being valid: the earlier of the
+ * credential's window end and its not_after (0: unknown). */
 int64_t helper_not_after(struct json_object *cred);
 
 /* stepup.c: requests that need a token's touch or PIN. */
@@ -190,5 +192,11 @@ int stepup_tokens(struct client_reply *ret_rep);
  * and add or request when the agent asks for it.  Reports a failure;
  * returns an exit code. */
 int stepup_verify_tokens(const struct stepup_opts *o);
+
+/* cmd-rewrap.c: wrap credentials (names, or every one) to the enrolled
+ * tokens (or to the one labelled to), with one touch or PIN of a token
+ * they are wrapped to; enroll offers it.  Returns an exit code. */
+int rewrap_run(
+    const char *to, const struct stepup_opts *o, char **names, int n);
 
 #endif

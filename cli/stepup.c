@@ -112,6 +112,49 @@ make_plan(struct json_object *tokens, struct json_object *labels,
 	}
 }
 
+/*
+ * The token that will answer, as the agent chooses it.  Of those that can
+ * (wrapped to, a PIN where step-up pin needs one), in the agent's order
+ * ([agent] prefer, then enrollment): the first preferred one plugged in;
+ * else, with no PIN from a descriptor, the first plugged in that wants
+ * only a touch (the agent passes over PIN tokens when sent no PIN); else
+ * the first plugged in; else the first (its absence will be the error).
+ */
+static const char *
+choose_token(struct json_object *probed, struct json_object *labels,
+    const struct stepup_opts *o)
+{
+	struct json_object *t;
+	const char *label, *type, *first = NULL, *present = NULL;
+	const char *touch = NULL;
+	size_t i, n;
+
+	n = probed == NULL ? 0 : json_object_array_length(probed);
+	for (i = 0; i < n; i++) {
+		t = json_object_array_get_idx(probed, i);
+		if (!relevant(t, labels, NULL) ||
+		    (label = cli_jstr(t, JP_TOKEN_LABEL)) == NULL)
+			continue;
+		type = cli_jstr(t, JP_TOKEN_TYPE);
+		if (o->need_pin && type != NULL && strcmp(type, "fido2") == 0 &&
+		    !cli_jbool(t, JP_TOKEN_UV))
+			continue;
+		if (first == NULL)
+			first = label;
+		if (!cli_jbool(t, JP_PROBE_PRESENT))
+			continue;
+		if (cli_jbool(t, JP_PROBE_PREFERRED))
+			return label;
+		if (present == NULL)
+			present = label;
+		if (touch == NULL && token_needs(t, o->need_pin) == NEEDS_TOUCH)
+			touch = label;
+	}
+	if (o->pin_fd < 0 && touch != NULL)
+		return touch;
+	return present != NULL ? present : first;
+}
+
 /* "TPM token laptop", "security key yk", "token a or b". */
 static void
 pin_prompt(const struct plan *p, char *out, size_t outlen)
@@ -203,12 +246,24 @@ stepup_request(const char *verb, struct json_object *args,
     struct json_object *tokens, struct json_object *labels,
     const struct stepup_opts *o, struct client_reply *rep)
 {
+	struct client_reply probe = { .retries = -1 };
+	struct stepup_opts po = *o;
 	struct secret *pin = NULL;
 	struct plan p;
 	bool want_pin, asked = false;
 	int attempt, r;
 
-	make_plan(tokens, labels, o, &p);
+	/* Ask the agent which tokens are plugged in, and ask the person for
+	 * exactly the one that will answer; --token names it already. */
+	if (o->token == NULL &&
+	    cli_request(JP_VERB_PROBE, NULL, NULL, &probe) == 0 &&
+	    (po.token = choose_token(
+		 cli_jarray(probe.result, JP_RES_PROBE_TOKENS), labels, o)) !=
+		NULL)
+		make_plan(cli_jarray(probe.result, JP_RES_PROBE_TOKENS), labels,
+		    &po, &p);
+	else
+		make_plan(tokens, labels, o, &p);
 	/*
 	 * With a touch-only token at hand, a touch is all it takes: sent no
 	 * PIN, the agent passes over tokens that want one (and absent ones).
@@ -247,6 +302,7 @@ stepup_request(const char *verb, struct json_object *args,
 	}
 out:
 	secret_free(pin);
+	client_reply_reset(&probe);
 	return r;
 }
 

@@ -1087,8 +1087,38 @@ out:
 	return r;
 }
 
+/* Present: a simulator answers on its socket; otherwise some FIDO device
+ * is plugged in (which one holds the credential takes an assertion). */
+static int
+fido2_probe(const struct hw_token *t, struct hw_status *st)
+{
+	fido_dev_info_t *list = NULL;
+	struct fido2_dev *d = NULL;
+	char label[FIDO2_MSG_NAME_MAX] = "the enrolled token";
+	size_t n = 0;
+	int r;
+
+	pthread_once(&fido2_once, fido2_init_once);
+	if (t->device != NULL && fido2_io_is_simulated(t->device)) {
+		r = fido2_dev_open(t->device, t->label, 0, NULL, &d, st);
+		fido2_dev_free(d);
+		return r == JIT_OK ? JIT_OK : JIT_E_NODEV;
+	}
+	if ((r = fido2_manifest(&list, &n, st)) == JIT_OK && n == 0) {
+		if (t->label != NULL)
+			log_escape(
+			    t->label, strlen(t->label), label, sizeof(label));
+		hw_status_set(
+		    st, "no FIDO2 token is plugged in: insert %s", label);
+		r = JIT_E_NODEV;
+	}
+	fido_dev_info_free(&list, FIDO2_DEVICES_MAX);
+	return r == JIT_OK ? JIT_OK : JIT_E_NODEV;
+}
+
 const struct hw_backend hw_fido2 = {
 	.type = "fido2",
 	.enroll = fido2_enroll,
 	.derive = fido2_derive,
+	.probe = fido2_probe,
 };

@@ -203,6 +203,16 @@ out:
 	return r;
 }
 
+bool
+hw_token_present(const struct hw_token *t, struct hw_status *st)
+{
+	const struct hw_backend *be;
+
+	if ((be = hw_backend_find(t->type)) == NULL)
+		return false;
+	return be->probe == NULL || be->probe(t, st) == JIT_OK;
+}
+
 int
 hw_open_identity(const struct hw_token *t, const struct hw_auth *auth,
     struct secret **ret_sk, struct hw_status *st)

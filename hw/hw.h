@@ -29,7 +29,8 @@ struct secret;
 #define HW_ID_LEN 32 /* hex of 16 random bytes */
 #define HW_LABEL_MAX 64
 #define HW_DEVICE_MAX 512
-#define HW_MSG_MAX 256
+#define HW_MSG_MAX 512
+#define HW_TPM2_PIN_MIN 6 /* characters of a new TPM PIN, at least */
 
 struct hw_token { /* tokens/<id>.json: public data only */
 	char id[HW_ID_LEN + 1];
@@ -78,6 +79,9 @@ struct hw_backend {
 	/* Reproduce the KEK with one hardware operation. */
 	int (*derive)(const struct hw_token *t, const struct hw_auth *auth,
 	    struct secret **ret_kek, struct hw_status *st);
+	/* Optional: is the token there, asking nothing of the person (no
+	 * touch, no PIN)?  JIT_OK, or JIT_E_NODEV with a sentence. */
+	int (*probe)(const struct hw_token *t, struct hw_status *st);
 };
 
 /* hw.c: the dispatcher and the identity layer common to every backend. */
@@ -94,6 +98,9 @@ bool hw_device_simulated(const char *device);
 /* One hardware operation: the identity's X25519 secret key (32 bytes). */
 int hw_open_identity(const struct hw_token *t, const struct hw_auth *auth,
     struct secret **ret_sk, struct hw_status *st);
+/* Blocking, but asks nothing of the person: is t plugged in (a backend
+ * without a probe says yes)?  Which token to ask is chosen with it. */
+bool hw_token_present(const struct hw_token *t, struct hw_status *st);
 void hw_token_free(struct hw_token *t);
 int hw_token_dup(const struct hw_token *t, struct hw_token **ret);
 int hw_token_from_json(struct json_object *o, struct hw_token **ret);

@@ -43,6 +43,9 @@
 #define TPM2_DEFAULT_DEVICE "device:/dev/tpmrm0"
 #define TPM2_KEK_INFO "jit-agent tpm2 kek v1"
 #define TPM2_PIN_MAX 256 /* bytes; the PIN is hashed */
+/* A new PIN's minimum (an enrolled key's PIN is taken as it is): the TPM
+ * counts wrong guesses, but a 1-character PIN falls in a few. */
+#define TPM2_PIN_MIN HW_TPM2_PIN_MIN
 #define TPM2_COORD_LEN 32 /* a P-256 coordinate */
 /* A P-256 point, SEC1 uncompressed: 04 || x || y. */
 #define TPM2_POINT_LEN (1 + 2 * TPM2_COORD_LEN)
@@ -236,7 +239,7 @@ tpm2_error(ESYS_CONTEXT *esys, const char *device, enum tpm2_step step,
 			    da.counter, da.max_tries, da.interval, da.recovery);
 		}
 		hw_status_set(st,
-		    "the TPM is locked out after too many wrong PINs: it allows one more try %s; an admin can clear it at once with 'tpm2_dictionarylockout --clear-lockout'",
+		    "the TPM is locked out after too many wrong PINs, counted for everything that uses this TPM (disk unlocking, other keys), and it refuses every PIN, the right one too; it takes one PIN again %s, as it forgets one failure per interval; an admin can clear it at once with 'tpm2_dictionarylockout --clear-lockout'",
 		    wait);
 		st->retries = 0;
 		return JIT_E_PIN_BLOCKED;
@@ -267,13 +270,12 @@ tpm2_error(ESYS_CONTEXT *esys, const char *device, enum tpm2_step step,
 		if (retries == 0) {
 			tpm2_lockout_wait(&da, wait, sizeof(wait));
 			hw_status_set(st,
-			    "wrong PIN: the TPM is now locked out; it allows one more try %s",
+			    "wrong PIN: the TPM is now locked out, for everything that uses it (disk unlocking, other keys); it takes one PIN again %s, and a wrong one then locks it out again; an admin can clear it at once with 'tpm2_dictionarylockout --clear-lockout'",
 			    wait);
 		} else
 			hw_status_set(st,
-			    "wrong PIN: %d %s before the TPM locks out",
-			    retries,
-			    retries == 1 ? "try remains" : "tries remain");
+			    "wrong PIN: %d more wrong PIN%s the TPM out; the count is shared with everything that uses this TPM, and a correct PIN does not reset it (the TPM forgets one failure per interval)",
+			    retries, retries == 1 ? " locks" : "s lock");
 		return JIT_E_PIN;
 	}
 	if (from_tpm && step == TPM2_STEP_LOAD) {
@@ -962,6 +964,13 @@ tpm2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 	const char *device;
 	int r;
 
+	if (a->pin != NULL && secret_len(a->pin) > 0 &&
+	    secret_len(a->pin) < TPM2_PIN_MIN) {
+		hw_status_set(st,
+		    "a TPM PIN has at least %d characters: the TPM counts wrong PINs, but a short one falls to a few guesses",
+		    TPM2_PIN_MIN);
+		return JIT_E_ARG;
+	}
 	if ((r = tpm2_device(a->device, &device, st)) != 0 ||
 	    (r = tpm2_pin_auth(a->pin, &auth, st)) != 0)
 		goto out;
@@ -1064,8 +1073,27 @@ out:
 	return r;
 }
 
+/* Present: its TCTI connects (the device opens, swtpm answers); no
+ * command is sent, so nothing counts against the PIN. */
+static int
+tpm2_probe(const struct hw_token *t, struct hw_status *st)
+{
+	TSS2_TCTI_CONTEXT *tcti = NULL;
+	const char *device;
+	TSS2_RC rc;
+	int r;
+
+	if ((r = tpm2_device(t->device, &device, st)) != 0)
+		return r;
+	if ((rc = Tss2_TctiLdr_Initialize(device, &tcti)) != TSS2_RC_SUCCESS)
+		return tpm2_error(NULL, device, TPM2_STEP_CONNECT, rc, st);
+	Tss2_TctiLdr_Finalize(&tcti);
+	return JIT_OK;
+}
+
 const struct hw_backend hw_tpm2 = {
 	.type = "tpm2",
 	.enroll = tpm2_enroll,
 	.derive = tpm2_derive,
+	.probe = tpm2_probe,
 };

@@ -18,7 +18,7 @@ static const struct {
 	[8] = { "JIT_E_NODEV",
 	    "the token is not present: plug it in or check --device" },
 	[9] = { "JIT_E_EXPIRED",
-	    "the credential has expired: request or add it again" },
+	    "the credential has expired: request it again, or add it again with --replace" },
 	[10] = { "JIT_E_LOCKED",
 	    "the credential is locked: run 'jitctl unlock NAME' first" },
 	[11] = { "JIT_E_NOENT", "no such credential or token" },

@@ -26,6 +26,22 @@ fields_valid_name(const uint8_t *name, size_t len)
 }
 
 int
+fields_env_name(const uint8_t *name, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > FIELD_NAME_MAX ||
+	    (name[0] >= '0' && name[0] <= '9'))
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((name[i] >= 'A' && name[i] <= 'Z') ||
+			(name[i] >= 'a' && name[i] <= 'z') ||
+			(name[i] >= '0' && name[i] <= '9') || name[i] == '_'))
+			return 0;
+	return 1;
+}
+
+int
 fields_begin(struct fields_builder *b)
 {
 	wire_writer_init(&b->w, FIELDS_TOTAL_MAX, true);

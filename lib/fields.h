@@ -36,6 +36,9 @@ void fields_abort(struct fields_builder *b);
 /* Parse a whole encoding and check every rule; *ret_count on success. */
 int fields_validate(const struct secret *f, uint32_t *ret_count);
 int fields_valid_name(const uint8_t *name, size_t len);
+/* A field name an environment variable can carry: [A-Za-z_][A-Za-z0-9_]*
+ * (what 'jitctl exec' exports from an env credential). */
+int fields_env_name(const uint8_t *name, size_t len);
 
 struct field {
 	const uint8_t *name;

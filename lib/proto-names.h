@@ -37,7 +37,9 @@
 	X(JP_VERB_AUDIT_HEAD, audit_head) \
 	X(JP_VERB_AUDIT_SETUP, audit_setup) \
 	X(JP_VERB_REQUEST, request) \
-	X(JP_VERB_VERIFY, verify)
+	X(JP_VERB_VERIFY, verify) \
+	X(JP_VERB_REWRAP, rewrap) \
+	X(JP_VERB_PROBE, probe)
 
 /* A failure (SSH_AGENT_EXTENSION_FAILURE) of any verb. */
 #define JP_ERR_ERROR "error" /* the code's number (a hint) */
@@ -117,6 +119,25 @@
 #define JP_ARG_VERIFY_TOKEN "token" /* the label of the one to ask */
 #define JP_RES_VERIFY_TOKEN "token" /* the label of the one that did */
 #define JP_RES_VERIFY_TOKENS "tokens" /* how many are enrolled */
+
+/* probe: the enrolled tokens in the order they are tried, and whether
+ * each is plugged in (nothing is asked of the person). */
+#define JP_VERB_PROBE "probe"
+#define JP_RES_PROBE_TOKENS "tokens" /* [{label,type,uv,present}...] */
+#define JP_PROBE_PRESENT "present"
+#define JP_PROBE_PREFERRED "preferred" /* named by [agent] prefer */
+
+/* rewrap: one token opens credentials' data keys and wraps them to the
+ * other enrolled tokens (a replacement key covers what exists). */
+#define JP_VERB_REWRAP "rewrap"
+#define JP_ARG_REWRAP_NAMES "names" /* [NAME...]; absent: every one */
+#define JP_ARG_REWRAP_TO "to" /* the one label to wrap to; absent: all */
+#define JP_ARG_REWRAP_TOKEN "token" /* the label of the one to ask */
+#define JP_RES_REWRAP_TOKEN "token" /* the label of the one that did */
+#define JP_RES_REWRAP_TO "to" /* [LABEL...] wrapped to */
+#define JP_RES_REWRAP_REWRAPPED "rewrapped" /* [NAME...] given new wraps */
+#define JP_RES_REWRAP_UNCHANGED "unchanged" /* [NAME...] had them all */
+#define JP_RES_REWRAP_FAILED "failed" /* [FAILED...], as unlock's */
 
 /* enroll: bind a hardware token. */
 #define JP_VERB_ENROLL "enroll"

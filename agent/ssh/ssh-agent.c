@@ -423,6 +423,12 @@ handle_add(struct ssh_agent *sa, struct request *rq)
 		    m.c.sk_provider != NULL ? "security-key" : "XMSS");
 		goto out;
 	}
+	/* Known now, not at the first signature: -c needs an askpass. */
+	if (m.c.confirm && !askpass_available()) {
+		ssh_fail(rq->conn,
+		    "cannot add the key with -c: confirming each use asks through an askpass program, and the agent has none (start it with SSH_ASKPASS set, or with a display)");
+		goto out;
+	}
 	blob = ssh_key_blob(m.key, &n);
 	old = identity_find(sa, blob, n);
 	if (old != NULL &&

@@ -13,7 +13,7 @@ has "says to run jitctl unlock" "$T/err" "jitctl unlock db-ro"
 
 fails "unlock with a wrong PIN" 5 jitctl unlock db-ro --pin-fd 3 3<"$T/badpin"
 has "says the PIN was wrong and how many tries remain" "$T/err" \
-    'wrong PIN.*[0-9]+ tr'
+    'wrong PIN.*[0-9]+ more wrong PIN'
 ok "the right PIN still works" jitctl unlock db-ro --pin-fd 3 3<"$T/pin"
 
 # The unlock window (CLOCK_BOOTTIME) and the not-after (wall clock).

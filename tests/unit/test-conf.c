@@ -130,6 +130,7 @@ TEST(good_file)
 		      "[agent]\n"
 		      "default_window = 10m\n"
 		      "touch_timeout = 20s\n"
+		      "prefer = yk-primary,laptop  yk-backup\n"
 		      "notify = /usr/bin/notify-send \"Touch your key\"\n"
 		      "\n"
 		      "[profile pg]\n"
@@ -149,6 +150,10 @@ TEST(good_file)
 	ASSERT_MSG(c != NULL, "%s", err);
 	ASSERT_EQ_INT(c->default_window_s, 600);
 	ASSERT_EQ_INT(c->touch_timeout_s, 20);
+	ASSERT_EQ_UINT(c->nprefer, 3);
+	ASSERT_EQ_STR(c->prefer[0], "yk-primary");
+	ASSERT_EQ_STR(c->prefer[1], "laptop");
+	ASSERT_EQ_STR(c->prefer[2], "yk-backup");
 	ASSERT_EQ_UINT(c->notify.n, 2);
 	ASSERT_EQ_STR(c->notify.v[1], "Touch your key");
 	ASSERT_EQ_UINT(c->nprofiles, 2);
@@ -220,6 +225,8 @@ TEST(errors_by_line)
 		{ "[profile a]\nissuer = /bin/true\nno equals sign\n",
 		    ":3: expected [section], NAME = VALUE" },
 		{ "[agent]\ntouch_timeout = 11m\n", ":2: touch_timeout" },
+		{ "[agent]\nprefer = a\nprefer = b\n",
+		    ":3: prefer is given twice" },
 		{ "[profile a/b]\nissuer = /bin/true\n", "a profile name is" },
 	};
 	struct conf *c;

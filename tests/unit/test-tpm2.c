@@ -426,6 +426,12 @@ static void __attribute__((noinline)) test_no_pin(void)
 	ASSERT(be == NULL && kek == NULL);
 	assert_no_leftovers();
 	printf("ok no PIN: %s\n", st.msg);
+	/* A new PIN too short to hold against guessing is refused. */
+	ASSERT_RC(enroll(tcti, "7", &be, &kek, &st), JIT_E_ARG);
+	ASSERT(strstr(st.msg, "at least 6 characters") != NULL);
+	ASSERT_RC(enroll(tcti, "12345", &be, &kek, &st), JIT_E_ARG);
+	ASSERT(be == NULL && kek == NULL);
+	printf("ok short PIN: %s\n", st.msg);
 }
 
 static void __attribute__((noinline)) test_absent_device(void)
@@ -619,7 +625,7 @@ static void __attribute__((noinline)) test_odd_pins(void)
 	int i;
 
 	for (i = 0;; i++) {
-		snprintf(pin, sizeof(pin), "pin-%d", i);
+		snprintf(pin, sizeof(pin), "pin-x%d", i); /* 6 or more */
 		crypto_hash_sha256(h, (const uint8_t *)pin, strlen(pin));
 		if (h[sizeof(h) - 1] == 0)
 			break;
@@ -663,16 +669,24 @@ test_wrong_pin_lockout(struct json_object *be, const struct secret *kek)
 		ASSERT(st.retries == n);
 		ASSERT(st.raw_rc != 0);
 		if (n > 0) {
-			snprintf(want, sizeof(want), "wrong PIN: %d tr", n);
+			snprintf(want, sizeof(want),
+			    "wrong PIN: %d more wrong PIN", n);
 			ASSERT(strncmp(st.msg, want, strlen(want)) == 0);
-		} else
+			/* The truth about the count: shared, not reset. */
+			ASSERT(strstr(st.msg, "shared") != NULL);
+			ASSERT(strstr(st.msg, "does not reset") != NULL);
+		} else {
 			ASSERT(strstr(st.msg, "locked out") != NULL);
+			ASSERT(strstr(st.msg, "one more try") == NULL);
+		}
 		printf("ok wrong PIN: %s\n", st.msg);
 		assert_no_leftovers();
 	}
 	ASSERT_RC(derive(tcti, be, WRONG_PIN, &k, &st), JIT_E_PIN_BLOCKED);
 	ASSERT(strstr(st.msg, "locked out") != NULL);
 	ASSERT(strstr(st.msg, "60 seconds") != NULL);
+	ASSERT(strstr(st.msg, "everything that uses this TPM") != NULL);
+	ASSERT(strstr(st.msg, "one more try") == NULL);
 	printf("ok blocked: %s\n", st.msg);
 	/* The right PIN does not help during a lockout. */
 	ASSERT_RC(derive(tcti, be, PIN, &k, &st), JIT_E_PIN_BLOCKED);
