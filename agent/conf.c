@@ -51,6 +51,15 @@ enum {
 	K_EXES = 1 << 14,
 	K_SHA1 = 1 << 15,
 	K_PREFER = 1 << 16,
+	K_APPROVERS = 1 << 20,
+	K_APPROVALS = 1 << 21,
+	K_APPWINDOW = 1 << 22,
+	K_METRICS = 1 << 23,
+	K_EVLOG = 1 << 24,
+	K_SYSLOGSOCK = 1 << 25,
+	K_HOOKEVENT = 1 << 26,
+	K_HOOKANNOUNCE = 1 << 27,
+	K_HOOKTIMEOUT = 1 << 28,
 };
 
 struct parse_ctx {
@@ -63,6 +72,8 @@ struct parse_ctx {
 	char section[SECTION_MAX];
 	bool in_section;
 	bool agent_seen;
+	bool in_hooks; /* in [hooks] */
+	bool hooks_seen;
 	struct conf_profile *prof; /* NULL: in [agent] */
 	unsigned seen; /* K_* of this section */
 	char last_key[KEY_MAX];
@@ -142,6 +153,7 @@ profile_free(struct conf_profile *p)
 	for (i = 0; i < p->nallowed_exes; i++)
 		free(p->allowed_exes[i]);
 	free(p->allowed_exes);
+	free(p->approvers);
 }
 
 void
@@ -159,6 +171,10 @@ conf_free(struct conf *c)
 	for (i = 0; i < c->nprefer; i++)
 		free(c->prefer[i]);
 	free(c->prefer);
+	free(c->metrics_file);
+	free(c->syslog_socket);
+	conf_argv_free(&c->hook_event);
+	conf_argv_free(&c->hook_announce);
 	free(c->path);
 	free(c);
 }
@@ -403,6 +419,10 @@ continuation(struct parse_ctx *x, const char *name, const char *value)
 	if (x->last_key[0] == '\0' || strcmp(name, x->last_key) != 0)
 		return perr(x,
 		    "an indented line continues a value: keys start at the beginning of the line");
+	if (x->in_hooks && strcmp(name, "event") == 0)
+		return parse_argv(x, name, value, &x->c->hook_event);
+	if (x->in_hooks && strcmp(name, "announce") == 0)
+		return parse_argv(x, name, value, &x->c->hook_announce);
 	if (p == NULL && strcmp(name, "notify") == 0)
 		return parse_argv(x, name, value, &x->c->notify);
 	if (p != NULL && strcmp(name, "issuer") == 0)
@@ -443,6 +463,7 @@ parse_prefer(struct parse_ctx *x, const char *k, const char *v)
 	return parse_list(
 	    x, k, buf, CONF_PREFER_MAX, &x->c->prefer, &x->c->nprefer);
 }
+static int team_key(struct parse_ctx *x, const char *k, const char *v);
 
 static int
 agent_key(struct parse_ctx *x, const char *k, const char *v)
@@ -477,10 +498,67 @@ agent_key(struct parse_ctx *x, const char *k, const char *v)
 	}
 	if (strcmp(k, "prefer") == 0)
 		return once(x, K_PREFER, k) && parse_prefer(x, k, v);
+	if (strcmp(k, "metrics_file") == 0 || strcmp(k, "event_log") == 0 ||
+	    strcmp(k, "syslog_socket") == 0)
+		return team_key(x, k, v);
 	esc(k, e, sizeof(e));
 	return perr(x,
-	    "unknown key '%s' in [agent] (default_window, touch_timeout, notify, askpass, ssh_rsa_sha1, prefer)",
+	    "unknown key '%s' in [agent] (default_window, touch_timeout, notify, askpass, ssh_rsa_sha1, prefer, metrics_file, event_log, syslog_socket)",
 	    e);
+}
+
+/* metrics_file, event_log, syslog_socket: the team sees the events. */
+static int
+team_key(struct parse_ctx *x, const char *k, const char *v)
+{
+	struct conf *c = x->c;
+	char **dst;
+
+	if (strcmp(k, "event_log") == 0) {
+		if (!once(x, K_EVLOG, k))
+			return 0;
+		if (strcmp(v, "syslog") == 0)
+			c->event_log = CONF_EVENT_LOG_SYSLOG;
+		else if (strcmp(v, "journal") == 0)
+			c->event_log = CONF_EVENT_LOG_JOURNAL;
+		else if (strcmp(v, "none") == 0)
+			c->event_log = CONF_EVENT_LOG_NONE;
+		else
+			return perr(x, "event_log: journal, syslog or none");
+		return 1;
+	}
+	if (!once(x, strcmp(k, "metrics_file") == 0 ? K_METRICS : K_SYSLOGSOCK,
+		k))
+		return 0;
+	if (v[0] != '/')
+		return perr(x, "%s: an absolute path", k);
+	dst = strcmp(k, "metrics_file") == 0 ? &c->metrics_file :
+					       &c->syslog_socket;
+	if ((*dst = strdup(v)) == NULL)
+		return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
+	return 1;
+}
+
+/* [hooks]: commands that get each event as JSON on stdin. */
+static int
+hooks_key(struct parse_ctx *x, const char *k, const char *v)
+{
+	struct conf *c = x->c;
+	char e[64];
+
+	if (strcmp(k, "event") == 0)
+		return once(x, K_HOOKEVENT, k) &&
+		    parse_argv(x, k, v, &c->hook_event);
+	if (strcmp(k, "announce") == 0)
+		return once(x, K_HOOKANNOUNCE, k) &&
+		    parse_argv(x, k, v, &c->hook_announce);
+	if (strcmp(k, "timeout") == 0)
+		return once(x, K_HOOKTIMEOUT, k) &&
+		    parse_duration(
+			x, k, v, CONF_TIMEOUT_MAX_S, &c->hook_timeout_s);
+	esc(k, e, sizeof(e));
+	return perr(
+	    x, "unknown key '%s' in [hooks] (event, announce, timeout)", e);
 }
 
 static int
@@ -517,6 +595,8 @@ map_key(struct parse_ctx *x, const char *field, const char *path)
 		return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
 	return 1;
 }
+
+static int approval_key(struct parse_ctx *x, const char *k, const char *v);
 
 static int
 profile_key(struct parse_ctx *x, const char *k, const char *v)
@@ -590,10 +670,47 @@ profile_key(struct parse_ctx *x, const char *k, const char *v)
 		    parse_list(x, k, v, CONF_EXES_MAX, &p->allowed_exes,
 			&p->nallowed_exes) &&
 		    check_exes(x, p);
+	if (strcmp(k, "approvers") == 0 || strcmp(k, "approvals") == 0 ||
+	    strcmp(k, "approval_window") == 0)
+		return approval_key(x, k, v);
 	esc(k, e, sizeof(e));
 	return perr(x,
-	    "unknown key '%s' in a profile (kind, issuer, output, field.NAME, default_ttl, max_ttl, timeout, stepup, revoke, revoke_fields, revoke_on_lock, allowed_executables)",
+	    "unknown key '%s' in a profile (kind, issuer, output, field.NAME, default_ttl, max_ttl, timeout, stepup, revoke, revoke_fields, revoke_on_lock, allowed_executables, approvers, approvals, approval_window)",
 	    e);
+}
+
+/* approvers = FILE (allowed_signers), approvals = N, approval_window. */
+static int
+approval_key(struct parse_ctx *x, const char *k, const char *v)
+{
+	struct conf_profile *p = x->prof;
+	char *end;
+	long n;
+
+	if (strcmp(k, "approval_window") == 0)
+		return once(x, K_APPWINDOW, k) &&
+		    parse_duration(
+			x, k, v, DURATION_MAX_S, &p->approval_window_s);
+	if (strcmp(k, "approvals") == 0) {
+		if (!once(x, K_APPROVALS, k))
+			return 0;
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (errno != 0 || end == v || *end != '\0' || n < 1 ||
+		    n > CONF_APPROVALS_MAX)
+			return perr(x, "approvals: a number of people, 1 to %d",
+			    CONF_APPROVALS_MAX);
+		p->approvals = (int)n;
+		return 1;
+	}
+	if (!once(x, K_APPROVERS, k))
+		return 0;
+	if (v[0] != '/')
+		return perr(x,
+		    "approvers: the absolute path of an allowed_signers file (ssh-keygen(1))");
+	if ((p->approvers = strdup(v)) == NULL)
+		return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
+	return 1;
 }
 
 static int
@@ -641,6 +758,7 @@ enter_section(struct parse_ctx *x, const char *section)
 	snprintf(x->section, sizeof(x->section), "%s", section);
 	x->in_section = true;
 	x->prof = NULL;
+	x->in_hooks = false;
 	x->seen = 0;
 	x->last_key[0] = '\0';
 	if (section[0] == '\0')
@@ -651,12 +769,19 @@ enter_section(struct parse_ctx *x, const char *section)
 		x->agent_seen = true;
 		return 1;
 	}
+	if (strcmp(section, "hooks") == 0) {
+		if (x->hooks_seen)
+			return perr(x, "[hooks] appears twice");
+		x->hooks_seen = x->in_hooks = true;
+		return 1;
+	}
 	/* "profile", blanks, the name (to the end: section is a C string) */
 	wire_reader_init(&r, section, strlen(section));
 	if (wire_expect(&r, "profile", 7) == 0 && wire_skip_span(&r, " \t") > 0)
 		return new_profile(x, (const char *)wire_cursor(&r));
 	esc(section, e, sizeof(e));
-	return perr(x, "unknown section [%s]: [agent] or [profile NAME]", e);
+	return perr(
+	    x, "unknown section [%s]: [agent], [hooks] or [profile NAME]", e);
 }
 
 static int
@@ -679,6 +804,8 @@ on_entry(void *user, const char *section, const char *name, const char *value)
 		return perr(x, "a key is longer than %zu characters",
 		    sizeof(x->last_key) - 1);
 	snprintf(x->last_key, sizeof(x->last_key), "%s", name);
+	if (x->in_hooks)
+		return hooks_key(x, name, value);
 	if (x->prof == NULL)
 		return agent_key(x, name, value);
 	return profile_key(x, name, value);
@@ -740,6 +867,12 @@ check_profile(struct parse_ctx *x, struct conf_profile *p)
 		    p->name);
 	if (p->timeout_s == 0)
 		p->timeout_s = CONF_TIMEOUT_DEFAULT_S;
+	if (p->approvals > 0 && p->approvers == NULL)
+		return perr(x,
+		    "[profile %s]: approvals needs approvers = FILE (who may approve)",
+		    p->name);
+	if (p->approvers != NULL && p->approvals == 0)
+		p->approvals = 1;
 	return 1;
 }
 

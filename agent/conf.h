@@ -27,6 +27,7 @@
 #define CONF_TIMEOUT_MAX_S 600
 #define CONF_TTL_DEFAULT_S 3600
 #define PROFILE_NAME_MAX POLICY_NAME_MAX
+#define CONF_APPROVALS_MAX 16 /* approvals = N */
 
 /* A command as words: never run through a shell. */
 struct conf_argv {
@@ -62,8 +63,19 @@ struct conf_profile {
 	size_t nrevoke_fields;
 	char **allowed_exes;
 	size_t nallowed_exes;
+	char *approvers; /* an allowed_signers file; NULL: none needed */
+	int approvals; /* approvals needed before the issuer runs */
+	int64_t approval_window_s; /* how long a request waits; 0: 1h */
 	int line; /* its [profile] header */
 };
+
+/* event_log = where every audited event also goes (agent/logsink.c). */
+enum conf_event_log {
+	CONF_EVENT_LOG_NONE = 0,
+	CONF_EVENT_LOG_SYSLOG, /* RFC 5424 with structured data */
+	CONF_EVENT_LOG_JOURNAL, /* journald's structured fields */
+};
+#define CONF_HOOK_TIMEOUT_DEFAULT_S 10
 
 struct conf {
 	char *path;
@@ -77,6 +89,12 @@ struct conf {
 	size_t nprefer;
 	struct conf_profile *profiles;
 	size_t nprofiles;
+	char *metrics_file; /* [agent] metrics_file: NULL, none */
+	enum conf_event_log event_log;
+	char *syslog_socket; /* NULL: /dev/log */
+	struct conf_argv hook_event; /* [hooks] event: every event */
+	struct conf_argv hook_announce; /* [hooks] announce: new requests */
+	int64_t hook_timeout_s;
 };
 
 /* The path: given, else $XDG_CONFIG_HOME/jit-agent/config, else

@@ -34,6 +34,8 @@ int lock_main(int argc, char **argv);
 int revoke_main(int argc, char **argv);
 int audit_main(int argc, char **argv);
 int request_main(int argc, char **argv);
+int approve_main(int argc, char **argv);
+int events_main(int argc, char **argv);
 int aws_main(int argc, char **argv);
 int kube_main(int argc, char **argv);
 int git_main(int argc, char **argv);
@@ -84,6 +86,9 @@ void cli_time(int64_t t, char *out, size_t outlen);
 
 /* An environment variable name: [A-Za-z_][A-Za-z0-9_]*. */
 bool cli_env_name_ok(const uint8_t *s, size_t n);
+/* A file's text, or stdin's for "-": at most max bytes, NUL-terminated
+ * (not for secrets: they go through prompt.c). */
+int cli_read_text(const char *path, size_t max, char **ret, size_t *ret_len);
 /* Write all of p to fd (stdout: straight from guarded memory). */
 int cli_write_all(int fd, const void *p, size_t n);
 
@@ -103,6 +108,9 @@ void cli_disconnect(void);
 /* One request and its reply on the connection (see client.h). */
 int cli_request(const char *verb, struct json_object *args,
     const struct secret *sec, struct client_reply *rep);
+
+/* The next reply to the last request (a subscription's). */
+int cli_next(const char *verb, struct client_reply *rep);
 
 /* common.c: reading results (NULL / default when absent or mistyped). */
 const char *cli_jstr(struct json_object *o, const char *key);
