@@ -11,6 +11,7 @@
 #include "ext.h"
 #include "fields.h"
 #include "jsonx.h"
+#include "log.h"
 #include "proto-names.h"
 #include "revoke.h"
 #include "secret.h"
@@ -96,6 +97,10 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 	    r != JIT_E_NOENT)
 		return r;
 	if ((r = jsonx_opt_bool(args, JP_ARG_ADD_REPLACE, &a.replace)) != 0 &&
+	    r != JIT_E_NOENT)
+		return r;
+	if ((r = jsonx_opt_bool(
+		 args, JP_ARG_ADD_UNLOCK_ON_USE, &a.unlock_on_use)) != 0 &&
 	    r != JIT_E_NOENT)
 		return r;
 	if (!policy_name_ok(a.name)) {
@@ -321,6 +326,108 @@ confirm_then_serve(struct agent *ag, struct request *rq, struct cred *c,
 	return AGENT_DEFERRED;
 }
 
+struct on_use_ctx {
+	char *name, *field, *purpose, *command;
+	char token[HW_LABEL_MAX + 1];
+};
+
+static void
+on_use_free(void *arg)
+{
+	struct on_use_ctx *x = arg;
+
+	free(x->name);
+	free(x->field);
+	free(x->purpose);
+	free(x->command);
+	free(x);
+}
+
+/* The token answered (or did not): unlock for the default window, audited
+ * as an unlock the client's use started, then serve this use. */
+static int
+on_use_opened(struct agent *ag, struct conn *conn, const struct peer *p,
+    struct cred *c, const struct secret *fields, int err, void *arg)
+{
+	struct on_use_ctx *x = arg;
+	struct secret *keep = NULL;
+	struct json_object *ev, *names;
+	int r;
+
+	if (err != 0 || c == NULL) {
+		audit_deny(ag, p, x->name, "locked");
+		reply_ext_err(conn, JIT_E_LOCKED, -1,
+		    "%s is locked, and no token that opens it answered (%s): run 'jitctl unlock %s'",
+		    x->name, jit_strerror(err), x->name);
+		on_use_free(x);
+		return JIT_OK;
+	}
+	if ((ev = event_new("unlock")) != NULL) {
+		names = json_object_new_array();
+		json_object_array_add(names, json_object_new_string(c->name));
+		json_object_object_add(ev, "names", names);
+		event_str(ev, "token", x->token);
+		event_int(ev, "window", ag->window_default_s);
+		event_str(ev, "trigger", "use");
+		event_peer(ev, p);
+	}
+	if ((r = event_emit(ag, ev)) != 0) {
+		reply_audit_refused(ag, conn, r);
+		on_use_free(x);
+		return JIT_OK;
+	}
+	if (ag->unlocked != NULL)
+		ag->unlocked(ag, c, fields);
+	/* As unlock: step-up always/pin opens the window, keeps nothing. */
+	if (c->stepup == STEPUP_SESSION &&
+	    (r = secret_from(secret_ptr(fields), secret_len(fields), &keep)) !=
+		0) {
+		on_use_free(x);
+		return r;
+	}
+	if ((r = vault_unlock(
+		 ag->vault, c, keep, ag->window_default_s, x->token)) != 0) {
+		reply_ext_err(conn, r, -1, "%s could not be unlocked: %s",
+		    c->name, jit_strerror(r));
+		on_use_free(x);
+		return JIT_OK;
+	}
+	if (ext_serve(
+		ag, conn, p, c, fields, x->field, x->purpose, x->command) != 0)
+		reply_ext_err(conn, JIT_E_INTERNAL, -1, NULL);
+	on_use_free(x);
+	return JIT_OK;
+}
+
+static int
+unlock_on_use(struct agent *ag, struct request *rq, struct cred *c,
+    const char *field, const char *purpose, const char *command)
+{
+	struct open_args oa;
+	struct on_use_ctx *x;
+
+	if ((x = calloc(1, sizeof(*x))) == NULL ||
+	    (x->name = strdup(c->name)) == NULL ||
+	    (field != NULL && (x->field = strdup(field)) == NULL) ||
+	    (x->purpose = strdup(purpose)) == NULL ||
+	    (command != NULL && (x->command = strdup(command)) == NULL)) {
+		if (x != NULL)
+			on_use_free(x);
+		return JIT_E_NOMEM;
+	}
+	log_info(
+	    "%s is locked and marked unlock-on-use: asking a token", c->name);
+	memset(&oa, 0, sizeof(oa));
+	oa.creds = &c;
+	oa.n = 1;
+	oa.for_get = true;
+	oa.then = on_use_opened;
+	oa.then_arg = x;
+	oa.then_free = on_use_free;
+	oa.token_out = x->token;
+	return ext_open_submit(ag, rq, &oa);
+}
+
 int
 ext_get(struct agent *ag, struct request *rq, struct json_object *args,
     struct secret **payload)
@@ -351,6 +458,11 @@ ext_get(struct agent *ag, struct request *rq, struct json_object *args,
 	}
 	if (ext_check_exe(ag, rq->conn, rq->peer, c) != 0)
 		return JIT_OK;
+	/* Marked so: a use while locked starts the unlock (off the loop, the
+	 * notify command saying what waits for a touch). */
+	if (c->unlock_on_use && c->stepup != STEPUP_CONFIRM &&
+	    vault_check(ag->vault, c) == JIT_E_LOCKED)
+		return unlock_on_use(ag, rq, c, field, purpose, command);
 	if (check_usable(ag, rq, c) != 0)
 		return JIT_OK;
 	if (c->stepup == STEPUP_SESSION)

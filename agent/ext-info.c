@@ -94,6 +94,8 @@ cred_json(struct agent *ag, struct cred *c, int64_t now_wall, int64_t now_ms)
 		    arr, json_object_new_string(c->field_names[i]));
 	json_object_object_add(o, JP_CRED_FIELDS, arr);
 	(void)jsonx_add_str(o, JP_CRED_STEPUP, stepup_name(c->stepup));
+	if (c->unlock_on_use)
+		(void)jsonx_add_bool(o, JP_CRED_UNLOCK_ON_USE, true);
 	(void)jsonx_add_int(o, JP_CRED_NOT_AFTER, c->not_after);
 	if (c->profile != NULL) {
 		(void)jsonx_add_str(o, JP_CRED_PROFILE, c->profile);

@@ -38,6 +38,7 @@ struct open_job {
 	struct notify *notify; /* [agent] notify, if set */
 	bool verify_only; /* jitctl tokens --verify: no credential */
 	bool rewrap; /* jitctl rewrap: new wraps, no plaintext kept */
+	char *token_out; /* then: the answering token's label goes here */
 	struct hw_token **to; /* rewrap: copies of the tokens to wrap to */
 	size_t nto;
 	struct cred_wrap **neww; /* rewrap: per credential, the new wraps */
@@ -515,6 +516,9 @@ open_done_then(struct agent *ag, struct open_job *j)
 			err = JIT_E_CANCELLED;
 	}
 	j->then_arg = NULL;
+	if (err == 0 && j->token_out != NULL)
+		snprintf(j->token_out, HW_LABEL_MAX + 1, "%s",
+		    j->cands[j->used]->label);
 	return j->then(ag, j->hj.conn, &j->peer, err == 0 ? c : NULL,
 	    err == 0 ? j->out[0] : NULL, err, arg);
 }
@@ -648,6 +652,7 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 	j->for_get = a->for_get;
 	j->verify_only = a->verify_only;
 	j->rewrap = a->rewrap;
+	j->token_out = a->token_out;
 	j->touch_timeout_ms = ag->touch_timeout_ms;
 	j->peer = *rq->peer;
 	if ((j->cs = calloc(a->n ? a->n : 1, sizeof(*j->cs))) == NULL ||

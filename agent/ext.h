@@ -84,6 +84,8 @@ struct open_args {
 	void (*then_free)(void *arg);
 	bool verify_only; /* no credential: the token vouches for the set */
 	bool rewrap; /* wrap the data keys to more tokens, keep nothing */
+	char *token_out; /* with then: gets the answering token's label
+			  * (HW_LABEL_MAX + 1 bytes) before then() runs */
 	const char *rewrap_to; /* that token's label; NULL: every one */
 };
 int ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a);

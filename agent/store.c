@@ -164,6 +164,10 @@ cred_make_ad(struct cred *c)
 		if ((r = wire_put_cstring(&w, c->pub[i].name)) != 0 ||
 		    (r = wire_put_cstring(&w, c->pub[i].value)) != 0)
 			goto out;
+	/* Part of the header: a file edited to add it opens nothing. */
+	if (c->unlock_on_use &&
+	    (r = wire_put_cstring(&w, "unlock_on_use")) != 0)
+		goto out;
 	free(c->ad);
 	c->ad = NULL;
 	r = wire_writer_take(&w, &c->ad, &c->adlen);
@@ -400,7 +404,9 @@ cred_to_json(const struct cred *c, struct json_object **ret)
 	if ((c->profile != NULL &&
 		(r = jsonx_add_str(o, "profile", c->profile)) != 0) ||
 	    (c->reason != NULL &&
-		(r = jsonx_add_str(o, "reason", c->reason)) != 0))
+		(r = jsonx_add_str(o, "reason", c->reason)) != 0) ||
+	    (c->unlock_on_use &&
+		(r = jsonx_add_bool(o, "unlock_on_use", true)) != 0))
 		goto out;
 	if (c->npub > 0) {
 		r = JIT_E_NOMEM;
@@ -453,6 +459,9 @@ cred_request_from_json(struct json_object *o, struct cred *c)
 	    r != JIT_E_NOENT)
 		return r;
 	if ((r = jsonx_opt_str(o, "reason", CRED_REASON_MAX, &reason)) != 0 &&
+	    r != JIT_E_NOENT)
+		return r;
+	if ((r = jsonx_opt_bool(o, "unlock_on_use", &c->unlock_on_use)) != 0 &&
 	    r != JIT_E_NOENT)
 		return r;
 	if (json_object_object_get_ex(o, "public", &po)) {
@@ -642,6 +651,7 @@ store_put_cred(struct store *s, const struct cred_new *a,
 	c->created = (int64_t)time(NULL);
 	c->not_after = c->created + a->ttl_s;
 	c->stepup = a->stepup;
+	c->unlock_on_use = a->unlock_on_use;
 	if ((r = cred_set_request(c, a->profile, a->reason, a->pub, a->npub)) !=
 	    0)
 		goto out;

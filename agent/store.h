@@ -53,6 +53,7 @@ struct cred {
 	char *reason; /* requested: why */
 	struct cred_pub *pub; /* sorted by name */
 	size_t npub;
+	bool unlock_on_use; /* a client's use while locked starts the unlock */
 	struct vault_slot *slot; /* runtime state, vault.c */
 	uint64_t uses; /* since the agent started */
 	int last_uid; /* -1: never used */
@@ -133,6 +134,7 @@ struct cred_new {
 	int64_t ttl_s;
 	enum stepup stepup;
 	bool replace;
+	bool unlock_on_use;
 	const char *profile; /* NULL unless requested */
 	const char *reason;
 	const struct cred_pub *pub;

@@ -17,7 +17,8 @@
 
 static const char add_help[] =
     "usage: jitctl add NAME --ttl DURATION [--json] [--kind KIND]\n"
-    "                  [--stepup MODE] [--replace] [--pin-fd N]\n"
+    "                  [--stepup MODE] [--replace] [--unlock-on-use]\n"
+    "                  [--pin-fd N]\n"
     "\n"
     "Store a credential.  The secret is read from stdin (asked for with\n"
     "echo off when stdin is a terminal), never from the command line.\n"
@@ -33,6 +34,10 @@ static const char add_help[] =
     "                      with --json\n"
     "  -S, --stepup MODE   session (default), always, pin or confirm\n"
     "  -r, --replace       overwrite a credential of the same name\n"
+    "  -U, --unlock-on-use a tool that asks for it while it is locked\n"
+    "                      (a credential helper) starts the unlock: the\n"
+    "                      agent waits for a touch, saying so through\n"
+    "                      the notify command, instead of refusing\n"
     "  -p, --pin-fd N      the PIN of the token that verifies the enrolled\n"
     "                      tokens, if the agent asks (the first add or\n"
     "                      request since it started, with nothing unlocked)\n"
@@ -154,6 +159,7 @@ add_main(int argc, char **argv)
 		{ "kind", required_argument, NULL, 'k' },
 		{ "stepup", required_argument, NULL, 'S' },
 		{ "replace", no_argument, NULL, 'r' },
+		{ "unlock-on-use", no_argument, NULL, 'U' },
 		{ "pin-fd", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -163,18 +169,19 @@ add_main(int argc, char **argv)
 	struct secret *in = NULL, *fields = NULL;
 	const char *name, *ttl_arg = NULL, *kind = NULL, *stepup = NULL;
 	char until[64], list[512];
-	bool json = false, replace = false;
+	bool json = false, replace = false, on_use = false;
 	struct stepup_opts so = { .pin_fd = -1 };
 	int64_t ttl;
 	int c, r, ex;
 
-	while ((c = cli_getopt(argc, argv, ":t:jk:S:rp:h", opts)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":t:jk:S:rUp:h", opts)) != -1) {
 		switch (c) {
 		case 't': ttl_arg = optarg; break;
 		case 'j': json = true; break;
 		case 'k': kind = optarg; break;
 		case 'S': stepup = optarg; break;
 		case 'r': replace = true; break;
+		case 'U': on_use = true; break;
 		case 'p':
 			if (cli_pin_fd("--pin-fd", optarg, &so.pin_fd) != 0)
 				return JITCTL_EXIT_USAGE;
@@ -224,7 +231,9 @@ add_main(int argc, char **argv)
 	    (kind != NULL && jsonx_add_str(args, JP_ARG_ADD_KIND, kind) != 0) ||
 	    (stepup != NULL &&
 		jsonx_add_str(args, JP_ARG_ADD_STEPUP, stepup) != 0) ||
-	    (replace && jsonx_add_bool(args, JP_ARG_ADD_REPLACE, true) != 0)) {
+	    (replace && jsonx_add_bool(args, JP_ARG_ADD_REPLACE, true) != 0) ||
+	    (on_use &&
+		jsonx_add_bool(args, JP_ARG_ADD_UNLOCK_ON_USE, true) != 0)) {
 		ex = cli_fail_code(JIT_E_NOMEM, NULL);
 		goto out;
 	}

@@ -84,6 +84,7 @@
 #define JP_CRED_KIND "kind"
 #define JP_CRED_FIELDS "fields" /* [F...], the field names */
 #define JP_CRED_STEPUP "stepup"
+#define JP_CRED_UNLOCK_ON_USE "unlock_on_use" /* true when marked so */
 #define JP_CRED_NOT_AFTER "not_after" /* valid until, unix seconds */
 #define JP_CRED_PROFILE "profile" /* requested credentials only */
 #define JP_CRED_REVOKE "revoke" /* REVOCATION or null, the same */
@@ -170,6 +171,7 @@
 #define JP_ARG_ADD_TTL "ttl" /* seconds from now */
 #define JP_ARG_ADD_STEPUP "stepup"
 #define JP_ARG_ADD_REPLACE "replace"
+#define JP_ARG_ADD_UNLOCK_ON_USE "unlock_on_use" /* a use unlocks it */
 #define JP_RES_ADD_NAME "name"
 #define JP_RES_ADD_NOT_AFTER "not_after"
 #define JP_RES_ADD_TOKENS "tokens" /* [L...] it is wrapped to */

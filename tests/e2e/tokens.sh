@@ -123,7 +123,7 @@ has "which is named as absent" "$T/err" "no simulated token is running at .*k1.s
 # [agent] prefer = laptop: the TPM is asked first though the key is back.
 agent_stop
 printf '[agent]\nprefer = laptop, k1\n' >"$T/choice.conf"
-agent_start --touch-timeout 3 -c "$T/choice.conf" || exit 1
+agent_start --touch-timeout 3 --config "$T/choice.conf" || exit 1
 sim_start k1 || exit 1
 ok "with prefer = laptop, unlock asks for the TPM's PIN" $PTY \
     "$JITCTL_BIN" unlock x
