@@ -51,6 +51,9 @@ enum {
 	K_EXES = 1 << 14,
 	K_SHA1 = 1 << 15,
 	K_PREFER = 1 << 16,
+	K_APPROVERS = 1 << 20,
+	K_APPROVALS = 1 << 21,
+	K_APPWINDOW = 1 << 22,
 };
 
 struct parse_ctx {
@@ -142,6 +145,7 @@ profile_free(struct conf_profile *p)
 	for (i = 0; i < p->nallowed_exes; i++)
 		free(p->allowed_exes[i]);
 	free(p->allowed_exes);
+	free(p->approvers);
 }
 
 void
@@ -518,6 +522,8 @@ map_key(struct parse_ctx *x, const char *field, const char *path)
 	return 1;
 }
 
+static int approval_key(struct parse_ctx *x, const char *k, const char *v);
+
 static int
 profile_key(struct parse_ctx *x, const char *k, const char *v)
 {
@@ -590,10 +596,47 @@ profile_key(struct parse_ctx *x, const char *k, const char *v)
 		    parse_list(x, k, v, CONF_EXES_MAX, &p->allowed_exes,
 			&p->nallowed_exes) &&
 		    check_exes(x, p);
+	if (strcmp(k, "approvers") == 0 || strcmp(k, "approvals") == 0 ||
+	    strcmp(k, "approval_window") == 0)
+		return approval_key(x, k, v);
 	esc(k, e, sizeof(e));
 	return perr(x,
-	    "unknown key '%s' in a profile (kind, issuer, output, field.NAME, default_ttl, max_ttl, timeout, stepup, revoke, revoke_fields, revoke_on_lock, allowed_executables)",
+	    "unknown key '%s' in a profile (kind, issuer, output, field.NAME, default_ttl, max_ttl, timeout, stepup, revoke, revoke_fields, revoke_on_lock, allowed_executables, approvers, approvals, approval_window)",
 	    e);
+}
+
+/* approvers = FILE (allowed_signers), approvals = N, approval_window. */
+static int
+approval_key(struct parse_ctx *x, const char *k, const char *v)
+{
+	struct conf_profile *p = x->prof;
+	char *end;
+	long n;
+
+	if (strcmp(k, "approval_window") == 0)
+		return once(x, K_APPWINDOW, k) &&
+		    parse_duration(
+			x, k, v, DURATION_MAX_S, &p->approval_window_s);
+	if (strcmp(k, "approvals") == 0) {
+		if (!once(x, K_APPROVALS, k))
+			return 0;
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (errno != 0 || end == v || *end != '\0' || n < 1 ||
+		    n > CONF_APPROVALS_MAX)
+			return perr(x, "approvals: a number of people, 1 to %d",
+			    CONF_APPROVALS_MAX);
+		p->approvals = (int)n;
+		return 1;
+	}
+	if (!once(x, K_APPROVERS, k))
+		return 0;
+	if (v[0] != '/')
+		return perr(x,
+		    "approvers: the absolute path of an allowed_signers file (ssh-keygen(1))");
+	if ((p->approvers = strdup(v)) == NULL)
+		return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
+	return 1;
 }
 
 static int
@@ -740,6 +783,12 @@ check_profile(struct parse_ctx *x, struct conf_profile *p)
 		    p->name);
 	if (p->timeout_s == 0)
 		p->timeout_s = CONF_TIMEOUT_DEFAULT_S;
+	if (p->approvals > 0 && p->approvers == NULL)
+		return perr(x,
+		    "[profile %s]: approvals needs approvers = FILE (who may approve)",
+		    p->name);
+	if (p->approvers != NULL && p->approvals == 0)
+		p->approvals = 1;
 	return 1;
 }
 

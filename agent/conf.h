@@ -27,6 +27,7 @@
 #define CONF_TIMEOUT_MAX_S 600
 #define CONF_TTL_DEFAULT_S 3600
 #define PROFILE_NAME_MAX POLICY_NAME_MAX
+#define CONF_APPROVALS_MAX 16 /* approvals = N */
 
 /* A command as words: never run through a shell. */
 struct conf_argv {
@@ -62,6 +63,9 @@ struct conf_profile {
 	size_t nrevoke_fields;
 	char **allowed_exes;
 	size_t nallowed_exes;
+	char *approvers; /* an allowed_signers file; NULL: none needed */
+	int approvals; /* approvals needed before the issuer runs */
+	int64_t approval_window_s; /* how long a request waits; 0: 1h */
 	int line; /* its [profile] header */
 };
 

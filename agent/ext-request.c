@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "approval.h"
 #include "conf.h"
 #include "duration.h"
 #include "err.h"
@@ -53,6 +54,7 @@ struct issue_job {
 	int64_t timeout_ms;
 	char *tmpbase; /* ssh-cert: where the key goes */
 	struct peer peer; /* its exe resolved at accept */
+	char *request_id, *approvers; /* after approvals; else NULL */
 	/* Written by the worker. */
 	struct proc_result pr;
 	struct secret *seed; /* ssh-cert: the key's seed */
@@ -127,6 +129,8 @@ issue_job_free(struct issue_job *j)
 	free(j->profile);
 	free(j->kind);
 	free(j->reason);
+	free(j->request_id);
+	free(j->approvers);
 	for (i = 0; i < j->nmap; i++) {
 		free(j->map[i].field);
 		free(j->map[i].path);
@@ -540,6 +544,8 @@ audit_request(
 	event_str(ev, "kind", j->kind);
 	event_str(ev, "reason", j->reason);
 	event_int(ev, "ttl", j->ttl_s);
+	event_str(ev, "request_id", j->request_id);
+	event_str(ev, "approvers", j->approvers);
 	event_int(ev, "status", proc_status(&j->pr));
 	event_str(ev, "result", r == 0 ? "ok" : jit_errname(r));
 	if (r != 0)
@@ -773,37 +779,40 @@ tmp_base(void)
 	return "/tmp";
 }
 
+/* A waiting request: its text for the approvers (the announce event is
+ * its audit line). */
+static void
+reply_waiting(struct conn *conn, const struct approval_req *w)
+{
+	struct json_object *res;
+
+	if ((res = json_object_new_object()) != NULL &&
+	    (jsonx_add_str(res, JP_RES_REQUEST_ID, w->id) != 0 ||
+		jsonx_add_str(res, JP_RES_REQUEST_TEXT, w->text) != 0 ||
+		jsonx_add_str(res, JP_RES_REQUEST_PROFILE, w->profile) != 0 ||
+		jsonx_add_str(res, JP_RES_REQUEST_NAME, w->name) != 0 ||
+		jsonx_add_int(res, JP_RES_REQUEST_NEEDED, w->needed) != 0 ||
+		jsonx_add_int(res, JP_RES_REQUEST_APPROVALS,
+		    (int64_t)w->napprovers) != 0 ||
+		jsonx_add_int(res, JP_RES_REQUEST_EXPIRES, w->expires) != 0)) {
+		json_object_put(res);
+		res = NULL;
+	}
+	reply_ext_result(conn, res);
+}
+
 int
-ext_request(struct agent *ag, struct request *rq, struct json_object *args,
-    struct secret **payload)
+request_start(struct agent *ag, struct request *rq, const char *profile,
+    const char *name, const char *reason, int64_t ttl,
+    const struct approval_req *approved)
 {
 	const struct conf_profile *p;
+	const struct approval_req *w;
 	struct issue_job *j = NULL;
 	struct cred *old;
-	const char *profile, *reason, *name = NULL;
-	char when[64];
-	int64_t ttl = 0;
+	char when[64], why[512], who[1024];
 	int r;
 
-	(void)payload;
-	if ((r = ext_str_arg(args, JP_ARG_REQUEST_PROFILE, PROFILE_NAME_MAX,
-		 &profile)) != 0 ||
-	    (r = ext_str_arg(
-		 args, JP_ARG_REQUEST_REASON, CRED_REASON_MAX, &reason)) != 0)
-		return r == JIT_E_LIMIT ? r : JIT_E_FORMAT;
-	if (((r = jsonx_opt_str(
-		  args, JP_ARG_REQUEST_NAME, CRED_NAME_MAX, &name)) != 0 &&
-		r != JIT_E_NOENT) ||
-	    ((r = jsonx_opt_int(
-		  args, JP_ARG_REQUEST_TTL, 1, DURATION_MAX_S, &ttl)) != 0 &&
-		r != JIT_E_NOENT))
-		return JIT_E_FORMAT;
-	if (!reason_ok(reason)) {
-		reply_ext_err(rq->conn, JIT_E_ARG, -1,
-		    "the reason is one line of text (1 to %d bytes, no control characters)",
-		    CRED_REASON_MAX);
-		return JIT_OK;
-	}
 	if ((p = conf_profile(ag->conf, profile)) == NULL) {
 		reply_ext_err(rq->conn, JIT_E_NOENT, -1,
 		    "no profile named %s in %s: see jit-agent.conf(5)", profile,
@@ -850,6 +859,16 @@ ext_request(struct agent *ag, struct request *rq, struct json_object *args,
 		    "a request for %s is already running", name);
 		return JIT_OK;
 	}
+	/* A second person must approve first: the request waits. */
+	if (p->approvals > 0 && approved == NULL) {
+		if ((r = approval_create(ag, rq->peer, p, name, reason, ttl, &w,
+			 why, sizeof(why))) != 0) {
+			reply_ext_err(rq->conn, r, -1, "%s", why);
+			return JIT_OK;
+		}
+		reply_waiting(rq->conn, w);
+		return JIT_OK;
+	}
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return JIT_E_NOMEM;
 	j->peer = *rq->peer;
@@ -862,6 +881,14 @@ ext_request(struct agent *ag, struct request *rq, struct json_object *args,
 		j->hj.device = NULL;
 		r = JIT_E_NOMEM;
 		goto fail;
+	}
+	if (approved != NULL) {
+		approval_approvers(approved, who, sizeof(who));
+		if ((j->request_id = strdup(approved->id)) == NULL ||
+		    (j->approvers = strdup(who)) == NULL) {
+			r = JIT_E_NOMEM;
+			goto fail;
+		}
 	}
 	if ((r = copy_profile(j, p)) != 0 || (r = issuer_env(j)) != 0 ||
 	    (r = pending_add(ag, name)) != 0)
@@ -880,4 +907,34 @@ fail:
 	issue_job_free(j);
 	free(j);
 	return r;
+}
+
+int
+ext_request(struct agent *ag, struct request *rq, struct json_object *args,
+    struct secret **payload)
+{
+	const char *profile, *reason, *name = NULL;
+	int64_t ttl = 0;
+	int r;
+
+	(void)payload;
+	if ((r = ext_str_arg(args, JP_ARG_REQUEST_PROFILE, PROFILE_NAME_MAX,
+		 &profile)) != 0 ||
+	    (r = ext_str_arg(
+		 args, JP_ARG_REQUEST_REASON, CRED_REASON_MAX, &reason)) != 0)
+		return r == JIT_E_LIMIT ? r : JIT_E_FORMAT;
+	if (((r = jsonx_opt_str(
+		  args, JP_ARG_REQUEST_NAME, CRED_NAME_MAX, &name)) != 0 &&
+		r != JIT_E_NOENT) ||
+	    ((r = jsonx_opt_int(
+		  args, JP_ARG_REQUEST_TTL, 1, DURATION_MAX_S, &ttl)) != 0 &&
+		r != JIT_E_NOENT))
+		return JIT_E_FORMAT;
+	if (!reason_ok(reason)) {
+		reply_ext_err(rq->conn, JIT_E_ARG, -1,
+		    "the reason is one line of text (1 to %d bytes, no control characters)",
+		    CRED_REASON_MAX);
+		return JIT_OK;
+	}
+	return request_start(ag, rq, profile, name, reason, ttl, NULL);
 }

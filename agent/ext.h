@@ -25,7 +25,7 @@ typedef int ext_fn(struct agent *ag, struct request *rq,
 
 ext_fn ext_status, ext_tokens, ext_enroll, ext_unenroll, ext_add, ext_unlock,
     ext_get, ext_lock, ext_revoke, ext_audit_head, ext_audit_setup, ext_request,
-    ext_verify, ext_hello, ext_rewrap, ext_probe;
+    ext_verify, ext_hello, ext_rewrap, ext_probe, ext_approve;
 
 /* Helpers shared by the handlers. */
 int ext_str_arg(
@@ -44,6 +44,16 @@ void ext_reply_hw_err(struct conn *c, int r, const struct hw_status *st);
 /* Reply that c has expired, with what makes a new one: a request of its
  * profile, or an add with --replace (a plain add refuses the name). */
 void ext_reply_expired(struct conn *conn, const struct cred *c);
+
+/*
+ * ext-request.c: run profile's issuer for rq (or, for a profile with
+ * approvals, make a request that waits, unless approved is given: its
+ * approvals met the quorum).  Replies, or returns AGENT_DEFERRED.
+ */
+struct approval_req;
+int request_start(struct agent *ag, struct request *rq, const char *profile,
+    const char *name, const char *reason, int64_t ttl,
+    const struct approval_req *approved);
 
 /* ext-request.c: JIT_OK if the peer's executable may use c (its profile's
  * allowed_executables); else it replied, audited a deny, and says so. */

@@ -14,6 +14,7 @@
 #include "duration.h"
 #include "err.h"
 #include "fields.h"
+#include "fsutil.h"
 #include "jitctl.h"
 #include "jsonx.h"
 #include "optcheck.h"
@@ -693,4 +694,38 @@ table_free(struct table *t)
 		free(t->cells[i]);
 	free(t->cells);
 	free(t);
+}
+
+int
+cli_read_text(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+	char *buf;
+	size_t n = 0;
+	ssize_t k;
+
+	if (strcmp(path, "-") != 0)
+		return fs_read_file(path, max, ret, ret_len);
+	if ((buf = malloc(max + 1)) == NULL)
+		return JIT_E_NOMEM;
+	while (n < max) {
+		if ((k = read(STDIN_FILENO, buf + n, max - n)) < 0 &&
+		    errno == EINTR)
+			continue;
+		if (k < 0) {
+			free(buf);
+			return JIT_E_IO;
+		}
+		if (k == 0)
+			break;
+		n += (size_t)k;
+	}
+	/* More than max is refused, as fs_read_file refuses it. */
+	if (n == max && read(STDIN_FILENO, &buf[n], 1) == 1) {
+		free(buf);
+		return JIT_E_LIMIT;
+	}
+	buf[n] = '\0';
+	*ret = buf;
+	*ret_len = n;
+	return JIT_OK;
 }

@@ -32,6 +32,8 @@ static const struct verb verbs[] = {
 	{ "add", add_main, "store a credential read from stdin" },
 	{ "request", request_main,
 	    "have a profile's issuer mint a credential" },
+	{ "approve", approve_main,
+	    "sign someone's access request with your SSH key" },
 	{ "unlock", unlock_main, "open credentials with a token, for a while" },
 	{ "get", get_main, "print an unlocked credential (for scripts)" },
 	{ "exec", exec_main,

@@ -34,6 +34,7 @@ int lock_main(int argc, char **argv);
 int revoke_main(int argc, char **argv);
 int audit_main(int argc, char **argv);
 int request_main(int argc, char **argv);
+int approve_main(int argc, char **argv);
 int aws_main(int argc, char **argv);
 int kube_main(int argc, char **argv);
 int git_main(int argc, char **argv);
@@ -84,6 +85,9 @@ void cli_time(int64_t t, char *out, size_t outlen);
 
 /* An environment variable name: [A-Za-z_][A-Za-z0-9_]*. */
 bool cli_env_name_ok(const uint8_t *s, size_t n);
+/* A file's text, or stdin's for "-": at most max bytes, NUL-terminated
+ * (not for secrets: they go through prompt.c). */
+int cli_read_text(const char *path, size_t max, char **ret, size_t *ret_len);
 /* Write all of p to fd (stdout: straight from guarded memory). */
 int cli_write_all(int fd, const void *p, size_t n);
 

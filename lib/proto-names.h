@@ -39,7 +39,8 @@
 	X(JP_VERB_REQUEST, request) \
 	X(JP_VERB_VERIFY, verify) \
 	X(JP_VERB_REWRAP, rewrap) \
-	X(JP_VERB_PROBE, probe)
+	X(JP_VERB_PROBE, probe) \
+	X(JP_VERB_APPROVE, approve)
 
 /* A failure (SSH_AGENT_EXTENSION_FAILURE) of any verb. */
 #define JP_ERR_ERROR "error" /* the code's number (a hint) */
@@ -228,6 +229,19 @@
 #define JP_RES_REQUEST_NOT_AFTER "not_after"
 #define JP_RES_REQUEST_FIELDS "fields" /* [F...] */
 #define JP_RES_REQUEST_TOKENS "tokens" /* [L...] */
+/* A profile with approvals: the request waits instead (jitctl approve). */
+#define JP_RES_REQUEST_ID "request_id" /* 32 hex digits */
+#define JP_RES_REQUEST_TEXT "text" /* what approvers sign */
+#define JP_RES_REQUEST_NEEDED "needed" /* approvals it waits for */
+#define JP_RES_REQUEST_APPROVALS "approvals" /* approvals so far */
+#define JP_RES_REQUEST_EXPIRES "expires" /* it waits until, unix s */
+#define JP_RES_REQUEST_APPROVERS "approvers" /* "who (SHA256:...), ..." */
+
+/* approve: hand an approval (an SSHSIG) to a waiting request; when it
+ * completes the quorum, the result is request's (the issuer ran). */
+#define JP_VERB_APPROVE "approve"
+#define JP_ARG_APPROVE_ID "request_id"
+#define JP_ARG_APPROVE_SIGNATURE "signature" /* the armored SSHSIG */
 
 /* audit-head: the audit log's last line. */
 #define JP_VERB_AUDIT_HEAD "audit-head"
