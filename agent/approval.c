@@ -661,6 +661,7 @@ approval_add(struct agent *ag, const struct peer *peer, const char *id,
 		event_str(ev, "request_id", id);
 		event_str(ev, "profile", r->profile);
 		event_str(ev, "name", r->name);
+		event_str(ev, "reason", r->reason);
 		event_str(ev, "approver", principal);
 		event_str(ev, "fingerprint", fp);
 		event_int(ev, "approvals", (int64_t)r->napprovers);

@@ -54,6 +54,12 @@ enum {
 	K_APPROVERS = 1 << 20,
 	K_APPROVALS = 1 << 21,
 	K_APPWINDOW = 1 << 22,
+	K_METRICS = 1 << 23,
+	K_EVLOG = 1 << 24,
+	K_SYSLOGSOCK = 1 << 25,
+	K_HOOKEVENT = 1 << 26,
+	K_HOOKANNOUNCE = 1 << 27,
+	K_HOOKTIMEOUT = 1 << 28,
 };
 
 struct parse_ctx {
@@ -66,6 +72,8 @@ struct parse_ctx {
 	char section[SECTION_MAX];
 	bool in_section;
 	bool agent_seen;
+	bool in_hooks; /* in [hooks] */
+	bool hooks_seen;
 	struct conf_profile *prof; /* NULL: in [agent] */
 	unsigned seen; /* K_* of this section */
 	char last_key[KEY_MAX];
@@ -163,6 +171,10 @@ conf_free(struct conf *c)
 	for (i = 0; i < c->nprefer; i++)
 		free(c->prefer[i]);
 	free(c->prefer);
+	free(c->metrics_file);
+	free(c->syslog_socket);
+	conf_argv_free(&c->hook_event);
+	conf_argv_free(&c->hook_announce);
 	free(c->path);
 	free(c);
 }
@@ -376,7 +388,9 @@ looks_like_key(const char *v)
 		"output", "default_ttl", "max_ttl", "timeout", "stepup",
 		"revoke_on_lock", "revoke_fields", "allowed_executables",
 		"default_window", "touch_timeout", "notify", "askpass",
-		"ssh_rsa_sha1", "prefer" };
+		"ssh_rsa_sha1", "prefer", "approvers", "approvals",
+		"approval_window", "metrics_file", "event_log",
+		"syslog_socket" };
 	struct wire_reader r;
 	const uint8_t *k;
 	size_t n, i;
@@ -407,6 +421,10 @@ continuation(struct parse_ctx *x, const char *name, const char *value)
 	if (x->last_key[0] == '\0' || strcmp(name, x->last_key) != 0)
 		return perr(x,
 		    "an indented line continues a value: keys start at the beginning of the line");
+	if (x->in_hooks && strcmp(name, "event") == 0)
+		return parse_argv(x, name, value, &x->c->hook_event);
+	if (x->in_hooks && strcmp(name, "announce") == 0)
+		return parse_argv(x, name, value, &x->c->hook_announce);
 	if (p == NULL && strcmp(name, "notify") == 0)
 		return parse_argv(x, name, value, &x->c->notify);
 	if (p != NULL && strcmp(name, "issuer") == 0)
@@ -448,6 +466,8 @@ parse_prefer(struct parse_ctx *x, const char *k, const char *v)
 	    x, k, buf, CONF_PREFER_MAX, &x->c->prefer, &x->c->nprefer);
 }
 
+static int team_key(struct parse_ctx *x, const char *k, const char *v);
+
 static int
 agent_key(struct parse_ctx *x, const char *k, const char *v)
 {
@@ -481,10 +501,67 @@ agent_key(struct parse_ctx *x, const char *k, const char *v)
 	}
 	if (strcmp(k, "prefer") == 0)
 		return once(x, K_PREFER, k) && parse_prefer(x, k, v);
+	if (strcmp(k, "metrics_file") == 0 || strcmp(k, "event_log") == 0 ||
+	    strcmp(k, "syslog_socket") == 0)
+		return team_key(x, k, v);
 	esc(k, e, sizeof(e));
 	return perr(x,
-	    "unknown key '%s' in [agent] (default_window, touch_timeout, notify, askpass, ssh_rsa_sha1, prefer)",
+	    "unknown key '%s' in [agent] (default_window, touch_timeout, notify, askpass, ssh_rsa_sha1, prefer, metrics_file, event_log, syslog_socket)",
 	    e);
+}
+
+/* metrics_file, event_log, syslog_socket: the team sees the events. */
+static int
+team_key(struct parse_ctx *x, const char *k, const char *v)
+{
+	struct conf *c = x->c;
+	char **dst;
+
+	if (strcmp(k, "event_log") == 0) {
+		if (!once(x, K_EVLOG, k))
+			return 0;
+		if (strcmp(v, "syslog") == 0)
+			c->event_log = CONF_EVENT_LOG_SYSLOG;
+		else if (strcmp(v, "journal") == 0)
+			c->event_log = CONF_EVENT_LOG_JOURNAL;
+		else if (strcmp(v, "none") == 0)
+			c->event_log = CONF_EVENT_LOG_NONE;
+		else
+			return perr(x, "event_log: journal, syslog or none");
+		return 1;
+	}
+	if (!once(x, strcmp(k, "metrics_file") == 0 ? K_METRICS : K_SYSLOGSOCK,
+		k))
+		return 0;
+	if (v[0] != '/')
+		return perr(x, "%s: an absolute path", k);
+	dst = strcmp(k, "metrics_file") == 0 ? &c->metrics_file :
+					       &c->syslog_socket;
+	if ((*dst = strdup(v)) == NULL)
+		return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
+	return 1;
+}
+
+/* [hooks]: commands that get each event as JSON on stdin. */
+static int
+hooks_key(struct parse_ctx *x, const char *k, const char *v)
+{
+	struct conf *c = x->c;
+	char e[64];
+
+	if (strcmp(k, "event") == 0)
+		return once(x, K_HOOKEVENT, k) &&
+		    parse_argv(x, k, v, &c->hook_event);
+	if (strcmp(k, "announce") == 0)
+		return once(x, K_HOOKANNOUNCE, k) &&
+		    parse_argv(x, k, v, &c->hook_announce);
+	if (strcmp(k, "timeout") == 0)
+		return once(x, K_HOOKTIMEOUT, k) &&
+		    parse_duration(
+			x, k, v, CONF_TIMEOUT_MAX_S, &c->hook_timeout_s);
+	esc(k, e, sizeof(e));
+	return perr(
+	    x, "unknown key '%s' in [hooks] (event, announce, timeout)", e);
 }
 
 static int
@@ -684,6 +761,7 @@ enter_section(struct parse_ctx *x, const char *section)
 	snprintf(x->section, sizeof(x->section), "%s", section);
 	x->in_section = true;
 	x->prof = NULL;
+	x->in_hooks = false;
 	x->seen = 0;
 	x->last_key[0] = '\0';
 	if (section[0] == '\0')
@@ -694,12 +772,19 @@ enter_section(struct parse_ctx *x, const char *section)
 		x->agent_seen = true;
 		return 1;
 	}
+	if (strcmp(section, "hooks") == 0) {
+		if (x->hooks_seen)
+			return perr(x, "[hooks] appears twice");
+		x->hooks_seen = x->in_hooks = true;
+		return 1;
+	}
 	/* "profile", blanks, the name (to the end: section is a C string) */
 	wire_reader_init(&r, section, strlen(section));
 	if (wire_expect(&r, "profile", 7) == 0 && wire_skip_span(&r, " \t") > 0)
 		return new_profile(x, (const char *)wire_cursor(&r));
 	esc(section, e, sizeof(e));
-	return perr(x, "unknown section [%s]: [agent] or [profile NAME]", e);
+	return perr(
+	    x, "unknown section [%s]: [agent], [hooks] or [profile NAME]", e);
 }
 
 static int
@@ -722,6 +807,8 @@ on_entry(void *user, const char *section, const char *name, const char *value)
 		return perr(x, "a key is longer than %zu characters",
 		    sizeof(x->last_key) - 1);
 	snprintf(x->last_key, sizeof(x->last_key), "%s", name);
+	if (x->in_hooks)
+		return hooks_key(x, name, value);
 	if (x->prof == NULL)
 		return agent_key(x, name, value);
 	return profile_key(x, name, value);

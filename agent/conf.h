@@ -69,6 +69,14 @@ struct conf_profile {
 	int line; /* its [profile] header */
 };
 
+/* event_log = where every audited event also goes (agent/logsink.c). */
+enum conf_event_log {
+	CONF_EVENT_LOG_NONE = 0,
+	CONF_EVENT_LOG_SYSLOG, /* RFC 5424 with structured data */
+	CONF_EVENT_LOG_JOURNAL, /* journald's structured fields */
+};
+#define CONF_HOOK_TIMEOUT_DEFAULT_S 10
+
 struct conf {
 	char *path;
 	bool found; /* the file existed */
@@ -81,6 +89,12 @@ struct conf {
 	size_t nprefer;
 	struct conf_profile *profiles;
 	size_t nprofiles;
+	char *metrics_file; /* [agent] metrics_file: NULL, none */
+	enum conf_event_log event_log;
+	char *syslog_socket; /* NULL: /dev/log */
+	struct conf_argv hook_event; /* [hooks] event: every event */
+	struct conf_argv hook_announce; /* [hooks] announce: new requests */
+	int64_t hook_timeout_s;
 };
 
 /* The path: given, else $XDG_CONFIG_HOME/jit-agent/config, else

@@ -66,6 +66,10 @@ void conn_set_job(struct conn *c, struct hwjob *job);
  * first; set it back to NULL when the work is done. */
 void conn_set_cancel(struct conn *c, void (*cancel)(void *arg), void *arg);
 const struct peer *conn_peer(const struct conn *c);
+/* Bytes sent to c that it has not read yet (a slow subscriber's). */
+size_t conn_out_pending(const struct conn *c);
+/* Close c now (a subscriber that does not keep up). */
+void conn_drop(struct conn *c, const char *why);
 /* The connection's protocol state (SSH session binds), freed by the
  * agent's conn_state_free when the connection closes. */
 void **conn_proto_state(struct conn *c);

@@ -5,6 +5,7 @@
 #include "audit.h"
 #include "err.h"
 #include "events.h"
+#include "eventbus.h"
 #include "jsonx.h"
 #include "log.h"
 
@@ -73,6 +74,9 @@ event_emit(struct agent *ag, struct json_object *ev)
 	else if ((r = audit_append(ag->audit, ev)) != 0)
 		log_error("audit: the event above is not in the audit log: %s",
 		    r == JIT_E_IO ? audit_why(ag->audit) : jit_strerror(r));
+	/* Only what the audit log holds goes out to logs, hooks, metrics. */
+	if (r == 0)
+		eventbus_publish(ag, ev);
 	json_object_put(ev);
 	return r;
 }

@@ -767,18 +767,6 @@ issuer_env(struct issue_job *j)
 	return proc_env_set(&j->env, "JIT_REQUESTER_PID", num);
 }
 
-static const char *
-tmp_base(void)
-{
-	const char *s;
-
-	if ((s = getenv("XDG_RUNTIME_DIR")) != NULL && s[0] == '/')
-		return s;
-	if ((s = getenv("TMPDIR")) != NULL && s[0] == '/')
-		return s;
-	return "/tmp";
-}
-
 /* A waiting request: its text for the approvers (the announce event is
  * its audit line). */
 static void
@@ -876,7 +864,7 @@ request_start(struct agent *ag, struct request *rq, const char *profile,
 	if ((j->name = strdup(name)) == NULL ||
 	    (j->profile = strdup(profile)) == NULL ||
 	    (j->reason = strdup(reason)) == NULL ||
-	    (j->tmpbase = strdup(tmp_base())) == NULL ||
+	    (j->tmpbase = strdup(proc_tmp_base())) == NULL ||
 	    asprintf(&j->hj.device, "issuer:%s", profile) < 0) {
 		j->hj.device = NULL;
 		r = JIT_E_NOMEM;

@@ -20,7 +20,11 @@
 #include "config.h"
 #include "duration.h"
 #include "err.h"
+#include "eventbus.h"
 #include "events.h"
+#include "hooks.h"
+#include "logsink.h"
+#include "metrics.h"
 #include "fsutil.h"
 #include "hwq.h"
 #include "launch.h"
@@ -186,6 +190,7 @@ reload_conf(struct agent *ag)
 	ag->conf = cf;
 	apply_conf(ag);
 	revoke_rearm(ag);
+	metrics_start(ag);
 	if ((ev = event_new("config")) != NULL) {
 		event_str(ev, "path", cf->path);
 		event_int(ev, "profiles", (int64_t)cf->nprofiles);
@@ -212,6 +217,8 @@ on_signal(uv_signal_t *h, int signum)
 		(void)agent_lock(ag, signum == SIGTERM ? "SIGTERM" : "SIGINT",
 		    NULL, NULL, NULL, NULL);
 		events_seal_stop(ag);
+		metrics_stop(ag);
+		logsink_close();
 		server_stop(ag);
 		/* Keys from ssh-add live only while the socket serves. */
 		ssh_agent_free(ag);
@@ -591,6 +598,10 @@ main(int argc, char **argv)
 		goto fail;
 	}
 	signals_start(&ag);
+	/* Every audited event also goes to the team: logs, hooks, metrics. */
+	(void)eventbus_add(logsink_event, NULL);
+	(void)eventbus_add(hooks_event, NULL);
+	(void)eventbus_add(metrics_event, NULL);
 	{
 		struct json_object *ev = event_new("start");
 
@@ -606,6 +617,7 @@ main(int argc, char **argv)
 	/* Lines a crash left unsealed, if their epoch is over. */
 	(void)audit_seal_due(ag.audit);
 	events_seal_start(&ag);
+	metrics_start(&ag);
 	ready.sock = ag.sock_path;
 	ready.jit_sock = ag.holder_sock != NULL ? ag.holder_sock : ag.sock_path;
 	ready.jit_pid = ag.holder_pid;

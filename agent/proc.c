@@ -418,3 +418,15 @@ proc_describe(const struct proc_result *res, int64_t timeout_ms,
 		    res->code, sig != NULL ? sig : "?");
 	}
 }
+
+const char *
+proc_tmp_base(void)
+{
+	const char *s;
+
+	if ((s = getenv("XDG_RUNTIME_DIR")) != NULL && s[0] == '/')
+		return s;
+	if ((s = getenv("TMPDIR")) != NULL && s[0] == '/')
+		return s;
+	return "/tmp";
+}

@@ -70,4 +70,7 @@ int proc_env_init(struct proc_env *e);
 int proc_env_set(struct proc_env *e, const char *name, const char *value);
 void proc_env_free(struct proc_env *e);
 
+/* Where a child's files go: $XDG_RUNTIME_DIR, else $TMPDIR, else /tmp. */
+const char *proc_tmp_base(void);
+
 #endif

@@ -431,6 +431,18 @@ fail:
 	conn_close(c, "reply failed");
 }
 
+size_t
+conn_out_pending(const struct conn *c)
+{
+	return c->out_pending;
+}
+
+void
+conn_drop(struct conn *c, const char *why)
+{
+	conn_close(c, why);
+}
+
 void
 conn_reply_type(struct conn *c, uint8_t type)
 {

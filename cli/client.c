@@ -415,30 +415,17 @@ parse_reply(
 	return JIT_OK;
 }
 
-int
-client_call(struct client *c, const char *verb, struct json_object *args,
-    const struct secret *sec, struct client_reply *rep)
+/* Read one reply frame to verb; rep is filled either way. */
+static int
+recv_reply(struct client *c, const char *verb, struct client_reply *rep)
 {
-	struct secret *req = NULL, *frame = NULL;
+	struct secret *frame = NULL;
 	struct wire_reader hr;
 	uint8_t hdr[4];
 	uint32_t len;
 	size_t got;
 	int r;
 
-	client_reply_reset(rep);
-	if ((r = build_request(verb, args, sec, &req)) != 0) {
-		r = client_reply_fail(
-		    rep, r, "cannot build the request: %s", jit_strerror(r));
-		goto out;
-	}
-	if ((r = send_all(c->fd, secret_ptr(req), secret_len(req))) != 0) {
-		r = client_reply_fail(
-		    rep, r, "cannot send to jit-agent: %s", strerror(errno));
-		goto out;
-	}
-	secret_free(req);
-	req = NULL;
 	if ((r = recv_all(c->fd, hdr, sizeof(hdr), &got)) != 0) {
 		r = client_reply_fail(
 		    rep, r, "cannot read from jit-agent: %s", strerror(errno));
@@ -490,7 +477,39 @@ out:
 		secret_free(rep->secret);
 		rep->secret = NULL;
 	}
-	secret_free(req);
 	secret_free(frame);
+	return r;
+}
+
+int
+client_next(struct client *c, const char *verb, struct client_reply *rep)
+{
+	client_reply_reset(rep);
+	return recv_reply(c, verb, rep);
+}
+
+int
+client_call(struct client *c, const char *verb, struct json_object *args,
+    const struct secret *sec, struct client_reply *rep)
+{
+	struct secret *req = NULL;
+	int r;
+
+	client_reply_reset(rep);
+	if ((r = build_request(verb, args, sec, &req)) != 0) {
+		r = client_reply_fail(
+		    rep, r, "cannot build the request: %s", jit_strerror(r));
+		goto out;
+	}
+	if ((r = send_all(c->fd, secret_ptr(req), secret_len(req))) != 0) {
+		r = client_reply_fail(
+		    rep, r, "cannot send to jit-agent: %s", strerror(errno));
+		goto out;
+	}
+	secret_free(req);
+	req = NULL;
+	r = recv_reply(c, verb, rep);
+out:
+	secret_free(req);
 	return r;
 }

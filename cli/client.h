@@ -59,6 +59,9 @@ void client_free(struct client *c); /* NULL ok */
  */
 int client_call(struct client *c, const char *verb, struct json_object *args,
     const struct secret *sec, struct client_reply *rep);
+/* The next reply to a request that answers more than once (events),
+ * without sending anything; as client_call otherwise. */
+int client_next(struct client *c, const char *verb, struct client_reply *rep);
 void client_reply_reset(struct client_reply *rep);
 /* A sentence of our own (not the agent's) in rep; r passes through. */
 int client_reply_fail(struct client_reply *rep, int r, const char *fmt, ...)

@@ -473,6 +473,19 @@ cli_request(const char *verb, struct json_object *args,
 	return r;
 }
 
+int
+cli_next(const char *verb, struct client_reply *rep)
+{
+	int r;
+
+	if (cli_conn == NULL)
+		return client_reply_fail(
+		    rep, JIT_E_AGENT, "the connection to jit-agent was lost");
+	if ((r = client_next(cli_conn, verb, rep)) != 0 && !rep->from_agent)
+		cli_disconnect();
+	return r;
+}
+
 const char *
 cli_jstr(struct json_object *o, const char *key)
 {

@@ -42,6 +42,7 @@ static const struct verb verbs[] = {
 	{ "lock", lock_main, "wipe unlocked credentials now" },
 	{ "revoke", revoke_main, "wipe and delete a credential" },
 	{ "audit", audit_main, "print or verify the audit log" },
+	{ "events", events_main, "follow the audited events live" },
 	{ "aws-credential-process", aws_main, "AWS credential_process helper" },
 	{ "kube-credential", kube_main, "kubectl exec credential plugin" },
 	{ "git-credential", git_main, "git credential helper" },

@@ -35,6 +35,7 @@ int revoke_main(int argc, char **argv);
 int audit_main(int argc, char **argv);
 int request_main(int argc, char **argv);
 int approve_main(int argc, char **argv);
+int events_main(int argc, char **argv);
 int aws_main(int argc, char **argv);
 int kube_main(int argc, char **argv);
 int git_main(int argc, char **argv);
@@ -107,6 +108,9 @@ void cli_disconnect(void);
 /* One request and its reply on the connection (see client.h). */
 int cli_request(const char *verb, struct json_object *args,
     const struct secret *sec, struct client_reply *rep);
+
+/* The next reply to the last request (a subscription's). */
+int cli_next(const char *verb, struct client_reply *rep);
 
 /* common.c: reading results (NULL / default when absent or mistyped). */
 const char *cli_jstr(struct json_object *o, const char *key);

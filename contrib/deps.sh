@@ -11,6 +11,7 @@ apt-get install -y -q --no-install-recommends \
 	faketime \
 	openssh-client openssh-server postgresql postgresql-client \
 	python3 python3-botocore scdoc util-linux procps bsdutils git \
+	rsyslog prometheus-node-exporter libsystemd-dev curl jq \
 	ca-certificates \
 	dpkg-dev gdb softhsm2 \
 	tcsh

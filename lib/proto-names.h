@@ -40,7 +40,8 @@
 	X(JP_VERB_VERIFY, verify) \
 	X(JP_VERB_REWRAP, rewrap) \
 	X(JP_VERB_PROBE, probe) \
-	X(JP_VERB_APPROVE, approve)
+	X(JP_VERB_APPROVE, approve) \
+	X(JP_VERB_EVENTS, events)
 
 /* A failure (SSH_AGENT_EXTENSION_FAILURE) of any verb. */
 #define JP_ERR_ERROR "error" /* the code's number (a hint) */
@@ -242,6 +243,12 @@
 #define JP_VERB_APPROVE "approve"
 #define JP_ARG_APPROVE_ID "request_id"
 #define JP_ARG_APPROVE_SIGNATURE "signature" /* the armored SSHSIG */
+
+/* events: a subscription; the first result is {"subscribed":true}, then
+ * each audited event follows as a result of its own (the event object)
+ * until the client leaves or reads too slowly and is dropped. */
+#define JP_VERB_EVENTS "events"
+#define JP_RES_EVENTS_SUBSCRIBED "subscribed"
 
 /* audit-head: the audit log's last line. */
 #define JP_VERB_AUDIT_HEAD "audit-head"
