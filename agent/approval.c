@@ -144,8 +144,8 @@ out:
 	return rc;
 }
 
-static bool
-id_ok(const char *id)
+bool
+approval_id_ok(const char *id)
 {
 	size_t i;
 
@@ -198,7 +198,7 @@ req_parse(struct json_object *o, struct approval_req **ret)
 	if ((rc = jsonx_get_str(o, "id", APPROVAL_ID_LEN, &s)) != 0)
 		goto fail;
 	rc = JIT_E_FORMAT;
-	if (!id_ok(s))
+	if (!approval_id_ok(s))
 		goto fail;
 	memcpy(r->id, s, APPROVAL_ID_LEN + 1);
 	if ((rc = dup_str(o, "profile", &r->profile)) != 0 ||
@@ -614,7 +614,7 @@ approval_add(struct agent *ag, const struct peer *peer, const char *id,
 	sweep(ag);
 	if (r == NULL) {
 		snprintf(why, whylen,
-		    "no request %.64s waits for approval (it was never made, was served already, or expired)",
+		    "no request %s waits for approval (it was never made, was served already, or expired)",
 		    id);
 		rc = JIT_E_NOENT;
 		goto refused;

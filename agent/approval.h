@@ -59,6 +59,8 @@ int approval_create(struct agent *ag, const struct peer *peer,
 int approval_add(struct agent *ag, const struct peer *peer, const char *id,
     const char *armored, size_t len, const struct approval_req **ret, char *why,
     size_t whylen);
+/* 32 lower-case hex digits. */
+bool approval_id_ok(const char *id);
 /* "principal (fingerprint), ..." of the approvals so far. */
 void approval_approvers(const struct approval_req *r, char *out, size_t outlen);
 /* The request is served (its issuer runs): forget it and its file. */

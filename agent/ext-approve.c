@@ -28,6 +28,12 @@ ext_approve(struct agent *ag, struct request *rq, struct json_object *args,
 	    (r = ext_str_arg(
 		 args, JP_ARG_APPROVE_SIGNATURE, SSHSIG_ARMOR_MAX, &sig)) != 0)
 		return r == JIT_E_LIMIT ? r : JIT_E_FORMAT;
+	if (!approval_id_ok(id)) {
+		reply_ext_err(rq->conn, JIT_E_ARG, -1,
+		    "a request id is the %d hex digits after 'id:' in the request's text",
+		    APPROVAL_ID_LEN);
+		return JIT_OK;
+	}
 	/* The tokens must take the credential before an approval is spent. */
 	if (ext_check_wrappable(ag, rq->conn) != 0)
 		return JIT_OK;

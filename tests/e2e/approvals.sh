@@ -193,6 +193,24 @@ sleep 2
 fails "an approval of an expired request" '!' approve "$T/r-quick.sig" "$IDQ"
 has "is refused" "$T/err" "request $IDQ expired"
 
+# ---- jit-agent itself as the approver's SSH agent (its keys' step-up)
+fails "a malformed request id" '!' approve "$T/bob.sig" "../../x"
+has "is refused" "$T/err" "a request id is the 32 hex digits"
+ok "request prod3" jitctl request prod --name prod3 --reason "INC-44" \
+    --pin-fd 3 3<"$T/pin"
+cp "$T/out" "$T/req3"
+ID3=$(sed -n 's/^id: //p' "$T/req3")
+ok "carol's key is added to jit-agent" env SSH_AUTH_SOCK="$JIT_AGENT_SOCK" \
+    ssh-add "$T/carol"
+ok "carol approves through jit-agent's ssh-agent" \
+    env SSH_AUTH_SOCK="$JIT_AGENT_SOCK" "$JITCTL_BIN" approve "$T/req3" --yes \
+    --output "$T/carol3.sig"
+ok "ssh-keygen -Y verify accepts it" \
+    ssh-keygen -Y verify -f "$T/allowed_signers" -I carol@example.com \
+    -n "$NS" -s "$T/carol3.sig" < "$T/req3"
+ok "and the agent counts it" approve "$T/carol3.sig" "$ID3"
+has "one of two" "$T/err" "1 of 2 approvals"
+
 # ---- the audit names each approver's principal and key fingerprint
 agent_stop
 # A fingerprint as an extended regex (it has '+' and '/').
