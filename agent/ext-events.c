@@ -11,7 +11,7 @@
 #define SUBSCRIBERS_MAX 16
 /* Unread bytes a subscriber may have queued before it is dropped: a slow
  * reader never holds the loop or the agent's memory. */
-#define SUBSCRIBER_QUEUE_MAX (256 * 1024)
+#define SUBSCRIBER_QUEUE_MAX (64 * 1024)
 
 struct subscriber {
 	struct subscriber *next;

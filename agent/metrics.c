@@ -19,6 +19,8 @@
 #include "vault.h"
 
 #define LABEL_MAX 256
+/* A burst of events is one rewrite (each is an fsync'd rename). */
+#define METRICS_DELAY_MS 100
 
 /* Counted since the agent started (Prometheus takes resets). */
 static struct {
@@ -223,10 +225,10 @@ metrics_event(struct agent *ag, const struct event_rec *e, void *arg)
 	if (ag->conf == NULL || ag->conf->metrics_file == NULL || !timer_up)
 		return;
 	/* After the event's handler has finished changing the state (an
-	 * event is audited before its wipe, or just after its unlock): on
-	 * the loop's next turn, once for a burst of events. */
+	 * event is audited before its wipe, or just after its unlock), and
+	 * once for a burst of events. */
 	if (!uv_is_active((uv_handle_t *)&timer))
-		uv_timer_start(&timer, on_timer, 0, 0);
+		uv_timer_start(&timer, on_timer, METRICS_DELAY_MS, 0);
 }
 
 void

@@ -203,4 +203,14 @@ for f in events.out webhook.log announce.json textfile/jit.prom scrape \
 done
 has "the hook that hung was killed at its timeout" "$AGENT_LOG" \
     "the announce hook .*announce.sh did not finish within 5 s and was killed"
+
+# ---- a subscriber that never reads is dropped; the loop never waits
+mkdir -p "$T/xdg-empty"
+XDG_CONFIG_HOME="$T/xdg-empty" agent_start || exit 1
+ok "a subscriber that reads nothing while 2000 events come" \
+    "$E2E_DIR/eventpeer.py" "$JIT_AGENT_SOCK" 2000
+has "is dropped" "$T/out" "^dropped$"
+has "saying so in the log" "$AGENT_LOG" \
+    "events: pid [0-9]+ does not read its events: it is dropped"
+ok "the agent serves on" jitctl status
 e2e_done
