@@ -488,22 +488,38 @@ approval_approvers(const struct approval_req *r, char *out, size_t outlen)
 
 /*
  * The requester may not approve: a principal that is their login name, or
- * their user@host, or whose part before '@' is their login name.
+ * their user@host, or whose part before '@' is their login name.  A line
+ * may name several principals ("a,b"): each is checked.
  */
 static bool
-is_requester(const struct approval_req *r, const char *principal)
+one_is_requester(const struct approval_req *r, const char *p, size_t n)
 {
-	const char *at = strchr(principal, '@');
-	size_t ulen = strlen(r->user);
-	char full[FIELD_MAX + HOST_MAX + 2];
+	const char *at = memchr(p, '@', n);
+	size_t ulen = strlen(r->user), hlen = strlen(r->host);
 
-	snprintf(full, sizeof(full), "%s@%s", r->user, r->host);
-	if (strcasecmp(principal, full) == 0)
+	if (n == ulen + 1 + hlen && strncmp(p, r->user, ulen) == 0 &&
+	    p[ulen] == '@' && strncasecmp(p + ulen + 1, r->host, hlen) == 0)
 		return true;
 	if (at == NULL)
-		return strcmp(principal, r->user) == 0;
-	return (size_t)(at - principal) == ulen &&
-	    strncmp(principal, r->user, ulen) == 0;
+		return n == ulen && strncmp(p, r->user, ulen) == 0;
+	return (size_t)(at - p) == ulen && strncmp(p, r->user, ulen) == 0;
+}
+
+static bool
+is_requester(const struct approval_req *r, const char *principals)
+{
+	const char *p = principals, *end;
+	size_t n;
+
+	for (;;) {
+		end = strchr(p, ',');
+		n = end != NULL ? (size_t)(end - p) : strlen(p);
+		if (n > 0 && p[0] != '!' && one_is_requester(r, p, n))
+			return true;
+		if (end == NULL)
+			return false;
+		p = end + 1;
+	}
 }
 
 static void

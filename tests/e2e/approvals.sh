@@ -34,7 +34,7 @@ ssh-keygen -q -s "$T/ca" -I erin-cert -n erin@example.com -V -5m:+1h \
 pub() { cut -d' ' -f1,2 "$T/$1.pub"; }
 cat > "$T/allowed_signers" <<EOF
 # the team
-$ME $(pub self)
+"ops@example.com,$ME@example.com" $(pub self)
 bob@example.com $(pub bob)
 carol@example.com $(pub carol)
 dave@example.com $(pub dave)
