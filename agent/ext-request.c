@@ -760,6 +760,13 @@ issuer_env(struct issue_job *j)
 	snprintf(num, sizeof(num), "%lld", (long long)j->ttl_s);
 	if ((r = proc_env_set(&j->env, "JIT_TTL", num)) != 0)
 		return r;
+	/* After approvals: who approved, for the issuer's own records. */
+	if (j->request_id != NULL &&
+	    ((r = proc_env_set(&j->env, "JIT_REQUEST_ID", j->request_id)) !=
+		    0 ||
+		(r = proc_env_set(&j->env, "JIT_APPROVERS", j->approvers)) !=
+		    0))
+		return r;
 	snprintf(num, sizeof(num), "%u", (unsigned)j->peer.uid);
 	if ((r = proc_env_set(&j->env, "JIT_REQUESTER_UID", num)) != 0)
 		return r;

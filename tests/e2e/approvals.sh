@@ -14,6 +14,7 @@ cat > "$ISS/issue.sh" <<'EOF'
 #!/bin/sh
 # Records that it ran; prints a secret the events must never show.
 echo "$JIT_NAME" >> "$JIT_TEST_DIR/issued"
+echo "$JIT_NAME $JIT_REQUEST_ID $JIT_APPROVERS" >> "$JIT_TEST_DIR/issued.env"
 printf 'canary-S3CRET-%s\n' "$JIT_NAME"
 EOF
 chmod 0755 "$ISS/issue.sh"
@@ -162,6 +163,8 @@ cp "$T/req" "$T/r-carol"; sign carol "$T/r-carol"
 ok "carol's approval by ssh-keygen -Y sign meets the quorum" \
     approve "$T/r-carol.sig"
 has "and the issuer ran" "$T/issued" "^prod$"
+has "told who approved" "$T/issued.env" \
+    "^prod $ID bob@example.com \\(SHA256:[^)]+\\), carol@example.com \\(SHA256:"
 ok "prod is stored" jitctl status
 has "listed" "$T/out" "prod"
 fails "the served request takes no more approvals" '!' \
