@@ -388,7 +388,9 @@ looks_like_key(const char *v)
 		"output", "default_ttl", "max_ttl", "timeout", "stepup",
 		"revoke_on_lock", "revoke_fields", "allowed_executables",
 		"default_window", "touch_timeout", "notify", "askpass",
-		"ssh_rsa_sha1", "prefer" };
+		"ssh_rsa_sha1", "prefer", "approvers", "approvals",
+		"approval_window", "metrics_file", "event_log",
+		"syslog_socket" };
 	struct wire_reader r;
 	const uint8_t *k;
 	size_t n, i;
@@ -463,6 +465,8 @@ parse_prefer(struct parse_ctx *x, const char *k, const char *v)
 	return parse_list(
 	    x, k, buf, CONF_PREFER_MAX, &x->c->prefer, &x->c->nprefer);
 }
+static int team_key(struct parse_ctx *x, const char *k, const char *v);
+
 static int team_key(struct parse_ctx *x, const char *k, const char *v);
 
 static int

@@ -76,7 +76,7 @@ ok "the approvers' ssh-agent holds bob's key and erin's certificate" \
     ssh-add -l
 has "three identities" "$T/out" "erin"
 
-agent_start -c "$T/config" || exit 1
+agent_start --config "$T/config" || exit 1
 ok "enroll a TPM" tpm_enroll laptop
 
 # ---- a request waits and prints its text
@@ -98,7 +98,7 @@ ID2=$(sed -n 's/^id: //p' "$T/req2")
 
 # ---- it survives a restart of the agent
 agent_stop
-agent_start -c "$T/config" || exit 1
+agent_start --config "$T/config" || exit 1
 ls "$DATA/requests/$ID.json" >/dev/null 2>&1 && \
     pass "the request is stored in the data directory" || \
     fail "the request is stored in the data directory"

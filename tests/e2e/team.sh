@@ -113,7 +113,7 @@ ssh-keygen -q -t ed25519 -N '' -C bob -f "$T/bob"
 printf 'bob@example.com %s\n' "$(cut -d' ' -f1,2 "$T/bob.pub")" \
     > "$T/allowed_signers"
 
-agent_start -c "$T/config" || exit 1
+agent_start --config "$T/config" || exit 1
 ok "enroll a TPM" tpm_enroll laptop
 
 # ---- jitctl events follows from here
