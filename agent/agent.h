@@ -21,6 +21,10 @@ struct conf;
 struct revoker;
 struct cred;
 struct secret;
+struct triggers;
+struct idle_trigger;
+struct bus_trigger;
+struct removal_trigger;
 
 struct agent {
 	uv_loop_t *loop;
@@ -68,6 +72,15 @@ struct agent {
 	 * SSH certificate while it is unlocked); NULL: nobody listens. */
 	void (*unlocked)(
 	    struct agent *ag, struct cred *c, const struct secret *fields);
+	/* A lock: what becomes of the keys added with ssh-add (ssh-agent.c,
+	 * by [agent] ssh_keys_on_lock); how many were removed or held.
+	 * NULL: there are none. */
+	size_t (*lock_ssh_keys)(struct agent *ag, const char *trigger);
+	struct triggers *triggers; /* triggers.c: the armed kill switches */
+	/* Each trigger's own state (its file's), NULL when it is off. */
+	struct idle_trigger *idle; /* trigger-idle.c */
+	struct bus_trigger *bus; /* trigger-logind.c */
+	struct removal_trigger *removal; /* trigger-removal.c */
 };
 
 /* server.c */
@@ -76,7 +89,9 @@ void server_stop(struct agent *ag);
 
 /*
  * lock.c: the one way everything unlocked is wiped, whatever the trigger
- * (jitctl lock, SIGUSR1, SIGTERM, ssh-add -x, ...).  With revoke_why
+ * (jitctl lock, SIGUSR1, SIGTERM, ssh-add -x, a token removed, sleep, the
+ * screen locked, idle, a shell's exit).  Touches and PINs awaited are
+ * aborted; keys added with ssh-add are removed or held (lock_ssh_keys).  With revoke_why
  * (the revoke command's JIT_REVOKE_WHY: "lock", "SIGUSR1"), the
  * credentials whose profile says revoke_on_lock are revoked upstream too
  * (their names appended to revoked, if not NULL); NULL revokes nothing.

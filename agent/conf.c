@@ -51,6 +51,9 @@ enum {
 	K_EXES = 1 << 14,
 	K_SHA1 = 1 << 15,
 	K_PREFER = 1 << 16,
+	K_REMOVAL = 1 << 17,
+	K_IDLE = 1 << 18,
+	K_SSHKEYS = 1 << 19,
 };
 
 struct parse_ctx {
@@ -372,7 +375,8 @@ looks_like_key(const char *v)
 		"output", "default_ttl", "max_ttl", "timeout", "stepup",
 		"revoke_on_lock", "revoke_fields", "allowed_executables",
 		"default_window", "touch_timeout", "notify", "askpass",
-		"ssh_rsa_sha1", "prefer" };
+		"ssh_rsa_sha1", "prefer", "lock_on_removal", "idle_lock",
+		"ssh_keys_on_lock" };
 	struct wire_reader r;
 	const uint8_t *k;
 	size_t n, i;
@@ -477,9 +481,30 @@ agent_key(struct parse_ctx *x, const char *k, const char *v)
 	}
 	if (strcmp(k, "prefer") == 0)
 		return once(x, K_PREFER, k) && parse_prefer(x, k, v);
+	if (strcmp(k, "lock_on_removal") == 0) {
+		if (!once(x, K_REMOVAL, k))
+			return 0;
+		if (parse_bool(v, &c->lock_on_removal) != 0)
+			return perr(x, "lock_on_removal: yes or no");
+		return 1;
+	}
+	if (strcmp(k, "idle_lock") == 0)
+		return once(x, K_IDLE, k) &&
+		    parse_duration(x, k, v, DURATION_MAX_S, &c->idle_lock_s);
+	if (strcmp(k, "ssh_keys_on_lock") == 0) {
+		if (!once(x, K_SSHKEYS, k))
+			return 0;
+		if (strcmp(v, "remove") == 0)
+			c->ssh_keys_on_lock = CONF_SSH_KEYS_REMOVE;
+		else if (strcmp(v, "hold") == 0)
+			c->ssh_keys_on_lock = CONF_SSH_KEYS_HOLD;
+		else
+			return perr(x, "ssh_keys_on_lock: remove or hold");
+		return 1;
+	}
 	esc(k, e, sizeof(e));
 	return perr(x,
-	    "unknown key '%s' in [agent] (default_window, touch_timeout, notify, askpass, ssh_rsa_sha1, prefer)",
+	    "unknown key '%s' in [agent] (default_window, touch_timeout, notify, askpass, ssh_rsa_sha1, prefer, lock_on_removal, idle_lock, ssh_keys_on_lock)",
 	    e);
 }
 
@@ -813,6 +838,7 @@ conf_load(const char *path, bool must_exist, struct conf **ret, char *err,
 		r = JIT_E_NOMEM;
 		goto out;
 	}
+	c->lock_on_removal = true;
 	r = read_conf_file(path, &buf, &len, why, sizeof(why));
 	if (r == JIT_E_NOENT && !must_exist) {
 		*ret = c;

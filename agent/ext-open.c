@@ -533,6 +533,19 @@ open_done(struct hwjob *hj)
 	}
 	conn_set_job(conn, NULL);
 	open_record_verdict(ag, j);
+	/* A lock came while the touch was awaited: nothing opens for it,
+	 * even if the token answered meanwhile. */
+	if (hj->aborted_by[0] != '\0') {
+		hj->result = JIT_E_CANCELLED;
+		for (size_t i = 0; i < j->n; i++) {
+			secret_free(j->out[i]);
+			j->out[i] = NULL;
+		}
+		hj->st.msg[0] = '\0'; /* the backend's "cancelled" */
+		hw_status_set(&hj->st,
+		    "the agent was locked (%s) while the token was asked: nothing was opened; unlock again",
+		    hj->aborted_by);
+	}
 	if (j->then != NULL) {
 		if (hj->result != 0)
 			audit_open_fail(ag, j, hj->result);
@@ -702,6 +715,7 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 		return JIT_OK;
 	}
 	j->hj.conn = rq->conn;
+	j->hj.awaits_person = true; /* a lock aborts the touch */
 	j->hj.run = open_run;
 	j->hj.done = open_done;
 	if ((j->hj.device = strdup(j->cands[0]->device ? j->cands[0]->device :

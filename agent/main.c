@@ -29,6 +29,8 @@
 #include "revoke.h"
 #include "ssh-agent.h"
 #include "store.h"
+#include "triggers-all.h"
+#include "triggers.h"
 #include "vault.h"
 
 #define SOCK_LEAF "jit-agent/agent.sock"
@@ -186,6 +188,7 @@ reload_conf(struct agent *ag)
 	ag->conf = cf;
 	apply_conf(ag);
 	revoke_rearm(ag);
+	triggers_reload(ag);
 	if ((ev = event_new("config")) != NULL) {
 		event_str(ev, "path", cf->path);
 		event_int(ev, "profiles", (int64_t)cf->nprofiles);
@@ -211,6 +214,7 @@ on_signal(uv_signal_t *h, int signum)
 		ag->exiting = true;
 		(void)agent_lock(ag, signum == SIGTERM ? "SIGTERM" : "SIGINT",
 		    NULL, NULL, NULL, NULL);
+		triggers_stop(ag);
 		events_seal_stop(ag);
 		server_stop(ag);
 		/* Keys from ssh-add live only while the socket serves. */
@@ -346,7 +350,8 @@ main(int argc, char **argv)
 	memset(&ag, 0, sizeof(ag));
 	ag.dispatch = dispatch;
 	ag.conn_state_free = ssh_conn_free;
-	ag.unlocked = ssh_cred_unlocked;
+	ag.unlocked = ssh_on_unlocked;
+	ag.lock_ssh_keys = ssh_keys_on_lock;
 	ag.window_default_s = AGENT_WINDOW_DEFAULT_S;
 	ag.touch_timeout_ms = AGENT_TOUCH_TIMEOUT_MS;
 	/* No abbreviations (--touch for --touch-timeout), no secrets. */
@@ -591,6 +596,7 @@ main(int argc, char **argv)
 		goto fail;
 	}
 	signals_start(&ag);
+	triggers_start(&ag);
 	{
 		struct json_object *ev = event_new("start");
 
@@ -647,6 +653,7 @@ out:
 	if (ag.data_dir_fresh)
 		launch_remove_tree(ag.data_dir);
 	hwq_free(ag.hwq);
+	triggers_free(&ag);
 	conf_free(ag.conf);
 	free(conf_path);
 	free(path);

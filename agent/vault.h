@@ -13,6 +13,7 @@ struct vault_slot {
 	struct secret *fields; /* NULL for step-up always/pin */
 	int64_t until_ms; /* CLOCK_BOOTTIME */
 	int64_t until_wall; /* unix seconds, for display */
+	int64_t last_use_ms; /* CLOCK_BOOTTIME: unlocked or served last */
 	char token_label[HW_LABEL_MAX + 1];
 };
 
@@ -37,6 +38,9 @@ void vault_note_use(struct cred *c, const struct peer *p);
 void vault_wipe(struct vault *v, struct cred *c);
 size_t vault_wipe_all(struct vault *v);
 size_t vault_count(const struct vault *v);
+/* The latest unlock or use of what is unlocked (CLOCK_BOOTTIME ms); 0 if
+ * nothing is unlocked. */
+int64_t vault_last_use_ms(const struct vault *v);
 struct vault_slot *vault_first(const struct vault *v);
 
 #endif

@@ -77,6 +77,11 @@
 #define JP_AGENT_DATA_DIR "data_dir"
 #define JP_AGENT_LOCKED "locked" /* locked with ssh-add -x */
 #define JP_AGENT_UNLOCKED "unlocked" /* credentials unlocked now */
+#define JP_AGENT_TRIGGERS "triggers" /* [TRIGGER...], the kill switches */
+/* TRIGGER: one kill switch in the agent object. */
+#define JP_TRIGGER_NAME "name" /* "idle", "sleep", "removal", ... */
+#define JP_TRIGGER_ARMED "armed" /* true: it locks when it fires */
+#define JP_TRIGGER_DETAIL "detail" /* how it is armed, or why it is off */
 /* CRED: one credential in status's credentials. */
 #define JP_CRED_NAME "name"
 #define JP_CRED_KIND "kind"

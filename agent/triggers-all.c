@@ -1,0 +1,29 @@
+/* Every kill switch started, reloaded and stopped in one place. */
+#include <unistd.h>
+
+#include "log.h"
+#include "triggers-all.h"
+#include "triggers-idle.h"
+#include "triggers.h"
+
+void
+triggers_start(struct agent *ag)
+{
+	triggers_note(ag, "jitctl lock", true, "jitctl lock, ssh-add -x");
+	triggers_note(ag, "SIGUSR1", true, "kill -USR1 %d", (int)getpid());
+	if (idle_trigger_start(ag) != 0)
+		log_error("idle_lock: cannot arm the timer");
+}
+
+void
+triggers_reload(struct agent *ag)
+{
+	if (idle_trigger_start(ag) != 0)
+		log_error("idle_lock: cannot arm the timer");
+}
+
+void
+triggers_stop(struct agent *ag)
+{
+	idle_trigger_stop(ag);
+}
