@@ -4,6 +4,7 @@
 #include "log.h"
 #include "triggers-all.h"
 #include "triggers-idle.h"
+#include "triggers-logind.h"
 #include "triggers.h"
 
 void
@@ -13,6 +14,7 @@ triggers_start(struct agent *ag)
 	triggers_note(ag, "SIGUSR1", true, "kill -USR1 %d", (int)getpid());
 	if (idle_trigger_start(ag) != 0)
 		log_error("idle_lock: cannot arm the timer");
+	logind_trigger_start(ag);
 }
 
 void
@@ -26,4 +28,5 @@ void
 triggers_stop(struct agent *ag)
 {
 	idle_trigger_stop(ag);
+	logind_trigger_stop(ag);
 }

@@ -22,6 +22,34 @@ wait_for() {
 	fail "$_d (not within 30 s)"
 }
 
+# A private system bus on which the test speaks as logind; the agent
+# finds it through DBUS_SYSTEM_BUS_ADDRESS, and its session is c7.
+BUS_PID=
+if [ -n "${JIT_LOGIND_SIGNAL:-}" ] && command -v dbus-daemon >/dev/null; then
+	cat > "$T/bus.conf" <<BUSCONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <listen>unix:path=$T/bus.sock</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+BUSCONF
+	dbus-daemon --config-file="$T/bus.conf" --nofork --nopidfile \
+	    2>>"$T/bus.log" &
+	BUS_PID=$!
+	trap 'kill "$BUS_PID" 2>/dev/null; e2e_cleanup' EXIT
+	for _i in $(seq 100); do [ -S "$T/bus.sock" ] && break; sleep 0.05; done
+	export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$T/bus.sock"
+	export XDG_SESSION_ID=c7
+fi
+logind() { "$JIT_LOGIND_SIGNAL" "$@"; }
+
 printf '[agent]\nidle_lock = 2s\n' > "$CONF"
 chmod 0600 "$CONF"
 agent_start -c "$CONF" --touch-timeout 30 || exit 1
@@ -111,5 +139,45 @@ has "the lock counts the aborted touch" "$DATA/audit.log" \
     '"event":"lock","why":"jitctl lock".*"aborted":1'
 sim_touch yk1 approve
 fails "a stayed locked" 4 jitctl get a
+
+# --- logind: suspend and screen lock, on the private bus ---------------
+if [ -z "$BUS_PID" ]; then
+	skip "suspend and screen lock" "no dbus-daemon, or built without libsystemd (JIT_LOGIND_SIGNAL unset)"
+else
+	wait_for "status shows sleep armed once the bus confirmed" bash -c \
+	    "'$JITCTL_BIN' status | grep -q 'armed:.*sleep (logind PrepareForSleep)'"
+	ok "and the screen lock of session c7" bash -c \
+	    "'$JITCTL_BIN' status | grep -q 'screen lock (logind Lock of session c7)'"
+	ok "unlock a" jitctl unlock a
+	ok "ssh-add" ssh-add "$T/id_e2e"
+	ok "PrepareForSleep(false) (waking up)" logind sleep false
+	ok "Lock of another session (c9)" logind lock c9
+	ok "PrepareForSleep(true)" logind sleep true
+	wait_for "suspend locks" grep -q '"event":"lock","why":"suspend' \
+	    "$DATA/audit.log"
+	fails "a is wiped" 4 jitctl get a
+	has "audited with its trigger and the ssh-add key" "$DATA/audit.log" \
+	    '"event":"lock","why":"suspend \(logind PrepareForSleep\)","names":\["a"\],"count":1,"ssh_keys":1'
+	hasnt "waking up and another session's lock did not lock" \
+	    "$DATA/audit.log" '"why":"screen locked'
+	ok "unlock a again" jitctl unlock a
+	ok "Lock of session c7" logind lock c7
+	wait_for "the screen lock locks" grep -Eq \
+	    '"event":"lock","why":"screen locked \(logind Lock\)","names":\["a"\]' \
+	    "$DATA/audit.log"
+	fails "a is wiped" 4 jitctl get a
+	kill "$BUS_PID"; wait "$BUS_PID" 2>/dev/null
+	wait_for "the bus gone, status says the triggers are off" bash -c \
+	    "'$JITCTL_BIN' status | grep -q 'kill switch off: sleep: the system bus went away'"
+	has "and the log says so" "$AGENT_LOG" 'the system bus connection ended'
+fi
+
+# --- without a system bus: said once, shown off ------------------------
+agent_stop
+DBUS_SYSTEM_BUS_ADDRESS="unix:path=$T/no-bus.sock" agent_start -c "$CONF" || exit 1
+ok "status" jitctl status
+has "says sleep is off: no system bus" "$T/out" 'kill switch off: sleep: no system bus'
+has "and the screen lock" "$T/out" 'kill switch off: screen lock: no system bus'
+ok "the log says it once" test "$(grep -c 'no system bus' "$AGENT_LOG")" = 1
 
 e2e_done
