@@ -30,6 +30,7 @@
 #include "ssh-agent.h"
 #include "store.h"
 #include "triggers-all.h"
+#include "triggers-removal.h"
 #include "triggers.h"
 #include "vault.h"
 
@@ -228,6 +229,15 @@ on_signal(uv_signal_t *h, int signum)
 	}
 }
 
+/* A token opened c: a token enrolled since the start is watched from now
+ * on (its removal locks), and ssh-agent.c is told. */
+static void
+on_unlocked(struct agent *ag, struct cred *c, const struct secret *fields)
+{
+	removal_trigger_rescan(ag);
+	ssh_on_unlocked(ag, c, fields);
+}
+
 static void
 signals_start(struct agent *ag)
 {
@@ -350,7 +360,7 @@ main(int argc, char **argv)
 	memset(&ag, 0, sizeof(ag));
 	ag.dispatch = dispatch;
 	ag.conn_state_free = ssh_conn_free;
-	ag.unlocked = ssh_on_unlocked;
+	ag.unlocked = on_unlocked;
 	ag.lock_ssh_keys = ssh_keys_on_lock;
 	ag.window_default_s = AGENT_WINDOW_DEFAULT_S;
 	ag.touch_timeout_ms = AGENT_TOUCH_TIMEOUT_MS;

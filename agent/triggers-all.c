@@ -5,6 +5,7 @@
 #include "triggers-all.h"
 #include "triggers-idle.h"
 #include "triggers-logind.h"
+#include "triggers-removal.h"
 #include "triggers.h"
 
 void
@@ -15,6 +16,7 @@ triggers_start(struct agent *ag)
 	if (idle_trigger_start(ag) != 0)
 		log_error("idle_lock: cannot arm the timer");
 	logind_trigger_start(ag);
+	removal_trigger_start(ag);
 }
 
 void
@@ -22,6 +24,7 @@ triggers_reload(struct agent *ag)
 {
 	if (idle_trigger_start(ag) != 0)
 		log_error("idle_lock: cannot arm the timer");
+	removal_trigger_note(ag);
 }
 
 void
@@ -29,4 +32,5 @@ triggers_stop(struct agent *ag)
 {
 	idle_trigger_stop(ag);
 	logind_trigger_stop(ag);
+	removal_trigger_stop(ag);
 }

@@ -140,6 +140,33 @@ has "the lock counts the aborted touch" "$DATA/audit.log" \
 sim_touch yk1 approve
 fails "a stayed locked" 4 jitctl get a
 
+# --- token removal: the simulator's socket going away -----------------
+ok "status" jitctl status
+has "removal is armed" "$T/out" 'armed:.*removal \(.*simulators \(their socket\)'
+ok "unlock a" jitctl unlock a
+sim_stop yk1
+wait_for "the simulator gone, the agent locks" grep -q \
+    '"event":"lock","why":"token yk1 removed (its socket went away)"' \
+    "$DATA/audit.log"
+fails "a is wiped" 4 jitctl get a
+sim_start yk1 --verbose || exit 1
+ok "back: unlock a" jitctl unlock a
+printf '[agent]\nlock_on_removal = no\n' > "$CONF"
+kill -HUP "$AGENT_PID"
+wait_for "lock_on_removal = no: status says removal is off" bash -c \
+    "'$JITCTL_BIN' status | grep -q 'kill switch off: removal: lock_on_removal = no'"
+sim_stop yk1
+wait_for "the log says what stays unlocked" grep -q \
+    'token yk1 removed (its socket went away); lock_on_removal = no' \
+    "$AGENT_LOG"
+ok "a stays unlocked" jitctl get a
+sim_start yk1 --verbose || exit 1
+printf '[agent]\n' > "$CONF"
+kill -HUP "$AGENT_PID"
+wait_for "removal armed again" bash -c \
+    "'$JITCTL_BIN' status | grep -q 'armed:.*removal'"
+ok "jitctl lock" jitctl lock
+
 # --- logind: suspend and screen lock, on the private bus ---------------
 if [ -z "$BUS_PID" ]; then
 	skip "suspend and screen lock" "no dbus-daemon, or built without libsystemd (JIT_LOGIND_SIGNAL unset)"

@@ -8,6 +8,11 @@
 
 #include <sodium.h>
 
+#include "config.h"
+#if HAVE_UDEV
+#include <libudev.h>
+#endif
+
 #include "agent-test.h"
 #include "conf.h"
 #include "fields.h"
@@ -19,6 +24,7 @@
 #include "store.h"
 #include "tokenset.h"
 #include "triggers-idle.h"
+#include "triggers-removal.h"
 #include "triggers.h"
 #include "vault.h"
 
@@ -50,6 +56,7 @@ seed_token(struct store *s)
 	sodium_bin2hex(t->id, sizeof(t->id), rnd, sizeof(rnd));
 	t->label = strdup("laptop");
 	t->type = strdup("fido2");
+	t->device = strdup("/dev/hidraw7"); /* for the removal tests */
 	t->backend = json_object_new_object();
 	ASSERT(t->label != NULL && t->type != NULL && t->backend != NULL);
 	ASSERT_OK(seal_x25519_keypair(t->recipient, &sk));
@@ -474,11 +481,65 @@ TMPDIR_TEST(idle_lock_wipes_after_the_idle_time)
 	fixture_down(f);
 }
 
+/* A token's removal: udev's remove event of its hidraw node locks, when
+ * the token opened something unlocked and lock_on_removal allows it. */
+TMPDIR_TEST(removing_the_token_that_opened_credentials_locks)
+{
+	struct fixture *f = &fixture;
+	struct agent *ag = &f->t.ag;
+	struct json_object *evs = NULL, *ev;
+	char got[256];
+#if HAVE_UDEV
+	struct udev *u;
+	struct udev_device *d;
+#endif
+
+	fixture_up(f);
+	ASSERT_PASSING();
+#if HAVE_UDEV
+	/* A real device as libudev describes it (not hidraw, no action):
+	 * passed through the handler, it locks nothing. */
+	ASSERT((u = udev_new()) != NULL);
+	if ((d = udev_device_new_from_syspath(u, "/sys/class/mem/null")) !=
+	    NULL) {
+		ASSERT_EQ_STR(udev_device_get_subsystem(d), "mem");
+		ASSERT(!removal_udev_event(ag, "remove",
+		    udev_device_get_subsystem(d), udev_device_get_devnode(d)));
+		udev_device_unref(d);
+	}
+	udev_unref(u);
+#endif
+	/* What udev sends for a key plugged in, and for another key. */
+	ASSERT(!removal_udev_event(ag, "add", "hidraw", "/dev/hidraw7"));
+	ASSERT(!removal_udev_event(ag, "remove", "hidraw", "/dev/hidraw8"));
+	ASSERT(!removal_udev_event(ag, "remove", "hidraw", NULL));
+	ASSERT_EQ_UINT(vault_count(ag->vault), 3);
+	/* lock_on_removal = no: said in the log, nothing wiped. */
+	ag->conf->lock_on_removal = false;
+	ASSERT(!removal_udev_event(ag, "remove", "hidraw", "/dev/hidraw7"));
+	ASSERT_EQ_UINT(vault_count(ag->vault), 3);
+	ag->conf->lock_on_removal = true;
+	ASSERT(removal_udev_event(ag, "remove", "hidraw", "/dev/hidraw7"));
+	ASSERT_EQ_UINT(vault_count(ag->vault), 0);
+	/* Nothing it opened is unlocked now: a second event does nothing. */
+	ASSERT(!removal_udev_event(ag, "remove", "hidraw", "/dev/hidraw7"));
+	ASSERT((evs = audit_events(f->t.audit_path)) != NULL);
+	ASSERT_EQ_UINT(audit_count(evs, "lock"), 1);
+	ev = audit_event(evs, "lock", 0);
+	ASSERT_EQ_STR(ev_str(ev, "why"), "token laptop removed (unplugged)");
+	names_of(ev_member(ev, "revoked"), got, sizeof(got));
+	ASSERT_EQ_STR(got, "pg-lock pg-lock2");
+	ASSERT_EQ_STR(ev_str(audit_event(evs, "revoke", 0), "why"), "removal");
+	json_object_put(evs);
+	fixture_down(f);
+}
+
 static const struct test_case tests[] = {
 	TEST_ENTRY(a_lock_wipes_everything_unlocked),
 	TEST_ENTRY(a_lock_with_revoke_kills_revoke_on_lock_upstream),
 	TEST_ENTRY(a_lock_aborts_touches_and_covers_ssh_add_keys),
 	TEST_ENTRY(idle_lock_wipes_after_the_idle_time),
+	TEST_ENTRY(removing_the_token_that_opened_credentials_locks),
 };
 
 TEST_MAIN(tests)
