@@ -25,6 +25,7 @@ struct triggers;
 struct idle_trigger;
 struct bus_trigger;
 struct removal_trigger;
+struct shell_watch;
 
 struct agent {
 	uv_loop_t *loop;
@@ -78,9 +79,10 @@ struct agent {
 	size_t (*lock_ssh_keys)(struct agent *ag, const char *trigger);
 	struct triggers *triggers; /* triggers.c: the armed kill switches */
 	/* Each trigger's own state (its file's), NULL when it is off. */
-	struct idle_trigger *idle; /* trigger-idle.c */
-	struct bus_trigger *bus; /* trigger-logind.c */
-	struct removal_trigger *removal; /* trigger-removal.c */
+	struct idle_trigger *idle; /* triggers-idle.c */
+	struct bus_trigger *bus; /* triggers-logind.c */
+	struct removal_trigger *removal; /* triggers-removal.c */
+	struct shell_watch *shells; /* shell.c: jitctl shell grants */
 };
 
 /* server.c */
@@ -101,5 +103,9 @@ void server_stop(struct agent *ag);
 size_t agent_lock(struct agent *ag, const char *trigger, const char *revoke_why,
     const struct peer *p, struct json_object *locked,
     struct json_object *revoked);
+/* lock.c: a jitctl shell ended: what was bound to it (pid, start) alone is
+ * wiped, audited as one "lock" line naming the trigger. */
+size_t agent_lock_shell(
+    struct agent *ag, const char *trigger, pid_t pid, uint64_t start);
 
 #endif

@@ -13,6 +13,7 @@
 #include "proto-names.h"
 #include "secret.h"
 #include "serve.h"
+#include "shell.h"
 #include "store.h"
 #include "tokenset.h"
 #include "vault.h"
@@ -42,6 +43,8 @@ struct open_job {
 	size_t nto;
 	struct cred_wrap **neww; /* rewrap: per credential, the new wraps */
 	size_t *nneww;
+	pid_t shell_pid; /* jitctl shell: bound to it (shell.c) */
+	uint64_t shell_start;
 	struct tokenset *set; /* the token that answers vouches for it */
 	struct tokenset_verdict verdict;
 };
@@ -357,6 +360,13 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 			continue;
 		}
 		j->out[i] = NULL;
+		if (j->shell_pid != 0 &&
+		    (r = shell_bind(ag, c, j->shell_pid, j->shell_start)) !=
+			0) {
+			vault_wipe(ag->vault, c);
+			unlock_failed(failed, c->name, r);
+			continue;
+		}
 		if (until > c->not_after)
 			until = c->not_after;
 		json_object_array_add(ok, json_object_new_string(c->name));
@@ -366,6 +376,8 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 		json_object_object_add(ev, "names", json_object_get(ok));
 		event_str(ev, "token", label);
 		event_int(ev, "window", j->window_s);
+		if (j->shell_pid != 0)
+			event_int(ev, "shell", (int64_t)j->shell_pid);
 		if (j->cands[j->used]->simulated)
 			(void)jsonx_add_bool(ev, "simulated", true);
 		if (json_object_array_length(failed) > 0)
@@ -658,6 +670,8 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 	j->pin = a->pin;
 	j->n = a->n;
 	j->window_s = a->window_s;
+	j->shell_pid = a->shell_pid;
+	j->shell_start = a->shell_start;
 	j->for_get = a->for_get;
 	j->verify_only = a->verify_only;
 	j->rewrap = a->rewrap;
@@ -741,6 +755,28 @@ fail:
 	return r;
 }
 
+/* jitctl shell: the child to bind to; AGENT_DEFERRED once refused. */
+static int
+shell_arg(struct request *rq, struct json_object *args, struct open_args *oa)
+{
+	char why[160];
+	int64_t pid = 0;
+	int r;
+
+	if ((r = jsonx_opt_int(
+		 args, JP_ARG_UNLOCK_SHELL, 2, INT32_MAX, &pid)) == JIT_E_NOENT)
+		return JIT_OK;
+	if (r != 0)
+		return JIT_E_FORMAT;
+	if ((r = shell_bind_check(rq->peer, (pid_t)pid, &oa->shell_start, why,
+		 sizeof(why))) != 0) {
+		reply_ext_err(rq->conn, r, -1, "%s", why);
+		return AGENT_DEFERRED;
+	}
+	oa->shell_pid = (pid_t)pid;
+	return JIT_OK;
+}
+
 int
 ext_unlock(struct agent *ag, struct request *rq, struct json_object *args,
     struct secret **payload)
@@ -816,6 +852,10 @@ ext_unlock(struct agent *ag, struct request *rq, struct json_object *args,
 	oa.creds = creds;
 	oa.n = n;
 	oa.token_label = label;
+	if ((r = shell_arg(rq, args, &oa)) != 0) {
+		free(creds);
+		return r == AGENT_DEFERRED ? JIT_OK : r;
+	}
 	oa.pin = *payload;
 	*payload = NULL;
 	r = ext_open_submit(ag, rq, &oa);

@@ -65,3 +65,33 @@ agent_lock(struct agent *ag, const char *trigger, const char *revoke_why,
 	json_object_put(gone);
 	return n;
 }
+
+size_t
+agent_lock_shell(
+    struct agent *ag, const char *trigger, pid_t pid, uint64_t start)
+{
+	struct json_object *ev, *names;
+	struct vault_slot *s, *next;
+	size_t n = 0;
+
+	if (ag->vault == NULL)
+		return 0;
+	names = json_object_new_array();
+	for (s = vault_first(ag->vault); s != NULL; s = next) {
+		next = s->next;
+		if (s->bound_pid != pid || s->bound_start != start)
+			continue;
+		append(names, s->cred->name);
+		vault_wipe(ag->vault, s->cred);
+		n++;
+	}
+	if ((ev = event_new("lock")) != NULL) {
+		event_str(ev, "why", trigger);
+		json_object_object_add(ev, "names", json_object_get(names));
+		event_int(ev, "count", (int64_t)n);
+		event_int(ev, "shell", (int64_t)pid);
+	}
+	(void)event_emit(ag, ev);
+	json_object_put(names);
+	return n;
+}

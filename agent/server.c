@@ -17,6 +17,7 @@
 #include "events.h"
 #include "hwq.h"
 #include "log.h"
+#include "procinfo.h"
 #include "secret.h"
 
 #define READ_CHUNK (64 * 1024)
@@ -459,6 +460,13 @@ peer_check(struct agent *ag, struct conn *c)
 	c->peer.gid = uc.gid;
 	c->peer.pid = uc.pid;
 	peer_resolve_exe(&c->peer);
+	{
+		struct proc_stat st;
+
+		/* With the pid, the process: a reused pid is another. */
+		if (proc_stat_read(uc.pid, &st) == 0)
+			c->peer.start = st.start;
+	}
 	/* As OpenSSH's ssh-agent: the agent's own uid, and root. */
 	if (uc.uid != ag->uid && uc.uid != 0) {
 		struct json_object *ev = event_new("deny");

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "shell.h"
 #include "triggers-all.h"
 #include "triggers-idle.h"
 #include "triggers-logind.h"
@@ -17,6 +18,8 @@ triggers_start(struct agent *ag)
 		log_error("idle_lock: cannot arm the timer");
 	logind_trigger_start(ag);
 	removal_trigger_start(ag);
+	triggers_note(ag, "shell exit", true,
+	    "a jitctl shell's grant ends with the shell");
 }
 
 void
@@ -33,4 +36,5 @@ triggers_stop(struct agent *ag)
 	idle_trigger_stop(ag);
 	logind_trigger_stop(ag);
 	removal_trigger_stop(ag);
+	shell_stop_all(ag);
 }

@@ -14,6 +14,10 @@ struct vault_slot {
 	int64_t until_ms; /* CLOCK_BOOTTIME */
 	int64_t until_wall; /* unix seconds, for display */
 	int64_t last_use_ms; /* CLOCK_BOOTTIME: unlocked or served last */
+	/* jitctl shell: served only to this process and its descendants,
+	 * wiped at its exit (shell.c); pid 0: to any peer of the agent. */
+	pid_t bound_pid;
+	uint64_t bound_start;
 	char token_label[HW_LABEL_MAX + 1];
 };
 

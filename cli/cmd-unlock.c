@@ -26,9 +26,8 @@ static const char unlock_help[] =
     "                      asking on the terminal\n"
     "  -h, --help          this text\n";
 
-/* Labels of the tokens the named credentials are wrapped to. */
-static int
-labels_for(
+int
+unlock_labels_for(
     struct json_object *creds, int n, char **names, struct json_object *labels)
 {
 	struct json_object *cred, *toks;
@@ -157,7 +156,8 @@ unlock_main(int argc, char **argv)
 		goto out;
 	}
 	if (!all &&
-	    (r = labels_for(cli_jarray(st.result, JP_RES_STATUS_CREDENTIALS),
+	    (r = unlock_labels_for(
+		 cli_jarray(st.result, JP_RES_STATUS_CREDENTIALS),
 		 argc - optind, argv + optind, labels)) != 0) {
 		ex = cli_fail_code(r, NULL);
 		goto out;

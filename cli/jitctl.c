@@ -33,6 +33,8 @@ static const struct verb verbs[] = {
 	{ "request", request_main,
 	    "have a profile's issuer mint a credential" },
 	{ "unlock", unlock_main, "open credentials with a token, for a while" },
+	{ "shell", shell_main,
+	    "unlock for one shell: its processes alone, until it exits" },
 	{ "get", get_main, "print an unlocked credential (for scripts)" },
 	{ "exec", exec_main,
 	    "run a command with a credential in its environment" },

@@ -27,6 +27,11 @@ int unenroll_main(int argc, char **argv);
 int tokens_main(int argc, char **argv);
 int add_main(int argc, char **argv);
 int unlock_main(int argc, char **argv);
+int shell_main(int argc, char **argv);
+/* cmd-unlock.c: the labels of the tokens the named credentials (in the
+ * status reply's creds) are wrapped to, appended to labels. */
+int unlock_labels_for(
+    struct json_object *creds, int n, char **names, struct json_object *labels);
 int get_main(int argc, char **argv);
 int exec_main(int argc, char **argv);
 int status_main(int argc, char **argv);

@@ -14,6 +14,7 @@
 #include "jsonx.h"
 #include "log.h"
 #include "secret.h"
+#include "shell.h"
 #include "ssh-agent.h"
 #include "store.h"
 #include "vault.h"
@@ -370,6 +371,10 @@ sign_with(struct ssh_agent *sa, struct conn *conn, const struct peer *peer,
 	char why[256];
 	int r;
 
+	if (!shell_peer_allowed(c, peer, why, sizeof(why))) {
+		ssh_fail(conn, "%s", why);
+		goto out;
+	}
 	if ((r = fields_key(fields, &k)) != 0 ||
 	    (!ssh_key_equal_plain(k, p->cert) && (r = JIT_E_AUTH) != 0)) {
 		ssh_fail(conn, "%s: cannot sign: %s", c->name, jit_strerror(r));

@@ -140,6 +140,46 @@ has "the lock counts the aborted touch" "$DATA/audit.log" \
 sim_touch yk1 approve
 fails "a stayed locked" 4 jitctl get a
 
+# --- jitctl shell: one process tree, until it exits ---------------------
+ok "add b" bash -c "printf 'bravo' | '$JITCTL_BIN' add b --ttl 1h"
+ok "inside the shell the credential is served" jitctl shell b -- \
+    sh -c '"$0" get b && echo && echo "JIT_SHELL=$JIT_SHELL"' "$JITCTL_BIN"
+has "its value" "$T/out" '^bravo$'
+has "the shell's prompt variable names it" "$T/out" '^JIT_SHELL=b$'
+has "the unlock is audited with the shell's pid" "$DATA/audit.log" \
+    '"event":"unlock","names":\["b"\],"token":"yk1".*"shell":[0-9]+'
+wait_for "the shell's exit wiped it" grep -Eq \
+    '"event":"lock","why":"shell pid [0-9]+ exited","names":\["b"\],"count":1' \
+    "$DATA/audit.log"
+fails "b is locked after the shell" 4 jitctl get b
+# A shell that waits: a process outside it is refused meanwhile.
+cat > "$T/inner.sh" <<INNER
+#!/bin/sh
+: > "$T/inner.ready"
+while [ ! -f "$T/inner.go" ]; do sleep 0.05; done
+"$JITCTL_BIN" get b > "$T/inner.out" 2>&1
+exit 7
+INNER
+chmod +x "$T/inner.sh"
+jitctl shell b -- "$T/inner.sh" >"$T/shell.out" 2>&1 &
+SHELL_JOB=$!
+wait_for "the shell runs" test -f "$T/inner.ready"
+fails "outside the shell the credential is refused" 5 jitctl get b
+has "saying whose it is" "$T/err" 'unlocked for the jitctl shell pid [0-9]+ only'
+has "the refusal is audited" "$DATA/audit.log" \
+    '"event":"deny","name":"b","why":"outside its jitctl shell"'
+: > "$T/inner.go"
+wait "$SHELL_JOB"
+ok "jitctl shell exits with the shell's status" test $? = 7
+has "a child of the shell was served" "$T/inner.out" '^bravo$'
+wait_for "its exit wiped b" bash -c \
+    "[ \$(grep -Ec '\"why\":\"shell pid [0-9]+ exited\",\"names\":\\[\"b\"\\]' '$DATA/audit.log') = 2 ]"
+fails "b is locked" 4 jitctl get b
+sim_touch yk1 deny
+fails "a refused touch runs no shell" 5 jitctl shell b -- sh -c ": > '$T/ran'"
+ok "nothing ran" test ! -e "$T/ran"
+sim_touch yk1 approve
+
 # --- token removal: the simulator's socket going away -----------------
 ok "status" jitctl status
 has "removal is armed" "$T/out" 'armed:.*removal \(.*simulators \(their socket\)'
