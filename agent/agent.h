@@ -37,6 +37,8 @@ struct agent {
 	bool listener_up; /* initialised */
 	bool sock_bound; /* we made the socket file */
 	bool listener_paused;
+	bool activated; /* activation.c: systemd passed the listener */
+	int activated_fd;
 	size_t nconns;
 	size_t max_conns;
 	struct conn *conns;

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <sodium.h>
 
+#include "activation.h"
 #include "agent.h"
 #include "audit.h"
 #include "conf.h"
@@ -533,7 +534,10 @@ main(int argc, char **argv)
 		    "OpenSSL's secure heap is unavailable: ECDSA and RSA keys are rebuilt for each signature");
 	}
 	why[0] = '\0';
-	if ((r = socket_path(&ag, sock, user_socket, why, sizeof(why))) != 0) {
+	/* A systemd .socket unit's listener, else a socket of our own. */
+	if ((r = activation_listener(&ag, why, sizeof(why))) == JIT_E_NOENT)
+		r = socket_path(&ag, sock, user_socket, why, sizeof(why));
+	if (r != 0) {
 		if (why[0] != '\0')
 			snprintf(msg, sizeof(msg), "jit-agent: %s\n", why);
 		else

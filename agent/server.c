@@ -585,6 +585,21 @@ server_start(struct agent *ag)
 		    jit_strerror(JIT_E_MLOCK));
 		return JIT_E_MLOCK;
 	}
+	/* Socket activation: systemd made, bound and owns the socket. */
+	if (ag->activated) {
+		uv_pipe_init(ag->loop, &ag->listener, 0);
+		ag->listener.data = ag;
+		ag->listener_up = true;
+		if ((r = uv_pipe_open(&ag->listener, ag->activated_fd)) != 0 ||
+		    (r = uv_listen((uv_stream_t *)&ag->listener, 128,
+			 on_connection)) != 0) {
+			log_error(
+			    "cannot listen on the socket systemd passed: %s",
+			    uv_strerror(r));
+			return JIT_E_IO;
+		}
+		return JIT_OK;
+	}
 	if (lstat(ag->sock_path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			log_error(

@@ -46,7 +46,17 @@ static const struct verb verbs[] = {
 	{ "kube-credential", kube_main, "kubectl exec credential plugin" },
 	{ "git-credential", git_main, "git credential helper" },
 	{ "docker-credential", docker_main, "docker credential helper" },
+	{ "complete", complete_main, "words for shell completion" },
 };
+
+void
+jitctl_print_verbs(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		printf("%s\n", verbs[i].name);
+}
 
 static void
 usage(FILE *f)

@@ -28,6 +28,9 @@ int tokens_main(int argc, char **argv);
 int add_main(int argc, char **argv);
 int unlock_main(int argc, char **argv);
 int shell_main(int argc, char **argv);
+int complete_main(int argc, char **argv);
+/* jitctl.c: every verb's name, one a line (for `jitctl complete`). */
+void jitctl_print_verbs(void);
 /* cmd-unlock.c: the labels of the tokens the named credentials (in the
  * status reply's creds) are wrapped to, appended to labels. */
 int unlock_labels_for(
