@@ -52,7 +52,7 @@ logind() { "$JIT_LOGIND_SIGNAL" "$@"; }
 
 printf '[agent]\nidle_lock = 2s\n' > "$CONF"
 chmod 0600 "$CONF"
-agent_start -c "$CONF" --touch-timeout 30 || exit 1
+agent_start --config "$CONF" --touch-timeout 30 || exit 1
 sim_start yk1 --verbose || exit 1
 ok "enroll the simulated key" jitctl enroll fido2 --label yk1 \
     --device "sim:$T/yk1.sock" --allow-simulated
@@ -241,7 +241,7 @@ fi
 
 # --- without a system bus: said once, shown off ------------------------
 agent_stop
-DBUS_SYSTEM_BUS_ADDRESS="unix:path=$T/no-bus.sock" agent_start -c "$CONF" || exit 1
+DBUS_SYSTEM_BUS_ADDRESS="unix:path=$T/no-bus.sock" agent_start --config "$CONF" || exit 1
 ok "status" jitctl status
 has "says sleep is off: no system bus" "$T/out" 'kill switch off: sleep: no system bus'
 has "and the screen lock" "$T/out" 'kill switch off: screen lock: no system bus'

@@ -34,7 +34,7 @@ if command -v systemd-socket-activate >/dev/null; then
 	ACT="$T/act/agent.sock"
 	# As the .socket unit: the socket is made before the agent runs,
 	# which starts at the first connection.
-	systemd-socket-activate -l "$ACT" "$JIT_AGENT_BIN" -f -d "$DATA" \
+	systemd-socket-activate -l "$ACT" "$JIT_AGENT_BIN" -D --data-dir "$DATA" \
 	    >"$T/act.out" 2>>"$AGENT_LOG" &
 	ACT_PID=$!
 	for _i in $(seq 100); do [ -S "$ACT" ] && break; sleep 0.05; done
