@@ -651,10 +651,29 @@ pick_targets(struct agent *ag, struct open_job *j, const char *label)
 	return JIT_OK;
 }
 
+/* "a, b, c" for the notice. */
+static const char *
+notify_names(const struct open_job *j, char *out, size_t outlen)
+{
+	size_t i, used = 0;
+	int n;
+
+	out[0] = '\0';
+	for (i = 0; i < j->n && used < outlen; i++) {
+		n = snprintf(out + used, outlen - used, "%s%s",
+		    i > 0 ? ", " : "", j->cs[i]->name);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	return out;
+}
+
 int
 ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 {
 	struct open_job *j;
+	char names[256];
 	size_t i;
 	int r;
 
@@ -743,11 +762,13 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 		goto fail;
 	}
 	conn_set_job(rq->conn, &j->hj);
-	/* A tool that knows nothing of the agent (ssh) cannot say "touch
-	 * your key": the notify command says it if the touch is slow. */
-	if (j->then != NULL)
-		j->notify = notify_arm(
-		    ag, j->cs[0]->name, j->cands[0]->label, &j->peer);
+	/* A touch awaited (a FIDO2 key; a TPM asks for no touch): the
+	 * notify command says so if the touch is slow, naming who asks for
+	 * what, and takes it back when the wait ends (open_job_free). */
+	if (j->n > 0 && strcmp(j->cands[0]->type, "fido2") == 0)
+		j->notify = notify_arm(ag,
+		    notify_names(j, names, sizeof(names)), j->cands[0]->label,
+		    j->for_get ? 0 : j->window_s, &j->peer);
 	return AGENT_DEFERRED;
 fail:
 	open_job_free(j);

@@ -207,6 +207,36 @@ wait_for "removal armed again" bash -c \
     "'$JITCTL_BIN' status | grep -q 'armed:.*removal'"
 ok "jitctl lock" jitctl lock
 
+# --- the notify command: only while a touch is awaited ----------------
+cat > "$T/notify.sh" <<NOTIFY
+#!/bin/sh
+printf '%s|%s|%s|%s|%s\n' "\$JIT_NOTIFY_EVENT" "\$JIT_NOTIFY_CREDENTIAL" \
+    "\$JIT_NOTIFY_TOKEN" "\$JIT_NOTIFY_WINDOW" "\$JIT_NOTIFY_TEXT" \
+    >> "$T/notified"
+NOTIFY
+chmod +x "$T/notify.sh"
+printf '[agent]\nnotify = %s\n' "$T/notify.sh" > "$CONF"
+NCONF=$(grep -c '"event":"config"' "$DATA/audit.log")
+kill -HUP "$AGENT_PID"
+wait_for "the notify command is configured" bash -c \
+    "[ \$(grep -c '\"event\":\"config\"' '$DATA/audit.log') -gt $NCONF ]"
+fails "an unknown name is refused before any touch" '!' jitctl unlock nosuch
+ok "and no notice was shown for it" test ! -e "$T/notified"
+# The simulator answers after 6 s: the notice shows after 2 s.
+sim_touch yk1 delay=6000
+ok "a slow touch unlocks a" jitctl unlock a --for 10m
+wait_for "the notice is withdrawn when the touch arrives" grep -q \
+    '^withdraw|' "$T/notified"
+ok "shown once, then withdrawn" test "$(cut -d'|' -f1 "$T/notified" | tr '\n' ' ')" = "show withdraw "
+has "it names the credential, the token and the window" "$T/notified" \
+    '^show\|a\|yk1\|600\|'
+has "and says who asks, with the parent chain" "$T/notified" \
+    '^show\|.*\|Touch yk1: [^|]*jitctl \(pid [0-9]+\) < [^|]*\(pid [0-9]+\)[^|]* asks to open a for 10m'
+sim_touch yk1 approve
+printf '[agent]\n' > "$CONF"
+kill -HUP "$AGENT_PID"
+ok "jitctl lock" jitctl lock
+
 # --- logind: suspend and screen lock, on the private bus ---------------
 if [ -z "$BUS_PID" ]; then
 	skip "suspend and screen lock" "no dbus-daemon, or built without libsystemd (JIT_LOGIND_SIGNAL unset)"
