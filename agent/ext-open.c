@@ -747,6 +747,18 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 		free(j);
 		return JIT_OK;
 	}
+	/* jitctl's question before it says "touch your key": every check
+	 * that needs no token has passed; this token would be asked. */
+	if (a->check_only) {
+		struct json_object *res = json_object_new_object();
+
+		(void)jsonx_add_str(
+		    res, JP_RES_UNLOCK_TOKEN, j->cands[0]->label);
+		reply_ext_result(rq->conn, res);
+		open_job_free(j);
+		free(j);
+		return JIT_OK;
+	}
 	j->hj.conn = rq->conn;
 	j->hj.awaits_person = true; /* a lock aborts the touch */
 	j->hj.run = open_run;
@@ -873,6 +885,12 @@ ext_unlock(struct agent *ag, struct request *rq, struct json_object *args,
 	oa.creds = creds;
 	oa.n = n;
 	oa.token_label = label;
+	if ((r = jsonx_opt_bool(args, JP_ARG_UNLOCK_CHECK, &oa.check_only)) !=
+		0 &&
+	    r != JIT_E_NOENT) {
+		free(creds);
+		return JIT_E_FORMAT;
+	}
 	if ((r = shell_arg(rq, args, &oa)) != 0) {
 		free(creds);
 		return r == AGENT_DEFERRED ? JIT_OK : r;

@@ -76,6 +76,7 @@ struct open_args {
 	bool rewrap; /* wrap the data keys to more tokens, keep nothing */
 	const char *rewrap_to; /* that token's label; NULL: every one */
 	pid_t shell_pid; /* jitctl shell: bound to it (0: not) */
+	bool check_only; /* answer which token would be asked; open nothing */
 	uint64_t shell_start;
 };
 int ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a);

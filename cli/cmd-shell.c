@@ -168,6 +168,12 @@ shell_main(int argc, char **argv)
 		ex = cli_fail_code(r, NULL);
 		goto out;
 	}
+	/* Names, expiry, the agent's lock: checked before any "touch". */
+	if ((r = unlock_precheck(args, &rep)) != 0) {
+		ex = cli_fail(r, &rep);
+		goto out;
+	}
+	client_reply_reset(&rep);
 	so.purpose = "to start the shell";
 	if ((r = stepup_request(JP_VERB_UNLOCK, args,
 		 cli_jarray(st.result, JP_RES_STATUS_TOKENS), labels, &so,

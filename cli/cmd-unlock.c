@@ -50,6 +50,18 @@ unlock_labels_for(
 	return JIT_OK;
 }
 
+int
+unlock_precheck(struct json_object *args, struct client_reply *rep)
+{
+	int r;
+
+	if (jsonx_add_bool(args, JP_ARG_UNLOCK_CHECK, true) != 0)
+		return JIT_E_NOMEM;
+	r = cli_request(JP_VERB_UNLOCK, args, NULL, rep);
+	json_object_object_del(args, JP_ARG_UNLOCK_CHECK);
+	return r;
+}
+
 /* The window actually granted; a second or two of latency is noise. */
 static int64_t
 window_left(int64_t until, int64_t asked)
@@ -162,6 +174,12 @@ unlock_main(int argc, char **argv)
 		ex = cli_fail_code(r, NULL);
 		goto out;
 	}
+	/* Names, expiry, the agent's lock: checked before any "touch". */
+	if ((r = unlock_precheck(args, &rep)) != 0) {
+		ex = cli_fail(r, &rep);
+		goto out;
+	}
+	client_reply_reset(&rep);
 	if ((r = stepup_request(JP_VERB_UNLOCK, args,
 		 cli_jarray(st.result, JP_RES_STATUS_TOKENS), labels, &so,
 		 &rep)) != 0) {

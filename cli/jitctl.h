@@ -33,6 +33,9 @@ int complete_main(int argc, char **argv);
 void jitctl_print_verbs(void);
 /* cmd-unlock.c: the labels of the tokens the named credentials (in the
  * status reply's creds) are wrapped to, appended to labels. */
+/* cmd-unlock.c: the agent checks an unlock's names, their expiry and its
+ * own lock, and says which token it would ask, without asking it. */
+int unlock_precheck(struct json_object *args, struct client_reply *rep);
 int unlock_labels_for(
     struct json_object *creds, int n, char **names, struct json_object *labels);
 int get_main(int argc, char **argv);

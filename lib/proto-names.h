@@ -184,6 +184,7 @@
 #define JP_ARG_UNLOCK_FOR "for" /* the window, seconds */
 #define JP_ARG_UNLOCK_TOKEN "token" /* the label of the one to ask */
 #define JP_ARG_UNLOCK_SHELL "shell" /* pid: jitctl shell's child alone */
+#define JP_ARG_UNLOCK_CHECK "check" /* true: checks only, no touch */
 #define JP_RES_UNLOCK_UNLOCKED "unlocked" /* [N...] */
 #define JP_RES_UNLOCK_FAILED "failed" /* [FAILED...] */
 #define JP_RES_UNLOCK_TOKEN "token" /* the label of the one that did */

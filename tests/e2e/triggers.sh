@@ -221,7 +221,17 @@ kill -HUP "$AGENT_PID"
 wait_for "the notify command is configured" bash -c \
     "[ \$(grep -c '\"event\":\"config\"' '$DATA/audit.log') -gt $NCONF ]"
 fails "an unknown name is refused before any touch" '!' jitctl unlock nosuch
+hasnt "jitctl says nothing of a touch for it" "$T/err" 'Touch your'
 ok "and no notice was shown for it" test ! -e "$T/notified"
+ok "a credential that expires in 1 s" bash -c \
+    "printf x | '$JITCTL_BIN' add short --ttl 1s"
+sleep 2
+fails "expired: refused before any touch" '!' jitctl unlock short
+has "saying it expired" "$T/err" 'expired'
+hasnt "with no word of a touch" "$T/err" 'Touch your'
+fails "jitctl shell of an unknown name: refused before any touch" '!' \
+    jitctl shell nosuch -- true
+hasnt "with no word of a touch either" "$T/err" 'Touch your'
 # The simulator answers after 6 s: the notice shows after 2 s.
 sim_touch yk1 delay=6000
 ok "a slow touch unlocks a" jitctl unlock a --for 10m
