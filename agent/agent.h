@@ -21,6 +21,11 @@ struct conf;
 struct revoker;
 struct cred;
 struct secret;
+struct triggers;
+struct idle_trigger;
+struct bus_trigger;
+struct removal_trigger;
+struct shell_watch;
 
 struct agent {
 	uv_loop_t *loop;
@@ -32,6 +37,8 @@ struct agent {
 	bool listener_up; /* initialised */
 	bool sock_bound; /* we made the socket file */
 	bool listener_paused;
+	bool activated; /* activation.c: systemd passed the listener */
+	int activated_fd;
 	size_t nconns;
 	size_t max_conns;
 	struct conn *conns;
@@ -68,6 +75,16 @@ struct agent {
 	 * SSH certificate while it is unlocked); NULL: nobody listens. */
 	void (*unlocked)(
 	    struct agent *ag, struct cred *c, const struct secret *fields);
+	/* A lock: what becomes of the keys added with ssh-add (ssh-agent.c,
+	 * by [agent] ssh_keys_on_lock); how many were removed or held.
+	 * NULL: there are none. */
+	size_t (*lock_ssh_keys)(struct agent *ag, const char *trigger);
+	struct triggers *triggers; /* triggers.c: the armed kill switches */
+	/* Each trigger's own state (its file's), NULL when it is off. */
+	struct idle_trigger *idle; /* triggers-idle.c */
+	struct bus_trigger *bus; /* triggers-logind.c */
+	struct removal_trigger *removal; /* triggers-removal.c */
+	struct shell_watch *shells; /* shell.c: jitctl shell grants */
 };
 
 /* server.c */
@@ -76,7 +93,9 @@ void server_stop(struct agent *ag);
 
 /*
  * lock.c: the one way everything unlocked is wiped, whatever the trigger
- * (jitctl lock, SIGUSR1, SIGTERM, ssh-add -x, ...).  With revoke_why
+ * (jitctl lock, SIGUSR1, SIGTERM, ssh-add -x, a token removed, sleep, the
+ * screen locked, idle, a shell's exit).  Touches and PINs awaited are
+ * aborted; keys added with ssh-add are removed or held (lock_ssh_keys).  With revoke_why
  * (the revoke command's JIT_REVOKE_WHY: "lock", "SIGUSR1"), the
  * credentials whose profile says revoke_on_lock are revoked upstream too
  * (their names appended to revoked, if not NULL); NULL revokes nothing.
@@ -86,5 +105,9 @@ void server_stop(struct agent *ag);
 size_t agent_lock(struct agent *ag, const char *trigger, const char *revoke_why,
     const struct peer *p, struct json_object *locked,
     struct json_object *revoked);
+/* lock.c: a jitctl shell ended: what was bound to it (pid, start) alone is
+ * wiped, audited as one "lock" line naming the trigger. */
+size_t agent_lock_shell(
+    struct agent *ag, const char *trigger, pid_t pid, uint64_t start);
 
 #endif

@@ -51,6 +51,9 @@ enum {
 	K_EXES = 1 << 14,
 	K_SHA1 = 1 << 15,
 	K_PREFER = 1 << 16,
+	K_REMOVAL = 1 << 17,
+	K_IDLE = 1 << 18,
+	K_SSHKEYS = 1 << 19,
 	K_APPROVERS = 1 << 20,
 	K_APPROVALS = 1 << 21,
 	K_APPWINDOW = 1 << 22,
@@ -390,7 +393,8 @@ looks_like_key(const char *v)
 		"default_window", "touch_timeout", "notify", "askpass",
 		"ssh_rsa_sha1", "prefer", "approvers", "approvals",
 		"approval_window", "metrics_file", "event_log",
-		"syslog_socket" };
+		"syslog_socket", "lock_on_removal", "idle_lock",
+		"ssh_keys_on_lock" };
 	struct wire_reader r;
 	const uint8_t *k;
 	size_t n, i;
@@ -505,9 +509,30 @@ agent_key(struct parse_ctx *x, const char *k, const char *v)
 	if (strcmp(k, "metrics_file") == 0 || strcmp(k, "event_log") == 0 ||
 	    strcmp(k, "syslog_socket") == 0)
 		return team_key(x, k, v);
+	if (strcmp(k, "lock_on_removal") == 0) {
+		if (!once(x, K_REMOVAL, k))
+			return 0;
+		if (parse_bool(v, &c->lock_on_removal) != 0)
+			return perr(x, "lock_on_removal: yes or no");
+		return 1;
+	}
+	if (strcmp(k, "idle_lock") == 0)
+		return once(x, K_IDLE, k) &&
+		    parse_duration(x, k, v, DURATION_MAX_S, &c->idle_lock_s);
+	if (strcmp(k, "ssh_keys_on_lock") == 0) {
+		if (!once(x, K_SSHKEYS, k))
+			return 0;
+		if (strcmp(v, "remove") == 0)
+			c->ssh_keys_on_lock = CONF_SSH_KEYS_REMOVE;
+		else if (strcmp(v, "hold") == 0)
+			c->ssh_keys_on_lock = CONF_SSH_KEYS_HOLD;
+		else
+			return perr(x, "ssh_keys_on_lock: remove or hold");
+		return 1;
+	}
 	esc(k, e, sizeof(e));
 	return perr(x,
-	    "unknown key '%s' in [agent] (default_window, touch_timeout, notify, askpass, ssh_rsa_sha1, prefer, metrics_file, event_log, syslog_socket)",
+	    "unknown key '%s' in [agent] (default_window, touch_timeout, notify, askpass, ssh_rsa_sha1, prefer, lock_on_removal, idle_lock, ssh_keys_on_lock, metrics_file, event_log, syslog_socket)",
 	    e);
 }
 
@@ -950,6 +975,7 @@ conf_load(const char *path, bool must_exist, struct conf **ret, char *err,
 		r = JIT_E_NOMEM;
 		goto out;
 	}
+	c->lock_on_removal = true;
 	r = read_conf_file(path, &buf, &len, why, sizeof(why));
 	if (r == JIT_E_NOENT && !must_exist) {
 		*ret = c;

@@ -77,6 +77,12 @@ enum conf_event_log {
 };
 #define CONF_HOOK_TIMEOUT_DEFAULT_S 10
 
+/* What a lock does to the keys added with ssh-add. */
+enum conf_ssh_keys {
+	CONF_SSH_KEYS_REMOVE = 0, /* they are removed (the default) */
+	CONF_SSH_KEYS_HOLD, /* kept, unusable until an unlock or re-add */
+};
+
 struct conf {
 	char *path;
 	bool found; /* the file existed */
@@ -87,6 +93,9 @@ struct conf {
 	bool ssh_rsa_sha1; /* ssh-rsa (SHA-1) signatures for old servers */
 	char **prefer; /* token labels to try first, in this order */
 	size_t nprefer;
+	bool lock_on_removal; /* default yes */
+	int64_t idle_lock_s; /* 0: off */
+	enum conf_ssh_keys ssh_keys_on_lock;
 	struct conf_profile *profiles;
 	size_t nprofiles;
 	char *metrics_file; /* [agent] metrics_file: NULL, none */

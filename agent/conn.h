@@ -21,6 +21,7 @@ struct peer {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
+	uint64_t start; /* /proc/PID/stat's start time at accept (0: gone) */
 	/* Resolved at accept, while the process surely exists; "?" if not,
 	 * and then why not, and the name it gave itself (/proc/PID/comm:
 	 * any process may set it, so it is never a fact to rely on). */

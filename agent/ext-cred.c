@@ -12,6 +12,7 @@
 #include "fields.h"
 #include "jsonx.h"
 #include "log.h"
+#include "prompt-text.h"
 #include "proto-names.h"
 #include "revoke.h"
 #include "secret.h"
@@ -310,7 +311,10 @@ confirm_then_serve(struct agent *ag, struct request *rq, struct cred *c,
 		return JIT_E_NOMEM;
 	}
 	snprintf(what, sizeof(what), "credential %s", c->name);
-	askpass_prompt(rq->peer, what, prompt, sizeof(prompt));
+	prompt_confirm(rq->peer, what,
+	    c->slot != NULL ? c->slot->token_label : NULL,
+	    c->slot != NULL ? c->slot->until_wall - (int64_t)time(NULL) : -1,
+	    prompt, sizeof(prompt));
 	if ((r = askpass_start(ag->loop, ASKPASS_CONFIRM, prompt, confirm_done,
 		 x, &x->ask)) != 0) {
 		audit_deny(ag, rq->peer, c->name, jit_errname(r));

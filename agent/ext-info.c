@@ -13,6 +13,7 @@
 #include "proto-names.h"
 #include "revoke.h"
 #include "store.h"
+#include "triggers.h"
 #include "vault.h"
 
 /* Credentials per status reply (each ~400 bytes of JSON). */
@@ -188,6 +189,7 @@ ext_status(struct agent *ag, struct request *rq, struct json_object *args,
 	(void)jsonx_add_bool(a, JP_AGENT_LOCKED, ag->locked);
 	(void)jsonx_add_int(
 	    a, JP_AGENT_UNLOCKED, (int64_t)vault_count(ag->vault));
+	json_object_object_add(a, JP_AGENT_TRIGGERS, triggers_json(ag));
 	json_object_object_add(res, JP_RES_STATUS_AGENT, a);
 	json_object_object_add(
 	    res, JP_RES_STATUS_TOKENS, tokens_array(ag->store));

@@ -13,6 +13,7 @@
 #include "proto-names.h"
 #include "secret.h"
 #include "serve.h"
+#include "shell.h"
 #include "store.h"
 #include "tokenset.h"
 #include "vault.h"
@@ -43,6 +44,8 @@ struct open_job {
 	size_t nto;
 	struct cred_wrap **neww; /* rewrap: per credential, the new wraps */
 	size_t *nneww;
+	pid_t shell_pid; /* jitctl shell: bound to it (shell.c) */
+	uint64_t shell_start;
 	struct tokenset *set; /* the token that answers vouches for it */
 	struct tokenset_verdict verdict;
 };
@@ -358,6 +361,13 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 			continue;
 		}
 		j->out[i] = NULL;
+		if (j->shell_pid != 0 &&
+		    (r = shell_bind(ag, c, j->shell_pid, j->shell_start)) !=
+			0) {
+			vault_wipe(ag->vault, c);
+			unlock_failed(failed, c->name, r);
+			continue;
+		}
 		if (until > c->not_after)
 			until = c->not_after;
 		json_object_array_add(ok, json_object_new_string(c->name));
@@ -367,6 +377,8 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 		json_object_object_add(ev, "names", json_object_get(ok));
 		event_str(ev, "token", label);
 		event_int(ev, "window", j->window_s);
+		if (j->shell_pid != 0)
+			event_int(ev, "shell", (int64_t)j->shell_pid);
 		if (j->cands[j->used]->simulated)
 			(void)jsonx_add_bool(ev, "simulated", true);
 		if (json_object_array_length(failed) > 0)
@@ -537,6 +549,19 @@ open_done(struct hwjob *hj)
 	}
 	conn_set_job(conn, NULL);
 	open_record_verdict(ag, j);
+	/* A lock came while the touch was awaited: nothing opens for it,
+	 * even if the token answered meanwhile. */
+	if (hj->aborted_by[0] != '\0') {
+		hj->result = JIT_E_CANCELLED;
+		for (size_t i = 0; i < j->n; i++) {
+			secret_free(j->out[i]);
+			j->out[i] = NULL;
+		}
+		hj->st.msg[0] = '\0'; /* the backend's "cancelled" */
+		hw_status_set(&hj->st,
+		    "the agent was locked (%s) while the token was asked: nothing was opened; unlock again",
+		    hj->aborted_by);
+	}
 	if (j->then != NULL) {
 		if (hj->result != 0)
 			audit_open_fail(ag, j, hj->result);
@@ -630,10 +655,29 @@ pick_targets(struct agent *ag, struct open_job *j, const char *label)
 	return JIT_OK;
 }
 
+/* "a, b, c" for the notice. */
+static const char *
+notify_names(const struct open_job *j, char *out, size_t outlen)
+{
+	size_t i, used = 0;
+	int n;
+
+	out[0] = '\0';
+	for (i = 0; i < j->n && used < outlen; i++) {
+		n = snprintf(out + used, outlen - used, "%s%s",
+		    i > 0 ? ", " : "", j->cs[i]->name);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	return out;
+}
+
 int
 ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 {
 	struct open_job *j;
+	char names[256];
 	size_t i;
 	int r;
 
@@ -649,6 +693,8 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 	j->pin = a->pin;
 	j->n = a->n;
 	j->window_s = a->window_s;
+	j->shell_pid = a->shell_pid;
+	j->shell_start = a->shell_start;
 	j->for_get = a->for_get;
 	j->verify_only = a->verify_only;
 	j->rewrap = a->rewrap;
@@ -706,7 +752,20 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 		free(j);
 		return JIT_OK;
 	}
+	/* jitctl's question before it says "touch your key": every check
+	 * that needs no token has passed; this token would be asked. */
+	if (a->check_only) {
+		struct json_object *res = json_object_new_object();
+
+		(void)jsonx_add_str(
+		    res, JP_RES_UNLOCK_TOKEN, j->cands[0]->label);
+		reply_ext_result(rq->conn, res);
+		open_job_free(j);
+		free(j);
+		return JIT_OK;
+	}
 	j->hj.conn = rq->conn;
+	j->hj.awaits_person = true; /* a lock aborts the touch */
 	j->hj.run = open_run;
 	j->hj.done = open_done;
 	if ((j->hj.device = strdup(j->cands[0]->device ? j->cands[0]->device :
@@ -720,16 +779,40 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 		goto fail;
 	}
 	conn_set_job(rq->conn, &j->hj);
-	/* A tool that knows nothing of the agent (ssh) cannot say "touch
-	 * your key": the notify command says it if the touch is slow. */
-	if (j->then != NULL)
-		j->notify = notify_arm(
-		    ag, j->cs[0]->name, j->cands[0]->label, &j->peer);
+	/* A touch awaited (a FIDO2 key; a TPM asks for no touch): the
+	 * notify command says so if the touch is slow, naming who asks for
+	 * what, and takes it back when the wait ends (open_job_free). */
+	if (j->n > 0 && strcmp(j->cands[0]->type, "fido2") == 0)
+		j->notify = notify_arm(ag,
+		    notify_names(j, names, sizeof(names)), j->cands[0]->label,
+		    j->for_get ? 0 : j->window_s, &j->peer);
 	return AGENT_DEFERRED;
 fail:
 	open_job_free(j);
 	free(j);
 	return r;
+}
+
+/* jitctl shell: the child to bind to; AGENT_DEFERRED once refused. */
+static int
+shell_arg(struct request *rq, struct json_object *args, struct open_args *oa)
+{
+	char why[160];
+	int64_t pid = 0;
+	int r;
+
+	if ((r = jsonx_opt_int(
+		 args, JP_ARG_UNLOCK_SHELL, 2, INT32_MAX, &pid)) == JIT_E_NOENT)
+		return JIT_OK;
+	if (r != 0)
+		return JIT_E_FORMAT;
+	if ((r = shell_bind_check(rq->peer, (pid_t)pid, &oa->shell_start, why,
+		 sizeof(why))) != 0) {
+		reply_ext_err(rq->conn, r, -1, "%s", why);
+		return AGENT_DEFERRED;
+	}
+	oa->shell_pid = (pid_t)pid;
+	return JIT_OK;
 }
 
 int
@@ -807,6 +890,16 @@ ext_unlock(struct agent *ag, struct request *rq, struct json_object *args,
 	oa.creds = creds;
 	oa.n = n;
 	oa.token_label = label;
+	if ((r = jsonx_opt_bool(args, JP_ARG_UNLOCK_CHECK, &oa.check_only)) !=
+		0 &&
+	    r != JIT_E_NOENT) {
+		free(creds);
+		return JIT_E_FORMAT;
+	}
+	if ((r = shell_arg(rq, args, &oa)) != 0) {
+		free(creds);
+		return r == AGENT_DEFERRED ? JIT_OK : r;
+	}
 	oa.pin = *payload;
 	*payload = NULL;
 	r = ext_open_submit(ag, rq, &oa);

@@ -425,6 +425,7 @@ token_job_submit(struct agent *ag, struct request *rq, struct token_job *j,
 		     (j->device != NULL ? j->device : j->type))) == NULL)
 		return JIT_E_NOMEM;
 	j->hj.conn = rq->conn;
+	j->hj.awaits_person = true; /* a lock aborts the touch */
 	if ((r = hwq_submit(ag->hwq, &j->hj)) != 0) {
 		free(j->hj.device);
 		return r;

@@ -87,6 +87,9 @@ struct open_args {
 	char *token_out; /* with then: gets the answering token's label
 			  * (HW_LABEL_MAX + 1 bytes) before then() runs */
 	const char *rewrap_to; /* that token's label; NULL: every one */
+	pid_t shell_pid; /* jitctl shell: bound to it (0: not) */
+	bool check_only; /* answer which token would be asked; open nothing */
+	uint64_t shell_start;
 };
 int ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a);
 

@@ -1,4 +1,5 @@
 /* Hardware work off the event loop: one job at a time per device. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +150,33 @@ hwq_submit(struct hwq *q, struct hwjob *job)
 	q->pending++;
 	lane_next(q, l);
 	return JIT_OK;
+}
+
+static bool
+abort_one(struct hwjob *job, const char *why)
+{
+	if (job == NULL || !job->awaits_person || job->aborted_by[0] != '\0')
+		return false;
+	snprintf(job->aborted_by, sizeof(job->aborted_by), "%s", why);
+	job->cancel = 1;
+	return true;
+}
+
+size_t
+hwq_abort_waits(struct hwq *q, const char *why)
+{
+	struct device_lane *l;
+	struct hwjob *job;
+	size_t n = 0;
+
+	if (q == NULL)
+		return 0;
+	for (l = q->lanes; l != NULL; l = l->next) {
+		n += abort_one(l->running, why);
+		for (job = l->head; job != NULL; job = job->next)
+			n += abort_one(job, why);
+	}
+	return n;
 }
 
 void

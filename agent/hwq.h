@@ -25,6 +25,11 @@ struct hwjob {
 	struct conn *conn; /* NULL once detached */
 	char *device; /* the serialisation key */
 	volatile int cancel;
+	/* It waits for a person (a touch, a PIN): a lock aborts it. */
+	bool awaits_person;
+	/* Why a lock aborted it ("" if none): done() refuses then, even if
+	 * the token answered meanwhile. */
+	char aborted_by[64];
 	/* Runs in a worker thread: must not touch agent state. */
 	void (*run)(struct hwjob *job);
 	/* Runs on the loop afterwards, also when detached (conn NULL). */
@@ -41,6 +46,11 @@ void hwq_free(struct hwq *q);
 int hwq_submit(struct hwq *q, struct hwjob *job);
 /* The client left: no delivery, ask the backend to stop waiting. */
 void hwq_detach(struct hwjob *job);
+/*
+ * A lock: every job that waits for a person, queued or running, is
+ * cancelled, with why as its aborted_by.  Returns how many.
+ */
+size_t hwq_abort_waits(struct hwq *q, const char *why);
 /* Jobs queued or running. */
 size_t hwq_pending(const struct hwq *q);
 

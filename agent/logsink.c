@@ -19,7 +19,7 @@
 #include "log.h"
 #include "logsink.h"
 
-#if HAVE_JOURNAL
+#if HAVE_SYSTEMD
 #include <systemd/sd-journal.h>
 #endif
 
@@ -32,7 +32,7 @@
 #define JOURNAL_NAME_MAX 64
 
 static int syslog_fd = -1;
-#if !HAVE_JOURNAL
+#if !HAVE_SYSTEMD
 static bool journal_warned;
 #endif
 
@@ -292,7 +292,7 @@ out:
 static void
 send_journal(const struct event_rec *e)
 {
-#if HAVE_JOURNAL
+#if HAVE_SYSTEMD
 	struct logsink_fields f;
 	struct iovec iov[LOGSINK_FIELDS_MAX];
 	size_t i;

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <sodium.h>
 
+#include "activation.h"
 #include "agent.h"
 #include "audit.h"
 #include "conf.h"
@@ -33,6 +34,9 @@
 #include "revoke.h"
 #include "ssh-agent.h"
 #include "store.h"
+#include "triggers-all.h"
+#include "triggers-removal.h"
+#include "triggers.h"
 #include "vault.h"
 
 #define SOCK_LEAF "jit-agent/agent.sock"
@@ -191,6 +195,7 @@ reload_conf(struct agent *ag)
 	apply_conf(ag);
 	revoke_rearm(ag);
 	metrics_start(ag);
+	triggers_reload(ag);
 	if ((ev = event_new("config")) != NULL) {
 		event_str(ev, "path", cf->path);
 		event_int(ev, "profiles", (int64_t)cf->nprofiles);
@@ -216,6 +221,7 @@ on_signal(uv_signal_t *h, int signum)
 		ag->exiting = true;
 		(void)agent_lock(ag, signum == SIGTERM ? "SIGTERM" : "SIGINT",
 		    NULL, NULL, NULL, NULL);
+		triggers_stop(ag);
 		events_seal_stop(ag);
 		metrics_stop(ag);
 		logsink_close();
@@ -229,6 +235,15 @@ on_signal(uv_signal_t *h, int signum)
 		uv_stop(ag->loop);
 		break;
 	}
+}
+
+/* A token opened c: a token enrolled since the start is watched from now
+ * on (its removal locks), and ssh-agent.c is told. */
+static void
+on_unlocked(struct agent *ag, struct cred *c, const struct secret *fields)
+{
+	removal_trigger_rescan(ag);
+	ssh_on_unlocked(ag, c, fields);
 }
 
 static void
@@ -353,7 +368,8 @@ main(int argc, char **argv)
 	memset(&ag, 0, sizeof(ag));
 	ag.dispatch = dispatch;
 	ag.conn_state_free = ssh_conn_free;
-	ag.unlocked = ssh_cred_unlocked;
+	ag.unlocked = on_unlocked;
+	ag.lock_ssh_keys = ssh_keys_on_lock;
 	ag.window_default_s = AGENT_WINDOW_DEFAULT_S;
 	ag.touch_timeout_ms = AGENT_TOUCH_TIMEOUT_MS;
 	/* No abbreviations (--touch for --touch-timeout), no secrets. */
@@ -525,7 +541,10 @@ main(int argc, char **argv)
 		    "OpenSSL's secure heap is unavailable: ECDSA and RSA keys are rebuilt for each signature");
 	}
 	why[0] = '\0';
-	if ((r = socket_path(&ag, sock, user_socket, why, sizeof(why))) != 0) {
+	/* A systemd .socket unit's listener, else a socket of our own. */
+	if ((r = activation_listener(&ag, why, sizeof(why))) == JIT_E_NOENT)
+		r = socket_path(&ag, sock, user_socket, why, sizeof(why));
+	if (r != 0) {
 		if (why[0] != '\0')
 			snprintf(msg, sizeof(msg), "jit-agent: %s\n", why);
 		else
@@ -602,6 +621,7 @@ main(int argc, char **argv)
 	(void)eventbus_add(logsink_event, NULL);
 	(void)eventbus_add(hooks_event, NULL);
 	(void)eventbus_add(metrics_event, NULL);
+	triggers_start(&ag);
 	{
 		struct json_object *ev = event_new("start");
 
@@ -659,6 +679,7 @@ out:
 	if (ag.data_dir_fresh)
 		launch_remove_tree(ag.data_dir);
 	hwq_free(ag.hwq);
+	triggers_free(&ag);
 	conf_free(ag.conf);
 	free(conf_path);
 	free(path);

@@ -10,6 +10,7 @@
 #include "reply.h"
 #include "secret.h"
 #include "serve.h"
+#include "shell.h"
 #include "store.h"
 #include "vault.h"
 
@@ -22,9 +23,21 @@ ext_serve(struct agent *ag, struct conn *conn, const struct peer *p,
 	struct secret *one = NULL;
 	struct json_object *res = NULL, *arr, *ev;
 	struct field f;
+	char why[256];
 	int r;
 
 	memset(&b, 0, sizeof(b));
+	/* A jitctl shell's grant: its own process tree alone. */
+	if (!shell_peer_allowed(c, p, why, sizeof(why))) {
+		if ((ev = event_new("deny")) != NULL) {
+			event_str(ev, "name", c->name);
+			event_str(ev, "why", "outside its jitctl shell");
+			event_peer(ev, p);
+		}
+		(void)event_emit(ag, ev);
+		reply_ext_err(conn, JIT_E_DENIED, -1, "%s", why);
+		return JIT_OK;
+	}
 	if (field != NULL) {
 		if ((r = fields_get(fields, field, &f)) != 0) {
 			reply_ext_err(

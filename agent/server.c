@@ -17,6 +17,7 @@
 #include "events.h"
 #include "hwq.h"
 #include "log.h"
+#include "procinfo.h"
 #include "secret.h"
 
 #define READ_CHUNK (64 * 1024)
@@ -471,6 +472,13 @@ peer_check(struct agent *ag, struct conn *c)
 	c->peer.gid = uc.gid;
 	c->peer.pid = uc.pid;
 	peer_resolve_exe(&c->peer);
+	{
+		struct proc_stat st;
+
+		/* With the pid, the process: a reused pid is another. */
+		if (proc_stat_read(uc.pid, &st) == 0)
+			c->peer.start = st.start;
+	}
 	/* As OpenSSH's ssh-agent: the agent's own uid, and root. */
 	if (uc.uid != ag->uid && uc.uid != 0) {
 		struct json_object *ev = event_new("deny");
@@ -588,6 +596,21 @@ server_start(struct agent *ag)
 		log_error("cannot lock memory for the read buffer: %s",
 		    jit_strerror(JIT_E_MLOCK));
 		return JIT_E_MLOCK;
+	}
+	/* Socket activation: systemd made, bound and owns the socket. */
+	if (ag->activated) {
+		uv_pipe_init(ag->loop, &ag->listener, 0);
+		ag->listener.data = ag;
+		ag->listener_up = true;
+		if ((r = uv_pipe_open(&ag->listener, ag->activated_fd)) != 0 ||
+		    (r = uv_listen((uv_stream_t *)&ag->listener, 128,
+			 on_connection)) != 0) {
+			log_error(
+			    "cannot listen on the socket systemd passed: %s",
+			    uv_strerror(r));
+			return JIT_E_IO;
+		}
+		return JIT_OK;
 	}
 	if (lstat(ag->sock_path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {

@@ -171,6 +171,7 @@ vault_unlock(struct vault *v, struct cred *c, struct secret *fields,
 	if (s->until_wall > c->not_after)
 		s->until_wall = c->not_after;
 	snprintf(s->token_label, sizeof(s->token_label), "%s", token_label);
+	s->last_use_ms = vault_now_ms();
 	rearm(v);
 	return JIT_OK;
 }
@@ -200,6 +201,8 @@ vault_note_use(struct cred *c, const struct peer *p)
 	c->last_uid = (int)p->uid;
 	c->last_pid = (int)p->pid;
 	snprintf(c->last_exe, sizeof(c->last_exe), "%s", p->exe);
+	if (c->slot != NULL)
+		c->slot->last_use_ms = vault_now_ms();
 }
 
 void
@@ -238,6 +241,18 @@ size_t
 vault_count(const struct vault *v)
 {
 	return v->count;
+}
+
+int64_t
+vault_last_use_ms(const struct vault *v)
+{
+	const struct vault_slot *s;
+	int64_t last = 0;
+
+	for (s = v->head; s != NULL; s = s->next)
+		if (s->last_use_ms > last)
+			last = s->last_use_ms;
+	return last;
 }
 
 struct vault_slot *

@@ -13,6 +13,11 @@ struct vault_slot {
 	struct secret *fields; /* NULL for step-up always/pin */
 	int64_t until_ms; /* CLOCK_BOOTTIME */
 	int64_t until_wall; /* unix seconds, for display */
+	int64_t last_use_ms; /* CLOCK_BOOTTIME: unlocked or served last */
+	/* jitctl shell: served only to this process and its descendants,
+	 * wiped at its exit (shell.c); pid 0: to any peer of the agent. */
+	pid_t bound_pid;
+	uint64_t bound_start;
 	char token_label[HW_LABEL_MAX + 1];
 };
 
@@ -37,6 +42,9 @@ void vault_note_use(struct cred *c, const struct peer *p);
 void vault_wipe(struct vault *v, struct cred *c);
 size_t vault_wipe_all(struct vault *v);
 size_t vault_count(const struct vault *v);
+/* The latest unlock or use of what is unlocked (CLOCK_BOOTTIME ms); 0 if
+ * nothing is unlocked. */
+int64_t vault_last_use_ms(const struct vault *v);
 struct vault_slot *vault_first(const struct vault *v);
 
 #endif

@@ -121,6 +121,43 @@ out:
 	return r;
 }
 
+/* The kill switches: those armed on one line, each one off with why. */
+static void
+print_triggers(struct json_object *arr)
+{
+	struct json_object *t;
+	char name[64], detail[256];
+	size_t i, n = arr == NULL ? 0 : json_object_array_length(arr);
+	bool first = true;
+
+	if (n == 0) {
+		printf("\n");
+		return;
+	}
+	printf("kill switches armed:");
+	for (i = 0; i < n; i++) {
+		t = json_object_array_get_idx(arr, i);
+		if (!cli_jbool(t, JP_TRIGGER_ARMED))
+			continue;
+		cli_sanitize(cli_jstr(t, JP_TRIGGER_NAME), name, sizeof(name));
+		cli_sanitize(
+		    cli_jstr(t, JP_TRIGGER_DETAIL), detail, sizeof(detail));
+		printf("%s %s (%s)", first ? "" : ",", name, detail);
+		first = false;
+	}
+	printf("%s\n", first ? " none" : "");
+	for (i = 0; i < n; i++) {
+		t = json_object_array_get_idx(arr, i);
+		if (cli_jbool(t, JP_TRIGGER_ARMED))
+			continue;
+		cli_sanitize(cli_jstr(t, JP_TRIGGER_NAME), name, sizeof(name));
+		cli_sanitize(
+		    cli_jstr(t, JP_TRIGGER_DETAIL), detail, sizeof(detail));
+		printf("kill switch off: %s: %s\n", name, detail);
+	}
+	printf("\n");
+}
+
 static int
 print_status(struct json_object *res)
 {
@@ -149,11 +186,12 @@ print_status(struct json_object *res)
 		    cli_jstr(agent, JP_AGENT_DATA_DIR), dir, sizeof(dir));
 		cli_sanitize(
 		    cli_jstr(agent, JP_AGENT_VERSION), ver, sizeof(ver));
-		printf("jit-agent %s, pid %lld, socket %s, data %s%s\n\n", ver,
+		printf("jit-agent %s, pid %lld, socket %s, data %s%s\n", ver,
 		    (long long)cli_jint(agent, JP_AGENT_PID, 0), sock, dir,
 		    cli_jbool(agent, JP_AGENT_LOCKED) ?
 			" (LOCKED: ssh-add -X)" :
 			"");
+		print_triggers(cli_jarray(agent, JP_AGENT_TRIGGERS));
 	}
 	if ((r = table_new(7, &tb)) != 0 || (r = table_add(tb, head)) != 0)
 		goto out;

@@ -26,9 +26,8 @@ static const char unlock_help[] =
     "                      asking on the terminal\n"
     "  -h, --help          this text\n";
 
-/* Labels of the tokens the named credentials are wrapped to. */
-static int
-labels_for(
+int
+unlock_labels_for(
     struct json_object *creds, int n, char **names, struct json_object *labels)
 {
 	struct json_object *cred, *toks;
@@ -49,6 +48,18 @@ labels_for(
 		}
 	}
 	return JIT_OK;
+}
+
+int
+unlock_precheck(struct json_object *args, struct client_reply *rep)
+{
+	int r;
+
+	if (jsonx_add_bool(args, JP_ARG_UNLOCK_CHECK, true) != 0)
+		return JIT_E_NOMEM;
+	r = cli_request(JP_VERB_UNLOCK, args, NULL, rep);
+	json_object_object_del(args, JP_ARG_UNLOCK_CHECK);
+	return r;
 }
 
 /* The window actually granted; a second or two of latency is noise. */
@@ -157,11 +168,18 @@ unlock_main(int argc, char **argv)
 		goto out;
 	}
 	if (!all &&
-	    (r = labels_for(cli_jarray(st.result, JP_RES_STATUS_CREDENTIALS),
+	    (r = unlock_labels_for(
+		 cli_jarray(st.result, JP_RES_STATUS_CREDENTIALS),
 		 argc - optind, argv + optind, labels)) != 0) {
 		ex = cli_fail_code(r, NULL);
 		goto out;
 	}
+	/* Names, expiry, the agent's lock: checked before any "touch". */
+	if ((r = unlock_precheck(args, &rep)) != 0) {
+		ex = cli_fail(r, &rep);
+		goto out;
+	}
+	client_reply_reset(&rep);
 	if ((r = stepup_request(JP_VERB_UNLOCK, args,
 		 cli_jarray(st.result, JP_RES_STATUS_TOKENS), labels, &so,
 		 &rep)) != 0) {

@@ -35,6 +35,8 @@ static const struct verb verbs[] = {
 	{ "approve", approve_main,
 	    "sign someone's access request with your SSH key" },
 	{ "unlock", unlock_main, "open credentials with a token, for a while" },
+	{ "shell", shell_main,
+	    "unlock for one shell: its processes alone, until it exits" },
 	{ "get", get_main, "print an unlocked credential (for scripts)" },
 	{ "exec", exec_main,
 	    "run a command with a credential in its environment" },
@@ -47,7 +49,17 @@ static const struct verb verbs[] = {
 	{ "kube-credential", kube_main, "kubectl exec credential plugin" },
 	{ "git-credential", git_main, "git credential helper" },
 	{ "docker-credential", docker_main, "docker credential helper" },
+	{ "complete", complete_main, "words for shell completion" },
 };
+
+void
+jitctl_print_verbs(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		printf("%s\n", verbs[i].name);
+}
 
 static void
 usage(FILE *f)

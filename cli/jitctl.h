@@ -27,6 +27,17 @@ int unenroll_main(int argc, char **argv);
 int tokens_main(int argc, char **argv);
 int add_main(int argc, char **argv);
 int unlock_main(int argc, char **argv);
+int shell_main(int argc, char **argv);
+int complete_main(int argc, char **argv);
+/* jitctl.c: every verb's name, one a line (for `jitctl complete`). */
+void jitctl_print_verbs(void);
+/* cmd-unlock.c: the labels of the tokens the named credentials (in the
+ * status reply's creds) are wrapped to, appended to labels. */
+/* cmd-unlock.c: the agent checks an unlock's names, their expiry and its
+ * own lock, and says which token it would ask, without asking it. */
+int unlock_precheck(struct json_object *args, struct client_reply *rep);
+int unlock_labels_for(
+    struct json_object *creds, int n, char **names, struct json_object *labels);
 int get_main(int argc, char **argv);
 int exec_main(int argc, char **argv);
 int status_main(int argc, char **argv);

@@ -7,6 +7,7 @@ apt-get install -y -q --no-install-recommends \
 	build-essential meson ninja-build pkg-config clang clang-format \
 	libsodium-dev libuv1-dev libjson-c-dev libinih-dev libudev-dev \
 	libssl-dev libfido2-dev libcbor-dev libtss2-dev \
+	libsystemd-dev dbus-daemon zsh \
 	swtpm swtpm-tools tpm2-tools \
 	faketime \
 	openssh-client openssh-server postgresql postgresql-client \

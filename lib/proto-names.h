@@ -79,6 +79,11 @@
 #define JP_AGENT_DATA_DIR "data_dir"
 #define JP_AGENT_LOCKED "locked" /* locked with ssh-add -x */
 #define JP_AGENT_UNLOCKED "unlocked" /* credentials unlocked now */
+#define JP_AGENT_TRIGGERS "triggers" /* [TRIGGER...], the kill switches */
+/* TRIGGER: one kill switch in the agent object. */
+#define JP_TRIGGER_NAME "name" /* "idle", "sleep", "removal", ... */
+#define JP_TRIGGER_ARMED "armed" /* true: it locks when it fires */
+#define JP_TRIGGER_DETAIL "detail" /* how it is armed, or why it is off */
 /* CRED: one credential in status's credentials. */
 #define JP_CRED_NAME "name"
 #define JP_CRED_KIND "kind"
@@ -182,6 +187,8 @@
 #define JP_ARG_UNLOCK_ALL "all"
 #define JP_ARG_UNLOCK_FOR "for" /* the window, seconds */
 #define JP_ARG_UNLOCK_TOKEN "token" /* the label of the one to ask */
+#define JP_ARG_UNLOCK_SHELL "shell" /* pid: jitctl shell's child alone */
+#define JP_ARG_UNLOCK_CHECK "check" /* true: checks only, no touch */
 #define JP_RES_UNLOCK_UNLOCKED "unlocked" /* [N...] */
 #define JP_RES_UNLOCK_FAILED "failed" /* [FAILED...] */
 #define JP_RES_UNLOCK_TOKEN "token" /* the label of the one that did */

@@ -162,7 +162,8 @@ reply_list(struct ssh_agent *sa, struct request *rq, bool empty)
 	if (!empty) {
 		reap_due(sa);
 		for (id = sa->head; id != NULL; id = id->next) {
-			if (ssh_dest_permitted(&id->dests, b, NULL, NULL) != 0)
+			if (id->held ||
+			    ssh_dest_permitted(&id->dests, b, NULL, NULL) != 0)
 				continue;
 			blob = ssh_key_blob(id->key, &n);
 			if ((r = wire_put_string(&w, blob, n)) != 0 ||
@@ -374,6 +375,12 @@ handle_sign(struct ssh_agent *sa, struct request *rq)
 			return JIT_OK;
 		}
 		m.flags |= SSH_KEY_SIGN_SHA1;
+	}
+	if (id->held) {
+		ssh_fail(rq->conn,
+		    "key %s is held since the agent was locked: run 'jitctl unlock' or add it again with ssh-add",
+		    id->fp);
+		return JIT_OK;
 	}
 	if (id->dests.n > 0 &&
 	    check_dest(id, sc, &m, user, sizeof(user)) != 0) {
@@ -849,6 +856,51 @@ ssh_session_bind(struct agent *ag, struct request *rq)
 	    sc->binds.v[sc->binds.n - 1].forwarded ? " (forwarding)" : "");
 	conn_reply_type(rq->conn, SSH_AGENT_SUCCESS);
 	return JIT_OK;
+}
+
+size_t
+ssh_keys_on_lock(struct agent *ag, const char *trigger)
+{
+	struct ssh_agent *sa = ag->ssh;
+	struct ssh_identity *id;
+	size_t n = 0;
+
+	/* ssh-add -x keeps them, behind its passphrase (as ssh-agent). */
+	if (sa == NULL || ag->locked)
+		return 0;
+	if (ag->conf != NULL &&
+	    ag->conf->ssh_keys_on_lock == CONF_SSH_KEYS_HOLD) {
+		for (id = sa->head; id != NULL; id = id->next)
+			if (!id->held) {
+				id->held = true;
+				n++;
+			}
+		if (n > 0)
+			log_info("%zu ssh-add key(s) held by the lock (%s)", n,
+			    trigger);
+		return n;
+	}
+	while ((id = sa->head) != NULL) {
+		identity_unlink(sa, id);
+		identity_free(id);
+		n++;
+	}
+	sa->next_death_ms = 0;
+	if (n > 0)
+		log_info(
+		    "%zu ssh-add key(s) removed by the lock (%s)", n, trigger);
+	return n;
+}
+
+void
+ssh_on_unlocked(struct agent *ag, struct cred *c, const struct secret *fields)
+{
+	struct ssh_identity *id;
+
+	if (ag->ssh != NULL)
+		for (id = ag->ssh->head; id != NULL; id = id->next)
+			id->held = false;
+	ssh_cred_unlocked(ag, c, fields);
 }
 
 static void

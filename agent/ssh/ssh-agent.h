@@ -36,6 +36,7 @@ struct ssh_identity {
 	char fp[SSH_FP_LEN];
 	int64_t death_ms; /* CLOCK_BOOTTIME; 0: none */
 	bool confirm;
+	bool held; /* a lock held it ([agent] ssh_keys_on_lock = hold) */
 	struct ssh_dests dests;
 };
 
@@ -76,6 +77,14 @@ int ssh_session_bind(struct agent *ag, struct request *rq);
 bool ssh_forwarded(struct request *rq, char host_fp[SSH_FP_LEN]);
 /* The agent's conn_state_free: a connection closed; free its SSH state. */
 void ssh_conn_free(void *state);
+/* The agent's lock_ssh_keys (lock.c calls it on every lock): the keys
+ * from ssh-add are removed, or held unusable (and unlisted) until they are
+ * added again or a credential is unlocked with a token; how many. */
+size_t ssh_keys_on_lock(struct agent *ag, const char *trigger);
+/* The agent's unlocked: a token opened c; held keys are usable again,
+ * and an SSH certificate credential is listed (ssh-cred.c). */
+void ssh_on_unlocked(
+    struct agent *ag, struct cred *c, const struct secret *fields);
 /* At exit: wipe the ssh-add keys, close the SSH timers. */
 void ssh_agent_free(struct agent *ag);
 

@@ -14,6 +14,8 @@
 #include "jsonx.h"
 #include "log.h"
 #include "secret.h"
+#include "prompt-text.h"
+#include "shell.h"
 #include "ssh-agent.h"
 #include "store.h"
 #include "vault.h"
@@ -370,6 +372,10 @@ sign_with(struct ssh_agent *sa, struct conn *conn, const struct peer *peer,
 	char why[256];
 	int r;
 
+	if (!shell_peer_allowed(c, peer, why, sizeof(why))) {
+		ssh_fail(conn, "%s", why);
+		goto out;
+	}
 	if ((r = fields_key(fields, &k)) != 0 ||
 	    (!ssh_key_equal_plain(k, p->cert) && (r = JIT_E_AUTH) != 0)) {
 		ssh_fail(conn, "%s: cannot sign: %s", c->name, jit_strerror(r));
@@ -561,7 +567,10 @@ ask_confirm(struct ssh_agent *sa, struct request *rq, struct cred_sign *cs,
 
 	snprintf(
 	    what, sizeof(what), "the SSH certificate %s (%s)", c->name, p->fp);
-	askpass_prompt(rq->peer, what, prompt, sizeof(prompt));
+	prompt_confirm(rq->peer, what,
+	    c->slot != NULL ? c->slot->token_label : NULL,
+	    c->slot != NULL ? c->slot->until_wall - (int64_t)time(NULL) : -1,
+	    prompt, sizeof(prompt));
 	if ((r = askpass_start(sa->ag->loop, ASKPASS_CONFIRM, prompt,
 		 confirm_done, cs, &sc->ask)) != 0) {
 		cred_sign_free(cs);

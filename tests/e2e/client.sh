@@ -132,7 +132,7 @@ ok "unlock f" jitctl unlock f --pin-fd 3 3<"$T/pin"
 ok "get f" jitctl get f
 ok "is foxtrot" test "$(cat "$T/out")" = foxtrot
 has "the confirm prompt names the jitctl binary" "$T/askpass.prompts" \
-    "^Allow $JITCTL_REAL \\(pid [0-9]+, uid $(id -u)\\) to use credential f\\?\$"
+    "^Allow $JITCTL_REAL \\(pid [0-9]+\\)( < [^ ]+ \\(pid [0-9]+\\))* \\(uid $(id -u)\\) to use credential f \\(unlocked with [^,]+, [0-9a-z]+ left\\)\\?\$"
 has "the use is audited with jitctl's executable" "$DATA/audit.log" \
     "\"event\":\"use\".*\"name\":\"f\".*\"exe\":\"$JITCTL_REAL\""
 hasnt "no audit line has an unknown executable" "$DATA/audit.log" \
@@ -160,7 +160,7 @@ has "the audit says the executable is unknown, and why" "$DATA/audit.log" \
 ok "it asks for f (confirm)" python3 "$T/clientpeer.py" hidden \
     "$JIT_AGENT_SOCK" jitctl f
 has "the prompt says the name is unverified" "$T/askpass.prompts" \
-    "^Allow an unverified program that calls itself 'jitctl' \\(pid [0-9]+, uid $(id -u); its executable is unknown: /proc/[0-9]+/exe is not readable: the process is not dumpable\\) to use credential f\\?\$"
+    "^Allow an unverified program that calls itself 'jitctl' \\(pid [0-9]+; its executable is unknown: /proc/[0-9]+/exe is not readable: the process is not dumpable\\)( < [^ ]+ \\(pid [0-9]+\\))* \\(uid $(id -u)\\) to use credential f \\(unlocked with [^,]+, [0-9a-z]+ left\\)\\?\$"
 
 # ---- a partial unlock says what opened and what did not
 

@@ -100,7 +100,7 @@ ok "unlock f" jitctl unlock f
 ok "get f, confirmed" jitctl get f
 ok "is foxtrot" test "$(cat "$T/out")" = foxtrot
 has "the prompt named the program and the credential" "$T/askpass.prompts" \
-    'Allow .*jitctl \(pid [0-9]+, uid [0-9]+\) to use credential f\?'
+    'Allow .*jitctl \(pid [0-9]+\) < .*\(pid [0-9]+\).* \(uid [0-9]+\) to use credential f \(unlocked with yk1, [0-9a-z]+ left\)\?'
 echo 1 > "$T/askpass.answer"
 fails "get f, refused in the prompt" 5 jitctl get f
 has "saying it was not confirmed" "$T/err" 'not confirmed'

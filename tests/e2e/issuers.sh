@@ -115,7 +115,9 @@ cat "${JIT_SSH_PUBKEY%.pub}-cert.pub"
 EOF
 cat > "$ISS/notify.sh" <<'EOF'
 #!/bin/sh
-env | grep '^JIT_NOTIFY_' > "$JIT_TEST_DIR/notified"
+# Whole or not at all: the withdraw (JIT_NOTIFY_EVENT) follows the show.
+env | grep '^JIT_NOTIFY_' > "$JIT_TEST_DIR/notified.$$"
+mv "$JIT_TEST_DIR/notified.$$" "$JIT_TEST_DIR/notified"
 EOF
 chmod 0755 "$ISS"/*.sh
 

@@ -279,7 +279,8 @@ agent_up(struct harness *h)
 	ag->touch_timeout_ms = 1000;
 	ag->dispatch = dispatch;
 	ag->conn_state_free = ssh_conn_free;
-	ag->unlocked = ssh_cred_unlocked;
+	ag->unlocked = ssh_on_unlocked;
+	ag->lock_ssh_keys = ssh_keys_on_lock;
 	CHECK((ag->data_dir = strdup(h->dir)) != NULL);
 	CHECK(asprintf(&ag->sock_path, "%s/agent.sock", h->dir) > 0);
 	CHECK(asprintf(&audit_path, "%s/audit.log", h->dir) > 0);

@@ -132,6 +132,9 @@ TEST(good_file)
 		      "touch_timeout = 20s\n"
 		      "prefer = yk-primary,laptop  yk-backup\n"
 		      "notify = /usr/bin/notify-send \"Touch your key\"\n"
+		      "lock_on_removal = no\n"
+		      "idle_lock = 20m\n"
+		      "ssh_keys_on_lock = hold\n"
 		      "\n"
 		      "[profile pg]\n"
 		      "issuer = '/usr/libexec/pg issue' --db main\n"
@@ -156,6 +159,9 @@ TEST(good_file)
 	ASSERT_EQ_STR(c->prefer[2], "yk-backup");
 	ASSERT_EQ_UINT(c->notify.n, 2);
 	ASSERT_EQ_STR(c->notify.v[1], "Touch your key");
+	ASSERT(!c->lock_on_removal);
+	ASSERT_EQ_INT(c->idle_lock_s, 1200);
+	ASSERT_EQ_INT(c->ssh_keys_on_lock, CONF_SSH_KEYS_HOLD);
 	ASSERT_EQ_UINT(c->nprofiles, 2);
 	ASSERT((p = conf_profile(c, "pg")) != NULL);
 	ASSERT_EQ_STR(p->kind, "env");
@@ -227,6 +233,11 @@ TEST(errors_by_line)
 		{ "[agent]\ntouch_timeout = 11m\n", ":2: touch_timeout" },
 		{ "[agent]\nprefer = a\nprefer = b\n",
 		    ":3: prefer is given twice" },
+		{ "[agent]\nlock_on_removal = maybe\n",
+		    ":2: lock_on_removal: yes or no" },
+		{ "[agent]\nidle_lock = soon\n", ":2: idle_lock: 'soon'" },
+		{ "[agent]\nssh_keys_on_lock = keep\n",
+		    ":2: ssh_keys_on_lock: remove or hold" },
 		{ "[profile a/b]\nissuer = /bin/true\n", "a profile name is" },
 	};
 	struct conf *c;
@@ -270,6 +281,10 @@ TEST(file_checks)
 	ASSERT(strstr(err, "no such file") != NULL);
 	/* Writable by others: it names commands, so it is refused. */
 	ASSERT_OK(load_text("[agent]\n", &c, err, sizeof(err)));
+	/* The defaults: removal locks, no idle lock, ssh-add keys go. */
+	ASSERT(c->lock_on_removal);
+	ASSERT_EQ_INT(c->idle_lock_s, 0);
+	ASSERT_EQ_INT(c->ssh_keys_on_lock, CONF_SSH_KEYS_REMOVE);
 	conf_free(c);
 	c = NULL;
 	snprintf(path, sizeof(path), "%s/config", dir);

@@ -51,6 +51,7 @@ struct outcome {
 	bool conn_null;
 	int cancel;
 	int result;
+	char aborted_by[64];
 	size_t pending; /* hwq_pending() while done() ran */
 };
 
@@ -156,6 +157,8 @@ job_done(struct hwjob *hj)
 	j->out->conn_null = hj->conn == NULL;
 	j->out->cancel = hj->cancel;
 	j->out->result = hj->result;
+	snprintf(j->out->aborted_by, sizeof(j->out->aborted_by), "%s",
+	    hj->aborted_by);
 	j->out->pending = hwq_pending(queue);
 }
 
@@ -336,10 +339,49 @@ TEST(a_detached_job_is_done_without_its_client)
 	env_down();
 }
 
+/* A lock aborts what waits for a person, running or queued, and nothing
+ * else: a job that waits for no one (a revoke command) runs on. */
+TEST(a_lock_aborts_the_jobs_that_wait_for_a_person)
+{
+	struct outcome a, b, c, d;
+	struct tjob *ja, *jb, *jc, *jd;
+
+	env_up();
+	ASSERT_PASSING();
+	ASSERT((ja = job_new(0, 0, J_HOLD, &a)) != NULL);
+	ASSERT((jb = job_new(1, 0, J_SERIAL, &b)) != NULL);
+	ASSERT((jc = job_new(2, 0, J_SERIAL, &c)) != NULL);
+	ASSERT((jd = job_new(3, 1, J_SERIAL, &d)) != NULL);
+	ja->hj.awaits_person = jb->hj.awaits_person = true;
+	ASSERT_OK(hwq_submit(queue, &ja->hj));
+	ASSERT_OK(hwq_submit(queue, &jb->hj));
+	ASSERT_OK(hwq_submit(queue, &jc->hj));
+	ASSERT_MSG(wait_started(1), "the first job never started");
+	ASSERT_OK(hwq_submit(queue, &jd->hj));
+	ASSERT_EQ_UINT(hwq_abort_waits(queue, "screen locked"), 2);
+	/* Aborted once: a second lock counts nothing new. */
+	ASSERT_EQ_UINT(hwq_abort_waits(queue, "SIGUSR1"), 0);
+	ASSERT_MSG(drain(), "%zu jobs pending after %d s", hwq_pending(queue),
+	    DEADLINE_S);
+	ASSERT(a.done && a.ran && !a.conn_null && a.cancel != 0);
+	ASSERT_ERR(a.result, JIT_E_CANCELLED);
+	ASSERT_EQ_STR(a.aborted_by, "screen locked");
+	ASSERT(b.done && !b.ran && b.cancel != 0);
+	ASSERT_ERR(b.result, JIT_E_CANCELLED);
+	ASSERT_EQ_STR(b.aborted_by, "screen locked");
+	ASSERT(c.done && c.ran && c.cancel == 0);
+	ASSERT_ERR(c.result, JIT_OK);
+	ASSERT_EQ_STR(c.aborted_by, "");
+	ASSERT(d.done && d.ran && d.cancel == 0);
+	ASSERT_EQ_STR(board.done[0], "d0 d1 d2");
+	env_down();
+}
+
 static const struct test_case tests[] = {
 	TEST_ENTRY(one_device_runs_its_jobs_one_at_a_time_in_order),
 	TEST_ENTRY(two_devices_run_at_once),
 	TEST_ENTRY(a_detached_job_is_done_without_its_client),
+	TEST_ENTRY(a_lock_aborts_the_jobs_that_wait_for_a_person),
 };
 
 TEST_MAIN(tests)

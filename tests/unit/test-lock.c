@@ -8,6 +8,11 @@
 
 #include <sodium.h>
 
+#include "config.h"
+#if HAVE_UDEV
+#include <libudev.h>
+#endif
+
 #include "agent-test.h"
 #include "conf.h"
 #include "fields.h"
@@ -18,6 +23,9 @@
 #include "secret.h"
 #include "store.h"
 #include "tokenset.h"
+#include "triggers-idle.h"
+#include "triggers-removal.h"
+#include "triggers.h"
 #include "vault.h"
 
 struct fixture {
@@ -48,6 +56,7 @@ seed_token(struct store *s)
 	sodium_bin2hex(t->id, sizeof(t->id), rnd, sizeof(rnd));
 	t->label = strdup("laptop");
 	t->type = strdup("fido2");
+	t->device = strdup("/dev/hidraw7"); /* for the removal tests */
 	t->backend = json_object_new_object();
 	ASSERT(t->label != NULL && t->type != NULL && t->backend != NULL);
 	ASSERT_OK(seal_x25519_keypair(t->recipient, &sk));
@@ -348,9 +357,189 @@ TMPDIR_TEST(a_lock_with_revoke_kills_revoke_on_lock_upstream)
 	fixture_down(f);
 }
 
+/* What lock.c hands the keys from ssh-add: the trigger, each time. */
+static char ssh_keys_trigger[64];
+static size_t
+count_ssh_keys(struct agent *ag, const char *trigger)
+{
+	(void)ag;
+	snprintf(ssh_keys_trigger, sizeof(ssh_keys_trigger), "%s", trigger);
+	return 2;
+}
+
+/* A touch that waits until it is cancelled (as the FIDO2 backend does
+ * with auth->cancel). */
+struct touch_job {
+	struct hwjob hj; /* first: hwq frees it */
+	char *aborted_by; /* the test's copy, written by done() */
+	bool *done;
+};
+
+static void
+touch_run(struct hwjob *hj)
+{
+	time_t until = time(NULL) + TEST_DEADLINE_MS / 1000;
+
+	while (!hj->cancel && time(NULL) < until)
+		usleep(1000);
+	hj->result = hj->cancel ? JIT_E_CANCELLED : JIT_E_TIMEOUT;
+}
+
+static void
+touch_done(struct hwjob *hj)
+{
+	struct touch_job *j = (struct touch_job *)hj;
+
+	snprintf(j->aborted_by, 64, "%s", hj->aborted_by);
+	*j->done = true;
+}
+
+static bool
+flag_set(void *arg)
+{
+	return *(bool *)arg;
+}
+
+/* Every lock aborts the touches awaited, and covers the ssh-add keys; the
+ * audit line counts both. */
+TMPDIR_TEST(a_lock_aborts_touches_and_covers_ssh_add_keys)
+{
+	struct fixture *f = &fixture;
+	struct agent *ag = &f->t.ag;
+	struct touch_job *j;
+	struct json_object *evs = NULL, *ev;
+	char aborted_by[64] = "";
+	bool done = false;
+
+	fixture_up(f);
+	ASSERT_PASSING();
+	ag->lock_ssh_keys = count_ssh_keys;
+	ASSERT((j = calloc(1, sizeof(*j))) != NULL);
+	ASSERT((j->hj.device = strdup("sim:touch")) != NULL);
+	j->hj.awaits_person = true;
+	j->hj.run = touch_run;
+	j->hj.done = touch_done;
+	j->aborted_by = aborted_by;
+	j->done = &done;
+	ASSERT_OK(hwq_submit(ag->hwq, &j->hj));
+	/* pg-lock is revoked (revoke_on_lock), the other two wiped. */
+	ASSERT_EQ_UINT(
+	    agent_lock(ag, "screen locked", "screen-lock", NULL, NULL, NULL),
+	    2);
+	ASSERT_EQ_STR(ssh_keys_trigger, "screen locked");
+	ASSERT_MSG(run_until(&f->t.loop, flag_set, &done),
+	    "the touch was not aborted within %d ms", TEST_DEADLINE_MS);
+	ASSERT_EQ_STR(aborted_by, "screen locked");
+	ASSERT((evs = audit_events(f->t.audit_path)) != NULL);
+	ev = audit_event(evs, "lock", 0);
+	ASSERT_EQ_STR(ev_str(ev, "why"), "screen locked");
+	ASSERT_EQ_INT(ev_int(ev, "aborted"), 1);
+	ASSERT_EQ_INT(ev_int(ev, "ssh_keys"), 2);
+	json_object_put(evs);
+	fixture_down(f);
+}
+
+/* idle_lock: nothing happens before the time without a use, everything
+ * is wiped after it; a use starts the count again. */
+TMPDIR_TEST(idle_lock_wipes_after_the_idle_time)
+{
+	struct fixture *f = &fixture;
+	struct agent *ag = &f->t.ag;
+	struct json_object *evs = NULL, *ev;
+	struct peer p;
+	int64_t t0;
+
+	fixture_up(f);
+	ASSERT_PASSING();
+	ag->conf->idle_lock_s = 600;
+	ASSERT_OK(idle_trigger_start(ag));
+	ASSERT(triggers_armed(ag, "idle"));
+	t0 = vault_last_use_ms(ag->vault);
+	ASSERT(t0 > 0);
+	ASSERT(!idle_check(ag, t0 + 599 * 1000));
+	ASSERT_EQ_UINT(vault_count(ag->vault), 3);
+	/* A use moves the start of the idle time. */
+	memset(&p, 0, sizeof(p));
+	vault_note_use(store_cred(ag->store, "plain"), &p);
+	ASSERT(vault_last_use_ms(ag->vault) >= t0);
+	ASSERT(!idle_check(ag, vault_last_use_ms(ag->vault) + 599 * 1000));
+	ASSERT(idle_check(ag, vault_last_use_ms(ag->vault) + 600 * 1000));
+	ASSERT_EQ_UINT(vault_count(ag->vault), 0);
+	/* Nothing unlocked: nothing to lock, no more lines. */
+	ASSERT(!idle_check(ag, t0 + 7200 * 1000));
+	ASSERT((evs = audit_events(f->t.audit_path)) != NULL);
+	ASSERT_EQ_UINT(audit_count(evs, "lock"), 1);
+	ev = audit_event(evs, "lock", 0);
+	ASSERT_EQ_STR(ev_str(ev, "why"), "idle for 10m00s");
+	ASSERT_EQ_INT(ev_int(ev, "count"), 2);
+	json_object_put(evs);
+	/* Unset at a reload: off, and said so. */
+	ag->conf->idle_lock_s = 0;
+	ASSERT_OK(idle_trigger_start(ag));
+	ASSERT(!triggers_armed(ag, "idle"));
+	triggers_free(ag);
+	fixture_down(f);
+}
+
+/* A token's removal: udev's remove event of its hidraw node locks, when
+ * the token opened something unlocked and lock_on_removal allows it. */
+TMPDIR_TEST(removing_the_token_that_opened_credentials_locks)
+{
+	struct fixture *f = &fixture;
+	struct agent *ag = &f->t.ag;
+	struct json_object *evs = NULL, *ev;
+	char got[256];
+#if HAVE_UDEV
+	struct udev *u;
+	struct udev_device *d;
+#endif
+
+	fixture_up(f);
+	ASSERT_PASSING();
+#if HAVE_UDEV
+	/* A real device as libudev describes it (not hidraw, no action):
+	 * passed through the handler, it locks nothing. */
+	ASSERT((u = udev_new()) != NULL);
+	if ((d = udev_device_new_from_syspath(u, "/sys/class/mem/null")) !=
+	    NULL) {
+		ASSERT_EQ_STR(udev_device_get_subsystem(d), "mem");
+		ASSERT(!removal_udev_event(ag, "remove",
+		    udev_device_get_subsystem(d), udev_device_get_devnode(d)));
+		udev_device_unref(d);
+	}
+	udev_unref(u);
+#endif
+	/* What udev sends for a key plugged in, and for another key. */
+	ASSERT(!removal_udev_event(ag, "add", "hidraw", "/dev/hidraw7"));
+	ASSERT(!removal_udev_event(ag, "remove", "hidraw", "/dev/hidraw8"));
+	ASSERT(!removal_udev_event(ag, "remove", "hidraw", NULL));
+	ASSERT_EQ_UINT(vault_count(ag->vault), 3);
+	/* lock_on_removal = no: said in the log, nothing wiped. */
+	ag->conf->lock_on_removal = false;
+	ASSERT(!removal_udev_event(ag, "remove", "hidraw", "/dev/hidraw7"));
+	ASSERT_EQ_UINT(vault_count(ag->vault), 3);
+	ag->conf->lock_on_removal = true;
+	ASSERT(removal_udev_event(ag, "remove", "hidraw", "/dev/hidraw7"));
+	ASSERT_EQ_UINT(vault_count(ag->vault), 0);
+	/* Nothing it opened is unlocked now: a second event does nothing. */
+	ASSERT(!removal_udev_event(ag, "remove", "hidraw", "/dev/hidraw7"));
+	ASSERT((evs = audit_events(f->t.audit_path)) != NULL);
+	ASSERT_EQ_UINT(audit_count(evs, "lock"), 1);
+	ev = audit_event(evs, "lock", 0);
+	ASSERT_EQ_STR(ev_str(ev, "why"), "token laptop removed (unplugged)");
+	names_of(ev_member(ev, "revoked"), got, sizeof(got));
+	ASSERT_EQ_STR(got, "pg-lock pg-lock2");
+	ASSERT_EQ_STR(ev_str(audit_event(evs, "revoke", 0), "why"), "removal");
+	json_object_put(evs);
+	fixture_down(f);
+}
+
 static const struct test_case tests[] = {
 	TEST_ENTRY(a_lock_wipes_everything_unlocked),
 	TEST_ENTRY(a_lock_with_revoke_kills_revoke_on_lock_upstream),
+	TEST_ENTRY(a_lock_aborts_touches_and_covers_ssh_add_keys),
+	TEST_ENTRY(idle_lock_wipes_after_the_idle_time),
+	TEST_ENTRY(removing_the_token_that_opened_credentials_locks),
 };
 
 TEST_MAIN(tests)
