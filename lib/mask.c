@@ -78,8 +78,8 @@ walk(const struct secret *const *fields, size_t nfields, struct mask_set *ms,
 }
 
 int
-mask_set_new(const struct secret *const *fields, size_t nfields,
-    struct mask_set **ret)
+mask_set_new(
+    const struct secret *const *fields, size_t nfields, struct mask_set **ret)
 {
 	struct mask_set *ms = NULL;
 	size_t n, total;
@@ -150,8 +150,7 @@ mask_stream_new(const struct mask_set *ms, mask_out_fn out, void *ctx,
  * one found whole) continues past the end and the next bytes decide.
  */
 static long
-match_at(const struct mask_set *ms, const uint8_t *p, size_t avail,
-    bool final)
+match_at(const struct mask_set *ms, const uint8_t *p, size_t avail, bool final)
 {
 	const uint8_t *vals = secret_ptr(ms->vals);
 	size_t i;
@@ -186,7 +185,8 @@ scan(struct mask_stream *st, size_t n, bool final)
 			i++;
 			continue;
 		}
-		if ((i > run && (r = st->out(st->ctx, b + run, i - run)) != 0) ||
+		if ((i > run &&
+			(r = st->out(st->ctx, b + run, i - run)) != 0) ||
 		    (r = st->out(st->ctx, MASK_REPLACEMENT,
 			 strlen(MASK_REPLACEMENT))) != 0)
 			return r;

@@ -24,8 +24,8 @@ struct secret;
  * the longer wins, so a value's tail never shows behind a shorter one.
  */
 struct mask_set;
-int mask_set_new(const struct secret *const *fields, size_t nfields,
-    struct mask_set **ret);
+int mask_set_new(
+    const struct secret *const *fields, size_t nfields, struct mask_set **ret);
 size_t mask_set_count(const struct mask_set *ms);
 void mask_set_free(struct mask_set *ms);
 

@@ -288,7 +288,7 @@ assert d['public'] == {'PGUSER': '$ROLE'}, d"
 
 	ok "unlock it" jitctl unlock pg --pin-fd 3 3<"$T/pin"
 	ok "psql runs with the credential in its environment" \
-	    jitctl exec pg -- psql -XAtc 'select current_user'
+	    jitctl exec --no-masking pg -- psql -XAtc 'select current_user'
 	ok "as the issued role" test "$(cat "$T/out")" = "$ROLE"
 	jitctl get pg --field PGPASSWORD > "$T/oldpw"
 	ok "the password works" env PGPASSWORD="$(cat "$T/oldpw")" \

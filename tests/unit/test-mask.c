@@ -42,8 +42,8 @@ fields_of(const char *const *vals)
 		return NULL;
 	for (i = 0; vals[i] != NULL; i++) {
 		snprintf(name, sizeof(name), "f%zu", i);
-		if (fields_add(&b, name, strlen(name),
-			(const uint8_t *)vals[i], strlen(vals[i])) != 0) {
+		if (fields_add(&b, name, strlen(name), (const uint8_t *)vals[i],
+			strlen(vals[i])) != 0) {
 			fields_abort(&b);
 			return NULL;
 		}

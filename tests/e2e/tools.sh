@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# jitctl exec and inject with real tools: kinds mapped to their variables
+# (botocore reads the aws ones, kubectl the kubeconfig, ssh-add and
+# ssh-keygen the private agent), several credentials, values concealed in
+# the child's output, the child's status and signals passed through.
+. "$E2E_DIR/lib.sh"
+C='<concealed by jit-agent>'
+
+agent_start || exit 1
+tpm_enroll laptop >/dev/null 2>&1 || { fail "enroll a TPM"; e2e_done; }
+
+add_json() { # NAME KIND JSON
+	printf '%s' "$3" | "$JITCTL_BIN" add "$1" --json --kind "$2" --ttl 30m
+}
+ok "an env credential" add_json pg env \
+    '{"PGUSER":"dbg","PGPASSWORD":"s3cret-pg-pass"}'
+ok "an aws credential, as aws sts prints it" add_json aws aws \
+    '{"Credentials":{"AccessKeyId":"AKIAJITTEST123456","SecretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYJITKEY","SessionToken":"FwoGZXIvYXdzEJIT//session"}}'
+ok "a secret" bash -c "printf 'hunter2-db' | '$JITCTL_BIN' add db-ro --ttl 30m"
+ok "a second env credential setting PGUSER" add_json pg2 env \
+    '{"PGUSER":"other"}'
+ok "unlock them" jitctl unlock --all --pin-fd 3 3<"$T/pin"
+
+# --- concealment ----------------------------------------------------------
+ok "exec pg -- env" jitctl exec pg -- env
+has "the password is concealed" "$T/out" "^PGPASSWORD=$C\$"
+has "so is the user" "$T/out" "^PGUSER=$C\$"
+hasnt "no value shows" "$T/out" 's3cret-pg-pass|=dbg$'
+ok "exec pg -- sh: on stderr too" jitctl exec pg -- sh -c \
+    'echo "pw $PGPASSWORD" >&2'
+has "concealed on stderr" "$T/err" "^pw $C\$"
+ok "a value written one byte at a time" jitctl exec pg -- /usr/bin/python3 \
+    -c 'import os
+for b in os.environ["PGPASSWORD"].encode(): os.write(1, bytes([b]))
+os.write(1, b"|end\n")'
+ok "is still concealed whole" test "$(cat "$T/out")" = "$C|end"
+ok "exec --no-masking leaves it alone" jitctl exec --no-masking pg -- env
+has "the password shows" "$T/out" '^PGPASSWORD=s3cret-pg-pass$'
+ok "binary output passes unchanged" jitctl exec pg -- head -c 300000 \
+    /dev/urandom
+ok "all of it" test "$(stat -c %s "$T/out")" = 300000
+
+# --- several credentials, each as its tools read it -----------------------
+ok "exec --no-masking pg aws db-ro -- env" jitctl exec --no-masking \
+    pg aws db-ro -- env
+has "pg's fields" "$T/out" '^PGPASSWORD=s3cret-pg-pass$'
+has "AWS_ACCESS_KEY_ID" "$T/out" '^AWS_ACCESS_KEY_ID=AKIAJITTEST123456$'
+has "AWS_SECRET_ACCESS_KEY" "$T/out" \
+    '^AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYJITKEY$'
+has "AWS_SESSION_TOKEN" "$T/out" '^AWS_SESSION_TOKEN=FwoGZXIvYXdzEJIT//session$'
+has "AWS_CREDENTIAL_EXPIRATION in RFC 3339" "$T/out" \
+    '^AWS_CREDENTIAL_EXPIRATION=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'
+hasnt "no AccessKeyId= variable" "$T/out" '^(Credentials\.)?AccessKeyId='
+has "the secret as JIT_SECRET" "$T/out" '^JIT_SECRET=hunter2-db$'
+ok "botocore finds the aws credential in the environment" jitctl exec aws \
+    -- /usr/bin/python3 -c 'import botocore.session, sys
+c = botocore.session.get_session().get_credentials()
+sys.exit(0 if c is not None and c.method == "env" and c.access_key == "AKIAJITTEST123456" and c.token.endswith("session") else 1)'
+fails "two credentials setting one variable are refused" 1 \
+    jitctl exec pg pg2 -- true
+has "saying which" "$T/err" 'pg and pg2 both set PGUSER'
+fails "an unknown credential is refused before the command runs" 4 \
+    jitctl exec pg nosuch -- touch "$T/ran"
+ok "and the command did not run" test ! -e "$T/ran"
+
+# --- status and signals ---------------------------------------------------
+fails "the child's exit status" 7 jitctl exec pg -- sh -c 'exit 7'
+fails "a child killed by a signal: 128 + N" 143 jitctl exec pg -- \
+    sh -c 'kill -TERM $$'
+"$JITCTL_BIN" exec pg -- sh -c 'trap "echo got-term; exit 3" TERM; echo ready
+while :; do sleep 0.1; done' >"$T/sig.out" 2>&1 &
+EXEC_PID=$!
+for _i in $(seq 200); do grep -q ready "$T/sig.out" && break; sleep 0.05; done
+kill -TERM "$EXEC_PID"
+wait "$EXEC_PID"
+RC=$?
+ok "SIGTERM to jitctl reaches the child, and its status comes back" \
+    test "$RC" = 3
+has "the child saw SIGTERM" "$T/sig.out" '^got-term$'
+ok "with masking the child writes to a pipe" script -qec \
+    "'$JITCTL_BIN' exec pg -- sh -c 'test -t 1 || echo piped'" /dev/null
+has "(its output filtered)" "$T/out" 'piped'
+ok "with --no-masking a terminal stays a terminal" script -qec \
+    "'$JITCTL_BIN' exec --no-masking pg -- sh -c 'test -t 0 && test -t 1 && echo tty'" \
+    /dev/null
+has "(the child saw a terminal)" "$T/out" '^tty'
+e2e_done
