@@ -277,7 +277,8 @@ vars_kube(struct exec_env *e, const struct exec_cred *c)
 	self[n] = '\0';
 	if ((kc = kubeconfig_json(c, self)) == NULL)
 		return JIT_E_NOMEM;
-	text = json_object_to_json_string_ext(kc, JSON_C_TO_STRING_PRETTY);
+	text = json_object_to_json_string_ext(
+	    kc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (asprintf(&e->kubeconfig, "%s/jitctl-kube.XXXXXX", tmp_base()) < 0) {
 		e->kubeconfig = NULL;
 		r = JIT_E_NOMEM;
