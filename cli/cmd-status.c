@@ -198,7 +198,7 @@ out:
 }
 
 /* The agent answers a page of credentials at a time: gather them all. */
-static int
+int
 status_fetch(struct client_reply *rep)
 {
 	struct client_reply more = { .retries = -1 };

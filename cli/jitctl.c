@@ -38,6 +38,8 @@ static const struct verb verbs[] = {
 	{ "get", get_main, "print an unlocked credential (for scripts)" },
 	{ "exec", exec_main,
 	    "run a command with a credential in its environment" },
+	{ "inject", inject_main,
+	    "fill a template with credentials, to stdout or a file" },
 	{ "status", status_main, "what is unlocked, for whom, until when" },
 	{ "lock", lock_main, "wipe unlocked credentials now" },
 	{ "revoke", revoke_main, "wipe and delete a credential" },

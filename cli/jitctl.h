@@ -136,6 +136,16 @@ int table_add(struct table *t, const char *const *cells);
 void table_print(const struct table *t, FILE *f);
 void table_free(struct table *t);
 
+/* cmd-status.c: the agent's status with every page of credentials. */
+int status_fetch(struct client_reply *rep);
+/* suggest.c: the candidate nearest to word (a typo: at most a third of it
+ * changed), or NULL. */
+const char *cli_nearest(
+    const char *word, const char *const *cands, size_t ncands);
+/* The name of the credential nearest to name in a status result, or NULL. */
+const char *cli_nearest_cred(struct json_object *status, const char *name);
+int inject_main(int argc, char **argv);
+
 /* cmd-tokens.c: the tokens of a tokens/status result as a table. */
 int tokens_print_table(struct json_object *tokens, FILE *f);
 /* cmd-get.c: a credential's fields for get or exec, after any step-up the

@@ -156,4 +156,44 @@ fails "signing with the agent's other key is refused" '!' jitctl exec \
 fails "adding a key through it is refused" '!' jitctl exec ssh-prod -- \
     ssh-add "$T/priv/other"
 
+# --- inject ---------------------------------------------------------------
+printf 'host=db\nuser={{ pg.PGUSER }}\npassword={{pg.PGPASSWORD}}\naws={{ aws.Credentials.AccessKeyId }}\n' > "$T/tpl"
+ok "inject fills a template to stdout" jitctl inject -i "$T/tpl"
+ok "every reference" test "$(cat "$T/out")" = "$(printf 'host=db\nuser=dbg\npassword=s3cret-pg-pass\naws=AKIAJITTEST123456')"
+ok "from stdin too" bash -c "'$JITCTL_BIN' inject < '$T/tpl' | grep -qx 'user=dbg'"
+printf 'a={{ pq.PGUSER }}\n' > "$T/bad1"
+fails "an unknown name is refused" 4 jitctl inject -i "$T/bad1"
+has "with a sentence, its line and the nearest name" "$T/err" \
+    'template line 1: no credential named pq \(did you mean pg\?\)'
+ok "and nothing is printed" test ! -s "$T/out"
+printf 'x\n{{ pg.NOPE }}\n' > "$T/bad2"
+fails "an unknown field is refused" 4 jitctl inject -i "$T/bad2"
+has "naming the fields there are" "$T/err" \
+    "template line 2: pg has no field 'NOPE' \\(its fields: PGUSER, PGPASSWORD\\)"
+printf 'x {{ pg.PGUSER\n' > "$T/bad3"
+fails "an unclosed reference is refused" 4 jitctl inject -i "$T/bad3"
+has "saying so" "$T/err" "template line 1: '\\{\\{' opens no"
+head -c 70000 /dev/zero | tr '\0' x > "$T/big"
+fails "a template over 64 KiB is refused" 2 jitctl inject -i "$T/big"
+has "saying the limit" "$T/err" 'larger than 64 KiB'
+SHM=$(mktemp -d /dev/shm/jit-e2e.XXXXXX)
+ok "inject -o FILE -- COMMAND: the file is there for the command" \
+    jitctl inject -i "$T/tpl" -o "$SHM/app.conf" -- sh -c \
+    'stat -c %a "$1"; grep "^password=" "$1"' sh "$SHM/app.conf"
+has "mode 0600" "$T/out" '^600$'
+has "the command's output is filtered" "$T/out" "^password=$C\$"
+ok "and removed when it ends" test ! -e "$SHM/app.conf"
+fails "the command's status comes back" 5 jitctl inject -i "$T/tpl" \
+    -o "$SHM/app.conf" -- sh -c 'exit 5'
+ok "(removed then too)" test ! -e "$SHM/app.conf"
+fails "a file on disk is refused" 2 jitctl inject -i "$T/tpl" \
+    -o "$T/app.conf" -- true
+has "saying why" "$T/err" 'not on a memory file system'
+ok "nothing written" test ! -e "$T/app.conf"
+: > "$SHM/exists"
+fails "an existing file is refused" 2 jitctl inject -i "$T/tpl" \
+    -o "$SHM/exists" -- true
+ok "and left alone" test -e "$SHM/exists" -a ! -s "$SHM/exists"
+rm -rf "$SHM"
+
 e2e_done
