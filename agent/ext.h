@@ -32,6 +32,8 @@ int ext_str_arg(
     struct json_object *args, const char *key, size_t max, const char **ret);
 int ext_duration_arg(
     struct json_object *args, const char *key, int64_t *ret, int64_t dflt);
+/* A reason (request, unlock): one line, no control character. */
+bool ext_reason_ok(const char *s);
 struct json_object *ext_token_json(const struct hw_token *t);
 /* JIT_OK if credentials may be wrapped to the token set now; else it
  * replied with what is missing (a verification, a repair). */
@@ -87,6 +89,7 @@ struct open_args {
 	char *token_out; /* with then: gets the answering token's label
 			  * (HW_LABEL_MAX + 1 bytes) before then() runs */
 	const char *rewrap_to; /* that token's label; NULL: every one */
+	const char *reason; /* unlock --reason: kept in the audit line */
 };
 int ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a);
 

@@ -76,6 +76,23 @@ usage(FILE *f)
 	fprintf(f, "\nSee jitctl(1).\n");
 }
 
+/* "unknown verb 'stauts' (did you mean 'status'?)" */
+static int
+unknown_verb(const char *name)
+{
+	const char *names[sizeof(verbs) / sizeof(verbs[0])], *near;
+	char safe[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		names[i] = verbs[i].name;
+	cli_sanitize(name, safe, sizeof(safe));
+	if ((near = cli_nearest(name, names, i)) != NULL)
+		return cli_usage_error(
+		    "unknown verb '%s' (did you mean '%s'?)", safe, near);
+	return cli_usage_error("unknown verb '%s'", safe);
+}
+
 /*
  * jitctl holds PINs and secrets too: no core from the start.  Only the soft
  * core limit drops, so that `jitctl exec` can give its child back the limit
@@ -151,5 +168,5 @@ main(int argc, char **argv)
 		optind = 0; /* getopt_long starts afresh for the verb */
 		return verbs[i].fn(argc, argv);
 	}
-	return cli_usage_error("unknown verb '%s'", name);
+	return unknown_verb(name);
 }

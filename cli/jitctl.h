@@ -70,6 +70,9 @@ int cli_fail_code(int r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Print the reply's sentence (or r's); returns the exit code. */
 int cli_fail(int r, const struct client_reply *rep);
+/* A reason (unlock --reason): one line, no control byte, at most this. */
+#define CLI_REASON_MAX 512
+bool cli_reason_ok(const char *s);
 /* Copy s for display: control bytes become '?', always terminated. */
 void cli_sanitize(const char *s, char *out, size_t outlen);
 
@@ -81,7 +84,8 @@ int cli_pin_fd(const char *opt, const char *arg, int *ret);
 int cli_help(const char *text);
 /* Format a duration in seconds, "10m00s". */
 void cli_duration(int64_t s, char *out, size_t outlen);
-/* Format unix seconds as local time, "2024-05-01 10:00:00". */
+/* Format unix seconds as local time in ISO 8601 with its offset,
+ * "2024-05-01T10:00:00+02:00" (lib/isotime.h). */
 void cli_time(int64_t t, char *out, size_t outlen);
 
 /* An environment variable name: [A-Za-z_][A-Za-z0-9_]*. */
