@@ -15,7 +15,7 @@ apt-get install -y -q --no-install-recommends \
 	ca-certificates \
 	dpkg-dev gdb softhsm2 \
 	tcsh \
-	openssl
+	openssl python3-yaml
 
 # The tests run as this ordinary user: started as root, they drop to it
 # (tests/lib/testuser.py); sshd's tests log in as it, so it has a shell.

@@ -1,7 +1,6 @@
 #!/usr/bin/python3
 """What kubectl does with a kubeconfig whose user is an exec plugin, for
-machines without kubectl: read $KUBECONFIG (JSON or the YAML subset of
-one mapping per line is not needed: jitctl writes JSON), take the current
+machines without kubectl: read $KUBECONFIG (YAML, or JSON), take the current
 context's cluster and user, run the plugin with KUBERNETES_EXEC_INFO as
 client-go sets it, check its ExecCredential, and GET /version from the
 server over TLS (its certificate-authority-data) with the bearer token.
@@ -15,6 +14,8 @@ import subprocess
 import sys
 import urllib.request
 
+import yaml
+
 
 def named(items, name, key):
     for it in items:
@@ -23,10 +24,12 @@ def named(items, name, key):
     sys.exit("no %s named %s" % (key, name))
 
 
-cfg = json.load(open(os.environ["KUBECONFIG"]))
+cfg = yaml.safe_load(open(os.environ.get("KUBECONFIG") or
+                         os.path.expanduser("~/.kube/config")))
 ctx = named(cfg["contexts"], cfg["current-context"], "context")
 cluster = named(cfg["clusters"], ctx["cluster"], "cluster")
 ex = named(cfg["users"], ctx["user"], "user")["exec"]
+# As client-go: a command without a slash is looked up on the PATH.
 info = {"apiVersion": ex["apiVersion"], "kind": "ExecCredential",
         "spec": {"interactive": False}}
 env = dict(os.environ, KUBERNETES_EXEC_INFO=json.dumps(info))
