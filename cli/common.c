@@ -272,6 +272,17 @@ cli_fail_nearest(const struct client_reply *rep)
 	return near != NULL;
 }
 
+const char *
+cli_tmp_dir(void)
+{
+	const char *d = getenv("XDG_RUNTIME_DIR");
+
+	if (d != NULL && d[0] == '/')
+		return d;
+	d = getenv("TMPDIR");
+	return d != NULL && d[0] == '/' ? d : "/tmp";
+}
+
 bool
 cli_reason_ok(const char *s)
 {

@@ -9,6 +9,7 @@
 #include "err.h"
 #include "exec-env.h"
 #include "fields.h"
+#include "isotime.h"
 #include "jitctl.h"
 #include "jsonx.h"
 #include "proto-names.h"
@@ -51,17 +52,6 @@ static const char *const kube_ca[] = { "certificate-authority-data",
 	"certificateAuthorityData", "cluster.certificate-authority-data",
 	NULL };
 static const char *const kube_ns[] = { "namespace", NULL };
-
-void
-exec_rfc3339(int64_t t, char *out, size_t outlen)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, outlen, "1970-01-01T00:00:00Z");
-}
 
 static int
 add_var(struct exec_env *e, const char *name, size_t namelen, const void *val,
@@ -136,7 +126,7 @@ vars_aws(
 		return r;
 	if (end <= 0)
 		return JIT_OK;
-	exec_rfc3339(end, expiry, explen);
+	isotime_format(end, true, expiry, explen);
 	return add_var(e, "AWS_CREDENTIAL_EXPIRATION",
 	    strlen("AWS_CREDENTIAL_EXPIRATION"), expiry, strlen(expiry),
 	    c->name);
@@ -164,17 +154,6 @@ vars_fields(struct exec_env *e, const struct exec_cred *c, bool as_secret)
 			return r;
 	}
 	return r;
-}
-
-static const char *
-tmp_base(void)
-{
-	const char *d = getenv("XDG_RUNTIME_DIR");
-
-	if (d != NULL && d[0] == '/')
-		return d;
-	d = getenv("TMPDIR");
-	return d != NULL && d[0] == '/' ? d : "/tmp";
 }
 
 /* A field's value as a C string in a JSON object (public data). */
@@ -279,14 +258,15 @@ vars_kube(struct exec_env *e, const struct exec_cred *c)
 		return JIT_E_NOMEM;
 	text = json_object_to_json_string_ext(
 	    kc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (asprintf(&e->kubeconfig, "%s/jitctl-kube.XXXXXX", tmp_base()) < 0) {
+	if (asprintf(&e->kubeconfig, "%s/jitctl-kube.XXXXXX", cli_tmp_dir()) <
+	    0) {
 		e->kubeconfig = NULL;
 		r = JIT_E_NOMEM;
 		goto out;
 	}
 	/* mkstemp: 0600, a new file; what it holds is no secret. */
 	if ((fd = mkstemp(e->kubeconfig)) < 0) {
-		cli_err("cannot create a kubeconfig in %s: %s", tmp_base(),
+		cli_err("cannot create a kubeconfig in %s: %s", cli_tmp_dir(),
 		    strerror(errno));
 		free(e->kubeconfig);
 		e->kubeconfig = NULL;

@@ -37,7 +37,5 @@ char **exec_env_vec(struct exec_env *e);
 void exec_env_wipe(struct exec_env *e);
 /* Remove the kubeconfig, stop the private ssh agent; NULL ok. */
 void exec_env_free(struct exec_env *e);
-/* The RFC 3339 UTC time of t, for tools ("2026-05-01T10:00:00Z"). */
-void exec_rfc3339(int64_t t, char *out, size_t outlen);
 
 #endif

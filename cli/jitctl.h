@@ -70,6 +70,9 @@ int cli_fail_code(int r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Print the reply's sentence (or r's); returns the exit code. */
 int cli_fail(int r, const struct client_reply *rep);
+/* Where a temporary file of jitctl's goes: $XDG_RUNTIME_DIR, else
+ * $TMPDIR, else /tmp. */
+const char *cli_tmp_dir(void);
 /* A reason (unlock --reason): one line, no control byte, at most this. */
 #define CLI_REASON_MAX 512
 bool cli_reason_ok(const char *s);

@@ -279,17 +279,6 @@ serve(const struct sshproxy *p, const char *agent_sock)
 	}
 }
 
-static const char *
-tmp_base(void)
-{
-	const char *d = getenv("XDG_RUNTIME_DIR");
-
-	if (d != NULL && d[0] == '/')
-		return d;
-	d = getenv("TMPDIR");
-	return d != NULL && d[0] == '/' ? d : "/tmp";
-}
-
 int
 sshproxy_start(struct sshproxy *p, const char *agent_sock, void (*drop)(void *),
     void *drop_arg, const char **ret_path)
@@ -297,7 +286,7 @@ sshproxy_start(struct sshproxy *p, const char *agent_sock, void (*drop)(void *),
 	struct sockaddr_un sa;
 	pid_t pid;
 
-	if (asprintf(&p->dir, "%s/jitctl-ssh.XXXXXX", tmp_base()) < 0) {
+	if (asprintf(&p->dir, "%s/jitctl-ssh.XXXXXX", cli_tmp_dir()) < 0) {
 		p->dir = NULL;
 		return JIT_E_NOMEM;
 	}

@@ -152,7 +152,8 @@ cat > "$T/exits" <<EOF
 2|a usage error, for every verb|for v in enroll tokens unenroll add request unlock get exec inject status lock revoke audit aws-credential-process kube-credential git-credential docker-credential; do \$J \$v --no-such-option; [ \$? = 2 ] || { echo "\$v"; exit 1; }; done; exit 2
 2|an unknown verb|\$J frobnicate
 2|a PIN on the command line|\$J unlock zeta --pin 1234
-2|get to a terminal|script -qec "\$J get zeta" /dev/null >/dev/null; \$J get zeta --format nope
+2|get to a terminal|script -qec "\$J get zeta; echo rc=\\\$?" /dev/null | grep -q rc=2 && exit 2
+2|get --format of another kind|\$J get zeta --format nope
 2|a simulated token without --allow-simulated|\$J enroll tpm2 --label x --device $SWTPM_TCTI --pin-fd 3 --auth-pin-fd 4 3<$T/pin 4<$T/pin
 3|no agent, for every verb that needs one|for v in "tokens" "status" "lock" "unlock zeta" "get zeta" "exec zeta -- true" "revoke zeta" "aws-credential-process zeta" "kube-credential zeta" "docker-credential zeta list" "request p --reason r"; do $NOSOCK \$J \$v </dev/null; [ \$? = 3 ] || { echo "\$v"; exit 1; }; done; exit 3
 3|no agent: add|printf x | $NOSOCK \$J add e --ttl 1h
