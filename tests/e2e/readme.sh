@@ -36,11 +36,17 @@ export XDG_CONFIG_HOME="$H/.config"
 unset XDG_RUNTIME_DIR
 
 # --- the rc line ----------------------------------------------------------
-ok "the rc line starts an agent that jitctl reaches" env -u JIT_AGENT_SOCK \
-    XDG_RUNTIME_DIR="$T/xdgrun" XDG_DATA_HOME="$H/.local/share" bash -c \
-    ". '$R/rc.sh' && jitctl status && echo \"SOCK=\$JIT_AGENT_SOCK\" && jit-agent -k"
-has "on the default socket" "$T/out" "^SOCK=$T/xdgrun/jit-agent/agent.sock\$"
+RC_ENV="env -u JIT_AGENT_SOCK -u SSH_AUTH_SOCK -u SSH_AGENT_PID TMPDIR=$T SHELL=/bin/bash XDG_RUNTIME_DIR=$T/xdgrun XDG_DATA_HOME=$H/.local/share"
+ok "the rc line starts an agent that jitctl reaches" $RC_ENV bash -c \
+    ". '$R/rc.sh' && jitctl status && echo \"PID=\$JIT_AGENT_PID\""
 has "its status" "$T/out" '^jit-agent .*, pid [0-9]+'
+RC_PID=$(sed -n 's/^PID=//p' "$T/out")
+ok "in a second shell it reuses that agent" $RC_ENV bash -c \
+    ". '$R/rc.sh' && jitctl status >/dev/null && echo \"PID=\$JIT_AGENT_PID\" && jit-agent -k"
+has "(the same pid)" "$T/out" "^PID=$RC_PID\$"
+gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat"; }
+for _i in $(seq 100); do gone "$RC_PID" && break; sleep 0.05; done
+ok "and jit-agent -k ended it" gone "$RC_PID"
 
 # The rest with the test's own agent (tests/e2e/lib.sh).
 agent_start || exit 1
