@@ -9,7 +9,9 @@
 #include "exec-env.h"
 #include "fields.h"
 #include "jitctl.h"
+#include "jsonx.h"
 #include "mask.h"
+#include "proto-names.h"
 #include "run.h"
 #include "secret.h"
 
@@ -125,6 +127,33 @@ runnable(const char *cmd)
 	}
 }
 
+/* Is name a credential of kind ssh-cert?  (No: unknown, or no agent;
+ * get_fields says why.) */
+static bool
+is_ssh_cert(const char *name)
+{
+	struct client_reply st = { .retries = -1 };
+	struct json_object *args;
+	const char *kind = NULL;
+	bool yes;
+
+	if ((args = json_object_new_object()) == NULL ||
+	    jsonx_add_str(args, JP_ARG_STATUS_NAME, name) != 0 ||
+	    cli_request(JP_VERB_STATUS, args, NULL, &st) != 0) {
+		json_object_put(args);
+		client_reply_reset(&st);
+		return false;
+	}
+	kind = cli_jstr(
+	    cli_jfind(cli_jarray(st.result, JP_RES_STATUS_CREDENTIALS),
+		JP_CRED_NAME, name),
+	    JP_CRED_KIND);
+	yes = kind != NULL && strcmp(kind, "ssh-cert") == 0;
+	json_object_put(args);
+	client_reply_reset(&st);
+	return yes;
+}
+
 static void
 wipe_env(void *arg)
 {
@@ -156,8 +185,11 @@ exec_main(int argc, char **argv)
 		base = a.cmd[0];
 	for (n = 0; n < a.nnames; n++) {
 		creds[n].name = a.names[n];
-		if ((ex = get_fields(a.names[n], NULL, "exec", base, a.pin_fd,
-			 &creds[n].cred, &creds[n].fields)) != 0)
+		/* Of an SSH certificate only the certificate: its private
+		 * key stays in the agent, which signs. */
+		if ((ex = get_fields(a.names[n],
+			 is_ssh_cert(a.names[n]) ? "cert" : NULL, "exec", base,
+			 a.pin_fd, &creds[n].cred, &creds[n].fields)) != 0)
 			goto out;
 		all[n] = creds[n].fields;
 	}

@@ -139,8 +139,15 @@ ok "the agent lists both" env SSH_AUTH_SOCK="$JIT_AGENT_SOCK" ssh-add -l
 has "(two)" "$T/out" 'ED25519-CERT'
 has "(two)" "$T/out" 'other \(ED25519\)'
 ok "exec ssh-prod -- ssh-add -l" jitctl exec ssh-prod -- ssh-add -l
+
 has "the child's agent lists the certificate" "$T/out" 'ED25519-CERT'
 ok "and nothing else" test "$(wc -l < "$T/out")" = 1
+has "jitctl took only the certificate, not the key (audit: field cert)" \
+    "$DATA/audit.log" '"event":"use".*"name":"ssh-prod".*"field":"cert"'
+ok "never the whole credential" python3 -c "import json
+uses = [l for l in map(json.loads, open('$DATA/audit.log'))
+        if l.get('event') == 'use' and l.get('name') == 'ssh-prod']
+assert uses and all(l.get('field') == 'cert' for l in uses), uses"
 ok "SSH_AUTH_SOCK is private" jitctl exec ssh-prod -- sh -c \
     'stat -c %a "$(dirname "$SSH_AUTH_SOCK")"; echo "$SSH_AUTH_SOCK" >&2'
 has "(0700)" "$T/out" '^700$'
