@@ -9,6 +9,7 @@
 #include "config.h"
 #include "err.h"
 #include "ext.h"
+#include "isotime.h"
 #include "jsonx.h"
 #include "proto-names.h"
 #include "revoke.h"
@@ -82,6 +83,7 @@ cred_json(struct agent *ag, struct cred *c, int64_t now_wall, int64_t now_ms)
 	struct json_object *o, *arr, *p;
 	const struct vault_slot *s;
 	const char *state;
+	char iso[ISOTIME_LEN];
 	int64_t left;
 	size_t i;
 
@@ -103,11 +105,15 @@ cred_json(struct agent *ag, struct cred *c, int64_t now_wall, int64_t now_ms)
 		json_object_object_add(
 		    o, JP_CRED_REVOKE, revoke_cred_json(ag, c));
 	}
+	isotime_format(c->not_after, true, iso, sizeof(iso));
+	(void)jsonx_add_str(o, JP_CRED_EXPIRES, iso);
 	s = c->slot;
 	if (now_wall >= c->not_after)
 		state = "expired";
 	else if (s != NULL && now_ms < s->until_ms)
 		state = "unlocked";
+	else if (c->window_ended > 0)
+		state = "window-ended";
 	else
 		state = "locked";
 	(void)jsonx_add_str(o, JP_CRED_STATE, state);
@@ -118,9 +124,16 @@ cred_json(struct agent *ag, struct cred *c, int64_t now_wall, int64_t now_ms)
 		(void)jsonx_add_int(o, JP_CRED_UNTIL, s->until_wall);
 		(void)jsonx_add_int(o, JP_CRED_TIME_LEFT, left);
 		(void)jsonx_add_str(o, JP_CRED_UNLOCKED_BY, s->token_label);
+		isotime_format(s->until_wall, true, iso, sizeof(iso));
+		(void)jsonx_add_str(o, JP_CRED_WINDOW_END, iso);
 	} else {
 		json_object_object_add(o, JP_CRED_UNTIL, NULL);
 		json_object_object_add(o, JP_CRED_TIME_LEFT, NULL);
+		if (strcmp(state, "window-ended") == 0) {
+			isotime_format(c->window_ended, true, iso, sizeof(iso));
+			(void)jsonx_add_str(o, JP_CRED_WINDOW_END, iso);
+		} else
+			json_object_object_add(o, JP_CRED_WINDOW_END, NULL);
 	}
 	(void)jsonx_add_int(o, JP_CRED_USES, (int64_t)c->uses);
 	if (c->last_uid >= 0 && (p = json_object_new_object()) != NULL) {

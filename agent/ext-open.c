@@ -32,6 +32,7 @@ struct open_job {
 	int touch_timeout_ms;
 	bool for_get;
 	char *field, *purpose, *command;
+	char *reason; /* unlock --reason */
 	struct peer peer;
 	ext_open_then *then;
 	void *then_arg;
@@ -76,6 +77,7 @@ open_job_free(struct open_job *j)
 	free(j->field);
 	free(j->purpose);
 	free(j->command);
+	free(j->reason);
 	if (j->then_arg != NULL && j->then_free != NULL)
 		j->then_free(j->then_arg);
 	j->then_arg = NULL;
@@ -379,6 +381,8 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 		event_int(ev, "window", j->window_s);
 		if (j->shell_pid != 0)
 			event_int(ev, "shell", (int64_t)j->shell_pid);
+		if (j->reason != NULL)
+			event_str(ev, "reason", j->reason);
 		if (j->cands[j->used]->simulated)
 			(void)jsonx_add_bool(ev, "simulated", true);
 		if (json_object_array_length(failed) > 0)
@@ -709,7 +713,8 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 	}
 	if ((r = dup_opt(a->field, &j->field)) != 0 ||
 	    (r = dup_opt(a->purpose, &j->purpose)) != 0 ||
-	    (r = dup_opt(a->command, &j->command)) != 0)
+	    (r = dup_opt(a->command, &j->command)) != 0 ||
+	    (r = dup_opt(a->reason, &j->reason)) != 0)
 		goto fail;
 	for (i = 0; i < a->n; i++)
 		if ((r = cred_snapshot(a->creds[i], &j->cs[i])) != 0)
@@ -837,6 +842,20 @@ ext_unlock(struct agent *ag, struct request *rq, struct json_object *args,
 		  args, JP_ARG_UNLOCK_TOKEN, HW_LABEL_MAX, &label)) != 0 &&
 		r != JIT_E_NOENT))
 		return JIT_E_FORMAT;
+	if ((r = jsonx_opt_str(args, JP_ARG_UNLOCK_REASON, CRED_REASON_MAX,
+		 &oa.reason)) != 0 &&
+	    r != JIT_E_NOENT) {
+		reply_ext_err(rq->conn, JIT_E_ARG, -1,
+		    "the reason is one line of text of at most %d bytes",
+		    CRED_REASON_MAX);
+		return JIT_OK;
+	}
+	if (oa.reason != NULL && !ext_reason_ok(oa.reason)) {
+		reply_ext_err(rq->conn, JIT_E_ARG, -1,
+		    "the reason is one line of text (1 to %d bytes, no control characters)",
+		    CRED_REASON_MAX);
+		return JIT_OK;
+	}
 	if (json_object_object_get_ex(args, JP_ARG_UNLOCK_NAMES, &arr) &&
 	    (!json_object_is_type(arr, json_type_array) ||
 		json_object_array_length(arr) > STORE_CREDS_MAX))

@@ -694,19 +694,6 @@ issue_done(struct hwjob *hj)
 
 /* ---- the verb ---- */
 
-static bool
-reason_ok(const char *s)
-{
-	size_t i;
-
-	if (s[0] == '\0')
-		return false;
-	for (i = 0; s[i] != '\0'; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return false;
-	return true;
-}
-
 static int
 copy_profile(struct issue_job *j, const struct conf_profile *p)
 {
@@ -925,7 +912,7 @@ ext_request(struct agent *ag, struct request *rq, struct json_object *args,
 		  args, JP_ARG_REQUEST_TTL, 1, DURATION_MAX_S, &ttl)) != 0 &&
 		r != JIT_E_NOENT))
 		return JIT_E_FORMAT;
-	if (!reason_ok(reason)) {
+	if (!ext_reason_ok(reason)) {
 		reply_ext_err(rq->conn, JIT_E_ARG, -1,
 		    "the reason is one line of text (1 to %d bytes, no control characters)",
 		    CRED_REASON_MAX);

@@ -262,7 +262,7 @@ unenroll_done(struct hwjob *hj)
 	struct hw_token *t;
 	struct cred *c;
 	size_t rewrapped = 0, orphans = 0, i;
-	bool audit_failed = false;
+	bool audit_failed = false, in_use = false;
 	int r = hj->result;
 
 	if (hj->conn == NULL && r == 0)
@@ -278,8 +278,11 @@ unenroll_done(struct hwjob *hj)
 		if (c->nwraps == 1 && cred_wrapped_to(c, t->id))
 			orphans++;
 	}
-	if (r == 0 && orphans > 0 && !j->force)
-		r = JIT_E_DENIED;
+	/* The token is in use, as umount's EBUSY: exit 1, not a denial. */
+	if (r == 0 && orphans > 0 && !j->force) {
+		r = JIT_E_BUSY;
+		in_use = true;
+	}
 	if (r == 0) {
 		ev = event_new("unenroll");
 		event_str(ev, "token", j->label);
@@ -314,7 +317,7 @@ unenroll_done(struct hwjob *hj)
 	conn_set_job(hj->conn, NULL);
 	if (audit_failed)
 		reply_audit_refused(ag, hj->conn, r);
-	else if (r == JIT_E_DENIED)
+	else if (in_use)
 		reply_ext_err(hj->conn, r, -1,
 		    "%zu credential(s) open only with %s: enroll a backup token and add them again, or pass --force to delete them",
 		    orphans, j->label);

@@ -36,6 +36,19 @@ ext_duration_arg(
 	return r;
 }
 
+bool
+ext_reason_ok(const char *s)
+{
+	size_t i;
+
+	if (s[0] == '\0')
+		return false;
+	for (i = 0; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
 void
 ext_reply_hw_err(struct conn *c, int r, const struct hw_status *st)
 {
@@ -107,7 +120,9 @@ ext_token_json(const struct hw_token *t)
 	if (t->device != NULL)
 		(void)jsonx_add_str(o, JP_TOKEN_DEVICE, t->device);
 	(void)jsonx_add_bool(o, JP_TOKEN_SIMULATED, t->simulated);
-	(void)jsonx_add_bool(o, JP_TOKEN_UV, t->uv);
+	/* A TPM always asks for its PIN (enroll refuses one without). */
+	(void)jsonx_add_bool(
+	    o, JP_TOKEN_UV, t->uv || strcmp(t->type, "tpm2") == 0);
 	(void)jsonx_add_int(o, JP_TOKEN_CREATED, t->created);
 	return o;
 }

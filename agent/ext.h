@@ -32,6 +32,8 @@ int ext_str_arg(
     struct json_object *args, const char *key, size_t max, const char **ret);
 int ext_duration_arg(
     struct json_object *args, const char *key, int64_t *ret, int64_t dflt);
+/* A reason (request, unlock): one line, no control character. */
+bool ext_reason_ok(const char *s);
 struct json_object *ext_token_json(const struct hw_token *t);
 /* JIT_OK if credentials may be wrapped to the token set now; else it
  * replied with what is missing (a verification, a repair). */
@@ -90,6 +92,7 @@ struct open_args {
 	pid_t shell_pid; /* jitctl shell: bound to it (0: not) */
 	bool check_only; /* answer which token would be asked; open nothing */
 	uint64_t shell_start;
+	const char *reason; /* unlock --reason: kept in the audit line */
 };
 int ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a);
 

@@ -55,6 +55,8 @@ struct cred {
 	size_t npub;
 	bool unlock_on_use; /* a client's use while locked starts the unlock */
 	struct vault_slot *slot; /* runtime state, vault.c */
+	int64_t window_ended; /* unix seconds its window ran out; 0: it did
+				 not (never unlocked, locked, or open) */
 	uint64_t uses; /* since the agent started */
 	int last_uid; /* -1: never used */
 	int last_pid;

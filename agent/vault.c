@@ -60,6 +60,8 @@ expire(struct vault *v, struct cred *c, const char *why)
 	struct json_object *ev;
 
 	vault_wipe(v, c);
+	if (c->not_after > now_wall(v))
+		c->window_ended = now_wall(v); /* status: "window-ended" */
 	if ((ev = event_new("expire")) != NULL) {
 		event_str(ev, "name", c->name);
 		event_str(ev, "why", why);
@@ -166,6 +168,7 @@ vault_unlock(struct vault *v, struct cred *c, struct secret *fields,
 	}
 	secret_free(s->fields);
 	s->fields = fields;
+	c->window_ended = 0;
 	s->until_ms = now_boot(v) + window_s * 1000;
 	s->until_wall = now_wall(v) + window_s;
 	if (s->until_wall > c->not_after)
@@ -210,6 +213,7 @@ vault_wipe(struct vault *v, struct cred *c)
 {
 	struct vault_slot *s = c->slot;
 
+	c->window_ended = 0; /* a lock, or expire() says when */
 	if (s == NULL)
 		return;
 	secret_free(s->fields);

@@ -221,6 +221,12 @@ client_free(struct client *c)
 	free(c);
 }
 
+int
+client_fd(const struct client *c)
+{
+	return c->fd;
+}
+
 void
 client_reply_reset(struct client_reply *rep)
 {

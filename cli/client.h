@@ -47,6 +47,8 @@ int client_connect(
 /* Wrap a connected stream socket (tests); the client owns fd after. */
 int client_from_fd(int fd, struct client **ret);
 void client_free(struct client *c); /* NULL ok */
+/* The connected socket (jitctl exec's private ssh agent relays frames). */
+int client_fd(const struct client *c);
 
 /*
  * Send "VERB@jit-agent.dev" with args (a JSON object; NULL means {}) and,

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit-filter.h"
 #include "audit.h"
 #include "duration.h"
 #include "err.h"
@@ -19,7 +20,8 @@
 #include "secret.h"
 
 static const char audit_help[] =
-    "usage: jitctl [--data-dir DIR] audit [--json]\n"
+    "usage: jitctl [--data-dir DIR] audit [--json] [--since TIME] [--name NAME]\n"
+    "           [--event EVENT]... [--follow]\n"
     "       jitctl [--data-dir DIR] audit verify [--verify-key FILE]\n"
     "       jitctl audit setup-keys [--interval DURATION] [--force]\n"
     "\n"
@@ -39,6 +41,14 @@ static const char audit_help[] =
     "the verification key once: keep it off this machine.\n"
     "\n"
     "  -j, --json               raw JSON lines\n"
+    "  -s, --since TIME         lines from TIME on: ISO 8601 with its zone\n"
+    "                           (2026-05-01T10:00:00+02:00, a date) or a\n"
+    "                           duration back from now (1h)\n"
+    "  -n, --name NAME          lines about this credential or token\n"
+    "  -e, --event EVENT        lines of this event (unlock, use, lock...);\n"
+    "                           may be given again\n"
+    "  -f, --follow             then print lines as they are appended,\n"
+    "                           until interrupted\n"
     "  -k, --verify-key FILE    the verification key, read from FILE (- for\n"
     "                           standard input); may be given again\n"
     "  -i, --interval DURATION  setup-keys: seal every DURATION (15m)\n"
@@ -221,6 +231,7 @@ put_peer(struct json_object *o)
 struct printer {
 	bool json;
 	uint64_t lineno;
+	const struct audit_filter *filter;
 };
 
 /* time seq event name peer, then every other member as key=value. */
@@ -233,6 +244,8 @@ print_line(const char *line, size_t len, void *arg)
 	bool token_shown;
 
 	pr->lineno++;
+	if (!audit_filter_keep(pr->filter, line, len))
+		return JIT_OK;
 	if (pr->json) {
 		if (fwrite(line, 1, len, stdout) != len || putchar('\n') == EOF)
 			return JIT_E_IO;
@@ -264,9 +277,9 @@ print_line(const char *line, size_t len, void *arg)
 }
 
 static int
-audit_print(bool json)
+audit_print(bool json, const struct audit_filter *filter, bool follow)
 {
-	struct printer pr = { json, 0 };
+	struct printer pr = { json, 0, filter };
 	struct head h = { 0 };
 	char *path = NULL;
 	int r, ex;
@@ -275,7 +288,9 @@ audit_print(bool json)
 		ex = cli_fail_code(r, "cannot find the audit log");
 		goto out;
 	}
-	if ((r = audit_read(path, print_line, &pr)) == JIT_E_NOENT) {
+	r = follow ? audit_follow(path, print_line, &pr) :
+		     audit_read(path, print_line, &pr);
+	if (r == JIT_E_NOENT) {
 		cli_err("no audit log at %s", path);
 		ex = jitctl_exit_code(r);
 		goto out;
@@ -499,6 +514,10 @@ audit_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "since", required_argument, NULL, 's' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "event", required_argument, NULL, 'e' },
+		{ "follow", no_argument, NULL, 'f' },
 		{ "verify-key", required_argument, NULL, 'k' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "force", no_argument, NULL, OPT_FORCE },
@@ -508,12 +527,30 @@ audit_main(int argc, char **argv)
 	struct fss_key *keys[VKEYS_MAX];
 	const char *files[VKEYS_MAX], *interval = NULL;
 	size_t nkeys = 0, i;
-	bool json = false, force = false;
+	struct audit_filter filter = { 0 };
+	bool json = false, force = false, follow = false, filtered = false;
 	int c, ex;
 
-	while ((c = cli_getopt(argc, argv, ":jk:i:h", opts)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":js:n:e:fk:i:h", opts)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
+		case 's':
+			if (audit_filter_since(&filter, optarg) != 0)
+				return JITCTL_EXIT_USAGE;
+			filtered = true;
+			break;
+		case 'n':
+			filter.name = optarg;
+			filtered = true;
+			break;
+		case 'e':
+			if (filter.nevents == AUDIT_FILTER_EVENTS_MAX)
+				return cli_usage_error("at most %d --event",
+				    AUDIT_FILTER_EVENTS_MAX);
+			filter.events[filter.nevents++] = optarg;
+			filtered = true;
+			break;
+		case 'f': follow = true; break;
 		case 'k':
 			if (fss_vkey_like(optarg))
 				return cli_usage_error(
@@ -533,8 +570,12 @@ audit_main(int argc, char **argv)
 		if (nkeys > 0 || interval != NULL || force)
 			return cli_usage_error(
 			    "--verify-key belongs to verify, --interval and --force to setup-keys");
-		return audit_print(json);
+		return audit_print(json, &filter, follow);
 	}
+	if (filtered || follow)
+		return cli_usage_error(
+		    "--since, --name, --event and --follow belong to printing the log, not to %s",
+		    argv[optind]);
 	if (argc - optind == 1 && strcmp(argv[optind], "setup-keys") == 0) {
 		if (json || nkeys > 0)
 			return cli_usage_error(

@@ -1,159 +1,101 @@
-/* jitctl exec: run a command with a credential in its environment only. */
-#include <errno.h>
+/* jitctl exec: run a command with credentials in its environment only. */
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "err.h"
+#include "exec-env.h"
 #include "fields.h"
 #include "jitctl.h"
-#include "prompt.h"
+#include "jsonx.h"
+#include "mask.h"
 #include "proto-names.h"
+#include "run.h"
 #include "secret.h"
 
-extern char **environ;
-
 static const char exec_help[] =
-    "usage: jitctl exec [--pin-fd N] NAME -- COMMAND [ARGS...]\n"
+    "usage: jitctl exec [--no-masking] [--pin-fd N] NAME... -- COMMAND [ARGS...]\n"
+    "       jitctl exec [--no-masking] [--pin-fd N] NAME COMMAND [ARGS...]\n"
     "\n"
-    "Run COMMAND with the credential's fields added to its environment\n"
-    "(PGPASSWORD, AWS_SECRET_ACCESS_KEY, VAULT_TOKEN...).  Nothing is\n"
-    "written to disk and jitctl's own environment never holds them.  A\n"
-    "credential of kind secret is given as JIT_SECRET.  jitctl exits with\n"
-    "the command's status (128 + N if it was killed by signal N).\n"
+    "Run COMMAND with the credentials in its environment, as its tools\n"
+    "read them: aws as AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,\n"
+    "AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION; kube as KUBECONFIG\n"
+    "(a temporary file, removed at the end, whose user asks jitctl);\n"
+    "ssh-cert as SSH_AUTH_SOCK (a private agent holding that certificate\n"
+    "only); secret as JIT_SECRET; others one variable per field.  Nothing\n"
+    "secret is written to disk.  The command's output passes through a\n"
+    "filter that replaces every value with <concealed by jit-agent>.\n"
+    "jitctl exits with the command's status (128 + N if signal N killed it).\n"
     "\n"
-    "  -p, --pin-fd N  the PIN, for a credential whose step-up asks for\n"
-    "                  the token on every use\n"
-    "  -h, --help      this text\n";
+    "      --no-masking  leave the output alone (and a terminal a terminal)\n"
+    "  -p, --pin-fd N    the PIN, for a credential whose step-up asks for\n"
+    "                    the token on every use\n"
+    "  -h, --help        this text\n";
 
-#define JIT_SECRET_VAR "JIT_SECRET"
+enum {
+	OPT_NO_MASKING = 256,
+};
 
-static volatile sig_atomic_t child_pid;
+struct exec_args {
+	int pin_fd;
+	bool masking;
+	char **names;
+	size_t nnames;
+	char **cmd;
+};
 
-static void
-forward(int signo)
-{
-	if (child_pid > 0)
-		kill((pid_t)child_pid, signo);
-}
-
-static void
-env_name(
-    const struct field *f, bool as_secret, const char **ret, size_t *ret_len)
-{
-	if (as_secret && f->namelen == strlen(FIELD_DEFAULT) &&
-	    memcmp(f->name, FIELD_DEFAULT, f->namelen) == 0) {
-		*ret = JIT_SECRET_VAR;
-		*ret_len = strlen(JIT_SECRET_VAR);
-	} else {
-		*ret = (const char *)f->name;
-		*ret_len = f->namelen;
-	}
-}
-
-/* Is the environ entry e one that a field replaces? */
-static bool
-overridden(const char *e, const struct secret *fields, bool as_secret)
-{
-	const char *eq = strchr(e, '='), *name;
-	struct fields_iter it;
-	struct field f;
-	size_t n, len;
-
-	if (eq == NULL)
-		return false;
-	n = (size_t)(eq - e);
-	if (fields_iter_init(&it, fields) != 0)
-		return false;
-	while (fields_next(&it, &f) == 1) {
-		env_name(&f, as_secret, &name, &len);
-		if (len == n && memcmp(name, e, n) == 0)
-			return true;
-	}
-	return false;
-}
-
-/*
- * The child's environment: environ plus NAME=VALUE per field.  The strings
- * and the pointer array are guarded memory; the kernel copies them into
- * the child at execve.
- */
+/* NAMEs and the command: options before "--" only, so none reach CMD. */
 static int
-build_env(const struct secret *fields, bool as_secret,
-    struct secret **ret_strings, struct secret **ret_vec)
+parse_args(int argc, char **argv, struct exec_args *a)
 {
-	struct secret *strings = NULL, *vec = NULL;
-	struct fields_iter it;
-	struct field f;
-	const char *name;
-	char **v, *p, safe[FIELD_NAME_MAX + 1];
-	size_t nenv = 0, nfields = 0, total = 0, len, i, j = 0;
-	int r;
+	static const struct option opts[] = {
+		{ "pin-fd", required_argument, NULL, 'p' },
+		{ "no-masking", no_argument, NULL, OPT_NO_MASKING },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, dd, end;
 
-	if ((r = fields_iter_init(&it, fields)) != 0)
-		return r;
-	while ((r = fields_next(&it, &f)) == 1) {
-		env_name(&f, as_secret, &name, &len);
-		if (!cli_env_name_ok((const uint8_t *)name, len)) {
-			memcpy(safe, f.name, f.namelen);
-			safe[f.namelen] = '\0';
-			cli_err(
-			    "field '%s' is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)",
-			    safe);
-			return JIT_E_ARG;
+	for (dd = 1; dd < argc && strcmp(argv[dd], "--") != 0; dd++)
+		;
+	/* Without "--", stop at NAME: what follows is the command's. */
+	end = dd < argc ? dd : argc;
+	while ((c = cli_getopt(
+		    end, argv, dd < argc ? ":p:h" : "+:p:h", opts)) != -1) {
+		switch (c) {
+		case 'p':
+			if (cli_pin_fd("--pin-fd", optarg, &a->pin_fd) != 0)
+				return JITCTL_EXIT_USAGE;
+			break;
+		case OPT_NO_MASKING: a->masking = false; break;
+		case 'h': (void)cli_help(exec_help); return -1;
+		default: return cli_getopt_error(c, argv);
 		}
-		nfields++;
-		total += len + 1 + f.vallen + 1;
 	}
-	if (r != 0)
-		return r;
-	while (environ != NULL && environ[nenv] != NULL)
-		nenv++;
-	if (nenv > SECRET_MAX / sizeof(char *) - nfields - 1)
-		return JIT_E_LIMIT;
-	if ((r = secret_new(total, &strings)) != 0 ||
-	    (r = secret_new((nenv + nfields + 1) * sizeof(char *), &vec)) != 0)
-		goto out;
-	v = (char **)(void *)secret_ptr(vec);
-	p = (char *)secret_ptr(strings);
-	(void)fields_iter_init(&it, fields);
-	while (fields_next(&it, &f) == 1) {
-		env_name(&f, as_secret, &name, &len);
-		v[j++] = p;
-		memcpy(p, name, len);
-		p += len;
-		*p++ = '=';
-		memcpy(p, f.val, f.vallen);
-		p += f.vallen;
-		*p++ = '\0';
+	if (dd < argc) {
+		if (end - optind == 0)
+			return cli_usage_error(
+			    "which credential? (jitctl exec NAME... -- COMMAND)");
+		if (end - optind > EXEC_CREDS_MAX)
+			return cli_usage_error(
+			    "at most %d credentials in one command",
+			    EXEC_CREDS_MAX);
+		a->names = argv + optind;
+		a->nnames = (size_t)(end - optind);
+		a->cmd = argv + dd + 1;
+		if (dd + 1 >= argc)
+			return cli_usage_error("no command after '--'");
+	} else {
+		if (argc - optind < 2)
+			return cli_usage_error(
+			    "expected NAME... -- COMMAND [ARGS...]");
+		a->names = argv + optind;
+		a->nnames = 1;
+		a->cmd = argv + optind + 1;
 	}
-	for (i = 0; i < nenv; i++)
-		if (!overridden(environ[i], fields, as_secret))
-			v[j++] = environ[i];
-	v[j] = NULL;
-	*ret_strings = strings;
-	*ret_vec = vec;
-	strings = vec = NULL;
-	r = JIT_OK;
-out:
-	secret_free(strings);
-	secret_free(vec);
-	return r;
-}
-
-/* Without a kind from the agent: is this the one field "secret"? */
-static bool
-single_secret(const struct secret *fields)
-{
-	struct field f;
-	uint32_t count;
-
-	return fields_validate(fields, &count) == 0 && count == 1 &&
-	    fields_get(fields, FIELD_DEFAULT, &f) == 0;
+	return JITCTL_EXIT_OK;
 }
 
 /* Can cmd be run?  Asked before the agent, so a typo costs no touch and
@@ -185,166 +127,95 @@ runnable(const char *cmd)
 	}
 }
 
-/* In the child: the signals and core limit jitctl found, then the command. */
-static void __attribute__((noreturn)) child(char **cmd, char **envp,
-    const struct sigaction *old_int, const struct sigaction *old_quit)
+/* Is name a credential of kind ssh-cert?  (No: unknown, or no agent;
+ * get_fields says why.) */
+static bool
+is_ssh_cert(const char *name)
 {
-	char msg[512], safe[256];
-	int e, n;
+	struct client_reply st = { .retries = -1 };
+	struct json_object *args;
+	const char *kind = NULL;
+	bool yes;
 
-	(void)sigaction(SIGINT, old_int, NULL);
-	(void)sigaction(SIGQUIT, old_quit, NULL);
-	(void)setrlimit(RLIMIT_CORE, &jitctl_core_limit);
-	execvpe(cmd[0], cmd, envp);
-	e = errno;
-	cli_sanitize(cmd[0], safe, sizeof(safe));
-	n = snprintf(
-	    msg, sizeof(msg), "jitctl: exec: %s: %s\n", safe, strerror(e));
-	if (n > 0)
-		(void)cli_write_all(STDERR_FILENO, msg, (size_t)n);
-	_exit(e == ENOENT ? 127 : 126);
+	if ((args = json_object_new_object()) == NULL ||
+	    jsonx_add_str(args, JP_ARG_STATUS_NAME, name) != 0 ||
+	    cli_request(JP_VERB_STATUS, args, NULL, &st) != 0) {
+		json_object_put(args);
+		client_reply_reset(&st);
+		return false;
+	}
+	kind = cli_jstr(
+	    cli_jfind(cli_jarray(st.result, JP_RES_STATUS_CREDENTIALS),
+		JP_CRED_NAME, name),
+	    JP_CRED_KIND);
+	yes = kind != NULL && strcmp(kind, "ssh-cert") == 0;
+	json_object_put(args);
+	client_reply_reset(&st);
+	return yes;
 }
 
-static int
-wait_child(pid_t pid)
+static void
+wipe_env(void *arg)
 {
-	int status;
-
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			cli_err("waitpid: %s", strerror(errno));
-			return JITCTL_EXIT_FAIL;
-		}
-	}
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return JITCTL_EXIT_FAIL;
-}
-
-/* NAME and the command: options before "--" only, so none reach CMD. */
-static int
-parse_args(int argc, char **argv, int *pin_fd, char **ret_name, char ***ret_cmd)
-{
-	static const struct option opts[] = {
-		{ "pin-fd", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c, dd, end, n;
-
-	for (dd = 1; dd < argc && strcmp(argv[dd], "--") != 0; dd++)
-		;
-	/* Without "--", stop at NAME: what follows is the command's. */
-	end = dd < argc ? dd : argc;
-	while ((c = cli_getopt(
-		    end, argv, dd < argc ? ":p:h" : "+:p:h", opts)) != -1) {
-		switch (c) {
-		case 'p':
-			if (cli_pin_fd("--pin-fd", optarg, pin_fd) != 0)
-				return JITCTL_EXIT_USAGE;
-			break;
-		case 'h': (void)cli_help(exec_help); return -1;
-		default: return cli_getopt_error(c, argv);
-		}
-	}
-	if (dd < argc) {
-		if ((n = end - optind) == 0)
-			return cli_usage_error(
-			    "which credential? (jitctl exec NAME -- COMMAND)");
-		if (n > 1)
-			return cli_usage_error("one credential before '--'");
-		*ret_name = argv[optind];
-		*ret_cmd = argv + dd + 1;
-		if (dd + 1 >= argc)
-			return cli_usage_error("no command after '--'");
-	} else {
-		if (argc - optind < 2)
-			return cli_usage_error(
-			    "expected NAME -- COMMAND [ARGS...]");
-		*ret_name = argv[optind];
-		*ret_cmd = argv + optind + 1;
-	}
-	return JITCTL_EXIT_OK;
+	exec_env_wipe(arg);
 }
 
 int
 exec_main(int argc, char **argv)
 {
-	struct sigaction ign, fwd, old_int, old_quit, old_term, old_hup;
-	struct json_object *cred = NULL;
-	struct secret *fields = NULL, *strings = NULL, *vec = NULL;
-	const char *kind, *base;
-	char *name = NULL, **cmd = NULL;
-	bool as_secret;
-	pid_t pid;
-	int r, ex, pin_fd = -1;
+	struct exec_args a = { .pin_fd = -1, .masking = true };
+	struct exec_cred creds[EXEC_CREDS_MAX];
+	const struct secret *all[EXEC_CREDS_MAX];
+	struct exec_env *env = NULL;
+	struct mask_set *mask = NULL;
+	const char *base;
+	size_t i, n = 0;
+	int r, ex;
 
-	if ((ex = parse_args(argc, argv, &pin_fd, &name, &cmd)) != 0)
+	memset(creds, 0, sizeof(creds));
+	if ((ex = parse_args(argc, argv, &a)) != 0)
 		return ex < 0 ? JITCTL_EXIT_OK : ex;
-	if (!runnable(cmd[0])) {
-		cli_err("%s: command not found or not executable", cmd[0]);
+	if (!runnable(a.cmd[0])) {
+		cli_err("%s: command not found or not executable", a.cmd[0]);
 		return 127;
 	}
-	if ((base = strrchr(cmd[0], '/')) != NULL)
+	if ((base = strrchr(a.cmd[0], '/')) != NULL)
 		base++;
 	else
-		base = cmd[0];
-	ex = get_fields(name, NULL, "exec", base, pin_fd, &cred, &fields);
-	if (ex != 0)
-		goto out;
+		base = a.cmd[0];
+	for (n = 0; n < a.nnames; n++) {
+		creds[n].name = a.names[n];
+		/* Of an SSH certificate only the certificate: its private
+		 * key stays in the agent, which signs. */
+		if ((ex = get_fields(a.names[n],
+			 is_ssh_cert(a.names[n]) ? "cert" : NULL, "exec", base,
+			 a.pin_fd, &creds[n].cred, &creds[n].fields)) != 0)
+			goto out;
+		all[n] = creds[n].fields;
+	}
 	/* The command may run for hours: the agent needs no idle link. */
 	cli_disconnect();
-	if ((kind = cli_jstr(cred, JP_CRED_KIND)) != NULL)
-		as_secret = strcmp(kind, "secret") == 0;
-	else
-		as_secret = single_secret(fields);
-	if ((r = build_env(fields, as_secret, &strings, &vec)) == JIT_E_ARG) {
-		ex = JITCTL_EXIT_FAIL; /* reported */
+	if (a.masking && (r = mask_set_new(all, n, &mask)) != 0) {
+		ex = cli_fail_code(r, "cannot set up the output filter");
 		goto out;
 	}
-	if (r != 0) {
-		ex = cli_fail_code(r, "cannot build the environment");
+	if ((r = exec_env_new(creds, n, &env)) != 0) {
+		ex = r == JIT_E_ARG ?
+		    JITCTL_EXIT_FAIL :
+		    cli_fail_code(r, "cannot build the environment");
 		goto out;
 	}
-	secret_free(fields);
-	fields = NULL;
-
-	/* As system(3): the terminal's ^C and ^\ are for the child. */
-	memset(&ign, 0, sizeof(ign));
-	ign.sa_handler = SIG_IGN;
-	sigemptyset(&ign.sa_mask);
-	(void)sigaction(SIGINT, &ign, &old_int);
-	(void)sigaction(SIGQUIT, &ign, &old_quit);
-	fflush(NULL);
-	if ((pid = fork()) < 0) {
-		ex = cli_fail_code(JIT_E_IO, "fork: %s", strerror(errno));
-		goto restore;
+	for (i = 0; i < n; i++) {
+		secret_free(creds[i].fields);
+		creds[i].fields = NULL;
 	}
-	if (pid == 0)
-		child(
-		    cmd, (char **)(void *)secret_ptr(vec), &old_int, &old_quit);
-	/* The child has its copy; ours goes now, before the wait. */
-	secret_free(strings);
-	secret_free(vec);
-	strings = vec = NULL;
-	child_pid = pid;
-	memset(&fwd, 0, sizeof(fwd));
-	fwd.sa_handler = forward;
-	sigemptyset(&fwd.sa_mask);
-	(void)sigaction(SIGTERM, &fwd, &old_term);
-	(void)sigaction(SIGHUP, &fwd, &old_hup);
-	ex = wait_child(pid);
-	(void)sigaction(SIGTERM, &old_term, NULL);
-	(void)sigaction(SIGHUP, &old_hup, NULL);
-restore:
-	(void)sigaction(SIGINT, &old_int, NULL);
-	(void)sigaction(SIGQUIT, &old_quit, NULL);
+	ex = run_child(a.cmd, exec_env_vec(env), mask, wipe_env, env);
 out:
-	json_object_put(cred);
-	secret_free(fields);
-	secret_free(strings);
-	secret_free(vec);
+	exec_env_free(env);
+	mask_set_free(mask);
+	for (i = 0; i < n; i++) {
+		json_object_put(creds[i].cred);
+		secret_free(creds[i].fields);
+	}
 	return ex;
 }

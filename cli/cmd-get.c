@@ -11,15 +11,20 @@
 #include "prompt.h"
 #include "proto-names.h"
 #include "secret.h"
+#include "sjson.h"
+#include "wire.h"
 
 static const char get_help[] =
-    "usage: jitctl get NAME [--field FIELD] [--force] [--pin-fd N]\n"
+    "usage: jitctl get NAME [--field FIELD] [--format shell|json|env] [--force] [--pin-fd N]\n"
     "\n"
     "Print an unlocked credential on stdout: the value of FIELD, of the\n"
     "only field, or NAME=VALUE lines when there are several.  Refuses\n"
     "when stdout is a terminal unless --force; then a newline is added.\n"
     "\n"
     "  -F, --field FIELD  only this field\n"
+    "  -o, --format FMT   shell: export NAME='VALUE' lines, safe to eval;\n"
+    "                     json: one object {\"NAME\": \"VALUE\"...};\n"
+    "                     env: NAME=VALUE lines, as they are\n"
     "      --force        print even to a terminal\n"
     "  -p, --pin-fd N     the PIN, for a credential whose step-up asks\n"
     "                     for the token on every use\n"
@@ -28,6 +33,15 @@ static const char get_help[] =
 enum {
 	OPT_FORCE = 256,
 };
+
+enum get_format {
+	FMT_PLAIN,
+	FMT_SHELL,
+	FMT_JSON,
+	FMT_ENV,
+};
+
+#define GET_OUT_MAX (1024 * 1024)
 
 /* Step-ups that unwrap again with the token on every use. */
 static bool
@@ -122,12 +136,105 @@ put_field(const struct field *f, bool with_name, bool newline)
 	return newline ? cli_write_all(STDOUT_FILENO, "\n", 1) : JIT_OK;
 }
 
+/* One field as FMT wants it, into guarded memory. */
+static int
+put_formatted(struct wire_writer *w, enum get_format fmt, const struct field *f,
+    bool first)
+{
+	size_t i, run;
+	int r;
+
+	switch (fmt) {
+	case FMT_SHELL:
+		/* 'VALUE' with each ' as '\'': nothing in it is expanded. */
+		if ((r = wire_put_bytes(w, "export ", 7)) != 0 ||
+		    (r = wire_put_bytes(w, f->name, f->namelen)) != 0 ||
+		    (r = wire_put_bytes(w, "='", 2)) != 0)
+			return r;
+		for (i = 0; i < f->vallen; i = run + 1) {
+			for (run = i; run < f->vallen && f->val[run] != '\'';
+			     run++)
+				;
+			if ((r = wire_put_bytes(w, f->val + i, run - i)) != 0)
+				return r;
+			if (run < f->vallen &&
+			    (r = wire_put_bytes(w, "'\\''", 4)) != 0)
+				return r;
+		}
+		return wire_put_bytes(w, "'\n", 2);
+	case FMT_JSON:
+		if ((r = wire_put_bytes(w, first ? "{" : ",", 1)) != 0 ||
+		    (r = sjson_put_string(w, f->name, f->namelen)) != 0 ||
+		    (r = wire_put_u8(w, ':')) != 0)
+			return r;
+		return sjson_put_string(w, f->val, f->vallen);
+	default:
+		if ((r = wire_put_bytes(w, f->name, f->namelen)) != 0 ||
+		    (r = wire_put_u8(w, '=')) != 0 ||
+		    (r = wire_put_bytes(w, f->val, f->vallen)) != 0)
+			return r;
+		return wire_put_u8(w, '\n');
+	}
+}
+
+/* Every field (or only FIELD) as FMT wants it; reported on failure. */
+static int
+print_formatted(const char *name, const struct secret *fields,
+    const char *field, enum get_format fmt)
+{
+	struct wire_writer w;
+	struct fields_iter it;
+	struct field f;
+	bool first = true;
+	int r;
+
+	wire_writer_init(&w, GET_OUT_MAX, true);
+	if ((r = fields_iter_init(&it, fields)) != 0)
+		goto out;
+	while ((r = fields_next(&it, &f)) == 1) {
+		if (field != NULL &&
+		    (f.namelen != strlen(field) ||
+			memcmp(f.name, field, f.namelen) != 0))
+			continue;
+		if (fmt == FMT_SHELL && !cli_env_name_ok(f.name, f.namelen)) {
+			char safe[FIELD_NAME_MAX + 1];
+
+			snprintf(safe, sizeof(safe), "%.*s", (int)f.namelen,
+			    (const char *)f.name);
+			cli_err(
+			    "%s: field '%s' is not a shell variable name ([A-Za-z_][A-Za-z0-9_]*): use --format json",
+			    name, safe);
+			r = JIT_E_ARG;
+			goto out;
+		}
+		if ((r = put_formatted(&w, fmt, &f, first)) != 0)
+			goto out;
+		first = false;
+	}
+	if (r != 0)
+		goto out;
+	if (fmt == FMT_JSON &&
+	    (r = wire_put_bytes(&w, first ? "{}\n" : "}\n", first ? 3 : 2)) !=
+		0)
+		goto out;
+	r = cli_write_all(
+	    STDOUT_FILENO, wire_writer_data(&w), wire_writer_len(&w));
+	if (r != 0)
+		cli_err("cannot write to stdout");
+out:
+	if (r != 0 && r != JIT_E_ARG && r != JIT_E_IO)
+		cli_err("cannot format %s: %s", name, jit_strerror(r));
+	wire_writer_reset(&w);
+	return r;
+}
+
 int
 get_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "field", required_argument, NULL, 'F' },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "format", required_argument, NULL, 'o' },
 		{ "pin-fd", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -137,13 +244,25 @@ get_main(int argc, char **argv)
 	struct fields_iter it;
 	struct field f;
 	const char *field = NULL;
+	enum get_format fmt = FMT_PLAIN;
 	bool force = false, tty;
 	uint32_t count;
 	int c, r, ex, pin_fd = -1;
 
-	while ((c = cli_getopt(argc, argv, ":F:p:h", opts)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":F:o:p:h", opts)) != -1) {
 		switch (c) {
 		case 'F': field = optarg; break;
+		case 'o':
+			if (strcmp(optarg, "shell") == 0)
+				fmt = FMT_SHELL;
+			else if (strcmp(optarg, "json") == 0)
+				fmt = FMT_JSON;
+			else if (strcmp(optarg, "env") == 0)
+				fmt = FMT_ENV;
+			else
+				return cli_usage_error(
+				    "--format is shell, json or env");
+			break;
 		case OPT_FORCE: force = true; break;
 		case 'p':
 			if (cli_pin_fd("--pin-fd", optarg, &pin_fd) != 0)
@@ -164,6 +283,17 @@ get_main(int argc, char **argv)
 	if ((ex = get_fields(argv[optind], field, "get", NULL, pin_fd, &cred,
 		 &fields)) != 0)
 		goto out;
+	if (field != NULL && fields_get(fields, field, &f) != 0) {
+		cli_err("%s has no field '%s'", argv[optind], field);
+		ex = JITCTL_EXIT_FAIL;
+		goto out;
+	}
+	if (fmt != FMT_PLAIN) {
+		ex = print_formatted(argv[optind], fields, field, fmt) == 0 ?
+		    JITCTL_EXIT_OK :
+		    JITCTL_EXIT_FAIL;
+		goto out;
+	}
 	if (field != NULL) {
 		if ((r = fields_get(fields, field, &f)) != 0) {
 			cli_err("%s has no field '%s'", argv[optind], field);

@@ -9,15 +9,17 @@
 
 #include "duration.h"
 #include "err.h"
+#include "isotime.h"
 #include "jitctl.h"
 #include "proto-names.h"
 
 static const char status_help[] =
     "usage: jitctl status [--json] [--watch]\n"
     "\n"
-    "Show the agent, every credential (state, time left in its window,\n"
+    "Show the agent, every credential by name (state: unlocked, locked,\n"
+    "window ended or expired; step-up, time left in its window, expiry,\n"
     "uses, the last process that used it, the tokens it is wrapped to)\n"
-    "and the enrolled tokens.\n"
+    "and the enrolled tokens.  Times are ISO 8601 with their zone.\n"
     "\n"
     "  -j, --json   the agent's answer as JSON\n"
     "  -w, --watch  redraw every second until interrupted\n"
@@ -165,16 +167,18 @@ print_status(struct json_object *res)
 		"NAME",
 		"KIND",
 		"STATE",
+		"STEP-UP",
 		"TIME-LEFT",
+		"EXPIRES",
 		"USES",
 		"LAST-PEER",
 		"TOKENS",
 	};
 	struct json_object *agent = NULL, *creds, *cred;
 	struct table *tb = NULL;
-	const char *row[7], *state;
+	const char *row[9], *state;
 	char left[32], uses[24], peer[128], toks[256], sock[256], dir[256];
-	char ver[32];
+	char ver[32], expires[ISOTIME_LEN];
 	size_t i, n;
 	int64_t tl;
 	int r;
@@ -193,7 +197,7 @@ print_status(struct json_object *res)
 			"");
 		print_triggers(cli_jarray(agent, JP_AGENT_TRIGGERS));
 	}
-	if ((r = table_new(7, &tb)) != 0 || (r = table_add(tb, head)) != 0)
+	if ((r = table_new(9, &tb)) != 0 || (r = table_add(tb, head)) != 0)
 		goto out;
 	creds = cli_jarray(res, JP_RES_STATUS_CREDENTIALS);
 	n = creds == NULL ? 0 : json_object_array_length(creds);
@@ -210,13 +214,19 @@ print_status(struct json_object *res)
 		peer_text(cred, peer, sizeof(peer));
 		cli_jjoin(
 		    cli_jarray(cred, JP_CRED_TOKENS), ",", toks, sizeof(toks));
+		isotime_format(cli_jint(cred, JP_CRED_NOT_AFTER, 0), false,
+		    expires, sizeof(expires));
 		row[0] = cli_jstr(cred, JP_CRED_NAME);
 		row[1] = cli_jstr(cred, JP_CRED_KIND);
-		row[2] = state;
-		row[3] = left;
-		row[4] = uses;
-		row[5] = peer;
-		row[6] = toks[0] != '\0' ? toks : NULL;
+		row[2] = state != NULL && strcmp(state, "window-ended") == 0 ?
+		    "window ended" :
+		    state;
+		row[3] = cli_jstr(cred, JP_CRED_STEPUP);
+		row[4] = left;
+		row[5] = expires;
+		row[6] = uses;
+		row[7] = peer;
+		row[8] = toks[0] != '\0' ? toks : NULL;
 		if ((r = table_add(tb, row)) != 0)
 			goto out;
 	}
@@ -235,8 +245,17 @@ out:
 	return r;
 }
 
-/* The agent answers a page of credentials at a time: gather them all. */
 static int
+by_name(const void *a, const void *b)
+{
+	const char *x = cli_jstr(*(struct json_object *const *)a, JP_CRED_NAME);
+	const char *y = cli_jstr(*(struct json_object *const *)b, JP_CRED_NAME);
+
+	return strcmp(x != NULL ? x : "", y != NULL ? y : "");
+}
+
+/* The agent answers a page of credentials at a time: gather them all. */
+int
 status_fetch(struct client_reply *rep)
 {
 	struct client_reply more = { .retries = -1 };
@@ -278,6 +297,8 @@ status_fetch(struct client_reply *rep)
 		client_reply_reset(&more);
 	}
 	json_object_object_del(rep->result, JP_RES_STATUS_NEXT);
+	/* By name, whatever order the agent keeps them in. */
+	json_object_array_sort(all, by_name);
 	return JIT_OK;
 }
 

@@ -13,7 +13,7 @@
 
 static const char unlock_help[] =
     "usage: jitctl unlock [--for DURATION] [--token LABEL] [--pin-fd N]\n"
-    "                     (--all | NAME...)\n"
+    "                     [--reason TEXT] (--all | NAME...)\n"
     "\n"
     "Unwrap credentials with one token operation (a touch, or a TPM PIN)\n"
     "and keep them in the agent's guarded memory for a window.\n"
@@ -22,6 +22,8 @@ static const char unlock_help[] =
     "  -f, --for DURATION  the window (default 15m; never past a\n"
     "                      credential's own expiry)\n"
     "  -t, --token LABEL   use this token\n"
+    "  -r, --reason TEXT   why (an incident, a ticket): one line of at\n"
+    "                      most 512 bytes, kept in the audit log\n"
     "  -p, --pin-fd N      read the PIN from file descriptor N instead of\n"
     "                      asking on the terminal\n"
     "  -h, --help          this text\n";
@@ -105,6 +107,7 @@ unlock_main(int argc, char **argv)
 		{ "all", no_argument, NULL, 'a' },
 		{ "for", required_argument, NULL, 'f' },
 		{ "token", required_argument, NULL, 't' },
+		{ "reason", required_argument, NULL, 'r' },
 		{ "pin-fd", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -112,15 +115,16 @@ unlock_main(int argc, char **argv)
 	struct client_reply st = { .retries = -1 }, rep = { .retries = -1 };
 	struct json_object *args = NULL, *names = NULL, *labels = NULL;
 	struct stepup_opts so = { .pin_fd = -1 };
-	const char *for_arg = NULL;
+	const char *for_arg = NULL, *reason = NULL;
 	char list[1024], left[32];
 	bool all = false;
 	int64_t window = 0;
 	int c, i, r, ex;
 
-	while ((c = cli_getopt(argc, argv, ":af:t:p:h", opts)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":af:t:r:p:h", opts)) != -1) {
 		switch (c) {
 		case 'a': all = true; break;
+		case 'r': reason = optarg; break;
 		case 'f': for_arg = optarg; break;
 		case 't': so.token = optarg; break;
 		case 'p':
@@ -135,6 +139,9 @@ unlock_main(int argc, char **argv)
 		return cli_usage_error("--all takes no names");
 	if (!all && optind == argc)
 		return cli_usage_error("which credentials? (NAME... or --all)");
+	if (reason != NULL && !cli_reason_ok(reason))
+		return cli_usage_error(
+		    "--reason is one line of text (1 to 512 bytes, no control characters)");
 	if (for_arg != NULL && duration_parse(for_arg, &window) != 0)
 		return cli_usage_error(
 		    "bad --for '%s': use 90s, 15m, 2h or 1h30m", for_arg);
@@ -157,7 +164,9 @@ unlock_main(int argc, char **argv)
 	    (window > 0 &&
 		jsonx_add_int(args, JP_ARG_UNLOCK_FOR, window) != 0) ||
 	    (so.token != NULL &&
-		jsonx_add_str(args, JP_ARG_UNLOCK_TOKEN, so.token))) {
+		jsonx_add_str(args, JP_ARG_UNLOCK_TOKEN, so.token)) ||
+	    (reason != NULL &&
+		jsonx_add_str(args, JP_ARG_UNLOCK_REASON, reason) != 0)) {
 		ex = cli_fail_code(JIT_E_NOMEM, NULL);
 		goto out;
 	}

@@ -15,6 +15,7 @@
 #include "err.h"
 #include "fields.h"
 #include "fsutil.h"
+#include "isotime.h"
 #include "jitctl.h"
 #include "jsonx.h"
 #include "optcheck.h"
@@ -196,12 +197,7 @@ cli_duration(int64_t s, char *out, size_t outlen)
 void
 cli_time(int64_t t, char *out, size_t outlen)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (localtime_r(&tt, &tm) == NULL ||
-	    strftime(out, outlen, "%Y-%m-%d %H:%M:%S", &tm) == 0)
-		snprintf(out, outlen, "@%lld", (long long)t);
+	isotime_format(t, false, out, outlen);
 }
 
 int
@@ -248,6 +244,58 @@ cli_fail_code(int r, const char *fmt, ...)
 	return jitctl_exit_code(r);
 }
 
+/*
+ * "no credential named pq: see 'jitctl status'" from the agent: said with
+ * the nearest name there is, if one is near ("did you mean pg?").
+ */
+static bool
+cli_fail_nearest(const struct client_reply *rep)
+{
+	static const char lead[] = "no credential named ";
+	struct client_reply st = { .retries = -1 };
+	const char *near = NULL;
+	char name[80];
+	size_t n;
+
+	if (strncmp(rep->message, lead, strlen(lead)) != 0)
+		return false;
+	n = strcspn(rep->message + strlen(lead), ": ");
+	if (n == 0 || n >= sizeof(name))
+		return false;
+	memcpy(name, rep->message + strlen(lead), n);
+	name[n] = '\0';
+	if (status_fetch(&st) == 0)
+		near = cli_nearest_cred(st.result, name);
+	if (near != NULL)
+		cli_err("%s (did you mean %s?)", rep->message, near);
+	client_reply_reset(&st);
+	return near != NULL;
+}
+
+const char *
+cli_tmp_dir(void)
+{
+	const char *d = getenv("XDG_RUNTIME_DIR");
+
+	if (d != NULL && d[0] == '/')
+		return d;
+	d = getenv("TMPDIR");
+	return d != NULL && d[0] == '/' ? d : "/tmp";
+}
+
+bool
+cli_reason_ok(const char *s)
+{
+	size_t i;
+
+	if (s[0] == '\0' || strlen(s) > CLI_REASON_MAX)
+		return false;
+	for (i = 0; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
 int
 cli_fail(int r, const struct client_reply *rep)
 {
@@ -257,6 +305,8 @@ cli_fail(int r, const struct client_reply *rep)
 		cli_err("%s", jit_strerror(r));
 		return jitctl_exit_code(r);
 	}
+	if (r == JIT_E_NOENT && rep->from_agent && cli_fail_nearest(rep))
+		return jitctl_exit_code(r);
 	/* The tries left, unless the agent's sentence already says. */
 	snprintf(n, sizeof(n), "%d", rep->retries);
 	/* None left: the agent's sentence says when the token takes one. */

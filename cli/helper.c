@@ -6,6 +6,7 @@
 
 #include "err.h"
 #include "fields.h"
+#include "isotime.h"
 #include "jitctl.h"
 #include "jsonx.h"
 #include "prompt.h"
@@ -68,17 +69,6 @@ helper_field(
 	return false;
 }
 
-static void
-helper_rfc3339(int64_t t, char *out, size_t outlen)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, outlen, "1970-01-01T00:00:00Z");
-}
-
 int
 helper_lit(struct wire_writer *w, const char *s)
 {
@@ -106,7 +96,7 @@ helper_finish(struct wire_writer *w, const char *key, int64_t not_after,
 	int r;
 
 	if (not_after > 0) {
-		helper_rfc3339(not_after, exp, sizeof(exp));
+		isotime_format(not_after, true, exp, sizeof(exp));
 		if ((r = helper_member(w, true, key, exp, strlen(exp))) != 0)
 			return r;
 	}

@@ -40,6 +40,8 @@ static const struct verb verbs[] = {
 	{ "get", get_main, "print an unlocked credential (for scripts)" },
 	{ "exec", exec_main,
 	    "run a command with a credential in its environment" },
+	{ "inject", inject_main,
+	    "fill a template with credentials, to stdout or a file" },
 	{ "status", status_main, "what is unlocked, for whom, until when" },
 	{ "lock", lock_main, "wipe unlocked credentials now" },
 	{ "revoke", revoke_main, "wipe and delete a credential" },
@@ -84,6 +86,23 @@ usage(FILE *f)
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(f, "  %-22s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(f, "\nSee jitctl(1).\n");
+}
+
+/* "unknown verb 'stauts' (did you mean 'status'?)" */
+static int
+unknown_verb(const char *name)
+{
+	const char *names[sizeof(verbs) / sizeof(verbs[0])], *near;
+	char safe[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		names[i] = verbs[i].name;
+	cli_sanitize(name, safe, sizeof(safe));
+	if ((near = cli_nearest(name, names, i)) != NULL)
+		return cli_usage_error(
+		    "unknown verb '%s' (did you mean '%s'?)", safe, near);
+	return cli_usage_error("unknown verb '%s'", safe);
 }
 
 /*
@@ -161,5 +180,5 @@ main(int argc, char **argv)
 		optind = 0; /* getopt_long starts afresh for the verb */
 		return verbs[i].fn(argc, argv);
 	}
-	return cli_usage_error("unknown verb '%s'", name);
+	return unknown_verb(name);
 }

@@ -81,6 +81,12 @@ int cli_fail_code(int r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Print the reply's sentence (or r's); returns the exit code. */
 int cli_fail(int r, const struct client_reply *rep);
+/* Where a temporary file of jitctl's goes: $XDG_RUNTIME_DIR, else
+ * $TMPDIR, else /tmp. */
+const char *cli_tmp_dir(void);
+/* A reason (unlock --reason): one line, no control byte, at most this. */
+#define CLI_REASON_MAX 512
+bool cli_reason_ok(const char *s);
 /* Copy s for display: control bytes become '?', always terminated. */
 void cli_sanitize(const char *s, char *out, size_t outlen);
 
@@ -92,7 +98,8 @@ int cli_pin_fd(const char *opt, const char *arg, int *ret);
 int cli_help(const char *text);
 /* Format a duration in seconds, "10m00s". */
 void cli_duration(int64_t s, char *out, size_t outlen);
-/* Format unix seconds as local time, "2024-05-01 10:00:00". */
+/* Format unix seconds as local time in ISO 8601 with its offset,
+ * "2024-05-01T10:00:00+02:00" (lib/isotime.h). */
 void cli_time(int64_t t, char *out, size_t outlen);
 
 /* An environment variable name: [A-Za-z_][A-Za-z0-9_]*. */
@@ -146,6 +153,16 @@ int table_new(size_t ncols, struct table **ret);
 int table_add(struct table *t, const char *const *cells);
 void table_print(const struct table *t, FILE *f);
 void table_free(struct table *t);
+
+/* cmd-status.c: the agent's status with every page of credentials. */
+int status_fetch(struct client_reply *rep);
+/* suggest.c: the candidate nearest to word (a typo: at most a third of it
+ * changed), or NULL. */
+const char *cli_nearest(
+    const char *word, const char *const *cands, size_t ncands);
+/* The name of the credential nearest to name in a status result, or NULL. */
+const char *cli_nearest_cred(struct json_object *status, const char *name);
+int inject_main(int argc, char **argv);
 
 /* cmd-tokens.c: the tokens of a tokens/status result as a table. */
 int tokens_print_table(struct json_object *tokens, FILE *f);

@@ -15,7 +15,8 @@ apt-get install -y -q --no-install-recommends \
 	rsyslog prometheus-node-exporter libsystemd-dev curl jq \
 	ca-certificates \
 	dpkg-dev gdb softhsm2 \
-	tcsh
+	tcsh \
+	openssl python3-yaml
 
 # The tests run as this ordinary user: started as root, they drop to it
 # (tests/lib/testuser.py); sshd's tests log in as it, so it has a shell.

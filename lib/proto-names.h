@@ -93,7 +93,13 @@
 #define JP_CRED_NOT_AFTER "not_after" /* valid until, unix seconds */
 #define JP_CRED_PROFILE "profile" /* requested credentials only */
 #define JP_CRED_REVOKE "revoke" /* REVOCATION or null, the same */
-#define JP_CRED_STATE "state" /* "locked", "unlocked", "expired" */
+#define JP_CRED_STATE \
+	"state" /* "locked", "unlocked", "expired",
+				    "window-ended" */
+#define JP_CRED_EXPIRES "expires" /* not_after in ISO 8601, UTC */
+#define JP_CRED_WINDOW_END \
+	"window_end" /* until (or when the window ran
+					    out) in ISO 8601, UTC, or null */
 #define JP_CRED_UNTIL "until" /* window's end, unix seconds, or null */
 #define JP_CRED_TIME_LEFT "time_left" /* seconds, or null */
 #define JP_CRED_UNLOCKED_BY "unlocked_by" /* the token's label */
@@ -189,6 +195,7 @@
 #define JP_ARG_UNLOCK_TOKEN "token" /* the label of the one to ask */
 #define JP_ARG_UNLOCK_SHELL "shell" /* pid: jitctl shell's child alone */
 #define JP_ARG_UNLOCK_CHECK "check" /* true: checks only, no touch */
+#define JP_ARG_UNLOCK_REASON "reason" /* why: one line, kept in the audit */
 #define JP_RES_UNLOCK_UNLOCKED "unlocked" /* [N...] */
 #define JP_RES_UNLOCK_FAILED "failed" /* [FAILED...] */
 #define JP_RES_UNLOCK_TOKEN "token" /* the label of the one that did */

@@ -48,9 +48,12 @@ else
 	skip "get on a terminal" "script (bsdutils) is not installed"
 fi
 ok "exec injects fields into the child (step-up always: PIN again)" \
-    jitctl exec --pin-fd 3 pg-prod -- env 3<"$T/pin"
+    jitctl exec --no-masking --pin-fd 3 pg-prod -- env 3<"$T/pin"
 has "child has PGUSER" "$T/out" '^PGUSER=dbg$'
 has "child has PGPASSWORD" "$T/out" '^PGPASSWORD=s3cret$'
+ok "exec conceals the fields in the child's output" \
+    jitctl exec --pin-fd 3 pg-prod -- env 3<"$T/pin"
+has "PGPASSWORD concealed" "$T/out" '^PGPASSWORD=<concealed by jit-agent>$'
 ok "get --field picks one field" jitctl get pg-prod --field PGUSER \
     --pin-fd 3 3<"$T/pin"
 ok "just that value" test "$(cat "$T/out")" = dbg

@@ -290,7 +290,7 @@ assert d['public'] == {'PGUSER': '$ROLE'}, d"
 
 	ok "unlock it" jitctl unlock pg --pin-fd 3 3<"$T/pin"
 	ok "psql runs with the credential in its environment" \
-	    jitctl exec pg -- psql -XAtc 'select current_user'
+	    jitctl exec --no-masking pg -- psql -XAtc 'select current_user'
 	ok "as the issued role" test "$(cat "$T/out")" = "$ROLE"
 	jitctl get pg --field PGPASSWORD > "$T/oldpw"
 	ok "the password works" env PGPASSWORD="$(cat "$T/oldpw")" \
@@ -444,7 +444,8 @@ if command -v git >/dev/null; then
 	ok "store is accepted and ignored" bash -c \
 	    "printf 'protocol=https\nhost=example.com\nusername=a\npassword=b\n\n' |
 	    '$JITCTL_BIN' git-credential git store"
-	has "with a note" "$T/err" 'read-only here: store ignored'
+	ok "without a word (git sends store after every push)" \
+	    test ! -s "$T/err" -a ! -s "$T/out"
 else
 	skip "git credential helper" "git is not installed (contrib/deps.sh installs it)"
 fi
