@@ -267,7 +267,9 @@ serve(struct piv_card *c, struct link *l)
 			continue;
 		}
 		n = piv_apdu(c, l->msg, n, reply);
-		if (send_msg(l->fd, reply, n) != 0)
+		/* Stopped while it waited for a touch: the card is pulled
+		 * out, it answers nothing. */
+		if (stop_requested || send_msg(l->fd, reply, n) != 0)
 			return;
 	}
 }

@@ -82,7 +82,8 @@ piv_sim_start() {
 	[ -f "$PCSC_DIR/$_n.touch" ] || echo approve >"$PCSC_DIR/$_n.touch"
 	: >"$PCSC_DIR/$_n.out"
 	JIT_SIM_TOUCH_FILE="$PCSC_DIR/$_n.touch" "$JIT_SIM_PIV" \
-	    --vpcd "127.0.0.1:$VPCD_PORT" --state "$PCSC_DIR/$_n.state" "$@" \
+	    --vpcd "127.0.0.1:$VPCD_PORT" --state "$PCSC_DIR/$_n.state" \
+	    --verbose "$@" \
 	    >"$PCSC_DIR/$_n.out" 2>>"$PCSC_DIR/$_n.log" &
 	eval "PIV_SIM_PID_$_n=$!"
 	case " ${PIV_SIMS:-} " in *" $_n "*) ;; *) PIV_SIMS="${PIV_SIMS:-} $_n" ;; esac
