@@ -14,6 +14,7 @@
 #include "hw.h"
 #include "jsonx.h"
 #include "log.h"
+#include "piv.h"
 #include "seal.h"
 #include "secret.h"
 
@@ -530,6 +531,24 @@ out:
 	return r;
 }
 
+int
+hw_piv_check_enrollment(const uint8_t *point, size_t point_len,
+    const uint8_t *att, size_t attlen, const uint8_t *f9, size_t f9len,
+    bool *ret_simulated, struct hw_status *st)
+{
+	EVP_PKEY *pk;
+
+	if (point_len != PIV_POINT_LEN || point[0] != 0x04 ||
+	    (pk = p256_from_point(point, point_len)) == NULL) {
+		hw_status_set(st,
+		    "the card generated a key that is not an uncompressed P-256 point");
+		return JIT_E_HW;
+	}
+	EVP_PKEY_free(pk);
+	return piv_check_attestation(
+	    att, attlen, f9, f9len, point, ret_simulated, "the card", st);
+}
+
 static int
 piv_backend_json(const struct piv_card *c, uint8_t slot, uint8_t touch,
     const uint8_t point[PIV_POINT_LEN], const uint8_t epk[PIV_POINT_LEN],
@@ -645,8 +664,8 @@ piv_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 		r = JIT_E_UNSUPPORTED;
 		goto out;
 	}
-	if ((r = piv_check_attestation(
-		 att, attlen, f9, f9len, point, &simulated, a->label, st)) != 0)
+	if ((r = hw_piv_check_enrollment(point, point_len, att, attlen, f9,
+		 f9len, &simulated, st)) != 0)
 		goto out;
 	if (simulated && !a->allow_simulated) {
 		r = JIT_E_SIMULATED;
