@@ -40,16 +40,11 @@ run() { step "$*"; "$@"; }
 export XDG_DATA_HOME="$T/xdg-data" XDG_CONFIG_HOME="$T/xdg-config"
 export TMPDIR="$T"
 : >"$T/pin"
-step "eval \"\$(jit-agent)\""
-"$agent" -s >"$T/agent.env" 2>"$T/agent.log"
-cat "$T/agent.env"
-eval "$(cat "$T/agent.env")" >/dev/null
-pids+=("$SSH_AGENT_PID")
-
 if [ "$token" = piv ]; then
-	# A software PIV card in the vpcd reader of a pcscd of our own; it
-	# asks for its touch on this terminal, or touches itself after a
-	# second without one.
+	# A software PIV card in the vpcd reader of a pcscd of our own,
+	# started before the agent, which finds it by PCSCLITE_CSOCK_NAME.
+	# The card asks for its touch on this terminal, or touches itself
+	# after a second without one.
 	. "$top/tests/lib/pcsc.sh"
 	PCSC_DIR="$T/pcsc" JIT_SIM_PIV="$simpiv"
 	mkdir -p "$PCSC_DIR"
@@ -59,6 +54,14 @@ if [ "$token" = piv ]; then
 	pcsc_start
 	echo "$touch" >"$PCSC_DIR/demo.touch"
 	piv_sim_start demo
+fi
+step "eval \"\$(jit-agent)\""
+"$agent" -s >"$T/agent.env" 2>"$T/agent.log"
+cat "$T/agent.env"
+eval "$(cat "$T/agent.env")" >/dev/null
+pids+=("$SSH_AGENT_PID")
+
+if [ "$token" = piv ]; then
 	printf '123456' >"$T/pin"
 	run "$jitctl" enroll piv --label demo-piv --device "$PIV_READER" \
 	    --allow-simulated --pin-fd 3 3<"$T/pin"

@@ -104,13 +104,13 @@ piv_sim_start() {
 piv_sim_stop() {
 	eval "_p=\${PIV_SIM_PID_$1:-}"
 	[ -n "$_p" ] || return 0
-	_gone=$(grep -c 'Card Removed From' "$PCSC_DIR/log" 2>/dev/null)
+	_gone=$(grep -c 'Card Removed From' "$PCSC_DIR/log" 2>/dev/null || true)
 	kill -TERM "$_p" 2>/dev/null
 	wait "$_p" 2>/dev/null
 	eval "PIV_SIM_PID_$1="
 	[ -n "${PCSC_PID:-}" ] || return 0
 	for _i in $(seq 100); do
-		[ "$(grep -c 'Card Removed From' "$PCSC_DIR/log")" -gt "$_gone" ] &&
+		[ "$(grep -c 'Card Removed From' "$PCSC_DIR/log" || true)" -gt "$_gone" ] &&
 		    return 0
 		sleep 0.05
 	done
