@@ -609,8 +609,8 @@ piv_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 	struct piv_card *c = NULL;
 	struct secret *z = NULL, *zc = NULL, *kek = NULL;
 	uint8_t slot, touch, epk[PIV_POINT_LEN], *point = NULL, *f9 = NULL;
-	unsigned char att[PIV_CERT_MAX];
-	size_t point_len = 0, f9len = 0, attlen = sizeof(att);
+	unsigned char *att = NULL;
+	size_t point_len = 0, f9len = 0, attlen = PIV_CERT_MAX;
 	char version[16] = "";
 	bool simulated = false;
 	ykpiv_rc rc;
@@ -636,6 +636,10 @@ piv_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 		    "the card in %s does not tell its serial number: it cannot be told apart from another card",
 		    c->reader);
 		r = JIT_E_UNSUPPORTED;
+		goto out;
+	}
+	if ((att = malloc(PIV_CERT_MAX)) == NULL) {
+		r = JIT_E_NOMEM;
 		goto out;
 	}
 	(void)ykpiv_get_version(c->st, version, sizeof(version));
@@ -698,6 +702,7 @@ out:
 		if (f9 != NULL)
 			ykpiv_util_free(c->st, f9);
 	}
+	free(att);
 	secret_free(z);
 	secret_free(zc);
 	secret_free(kek);

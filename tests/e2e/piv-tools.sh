@@ -147,4 +147,22 @@ piv_sim_start card || exit 1
 ok "the card is back" yubico-piv-tool -r "$R" -a attest -s 9a -o after.pem
 ok "with the same key in 9a" cmp <(openssl x509 -in after.pem -pubkey \
     -noout) <(openssl pkey -pubin -in before.pem)
+
+# Yubico's PKCS#11 module (ykcs11) lists only readers named with "Yubico":
+# the same card in a reader of that name.
+YKCS11=/usr/lib/x86_64-linux-gnu/libykcs11.so
+piv_sim_stop card
+pcsc_stop
+PCSC_READER_NAME="Yubico jit-sim-piv"
+PIV_READER="$PCSC_READER_NAME 00 00"
+pcsc_start || exit 1
+piv_sim_start card || exit 1
+ok "a certificate for 9a (ykcs11 shows keys that have one)" ykman \
+    --reader "$PIV_READER" piv certificates generate -s CN=ssh -m "$MGM" \
+    -P 123456 9a before.pem
+ok "ssh-keygen -D reads the card through ykcs11" ssh-keygen -D "$YKCS11"
+cp "$T/out" "$T/keys"
+ssh-keygen -i -m PKCS8 -f before.pem >"$T/key9a" 2>/dev/null
+ok "the key in 9a" grep -qF "$(cut -d' ' -f2 "$T/key9a")" "$T/keys" ||
+    sed 's/^/#   /' "$T/keys" "$T/key9a"
 e2e_done

@@ -20,7 +20,10 @@
 
 PCSC_TRIES=${PCSC_TRIES:-8}
 PCSC_PID=
-PIV_READER="Virtual PCD 00 00"
+# The reader's name: "Virtual PCD" as vsmartcard ships it (ykcs11 lists
+# only readers named with "Yubico": PCSC_READER_NAME="Yubico ..." for it).
+PCSC_READER_NAME=${PCSC_READER_NAME:-Virtual PCD}
+PIV_READER="$PCSC_READER_NAME 00 00"
 VPCD_DRIVER=${VPCD_DRIVER:-/usr/lib/pcsc/drivers/serial/libifdvpcd.so}
 
 pcsc_random_port() {
@@ -39,8 +42,8 @@ pcsc_start() {
 	while [ "$_try" -lt "$PCSC_TRIES" ]; do
 		_try=$((_try + 1))
 		VPCD_PORT=$(pcsc_random_port)
-		printf 'FRIENDLYNAME "Virtual PCD"\nDEVICENAME /dev/null:%d\nLIBPATH %s\nCHANNELID %d\n' \
-		    "$VPCD_PORT" "$VPCD_DRIVER" "$VPCD_PORT" \
+		printf 'FRIENDLYNAME "%s"\nDEVICENAME /dev/null:%d\nLIBPATH %s\nCHANNELID %d\n' \
+		    "$PCSC_READER_NAME" "$VPCD_PORT" "$VPCD_DRIVER" "$VPCD_PORT" \
 		    >"$PCSC_DIR/conf/vpcd"
 		rm -rf "$PCSC_DIR/run/pcscd"
 		unshare --user --map-root-user --mount sh -c \
