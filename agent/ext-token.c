@@ -24,6 +24,7 @@
 struct token_job {
 	struct hwjob hj; /* first: hwq frees the job */
 	char *type, *label, *device; /* enroll: the new token */
+	char *slot, *touch; /* enroll, piv */
 	bool uv, allow_simulated, force;
 	struct secret *pin; /* enroll: the new token's PIN */
 	struct secret *auth_pin; /* the approving token's PIN */
@@ -48,6 +49,8 @@ token_job_free(struct token_job *j)
 	free(j->type);
 	free(j->label);
 	free(j->device);
+	free(j->slot);
+	free(j->touch);
 	secret_free(j->pin);
 	secret_free(j->auth_pin);
 	/* j itself is freed by hwq */
@@ -110,6 +113,8 @@ enroll_run(struct hwjob *hj)
 	a.uv = j->uv;
 	a.allow_simulated = j->allow_simulated;
 	a.touch_timeout_ms = j->touch_timeout_ms;
+	a.slot = j->slot;
+	a.touch = j->touch;
 	memset(&hj->st, 0, sizeof(hj->st));
 	hj->st.retries = -1;
 	if ((r = hw_enroll(&a, &tok, &nsk, &hj->st)) != 0 ||
@@ -443,6 +448,7 @@ ext_enroll(struct agent *ag, struct request *rq, struct json_object *args,
 {
 	struct token_job *j;
 	const char *type, *label, *device = NULL, *by = NULL;
+	const char *slot = NULL, *touch = NULL;
 	bool uv = false, sim = false;
 	int r;
 
@@ -460,6 +466,10 @@ ext_enroll(struct agent *ag, struct request *rq, struct json_object *args,
 		r != JIT_E_NOENT) ||
 	    ((r = jsonx_opt_str(
 		  args, JP_ARG_ENROLL_TOKEN, HW_LABEL_MAX, &by)) != 0 &&
+		r != JIT_E_NOENT) ||
+	    ((r = jsonx_opt_str(args, JP_ARG_ENROLL_SLOT, 2, &slot)) != 0 &&
+		r != JIT_E_NOENT) ||
+	    ((r = jsonx_opt_str(args, JP_ARG_ENROLL_TOUCH, 6, &touch)) != 0 &&
 		r != JIT_E_NOENT))
 		return JIT_E_FORMAT;
 	if (hw_backend_find(type) == NULL) {
@@ -484,7 +494,9 @@ ext_enroll(struct agent *ag, struct request *rq, struct json_object *args,
 	if ((r = enroll_pins(*payload, j)) != 0 ||
 	    (j->type = strdup(type)) == NULL ||
 	    (j->label = strdup(label)) == NULL ||
-	    (device != NULL && (j->device = strdup(device)) == NULL)) {
+	    (device != NULL && (j->device = strdup(device)) == NULL) ||
+	    (slot != NULL && (j->slot = strdup(slot)) == NULL) ||
+	    (touch != NULL && (j->touch = strdup(touch)) == NULL)) {
 		r = r != 0 ? r : JIT_E_NOMEM;
 		goto fail;
 	}

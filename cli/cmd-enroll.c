@@ -13,10 +13,11 @@
 
 static const char enroll_help[] =
     "usage: jitctl enroll TYPE --label LABEL [--device DEVICE] [--uv]\n"
+    "                     [--slot SLOT] [--touch always|cached|never]\n"
     "                     [--allow-simulated] [--pin-fd N | --no-pin]\n"
     "                     [--token LABEL] [--auth-pin-fd N]\n"
     "\n"
-    "Bind a token to the agent.  TYPE is tpm2 or fido2.  Every credential\n"
+    "Bind a token to the agent.  TYPE is tpm2, fido2 or piv.  Every credential\n"
     "added later is wrapped to every enrolled token: enroll a backup.\n"
     "Once a token is enrolled, every further enrollment is approved with\n"
     "a fresh touch or PIN on an enrolled token.\n"
@@ -24,10 +25,14 @@ static const char enroll_help[] =
     "  -l, --label LABEL      a name for the token (required)\n"
     "  -d, --device DEVICE    tpm2: a TCTI (device:/dev/tpmrm0,\n"
     "                         swtpm:port=2321); fido2: a hidraw path or\n"
-    "                         sim:SOCKET (the simulator)\n"
+    "                         sim:SOCKET (the simulator); piv: a reader\n"
+    "                         name (or part of it) or the card's serial\n"
     "  -u, --uv               fido2: ask for the PIN (user verification)\n"
     "                         on every unlock, not only a touch\n"
-    "      --allow-simulated  accept a simulated token: the FIDO2\n"
+    "      --slot SLOT        piv: the key slot, 9d unless given\n"
+    "      --touch POLICY     piv: touch always (default), cached (15 s)\n"
+    "                         or never\n"
+    "      --allow-simulated  accept a simulated token: the FIDO2 or PIV\n"
     "                         simulator or a software TPM (swtpm:,\n"
     "                         mssim:); tests and demos only\n"
     "  -p, --pin-fd N         read the PIN from file descriptor N\n"
@@ -42,13 +47,17 @@ static const char enroll_help[] =
     "\n"
     "tpm2: the PIN chosen here guards the key (asked twice on the\n"
     "terminal unless --pin-fd).  fido2: the key's own PIN, needed with\n"
-    "--uv or when the key has one set.\n";
+    "--uv or when the key has one set.  piv: the card's PIN (always);\n"
+    "a card with the default management key gets a random one, stored\n"
+    "on the card behind the PIN.\n";
 
 enum {
 	OPT_ALLOW_SIM = 256,
 	OPT_NO_PIN,
 	OPT_AUTH_PIN_FD,
 	OPT_REWRAP,
+	OPT_SLOT,
+	OPT_TOUCH,
 };
 
 /* Credentials stored before this token came are not wrapped to it: offer
@@ -128,10 +137,12 @@ read_pin(const char *type, const char *label, int pin_fd, bool uv, bool no_pin,
 	if (strcmp(type, "tpm2") == 0) {
 		if ((r = new_pin(label, pin_fd, ret)) != 0)
 			return r;
-	} else if (pin_fd >= 0 || uv) {
+	} else if (pin_fd >= 0 || uv || strcmp(type, "piv") == 0) {
 		cli_sanitize(label, safe, sizeof(safe));
-		snprintf(
-		    prompt, sizeof(prompt), "PIN for security key %s: ", safe);
+		snprintf(prompt, sizeof(prompt),
+		    strcmp(type, "piv") == 0 ? "PIN of PIV card %s: " :
+					       "PIN for security key %s: ",
+		    safe);
 		if ((r = prompt_pin(pin_fd, prompt, ret)) != 0)
 			return r;
 	} else
@@ -188,6 +199,8 @@ enroll_main(int argc, char **argv)
 		{ "token", required_argument, NULL, 't' },
 		{ "auth-pin-fd", required_argument, NULL, OPT_AUTH_PIN_FD },
 		{ "rewrap", no_argument, NULL, OPT_REWRAP },
+		{ "slot", required_argument, NULL, OPT_SLOT },
+		{ "touch", required_argument, NULL, OPT_TOUCH },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -196,6 +209,7 @@ enroll_main(int argc, char **argv)
 	struct secret *pin = NULL;
 	struct stepup_opts so = { .pin_fd = -1 };
 	const char *type, *label = NULL, *device = NULL, *id;
+	const char *slot = NULL, *touch = NULL;
 	char purpose[256], safe[80];
 	bool uv = false, allow_sim = false, no_pin = false, rewrap = false;
 	int c, r, ex, pin_fd = -1;
@@ -218,18 +232,20 @@ enroll_main(int argc, char **argv)
 			    0)
 				return JITCTL_EXIT_USAGE;
 			break;
+		case OPT_SLOT: slot = optarg; break;
+		case OPT_TOUCH: touch = optarg; break;
 		case 'h': return cli_help(enroll_help);
 		default: return cli_getopt_error(c, argv);
 		}
 	}
 	if (argc - optind != 1)
 		return cli_usage_error(
-		    "expected the token type: tpm2 or fido2");
+		    "expected the token type: tpm2, fido2 or piv");
 	type = argv[optind];
 	if (strcmp(type, "tpm2") != 0 && strcmp(type, "fido2") != 0 &&
 	    strcmp(type, "piv") != 0)
 		return cli_usage_error(
-		    "unknown token type '%s': tpm2 or fido2", type);
+		    "unknown token type '%s': tpm2, fido2 or piv", type);
 	if (label == NULL)
 		return cli_usage_error("--label is required");
 	if (no_pin && pin_fd >= 0)
@@ -237,6 +253,11 @@ enroll_main(int argc, char **argv)
 		    "--no-pin and --pin-fd exclude each other");
 	if (uv && strcmp(type, "fido2") != 0)
 		return cli_usage_error("--uv is for fido2 tokens");
+	if ((slot != NULL || touch != NULL) && strcmp(type, "piv") != 0)
+		return cli_usage_error("--slot and --touch are for piv tokens");
+	if (touch != NULL && strcmp(touch, "always") != 0 &&
+	    strcmp(touch, "cached") != 0 && strcmp(touch, "never") != 0)
+		return cli_usage_error("--touch takes always, cached or never");
 
 	if ((r = stepup_tokens(&toks)) != 0) {
 		ex = cli_fail(r, &toks);
@@ -255,6 +276,10 @@ enroll_main(int argc, char **argv)
 	    (device != NULL &&
 		jsonx_add_str(args, JP_ARG_ENROLL_DEVICE, device) != 0) ||
 	    (uv && jsonx_add_bool(args, JP_ARG_ENROLL_UV, true) != 0) ||
+	    (slot != NULL &&
+		jsonx_add_str(args, JP_ARG_ENROLL_SLOT, slot) != 0) ||
+	    (touch != NULL &&
+		jsonx_add_str(args, JP_ARG_ENROLL_TOUCH, touch) != 0) ||
 	    (allow_sim &&
 		jsonx_add_bool(args, JP_ARG_ENROLL_ALLOW_SIMULATED, true) !=
 		    0) ||

@@ -22,6 +22,7 @@ pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	swtpm_stop
+	if [ -n "${PCSC_DIR:-}" ]; then pcsc_cleanup; fi
 	wait 2>/dev/null || true
 	rm -rf "$T"
 }
@@ -66,3 +67,55 @@ fi
 # (bench-agent above compares idle memory with ssh-agent's; this is the
 # agent once tpm2-tss is loaded and libuv's worker threads are up.)
 echo "rss_after_tpm_enroll_jit_agent $idle_jit KiB"
+
+# One unlock per kind of token, each alone: a TPM (swtpm), a FIDO2 key and
+# a PIV card (the simulators; the card behind pcscd and vpcd).  The median
+# of 5, jitctl's start included.
+echo "== one unlock per token type (median of 5)"
+. "$top/tests/lib/pcsc.sh"
+PCSC_DIR="$T/pcsc" JIT_SIM_PIV="$dir/hw/sim/jit-sim-piv"
+mkdir -p "$PCSC_DIR"
+pcsc_ok=0
+pcsc_start >"$T/pcsc.out" && piv_sim_start bench >>"$T/pcsc.out" && pcsc_ok=1
+kill "$apid"; wait "$apid" 2>/dev/null || true
+rm -rf "$T/data"
+agent; wait_sock "$JIT_AGENT_SOCK"   # after pcscd: PCSCLITE_CSOCK_NAME
+jc() { "$dir/cli/jitctl" "$@"; }
+jc enroll tpm2 --label t-tpm --device "$SWTPM_TCTI" --allow-simulated \
+    --pin-fd 3 3<"$T/pin" >/dev/null 2>&1
+types=(tpm2)
+if [ -x "$dir/hw/sim/jit-sim-fido2" ]; then
+	"$dir/hw/sim/jit-sim-fido2" --socket "$T/fido.sock" >"$T/fido.out" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 100); do grep -q ready "$T/fido.out" && break; sleep 0.05; done
+	jc enroll fido2 --label t-fido2 --device "sim:$T/fido.sock" \
+	    --allow-simulated --token t-tpm --auth-pin-fd 3 3<"$T/pin" \
+	    >/dev/null 2>&1 && types+=(fido2)
+fi
+printf '123456' >"$T/pivpin"
+if [ "$pcsc_ok" = 1 ]; then
+	jc enroll piv --label t-piv --device "$PIV_READER" --allow-simulated \
+	    --pin-fd 4 4<"$T/pivpin" --token t-tpm --auth-pin-fd 3 \
+	    3<"$T/pin" >/dev/null 2>&1 && types+=(piv)
+fi
+printf 'v' | jc add one --ttl 1h >/dev/null
+for t in tpm2 fido2 piv; do
+	case " ${types[*]} " in *" $t "*) ;; *)
+		echo "unlock_${t}_ms n/a (no $t token here)"; continue ;; esac
+	ms=()
+	for _ in 1 2 3 4 5; do
+		jc lock >/dev/null
+		start=$(date +%s%N)
+		case $t in
+		fido2) jc unlock one --token t-fido2 >/dev/null 2>&1 ;;
+		tpm2) jc unlock one --token t-tpm --pin-fd 3 3<"$T/pin" \
+		    >/dev/null 2>&1 ;;
+		piv) jc unlock one --token t-piv --pin-fd 3 3<"$T/pivpin" \
+		    >/dev/null 2>&1 ;;
+		esac
+		end=$(date +%s%N)
+		ms+=($(( (end - start) / 1000000 )))
+	done
+	echo "unlock_${t}_ms $(printf '%s\n' "${ms[@]}" | sort -n | sed -n 3p) ms"
+done
+pcsc_cleanup

@@ -2,6 +2,9 @@
 # Install, build, and walk through jit-agent with a simulated token: enroll,
 # add, unlock with a touch, exec, status, lock.  Everything lives in a
 # temporary directory and is removed at the end.
+#   contrib/demo.sh          the FIDO2 simulator (a TPM on swtpm without it)
+#   contrib/demo.sh piv      the PIV simulator, a YubiKey-like card behind a
+#                            private pcscd (PIN 123456 and a touch)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -18,11 +21,14 @@ ninja -C build >/dev/null
 agent="$top/build/agent/jit-agent"
 jitctl="$top/build/cli/jitctl"
 sim="$top/build/hw/sim/jit-sim-fido2"
+simpiv="$top/build/hw/sim/jit-sim-piv"
+token=${1:-fido2}
 T=$(mktemp -d /tmp/jit-demo.XXXXXX)
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	if [ -n "${SWTPM_DIR:-}" ]; then swtpm_stop; fi
+	if [ -n "${PCSC_DIR:-}" ]; then pcsc_cleanup; fi
 	wait 2>/dev/null || true
 	rm -rf "$T"
 }
@@ -34,13 +40,34 @@ run() { step "$*"; "$@"; }
 export XDG_DATA_HOME="$T/xdg-data" XDG_CONFIG_HOME="$T/xdg-config"
 export TMPDIR="$T"
 : >"$T/pin"
+if [ "$token" = piv ]; then
+	# A software PIV card in the vpcd reader of a pcscd of our own,
+	# started before the agent, which finds it by PCSCLITE_CSOCK_NAME.
+	# The card asks for its touch on this terminal, or touches itself
+	# after a second without one.
+	. "$top/tests/lib/pcsc.sh"
+	PCSC_DIR="$T/pcsc" JIT_SIM_PIV="$simpiv"
+	mkdir -p "$PCSC_DIR"
+	touch=ask
+	[ -t 0 ] && [ -e /dev/tty ] || touch=delay=1000
+	echo "(starting pcscd and a simulated PIV card: touch mode $touch)"
+	pcsc_start
+	echo "$touch" >"$PCSC_DIR/demo.touch"
+	piv_sim_start demo
+fi
 step "eval \"\$(jit-agent)\""
 "$agent" -s >"$T/agent.env" 2>"$T/agent.log"
 cat "$T/agent.env"
 eval "$(cat "$T/agent.env")" >/dev/null
 pids+=("$SSH_AGENT_PID")
 
-if [ -x "$sim" ]; then
+if [ "$token" = piv ]; then
+	printf '123456' >"$T/pin"
+	run "$jitctl" enroll piv --label demo-piv --device "$PIV_READER" \
+	    --allow-simulated --pin-fd 3 3<"$T/pin"
+	run yubico-piv-tool -r "$PIV_READER" -a status
+	unlock_auth=(--pin-fd 3)
+elif [ -x "$sim" ]; then
 	# The simulated key asks for its touch on this terminal; without one
 	# (CI, a pipe) it touches itself after a second.
 	touch=ask

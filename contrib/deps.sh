@@ -13,6 +13,8 @@ apt-get install -y -q --no-install-recommends \
 	openssh-client openssh-server postgresql postgresql-client \
 	python3 python3-botocore scdoc util-linux procps bsdutils git \
 	rsyslog prometheus-node-exporter libsystemd-dev curl jq \
+	pcscd vsmartcard-vpcd libpcsclite-dev libykpiv-dev yubico-piv-tool \
+	ykcs11 yubikey-manager \
 	ca-certificates \
 	dpkg-dev gdb softhsm2 \
 	tcsh \

@@ -53,11 +53,11 @@ run() {	# run NAME MESON-OPTIONS...
 	logs+=("$dir/meson-logs/testlog.json")
 }
 
-run ci
+run ci -Dpiv=enabled
 LSAN_OPTIONS=suppressions=$top/contrib/lsan.supp \
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run asan -Db_sanitize=address,undefined -Db_lundef=false \
+    run asan -Dpiv=enabled -Db_sanitize=address,undefined -Db_lundef=false \
     -Dopenssh_regress=false
 
 echo "== format"

@@ -24,6 +24,9 @@ static const struct hw_backend *const backends[] = {
 #if HAVE_FIDO2 && defined(JIT_HAVE_FIDO2_SRC)
 	&hw_fido2,
 #endif
+#if HAVE_PIV && defined(JIT_HAVE_PIV_SRC)
+	&hw_piv,
+#endif
 	NULL
 };
 

@@ -54,6 +54,8 @@ struct hw_enroll_args {
 	bool uv;
 	bool allow_simulated;
 	int touch_timeout_ms;
+	const char *slot; /* piv: key slot in hex, NULL: 9d */
+	const char *touch; /* piv: always, cached, never; NULL: always */
 };
 
 struct hw_auth {

@@ -155,10 +155,12 @@
 
 /* enroll: bind a hardware token. */
 #define JP_VERB_ENROLL "enroll"
-#define JP_ARG_ENROLL_TYPE "type" /* "tpm2", "fido2" */
+#define JP_ARG_ENROLL_TYPE "type" /* "tpm2", "fido2", "piv" */
 #define JP_ARG_ENROLL_LABEL "label"
 #define JP_ARG_ENROLL_DEVICE "device"
 #define JP_ARG_ENROLL_UV "uv"
+#define JP_ARG_ENROLL_SLOT "slot" /* piv: key slot, hex */
+#define JP_ARG_ENROLL_TOUCH "touch" /* piv: always, cached, never */
 #define JP_ARG_ENROLL_ALLOW_SIMULATED "allow_simulated"
 #define JP_ARG_ENROLL_TOKEN "token" /* the enrolled one that approves */
 #define JP_PAYLOAD_ENROLL_PIN "pin" /* field: the new token's PIN */

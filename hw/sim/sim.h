@@ -9,6 +9,8 @@
 #include <cbor.h>
 #include <openssl/evp.h>
 
+#include "simtouch.h"
+
 /*
  * The simulator is one struct sim_dev driven from outside: the socket
  * server (sim-fido2.c), a unit test or a fuzz harness feeds it 64-byte
@@ -137,27 +139,6 @@
 #define SIM_PERM_GA 0x02
 #define SIM_PERM_SUPPORTED (SIM_PERM_MC | SIM_PERM_GA)
 
-/* Touch: how long "timeout" waits before giving up, and how long "ask"
- * waits for an answer. */
-#define SIM_TOUCH_TIMEOUT_MS 3000
-#define SIM_TOUCH_TIMEOUT_ENV "JIT_SIM_TOUCH_TIMEOUT_MS"
-#define SIM_TOUCH_FILE_ENV "JIT_SIM_TOUCH_FILE"
-#define SIM_TOUCH_ASK_TIMEOUT_MS 30000
-#define SIM_TOUCH_DELAY_MAX_MS 600000
-
-enum sim_touch_mode {
-	SIM_TOUCH_APPROVE = 0,
-	SIM_TOUCH_DENY,
-	SIM_TOUCH_TIMEOUT,
-	SIM_TOUCH_DELAY,
-	SIM_TOUCH_ASK,
-};
-
-struct sim_touch {
-	enum sim_touch_mode mode;
-	int delay_ms; /* SIM_TOUCH_DELAY */
-};
-
 /* What a recv hook reports. */
 enum sim_io_result {
 	SIM_IO_TIMEOUT = 0, /* nothing within the time given */
@@ -268,17 +249,11 @@ int ctaphid_timeout_ms(const struct sim_dev *d);
 /* The link dropped: forget a half-received message. */
 void ctaphid_link_reset(struct sim_dev *d);
 
-enum sim_wait_result {
-	SIM_WAIT_ELAPSED = 0,
-	SIM_WAIT_CANCEL,
-	SIM_WAIT_FD,
-};
 /* While a command runs: wait up to ms, serving other reports. */
 enum sim_wait_result ctaphid_wait(struct sim_dev *d, int ms, int watch_fd);
 void ctaphid_keepalive(struct sim_dev *d, uint8_t status);
 
 /* touch.c */
-int sim_touch_parse(const char *s, struct sim_touch *ret);
 /* User presence: CTAP2_OK or the status to answer. */
 uint8_t sim_user_presence(struct sim_dev *d);
 

@@ -267,22 +267,6 @@ sim_state_rotate(struct sim_dev *d)
 	return sim_state_save(d);
 }
 
-static int
-touch_timeout_from_env(void)
-{
-	const char *s = getenv(SIM_TOUCH_TIMEOUT_ENV);
-	char *end = NULL;
-	long v;
-
-	if (s == NULL || *s == '\0')
-		return SIM_TOUCH_TIMEOUT_MS;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 0 || v > SIM_TOUCH_DELAY_MAX_MS)
-		return SIM_TOUCH_TIMEOUT_MS;
-	return (int)v;
-}
-
 int
 sim_dev_new(const struct sim_config *cfg, struct sim_dev **ret)
 {
@@ -306,7 +290,7 @@ sim_dev_new(const struct sim_config *cfg, struct sim_dev **ret)
 	    CTAPHID_TRANSACTION_TIMEOUT_MS;
 	d->touch_timeout_ms = cfg->touch_timeout_ms > 0 ?
 	    cfg->touch_timeout_ms :
-	    touch_timeout_from_env();
+	    sim_touch_timeout_from_env();
 	if (cfg->state_path != NULL &&
 	    (d->state_path = strdup(cfg->state_path)) == NULL) {
 		r = JIT_E_NOMEM;
