@@ -9,12 +9,12 @@
 # acknowledged enroll or unenroll hold, and `audit verify` passes (a torn
 # final line reported as such).
 #
-# JIT_REL_CRASH_ITER iterations (default 10; contrib/reliability.sh runs
+# JIT_REL_CRASH_ITER iterations (default 8; contrib/reliability.sh runs
 # 200 or more), JIT_REL_SEED for the random choices.
 . "$E2E_DIR/lib.sh"
 : "${JIT_SIM_FIDO2:?}" "${JIT_FAULTINJECT:?}"
 
-ITER=${JIT_REL_CRASH_ITER:-10}
+ITER=${JIT_REL_CRASH_ITER:-8}
 SEED=${JIT_REL_SEED:-$$}
 RANDOM=$SEED
 say "# $ITER iterations, seed $SEED (JIT_REL_SEED=$SEED repeats them)"
