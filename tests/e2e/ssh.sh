@@ -226,8 +226,12 @@ ok "ssh-add -X with the right one unlocks" ssh-add -X
 ok "the key is back" ssh-add -l
 ok "and ssh signs again" ssh_to A "$ME@127.0.0.1" true
 
-# --- a client of another uid -----------------------------------------------
-if other_uid_ready "ssh-add of another uid"; then
+# --- a client of another uid, and root --------------------------------------
+if other_uid_ready "ssh-add of root and of another uid"; then
+	ok "root is root there" as_root id -u
+	has "as_root runs as uid 0" "$T/out" "^0$"
+	ok "ssh-add -l of root is served, as OpenSSH serves root" as_root ssh-add -l
+	has "and lists the key" "$T/out" "ECDSA"
 	chmod 0711 "$T" "$T/run"; chmod 0666 "$JIT_AGENT_SOCK"
 	fails "ssh-add of another uid is refused" '!' as_other_uid ssh-add -l
 	hasnt "and learns no key" "$T/out" "ECDSA"
