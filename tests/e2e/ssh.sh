@@ -239,6 +239,17 @@ if other_uid_ready "ssh-add of root and of another uid"; then
 	chmod 0700 "$T" "$T/run"; chmod 0600 "$JIT_AGENT_SOCK"
 fi
 
+# --- ssh-add -s: only the PKCS#11 providers -P allows, resolved first --------
+ln -s /usr/bin/true "$T/lib-provider.so"
+fails "ssh-add -s of a provider outside -P's default is refused" '!' \
+    ssh-add -s "$T/lib-provider.so"
+has "with a sentence naming the resolved path and -P" "$AGENT_LOG" \
+    "PKCS#11 provider /usr/bin/true is not allowed by -P \\(/usr/lib\\*/\\*,/usr/local/lib\\*/\\*\\)"
+fails "ssh-add -s of a provider that is not there is refused" '!' \
+    ssh-add -s "$T/no-such-provider.so"
+has "saying it cannot be found" "$AGENT_LOG" \
+    "cannot find the PKCS#11 provider $T/no-such-provider.so"
+
 # --- agent forwarding and destination constraints (ssh-add -h) -------------
 ok "ssh-add -D" ssh-add -D
 ok "an unconstrained key" ssh-add "$K/ecdsa256"
