@@ -1,4 +1,5 @@
 /* The standard ssh-agent requests: keys from ssh-add, session binds, lock. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "log.h"
 #include "secret.h"
 #include "ssh-agent.h"
+#include "ssh-pkcs11.h"
 #include "vault.h"
 
 #define LOG_STR_MAX 256 /* a client's string, escaped, in a log line */
@@ -773,17 +775,40 @@ handle_unlock(struct ssh_agent *sa, struct request *rq)
 }
 
 static int
-handle_smartcard(struct request *rq)
+handle_smartcard(struct ssh_agent *sa, struct request *rq)
 {
 	struct ssh_smartcard_msg m;
-	int r;
+	char *real = NULL, shown[LOG_STR_MAX];
+	int e;
 
-	r = ssh_msg_smartcard(&rq->body,
-	    rq->type == SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED, &m);
-	if (r == 0)
-		ssh_smartcard_msg_free(&m);
-	ssh_fail(rq->conn, "PKCS#11 providers are not supported%s",
-	    r != 0 ? " (and the request was malformed)" : "");
+	if (ssh_msg_smartcard(&rq->body,
+		rq->type == SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED,
+		&m) != 0) {
+		ssh_fail(rq->conn, "malformed PKCS#11 provider request");
+		return JIT_OK;
+	}
+	/* As ssh-agent: the resolved path must match -P before anything. */
+	if (rq->type != SSH_AGENTC_REMOVE_SMARTCARD_KEY) {
+		if ((real = realpath(m.provider, NULL)) == NULL) {
+			e = errno;
+			esc(m.provider, shown, sizeof(shown));
+			ssh_fail(rq->conn,
+			    "cannot find the PKCS#11 provider %s: %s; name an existing library to ssh-add -s",
+			    shown, strerror(e));
+			goto out;
+		}
+		if (!ssh_provider_allowed(sa->ag->providers, real)) {
+			esc(real, shown, sizeof(shown));
+			ssh_fail(rq->conn,
+			    "the PKCS#11 provider %s is not allowed by -P (%s); start the agent with -P naming it to use it",
+			    shown, sa->ag->providers);
+			goto out;
+		}
+	}
+	ssh_fail(rq->conn, "PKCS#11 providers are not supported yet");
+out:
+	free(real);
+	ssh_smartcard_msg_free(&m);
 	return JIT_OK;
 }
 
@@ -820,7 +845,7 @@ ssh_request(struct agent *ag, struct request *rq)
 	case SSH_AGENTC_UNLOCK: return handle_unlock(sa, rq);
 	case SSH_AGENTC_ADD_SMARTCARD_KEY:
 	case SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED:
-	case SSH_AGENTC_REMOVE_SMARTCARD_KEY: return handle_smartcard(rq);
+	case SSH_AGENTC_REMOVE_SMARTCARD_KEY: return handle_smartcard(sa, rq);
 	default:
 		ssh_fail(rq->conn, "unknown message type %u", rq->type);
 		return JIT_OK;

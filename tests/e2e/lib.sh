@@ -66,6 +66,10 @@ skip() {
 # no privilege.  Guard its use with other_uid_ready.
 as_other_uid() { python3 "$E2E_DIR/../lib/testuser.py" other "$@"; }
 
+# as_root CMD [ARG...]: the same, but CMD runs as root (root only for CMD):
+# for checking that a root client is served.  Guard it with other_uid_ready.
+as_root() { python3 "$E2E_DIR/../lib/testuser.py" root "$@"; }
+
 # other_uid_ready DESC: true when as_other_uid can run.  A test started by
 # an ordinary user has no root parent: then the checks named DESC fail with
 # a sentence, or are skipped when JIT_E2E_SKIP_OTHER_UID=1.

@@ -226,14 +226,29 @@ ok "ssh-add -X with the right one unlocks" ssh-add -X
 ok "the key is back" ssh-add -l
 ok "and ssh signs again" ssh_to A "$ME@127.0.0.1" true
 
-# --- a client of another uid -----------------------------------------------
-if other_uid_ready "ssh-add of another uid"; then
+# --- a client of another uid, and root --------------------------------------
+if other_uid_ready "ssh-add of root and of another uid"; then
+	ok "root is root there" as_root id -u
+	has "as_root runs as uid 0" "$T/out" "^0$"
+	ok "ssh-add -l of root is served, as OpenSSH serves root" as_root ssh-add -l
+	has "and lists the key" "$T/out" "ECDSA"
 	chmod 0711 "$T" "$T/run"; chmod 0666 "$JIT_AGENT_SOCK"
 	fails "ssh-add of another uid is refused" '!' as_other_uid ssh-add -l
 	hasnt "and learns no key" "$T/out" "ECDSA"
 	has "the refusal is logged" "$AGENT_LOG" "refused a client of uid"
 	chmod 0700 "$T" "$T/run"; chmod 0600 "$JIT_AGENT_SOCK"
 fi
+
+# --- ssh-add -s: only the PKCS#11 providers -P allows, resolved first --------
+ln -s /usr/bin/true "$T/lib-provider.so"
+fails "ssh-add -s of a provider outside -P's default is refused" '!' \
+    ssh-add -s "$T/lib-provider.so"
+has "with a sentence naming the resolved path and -P" "$AGENT_LOG" \
+    "PKCS#11 provider /usr/bin/true is not allowed by -P \\(/usr/lib\\*/\\*,/usr/local/lib\\*/\\*\\)"
+fails "ssh-add -s of a provider that is not there is refused" '!' \
+    ssh-add -s "$T/no-such-provider.so"
+has "saying it cannot be found" "$AGENT_LOG" \
+    "cannot find the PKCS#11 provider $T/no-such-provider.so"
 
 # --- agent forwarding and destination constraints (ssh-add -h) -------------
 ok "ssh-add -D" ssh-add -D

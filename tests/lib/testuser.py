@@ -18,6 +18,10 @@ testuser.py other CMD [ARG...]
     this process kills CMD.  Without $JIT_OTHER_UID_SOCK (the tests were
     not started as root) it says so and exits 125.
 
+testuser.py root CMD [ARG...]
+    The same as "other", but CMD runs as root: for the few checks that a
+    root client is served as OpenSSH serves it.  Root only for CMD.
+
 testuser.py scan PID NEEDLE...
     Search the memory (/proc/PID/mem, every mapping of 256 MiB or less,
     unreadable pages included) and the environment of PID, a process of
@@ -148,15 +152,19 @@ def serve_one(conn, user_uid, nobody):
             serve_scan(conn, req, fds, user_uid)
             return
         argv = [str(a) for a in req["argv"]]
+        who = pwd.getpwuid(0) if req.get("root") else nobody
         env = user_env({str(k): str(v) for k, v in req["env"].items()},
-                       nobody)
+                       who)
         env.pop("JIT_OTHER_UID_SOCK", None)
         cwd = req.get("cwd") or "/"
+        if not req.get("root"):
+            argv = ["setpriv", "--reuid=%d" % nobody.pw_uid,
+                    "--regid=%d" % nobody.pw_gid, "--clear-groups",
+                    "--"] + argv
         try:
             proc = subprocess.Popen(
-                ["setpriv", "--reuid=%d" % nobody.pw_uid,
-                 "--regid=%d" % nobody.pw_gid, "--clear-groups", "--"] + argv,
-                stdin=fds[0], stdout=fds[1], stderr=fds[2], env=env, cwd=cwd)
+                argv, stdin=fds[0], stdout=fds[1], stderr=fds[2], env=env,
+                cwd=cwd)
         except OSError as e:
             conn.send(("error: %s" % e).encode())
             return
@@ -251,7 +259,7 @@ def drop(cmd):
     sys.exit(rc)
 
 
-def other(cmd, scan_req=None):
+def other(cmd, scan_req=None, root=False):
     path = os.environ.get("JIT_OTHER_UID_SOCK")
     if not path:
         die("running a command as another uid needs the tests to be started "
@@ -266,7 +274,7 @@ def other(cmd, scan_req=None):
             fds.append(os.open(os.devnull, os.O_RDWR))
     req = json.dumps(scan_req if scan_req is not None else
                      {"argv": cmd, "env": dict(os.environ),
-                      "cwd": os.getcwd()}).encode()
+                      "cwd": os.getcwd(), "root": root}).encode()
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         s.connect(path)
@@ -284,15 +292,16 @@ def other(cmd, scan_req=None):
 
 
 def main():
-    if len(sys.argv) < 3 or sys.argv[1] not in ("drop", "other", "scan"):
-        die("usage: testuser.py drop|other CMD [ARG...] | scan PID NEEDLE...",
-            2)
+    if len(sys.argv) < 3 or sys.argv[1] not in ("drop", "other", "root",
+                                                "scan"):
+        die("usage: testuser.py drop|other|root CMD [ARG...] | "
+            "scan PID NEEDLE...", 2)
     if sys.argv[1] == "drop":
         drop(sys.argv[2:])
     elif sys.argv[1] == "scan":
         other(sys.argv[2:], {"scan": sys.argv[2], "needles": sys.argv[3:]})
     else:
-        other(sys.argv[2:])
+        other(sys.argv[2:], root=sys.argv[1] == "root")
 
 
 if __name__ == "__main__":
