@@ -333,6 +333,13 @@ confirm_then_serve(struct agent *ag, struct request *rq, struct cred *c,
 struct on_use_ctx {
 	char *name, *field, *purpose, *command;
 	char token[HW_LABEL_MAX + 1];
+	/* A PIN token: asked through askpass once, then opened with it. */
+	struct agent *ag;
+	struct conn *conn;
+	struct peer peer;
+	struct askpass *ask;
+	bool pin_asked;
+	char pin_token[HW_LABEL_MAX + 1];
 };
 
 static void
@@ -340,6 +347,7 @@ on_use_free(void *arg)
 {
 	struct on_use_ctx *x = arg;
 
+	askpass_cancel(x->ask);
 	free(x->name);
 	free(x->field);
 	free(x->purpose);
@@ -347,8 +355,117 @@ on_use_free(void *arg)
 	free(x);
 }
 
+static int on_use_opened(struct agent *ag, struct conn *conn,
+    const struct peer *p, struct cred *c, const struct secret *fields, int err,
+    void *arg);
+
+/* The first token (in the order tokens are tried) that wraps c and wants
+ * a PIN: a TPM, a PIV card, a FIDO2 key enrolled with UV. */
+static const char *
+on_use_pin_token(struct agent *ag, const struct cred *c)
+{
+	size_t order[STORE_TOKENS_MAX], i;
+	struct hw_token *t;
+
+	ext_token_order(ag, order);
+	for (i = 0; i < store_ntokens(ag->store); i++) {
+		t = store_token_at(ag->store, order[i]);
+		if (cred_wrapped_to(c, t->id) &&
+		    (strcmp(t->type, "fido2") != 0 || t->uv))
+			return t->label;
+	}
+	return NULL;
+}
+
+/* The client left while the PIN prompt was open. */
+static void
+on_use_cancel(void *arg)
+{
+	on_use_free(arg);
+}
+
+/* The PIN (or none): open with it off the loop, or refuse naming the
+ * command that unlocks. */
+static void
+on_use_pin_answered(void *arg, bool ok, struct secret *pin)
+{
+	struct on_use_ctx *x = arg;
+	struct agent *ag = x->ag;
+	struct conn *conn = x->conn;
+	struct open_args oa;
+	struct request rq;
+	struct cred *c;
+	int r;
+
+	x->ask = NULL;
+	conn_set_cancel(conn, NULL, NULL);
+	if (!ok || pin == NULL ||
+	    (c = store_cred(ag->store, x->name)) == NULL) {
+		secret_free(pin);
+		audit_deny(ag, &x->peer, x->name, "no PIN");
+		reply_ext_err(conn, JIT_E_LOCKED, -1,
+		    "%s is locked, and no PIN was given for token %s: run 'jitctl unlock %s'",
+		    x->name, x->pin_token, x->name);
+		on_use_free(x);
+		conn_done(conn);
+		return;
+	}
+	memset(&rq, 0, sizeof(rq));
+	rq.conn = conn;
+	rq.peer = &x->peer;
+	memset(&oa, 0, sizeof(oa));
+	oa.creds = &c;
+	oa.n = 1;
+	oa.token_label = x->pin_token;
+	oa.pin = pin;
+	oa.for_get = true;
+	oa.then = on_use_opened;
+	oa.then_arg = x;
+	oa.then_free = on_use_free;
+	oa.token_out = x->token;
+	if ((r = ext_open_submit(ag, &rq, &oa)) == AGENT_DEFERRED)
+		return;
+	if (r != 0)
+		reply_ext_err(conn, r, -1, NULL);
+	conn_done(conn);
+}
+
+/* The token wants a PIN: ask it through askpass, naming the client, the
+ * credential and the token.  AGENT_DEFERRED, or an error (x kept). */
+static int
+on_use_ask_pin(struct agent *ag, struct conn *conn, const struct peer *p,
+    struct cred *c, struct on_use_ctx *x)
+{
+	char prompt[ASKPASS_PROMPT_MAX], what[CRED_NAME_MAX + 64];
+	const char *label;
+	size_t n;
+	int r;
+
+	if ((label = on_use_pin_token(ag, c)) == NULL)
+		return JIT_E_NOTOKEN;
+	x->pin_asked = true;
+	x->ag = ag;
+	x->conn = conn;
+	x->peer = *p;
+	snprintf(x->pin_token, sizeof(x->pin_token), "%s", label);
+	snprintf(what, sizeof(what), "credential %s", c->name);
+	askpass_prompt(p, what, prompt, sizeof(prompt));
+	n = strlen(prompt);
+	snprintf(prompt + n, sizeof(prompt) - n,
+	    " It is locked: enter the PIN of token %s to unlock it.", label);
+	if ((r = askpass_start(ag->loop, ASKPASS_SECRET, prompt,
+		 on_use_pin_answered, x, &x->ask)) != 0)
+		return r;
+	conn_set_cancel(conn, on_use_cancel, x);
+	log_info(
+	    "%s is locked and marked unlock-on-use: asking the PIN of token %s",
+	    c->name, label);
+	return AGENT_DEFERRED;
+}
+
 /* The token answered (or did not): unlock for the default window, audited
- * as an unlock the client's use started, then serve this use. */
+ * as an unlock the client's use started, then serve this use.  A token
+ * that wants a PIN gets it asked through askpass first. */
 static int
 on_use_opened(struct agent *ag, struct conn *conn, const struct peer *p,
     struct cred *c, const struct secret *fields, int err, void *arg)
@@ -356,8 +473,13 @@ on_use_opened(struct agent *ag, struct conn *conn, const struct peer *p,
 	struct on_use_ctx *x = arg;
 	struct secret *keep = NULL;
 	struct json_object *ev, *names;
+	struct cred *now;
 	int r;
 
+	if (err == JIT_E_PIN_REQUIRED && !x->pin_asked &&
+	    (now = store_cred(ag->store, x->name)) != NULL &&
+	    on_use_ask_pin(ag, conn, p, now, x) == AGENT_DEFERRED)
+		return AGENT_DEFERRED;
 	if (err != 0 || c == NULL) {
 		audit_deny(ag, p, x->name, "locked");
 		reply_ext_err(conn, JIT_E_LOCKED, -1,

@@ -56,4 +56,38 @@ has "saying which command unlocks it" "$T/err" \
     "aws is locked, and no token that opens it answered .*: run 'jitctl unlock aws'"
 has "audited as a deny" "$DATA/audit.log" '"event":"deny","name":"aws","why":"locked"'
 
+# A TPM wants a PIN: the agent asks it through its askpass, naming the
+# client, the credential and the token.  This askpass records its prompt
+# and prints the PIN, or cancels.
+agent_stop
+DATA="$T/data-tpm"
+cat >"$T/askpass" <<EOF
+#!/bin/sh
+printf '%s\n' "\$*" >>"$T/askpass.prompts"
+[ "\$(cat "$T/askpass.mode")" = pin ] || exit 1
+cat "$T/pin"
+EOF
+chmod 0755 "$T/askpass"
+echo cancel >"$T/askpass.mode"
+SSH_ASKPASS="$T/askpass" agent_start --config "$T/onuse.conf" || exit 1
+ok "enroll a TPM (a PIN token, no touch key)" tpm_enroll tpm
+ok "add db on the TPM alone, marked --unlock-on-use" bash -c "printf '%s' \
+    '{\"AccessKeyId\":\"ASIATPM\",\"SecretAccessKey\":\"sk-tpm\"}' |
+    '$JITCTL_BIN' add db --json --kind aws --ttl 1h --unlock-on-use"
+ok "lock" jitctl lock
+fails "the askpass cancels: refused" 4 jitctl aws-credential-process db
+has "naming the command that unlocks it" "$T/err" \
+    "db is locked, and no PIN was given for token tpm: run 'jitctl unlock db'"
+has "audited as a deny" "$DATA/audit.log" '"event":"deny","name":"db","why":"no PIN"'
+echo pin >"$T/askpass.mode"
+ok "the askpass gives the PIN: served" jitctl aws-credential-process db
+has "the keys" "$T/out" '"AccessKeyId":"ASIATPM"'
+has "the prompt names the client, the credential and the token" \
+    "$T/askpass.prompts" \
+    'Allow [^ ]*jitctl \(pid [0-9]+, uid [0-9]+\) to use credential db\? .*PIN of token tpm'
+has "the unlock is audited as started by the use" "$DATA/audit.log" \
+    '"event":"unlock","names":\["db"\],"token":"tpm","window":[0-9]+,"trigger":"use"'
+hasnt "the PIN is in no log" "$AGENT_LOG" "$PIN"
+hasnt "nor in the audit" "$DATA/audit.log" "$PIN"
+
 e2e_done
