@@ -1,0 +1,464 @@
+/* Token attestation: building the blob a backend keeps, and checking it
+ * offline with OpenSSL (X509_STORE, X509_verify_cert, EVP_DigestVerify). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <sodium.h>
+
+#include "attest.h"
+#include "err.h"
+#include "wire.h"
+
+#define ATTEST_LABEL "jit-attest v1"
+#define CHALLENGE_LABEL "jit-agent attest v1"
+#define FIDO2_AUTHDATA_MAX 2048
+#define FIDO2_SIG_MAX 512
+#define FIDO2_RPID_MAX 128
+#define FIDO2_AD_FLAG_AT 0x40
+#define FIDO2_AAGUID_LEN 16
+#define FIDO2_OID_AAGUID "1.3.6.1.4.1.45724.1.1.4"
+
+int
+attest_challenge(const char *type, const char *id, const uint8_t recipient[32],
+    uint8_t out[ATTEST_CHALLENGE_LEN])
+{
+	crypto_hash_sha256_state h;
+
+	crypto_hash_sha256_init(&h);
+	crypto_hash_sha256_update(
+	    &h, (const uint8_t *)CHALLENGE_LABEL, sizeof(CHALLENGE_LABEL));
+	crypto_hash_sha256_update(&h, (const uint8_t *)type, strlen(type) + 1);
+	crypto_hash_sha256_update(&h, (const uint8_t *)id, strlen(id) + 1);
+	crypto_hash_sha256_update(&h, recipient, 32);
+	crypto_hash_sha256_final(&h, out);
+	return JIT_OK;
+}
+
+int
+attest_fido2_blob(const char *fmt, const uint8_t *authdata, size_t adlen,
+    const char *rp_id, int32_t alg, const uint8_t *sig, size_t siglen,
+    const uint8_t *const *certs, const size_t *lens, size_t n, uint8_t **ret,
+    size_t *ret_len)
+{
+	struct wire_writer w;
+	size_t i;
+	int r;
+
+	if (n > ATTEST_CERTS_MAX)
+		return JIT_E_LIMIT;
+	wire_writer_init(&w, ATTEST_MAX, false);
+	if ((r = wire_put_cstring(&w, ATTEST_LABEL)) != 0 ||
+	    (r = wire_put_cstring(&w, fmt)) != 0 ||
+	    (r = wire_put_string(&w, authdata, adlen)) != 0 ||
+	    (r = wire_put_cstring(&w, rp_id)) != 0 ||
+	    (r = wire_put_u32(&w, (uint32_t)alg)) != 0 ||
+	    (r = wire_put_string(&w, sig, siglen)) != 0 ||
+	    (r = wire_put_u32(&w, (uint32_t)n)) != 0)
+		goto out;
+	for (i = 0; i < n; i++)
+		if ((r = wire_put_string(&w, certs[i], lens[i])) != 0)
+			goto out;
+	r = wire_writer_take(&w, ret, ret_len);
+out:
+	wire_writer_reset(&w);
+	return r;
+}
+
+/* ---- certificates ---- */
+
+/* Text from a certificate, shown to people: no control bytes. */
+static void
+printable(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '?';
+}
+
+static void
+name_entry(X509_NAME *nm, int nid, char *out, size_t outlen)
+{
+	if (nm == NULL ||
+	    X509_NAME_get_text_by_NID(nm, nid, out, (int)outlen) < 0)
+		out[0] = '\0';
+	printable(out);
+}
+
+static void
+leaf_info(X509 *leaf, struct attest_info *ai)
+{
+	const ASN1_INTEGER *sn = X509_get0_serialNumber(leaf);
+	BIGNUM *bn = sn != NULL ? ASN1_INTEGER_to_BN(sn, NULL) : NULL;
+	char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+
+	name_entry(X509_get_subject_name(leaf), NID_organizationName,
+	    ai->vendor, sizeof(ai->vendor));
+	X509_NAME_oneline(
+	    X509_get_subject_name(leaf), ai->subject, sizeof(ai->subject));
+	printable(ai->subject);
+	if (ai->serial[0] == '\0')
+		snprintf(ai->serial, sizeof(ai->serial), "%s",
+		    hex != NULL ? hex : "");
+	OPENSSL_free(hex);
+	BN_free(bn);
+}
+
+static X509 *
+der_cert(const uint8_t *p, size_t n)
+{
+	const unsigned char *q = p;
+	X509 *x;
+
+	if (n > ATTEST_CERT_MAX)
+		return NULL;
+	x = d2i_X509(NULL, &q, (long)n);
+	/* Exactly one certificate: no trailing bytes. */
+	if (x != NULL && q != p + n) {
+		X509_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+int
+attest_chain_verify(const uint8_t *const *certs, const size_t *lens, size_t n,
+    const char *roots, void **ret_leaf, char *why, size_t whylen)
+{
+	STACK_OF(X509) *untrusted = NULL;
+	X509_STORE *store = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	X509 *leaf = NULL, *x, *bad;
+	char subj[256];
+	size_t i;
+	int r = JIT_E_AUTH, err;
+
+	if (n == 0) {
+		snprintf(why, whylen, "it has no certificate chain");
+		return JIT_E_AUTH;
+	}
+	if ((leaf = der_cert(certs[0], lens[0])) == NULL) {
+		snprintf(why, whylen,
+		    "its leaf certificate is not one DER X.509 certificate");
+		return JIT_E_FORMAT;
+	}
+	if ((untrusted = sk_X509_new_null()) == NULL) {
+		r = JIT_E_NOMEM;
+		goto out;
+	}
+	for (i = 1; i < n; i++) {
+		if ((x = der_cert(certs[i], lens[i])) == NULL) {
+			snprintf(why, whylen,
+			    "certificate %zu of its chain is not one DER X.509 certificate",
+			    i + 1);
+			r = JIT_E_FORMAT;
+			goto out;
+		}
+		if (!sk_X509_push(untrusted, x)) {
+			X509_free(x);
+			r = JIT_E_NOMEM;
+			goto out;
+		}
+	}
+	if (roots != NULL) {
+		if ((store = X509_STORE_new()) == NULL ||
+		    X509_STORE_load_file(store, roots) != 1) {
+			snprintf(why, whylen,
+			    "the attestation roots %s cannot be read as PEM certificates",
+			    roots);
+			r = JIT_E_CONFIG;
+			goto out;
+		}
+		if ((ctx = X509_STORE_CTX_new()) == NULL ||
+		    X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
+			r = JIT_E_NOMEM;
+			goto out;
+		}
+		if (X509_verify_cert(ctx) != 1) {
+			err = X509_STORE_CTX_get_error(ctx);
+			bad = X509_STORE_CTX_get_current_cert(ctx);
+			subj[0] = '\0';
+			if (bad != NULL)
+				X509_NAME_oneline(X509_get_subject_name(bad),
+				    subj, sizeof(subj));
+			printable(subj);
+			snprintf(why, whylen,
+			    "its certificate chain does not lead to the attestation roots in %s: %s (at %s)",
+			    roots, X509_verify_cert_error_string(err),
+			    subj[0] != '\0' ? subj : "the leaf");
+			r = JIT_E_AUTH;
+			goto out;
+		}
+	}
+	if (ret_leaf != NULL) {
+		*ret_leaf = leaf;
+		leaf = NULL;
+	}
+	r = JIT_OK;
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	sk_X509_pop_free(untrusted, X509_free);
+	X509_free(leaf);
+	return r;
+}
+
+/* sig over m1 || m2 with the certificate's key (SHA-256, or EdDSA). */
+static int
+cert_verify_sig(X509 *x, const uint8_t *m1, size_t l1, const uint8_t *m2,
+    size_t l2, const uint8_t *sig, size_t siglen)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(x);
+	EVP_MD_CTX *md = NULL;
+	uint8_t *m = NULL;
+	int r = JIT_E_AUTH;
+
+	if (pk == NULL || (md = EVP_MD_CTX_new()) == NULL ||
+	    (m = malloc(l1 + l2)) == NULL) {
+		r = JIT_E_NOMEM;
+		goto out;
+	}
+	memcpy(m, m1, l1);
+	memcpy(m + l1, m2, l2);
+	if (EVP_DigestVerifyInit(md, NULL,
+		EVP_PKEY_get_id(pk) == EVP_PKEY_ED25519 ? NULL : EVP_sha256(),
+		NULL, pk) == 1 &&
+	    EVP_DigestVerify(md, sig, siglen, m, l1 + l2) == 1)
+		r = JIT_OK;
+out:
+	free(m);
+	EVP_MD_CTX_free(md);
+	return r;
+}
+
+/* ---- FIDO2 ---- */
+
+/* The AAGUID the certificate names (id-fido-gen-ce-aaguid), if any:
+ * an OCTET STRING holding the DER of a 16-byte OCTET STRING. */
+static int
+cert_aaguid(X509 *x, uint8_t out[FIDO2_AAGUID_LEN], bool *ret_has)
+{
+	ASN1_OBJECT *oid = OBJ_txt2obj(FIDO2_OID_AAGUID, 1);
+	const ASN1_OCTET_STRING *os;
+	X509_EXTENSION *ext;
+	struct wire_reader r;
+	int i;
+
+	*ret_has = false;
+	if (oid == NULL)
+		return JIT_E_NOMEM;
+	i = X509_get_ext_by_OBJ(x, oid, -1);
+	ASN1_OBJECT_free(oid);
+	if (i < 0)
+		return JIT_OK;
+	if ((ext = X509_get_ext(x, i)) == NULL ||
+	    (os = X509_EXTENSION_get_data(ext)) == NULL)
+		return JIT_E_FORMAT;
+	wire_reader_init(
+	    &r, ASN1_STRING_get0_data(os), (size_t)ASN1_STRING_length(os));
+	if (wire_expect(&r, "\x04\x10", 2) != 0 ||
+	    wire_get_bytes(&r, out, FIDO2_AAGUID_LEN) != 0 || wire_end(&r) != 0)
+		return JIT_E_FORMAT;
+	*ret_has = true;
+	return JIT_OK;
+}
+
+static void
+aaguid_text(const uint8_t a[FIDO2_AAGUID_LEN], char *out, size_t outlen)
+{
+	char hex[FIDO2_AAGUID_LEN * 2 + 1];
+
+	sodium_bin2hex(hex, sizeof(hex), a, FIDO2_AAGUID_LEN);
+	snprintf(out, outlen, "AAGUID %.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8,
+	    hex + 12, hex + 16, hex + 20);
+}
+
+struct fido2_stmt {
+	const uint8_t *ad, *sig;
+	size_t adlen, siglen;
+	char *rp_id;
+	uint32_t alg;
+	const uint8_t *certs[ATTEST_CERTS_MAX];
+	size_t lens[ATTEST_CERTS_MAX];
+	size_t n;
+};
+
+static int
+fido2_parse(struct wire_reader *r, struct fido2_stmt *s)
+{
+	uint32_t n, i;
+	int e;
+
+	if ((e = wire_get_string(r, FIDO2_AUTHDATA_MAX, &s->ad, &s->adlen)) !=
+		0 ||
+	    (e = wire_get_cstring(r, FIDO2_RPID_MAX, &s->rp_id)) != 0 ||
+	    (e = wire_get_u32(r, &s->alg)) != 0 ||
+	    (e = wire_get_string(r, FIDO2_SIG_MAX, &s->sig, &s->siglen)) != 0 ||
+	    (e = wire_get_u32(r, &n)) != 0)
+		return e;
+	if (n > ATTEST_CERTS_MAX)
+		return JIT_E_LIMIT;
+	for (i = 0; i < n; i++)
+		if ((e = wire_get_string(
+			 r, ATTEST_CERT_MAX, &s->certs[i], &s->lens[i])) != 0)
+			return e;
+	s->n = n;
+	return wire_end(r);
+}
+
+/* rpIdHash, flags, counter, then (AT) the AAGUID. */
+static int
+fido2_authdata(const struct fido2_stmt *s, uint8_t aaguid[FIDO2_AAGUID_LEN],
+    char *why, size_t whylen)
+{
+	uint8_t rph[32], want[32], flags;
+	struct wire_reader r;
+	uint32_t counter;
+
+	wire_reader_init(&r, s->ad, s->adlen);
+	if (wire_get_bytes(&r, rph, sizeof(rph)) != 0 ||
+	    wire_get_u8(&r, &flags) != 0 || wire_get_u32(&r, &counter) != 0 ||
+	    (flags & FIDO2_AD_FLAG_AT) == 0 ||
+	    wire_get_bytes(&r, aaguid, FIDO2_AAGUID_LEN) != 0) {
+		snprintf(why, whylen,
+		    "its authenticator data is cut short or holds no credential");
+		return JIT_E_FORMAT;
+	}
+	crypto_hash_sha256(want, (const uint8_t *)s->rp_id, strlen(s->rp_id));
+	if (sodium_memcmp(rph, want, sizeof(want)) != 0) {
+		snprintf(why, whylen,
+		    "its authenticator data is not for the relying party it names");
+		return JIT_E_AUTH;
+	}
+	return JIT_OK;
+}
+
+static int
+fido2_verify(struct wire_reader *r, const char *fmt,
+    const uint8_t chal[ATTEST_CHALLENGE_LEN], const char *roots,
+    struct attest_info *ai, char *why, size_t whylen)
+{
+	struct fido2_stmt s;
+	uint8_t aaguid[FIDO2_AAGUID_LEN], cert_id[FIDO2_AAGUID_LEN];
+	bool has_id;
+	void *leafp = NULL;
+	X509 *leaf;
+	int e;
+
+	memset(&s, 0, sizeof(s));
+	if ((e = fido2_parse(r, &s)) != 0) {
+		snprintf(why, whylen,
+		    "its FIDO2 statement is cut short or malformed");
+		goto out;
+	}
+	if ((e = fido2_authdata(&s, aaguid, why, whylen)) != 0)
+		goto out;
+	aaguid_text(aaguid, ai->model, sizeof(ai->model));
+	if (strcmp(fmt, "fido2-packed") != 0 || s.n == 0) {
+		/* none, or self: the credential's own key signed; libfido2
+		 * checked it at enrollment, and it proves nothing about who
+		 * made the token. */
+		if (roots != NULL) {
+			snprintf(why, whylen,
+			    "the token gave %s attestation: no certificate chain proves who made it",
+			    strcmp(fmt, "fido2-none") == 0 ? "no" :
+							     "only self");
+			e = JIT_E_AUTH;
+			goto out;
+		}
+		e = JIT_OK;
+		goto out;
+	}
+	ai->chained = true;
+	if ((e = attest_chain_verify(
+		 s.certs, s.lens, s.n, roots, &leafp, why, whylen)) != 0)
+		goto out;
+	leaf = leafp;
+	ai->roots_checked = roots != NULL;
+	leaf_info(leaf, ai);
+	if ((e = cert_verify_sig(leaf, s.ad, s.adlen, chal,
+		 ATTEST_CHALLENGE_LEN, s.sig, s.siglen)) != 0) {
+		snprintf(why, whylen,
+		    "its signature does not verify with its certificate for this recipient: it was made for another key, or edited");
+		goto free_leaf;
+	}
+	if ((e = cert_aaguid(leaf, cert_id, &has_id)) != 0) {
+		snprintf(why, whylen,
+		    "its certificate's AAGUID extension is malformed");
+		goto free_leaf;
+	}
+	if (has_id && sodium_memcmp(cert_id, aaguid, sizeof(aaguid)) != 0) {
+		snprintf(why, whylen,
+		    "its certificate is for another model (AAGUID) than the token says");
+		e = JIT_E_AUTH;
+		goto free_leaf;
+	}
+	e = JIT_OK;
+free_leaf:
+	X509_free(leaf);
+out:
+	free(s.rp_id);
+	return e;
+}
+
+/* ---- the blob ---- */
+
+int
+attest_verify(const uint8_t *blob, size_t len, const char *type, const char *id,
+    const uint8_t recipient[32], const char *roots, struct attest_info *ai,
+    char *why, size_t whylen)
+{
+	uint8_t chal[ATTEST_CHALLENGE_LEN];
+	struct wire_reader r;
+	char *fmt = NULL;
+	int e;
+
+	memset(ai, 0, sizeof(*ai));
+	why[0] = '\0';
+	wire_reader_init(&r, blob, len);
+	if (len > ATTEST_MAX ||
+	    wire_expect(
+		&r, "\0\0\0\x0d" ATTEST_LABEL, 4 + strlen(ATTEST_LABEL)) != 0 ||
+	    wire_get_cstring(&r, sizeof(ai->format) - 1, &fmt) != 0) {
+		snprintf(
+		    why, whylen, "it is not an attestation of this version");
+		e = JIT_E_FORMAT;
+		goto out;
+	}
+	snprintf(ai->format, sizeof(ai->format), "%s", fmt);
+	attest_challenge(type, id, recipient, chal);
+	if (strncmp(fmt, "fido2-", 6) == 0 && strcmp(type, "fido2") == 0)
+		e = fido2_verify(&r, fmt, chal, roots, ai, why, whylen);
+	else {
+		snprintf(why, whylen,
+		    "its format %s is not one this version checks for a %s token",
+		    fmt, type);
+		e = JIT_E_UNSUPPORTED;
+	}
+out:
+	free(fmt);
+	return e;
+}
+
+void
+attest_info_print(const struct attest_info *ai, FILE *f)
+{
+	fprintf(f, "  attestation: %s%s\n", ai->format,
+	    !ai->chained ?
+		" (no certificate chain: proves nothing about the maker)" :
+		ai->roots_checked ? ", chain verified to the roots" :
+				    ", chain not checked against roots here");
+	if (ai->vendor[0] != '\0')
+		fprintf(f, "  vendor: %s\n", ai->vendor);
+	if (ai->model[0] != '\0')
+		fprintf(f, "  model: %s\n", ai->model);
+	if (ai->serial[0] != '\0')
+		fprintf(f, "  serial: %s\n", ai->serial);
+	if (ai->subject[0] != '\0')
+		fprintf(f, "  certificate: %s\n", ai->subject);
+}
