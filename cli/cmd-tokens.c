@@ -29,7 +29,8 @@ static const char tokens_help[] =
     "                      line each, for 'jitctl seal --to' elsewhere\n"
     "  -v, --verify        have a token vouch for the set now\n"
     "  -t, --token LABEL   with --verify: this token\n"
-    "  -p, --pin-fd N      with --verify: read its PIN from descriptor N\n"
+    "  -p, --pin-fd N      with --verify (or --export, which verifies\n"
+    "                      first): read the PIN from descriptor N\n"
     "  -h, --help          this text\n";
 
 int
@@ -148,8 +149,9 @@ tokens_main(int argc, char **argv)
 	if (optind < argc && !(export && optind + 1 == argc))
 		return cli_usage_error(
 		    "unexpected argument '%s'", argv[optind]);
-	if (!verify && (so.token != NULL || so.pin_fd >= 0))
-		return cli_usage_error("--token and --pin-fd go with --verify");
+	if (!verify && !export && (so.token != NULL || so.pin_fd >= 0))
+		return cli_usage_error(
+		    "--token and --pin-fd go with --verify or --export");
 	if (verify)
 		return stepup_verify_tokens(&so);
 	/* Export only what a token of the set vouched for: a recipient

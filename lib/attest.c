@@ -5,8 +5,11 @@
 #include <string.h>
 
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/params.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <sodium.h>
@@ -406,6 +409,334 @@ out:
 	return e;
 }
 
+/* ---- TPM 2.0 ---- */
+
+#define TPM_GENERATED_VALUE 0xff544347u
+#define TPM_ST_ATTEST_CERTIFY 0x8017u
+#define TPM_ALG_ECC 0x0023u
+#define TPM_ALG_SHA256 0x000bu
+#define TPM_ALG_NULL 0x0010u
+#define TPM_ECC_NIST_P256 0x0003u
+#define TPMA_FIXEDTPM (1u << 1)
+#define TPMA_FIXEDPARENT (1u << 4)
+#define TPMA_SENSITIVEDATAORIGIN (1u << 5)
+#define TPMA_RESTRICTED (1u << 16)
+#define TPMA_DECRYPT (1u << 17)
+#define TPMA_SIGN (1u << 18)
+#define TPM_PUBLIC_MAX 1024
+#define TPM_ATTEST_MAX 1024
+#define TPM_SIG_LEN 64
+#define TPM_COORD_LEN 32
+#define TPM_NAME_LEN (2 + 32) /* SHA-256 nameAlg || digest */
+/* TCG EK Credential Profile: the TPM's manufacturer, model, version in
+ * the EK certificate's subjectAltName (a directoryName). */
+#define TCG_OID_MANUFACTURER "2.23.133.2.1"
+#define TCG_OID_MODEL "2.23.133.2.2"
+#define TCG_OID_VERSION "2.23.133.2.3"
+
+int
+attest_tpm2_blob(const uint8_t *info, size_t infolen, const uint8_t *sig,
+    size_t siglen, const uint8_t *akpub, size_t akpublen, const uint8_t *keypub,
+    size_t keypublen, const uint8_t *const *certs, const size_t *lens, size_t n,
+    uint8_t **ret, size_t *ret_len)
+{
+	struct wire_writer w;
+	size_t i;
+	int r;
+
+	if (n > ATTEST_CERTS_MAX)
+		return JIT_E_LIMIT;
+	wire_writer_init(&w, ATTEST_MAX, false);
+	if ((r = wire_put_cstring(&w, ATTEST_LABEL)) != 0 ||
+	    (r = wire_put_cstring(&w, "tpm2")) != 0 ||
+	    (r = wire_put_string(&w, info, infolen)) != 0 ||
+	    (r = wire_put_string(&w, sig, siglen)) != 0 ||
+	    (r = wire_put_string(&w, akpub, akpublen)) != 0 ||
+	    (r = wire_put_string(&w, keypub, keypublen)) != 0 ||
+	    (r = wire_put_u32(&w, (uint32_t)n)) != 0)
+		goto out;
+	for (i = 0; i < n; i++)
+		if ((r = wire_put_string(&w, certs[i], lens[i])) != 0)
+			goto out;
+	r = wire_writer_take(&w, ret, ret_len);
+out:
+	wire_writer_reset(&w);
+	return r;
+}
+
+/* A TPM2B: a u16 size, then the bytes (pointed into the input). */
+static int
+tpm2b(struct wire_reader *r, size_t max, const uint8_t **ret, size_t *ret_len)
+{
+	uint16_t n;
+	const uint8_t *p = wire_cursor(r);
+
+	if (wire_get_u16(r, &n) != 0 || n > max || wire_skip(r, n) != 0)
+		return JIT_E_FORMAT;
+	*ret = p + 2;
+	*ret_len = n;
+	return JIT_OK;
+}
+
+struct tpm_public {
+	uint16_t type, name_alg;
+	uint32_t attrs;
+	uint16_t scheme, curve;
+	const uint8_t *x, *y;
+	size_t xlen, ylen;
+};
+
+/* An ECC TPMT_PUBLIC: the attributes, the scheme, the point. */
+static int
+tpm_public_parse(const uint8_t *p, size_t n, struct tpm_public *ret)
+{
+	struct wire_reader r;
+	const uint8_t *skip;
+	uint16_t alg, v;
+	size_t len;
+
+	wire_reader_init(&r, p, n);
+	if (wire_get_u16(&r, &ret->type) != 0 || ret->type != TPM_ALG_ECC ||
+	    wire_get_u16(&r, &ret->name_alg) != 0 ||
+	    wire_get_u32(&r, &ret->attrs) != 0 ||
+	    tpm2b(&r, 64, &skip, &len) != 0 || /* authPolicy */
+	    wire_get_u16(&r, &alg) != 0 || /* symmetric */
+	    (alg != TPM_ALG_NULL &&
+		(wire_get_u16(&r, &v) != 0 || wire_get_u16(&r, &v) != 0)) ||
+	    wire_get_u16(&r, &ret->scheme) != 0 ||
+	    (ret->scheme != TPM_ALG_NULL && wire_get_u16(&r, &v) != 0) ||
+	    wire_get_u16(&r, &ret->curve) != 0 ||
+	    wire_get_u16(&r, &alg) != 0 || /* kdf */
+	    (alg != TPM_ALG_NULL && wire_get_u16(&r, &v) != 0) ||
+	    tpm2b(&r, TPM_COORD_LEN, &ret->x, &ret->xlen) != 0 ||
+	    tpm2b(&r, TPM_COORD_LEN, &ret->y, &ret->ylen) != 0 ||
+	    wire_end(&r) != 0)
+		return JIT_E_FORMAT;
+	return JIT_OK;
+}
+
+/* The AK's public key as OpenSSL's, from its point. */
+static int
+tpm_ak_key(const struct tpm_public *ak, EVP_PKEY **ret)
+{
+	uint8_t point[1 + 2 * TPM_COORD_LEN];
+	OSSL_PARAM params[3];
+	EVP_PKEY_CTX *ctx = NULL;
+	int r = JIT_E_FORMAT;
+
+	if (ak->curve != TPM_ECC_NIST_P256 || ak->xlen > TPM_COORD_LEN ||
+	    ak->ylen > TPM_COORD_LEN)
+		return JIT_E_FORMAT;
+	memset(point, 0, sizeof(point));
+	point[0] = 0x04;
+	memcpy(point + 1 + TPM_COORD_LEN - ak->xlen, ak->x, ak->xlen);
+	memcpy(point + 1 + 2 * TPM_COORD_LEN - ak->ylen, ak->y, ak->ylen);
+	params[0] = OSSL_PARAM_construct_utf8_string(
+	    OSSL_PKEY_PARAM_GROUP_NAME, (char *)(uintptr_t) "prime256v1", 0);
+	params[1] = OSSL_PARAM_construct_octet_string(
+	    OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point));
+	params[2] = OSSL_PARAM_construct_end();
+	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) != NULL &&
+	    EVP_PKEY_fromdata_init(ctx) == 1 &&
+	    EVP_PKEY_fromdata(ctx, ret, EVP_PKEY_PUBLIC_KEY, params) == 1)
+		r = JIT_OK;
+	EVP_PKEY_CTX_free(ctx);
+	return r;
+}
+
+/* ECDSA r || s over m (SHA-256) with the AK. */
+static int
+tpm_sig_verify(EVP_PKEY *pk, const uint8_t *sig, const uint8_t *m, size_t n)
+{
+	ECDSA_SIG *es = NULL;
+	BIGNUM *br, *bs;
+	EVP_MD_CTX *md = NULL;
+	unsigned char *der = NULL;
+	int len, r = JIT_E_AUTH;
+
+	br = BN_bin2bn(sig, TPM_COORD_LEN, NULL);
+	bs = BN_bin2bn(sig + TPM_COORD_LEN, TPM_COORD_LEN, NULL);
+	if (br == NULL || bs == NULL || (es = ECDSA_SIG_new()) == NULL ||
+	    ECDSA_SIG_set0(es, br, bs) != 1) {
+		BN_free(br);
+		BN_free(bs);
+		r = JIT_E_NOMEM;
+		goto out;
+	}
+	if ((len = i2d_ECDSA_SIG(es, &der)) <= 0 ||
+	    (md = EVP_MD_CTX_new()) == NULL) {
+		r = JIT_E_NOMEM;
+		goto out;
+	}
+	if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pk) == 1 &&
+	    EVP_DigestVerify(md, der, (size_t)len, m, n) == 1)
+		r = JIT_OK;
+out:
+	EVP_MD_CTX_free(md);
+	OPENSSL_free(der);
+	ECDSA_SIG_free(es);
+	return r;
+}
+
+/* TPMS_ATTEST of a TPM2_Certify: the extra data and the certified name. */
+static int
+tpm_certify_parse(const uint8_t *p, size_t n, const uint8_t **extra,
+    size_t *extralen, const uint8_t **name, size_t *namelen)
+{
+	struct wire_reader r;
+	const uint8_t *skip;
+	uint32_t magic;
+	uint16_t type;
+	size_t len;
+
+	wire_reader_init(&r, p, n);
+	if (wire_get_u32(&r, &magic) != 0 || magic != TPM_GENERATED_VALUE ||
+	    wire_get_u16(&r, &type) != 0 || type != TPM_ST_ATTEST_CERTIFY ||
+	    tpm2b(&r, 64, &skip, &len) != 0 || /* qualifiedSigner */
+	    tpm2b(&r, 64, extra, extralen) != 0 ||
+	    wire_skip(&r, 8 + 4 + 4 + 1 + 8) != 0 || /* clock, firmware */
+	    tpm2b(&r, 64, name, namelen) != 0 ||
+	    tpm2b(&r, 64, &skip, &len) != 0 || /* qualifiedName */
+	    wire_end(&r) != 0)
+		return JIT_E_FORMAT;
+	return JIT_OK;
+}
+
+/* Manufacturer, model and version from the EK certificate's SAN. */
+static void
+tpm_ek_info(X509 *ek, struct attest_info *ai)
+{
+	static const char *const oids[] = { TCG_OID_MANUFACTURER, TCG_OID_MODEL,
+		TCG_OID_VERSION };
+	char val[3][32];
+	GENERAL_NAMES *gens;
+	GENERAL_NAME *g;
+	ASN1_OBJECT *o;
+	int i, k, at;
+
+	memset(val, 0, sizeof(val));
+	gens = X509_get_ext_d2i(ek, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type != GEN_DIRNAME)
+			continue;
+		for (k = 0; k < 3; k++) {
+			if ((o = OBJ_txt2obj(oids[k], 1)) == NULL)
+				continue;
+			at = X509_NAME_get_index_by_OBJ(g->d.dirn, o, -1);
+			if (at >= 0)
+				snprintf(val[k], sizeof(val[k]), "%.*s",
+				    ASN1_STRING_length(X509_NAME_ENTRY_get_data(
+					X509_NAME_get_entry(g->d.dirn, at))),
+				    (const char *)ASN1_STRING_get0_data(
+					X509_NAME_ENTRY_get_data(
+					    X509_NAME_get_entry(
+						g->d.dirn, at))));
+			ASN1_OBJECT_free(o);
+		}
+	}
+	GENERAL_NAMES_free(gens);
+	for (k = 0; k < 3; k++)
+		printable(val[k]);
+	snprintf(ai->model, sizeof(ai->model),
+	    "TPM manufacturer %.30s, model %.30s, version %.30s",
+	    val[0][0] ? val[0] : "?", val[1][0] ? val[1] : "?",
+	    val[2][0] ? val[2] : "?");
+}
+
+static int
+tpm2_verify(struct wire_reader *r, const uint8_t chal[ATTEST_CHALLENGE_LEN],
+    const char *roots, struct attest_info *ai, char *why, size_t whylen)
+{
+	const uint8_t *info, *sig, *akp, *keyp, *extra, *name;
+	const uint8_t *certs[ATTEST_CERTS_MAX];
+	size_t infolen, siglen, akplen, keyplen, extralen, namelen;
+	size_t lens[ATTEST_CERTS_MAX];
+	uint8_t want[TPM_NAME_LEN];
+	struct tpm_public ak, key;
+	EVP_PKEY *akkey = NULL;
+	void *leafp = NULL;
+	uint32_t n, i;
+	int e = JIT_E_FORMAT;
+
+	if (wire_get_string(r, TPM_ATTEST_MAX, &info, &infolen) != 0 ||
+	    wire_get_string(r, TPM_SIG_LEN, &sig, &siglen) != 0 ||
+	    siglen != TPM_SIG_LEN ||
+	    wire_get_string(r, TPM_PUBLIC_MAX, &akp, &akplen) != 0 ||
+	    wire_get_string(r, TPM_PUBLIC_MAX, &keyp, &keyplen) != 0 ||
+	    wire_get_u32(r, &n) != 0 || n == 0 || n > ATTEST_CERTS_MAX) {
+		snprintf(
+		    why, whylen, "its TPM statement is cut short or malformed");
+		return JIT_E_FORMAT;
+	}
+	for (i = 0; i < n; i++)
+		if (wire_get_string(r, ATTEST_CERT_MAX, &certs[i], &lens[i]) !=
+		    0) {
+			snprintf(why, whylen,
+			    "its TPM statement is cut short or malformed");
+			return JIT_E_FORMAT;
+		}
+	if (wire_end(r) != 0 || tpm_public_parse(akp, akplen, &ak) != 0 ||
+	    tpm_public_parse(keyp, keyplen, &key) != 0 ||
+	    tpm_certify_parse(
+		info, infolen, &extra, &extralen, &name, &namelen) != 0) {
+		snprintf(
+		    why, whylen, "its TPM statement is cut short or malformed");
+		return JIT_E_FORMAT;
+	}
+	ai->chained = true;
+	if ((e = attest_chain_verify(
+		 certs, lens, n, roots, &leafp, why, whylen)) != 0)
+		return e;
+	ai->roots_checked = roots != NULL;
+	leaf_info(leafp, ai);
+	tpm_ek_info(leafp, ai);
+	X509_free(leafp);
+	e = JIT_E_AUTH;
+	/* The AK: a restricted signing key that cannot leave its TPM. */
+	if ((ak.attrs & (TPMA_FIXEDTPM | TPMA_RESTRICTED | TPMA_SIGN)) !=
+		(TPMA_FIXEDTPM | TPMA_RESTRICTED | TPMA_SIGN) ||
+	    (ak.attrs & TPMA_DECRYPT) != 0) {
+		snprintf(why, whylen,
+		    "its attestation key is not a restricted signing key fixed to its TPM");
+		goto out;
+	}
+	if (tpm_ak_key(&ak, &akkey) != 0 ||
+	    tpm_sig_verify(akkey, sig, info, infolen) != 0) {
+		snprintf(why, whylen,
+		    "its TPM2_Certify signature does not verify with its attestation key");
+		goto out;
+	}
+	if (extralen != ATTEST_CHALLENGE_LEN ||
+	    sodium_memcmp(extra, chal, ATTEST_CHALLENGE_LEN) != 0) {
+		snprintf(why, whylen,
+		    "its TPM2_Certify was made for another recipient");
+		goto out;
+	}
+	/* The certified name is the wrapping key's: SHA-256 of its public. */
+	want[0] = 0x00;
+	want[1] = 0x0b;
+	crypto_hash_sha256(want + 2, keyp, keyplen);
+	if (key.name_alg != TPM_ALG_SHA256 || namelen != sizeof(want) ||
+	    sodium_memcmp(name, want, sizeof(want)) != 0) {
+		snprintf(why, whylen,
+		    "its TPM2_Certify certifies another key than the one it names");
+		goto out;
+	}
+	if ((key.attrs &
+		(TPMA_FIXEDTPM | TPMA_FIXEDPARENT |
+		    TPMA_SENSITIVEDATAORIGIN)) !=
+	    (TPMA_FIXEDTPM | TPMA_FIXEDPARENT | TPMA_SENSITIVEDATAORIGIN)) {
+		snprintf(why, whylen,
+		    "its wrapping key could leave the TPM (not fixedTPM, fixedParent, sensitiveDataOrigin)");
+		goto out;
+	}
+	e = JIT_OK;
+out:
+	EVP_PKEY_free(akkey);
+	return e;
+}
+
 /* ---- the blob ---- */
 
 int
@@ -434,6 +765,8 @@ attest_verify(const uint8_t *blob, size_t len, const char *type, const char *id,
 	attest_challenge(type, id, recipient, chal);
 	if (strncmp(fmt, "fido2-", 6) == 0 && strcmp(type, "fido2") == 0)
 		e = fido2_verify(&r, fmt, chal, roots, ai, why, whylen);
+	else if (strcmp(fmt, "tpm2") == 0 && strcmp(type, "tpm2") == 0)
+		e = tpm2_verify(&r, chal, roots, ai, why, whylen);
 	else {
 		snprintf(why, whylen,
 		    "its format %s is not one this version checks for a %s token",

@@ -15,10 +15,10 @@
  *     string authData, string rp_id, u32 alg (COSE, two's complement),
  *     string sig, u32 n, n x string certificate (DER, leaf first)
  *   tpm2:
- *     string TPMS_ATTEST (TPM2_Certify of the wrapping key), u16 sig alg,
- *     string signature (ECDSA r || s), string AK public point (x || y),
- *     string the wrapping key's TPMT_PUBLIC, u32 n, n x certificate
- *     (the EK certificate first)
+ *     string TPMS_ATTEST (TPM2_Certify of the wrapping key by the AK),
+ *     string its signature (ECDSA P-256 SHA-256, r || s), string the
+ *     AK's TPMT_PUBLIC, string the wrapping key's TPMT_PUBLIC, u32 n,
+ *     n x certificate (DER: the EK certificate, then its issuers)
  * Each statement signs a challenge that binds the token's type, id and
  * X25519 recipient (attest_challenge), so an attestation cannot be moved
  * to another recipient.
@@ -70,5 +70,11 @@ int attest_fido2_blob(const char *fmt, const uint8_t *authdata, size_t adlen,
     const char *rp_id, int32_t alg, const uint8_t *sig, size_t siglen,
     const uint8_t *const *certs, const size_t *lens, size_t n, uint8_t **ret,
     size_t *ret_len);
+
+/* Build a TPM blob from TPM2_Certify (hw/tpm2.c, malloc'd). */
+int attest_tpm2_blob(const uint8_t *info, size_t infolen, const uint8_t *sig,
+    size_t siglen, const uint8_t *akpub, size_t akpublen, const uint8_t *keypub,
+    size_t keypublen, const uint8_t *const *certs, const size_t *lens, size_t n,
+    uint8_t **ret, size_t *ret_len);
 
 #endif
