@@ -182,7 +182,9 @@ import_done(struct hwjob *hj)
 	size_t i;
 	int r = hj->result;
 
-	if (j->set != NULL && (r == 0 || j->verdict.result != JIT_OK))
+	/* A token that opened its identity said what it thinks of the set. */
+	if (j->set != NULL &&
+	    (j->step > IMPORT_TOKEN || j->verdict.result != JIT_OK))
 		store_set_verified(ag->store, j->set->generation,
 		    j->verdict.result, j->verdict.why);
 	if (hj->conn == NULL && r == 0)

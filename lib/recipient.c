@@ -79,9 +79,10 @@ recipient_parse(const uint8_t *line, size_t len, struct recipient *ret,
 	int e = JIT_E_FORMAT;
 
 	memset(&rc, 0, sizeof(rc));
-	if (len > RECIPIENT_LINE_MAX || memchr(line, '\0', len) != NULL) {
+	if (len > RECIPIENT_LINE_MAX || memchr(line, '\0', len) != NULL ||
+	    (len > 0 && line[len - 1] == ' ')) {
 		snprintf(why, whylen,
-		    "a recipient line is at most %d bytes of text",
+		    "a recipient line is words separated by one space, at most %d bytes of text",
 		    RECIPIENT_LINE_MAX);
 		return JIT_E_FORMAT;
 	}
