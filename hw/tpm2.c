@@ -750,6 +750,26 @@ tpm2_kek(const struct secret *z, const uint8_t epk[TPM2_POINT_LEN],
  * compute Z = x(d * epk).  One policy session, salted and encrypting both
  * ways: epk in, the shared point out.
  */
+/* Load the stored key under the SRK, its authValue set for sessions. */
+static int
+tpm2_load_key(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
+    const TPM2B_PRIVATE *priv, const struct secret *auth, ESYS_TR *ret,
+    struct hw_status *st)
+{
+	ESYS_TR key = ESYS_TR_NONE;
+	TSS2_RC rc;
+
+	if ((rc = Esys_Load(c->esys, c->primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+		 ESYS_TR_NONE, priv, pub, &key)) != TSS2_RC_SUCCESS)
+		return tpm2_error(c->esys, c->device, TPM2_STEP_LOAD, rc, st);
+	if ((rc = tpm2_set_auth(c->esys, key, auth)) != TSS2_RC_SUCCESS) {
+		tpm2_flush(c->esys, &key);
+		return tpm2_error(c->esys, c->device, TPM2_STEP_OTHER, rc, st);
+	}
+	*ret = key;
+	return JIT_OK;
+}
+
 static int
 tpm2_zgen(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
     const TPM2B_PRIVATE *priv, const uint8_t epk[TPM2_POINT_LEN],
@@ -765,16 +785,8 @@ tpm2_zgen(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
 	memset(&in, 0, sizeof(in));
 	if ((r = tpm2_point_read(epk, &in.point)) != 0)
 		goto out;
-	if ((rc = Esys_Load(c->esys, c->primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-		 ESYS_TR_NONE, priv, pub, &key)) != TSS2_RC_SUCCESS) {
-		key = ESYS_TR_NONE;
-		r = tpm2_error(c->esys, c->device, TPM2_STEP_LOAD, rc, st);
+	if ((r = tpm2_load_key(c, pub, priv, auth, &key, st)) != 0)
 		goto out;
-	}
-	if ((rc = tpm2_set_auth(c->esys, key, auth)) != TSS2_RC_SUCCESS) {
-		r = tpm2_error(c->esys, c->device, TPM2_STEP_OTHER, rc, st);
-		goto out;
-	}
 	if ((r = tpm2_session(c, TPM2_SE_POLICY, ESYS_TR_NONE,
 		 TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT, &session, st)) !=
 	    0)
@@ -1104,18 +1116,10 @@ tpm2_attest(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
 		r = tpm2_error(c->esys, c->device, TPM2_STEP_PRIMARY, rc, st);
 		goto out;
 	}
-	if ((rc = Esys_Load(c->esys, c->primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-		 ESYS_TR_NONE, priv, pub, &key)) != TSS2_RC_SUCCESS) {
-		key = ESYS_TR_NONE;
-		r = tpm2_error(c->esys, c->device, TPM2_STEP_LOAD, rc, st);
-		goto out;
-	}
 	/* Certify wants the key's ADMIN role: its authValue (the PIN's
 	 * hash), proven by a salted HMAC session, never sent. */
-	if ((rc = tpm2_set_auth(c->esys, key, auth)) != TSS2_RC_SUCCESS) {
-		r = tpm2_error(c->esys, c->device, TPM2_STEP_OTHER, rc, st);
+	if ((r = tpm2_load_key(c, pub, priv, auth, &key, st)) != 0)
 		goto out;
-	}
 	if ((r = tpm2_session(
 		 c, TPM2_SE_HMAC, ESYS_TR_NONE, 0, &session, st)) != 0)
 		goto out;

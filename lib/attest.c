@@ -43,6 +43,22 @@ attest_challenge(const char *type, const char *id, const uint8_t recipient[32],
 	return JIT_OK;
 }
 
+/* Every statement ends with its certificates; then the blob is taken. */
+static int
+blob_finish(struct wire_writer *w, const uint8_t *const *certs,
+    const size_t *lens, size_t n, uint8_t **ret, size_t *ret_len)
+{
+	size_t i;
+	int r;
+
+	if ((r = wire_put_u32(w, (uint32_t)n)) != 0)
+		return r;
+	for (i = 0; i < n; i++)
+		if ((r = wire_put_string(w, certs[i], lens[i])) != 0)
+			return r;
+	return wire_writer_take(w, ret, ret_len);
+}
+
 int
 attest_fido2_blob(const char *fmt, const uint8_t *authdata, size_t adlen,
     const char *rp_id, int32_t alg, const uint8_t *sig, size_t siglen,
@@ -50,7 +66,6 @@ attest_fido2_blob(const char *fmt, const uint8_t *authdata, size_t adlen,
     size_t *ret_len)
 {
 	struct wire_writer w;
-	size_t i;
 	int r;
 
 	if (n > ATTEST_CERTS_MAX)
@@ -61,13 +76,9 @@ attest_fido2_blob(const char *fmt, const uint8_t *authdata, size_t adlen,
 	    (r = wire_put_string(&w, authdata, adlen)) != 0 ||
 	    (r = wire_put_cstring(&w, rp_id)) != 0 ||
 	    (r = wire_put_u32(&w, (uint32_t)alg)) != 0 ||
-	    (r = wire_put_string(&w, sig, siglen)) != 0 ||
-	    (r = wire_put_u32(&w, (uint32_t)n)) != 0)
+	    (r = wire_put_string(&w, sig, siglen)) != 0)
 		goto out;
-	for (i = 0; i < n; i++)
-		if ((r = wire_put_string(&w, certs[i], lens[i])) != 0)
-			goto out;
-	r = wire_writer_take(&w, ret, ret_len);
+	r = blob_finish(&w, certs, lens, n, ret, ret_len);
 out:
 	wire_writer_reset(&w);
 	return r;
@@ -441,7 +452,6 @@ attest_tpm2_blob(const uint8_t *info, size_t infolen, const uint8_t *sig,
     uint8_t **ret, size_t *ret_len)
 {
 	struct wire_writer w;
-	size_t i;
 	int r;
 
 	if (n > ATTEST_CERTS_MAX)
@@ -452,13 +462,9 @@ attest_tpm2_blob(const uint8_t *info, size_t infolen, const uint8_t *sig,
 	    (r = wire_put_string(&w, info, infolen)) != 0 ||
 	    (r = wire_put_string(&w, sig, siglen)) != 0 ||
 	    (r = wire_put_string(&w, akpub, akpublen)) != 0 ||
-	    (r = wire_put_string(&w, keypub, keypublen)) != 0 ||
-	    (r = wire_put_u32(&w, (uint32_t)n)) != 0)
+	    (r = wire_put_string(&w, keypub, keypublen)) != 0)
 		goto out;
-	for (i = 0; i < n; i++)
-		if ((r = wire_put_string(&w, certs[i], lens[i])) != 0)
-			goto out;
-	r = wire_writer_take(&w, ret, ret_len);
+	r = blob_finish(&w, certs, lens, n, ret, ret_len);
 out:
 	wire_writer_reset(&w);
 	return r;
