@@ -1173,6 +1173,7 @@ tpm2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 	TPM2B_PRIVATE *priv = NULL;
 	struct json_object *o = NULL;
 	const char *device;
+	struct hw_status ast = { .retries = -1 };
 	uint8_t *att = NULL;
 	size_t attlen = 0;
 	int r;
@@ -1214,9 +1215,17 @@ tpm2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 		r = JIT_E_HW;
 		goto out;
 	}
-	if ((r = tpm2_attest(
-		 &c, pub, priv, auth, a->challenge, &att, &attlen, st)) != 0 ||
-	    (r = tpm2_backend_json(pub, priv, epk, &srk, &o)) != 0)
+	/* A TPM that cannot attest (an endorsement hierarchy with a
+	 * password, say) still enrolls; [enroll] require_attestation then
+	 * refuses it, saying it gave none. */
+	if (tpm2_attest(
+		&c, pub, priv, auth, a->challenge, &att, &attlen, &ast) != 0) {
+		log_warn("tpm2: %s: enrolled without attestation: %s", device,
+		    ast.msg[0] != '\0' ? ast.msg : "the TPM refused");
+		free(att);
+		att = NULL;
+	}
+	if ((r = tpm2_backend_json(pub, priv, epk, &srk, &o)) != 0)
 		goto out;
 	if (att != NULL &&
 	    (r = jsonx_add_b64(o, "attestation", att, attlen)) != 0)
