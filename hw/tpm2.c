@@ -1083,16 +1083,19 @@ tpm2_attest(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
     const uint8_t *challenge, uint8_t **ret, size_t *ret_len,
     struct hw_status *st)
 {
+	/* Nothing sensitive, nothing outside, no PCRs: kept off the stack,
+	 * which enrollment's frame must not outgrow. */
+	static const TPM2B_SENSITIVE_CREATE sens;
+	static const TPM2B_DATA outside;
+	static const TPML_PCR_SELECTION pcrs;
 	ESYS_TR key = ESYS_TR_NONE, ak = ESYS_TR_NONE, session = ESYS_TR_NONE;
-	TPM2B_SENSITIVE_CREATE sens;
-	TPM2B_DATA qualifying, outside;
-	TPML_PCR_SELECTION pcrs;
+	TPM2B_DATA qualifying;
 	TPMT_SIG_SCHEME scheme;
 	TPM2B_PUBLIC *akpub = NULL;
 	TPM2B_ATTEST *info = NULL;
 	TPMT_SIGNATURE *sig = NULL;
 	uint8_t *ek = NULL, sigb[2 * TPM2_COORD_LEN];
-	uint8_t akb[sizeof(TPMT_PUBLIC)], keyb[sizeof(TPMT_PUBLIC)];
+	uint8_t *akb = NULL, *keyb;
 	size_t eklen = 0, aklen = 0, keylen = 0;
 	const uint8_t *certs[1];
 	size_t lens[1];
@@ -1105,9 +1108,11 @@ tpm2_attest(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
 		log_debug("tpm2: no EK certificate in the TPM: no attestation");
 		return JIT_OK;
 	}
-	memset(&sens, 0, sizeof(sens));
-	memset(&outside, 0, sizeof(outside));
-	memset(&pcrs, 0, sizeof(pcrs));
+	if ((akb = malloc(2 * sizeof(TPMT_PUBLIC))) == NULL) {
+		r = JIT_E_NOMEM;
+		goto out;
+	}
+	keyb = akb + sizeof(TPMT_PUBLIC);
 	if ((rc = Esys_CreatePrimary(c->esys, ESYS_TR_RH_ENDORSEMENT,
 		 ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens,
 		 &tpm2_ak_template, &outside, &pcrs, &ak, &akpub, NULL, NULL,
@@ -1136,10 +1141,10 @@ tpm2_attest(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
 	}
 	r = JIT_E_HW;
 	if (tpm2_sig_bytes(sig, sigb) != 0 ||
-	    Tss2_MU_TPMT_PUBLIC_Marshal(&akpub->publicArea, akb, sizeof(akb),
-		&aklen) != TSS2_RC_SUCCESS ||
-	    Tss2_MU_TPMT_PUBLIC_Marshal(&pub->publicArea, keyb, sizeof(keyb),
-		&keylen) != TSS2_RC_SUCCESS) {
+	    Tss2_MU_TPMT_PUBLIC_Marshal(&akpub->publicArea, akb,
+		sizeof(TPMT_PUBLIC), &aklen) != TSS2_RC_SUCCESS ||
+	    Tss2_MU_TPMT_PUBLIC_Marshal(&pub->publicArea, keyb,
+		sizeof(TPMT_PUBLIC), &keylen) != TSS2_RC_SUCCESS) {
 		hw_status_set(st,
 		    "the TPM at %s certified the key in a form this version does not read",
 		    c->device);
@@ -1158,6 +1163,7 @@ out:
 	Esys_Free(info);
 	Esys_Free(sig);
 	free(ek);
+	free(akb);
 	return r;
 }
 
