@@ -25,7 +25,7 @@ enroll() { jitctl enroll tpm2 --label "$1" --device "$SWTPM_TCTI" \
 
 # A TPM with no EK certificate gives no attestation.
 conf "$T/ek-ca/issuercert.pem"
-agent_start -c "$T/config" || exit 1
+agent_start --config "$T/config" || exit 1
 swtpm_start || exit 1
 fails "a TPM without an EK certificate is refused" '!' enroll bare
 has "saying so" "$T/err" 'gave no attestation, and \[enroll\] require_attestation is on'
@@ -36,14 +36,14 @@ agent_stop
 export SWTPM_EK_CA="$T/ek-ca"
 swtpm_start || exit 1
 conf "$T/other-ca/issuercert.pem"
-agent_start -c "$T/config" || exit 1
+agent_start --config "$T/config" || exit 1
 fails "a TPM whose EK certificate leads elsewhere is refused" '!' enroll tpm
 has "naming what failed" "$T/err" \
     'attestation \(tpm2\) is refused: its certificate chain does not lead to the attestation roots'
 agent_stop
 
 conf "$T/ek-ca/issuercert.pem"
-agent_start -c "$T/config" || exit 1
+agent_start --config "$T/config" || exit 1
 ok "a TPM certified by the test CA enrolls" enroll tpm
 ok "tokens --verbose" jitctl tokens --verbose
 has "the format" "$T/out" 'attestation: tpm2'

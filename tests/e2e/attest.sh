@@ -38,7 +38,7 @@ cat > "$T/config" <<CONF
 attestation_roots = $T/vendor-ca.pem
 require_attestation = yes
 CONF
-agent_start -c "$T/config" --touch-timeout 3 || exit 1
+agent_start --config "$T/config" --touch-timeout 3 || exit 1
 sim_start good --aaguid "$AAGUID_HEX" --attest-key "$T/good.key" \
     --attest-cert "$T/good.pem" || exit 1
 sim_start forged --aaguid "$AAGUID_HEX" --attest-key "$T/forged.key" \
@@ -93,7 +93,7 @@ has "is named" "$T/out" 'NOT ATTESTED'
 
 # require_attestation alone is a configuration error.
 printf '[enroll]\nrequire_attestation = yes\n' > "$T/bad.conf"
-fails "require_attestation without roots" '!' "$JIT_AGENT_BIN" -f \
-    -a "$T/bad.sock" -d "$T/baddata" -c "$T/bad.conf"
+fails "require_attestation without roots" '!' "$JIT_AGENT_BIN" -D \
+    -a "$T/bad.sock" --data-dir "$T/baddata" --config "$T/bad.conf"
 has "says what is missing" "$T/err" 'require_attestation needs attestation_roots'
 e2e_done

@@ -13,7 +13,7 @@ sim_start alice || exit 1
 sim_start bob || exit 1
 BOB_SOCK="$T/runb/agent.sock"
 mkdir -p "$T/runb" && chmod 0700 "$T/runb"
-"$JIT_AGENT_BIN" -f -a "$BOB_SOCK" -d "$T/datab" --touch-timeout 3 \
+"$JIT_AGENT_BIN" -D -a "$BOB_SOCK" --data-dir "$T/datab" --touch-timeout 3 \
     >"$T/bob.env" 2>>"$T/bob.log" &
 BOB_PID=$!
 trap 'kill -TERM $BOB_PID 2>/dev/null; wait $BOB_PID 2>/dev/null; e2e_cleanup' EXIT
