@@ -63,6 +63,8 @@ enum {
 	K_HOOKEVENT = 1 << 26,
 	K_HOOKANNOUNCE = 1 << 27,
 	K_HOOKTIMEOUT = 1 << 28,
+	K_ROOTS = 1 << 29,
+	K_REQUIRE = 1 << 30,
 };
 
 struct parse_ctx {
@@ -77,6 +79,8 @@ struct parse_ctx {
 	bool agent_seen;
 	bool in_hooks; /* in [hooks] */
 	bool hooks_seen;
+	bool enroll_seen;
+	bool in_enroll; /* [enroll] */
 	struct conf_profile *prof; /* NULL: in [agent] */
 	unsigned seen; /* K_* of this section */
 	char last_key[KEY_MAX];
@@ -178,6 +182,7 @@ conf_free(struct conf *c)
 	free(c->syslog_socket);
 	conf_argv_free(&c->hook_event);
 	conf_argv_free(&c->hook_announce);
+	free(c->attestation_roots);
 	free(c->path);
 	free(c);
 }
@@ -590,6 +595,36 @@ hooks_key(struct parse_ctx *x, const char *k, const char *v)
 	    x, "unknown key '%s' in [hooks] (event, announce, timeout)", e);
 }
 
+/* [enroll]: what a token must prove to be enrolled (lib/attest.h). */
+static int
+enroll_key(struct parse_ctx *x, const char *k, const char *v)
+{
+	struct conf *c = x->c;
+	char e[64];
+
+	if (strcmp(k, "attestation_roots") == 0) {
+		if (!once(x, K_ROOTS, k))
+			return 0;
+		if (v[0] != '/')
+			return perr(x,
+			    "attestation_roots: an absolute path to a PEM file");
+		if ((c->attestation_roots = strdup(v)) == NULL)
+			return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
+		return 1;
+	}
+	if (strcmp(k, "require_attestation") == 0) {
+		if (!once(x, K_REQUIRE, k))
+			return 0;
+		if (parse_bool(v, &c->require_attestation) != 0)
+			return perr(x, "require_attestation: yes or no");
+		return 1;
+	}
+	esc(k, e, sizeof(e));
+	return perr(x,
+	    "unknown key '%s' in [enroll] (attestation_roots, require_attestation)",
+	    e);
+}
+
 static int
 map_key(struct parse_ctx *x, const char *field, const char *path)
 {
@@ -790,8 +825,15 @@ enter_section(struct parse_ctx *x, const char *section)
 	x->in_hooks = false;
 	x->seen = 0;
 	x->last_key[0] = '\0';
+	x->in_enroll = false;
 	if (section[0] == '\0')
 		return perr(x, "a key before any [section]");
+	if (strcmp(section, "enroll") == 0) {
+		if (x->enroll_seen)
+			return perr(x, "[enroll] appears twice");
+		x->enroll_seen = x->in_enroll = true;
+		return 1;
+	}
 	if (strcmp(section, "agent") == 0) {
 		if (x->agent_seen)
 			return perr(x, "[agent] appears twice");
@@ -809,8 +851,9 @@ enter_section(struct parse_ctx *x, const char *section)
 	if (wire_expect(&r, "profile", 7) == 0 && wire_skip_span(&r, " \t") > 0)
 		return new_profile(x, (const char *)wire_cursor(&r));
 	esc(section, e, sizeof(e));
-	return perr(
-	    x, "unknown section [%s]: [agent], [hooks] or [profile NAME]", e);
+	return perr(x,
+	    "unknown section [%s]: [agent], [hooks], [enroll] or [profile NAME]",
+	    e);
 }
 
 static int
@@ -835,6 +878,8 @@ on_entry(void *user, const char *section, const char *name, const char *value)
 	snprintf(x->last_key, sizeof(x->last_key), "%s", name);
 	if (x->in_hooks)
 		return hooks_key(x, name, value);
+	if (x->in_enroll)
+		return enroll_key(x, name, value);
 	if (x->prof == NULL)
 		return agent_key(x, name, value);
 	return profile_key(x, name, value);
@@ -1002,6 +1047,10 @@ conf_load(const char *path, bool must_exist, struct conf **ret, char *err,
 		snprintf(x.err, sizeof(x.err), "%s", jit_strerror(JIT_E_NOMEM));
 	for (i = 0; x.err[0] == '\0' && i < c->nprofiles; i++)
 		(void)check_profile(&x, &c->profiles[i]);
+	if (x.err[0] == '\0' && c->require_attestation &&
+	    c->attestation_roots == NULL)
+		(void)perr(&x,
+		    "[enroll] require_attestation needs attestation_roots: the roots a token's chain must lead to");
 	if (x.err[0] != '\0') {
 		snprintf(err, errlen, "%s:%d: %s", path, x.err_line, x.err);
 		r = JIT_E_CONFIG;

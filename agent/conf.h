@@ -96,6 +96,8 @@ struct conf {
 	bool lock_on_removal; /* default yes */
 	int64_t idle_lock_s; /* 0: off */
 	enum conf_ssh_keys ssh_keys_on_lock;
+	char *attestation_roots; /* [enroll]: PEM file, or NULL */
+	bool require_attestation;
 	struct conf_profile *profiles;
 	size_t nprofiles;
 	char *metrics_file; /* [agent] metrics_file: NULL, none */

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "err.h"
 #include "events.h"
 #include "ext.h"
@@ -26,6 +27,8 @@ struct token_job {
 	char *type, *label, *device; /* enroll: the new token */
 	char *slot, *touch; /* enroll, piv */
 	bool uv, allow_simulated, force;
+	char *attestation_roots; /* [enroll], copied: a reload may come */
+	bool require_attestation;
 	struct secret *pin; /* enroll: the new token's PIN */
 	struct secret *auth_pin; /* the approving token's PIN */
 	int touch_timeout_ms;
@@ -51,6 +54,7 @@ token_job_free(struct token_job *j)
 	free(j->device);
 	free(j->slot);
 	free(j->touch);
+	free(j->attestation_roots);
 	secret_free(j->pin);
 	secret_free(j->auth_pin);
 	/* j itself is freed by hwq */
@@ -115,6 +119,8 @@ enroll_run(struct hwjob *hj)
 	a.touch_timeout_ms = j->touch_timeout_ms;
 	a.slot = j->slot;
 	a.touch = j->touch;
+	a.attestation_roots = j->attestation_roots;
+	a.require_attestation = j->require_attestation;
 	memset(&hj->st, 0, sizeof(hj->st));
 	hj->st.retries = -1;
 	if ((r = hw_enroll(&a, &tok, &nsk, &hj->st)) != 0 ||
@@ -489,6 +495,7 @@ ext_enroll(struct agent *ag, struct request *rq, struct json_object *args,
 		return JIT_E_NOMEM;
 	j->uv = uv;
 	j->allow_simulated = sim;
+	j->require_attestation = ag->conf->require_attestation;
 	j->hj.run = enroll_run;
 	j->hj.done = enroll_done;
 	if ((r = enroll_pins(*payload, j)) != 0 ||
@@ -496,7 +503,10 @@ ext_enroll(struct agent *ag, struct request *rq, struct json_object *args,
 	    (j->label = strdup(label)) == NULL ||
 	    (device != NULL && (j->device = strdup(device)) == NULL) ||
 	    (slot != NULL && (j->slot = strdup(slot)) == NULL) ||
-	    (touch != NULL && (j->touch = strdup(touch)) == NULL)) {
+	    (touch != NULL && (j->touch = strdup(touch)) == NULL) ||
+	    (ag->conf->attestation_roots != NULL &&
+		(j->attestation_roots = strdup(ag->conf->attestation_roots)) ==
+		    NULL)) {
 		r = r != 0 ? r : JIT_E_NOMEM;
 		goto fail;
 	}

@@ -110,7 +110,7 @@ ext_reply_expired(struct conn *conn, const struct cred *c)
 struct json_object *
 ext_token_json(const struct hw_token *t)
 {
-	struct json_object *o;
+	struct json_object *o, *att;
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
@@ -124,6 +124,14 @@ ext_token_json(const struct hw_token *t)
 	(void)jsonx_add_bool(
 	    o, JP_TOKEN_UV, t->uv || strcmp(t->type, "tpm2") == 0);
 	(void)jsonx_add_int(o, JP_TOKEN_CREATED, t->created);
+	(void)jsonx_add_b64(
+	    o, JP_TOKEN_RECIPIENT, t->recipient, sizeof(t->recipient));
+	/* What the token attested at enrollment (lib/attest.h), if it did. */
+	if (t->backend != NULL &&
+	    json_object_object_get_ex(t->backend, "attestation", &att) &&
+	    json_object_is_type(att, json_type_string))
+		(void)jsonx_add_str(
+		    o, JP_TOKEN_ATTESTATION, json_object_get_string(att));
 	return o;
 }
 

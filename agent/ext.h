@@ -25,7 +25,8 @@ typedef int ext_fn(struct agent *ag, struct request *rq,
 
 ext_fn ext_status, ext_tokens, ext_enroll, ext_unenroll, ext_add, ext_unlock,
     ext_get, ext_lock, ext_revoke, ext_audit_head, ext_audit_setup, ext_request,
-    ext_verify, ext_hello, ext_rewrap, ext_probe, ext_approve, ext_events;
+    ext_verify, ext_hello, ext_rewrap, ext_probe, ext_approve, ext_events,
+    ext_import;
 
 /* Helpers shared by the handlers. */
 int ext_str_arg(

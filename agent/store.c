@@ -22,7 +22,6 @@
 #include "wire.h"
 
 #define CRED_VERSION 1
-#define CRED_AD_LABEL "jit-agent credential v1"
 #define CRED_CT_MAX (FIELDS_TOTAL_MAX + SEAL_TAG_LEN)
 
 struct store {
@@ -72,6 +71,7 @@ cred_free(struct cred *c)
 		free(c->pub[i].value);
 	}
 	free(c->pub);
+	free(c->sealed_by);
 	free(c);
 }
 
@@ -128,52 +128,25 @@ cred_set_request(struct cred *c, const char *profile, const char *reason,
 static int
 cred_make_ad(struct cred *c)
 {
-	struct wire_writer w;
-	size_t i;
-	int r;
+	struct credhdr h = {
+		.name = c->name,
+		.kind = c->kind,
+		.field_names = c->field_names,
+		.nfields = c->nfields,
+		.created = c->created,
+		.not_after = c->not_after,
+		.stepup = stepup_name(c->stepup),
+		.profile = c->profile,
+		.reason = c->reason,
+		.pub = c->pub,
+		.npub = c->npub,
+		.unlock_on_use = c->unlock_on_use,
+		.sealed_by = c->sealed_by,
+	};
 
-	wire_writer_init(&w, 64 * 1024, false);
-	if ((r = wire_put_cstring(&w, CRED_AD_LABEL)) != 0 ||
-	    (r = wire_put_u32(&w, CRED_VERSION)) != 0 ||
-	    (r = wire_put_cstring(&w, c->name)) != 0 ||
-	    (r = wire_put_cstring(&w, c->kind)) != 0 ||
-	    (r = wire_put_u32(&w, (uint32_t)c->nfields)) != 0)
-		goto out;
-	for (i = 0; i < c->nfields; i++)
-		if ((r = wire_put_cstring(&w, c->field_names[i])) != 0)
-			goto out;
-	if ((r = wire_put_u64(&w, (uint64_t)c->created)) != 0 ||
-	    (r = wire_put_u64(&w, (uint64_t)c->not_after)) != 0 ||
-	    (r = wire_put_cstring(&w, stepup_name(c->stepup))) != 0)
-		goto out;
-	/* A requested credential's members, each tagged, only when present:
-	 * the data of a credential without them is what it always was. */
-	if (c->profile != NULL &&
-	    ((r = wire_put_cstring(&w, "profile")) != 0 ||
-		(r = wire_put_cstring(&w, c->profile)) != 0))
-		goto out;
-	if (c->reason != NULL &&
-	    ((r = wire_put_cstring(&w, "reason")) != 0 ||
-		(r = wire_put_cstring(&w, c->reason)) != 0))
-		goto out;
-	if (c->npub > 0 &&
-	    ((r = wire_put_cstring(&w, "public")) != 0 ||
-		(r = wire_put_u32(&w, (uint32_t)c->npub)) != 0))
-		goto out;
-	for (i = 0; i < c->npub; i++)
-		if ((r = wire_put_cstring(&w, c->pub[i].name)) != 0 ||
-		    (r = wire_put_cstring(&w, c->pub[i].value)) != 0)
-			goto out;
-	/* Part of the header: a file edited to add it opens nothing. */
-	if (c->unlock_on_use &&
-	    (r = wire_put_cstring(&w, "unlock_on_use")) != 0)
-		goto out;
 	free(c->ad);
 	c->ad = NULL;
-	r = wire_writer_take(&w, &c->ad, &c->adlen);
-out:
-	wire_writer_reset(&w);
-	return r;
+	return credhdr_ad(&h, &c->ad, &c->adlen);
 }
 
 static int
@@ -406,7 +379,9 @@ cred_to_json(const struct cred *c, struct json_object **ret)
 	    (c->reason != NULL &&
 		(r = jsonx_add_str(o, "reason", c->reason)) != 0) ||
 	    (c->unlock_on_use &&
-		(r = jsonx_add_bool(o, "unlock_on_use", true)) != 0))
+		(r = jsonx_add_bool(o, "unlock_on_use", true)) != 0) ||
+	    (c->sealed_by != NULL &&
+		(r = jsonx_add_str(o, "sealed_by", c->sealed_by)) != 0))
 		goto out;
 	if (c->npub > 0) {
 		r = JIT_E_NOMEM;
@@ -481,6 +456,25 @@ cred_request_from_json(struct json_object *o, struct cred *c)
 	return cred_set_request(c, profile, reason, pub, n);
 }
 
+/* Made by jitctl seal: who sealed it, part of the header. */
+static int
+cred_sealed_by_from_json(struct json_object *o, struct cred *c)
+{
+	const char *by;
+	int r;
+
+	r = jsonx_opt_str(o, "sealed_by", CREDHDR_SEALED_BY_MAX, &by);
+	if (r == JIT_E_NOENT)
+		return JIT_OK;
+	if (r != 0)
+		return r;
+	if (!credhdr_sealed_by_ok(by))
+		return JIT_E_FORMAT;
+	if ((c->sealed_by = strdup(by)) == NULL)
+		return JIT_E_NOMEM;
+	return JIT_OK;
+}
+
 static int
 cred_from_json(struct json_object *o, struct cred **ret)
 {
@@ -542,7 +536,7 @@ cred_from_json(struct json_object *o, struct cred **ret)
 	r = JIT_E_FORMAT;
 	if (!json_object_object_get_ex(o, "wraps", &arr) ||
 	    !json_object_is_type(arr, json_type_array) ||
-	    (n = json_object_array_length(arr)) > STORE_TOKENS_MAX)
+	    (n = json_object_array_length(arr)) > CRED_WRAPS_MAX)
 		goto out;
 	if (n > 0 && (c->wraps = calloc(n, sizeof(*c->wraps))) == NULL) {
 		r = JIT_E_NOMEM;
@@ -567,6 +561,7 @@ cred_from_json(struct json_object *o, struct cred **ret)
 		c->nwraps++;
 	}
 	if ((r = cred_request_from_json(o, c)) != 0 ||
+	    (r = cred_sealed_by_from_json(o, c)) != 0 ||
 	    (r = cred_make_ad(c)) != 0)
 		goto out;
 	*ret = c;
@@ -871,6 +866,55 @@ store_add_wraps(struct store *s, struct cred *c, const struct cred_wrap *w,
 	}
 	*ret_added = added;
 	return JIT_OK;
+}
+
+/* ---- credentials sealed elsewhere ---- */
+
+int
+store_cred_parse(struct json_object *o, struct cred **ret)
+{
+	return cred_from_json(o, ret);
+}
+
+void
+store_cred_free(struct cred *c)
+{
+	cred_free(c);
+}
+
+void
+store_cred_keep_wraps(struct cred *c, const char *const *ids, size_t n)
+{
+	size_t i, j, kept = 0;
+
+	for (i = 0; i < c->nwraps; i++) {
+		for (j = 0; j < n; j++)
+			if (strcmp(c->wraps[i].token_id, ids[j]) == 0)
+				break;
+		if (j < n)
+			c->wraps[kept++] = c->wraps[i];
+	}
+	c->nwraps = kept;
+}
+
+int
+store_add_parsed(struct store *s, struct cred *c, bool replace)
+{
+	struct cred *old;
+	int r;
+
+	if (!policy_name_ok(c->name))
+		return JIT_E_ARG;
+	old = store_cred(s, c->name);
+	if (old != NULL && !replace)
+		return JIT_E_EXISTS;
+	if ((r = cred_save(s, c)) != 0)
+		return r;
+	if (old != NULL) {
+		index_remove(s, old);
+		cred_free(old);
+	}
+	return index_insert(s, c);
 }
 
 /* ---- tokens ---- */

@@ -7,12 +7,14 @@
 #include <stdint.h>
 
 #include "conn.h"
+#include "credhdr.h"
 #include "policy.h"
 #include "hw.h"
 #include "seal.h"
 
 #define STORE_TOKENS_MAX 16 /* TOKENSET_MAX */
 #define STORE_CREDS_MAX 100000
+#define CRED_WRAPS_MAX 256 /* a sealed file's: an on-call group's tokens */
 #define STORE_FILE_MAX (1024 * 1024)
 #define CRED_NAME_MAX POLICY_NAME_MAX
 #define CRED_KIND_MAX 16
@@ -26,13 +28,6 @@ struct cred_wrap {
 };
 
 struct vault_slot;
-
-/* A field a profile declares non-secret (revoke_fields): kept in clear in
- * the credential's file, inside the AEAD's associated data. */
-struct cred_pub {
-	char *name;
-	char *value;
-};
 
 struct cred {
 	char *name;
@@ -54,6 +49,7 @@ struct cred {
 	struct cred_pub *pub; /* sorted by name */
 	size_t npub;
 	bool unlock_on_use; /* a client's use while locked starts the unlock */
+	char *sealed_by; /* made by jitctl seal: who sealed it */
 	struct vault_slot *slot; /* runtime state, vault.c */
 	int64_t window_ended; /* unix seconds its window ran out; 0: it did
 				 not (never unlocked, locked, or open) */
@@ -169,5 +165,15 @@ int cred_sealed_rewrap(const struct cred_sealed *cs, const char *token_id,
  * yet), atomically; only to a verified set. */
 int store_add_wraps(struct store *s, struct cred *c, const struct cred_wrap *w,
     size_t n, size_t *ret_added);
+
+/* A credential sealed elsewhere (jitctl seal): parsed and checked like a
+ * file of the store, its header bound; not in the store yet. */
+int store_cred_parse(struct json_object *o, struct cred **ret);
+void store_cred_free(struct cred *c);
+/* Keep only the wraps to these token ids (the tokens enrolled here). */
+void store_cred_keep_wraps(struct cred *c, const char *const *ids, size_t n);
+/* Save c (taken on success) as it is and index it; an old credential of
+ * its name is replaced (callers wipe it first) only if replace. */
+int store_add_parsed(struct store *s, struct cred *c, bool replace);
 
 #endif

@@ -46,8 +46,8 @@ static const char add_help[] =
     "Without --json the secret is one field named \"secret\"; one trailing\n"
     "newline is dropped.\n";
 
-static bool
-kind_ok(const char *s)
+bool
+add_kind_ok(const char *s)
 {
 	static const char *const kinds[] = { "secret", "env", "ssh-cert", "aws",
 		"kube", "docker", "git" };
@@ -59,16 +59,16 @@ kind_ok(const char *s)
 	return false;
 }
 
-static bool
-stepup_ok(const char *s)
+bool
+add_stepup_ok(const char *s)
 {
 	return strcmp(s, "session") == 0 || strcmp(s, "always") == 0 ||
 	    strcmp(s, "pin") == 0 || strcmp(s, "confirm") == 0;
 }
 
 /* stdin, or the terminal; *ret holds exactly what the person gave. */
-static int
-read_input(const char *name, bool json, struct secret **ret)
+int
+add_read_input(const char *name, bool json, struct secret **ret)
 {
 	char prompt[128], safe[80];
 	struct secret *s = NULL;
@@ -118,8 +118,8 @@ json_error(int r)
 }
 
 /* Wrap the input as a fields encoding; messages never quote a value. */
-static int
-to_fields(const struct secret *in, bool json, struct secret **ret)
+int
+add_to_fields(const struct secret *in, bool json, struct secret **ret)
 {
 	struct fields_builder b;
 	int r;
@@ -199,11 +199,11 @@ add_main(int argc, char **argv)
 	if (duration_parse(ttl_arg, &ttl) != 0)
 		return cli_usage_error(
 		    "bad --ttl '%s': use 90s, 15m, 2h, 1d or 1h30m", ttl_arg);
-	if (stepup != NULL && !stepup_ok(stepup))
+	if (stepup != NULL && !add_stepup_ok(stepup))
 		return cli_usage_error(
 		    "bad --stepup '%s': session, always, pin or confirm",
 		    stepup);
-	if (kind != NULL && !kind_ok(kind))
+	if (kind != NULL && !add_kind_ok(kind))
 		return cli_usage_error(
 		    "bad --kind '%s': secret, env, ssh-cert, aws, kube, docker or git",
 		    kind);
@@ -213,11 +213,11 @@ add_main(int argc, char **argv)
 		ex = cli_fail(r, &rep);
 		goto out;
 	}
-	if ((r = read_input(name, json, &in)) != 0) {
+	if ((r = add_read_input(name, json, &in)) != 0) {
 		ex = r == JIT_E_ARG ? JITCTL_EXIT_USAGE : JITCTL_EXIT_FAIL;
 		goto out;
 	}
-	if ((r = to_fields(in, json, &fields)) != 0) {
+	if ((r = add_to_fields(in, json, &fields)) != 0) {
 		ex = JITCTL_EXIT_FAIL;
 		goto out;
 	}

@@ -9,7 +9,8 @@
 #include "proto-names.h"
 
 static const char tokens_help[] =
-    "usage: jitctl tokens [--json]\n"
+    "usage: jitctl tokens [--json | --verbose]\n"
+    "       jitctl tokens --export [LABEL]\n"
     "       jitctl tokens --verify [--token LABEL] [--pin-fd N]\n"
     "\n"
     "List the enrolled tokens: label, type, device, whether user\n"
@@ -22,9 +23,14 @@ static const char tokens_help[] =
     "token added or edited on disk is named and never receives a wrap.\n"
     "\n"
     "  -j, --json          the agent's answer as JSON\n"
+    "  -V, --verbose       also each token's recipient and what its\n"
+    "                      attestation proves (vendor, model, serial)\n"
+    "  -e, --export        print the recipients (all, or LABEL's), one\n"
+    "                      line each, for 'jitctl seal --to' elsewhere\n"
     "  -v, --verify        have a token vouch for the set now\n"
     "  -t, --token LABEL   with --verify: this token\n"
-    "  -p, --pin-fd N      with --verify: read its PIN from descriptor N\n"
+    "  -p, --pin-fd N      with --verify (or --export, which verifies\n"
+    "                      first): read the PIN from descriptor N\n"
     "  -h, --help          this text\n";
 
 int
@@ -90,12 +96,30 @@ tokens_print_set(struct json_object *set, FILE *f)
 	fprintf(f, "\nTHE ENROLLED TOKENS DO NOT VERIFY: %s\n", safe);
 }
 
+static bool
+set_verified(void)
+{
+	struct client_reply rep = { .retries = -1 };
+	struct json_object *set;
+	const char *state = NULL;
+	bool ok;
+
+	if (cli_request(JP_VERB_TOKENS, NULL, NULL, &rep) == 0 &&
+	    json_object_object_get_ex(rep.result, JP_RES_TOKENS_SET, &set))
+		state = cli_jstr(set, JP_SET_STATE);
+	ok = state != NULL && strcmp(state, "verified") == 0;
+	client_reply_reset(&rep);
+	return ok;
+}
+
 int
 tokens_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "verify", no_argument, NULL, 'v' },
+		{ "verbose", no_argument, NULL, 'V' },
+		{ "export", no_argument, NULL, 'e' },
 		{ "token", required_argument, NULL, 't' },
 		{ "pin-fd", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
@@ -104,13 +128,15 @@ tokens_main(int argc, char **argv)
 	struct client_reply rep = { .retries = -1 };
 	struct stepup_opts so = { .pin_fd = -1 };
 	struct json_object *set;
-	bool json = false, verify = false;
+	bool json = false, verify = false, verbose = false, export = false;
 	int c, r, ex;
 
-	while ((c = cli_getopt(argc, argv, ":jvt:p:h", opts)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":jvVet:p:h", opts)) != -1) {
 		switch (c) {
 		case 'j': json = true; break;
 		case 'v': verify = true; break;
+		case 'V': verbose = true; break;
+		case 'e': export = true; break;
 		case 't': so.token = optarg; break;
 		case 'p':
 			if (cli_pin_fd("--pin-fd", optarg, &so.pin_fd) != 0)
@@ -120,15 +146,26 @@ tokens_main(int argc, char **argv)
 		default: return cli_getopt_error(c, argv);
 		}
 	}
-	if (optind < argc)
+	if (optind < argc && !(export && optind + 1 == argc))
 		return cli_usage_error(
 		    "unexpected argument '%s'", argv[optind]);
-	if (!verify && (so.token != NULL || so.pin_fd >= 0))
-		return cli_usage_error("--token and --pin-fd go with --verify");
+	if (!verify && !export && (so.token != NULL || so.pin_fd >= 0))
+		return cli_usage_error(
+		    "--token and --pin-fd go with --verify or --export");
 	if (verify)
 		return stepup_verify_tokens(&so);
+	/* Export only what a token of the set vouched for: a recipient
+	 * planted in tokens.json would get an admin's credentials. */
+	if (export && !set_verified() &&
+	    (ex = stepup_verify_tokens(&so)) != JITCTL_EXIT_OK)
+		return ex;
 	if ((r = cli_request(JP_VERB_TOKENS, NULL, NULL, &rep)) != 0) {
 		ex = cli_fail(r, &rep);
+		goto out;
+	}
+	if (export) {
+		ex = tokens_export(cli_jarray(rep.result, JP_RES_TOKENS_TOKENS),
+		    optind < argc ? argv[optind] : NULL);
 		goto out;
 	}
 	if (json)
@@ -138,6 +175,9 @@ tokens_main(int argc, char **argv)
 		0 &&
 	    json_object_object_get_ex(rep.result, JP_RES_TOKENS_SET, &set))
 		tokens_print_set(set, stdout);
+	if (r == 0 && verbose)
+		r = tokens_print_verbose(
+		    cli_jarray(rep.result, JP_RES_TOKENS_TOKENS), stdout);
 	ex = r == 0 ? JITCTL_EXIT_OK : cli_fail_code(r, "cannot print");
 out:
 	client_reply_reset(&rep);

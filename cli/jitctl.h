@@ -52,6 +52,9 @@ int kube_main(int argc, char **argv);
 int git_main(int argc, char **argv);
 int docker_main(int argc, char **argv);
 int rewrap_main(int argc, char **argv);
+int seal_main(int argc, char **argv);
+int import_main(int argc, char **argv);
+int recipient_main(int argc, char **argv);
 
 /* common.c: messages.  Each goes to stderr as "jitctl: VERB: ...". */
 void cli_set_verb(const char *verb);
@@ -163,6 +166,15 @@ const char *cli_nearest(
 /* The name of the credential nearest to name in a status result, or NULL. */
 const char *cli_nearest_cred(struct json_object *status, const char *name);
 int inject_main(int argc, char **argv);
+/* cmd-add.c: what add and seal share.  The secret from stdin or the
+ * terminal (a failure has been reported), then as fields. */
+bool add_kind_ok(const char *s);
+bool add_stepup_ok(const char *s);
+int add_read_input(const char *name, bool json, struct secret **ret);
+int add_to_fields(const struct secret *in, bool json, struct secret **ret);
+/* cmd-recipient.c: tokens --export [LABEL] and --verbose. */
+int tokens_export(struct json_object *tokens, const char *label);
+int tokens_print_verbose(struct json_object *tokens, FILE *f);
 
 /* cmd-tokens.c: the tokens of a tokens/status result as a table. */
 int tokens_print_table(struct json_object *tokens, FILE *f);

@@ -10,6 +10,7 @@ apt-get install -y -q --no-install-recommends \
 	libsystemd-dev dbus-daemon zsh \
 	swtpm swtpm-tools tpm2-tools \
 	faketime \
+	openssl \
 	openssh-client openssh-server postgresql postgresql-client \
 	python3 python3-botocore scdoc util-linux procps bsdutils git \
 	rsyslog prometheus-node-exporter libsystemd-dev curl jq \

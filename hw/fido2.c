@@ -10,6 +10,7 @@
 #include <fido/es256.h>
 #include <sodium.h>
 
+#include "attest.h"
 #include "err.h"
 #include "fido2-io.h"
 #include "fido2.h"
@@ -668,18 +669,42 @@ fido2_has_extension(const fido_cbor_info_t *ci, const char *name)
 	return false;
 }
 
-/* Make the credential and check its attestation; fills c->id and c->pk. */
+/* The attestation statement, kept (lib/attest.h): packed with its
+ * certificate, or flagged as self or none. */
+static int
+fido2_attestation(const fido_cred_t *cred, uint8_t **ret, size_t *ret_len)
+{
+	const char *fmt = fido_cred_fmt(cred);
+	const uint8_t *x5c = fido_cred_x5c_ptr(cred);
+	size_t x5clen = fido_cred_x5c_len(cred);
+
+	return attest_fido2_blob(x5clen > 0             ? "fido2-packed" :
+		fmt != NULL && strcmp(fmt, "none") == 0 ? "fido2-none" :
+							  "fido2-self",
+	    fido_cred_authdata_raw_ptr(cred), fido_cred_authdata_raw_len(cred),
+	    FIDO2_RP_ID, fido_cred_type(cred), fido_cred_sig_ptr(cred),
+	    fido_cred_sig_len(cred), &x5c, &x5clen, x5clen > 0 ? 1 : 0, ret,
+	    ret_len);
+}
+
+/* Make the credential and check its attestation; fills c->id and c->pk,
+ * and *ret_att with the statement. */
 static int
 fido2_make_cred(struct fido2_dev *d, const struct hw_enroll_args *a,
     const struct secret *pin, struct fido2_cred *c, char *aaguid_hex,
-    size_t aaguid_hex_len, struct hw_status *st)
+    size_t aaguid_hex_len, uint8_t **ret_att, size_t *ret_attlen,
+    struct hw_status *st)
 {
 	fido_cred_t *cred = NULL;
 	uint8_t cdh[FIDO2_CDH_LEN], user_id[FIDO2_USER_ID_LEN];
 	bool builtin_uv = a->uv && pin == NULL;
 	int r, rc;
 
-	randombytes_buf(cdh, sizeof(cdh));
+	/* The attestation signs the challenge that names the recipient. */
+	if (a->challenge != NULL)
+		memcpy(cdh, a->challenge, sizeof(cdh));
+	else
+		randombytes_buf(cdh, sizeof(cdh));
 	randombytes_buf(user_id, sizeof(user_id));
 	if ((cred = fido_cred_new()) == NULL) {
 		r = JIT_E_NOMEM;
@@ -752,6 +777,8 @@ fido2_make_cred(struct fido2_dev *d, const struct hw_enroll_args *a,
 	if (fido_cred_aaguid_len(cred) == FIDO2_AAGUID_LEN)
 		sodium_bin2hex(aaguid_hex, aaguid_hex_len,
 		    fido_cred_aaguid_ptr(cred), FIDO2_AAGUID_LEN);
+	if ((r = fido2_attestation(cred, ret_att, ret_attlen)) != JIT_OK)
+		goto out;
 	r = JIT_OK;
 out:
 	fido_cred_free(&cred);
@@ -760,7 +787,7 @@ out:
 
 static int
 fido2_backend_json(const struct fido2_cred *c, const char *aaguid_hex,
-    struct json_object **ret)
+    const uint8_t *att, size_t attlen, struct json_object **ret)
 {
 	struct json_object *o;
 	int r;
@@ -772,7 +799,8 @@ fido2_backend_json(const struct fido2_cred *c, const char *aaguid_hex,
 	    (r = jsonx_add_b64(o, "salt", c->salt, sizeof(c->salt))) !=
 		JIT_OK ||
 	    (r = jsonx_add_str(o, "rp_id", FIDO2_RP_ID)) != JIT_OK ||
-	    (r = jsonx_add_str(o, "aaguid", aaguid_hex)) != JIT_OK) {
+	    (r = jsonx_add_str(o, "aaguid", aaguid_hex)) != JIT_OK ||
+	    (r = jsonx_add_b64(o, "attestation", att, attlen)) != JIT_OK) {
 		json_object_put(o);
 		return r;
 	}
@@ -792,6 +820,8 @@ fido2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 	struct json_object *backend = NULL;
 	char aaguid_hex[FIDO2_AAGUID_LEN * 2 + 1] = "";
 	char where[FIDO2_MSG_NAME_MAX];
+	uint8_t *att = NULL;
+	size_t attlen = 0;
 	int r, rc;
 
 	memset(&c, 0, sizeof(c));
@@ -852,15 +882,16 @@ fido2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 		sodium_bin2hex(aaguid_hex, sizeof(aaguid_hex),
 		    fido_cbor_info_aaguid_ptr(ci), FIDO2_AAGUID_LEN);
 
-	if ((r = fido2_make_cred(
-		 d, a, pin, &c, aaguid_hex, sizeof(aaguid_hex), st)) != JIT_OK)
+	if ((r = fido2_make_cred(d, a, pin, &c, aaguid_hex, sizeof(aaguid_hex),
+		 &att, &attlen, st)) != JIT_OK)
 		goto out;
 	randombytes_buf(c.salt, sizeof(c.salt));
 	/* The second touch: the KEK comes from the same operation that
 	 * derive will repeat, with the same UV mode. */
 	if ((r = fido2_touch(d, &c, a->uv, pin, NULL, &hmac, st)) != JIT_OK ||
 	    (r = fido2_kek(hmac, &c, &kek)) != JIT_OK ||
-	    (r = fido2_backend_json(&c, aaguid_hex, &backend)) != JIT_OK)
+	    (r = fido2_backend_json(&c, aaguid_hex, att, attlen, &backend)) !=
+		JIT_OK)
 		goto out;
 	log_debug("fido2: enrolled a credential on %s", d->path);
 
@@ -878,6 +909,7 @@ out:
 	secret_free(pin);
 	secret_free(hmac);
 	secret_free(kek);
+	free(att);
 	free(c.id);
 	return r;
 }

@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "attest.h"
 #include "config.h"
 #include "err.h"
 #include "hw.h"
@@ -131,6 +132,46 @@ hw_device_simulated(const char *device)
 	return false;
 }
 
+/*
+ * What the token attested, against the enrollment's policy: with roots,
+ * a chain must lead to them; with require, a token without one is
+ * refused.  The statement stays in the token's record either way.
+ */
+static int
+hw_attestation_check(const struct hw_token *t, const struct hw_enroll_args *a,
+    struct hw_status *st)
+{
+	struct attest_info ai;
+	uint8_t *blob = NULL;
+	size_t len = 0;
+	char why[ATTEST_WHY_MAX];
+	int r;
+
+	if (a->attestation_roots == NULL && !a->require_attestation)
+		return JIT_OK;
+	r = jsonx_get_b64(t->backend, "attestation", ATTEST_MAX, &blob, &len);
+	if (r == JIT_E_FORMAT && !a->require_attestation)
+		return JIT_OK; /* none: only a chain given is checked */
+	if (r != 0) {
+		hw_status_set(st,
+		    "token %s gave no attestation, and [enroll] require_attestation is on: it is not enrolled",
+		    a->label);
+		return JIT_E_AUTH;
+	}
+	r = attest_verify(blob, len, t->type, t->id, t->recipient,
+	    a->attestation_roots, &ai, why, sizeof(why));
+	free(blob);
+	if (r != 0 && !a->require_attestation && !ai.chained && r == JIT_E_AUTH)
+		return JIT_OK; /* self or none, and not required */
+	if (r != 0) {
+		hw_status_set(st,
+		    "token %s's attestation (%s) is refused: %s; it is not enrolled",
+		    a->label, ai.format[0] != '\0' ? ai.format : "?", why);
+		return r == JIT_E_CONFIG ? JIT_E_CONFIG : JIT_E_AUTH;
+	}
+	return JIT_OK;
+}
+
 int
 hw_enroll(const struct hw_enroll_args *a, struct hw_token **ret,
     struct secret **ret_sk, struct hw_status *st)
@@ -138,7 +179,8 @@ hw_enroll(const struct hw_enroll_args *a, struct hw_token **ret,
 	const struct hw_backend *be;
 	struct hw_token *t = NULL;
 	struct secret *kek = NULL, *sk = NULL;
-	uint8_t rnd[HW_ID_LEN / 2], ad[ID_AD_MAX];
+	uint8_t rnd[HW_ID_LEN / 2], ad[ID_AD_MAX], chal[ATTEST_CHALLENGE_LEN];
+	struct hw_enroll_args ba;
 	size_t adlen;
 	bool simulated = false;
 	int r;
@@ -163,7 +205,16 @@ hw_enroll(const struct hw_enroll_args *a, struct hw_token **ret,
 		return JIT_E_SIMULATED;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return JIT_E_NOMEM;
-	if ((r = be->enroll(a, &t->backend, &simulated, &kek, st)) != 0)
+	/* The id and the identity first: the token's attestation signs a
+	 * challenge that names them (lib/attest.h). */
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(t->id, sizeof(t->id), rnd, sizeof(rnd));
+	if ((r = seal_x25519_keypair(t->recipient, &sk)) != 0)
+		goto out;
+	attest_challenge(a->type, t->id, t->recipient, chal);
+	ba = *a;
+	ba.challenge = chal;
+	if ((r = be->enroll(&ba, &t->backend, &simulated, &kek, st)) != 0)
 		goto out;
 	simulated = simulated || hw_device_simulated(a->device);
 	if (simulated && !a->allow_simulated) {
@@ -174,8 +225,6 @@ hw_enroll(const struct hw_enroll_args *a, struct hw_token **ret,
 		r = JIT_E_INTERNAL;
 		goto out;
 	}
-	randombytes_buf(rnd, sizeof(rnd));
-	sodium_bin2hex(t->id, sizeof(t->id), rnd, sizeof(rnd));
 	if ((r = dup_str(a->label, HW_LABEL_MAX, &t->label)) != 0 ||
 	    (r = dup_str(a->type, 16, &t->type)) != 0)
 		goto out;
@@ -185,7 +234,7 @@ hw_enroll(const struct hw_enroll_args *a, struct hw_token **ret,
 	t->simulated = simulated;
 	t->uv = a->uv;
 	t->created = (int64_t)time(NULL);
-	if ((r = seal_x25519_keypair(t->recipient, &sk)) != 0)
+	if ((r = hw_attestation_check(t, a, st)) != 0)
 		goto out;
 	identity_ad(t, ad, &adlen);
 	randombytes_buf(t->id_nonce, sizeof(t->id_nonce));

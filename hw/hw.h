@@ -56,6 +56,13 @@ struct hw_enroll_args {
 	int touch_timeout_ms;
 	const char *slot; /* piv: key slot in hex, NULL: 9d */
 	const char *touch; /* piv: always, cached, never; NULL: always */
+	/* Attestation: roots (a PEM file, or NULL) a token's certificate
+	 * chain must lead to; require: refuse a token with none. */
+	const char *attestation_roots;
+	bool require_attestation;
+	/* Set by hw_enroll for the backend: the 32-byte challenge its
+	 * attestation signs (lib/attest.h), binding the new recipient. */
+	const uint8_t *challenge;
 };
 
 struct hw_auth {

@@ -14,6 +14,7 @@
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
+#include "attest.h"
 #include "err.h"
 #include "hw.h"
 #include "jsonx.h"
@@ -749,6 +750,26 @@ tpm2_kek(const struct secret *z, const uint8_t epk[TPM2_POINT_LEN],
  * compute Z = x(d * epk).  One policy session, salted and encrypting both
  * ways: epk in, the shared point out.
  */
+/* Load the stored key under the SRK, its authValue set for sessions. */
+static int
+tpm2_load_key(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
+    const TPM2B_PRIVATE *priv, const struct secret *auth, ESYS_TR *ret,
+    struct hw_status *st)
+{
+	ESYS_TR key = ESYS_TR_NONE;
+	TSS2_RC rc;
+
+	if ((rc = Esys_Load(c->esys, c->primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+		 ESYS_TR_NONE, priv, pub, &key)) != TSS2_RC_SUCCESS)
+		return tpm2_error(c->esys, c->device, TPM2_STEP_LOAD, rc, st);
+	if ((rc = tpm2_set_auth(c->esys, key, auth)) != TSS2_RC_SUCCESS) {
+		tpm2_flush(c->esys, &key);
+		return tpm2_error(c->esys, c->device, TPM2_STEP_OTHER, rc, st);
+	}
+	*ret = key;
+	return JIT_OK;
+}
+
 static int
 tpm2_zgen(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
     const TPM2B_PRIVATE *priv, const uint8_t epk[TPM2_POINT_LEN],
@@ -764,16 +785,8 @@ tpm2_zgen(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
 	memset(&in, 0, sizeof(in));
 	if ((r = tpm2_point_read(epk, &in.point)) != 0)
 		goto out;
-	if ((rc = Esys_Load(c->esys, c->primary, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-		 ESYS_TR_NONE, priv, pub, &key)) != TSS2_RC_SUCCESS) {
-		key = ESYS_TR_NONE;
-		r = tpm2_error(c->esys, c->device, TPM2_STEP_LOAD, rc, st);
+	if ((r = tpm2_load_key(c, pub, priv, auth, &key, st)) != 0)
 		goto out;
-	}
-	if ((rc = tpm2_set_auth(c->esys, key, auth)) != TSS2_RC_SUCCESS) {
-		r = tpm2_error(c->esys, c->device, TPM2_STEP_OTHER, rc, st);
-		goto out;
-	}
 	if ((r = tpm2_session(c, TPM2_SE_POLICY, ESYS_TR_NONE,
 		 TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT, &session, st)) !=
 	    0)
@@ -950,6 +963,210 @@ out:
 	return r;
 }
 
+/* ---- attestation: the EK certificate and TPM2_Certify of the key ---- */
+
+/* Where TPMs keep EK certificates (TCG EK Credential Profile): RSA 2048,
+ * ECC P-256, ECC P-384 (high range). */
+static const TPM2_HANDLE tpm2_ek_cert_indices[] = { 0x01c00002, 0x01c0000a,
+	0x01c00016 };
+#define TPM2_NV_CHUNK 512
+#define TPM2_EK_CERT_MAX 4096
+
+/* The first EK certificate the TPM holds (DER, malloc'd); JIT_E_NOENT if
+ * it holds none. */
+static int
+tpm2_ek_cert(struct tpm2_conn *c, uint8_t **ret, size_t *ret_len)
+{
+	TPM2B_NV_PUBLIC *nvpub = NULL;
+	TPM2B_MAX_NV_BUFFER *data = NULL;
+	ESYS_TR nv = ESYS_TR_NONE;
+	uint8_t *buf = NULL;
+	size_t i, off, size;
+	UINT16 n;
+	int r = JIT_E_NOENT;
+
+	for (i = 0;
+	     i < sizeof(tpm2_ek_cert_indices) / sizeof(*tpm2_ek_cert_indices);
+	     i++) {
+		if (Esys_TR_FromTPMPublic(c->esys, tpm2_ek_cert_indices[i],
+			ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+			&nv) != TSS2_RC_SUCCESS)
+			continue;
+		if (Esys_NV_ReadPublic(c->esys, nv, ESYS_TR_NONE, ESYS_TR_NONE,
+			ESYS_TR_NONE, &nvpub, NULL) != TSS2_RC_SUCCESS) {
+			Esys_TR_Close(c->esys, &nv);
+			continue;
+		}
+		size = nvpub->nvPublic.dataSize;
+		Esys_Free(nvpub);
+		nvpub = NULL;
+		if (size == 0 || size > TPM2_EK_CERT_MAX ||
+		    (buf = malloc(size)) == NULL) {
+			Esys_TR_Close(c->esys, &nv);
+			continue;
+		}
+		for (off = 0; off < size; off += n) {
+			n = (UINT16)(size - off > TPM2_NV_CHUNK ?
+				TPM2_NV_CHUNK :
+				size - off);
+			if (Esys_NV_Read(c->esys, nv, nv, ESYS_TR_PASSWORD,
+				ESYS_TR_NONE, ESYS_TR_NONE, n, (UINT16)off,
+				&data) != TSS2_RC_SUCCESS ||
+			    data->size != n)
+				break;
+			memcpy(buf + off, data->buffer, n);
+			Esys_Free(data);
+			data = NULL;
+		}
+		Esys_Free(data);
+		data = NULL;
+		Esys_TR_Close(c->esys, &nv);
+		if (off == size) {
+			*ret = buf;
+			*ret_len = size;
+			return JIT_OK;
+		}
+		free(buf);
+		buf = NULL;
+	}
+	return r;
+}
+
+/* An attestation key: a restricted ECDSA P-256 signing primary of the
+ * endorsement hierarchy, made from the seed the EK comes from. */
+static const TPM2B_PUBLIC tpm2_ak_template = {
+	.publicArea = {
+		.type = TPM2_ALG_ECC,
+		.nameAlg = TPM2_ALG_SHA256,
+		.objectAttributes = TPMA_OBJECT_FIXEDTPM |
+		    TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+		    TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED |
+		    TPMA_OBJECT_SIGN_ENCRYPT,
+		.parameters.eccDetail = {
+			.symmetric.algorithm = TPM2_ALG_NULL,
+			.scheme = {
+				.scheme = TPM2_ALG_ECDSA,
+				.details.ecdsa.hashAlg = TPM2_ALG_SHA256,
+			},
+			.curveID = TPM2_ECC_NIST_P256,
+			.kdf.scheme = TPM2_ALG_NULL,
+		},
+	},
+};
+
+/* Big-endian r || s, each left-padded to 32 bytes. */
+static int
+tpm2_sig_bytes(const TPMT_SIGNATURE *sig, uint8_t out[2 * TPM2_COORD_LEN])
+{
+	const TPM2B_ECC_PARAMETER *rr = &sig->signature.ecdsa.signatureR,
+				  *ss = &sig->signature.ecdsa.signatureS;
+
+	if (sig->sigAlg != TPM2_ALG_ECDSA || rr->size > TPM2_COORD_LEN ||
+	    ss->size > TPM2_COORD_LEN)
+		return JIT_E_HW;
+	memset(out, 0, 2 * TPM2_COORD_LEN);
+	memcpy(out + TPM2_COORD_LEN - rr->size, rr->buffer, rr->size);
+	memcpy(out + 2 * TPM2_COORD_LEN - ss->size, ss->buffer, ss->size);
+	return JIT_OK;
+}
+
+/*
+ * The statement for lib/attest.h: TPM2_Certify of the wrapping key by the
+ * AK over the challenge, and the EK certificate.  A TPM without an EK
+ * certificate gives none (*ret stays NULL).  That the AK shares the EK's
+ * TPM is vouched for by this machine (both are read in one connection);
+ * docs/ADMIN.md says so.
+ */
+static int
+tpm2_attest(struct tpm2_conn *c, const TPM2B_PUBLIC *pub,
+    const TPM2B_PRIVATE *priv, const struct secret *auth,
+    const uint8_t *challenge, uint8_t **ret, size_t *ret_len,
+    struct hw_status *st)
+{
+	/* Nothing sensitive, nothing outside, no PCRs: kept off the stack,
+	 * which enrollment's frame must not outgrow. */
+	static const TPM2B_SENSITIVE_CREATE sens;
+	static const TPM2B_DATA outside;
+	static const TPML_PCR_SELECTION pcrs;
+	ESYS_TR key = ESYS_TR_NONE, ak = ESYS_TR_NONE, session = ESYS_TR_NONE;
+	TPM2B_DATA qualifying;
+	TPMT_SIG_SCHEME scheme;
+	TPM2B_PUBLIC *akpub = NULL;
+	TPM2B_ATTEST *info = NULL;
+	TPMT_SIGNATURE *sig = NULL;
+	uint8_t *ek = NULL, sigb[2 * TPM2_COORD_LEN];
+	uint8_t *akb = NULL, *keyb;
+	size_t eklen = 0, aklen = 0, keylen = 0;
+	const uint8_t *certs[1];
+	size_t lens[1];
+	TSS2_RC rc;
+	int r;
+
+	*ret = NULL;
+	if (challenge == NULL ||
+	    (r = tpm2_ek_cert(c, &ek, &eklen)) == JIT_E_NOENT) {
+		log_debug("tpm2: no EK certificate in the TPM: no attestation");
+		return JIT_OK;
+	}
+	if ((akb = malloc(2 * sizeof(TPMT_PUBLIC))) == NULL) {
+		r = JIT_E_NOMEM;
+		goto out;
+	}
+	keyb = akb + sizeof(TPMT_PUBLIC);
+	if ((rc = Esys_CreatePrimary(c->esys, ESYS_TR_RH_ENDORSEMENT,
+		 ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens,
+		 &tpm2_ak_template, &outside, &pcrs, &ak, &akpub, NULL, NULL,
+		 NULL)) != TSS2_RC_SUCCESS) {
+		ak = ESYS_TR_NONE;
+		r = tpm2_error(c->esys, c->device, TPM2_STEP_PRIMARY, rc, st);
+		goto out;
+	}
+	/* Certify wants the key's ADMIN role: its authValue (the PIN's
+	 * hash), proven by a salted HMAC session, never sent. */
+	if ((r = tpm2_load_key(c, pub, priv, auth, &key, st)) != 0)
+		goto out;
+	if ((r = tpm2_session(
+		 c, TPM2_SE_HMAC, ESYS_TR_NONE, 0, &session, st)) != 0)
+		goto out;
+	memset(&qualifying, 0, sizeof(qualifying));
+	qualifying.size = 32;
+	memcpy(qualifying.buffer, challenge, 32);
+	memset(&scheme, 0, sizeof(scheme));
+	scheme.scheme = TPM2_ALG_NULL; /* the AK's own: ECDSA SHA-256 */
+	if ((rc = Esys_Certify(c->esys, key, ak, session, ESYS_TR_PASSWORD,
+		 ESYS_TR_NONE, &qualifying, &scheme, &info, &sig)) !=
+	    TSS2_RC_SUCCESS) {
+		r = tpm2_error(c->esys, c->device, TPM2_STEP_PIN, rc, st);
+		goto out;
+	}
+	r = JIT_E_HW;
+	if (tpm2_sig_bytes(sig, sigb) != 0 ||
+	    Tss2_MU_TPMT_PUBLIC_Marshal(&akpub->publicArea, akb,
+		sizeof(TPMT_PUBLIC), &aklen) != TSS2_RC_SUCCESS ||
+	    Tss2_MU_TPMT_PUBLIC_Marshal(&pub->publicArea, keyb,
+		sizeof(TPMT_PUBLIC), &keylen) != TSS2_RC_SUCCESS) {
+		hw_status_set(st,
+		    "the TPM at %s certified the key in a form this version does not read",
+		    c->device);
+		goto out;
+	}
+	certs[0] = ek;
+	lens[0] = eklen;
+	r = attest_tpm2_blob(info->attestationData, info->size, sigb,
+	    sizeof(sigb), akb, aklen, keyb, keylen, certs, lens, 1, ret,
+	    ret_len);
+out:
+	tpm2_flush(c->esys, &session);
+	tpm2_flush(c->esys, &key);
+	tpm2_flush(c->esys, &ak);
+	Esys_Free(akpub);
+	Esys_Free(info);
+	Esys_Free(sig);
+	free(ek);
+	free(akb);
+	return r;
+}
+
 static int
 tpm2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
     bool *ret_simulated, struct secret **ret_kek, struct hw_status *st)
@@ -962,6 +1179,9 @@ tpm2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 	TPM2B_PRIVATE *priv = NULL;
 	struct json_object *o = NULL;
 	const char *device;
+	struct hw_status ast = { .retries = -1 };
+	uint8_t *att = NULL;
+	size_t attlen = 0;
 	int r;
 
 	if (a->pin != NULL && secret_len(a->pin) > 0 &&
@@ -1001,7 +1221,20 @@ tpm2_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 		r = JIT_E_HW;
 		goto out;
 	}
+	/* A TPM that cannot attest (an endorsement hierarchy with a
+	 * password, say) still enrolls; [enroll] require_attestation then
+	 * refuses it, saying it gave none. */
+	if (tpm2_attest(
+		&c, pub, priv, auth, a->challenge, &att, &attlen, &ast) != 0) {
+		log_warn("tpm2: %s: enrolled without attestation: %s", device,
+		    ast.msg[0] != '\0' ? ast.msg : "the TPM refused");
+		free(att);
+		att = NULL;
+	}
 	if ((r = tpm2_backend_json(pub, priv, epk, &srk, &o)) != 0)
+		goto out;
+	if (att != NULL &&
+	    (r = jsonx_add_b64(o, "attestation", att, attlen)) != 0)
 		goto out;
 	log_debug("tpm2: enrolled a P-256 key at %s", device);
 	*ret_backend = o;
@@ -1018,6 +1251,7 @@ out:
 	secret_free(auth);
 	Esys_Free(pub);
 	Esys_Free(priv);
+	free(att);
 	tpm2_close(&c);
 	return r;
 }

@@ -41,7 +41,8 @@
 	X(JP_VERB_REWRAP, rewrap) \
 	X(JP_VERB_PROBE, probe) \
 	X(JP_VERB_APPROVE, approve) \
-	X(JP_VERB_EVENTS, events)
+	X(JP_VERB_EVENTS, events) \
+	X(JP_VERB_IMPORT, import)
 
 /* A failure (SSH_AGENT_EXTENSION_FAILURE) of any verb. */
 #define JP_ERR_ERROR "error" /* the code's number (a hint) */
@@ -57,6 +58,8 @@
 #define JP_TOKEN_SIMULATED "simulated" /* swtpm or the simulator */
 #define JP_TOKEN_UV "uv" /* it asks for its PIN */
 #define JP_TOKEN_CREATED "created" /* enrolled at, unix seconds */
+#define JP_TOKEN_RECIPIENT "recipient" /* its X25519 wrapping key, base64 */
+#define JP_TOKEN_ATTESTATION "attestation" /* lib/attest.h blob, base64 */
 
 /* hello: jitctl's first request; the agent knows its executable. */
 #define JP_VERB_HELLO "hello"
@@ -188,6 +191,18 @@
 #define JP_RES_ADD_NAME "name"
 #define JP_RES_ADD_NOT_AFTER "not_after"
 #define JP_RES_ADD_TOKENS "tokens" /* [L...] it is wrapped to */
+
+/* import: a credential sealed elsewhere (jitctl seal), opened once with a
+ * token here (its PIN, if any, is the payload) and stored as it is. */
+#define JP_VERB_IMPORT "import"
+#define JP_ARG_IMPORT_FILE "file" /* the sealed file's JSON object */
+#define JP_ARG_IMPORT_REPLACE "replace"
+#define JP_ARG_IMPORT_TOKEN "token" /* the label of the one to ask */
+#define JP_RES_IMPORT_NAME "name"
+#define JP_RES_IMPORT_NOT_AFTER "not_after"
+#define JP_RES_IMPORT_SEALED_BY "sealed_by"
+#define JP_RES_IMPORT_TOKEN "token" /* the label of the one that opened it */
+#define JP_RES_IMPORT_TOKENS "tokens" /* [L...] it is wrapped to here */
 
 /* unlock: open credentials with a token, for a while. */
 #define JP_VERB_UNLOCK "unlock"

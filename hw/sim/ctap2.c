@@ -237,15 +237,28 @@ finish(cbor_item_t *map, bool ok)
 	return ok ? map : NULL;
 }
 
-/* packed attStmt: {"alg": -7, "sig": bytes} */
+/* packed attStmt: {"alg": -7, "sig": bytes}, and "x5c": [cert] when an
+ * attestation certificate signed instead of the credential key. */
 static cbor_item_t *
-att_stmt(const uint8_t *sig, size_t siglen)
+att_stmt(const struct sim_dev *d, const uint8_t *sig, size_t siglen)
 {
-	cbor_item_t *m = cbor_new_definite_map(2);
+	cbor_item_t *m = cbor_new_definite_map(d->attest_key != NULL ? 3 : 2);
+	cbor_item_t *x5c = NULL;
 
-	return finish(m,
-	    m != NULL && cb_put(m, cb_text("alg"), cb_int(COSE_ALG_ES256)) &&
-		cb_put(m, cb_text("sig"), cb_bytes(sig, siglen)));
+	/* Canonical order: "alg", "sig", "x5c". */
+	if (m == NULL || !cb_put(m, cb_text("alg"), cb_int(COSE_ALG_ES256)) ||
+	    !cb_put(m, cb_text("sig"), cb_bytes(sig, siglen)))
+		return finish(m, false);
+	if (d->attest_key == NULL)
+		return m;
+	if ((x5c = cbor_new_definite_array(1)) == NULL ||
+	    !cb_push(x5c, cb_bytes(d->attest_cert, d->attest_cert_len))) {
+		if (x5c != NULL)
+			cbor_decref(&x5c);
+		return finish(m, false);
+	}
+	/* cb_put takes x5c over, failing or not. */
+	return finish(m, cb_put(m, cb_text("x5c"), x5c));
 }
 
 /* PublicKeyCredentialDescriptor: {"id": bytes, "type": "public-key"} */
@@ -602,15 +615,17 @@ make_credential(struct sim_dev *d, const cbor_item_t *params, cbor_item_t **ret)
 	    (st = auth_data(d, rpid_hash, flags, att, attlen, ext, extlen, &ad,
 		 &adlen)) != CTAP2_OK)
 		goto out;
-	/* packed self attestation: the credential key signs. */
+	/* packed: the attestation key signs, or (self) the credential's. */
 	st = CTAP1_ERR_OTHER;
-	if (sc_es256_sign(c.key, ad, adlen, cdh, cdhlen, sig, &siglen) != 0)
+	if (sc_es256_sign(d->attest_key != NULL ? d->attest_key : c.key, ad,
+		adlen, cdh, cdhlen, sig, &siglen) != 0)
 		goto out;
 	resp = cbor_new_definite_map(3);
 	if ((resp = finish(resp,
 		 resp != NULL && cb_put(resp, cb_uint(1), cb_text("packed")) &&
 		     cb_put(resp, cb_uint(2), cb_bytes(ad, adlen)) &&
-		     cb_put(resp, cb_uint(3), att_stmt(sig, siglen)))) == NULL)
+		     cb_put(resp, cb_uint(3), att_stmt(d, sig, siglen)))) ==
+	    NULL)
 		goto out;
 	sim_debug(d, "makeCredential: done, hmac-secret %s, uv %s",
 	    hmac_secret ? "yes" : "no", uv ? "yes" : "no");

@@ -48,11 +48,13 @@ usage(FILE *f)
 	    "usage: jit-sim-fido2 --socket PATH [--state FILE]\n"
 	    "           [--touch approve|deny|timeout|delay=MS|ask]\n"
 	    "           [--pin-fd N] [--aaguid HEX] [--daemon] [--pid-file FILE]\n"
-	    "           [--verbose]\n"
+	    "           [--attest-key PEM --attest-cert PEM] [--verbose]\n"
 	    "A software CTAP 2.1 authenticator for tests: raw 64-byte CTAPHID reports\n"
 	    "over a Unix stream socket.  Never use it for real secrets.\n"
 	    "  --pin-fd N   read the PIN set at first start from descriptor N\n"
 	    "  --pin PIN    the same from argv (tests only: visible to ps)\n"
+	    "  --attest-key, --attest-cert  packed attestation signed by this key,\n"
+	    "               with this certificate (a test CA's); default: self\n"
 	    "  --daemon     detach once listening (default: stay in the foreground;\n"
 	    "               --foreground is accepted and changes nothing)\n"
 	    "Environment: " SIM_TOUCH_FILE_ENV
@@ -399,6 +401,8 @@ main(int argc, char **argv)
 		{ "pin", required_argument, NULL, 'p' },
 		{ "pin-fd", required_argument, NULL, 'P' },
 		{ "aaguid", required_argument, NULL, 'a' },
+		{ "attest-key", required_argument, NULL, 'K' },
+		{ "attest-cert", required_argument, NULL, 'C' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "daemon", no_argument, NULL, 'd' },
 		{ "pid-file", required_argument, NULL, 'i' },
@@ -463,6 +467,8 @@ main(int argc, char **argv)
 			}
 			cfg.aaguid = aaguid;
 			break;
+		case 'K': cfg.attest_key_path = optarg; break;
+		case 'C': cfg.attest_cert_path = optarg; break;
 		case 'f': daemon_mode = false; break;
 		case 'd': daemon_mode = true; break;
 		case 'i': pid_file = optarg; break;
@@ -476,6 +482,12 @@ main(int argc, char **argv)
 	}
 	if (optind != argc || socket_path == NULL) {
 		fputs("jit-sim-fido2: --socket PATH is required\n", stderr);
+		goto out_usage;
+	}
+	if ((cfg.attest_key_path == NULL) != (cfg.attest_cert_path == NULL)) {
+		fputs(
+		    "jit-sim-fido2: --attest-key and --attest-cert go together\n",
+		    stderr);
 		goto out_usage;
 	}
 	if (cfg.touch.mode == SIM_TOUCH_ASK && daemon_mode) {

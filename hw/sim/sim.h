@@ -164,6 +164,10 @@ struct sim_config {
 	const uint8_t *pin; /* set at first start if no PIN yet */
 	size_t pin_len;
 	const uint8_t *aaguid; /* SIM_AAGUID_LEN bytes, NULL: keep */
+	/* packed attestation with a certificate (the test's own CA), PEM
+	 * files; NULL: self attestation */
+	const char *attest_key_path;
+	const char *attest_cert_path;
 	bool verbose;
 	int hid_timeout_ms; /* 0: the default */
 	int touch_timeout_ms; /* 0: env, else the default */
@@ -221,6 +225,9 @@ struct sim_dev {
 	/* power-cycle state */
 	unsigned pin_fails; /* consecutive wrong PINs */
 	EVP_PKEY *ka_key; /* key agreement key */
+	EVP_PKEY *attest_key; /* NULL: self attestation */
+	uint8_t *attest_cert; /* its certificate, DER */
+	size_t attest_cert_len;
 	struct sim_puat_state puat;
 	struct ctaphid hid;
 	const struct sim_io *io;
@@ -300,6 +307,10 @@ int sc_p256_priv(const EVP_PKEY *pk, uint8_t d[32]);
 int sc_p256_from_xy(const uint8_t x[32], const uint8_t y[32], EVP_PKEY **ret);
 int sc_p256_xy(const EVP_PKEY *pk, uint8_t x[32], uint8_t y[32]);
 int sc_ecdh(EVP_PKEY *ours, EVP_PKEY *peer, uint8_t z[32]);
+/* The attestation key and certificate (PEM files): the key, and the
+ * certificate as DER (malloc'd). */
+int sc_load_attestation(const char *key_path, const char *cert_path,
+    EVP_PKEY **ret_key, uint8_t **ret_der, size_t *ret_len);
 int sc_es256_sign(EVP_PKEY *pk, const uint8_t *m1, size_t l1, const uint8_t *m2,
     size_t l2, uint8_t *sig, size_t *siglen);
 

@@ -9,6 +9,8 @@
 #include <openssl/kdf.h>
 #include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sodium.h>
 
 #include "err.h"
@@ -294,5 +296,40 @@ sc_es256_sign(EVP_PKEY *pk, const uint8_t *m1, size_t l1, const uint8_t *m2,
 	r = JIT_OK;
 out:
 	EVP_MD_CTX_free(ctx);
+	return r;
+}
+
+int
+sc_load_attestation(const char *key_path, const char *cert_path,
+    EVP_PKEY **ret_key, uint8_t **ret_der, size_t *ret_len)
+{
+	EVP_PKEY *pk = NULL;
+	X509 *x = NULL;
+	FILE *f = NULL;
+	unsigned char *der = NULL;
+	int len, r = JIT_E_FORMAT;
+
+	if ((f = fopen(key_path, "re")) == NULL)
+		return JIT_E_IO;
+	pk = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (pk == NULL || !EVP_PKEY_is_a(pk, "EC"))
+		goto out;
+	if ((f = fopen(cert_path, "re")) == NULL) {
+		r = JIT_E_IO;
+		goto out;
+	}
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x == NULL || (len = i2d_X509(x, &der)) <= 0)
+		goto out;
+	*ret_key = pk;
+	pk = NULL;
+	*ret_der = der;
+	*ret_len = (size_t)len;
+	r = JIT_OK;
+out:
+	EVP_PKEY_free(pk);
+	X509_free(x);
 	return r;
 }

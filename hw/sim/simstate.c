@@ -298,6 +298,11 @@ sim_dev_new(const struct sim_config *cfg, struct sim_dev **ret)
 	}
 	if ((r = ctaphid_new(&d->hid)) != 0)
 		goto out;
+	if (cfg->attest_key_path != NULL &&
+	    (r = sc_load_attestation(cfg->attest_key_path,
+		 cfg->attest_cert_path, &d->attest_key, &d->attest_cert,
+		 &d->attest_cert_len)) != 0)
+		goto out;
 	if (d->state_path != NULL && (r = state_load(d, &found)) != 0)
 		goto out;
 	if (!found) {
@@ -343,6 +348,8 @@ sim_dev_free(struct sim_dev *d)
 		return;
 	ctaphid_free(&d->hid);
 	EVP_PKEY_free(d->ka_key);
+	EVP_PKEY_free(d->attest_key);
+	OPENSSL_free(d->attest_cert);
 	if (d->sec != NULL)
 		sodium_free(d->sec); /* wipes */
 	free(d->state_path);

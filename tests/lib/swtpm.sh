@@ -7,7 +7,10 @@
 #	jitctl enroll tpm2 --device "$SWTPM_TCTI" ...
 #
 # swtpm_start sets SWTPM_DIR (its state), SWTPM_PORT, SWTPM_PID, SWTPM_TCTI
-# ("swtpm:host=127.0.0.1,port=N") and exports TPM2TOOLS_TCTI.  It returns
+# ("swtpm:host=127.0.0.1,port=N") and exports TPM2TOOLS_TCTI.
+# With SWTPM_EK_CA set to a directory holding a CA of the test's
+# (signkey.pem, issuercert.pem), the TPM is first manufactured with
+# swtpm_setup --create-ek-cert: its EK certificates are signed by that CA.  It returns
 # 77 when swtpm is not installed and 1 when it cannot be started.  Both
 # functions work under "set -eu".
 
@@ -31,9 +34,30 @@ swtpm_port_open() {
 	fi
 }
 
+# swtpm_manufacture: EK key pairs and certificates from $SWTPM_EK_CA.
+swtpm_manufacture() {
+	command -v swtpm_setup >/dev/null 2>&1 || return 77
+	printf 'statedir = %s\nsigningkey = %s/signkey.pem\nissuercert = %s/issuercert.pem\ncertserial = %s/certserial\n' \
+	    "$SWTPM_DIR" "$SWTPM_EK_CA" "$SWTPM_EK_CA" "$SWTPM_DIR" \
+	    > "$SWTPM_DIR/localca.conf"
+	printf -- '--platform-manufacturer jit-test\n--platform-version 2.1\n--platform-model jit-test\n' \
+	    > "$SWTPM_DIR/localca.options"
+	printf 'create_certs_tool = %s\ncreate_certs_tool_config = %s\ncreate_certs_tool_options = %s\nactive_pcr_banks = sha256\n' \
+	    "$(command -v swtpm_localca)" "$SWTPM_DIR/localca.conf" \
+	    "$SWTPM_DIR/localca.options" > "$SWTPM_DIR/setup.conf"
+	swtpm_setup --tpm2 --tpmstate "$SWTPM_DIR" --create-ek-cert \
+	    --config "$SWTPM_DIR/setup.conf" --overwrite \
+	    >"$SWTPM_DIR/setup.log" 2>&1
+}
+
 swtpm_start() {
 	command -v swtpm >/dev/null 2>&1 || return 77
 	SWTPM_DIR=$(mktemp -d "${TMPDIR:-/tmp}/jit-swtpm.XXXXXX") || return 1
+	if [ -n "${SWTPM_EK_CA:-}" ] && ! swtpm_manufacture; then
+		echo "swtpm: swtpm_setup could not manufacture the TPM" \
+		    "(see $SWTPM_DIR/setup.log)" >&2
+		return 1
+	fi
 	_try=0
 	while [ "$_try" -lt "$SWTPM_TRIES" ]; do
 		_try=$((_try + 1))
