@@ -397,9 +397,8 @@ looks_like_key(const char *v)
 		"revoke_on_lock", "revoke_fields", "allowed_executables",
 		"default_window", "touch_timeout", "notify", "askpass",
 		"ssh_rsa_sha1", "prefer", "approvers", "approvals",
-		"approval_window", "metrics_file", "event_log",
-		"syslog_socket", "lock_on_removal", "idle_lock",
-		"ssh_keys_on_lock" };
+		"approval_window", "metrics_file", "event_log", "syslog_socket",
+		"lock_on_removal", "idle_lock", "ssh_keys_on_lock" };
 	struct wire_reader r;
 	const uint8_t *k;
 	size_t n, i;
