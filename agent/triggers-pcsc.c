@@ -147,12 +147,14 @@ pcsc_thread(void *arg)
 		if (rc != SCARD_S_SUCCESS)
 			goto out;
 		for (i = 0; i < pt->nrd; i++) {
-			DWORD was = pt->rd[i].state, now = st[i + 1].dwEventState;
+			DWORD was = pt->rd[i].state,
+			      now = st[i + 1].dwEventState;
 
 			if ((was & SCARD_STATE_PRESENT) &&
-			    (now & (SCARD_STATE_EMPTY | SCARD_STATE_UNKNOWN |
-				       SCARD_STATE_UNAVAILABLE |
-				       SCARD_STATE_IGNORE)))
+			    (now &
+				(SCARD_STATE_EMPTY | SCARD_STATE_UNKNOWN |
+				    SCARD_STATE_UNAVAILABLE |
+				    SCARD_STATE_IGNORE)))
 				report_gone(pt, pt->rd[i].name);
 			pt->rd[i].state = now & ~SCARD_STATE_CHANGED;
 		}

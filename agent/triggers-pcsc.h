@@ -21,10 +21,26 @@ void pcsc_trigger_rescan(struct agent *ag);
 void pcsc_trigger_note(struct agent *ag);
 void pcsc_trigger_stop(struct agent *ag);
 #else
-static inline void pcsc_trigger_start(struct agent *ag) { (void)ag; }
-static inline void pcsc_trigger_rescan(struct agent *ag) { (void)ag; }
-static inline void pcsc_trigger_note(struct agent *ag) { (void)ag; }
-static inline void pcsc_trigger_stop(struct agent *ag) { (void)ag; }
+static inline void
+pcsc_trigger_start(struct agent *ag)
+{
+	(void)ag;
+}
+static inline void
+pcsc_trigger_rescan(struct agent *ag)
+{
+	(void)ag;
+}
+static inline void
+pcsc_trigger_note(struct agent *ag)
+{
+	(void)ag;
+}
+static inline void
+pcsc_trigger_stop(struct agent *ag)
+{
+	(void)ag;
+}
 #endif
 
 #endif
