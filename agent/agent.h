@@ -25,6 +25,7 @@ struct triggers;
 struct idle_trigger;
 struct bus_trigger;
 struct removal_trigger;
+struct pcsc_trigger;
 struct shell_watch;
 
 struct agent {
@@ -84,6 +85,7 @@ struct agent {
 	struct idle_trigger *idle; /* triggers-idle.c */
 	struct bus_trigger *bus; /* triggers-logind.c */
 	struct removal_trigger *removal; /* triggers-removal.c */
+	struct pcsc_trigger *pcsc; /* triggers-pcsc.c (PIV) */
 	struct shell_watch *shells; /* shell.c: jitctl shell grants */
 };
 

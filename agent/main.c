@@ -35,6 +35,7 @@
 #include "ssh-agent.h"
 #include "store.h"
 #include "triggers-all.h"
+#include "triggers-pcsc.h"
 #include "triggers-removal.h"
 #include "triggers.h"
 #include "vault.h"
@@ -243,6 +244,7 @@ static void
 on_unlocked(struct agent *ag, struct cred *c, const struct secret *fields)
 {
 	removal_trigger_rescan(ag);
+	pcsc_trigger_rescan(ag);
 	ssh_on_unlocked(ag, c, fields);
 }
 

@@ -6,6 +6,7 @@
 #include "triggers-all.h"
 #include "triggers-idle.h"
 #include "triggers-logind.h"
+#include "triggers-pcsc.h"
 #include "triggers-removal.h"
 #include "triggers.h"
 
@@ -18,6 +19,7 @@ triggers_start(struct agent *ag)
 		log_error("idle_lock: cannot arm the timer");
 	logind_trigger_start(ag);
 	removal_trigger_start(ag);
+	pcsc_trigger_start(ag);
 	triggers_note(ag, "shell exit", true,
 	    "a jitctl shell's grant ends with the shell");
 }
@@ -28,6 +30,7 @@ triggers_reload(struct agent *ag)
 	if (idle_trigger_start(ag) != 0)
 		log_error("idle_lock: cannot arm the timer");
 	removal_trigger_note(ag);
+	pcsc_trigger_note(ag);
 }
 
 void
@@ -35,6 +38,7 @@ triggers_stop(struct agent *ag)
 {
 	idle_trigger_stop(ag);
 	logind_trigger_stop(ag);
+	pcsc_trigger_stop(ag);
 	removal_trigger_stop(ag);
 	shell_stop_all(ag);
 }

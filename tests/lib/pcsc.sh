@@ -84,6 +84,7 @@ piv_sim_start() {
 	: "${JIT_SIM_PIV:?}"
 	[ -f "$PCSC_DIR/$_n.touch" ] || echo approve >"$PCSC_DIR/$_n.touch"
 	: >"$PCSC_DIR/$_n.out"
+	_in=$(grep -c 'Card inserted into' "$PCSC_DIR/log" 2>/dev/null || true)
 	JIT_SIM_TOUCH_FILE="$PCSC_DIR/$_n.touch" "$JIT_SIM_PIV" \
 	    --vpcd "127.0.0.1:$VPCD_PORT" --state "$PCSC_DIR/$_n.state" \
 	    --verbose "$@" \
@@ -91,9 +92,17 @@ piv_sim_start() {
 	eval "PIV_SIM_PID_$_n=$!"
 	case " ${PIV_SIMS:-} " in *" $_n "*) ;; *) PIV_SIMS="${PIV_SIMS:-} $_n" ;; esac
 	for _i in $(seq 200); do
-		grep -q ready "$PCSC_DIR/$_n.out" 2>/dev/null && return 0
+		grep -q ready "$PCSC_DIR/$_n.out" 2>/dev/null && break
 		eval "_p=\$PIV_SIM_PID_$_n"
 		kill -0 "$_p" 2>/dev/null || break
+		sleep 0.05
+	done
+	# Ready once pcscd has seen it too (else a client's connect can find
+	# the reader still empty).
+	for _i in $(seq 200); do
+		grep -q ready "$PCSC_DIR/$_n.out" 2>/dev/null || break
+		[ "$(grep -c 'Card inserted into' "$PCSC_DIR/log" || true)" -gt "${_in:-0}" ] &&
+		    return 0
 		sleep 0.05
 	done
 	echo "# the PIV card $_n did not come up in the reader:"
