@@ -37,7 +37,11 @@ print("\n".join(t["label"] for t in json.load(open(sys.argv[1]))["tokens"]))' \
 
 sim_start yk1 --verbose || exit 1
 sim_start yk2 --verbose || exit 1
-agent_start --touch-timeout 60 || exit 1
+# Tokens vanish here to prove the agent keeps serving what is open; a
+# token removed would otherwise lock it all (the kill switch, which
+# e2e-triggers proves), so this agent has lock_on_removal = no.
+printf '[agent]\nlock_on_removal = no\n' >"$T/rel.conf"
+agent_start --touch-timeout 60 --config "$T/rel.conf" || exit 1
 ok "enroll yk1" jitctl enroll fido2 --label yk1 --device "sim:$T/yk1.sock" \
     --allow-simulated
 ok "enroll yk2, approved by yk1" jitctl enroll fido2 --label yk2 \
