@@ -10,6 +10,7 @@
 #include <sodium.h>
 #include <ykpiv.h>
 
+#include "attest.h"
 #include "err.h"
 #include "hw.h"
 #include "jsonx.h"
@@ -21,8 +22,9 @@
 /*
  * Enrollment generates a P-256 key in a slot of the card (9d by default)
  * with PIN policy "once" and the chosen touch policy, keeps its public key
- * and its attestation (the slot's certificate signed by f9, and f9's
- * certificate) in the token record, and makes an ephemeral P-256 key whose
+ * and its attestation (the slot's certificate signed by f9, f9's
+ * certificate, and the slot key's signature of the enrollment's challenge:
+ * lib/attest.h) in the token record, and makes an ephemeral P-256 key whose
  * public half is kept too.  Then
  *	Z   = x(card key * ephemeral point), computed by the card (ECDH)
  *	KEK = HKDF-SHA256(Z, salt = ephemeral point || card point, PIV_KEK_INFO)
@@ -41,6 +43,7 @@
 #define PIV_COORD_LEN 32
 #define PIV_PIN_MAX 8
 #define PIV_CERT_MAX 3072
+#define PIV_SIG_MAX 80 /* DER ECDSA P-256 */
 #define PIV_READERS_MAX 4096
 #define PIV_DEFAULT_SLOT 0x9d
 #define PIV_SIM_CA_MARK "jit-sim-piv"
@@ -549,55 +552,60 @@ hw_piv_check_enrollment(const uint8_t *point, size_t point_len,
 	    att, attlen, f9, f9len, point, ret_simulated, "the card", st);
 }
 
+/*
+ * The attestation kept (lib/attest.h, format piv): the slot's key signs
+ * the enrollment's challenge, which names the token's id and X25519
+ * recipient, so the chain [slot certificate, f9 certificate] vouches for
+ * that recipient and no other.  One touch (the slot's touch policy).
+ */
+static int
+piv_attest_blob(struct piv_card *c, uint8_t slot,
+    const uint8_t chal[ATTEST_CHALLENGE_LEN], const uint8_t *att,
+    size_t attlen, const uint8_t *f9, size_t f9len, uint8_t **ret,
+    size_t *ret_len, struct hw_status *st)
+{
+	const uint8_t *certs[2] = { att, f9 };
+	size_t lens[2] = { attlen, f9len };
+	unsigned char sig[PIV_SIG_MAX];
+	size_t siglen = sizeof(sig);
+	ykpiv_rc rc;
+	int r;
+
+	rc = ykpiv_sign_data(c->st, chal, ATTEST_CHALLENGE_LEN, sig, &siglen,
+	    YKPIV_ALGO_ECCP256, slot);
+	if ((r = piv_map(c, rc, -1,
+		 "signing the enrollment's challenge (PIN and touch)", st)) !=
+	    0)
+		return r;
+	return attest_piv_blob(sig, siglen, certs, lens, 2, ret, ret_len);
+}
+
 static int
 piv_backend_json(const struct piv_card *c, uint8_t slot, uint8_t touch,
     const uint8_t point[PIV_POINT_LEN], const uint8_t epk[PIV_POINT_LEN],
-    const uint8_t *att, size_t attlen, const uint8_t *f9, size_t f9len,
-    const char *version, struct json_object **ret)
+    const uint8_t *blob, size_t bloblen, const char *version,
+    struct json_object **ret)
 {
-	struct json_object *o = NULL, *chain = NULL, *s;
-	char *b64 = NULL, slot_hex[3];
-	size_t i, n;
-	const uint8_t *certs[2] = { att, f9 };
-	size_t lens[2] = { attlen, f9len };
+	struct json_object *o = NULL;
+	char slot_hex[3];
 	int r = JIT_E_NOMEM;
 
 	snprintf(slot_hex, sizeof(slot_hex), "%02x", slot);
-	if ((o = json_object_new_object()) == NULL ||
-	    (chain = json_object_new_array()) == NULL)
+	if ((o = json_object_new_object()) == NULL)
 		goto out;
-	for (i = 0; i < 2; i++) {
-		n = sodium_base64_encoded_len(
-		    lens[i], sodium_base64_VARIANT_ORIGINAL);
-		if ((b64 = malloc(n)) == NULL)
-			goto out;
-		sodium_bin2base64(
-		    b64, n, certs[i], lens[i], sodium_base64_VARIANT_ORIGINAL);
-		if ((s = json_object_new_string(b64)) == NULL ||
-		    json_object_array_add(chain, s) != 0)
-			goto out;
-		free(b64);
-		b64 = NULL;
-	}
 	if ((r = jsonx_add_int(o, "serial", c->serial)) != 0 ||
 	    (r = jsonx_add_str(o, "slot", slot_hex)) != 0 ||
 	    (r = jsonx_add_str(o, "touch", touch_name(touch))) != 0 ||
 	    (r = jsonx_add_str(o, "pin_policy", "once")) != 0 ||
 	    (r = jsonx_add_str(o, "firmware", version)) != 0 ||
 	    (r = jsonx_add_b64(o, "public_key", point, PIV_POINT_LEN)) != 0 ||
-	    (r = jsonx_add_b64(o, "ephemeral", epk, PIV_POINT_LEN)) != 0)
+	    (r = jsonx_add_b64(o, "ephemeral", epk, PIV_POINT_LEN)) != 0 ||
+	    (r = jsonx_add_b64(o, "attestation", blob, bloblen)) != 0)
 		goto out;
-	if (json_object_object_add(o, "attestation", chain) != 0) {
-		r = JIT_E_NOMEM;
-		goto out;
-	}
-	chain = NULL;
 	*ret = o;
 	o = NULL;
 	r = JIT_OK;
 out:
-	free(b64);
-	json_object_put(chain);
 	json_object_put(o);
 	return r;
 }
@@ -609,8 +617,9 @@ piv_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 	struct piv_card *c = NULL;
 	struct secret *z = NULL, *zc = NULL, *kek = NULL;
 	uint8_t slot, touch, epk[PIV_POINT_LEN], *point = NULL, *f9 = NULL;
+	uint8_t *blob = NULL;
 	unsigned char *att = NULL;
-	size_t point_len = 0, f9len = 0, attlen = PIV_CERT_MAX;
+	size_t point_len = 0, f9len = 0, attlen = PIV_CERT_MAX, bloblen = 0;
 	char version[16] = "";
 	bool simulated = false;
 	ykpiv_rc rc;
@@ -625,6 +634,8 @@ piv_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 		hw_status_set(st, "--touch takes always, cached or never");
 		return JIT_E_ARG;
 	}
+	if (a->challenge == NULL)
+		return JIT_E_INTERNAL;
 	if ((r = piv_open(a->device,
 		 all_digits(a->device) ?
 		     (uint32_t)strtoul(a->device, NULL, 10) :
@@ -675,6 +686,9 @@ piv_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 		r = JIT_E_SIMULATED;
 		goto out;
 	}
+	if ((r = piv_attest_blob(c, slot, a->challenge, att, attlen, f9, f9len,
+		 &blob, &bloblen, st)) != 0)
+		goto out;
 	/* The card must reproduce Z: one touch now proves the slot works
 	 * with the policy chosen. */
 	if ((r = piv_ephemeral(point, epk, &z)) != 0 ||
@@ -688,8 +702,8 @@ piv_enroll(const struct hw_enroll_args *a, struct json_object **ret_backend,
 		goto out;
 	}
 	if ((r = piv_kek(z, epk, point, &kek)) != 0 ||
-	    (r = piv_backend_json(c, slot, touch, point, epk, att, attlen, f9,
-		 f9len, version, ret_backend)) != 0)
+	    (r = piv_backend_json(c, slot, touch, point, epk, blob, bloblen,
+		 version, ret_backend)) != 0)
 		goto out;
 	*ret_simulated = simulated;
 	*ret_kek = kek;
@@ -703,6 +717,7 @@ out:
 			ykpiv_util_free(c->st, f9);
 	}
 	free(att);
+	free(blob);
 	secret_free(z);
 	secret_free(zc);
 	secret_free(kek);

@@ -252,29 +252,49 @@ out:
 
 /* ---- FIDO2 ---- */
 
+/* The value (extnValue's bytes) of the extension oid, if x has it once. */
+static int
+cert_ext(X509 *x, const char *oid, const uint8_t **ret, size_t *ret_len,
+    bool *ret_has)
+{
+	ASN1_OBJECT *o = OBJ_txt2obj(oid, 1);
+	const ASN1_OCTET_STRING *os;
+	X509_EXTENSION *ext;
+	int i, again;
+
+	*ret_has = false;
+	if (o == NULL)
+		return JIT_E_NOMEM;
+	i = X509_get_ext_by_OBJ(x, o, -1);
+	again = i < 0 ? -1 : X509_get_ext_by_OBJ(x, o, i);
+	ASN1_OBJECT_free(o);
+	if (i < 0)
+		return JIT_OK;
+	if (again >= 0 || (ext = X509_get_ext(x, i)) == NULL ||
+	    (os = X509_EXTENSION_get_data(ext)) == NULL ||
+	    ASN1_STRING_length(os) < 0)
+		return JIT_E_FORMAT;
+	*ret = ASN1_STRING_get0_data(os);
+	*ret_len = (size_t)ASN1_STRING_length(os);
+	*ret_has = true;
+	return JIT_OK;
+}
+
 /* The AAGUID the certificate names (id-fido-gen-ce-aaguid), if any:
  * an OCTET STRING holding the DER of a 16-byte OCTET STRING. */
 static int
 cert_aaguid(X509 *x, uint8_t out[FIDO2_AAGUID_LEN], bool *ret_has)
 {
-	ASN1_OBJECT *oid = OBJ_txt2obj(FIDO2_OID_AAGUID, 1);
-	const ASN1_OCTET_STRING *os;
-	X509_EXTENSION *ext;
 	struct wire_reader r;
-	int i;
+	const uint8_t *p = NULL;
+	size_t n = 0;
+	int e;
 
+	if ((e = cert_ext(x, FIDO2_OID_AAGUID, &p, &n, ret_has)) != 0 ||
+	    !*ret_has)
+		return e;
 	*ret_has = false;
-	if (oid == NULL)
-		return JIT_E_NOMEM;
-	i = X509_get_ext_by_OBJ(x, oid, -1);
-	ASN1_OBJECT_free(oid);
-	if (i < 0)
-		return JIT_OK;
-	if ((ext = X509_get_ext(x, i)) == NULL ||
-	    (os = X509_EXTENSION_get_data(ext)) == NULL)
-		return JIT_E_FORMAT;
-	wire_reader_init(
-	    &r, ASN1_STRING_get0_data(os), (size_t)ASN1_STRING_length(os));
+	wire_reader_init(&r, p, n);
 	if (wire_expect(&r, "\x04\x10", 2) != 0 ||
 	    wire_get_bytes(&r, out, FIDO2_AAGUID_LEN) != 0 || wire_end(&r) != 0)
 		return JIT_E_FORMAT;
@@ -743,6 +763,253 @@ out:
 	return e;
 }
 
+/* ---- PIV ---- */
+
+#define PIV_SIG_MAX 80 /* DER ECDSA P-256: at most 72 bytes */
+#define PIV_COORD_BITS 256
+/* Yubico's PIV attestation extensions (developers.yubico.com, PIV
+ * attestation): firmware (3 bytes), serial (a DER INTEGER), PIN and touch
+ * policy (2 bytes), form factor (1 byte). */
+#define YK_OID_FIRMWARE "1.3.6.1.4.1.41482.3.3"
+#define YK_OID_SERIAL "1.3.6.1.4.1.41482.3.7"
+#define YK_OID_POLICY "1.3.6.1.4.1.41482.3.8"
+#define YK_OID_FORM_FACTOR "1.3.6.1.4.1.41482.3.9"
+#define YK_SERIAL_DER_MAX 16
+#define YK_FORM_FACTOR_MASK 0x0f /* the high bits are flags (FIPS...) */
+
+int
+attest_piv_blob(const uint8_t *sig, size_t siglen, const uint8_t *const *certs,
+    const size_t *lens, size_t n, uint8_t **ret, size_t *ret_len)
+{
+	struct wire_writer w;
+	int r;
+
+	if (n > ATTEST_CERTS_MAX)
+		return JIT_E_LIMIT;
+	wire_writer_init(&w, ATTEST_MAX, false);
+	if ((r = wire_put_cstring(&w, ATTEST_LABEL)) != 0 ||
+	    (r = wire_put_cstring(&w, "piv")) != 0 ||
+	    (r = wire_put_string(&w, sig, siglen)) != 0)
+		goto out;
+	r = blob_finish(&w, certs, lens, n, ret, ret_len);
+out:
+	wire_writer_reset(&w);
+	return r;
+}
+
+static const char *
+yk_pin_policy(uint8_t v)
+{
+	static const char *const names[] = { "default", "never", "once",
+		"always", "match-once", "match-always" };
+
+	return v < sizeof(names) / sizeof(*names) ? names[v] : NULL;
+}
+
+static const char *
+yk_touch_policy(uint8_t v)
+{
+	static const char *const names[] = { "default", "never", "always",
+		"cached" };
+
+	return v < sizeof(names) / sizeof(*names) ? names[v] : NULL;
+}
+
+static const char *
+yk_form_factor(uint8_t v)
+{
+	static const char *const names[] = { "unknown form factor",
+		"USB-A keychain", "USB-A nano", "USB-C keychain", "USB-C nano",
+		"USB-C and Lightning", "USB-A Bio", "USB-C Bio" };
+
+	v &= YK_FORM_FACTOR_MASK;
+	return v < sizeof(names) / sizeof(*names) ? names[v] : NULL;
+}
+
+/* The card's serial: a non-negative DER INTEGER, all of the value. */
+static int
+yk_serial(const uint8_t *p, size_t n, uint64_t *ret)
+{
+	const unsigned char *q = p;
+	ASN1_INTEGER *ai;
+	int r = JIT_E_FORMAT;
+
+	if (n == 0 || n > YK_SERIAL_DER_MAX ||
+	    (ai = d2i_ASN1_INTEGER(NULL, &q, (long)n)) == NULL)
+		return JIT_E_FORMAT;
+	if (q == p + n && ASN1_INTEGER_get_uint64(ret, ai) == 1)
+		r = JIT_OK;
+	ASN1_INTEGER_free(ai);
+	return r;
+}
+
+/* What Yubico's extensions on the slot's certificate say, into ai.  Each
+ * is optional (another PIV card has none); one present must be well
+ * formed. */
+static int
+yk_info(X509 *slot, struct attest_info *ai, char *why, size_t whylen)
+{
+	const uint8_t *p = NULL;
+	const char *pin, *touch, *ff = NULL;
+	char ffbuf[24], pinbuf[8], touchbuf[8];
+	uint64_t serial;
+	size_t n = 0;
+	bool has;
+
+	if (cert_ext(slot, YK_OID_FIRMWARE, &p, &n, &has) != 0 ||
+	    (has && n != 3))
+		goto bad;
+	if (has)
+		snprintf(ai->firmware, sizeof(ai->firmware), "%u.%u.%u", p[0],
+		    p[1], p[2]);
+	if (cert_ext(slot, YK_OID_SERIAL, &p, &n, &has) != 0 ||
+	    (has && yk_serial(p, n, &serial) != 0))
+		goto bad;
+	if (has)
+		snprintf(ai->serial, sizeof(ai->serial), "%llu",
+		    (unsigned long long)serial);
+	if (cert_ext(slot, YK_OID_POLICY, &p, &n, &has) != 0 ||
+	    (has && n != 2))
+		goto bad;
+	if (has) {
+		snprintf(pinbuf, sizeof(pinbuf), "0x%02x", p[0]);
+		snprintf(touchbuf, sizeof(touchbuf), "0x%02x", p[1]);
+		pin = yk_pin_policy(p[0]);
+		touch = yk_touch_policy(p[1]);
+		snprintf(ai->policy, sizeof(ai->policy), "PIN %s, touch %s",
+		    pin != NULL ? pin : pinbuf,
+		    touch != NULL ? touch : touchbuf);
+	}
+	if (cert_ext(slot, YK_OID_FORM_FACTOR, &p, &n, &has) != 0 ||
+	    (has && n != 1))
+		goto bad;
+	if (has && (ff = yk_form_factor(p[0])) == NULL) {
+		snprintf(ffbuf, sizeof(ffbuf), "form factor 0x%02x", p[0]);
+		ff = ffbuf;
+	}
+	if (ai->firmware[0] != '\0')
+		snprintf(ai->model, sizeof(ai->model), "YubiKey %c (PIV)%s%s",
+		    ai->firmware[0], ff != NULL ? ", " : "",
+		    ff != NULL ? ff : "");
+	else
+		snprintf(ai->model, sizeof(ai->model), "PIV card%s%s",
+		    ff != NULL ? ", " : "", ff != NULL ? ff : "");
+	return JIT_OK;
+bad:
+	snprintf(why, whylen,
+	    "its slot certificate carries a malformed Yubico extension (firmware, serial, policy or form factor)");
+	return JIT_E_FORMAT;
+}
+
+/* Who vouches for the card: the organisation (else the name) that issued
+ * the f9 certificate. */
+static void
+piv_vendor(X509 *f9, struct attest_info *ai)
+{
+	X509_NAME *issuer = X509_get_issuer_name(f9);
+
+	name_entry(
+	    issuer, NID_organizationName, ai->vendor, sizeof(ai->vendor));
+	if (ai->vendor[0] == '\0')
+		name_entry(issuer, NID_commonName, ai->vendor,
+		    sizeof(ai->vendor));
+}
+
+/* The challenge, as the digest, signed (ECDSA P-256) by the slot's key. */
+static int
+piv_sig_verify(X509 *slot, const uint8_t chal[ATTEST_CHALLENGE_LEN],
+    const uint8_t *sig, size_t siglen)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(slot);
+	EVP_PKEY_CTX *ctx = NULL;
+	int r = JIT_E_AUTH;
+
+	if (pk == NULL || !EVP_PKEY_is_a(pk, "EC") ||
+	    EVP_PKEY_get_bits(pk) != PIV_COORD_BITS)
+		return JIT_E_AUTH;
+	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL)) == NULL)
+		return JIT_E_NOMEM;
+	if (EVP_PKEY_verify_init(ctx) == 1 &&
+	    EVP_PKEY_verify(ctx, sig, siglen, chal, ATTEST_CHALLENGE_LEN) == 1)
+		r = JIT_OK;
+	EVP_PKEY_CTX_free(ctx);
+	return r;
+}
+
+/*
+ * The slot's certificate is signed by f9's key (checked here: some
+ * YubiKey 4 f9 certificates are not marked as CAs, so OpenSSL would not
+ * take f9 as an issuer); f9's certificate leads to the roots; the slot's
+ * key signed this recipient's challenge.
+ */
+static int
+piv_verify(struct wire_reader *r, const uint8_t chal[ATTEST_CHALLENGE_LEN],
+    const char *roots, struct attest_info *ai, char *why, size_t whylen)
+{
+	const uint8_t *certs[ATTEST_CERTS_MAX], *sig;
+	size_t lens[ATTEST_CERTS_MAX], siglen;
+	X509 *slot = NULL, *f9 = NULL;
+	EVP_PKEY *f9key;
+	uint32_t n, i;
+	int e = JIT_E_FORMAT;
+
+	if (wire_get_string(r, PIV_SIG_MAX, &sig, &siglen) != 0 ||
+	    wire_get_u32(r, &n) != 0 || n > ATTEST_CERTS_MAX) {
+		snprintf(
+		    why, whylen, "its PIV statement is cut short or malformed");
+		return JIT_E_FORMAT;
+	}
+	for (i = 0; i < n; i++)
+		if (wire_get_string(r, ATTEST_CERT_MAX, &certs[i], &lens[i]) !=
+		    0) {
+			snprintf(why, whylen,
+			    "its PIV statement is cut short or malformed");
+			return JIT_E_FORMAT;
+		}
+	if (wire_end(r) != 0) {
+		snprintf(
+		    why, whylen, "its PIV statement is cut short or malformed");
+		return JIT_E_FORMAT;
+	}
+	if (n < 2) {
+		snprintf(why, whylen,
+		    "it has no certificate chain: a PIV attestation is the slot's certificate and the card's attestation certificate (f9)");
+		return JIT_E_AUTH;
+	}
+	if ((slot = der_cert(certs[0], lens[0])) == NULL ||
+	    (f9 = der_cert(certs[1], lens[1])) == NULL) {
+		snprintf(why, whylen,
+		    "its slot or f9 certificate is not one DER X.509 certificate");
+		goto out;
+	}
+	ai->chained = true;
+	e = JIT_E_AUTH;
+	if ((f9key = X509_get0_pubkey(f9)) == NULL ||
+	    X509_verify(slot, f9key) != 1) {
+		snprintf(why, whylen,
+		    "its slot certificate is not signed by the card's attestation key (f9): the chain was edited or put together from two cards");
+		goto out;
+	}
+	if ((e = attest_chain_verify(
+		 certs + 1, lens + 1, n - 1, roots, NULL, why, whylen)) != 0)
+		goto out;
+	ai->roots_checked = roots != NULL;
+	if ((e = yk_info(slot, ai, why, whylen)) != 0)
+		goto out;
+	leaf_info(slot, ai);
+	piv_vendor(f9, ai);
+	if ((e = piv_sig_verify(slot, chal, sig, siglen)) != 0) {
+		snprintf(why, whylen,
+		    "the key its slot certificate attests did not sign this recipient: the certificate is for another key than the token's, or the recipient was swapped");
+		goto out;
+	}
+	e = JIT_OK;
+out:
+	X509_free(slot);
+	X509_free(f9);
+	return e;
+}
+
 /* ---- the blob ---- */
 
 int
@@ -773,6 +1040,8 @@ attest_verify(const uint8_t *blob, size_t len, const char *type, const char *id,
 		e = fido2_verify(&r, fmt, chal, roots, ai, why, whylen);
 	else if (strcmp(fmt, "tpm2") == 0 && strcmp(type, "tpm2") == 0)
 		e = tpm2_verify(&r, chal, roots, ai, why, whylen);
+	else if (strcmp(fmt, "piv") == 0 && strcmp(type, "piv") == 0)
+		e = piv_verify(&r, chal, roots, ai, why, whylen);
 	else {
 		snprintf(why, whylen,
 		    "its format %s is not one this version checks for a %s token",
@@ -798,6 +1067,10 @@ attest_info_print(const struct attest_info *ai, FILE *f)
 		fprintf(f, "  model: %s\n", ai->model);
 	if (ai->serial[0] != '\0')
 		fprintf(f, "  serial: %s\n", ai->serial);
+	if (ai->firmware[0] != '\0')
+		fprintf(f, "  firmware: %s\n", ai->firmware);
+	if (ai->policy[0] != '\0')
+		fprintf(f, "  policies: %s\n", ai->policy);
 	if (ai->subject[0] != '\0')
 		fprintf(f, "  certificate: %s\n", ai->subject);
 }

@@ -19,6 +19,11 @@
  *     string its signature (ECDSA P-256 SHA-256, r || s), string the
  *     AK's TPMT_PUBLIC, string the wrapping key's TPMT_PUBLIC, u32 n,
  *     n x certificate (DER: the EK certificate, then its issuers)
+ *   piv:
+ *     string sig (ECDSA P-256, DER, by the slot's key with the challenge
+ *     as its digest), u32 n, n x certificate (DER: the slot's attestation
+ *     certificate, f9's certificate, then f9's issuers if the card has
+ *     them)
  * Each statement signs a challenge that binds the token's type, id and
  * X25519 recipient (attest_challenge), so an attestation cannot be moved
  * to another recipient.
@@ -34,8 +39,10 @@ struct attest_info {
 	bool chained; /* a certificate chain came with it */
 	bool roots_checked; /* ... and it leads to the roots given */
 	char vendor[128]; /* the leaf's subject organisation */
-	char model[128]; /* AAGUID, or TPM manufacturer and model */
-	char serial[128]; /* the certificate's serial number */
+	char model[128]; /* AAGUID, TPM manufacturer and model, YubiKey */
+	char serial[128]; /* the certificate's serial number; PIV: the card's */
+	char firmware[16]; /* PIV: the card's firmware, X.Y.Z */
+	char policy[64]; /* PIV: the slot's PIN and touch policies */
 	char subject[256]; /* the leaf's subject, one line */
 };
 
@@ -76,5 +83,11 @@ int attest_tpm2_blob(const uint8_t *info, size_t infolen, const uint8_t *sig,
     size_t siglen, const uint8_t *akpub, size_t akpublen, const uint8_t *keypub,
     size_t keypublen, const uint8_t *const *certs, const size_t *lens, size_t n,
     uint8_t **ret, size_t *ret_len);
+
+/* Build a PIV blob: the slot's signature of the challenge, and its
+ * attestation chain [slot certificate, f9 certificate] (hw/piv.c). */
+int attest_piv_blob(const uint8_t *sig, size_t siglen,
+    const uint8_t *const *certs, const size_t *lens, size_t n, uint8_t **ret,
+    size_t *ret_len);
 
 #endif

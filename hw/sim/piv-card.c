@@ -997,6 +997,8 @@ piv_card_new(const struct piv_config *cfg, struct piv_card **ret)
 	static const uint8_t default_version[3] = { 5, 4, 3 };
 	struct piv_card *c;
 	bool found = false, dirty = false;
+	EVP_PKEY *issuer_key = NULL;
+	X509 *issuer_cert = NULL;
 	int r;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -1024,7 +1026,16 @@ piv_card_new(const struct piv_config *cfg, struct piv_card **ret)
 		c->serial = 10000001;
 		memcpy(c->version, default_version, 3);
 		piv_factory_reset(c);
-		if ((r = piv_attestation_ca_new(c)) != 0)
+		if ((r = piv_attestation_ca_new(c, NULL, NULL)) != 0)
+			goto out;
+		dirty = true;
+	}
+	if (cfg->attest_ca_key != NULL) {
+		if ((r = piv_load_issuer(cfg->attest_ca_key,
+			 cfg->attest_ca_cert, &issuer_key, &issuer_cert)) !=
+			0 ||
+		    (r = piv_attestation_ca_new(c, issuer_key, issuer_cert)) !=
+			0)
 			goto out;
 		dirty = true;
 	}
@@ -1042,6 +1053,8 @@ piv_card_new(const struct piv_config *cfg, struct piv_card **ret)
 	c = NULL;
 	r = JIT_OK;
 out:
+	EVP_PKEY_free(issuer_key);
+	X509_free(issuer_cert);
 	piv_card_free(c);
 	return r;
 }

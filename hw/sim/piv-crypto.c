@@ -7,6 +7,7 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <sodium.h>
@@ -300,22 +301,52 @@ cert_finish(X509 *x, EVP_PKEY *signer, uint8_t **ret, size_t *ret_len)
 }
 
 int
-piv_cert_ca(EVP_PKEY *ca, uint32_t serial, uint8_t **ret, size_t *ret_len)
+piv_cert_ca(EVP_PKEY *ca, uint32_t serial, EVP_PKEY *issuer_key,
+    X509 *issuer_cert, uint8_t **ret, size_t *ret_len)
 {
 	char subject[80];
 	X509 *x = NULL;
 	int r;
 
 	snprintf(subject, sizeof(subject), "%s %u", ATTEST_CA_NAME, serial);
-	if ((r = cert_new(ca, subject, NULL, &x)) != 0)
+	if ((r = cert_new(ca, subject,
+		 issuer_cert != NULL ? X509_get_subject_name(issuer_cert) :
+				       NULL,
+		 &x)) != 0)
 		return r;
 	if ((r = add_basic(x, "basicConstraints", "critical,CA:TRUE")) != 0 ||
 	    (r = add_basic(x, "keyUsage", "critical,keyCertSign")) != 0)
 		goto out;
-	r = cert_finish(x, ca, ret, ret_len);
+	r = cert_finish(x, issuer_key != NULL ? issuer_key : ca, ret, ret_len);
 out:
 	X509_free(x);
 	return r;
+}
+
+int
+piv_load_issuer(const char *key_path, const char *cert_path,
+    EVP_PKEY **ret_key, X509 **ret_cert)
+{
+	EVP_PKEY *pk = NULL;
+	X509 *x = NULL;
+	FILE *f;
+
+	if ((f = fopen(key_path, "re")) != NULL) {
+		pk = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if ((f = fopen(cert_path, "re")) != NULL) {
+		x = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if (pk == NULL || x == NULL || X509_check_private_key(x, pk) != 1) {
+		EVP_PKEY_free(pk);
+		X509_free(x);
+		return JIT_E_FORMAT;
+	}
+	*ret_key = pk;
+	*ret_cert = x;
+	return JIT_OK;
 }
 
 /* The f9 certificate, from its container in 5fff01. */

@@ -109,7 +109,8 @@ piv_factory_reset(struct piv_card *c)
 }
 
 int
-piv_attestation_ca_new(struct piv_card *c)
+piv_attestation_ca_new(
+    struct piv_card *c, EVP_PKEY *issuer_key, X509 *issuer_cert)
 {
 	struct piv_key *k = &c->keys[PIV_ATTEST_INDEX];
 	uint8_t *der = NULL, *obj = NULL;
@@ -125,7 +126,8 @@ piv_attestation_ca_new(struct piv_card *c)
 	k->pin_policy = PIV_PIN_POLICY_NEVER;
 	k->touch_policy = PIV_TOUCH_POLICY_NEVER;
 	k->origin = PIV_ORIGIN_GENERATED;
-	if ((r = piv_cert_ca(k->pk, c->serial, &der, &n)) != 0)
+	if ((r = piv_cert_ca(k->pk, c->serial, issuer_key, issuer_cert, &der,
+		 &n)) != 0)
 		return r;
 	/* The certificate container: 70 (certificate) 71 (info) fe (EDC). */
 	len = 4 + n + 5;

@@ -59,10 +59,13 @@ usage(FILE *f)
 	    "usage: jit-sim-piv [--vpcd HOST:PORT] [--state FILE]\n"
 	    "           [--touch approve|deny|timeout|delay=MS|ask]\n"
 	    "           [--serial N] [--version X.Y.Z] [--pid-file FILE] [--verbose]\n"
+	    "           [--attest-ca-key PEM --attest-ca-cert PEM]\n"
 	    "A software PIV card (YubiKey-like) for tests: it connects to the vpcd\n"
 	    "virtual reader of pcscd (default " VPCD_DEFAULT_HOST
 	    ":" VPCD_DEFAULT_PORT ") and prints ready once pcscd has\n"
 	    "powered it up.  Never use it for real secrets.\n"
+	    "  --attest-ca-key, --attest-ca-cert  the attestation key (f9) is made\n"
+	    "      anew, its certificate issued by this CA (default: self-signed)\n"
 	    "Environment: " SIM_TOUCH_FILE_ENV
 	    " (touch mode re-read before each touch),\n"
 	    "             " SIM_TOUCH_TIMEOUT_ENV
@@ -323,6 +326,8 @@ main(int argc, char **argv)
 		{ "serial", required_argument, NULL, 'n' },
 		{ "version", required_argument, NULL, 'V' },
 		{ "pid-file", required_argument, NULL, 'i' },
+		{ "attest-ca-key", required_argument, NULL, 'K' },
+		{ "attest-ca-cert", required_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -378,6 +383,8 @@ main(int argc, char **argv)
 			cfg.version = version;
 			break;
 		case 'i': pid_file = optarg; break;
+		case 'K': cfg.attest_ca_key = optarg; break;
+		case 'C': cfg.attest_ca_cert = optarg; break;
 		case 'v': cfg.verbose = true; break;
 		case 'h':
 			usage(stdout);
@@ -388,6 +395,11 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		goto out_usage;
+	if ((cfg.attest_ca_key == NULL) != (cfg.attest_ca_cert == NULL)) {
+		fputs("jit-sim-piv: --attest-ca-key and --attest-ca-cert go together\n",
+		    stderr);
+		goto out_usage;
+	}
 	if ((l.msg = malloc(VPCD_MSG_MAX)) == NULL) {
 		fputs("jit-sim-piv: out of memory\n", stderr);
 		goto out;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "simtouch.h"
 
@@ -115,6 +116,10 @@ struct piv_config {
 	const uint8_t *version; /* 3 bytes, NULL: keep or default */
 	bool verbose;
 	int touch_timeout_ms; /* 0: env, else the default */
+	/* PEM files: f9's key is made anew at start and its certificate
+	 * issued by this CA (as Yubico's CA issues a YubiKey's); NULL: a
+	 * self-signed f9 certificate, made once with the card. */
+	const char *attest_ca_key, *attest_ca_cert;
 };
 
 struct piv_card {
@@ -172,7 +177,8 @@ int piv_state_save(struct piv_card *c);
  * certificate. */
 void piv_factory_reset(struct piv_card *c);
 /* The f9 key and a self-signed attestation CA certificate in 5fff01. */
-int piv_attestation_ca_new(struct piv_card *c);
+int piv_attestation_ca_new(
+    struct piv_card *c, EVP_PKEY *issuer_key, X509 *issuer_cert);
 int piv_object_set(
     struct piv_card *c, uint32_t tag, const uint8_t *p, size_t len);
 const struct piv_object *piv_object_get(const struct piv_card *c, uint32_t tag);
@@ -197,7 +203,12 @@ size_t piv_mgm_block_len(uint8_t alg);
 size_t piv_mgm_key_len(uint8_t alg);
 /* Certificates, DER: the attestation CA (self-signed by f9), and the
  * attestation of a slot's key signed by f9. */
-int piv_cert_ca(EVP_PKEY *ca, uint32_t serial, uint8_t **ret, size_t *ret_len);
+/* f9's certificate: self-signed, or issued by issuer (key and cert). */
+int piv_cert_ca(EVP_PKEY *ca, uint32_t serial, EVP_PKEY *issuer_key,
+    X509 *issuer_cert, uint8_t **ret, size_t *ret_len);
+/* A CA's key and certificate from PEM files. */
+int piv_load_issuer(const char *key_path, const char *cert_path,
+    EVP_PKEY **ret_key, X509 **ret_cert);
 int piv_cert_attest(const struct piv_card *c, uint8_t slot,
     const struct piv_key *k, uint8_t **ret, size_t *ret_len);
 

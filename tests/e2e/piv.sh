@@ -56,17 +56,22 @@ has "the unlock is audited with the token" "$DATA/audit.log" \
 ok "yubico-piv-tool works right after (the card is not held)" \
     yubico-piv-tool -r "$R" -a status
 has "and reads the card" "$T/out" 'Serial Number:.*5550001'
-ok "the record keeps the public key and the attestation chain" \
+ok "the record keeps the public key and the attestation (signature and chain)" \
     python3 - "$DATA/tokens.json" "$T/att9d.pem" <<'PY'
 import base64, json, ssl, sys
 doc = json.load(open(sys.argv[1]))
 toks = doc["tokens"] if "tokens" in doc else doc["set"]["tokens"]
 be = [t for t in toks if t["label"] == "yk"][0]["backend"]
 assert len(base64.b64decode(be["public_key"])) == 65
-chain = be["attestation"]
-assert len(chain) == 2, chain
+# lib/attest.h's blob: label, format piv, signature, then 2 certificates.
+blob = base64.b64decode(be["attestation"])
+assert blob[4:17] == b"jit-attest v1" and blob[21:24] == b"piv", blob[:32]
 att = ssl.PEM_cert_to_DER_cert(open(sys.argv[2]).read())
-assert base64.b64decode(chain[0])[:64] != b"" and len(att) > 0
+n = int.from_bytes(blob[24:28], "big")
+certs = blob[28 + n:]
+assert int.from_bytes(certs[:4], "big") == 2, certs[:4]
+slot = certs[8:8 + int.from_bytes(certs[4:8], "big")]
+assert slot[:2] == b"\x30\x82" and att[:2] == b"\x30\x82", slot[:4]
 assert (be["slot"], be["touch"], be["serial"]) == ("9d", "always", 5550001)
 PY
 
