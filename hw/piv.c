@@ -560,9 +560,9 @@ hw_piv_check_enrollment(const uint8_t *point, size_t point_len,
  */
 static int
 piv_attest_blob(struct piv_card *c, uint8_t slot,
-    const uint8_t chal[ATTEST_CHALLENGE_LEN], const uint8_t *att,
-    size_t attlen, const uint8_t *f9, size_t f9len, uint8_t **ret,
-    size_t *ret_len, struct hw_status *st)
+    const uint8_t chal[ATTEST_CHALLENGE_LEN], const uint8_t *att, size_t attlen,
+    const uint8_t *f9, size_t f9len, uint8_t **ret, size_t *ret_len,
+    struct hw_status *st)
 {
 	const uint8_t *certs[2] = { att, f9 };
 	size_t lens[2] = { attlen, f9len };

@@ -868,8 +868,7 @@ yk_info(X509 *slot, struct attest_info *ai, char *why, size_t whylen)
 	if (has)
 		snprintf(ai->serial, sizeof(ai->serial), "%llu",
 		    (unsigned long long)serial);
-	if (cert_ext(slot, YK_OID_POLICY, &p, &n, &has) != 0 ||
-	    (has && n != 2))
+	if (cert_ext(slot, YK_OID_POLICY, &p, &n, &has) != 0 || (has && n != 2))
 		goto bad;
 	if (has) {
 		snprintf(pinbuf, sizeof(pinbuf), "0x%02x", p[0]);
@@ -911,8 +910,8 @@ piv_vendor(X509 *f9, struct attest_info *ai)
 	name_entry(
 	    issuer, NID_organizationName, ai->vendor, sizeof(ai->vendor));
 	if (ai->vendor[0] == '\0')
-		name_entry(issuer, NID_commonName, ai->vendor,
-		    sizeof(ai->vendor));
+		name_entry(
+		    issuer, NID_commonName, ai->vendor, sizeof(ai->vendor));
 }
 
 /* The challenge, as the digest, signed (ECDSA P-256) by the slot's key. */

@@ -324,8 +324,8 @@ out:
 }
 
 int
-piv_load_issuer(const char *key_path, const char *cert_path,
-    EVP_PKEY **ret_key, X509 **ret_cert)
+piv_load_issuer(const char *key_path, const char *cert_path, EVP_PKEY **ret_key,
+    X509 **ret_cert)
 {
 	EVP_PKEY *pk = NULL;
 	X509 *x = NULL;

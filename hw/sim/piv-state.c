@@ -126,8 +126,8 @@ piv_attestation_ca_new(
 	k->pin_policy = PIV_PIN_POLICY_NEVER;
 	k->touch_policy = PIV_TOUCH_POLICY_NEVER;
 	k->origin = PIV_ORIGIN_GENERATED;
-	if ((r = piv_cert_ca(k->pk, c->serial, issuer_key, issuer_cert, &der,
-		 &n)) != 0)
+	if ((r = piv_cert_ca(
+		 k->pk, c->serial, issuer_key, issuer_cert, &der, &n)) != 0)
 		return r;
 	/* The certificate container: 70 (certificate) 71 (info) fe (EDC). */
 	len = 4 + n + 5;

@@ -396,7 +396,8 @@ main(int argc, char **argv)
 	if (optind != argc)
 		goto out_usage;
 	if ((cfg.attest_ca_key == NULL) != (cfg.attest_ca_cert == NULL)) {
-		fputs("jit-sim-piv: --attest-ca-key and --attest-ca-cert go together\n",
+		fputs(
+		    "jit-sim-piv: --attest-ca-key and --attest-ca-cert go together\n",
 		    stderr);
 		goto out_usage;
 	}
