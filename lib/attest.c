@@ -43,6 +43,21 @@ attest_challenge(const char *type, const char *id, const uint8_t recipient[32],
 	return JIT_OK;
 }
 
+/* Every blob starts with the label and its format, and holds at most
+ * ATTEST_CERTS_MAX certificates. */
+static int
+blob_start(struct wire_writer *w, const char *fmt, size_t ncerts)
+{
+	int r;
+
+	wire_writer_init(w, ATTEST_MAX, false);
+	if (ncerts > ATTEST_CERTS_MAX)
+		return JIT_E_LIMIT;
+	if ((r = wire_put_cstring(w, ATTEST_LABEL)) != 0)
+		return r;
+	return wire_put_cstring(w, fmt);
+}
+
 /* Every statement ends with its certificates; then the blob is taken. */
 static int
 blob_finish(struct wire_writer *w, const uint8_t *const *certs,
@@ -68,11 +83,7 @@ attest_fido2_blob(const char *fmt, const uint8_t *authdata, size_t adlen,
 	struct wire_writer w;
 	int r;
 
-	if (n > ATTEST_CERTS_MAX)
-		return JIT_E_LIMIT;
-	wire_writer_init(&w, ATTEST_MAX, false);
-	if ((r = wire_put_cstring(&w, ATTEST_LABEL)) != 0 ||
-	    (r = wire_put_cstring(&w, fmt)) != 0 ||
+	if ((r = blob_start(&w, fmt, n)) != 0 ||
 	    (r = wire_put_string(&w, authdata, adlen)) != 0 ||
 	    (r = wire_put_cstring(&w, rp_id)) != 0 ||
 	    (r = wire_put_u32(&w, (uint32_t)alg)) != 0 ||
@@ -138,6 +149,23 @@ der_cert(const uint8_t *p, size_t n)
 		return NULL;
 	}
 	return x;
+}
+
+/* A statement's certificates: u32 n, n x string (DER), pointed into r. */
+static int
+chain_get(struct wire_reader *r, const uint8_t *certs[ATTEST_CERTS_MAX],
+    size_t lens[ATTEST_CERTS_MAX], size_t *ret_n)
+{
+	uint32_t n, i;
+
+	if (wire_get_u32(r, &n) != 0 || n > ATTEST_CERTS_MAX)
+		return JIT_E_FORMAT;
+	for (i = 0; i < n; i++)
+		if (wire_get_string(r, ATTEST_CERT_MAX, &certs[i], &lens[i]) !=
+		    0)
+			return JIT_E_FORMAT;
+	*ret_n = n;
+	return JIT_OK;
 }
 
 int
@@ -325,7 +353,6 @@ struct fido2_stmt {
 static int
 fido2_parse(struct wire_reader *r, struct fido2_stmt *s)
 {
-	uint32_t n, i;
 	int e;
 
 	if ((e = wire_get_string(r, FIDO2_AUTHDATA_MAX, &s->ad, &s->adlen)) !=
@@ -333,15 +360,8 @@ fido2_parse(struct wire_reader *r, struct fido2_stmt *s)
 	    (e = wire_get_cstring(r, FIDO2_RPID_MAX, &s->rp_id)) != 0 ||
 	    (e = wire_get_u32(r, &s->alg)) != 0 ||
 	    (e = wire_get_string(r, FIDO2_SIG_MAX, &s->sig, &s->siglen)) != 0 ||
-	    (e = wire_get_u32(r, &n)) != 0)
+	    (e = chain_get(r, s->certs, s->lens, &s->n)) != 0)
 		return e;
-	if (n > ATTEST_CERTS_MAX)
-		return JIT_E_LIMIT;
-	for (i = 0; i < n; i++)
-		if ((e = wire_get_string(
-			 r, ATTEST_CERT_MAX, &s->certs[i], &s->lens[i])) != 0)
-			return e;
-	s->n = n;
 	return wire_end(r);
 }
 
@@ -474,11 +494,7 @@ attest_tpm2_blob(const uint8_t *info, size_t infolen, const uint8_t *sig,
 	struct wire_writer w;
 	int r;
 
-	if (n > ATTEST_CERTS_MAX)
-		return JIT_E_LIMIT;
-	wire_writer_init(&w, ATTEST_MAX, false);
-	if ((r = wire_put_cstring(&w, ATTEST_LABEL)) != 0 ||
-	    (r = wire_put_cstring(&w, "tpm2")) != 0 ||
+	if ((r = blob_start(&w, "tpm2", n)) != 0 ||
 	    (r = wire_put_string(&w, info, infolen)) != 0 ||
 	    (r = wire_put_string(&w, sig, siglen)) != 0 ||
 	    (r = wire_put_string(&w, akpub, akpublen)) != 0 ||
@@ -677,12 +693,11 @@ tpm2_verify(struct wire_reader *r, const uint8_t chal[ATTEST_CHALLENGE_LEN],
 	const uint8_t *info, *sig, *akp, *keyp, *extra, *name;
 	const uint8_t *certs[ATTEST_CERTS_MAX];
 	size_t infolen, siglen, akplen, keyplen, extralen, namelen;
-	size_t lens[ATTEST_CERTS_MAX];
+	size_t lens[ATTEST_CERTS_MAX], n;
 	uint8_t want[TPM_NAME_LEN];
 	struct tpm_public ak, key;
 	EVP_PKEY *akkey = NULL;
 	void *leafp = NULL;
-	uint32_t n, i;
 	int e = JIT_E_FORMAT;
 
 	if (wire_get_string(r, TPM_ATTEST_MAX, &info, &infolen) != 0 ||
@@ -690,19 +705,8 @@ tpm2_verify(struct wire_reader *r, const uint8_t chal[ATTEST_CHALLENGE_LEN],
 	    siglen != TPM_SIG_LEN ||
 	    wire_get_string(r, TPM_PUBLIC_MAX, &akp, &akplen) != 0 ||
 	    wire_get_string(r, TPM_PUBLIC_MAX, &keyp, &keyplen) != 0 ||
-	    wire_get_u32(r, &n) != 0 || n == 0 || n > ATTEST_CERTS_MAX) {
-		snprintf(
-		    why, whylen, "its TPM statement is cut short or malformed");
-		return JIT_E_FORMAT;
-	}
-	for (i = 0; i < n; i++)
-		if (wire_get_string(r, ATTEST_CERT_MAX, &certs[i], &lens[i]) !=
-		    0) {
-			snprintf(why, whylen,
-			    "its TPM statement is cut short or malformed");
-			return JIT_E_FORMAT;
-		}
-	if (wire_end(r) != 0 || tpm_public_parse(akp, akplen, &ak) != 0 ||
+	    chain_get(r, certs, lens, &n) != 0 || n == 0 || wire_end(r) != 0 ||
+	    tpm_public_parse(akp, akplen, &ak) != 0 ||
 	    tpm_public_parse(keyp, keyplen, &key) != 0 ||
 	    tpm_certify_parse(
 		info, infolen, &extra, &extralen, &name, &namelen) != 0) {
@@ -784,11 +788,7 @@ attest_piv_blob(const uint8_t *sig, size_t siglen, const uint8_t *const *certs,
 	struct wire_writer w;
 	int r;
 
-	if (n > ATTEST_CERTS_MAX)
-		return JIT_E_LIMIT;
-	wire_writer_init(&w, ATTEST_MAX, false);
-	if ((r = wire_put_cstring(&w, ATTEST_LABEL)) != 0 ||
-	    (r = wire_put_cstring(&w, "piv")) != 0 ||
+	if ((r = blob_start(&w, "piv", n)) != 0 ||
 	    (r = wire_put_string(&w, sig, siglen)) != 0)
 		goto out;
 	r = blob_finish(&w, certs, lens, n, ret, ret_len);
@@ -946,26 +946,13 @@ piv_verify(struct wire_reader *r, const uint8_t chal[ATTEST_CHALLENGE_LEN],
     const char *roots, struct attest_info *ai, char *why, size_t whylen)
 {
 	const uint8_t *certs[ATTEST_CERTS_MAX], *sig;
-	size_t lens[ATTEST_CERTS_MAX], siglen;
+	size_t lens[ATTEST_CERTS_MAX], siglen, n;
 	X509 *slot = NULL, *f9 = NULL;
 	EVP_PKEY *f9key;
-	uint32_t n, i;
 	int e = JIT_E_FORMAT;
 
 	if (wire_get_string(r, PIV_SIG_MAX, &sig, &siglen) != 0 ||
-	    wire_get_u32(r, &n) != 0 || n > ATTEST_CERTS_MAX) {
-		snprintf(
-		    why, whylen, "its PIV statement is cut short or malformed");
-		return JIT_E_FORMAT;
-	}
-	for (i = 0; i < n; i++)
-		if (wire_get_string(r, ATTEST_CERT_MAX, &certs[i], &lens[i]) !=
-		    0) {
-			snprintf(why, whylen,
-			    "its PIV statement is cut short or malformed");
-			return JIT_E_FORMAT;
-		}
-	if (wire_end(r) != 0) {
+	    chain_get(r, certs, lens, &n) != 0 || wire_end(r) != 0) {
 		snprintf(
 		    why, whylen, "its PIV statement is cut short or malformed");
 		return JIT_E_FORMAT;

@@ -14,16 +14,8 @@ trap 'pcsc_cleanup; e2e_cleanup' EXIT
 R=$PIV_READER
 printf '123456' >"$T/pivpin"
 
-# ca NAME ORG: a root CA (key and certificate) for attestation keys.
-ca() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout "$T/$1.key" -out "$T/$1.pem" -days 30 \
-	    -subj "/O=$2/CN=$2 PIV Root CA" \
-	    -addext basicConstraints=critical,CA:TRUE \
-	    -addext keyUsage=critical,keyCertSign 2>>"$T/openssl.log"
-}
-ok "a test CA" ca vendor-ca "Test Vendor"
-ok "another CA" ca other-ca "Someone Else"
+ok "a test CA" attest_ca vendor-ca "Test Vendor" "PIV Root CA"
+ok "another CA" attest_ca other-ca "Someone Else" "PIV Root CA"
 printf '[enroll]\nattestation_roots = %s\nrequire_attestation = yes\n' \
     "$T/vendor-ca.pem" >"$T/config"
 enroll() { jitctl enroll piv --label "$1" --device "$R" --allow-simulated \

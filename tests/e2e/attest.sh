@@ -10,13 +10,7 @@ AAGUID=6a69742d-7465-7374-2d61-747465737431
 AAGUID_HEX=$(printf '%s' "$AAGUID" | tr -d -)
 # ca NAME ORG: a root CA; leaf NAME CA: an attestation key and certificate
 # for the simulator's model, signed by that CA.
-ca() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout "$T/$1.key" -out "$T/$1.pem" -days 30 \
-	    -subj "/O=$2/CN=$2 FIDO Root CA" \
-	    -addext basicConstraints=critical,CA:TRUE \
-	    -addext keyUsage=critical,keyCertSign 2>>"$T/openssl.log"
-}
+ca() { attest_ca "$1" "$2" "FIDO Root CA"; }
 leaf() {
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	    -keyout "$T/$1.key" -out "$T/$1.csr" \

@@ -180,3 +180,13 @@ sim_stop() {
 	eval "SIM_PID_$1="
 }
 sim_touch() { echo "$2" > "$T/$1.touch"; }
+
+# attest_ca NAME ORG WHAT: a P-256 root CA for attestation keys ($T/NAME.key,
+# $T/NAME.pem), subject "O=ORG, CN=ORG WHAT".
+attest_ca() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$T/$1.key" -out "$T/$1.pem" -days 30 \
+	    -subj "/O=$2/CN=$2 $3" \
+	    -addext basicConstraints=critical,CA:TRUE \
+	    -addext keyUsage=critical,keyCertSign 2>>"$T/openssl.log"
+}
