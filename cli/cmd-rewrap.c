@@ -56,29 +56,11 @@ wrapped_to(
 	return JIT_OK;
 }
 
-/* What did not get its wraps, and why; the exit code of the first. */
-static int
-report_failed(struct json_object *failed)
+/* What did not get its wraps, and why (cli_report_failed). */
+static void
+say_not_rewrapped(const char *name, const char *why)
 {
-	struct json_object *e;
-	const char *name, *msg;
-	size_t i, n;
-	int ex = JITCTL_EXIT_OK;
-
-	n = failed == NULL ? 0 : json_object_array_length(failed);
-	for (i = 0; i < n; i++) {
-		e = json_object_array_get_idx(failed, i);
-		if ((name = cli_jstr(e, JP_FAILED_NAME)) == NULL)
-			name = "?";
-		if ((msg = cli_jstr(e, JP_FAILED_MESSAGE)) == NULL)
-			msg = "refused";
-		cli_err("%s was not rewrapped: %s", name, msg);
-		if (ex == JITCTL_EXIT_OK &&
-		    (ex = jitctl_exit_code(client_err_code(
-			 cli_jstr(e, JP_FAILED_CODE)))) == JITCTL_EXIT_OK)
-			ex = JITCTL_EXIT_FAIL;
-	}
-	return ex;
+	cli_err("%s was not rewrapped: %s", name, why);
 }
 
 int
@@ -141,7 +123,8 @@ rewrap_run(const char *to, const struct stepup_opts *o, char **names, int n)
 	else
 		cli_note("rewrapped %zu credential(s) to %s with %s: %s", done,
 		    tolist, cli_jstr(rep.result, JP_RES_REWRAP_TOKEN), list);
-	ex = report_failed(cli_jarray(rep.result, JP_RES_REWRAP_FAILED));
+	ex = cli_report_failed(
+	    cli_jarray(rep.result, JP_RES_REWRAP_FAILED), say_not_rewrapped);
 out:
 	json_object_put(args);
 	json_object_put(arr);

@@ -181,10 +181,9 @@ shell_main(int argc, char **argv)
 		ex = cli_fail(r, &rep);
 		goto out;
 	}
-	if ((ex = json_object_array_length(
-		      cli_jarray(rep.result, JP_RES_UNLOCK_FAILED)) > 0 ?
-		    JITCTL_EXIT_FAIL :
-		    JITCTL_EXIT_OK) != JITCTL_EXIT_OK) {
+	if ((ex = cli_report_failed(
+		 cli_jarray(rep.result, JP_RES_UNLOCK_FAILED),
+		 unlock_say_failed)) != JITCTL_EXIT_OK) {
 		cli_err("not every credential was unlocked: no shell");
 		goto out;
 	}

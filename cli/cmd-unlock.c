@@ -75,29 +75,11 @@ window_left(int64_t until, int64_t asked)
 	return left;
 }
 
-/* What did not open, and why; the exit code of the first (0: none). */
-static int
-report_failed(struct json_object *failed)
+/* What did not open, and why (cli_report_failed). */
+void
+unlock_say_failed(const char *name, const char *why)
 {
-	struct json_object *e;
-	const char *name, *msg;
-	size_t i, n;
-	int ex = JITCTL_EXIT_OK;
-
-	n = failed == NULL ? 0 : json_object_array_length(failed);
-	for (i = 0; i < n; i++) {
-		e = json_object_array_get_idx(failed, i);
-		if ((name = cli_jstr(e, JP_FAILED_NAME)) == NULL)
-			name = "?";
-		if ((msg = cli_jstr(e, JP_FAILED_MESSAGE)) == NULL)
-			msg = "refused";
-		cli_err("%s was not unlocked: %s", name, msg);
-		if (ex == JITCTL_EXIT_OK &&
-		    (ex = jitctl_exit_code(client_err_code(
-			 cli_jstr(e, JP_FAILED_CODE)))) == JITCTL_EXIT_OK)
-			ex = JITCTL_EXIT_FAIL;
-	}
-	return ex;
+	cli_err("%s was not unlocked: %s", name, why);
 }
 
 int
@@ -205,7 +187,8 @@ unlock_main(int argc, char **argv)
 		cli_note("nothing to unlock");
 	else
 		cli_note("unlocked %s for %s", list, left);
-	ex = report_failed(cli_jarray(rep.result, JP_RES_UNLOCK_FAILED));
+	ex = cli_report_failed(
+	    cli_jarray(rep.result, JP_RES_UNLOCK_FAILED), unlock_say_failed);
 out:
 	json_object_put(args);
 	json_object_put(names);

@@ -38,6 +38,8 @@ void jitctl_print_verbs(void);
 int unlock_precheck(struct json_object *args, struct client_reply *rep);
 int unlock_labels_for(
     struct json_object *creds, int n, char **names, struct json_object *labels);
+/* cmd-unlock.c: "NAME was not unlocked: WHY" (for cli_report_failed). */
+void unlock_say_failed(const char *name, const char *why);
 int get_main(int argc, char **argv);
 int exec_main(int argc, char **argv);
 int status_main(int argc, char **argv);
@@ -132,6 +134,12 @@ int cli_request(const char *verb, struct json_object *args,
 
 /* The next reply to the last request (a subscription's). */
 int cli_next(const char *verb, struct client_reply *rep);
+
+/* failed.c: say(name, why) for each entry of an answer's failed[] list
+ * (each caller keeps its own one-literal message); the exit code of the
+ * first failure, JITCTL_EXIT_OK when there is none. */
+typedef void (*cli_failed_say_fn)(const char *name, const char *why);
+int cli_report_failed(struct json_object *failed, cli_failed_say_fn say);
 
 /* common.c: reading results (NULL / default when absent or mistyped). */
 const char *cli_jstr(struct json_object *o, const char *key);

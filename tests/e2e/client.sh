@@ -195,6 +195,12 @@ has "and what was refused, and why" "$T/err" \
     '^jitctl: unlock: h1 was not unlocked: its file was altered'
 ok "h2 is open" jitctl get h2
 ok "is two" test "$(cat "$T/out")" = two
+fails "a shell for h1 h2: h1 was edited" 1 jitctl shell --pin-fd 3 h1 h2 \
+    -- sh -c ": > '$T/shell-ran'" 3<"$T/pin"
+has "names h1 and why" "$T/err" \
+    '^jitctl: shell: h1 was not unlocked: its file was altered'
+has "and starts no shell" "$T/err" 'not every credential was unlocked: no shell'
+ok "the shell did not run" test ! -e "$T/shell-ran"
 fails "h1 is not" 4 jitctl get h1
 fails "unlock h1 alone" 1 jitctl unlock h1 --pin-fd 3 3<"$T/pin"
 has "says in words that nothing opened" "$T/err" \
