@@ -1,6 +1,4 @@
 /* jit-sim-fido2: the command line, the Unix socket server, and signals. */
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -21,8 +19,8 @@
 #include <sodium.h>
 
 #include "err.h"
-#include "fsutil.h"
 #include "sim.h"
+#include "simmain.h"
 #include "wire.h"
 
 /* Later clients wait in the backlog, as for a HID device. */
@@ -31,8 +29,6 @@
 #define SEND_TIMEOUT_S 2
 #define PIN_READ_MAX 128
 #define ACCEPT_PAUSE_MS 100
-
-static volatile sig_atomic_t stop_requested;
 
 struct server {
 	int cfd; /* the one client, -1 for none */
@@ -56,19 +52,8 @@ usage(FILE *f)
 	    "  --attest-key, --attest-cert  packed attestation signed by this key,\n"
 	    "               with this certificate (a test CA's); default: self\n"
 	    "  --daemon     detach once listening (default: stay in the foreground;\n"
-	    "               --foreground is accepted and changes nothing)\n"
-	    "Environment: " SIM_TOUCH_FILE_ENV
-	    " (touch mode re-read before each touch),\n"
-	    "             " SIM_TOUCH_TIMEOUT_ENV
-	    " (wait of --touch timeout, default 3000)\n",
+	    "               --foreground is accepted and changes nothing)\n" SIM_USAGE_TOUCH_ENV,
 	    f);
-}
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
 }
 
 /* ppoll() may report a ready descriptor and leave a signal pending (the
@@ -81,7 +66,7 @@ poll_signals(void)
 	if (sigpending(&pending) == 0 &&
 	    (sigismember(&pending, SIGTERM) == 1 ||
 		sigismember(&pending, SIGINT) == 1))
-		stop_requested = 1;
+		sim_stop_requested = 1;
 }
 
 static void
@@ -120,7 +105,7 @@ srv_recv(
 	if (timeout_ms >= 0)
 		deadline = sim_now_ms() + (uint64_t)timeout_ms;
 	for (;;) {
-		if (stop_requested)
+		if (sim_stop_requested)
 			return SIM_IO_STOP;
 		tsp = NULL;
 		if (timeout_ms >= 0) {
@@ -238,13 +223,13 @@ serve(struct sim_dev *d, struct server *s, int lfd)
 	int cfd, r;
 
 	sim_dev_set_io(d, &io);
-	while (!stop_requested) {
+	while (!sim_stop_requested) {
 		memset(&pfd, 0, sizeof(pfd));
 		pfd.fd = lfd;
 		pfd.events = POLLIN;
 		r = ppoll(&pfd, 1, NULL, &s->waitmask);
 		poll_signals();
-		if (r <= 0 || stop_requested)
+		if (r <= 0 || sim_stop_requested)
 			continue;
 		if ((cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
 			if (errno != EINTR && errno != EAGAIN &&
@@ -259,7 +244,7 @@ serve(struct sim_dev *d, struct server *s, int lfd)
 		sim_debug(d, "client connected");
 		s->cfd = cfd;
 		s->have = 0;
-		while (!stop_requested && !d->hid.stop) {
+		while (!sim_stop_requested && !d->hid.stop) {
 			res = srv_recv(s, pkt, ctaphid_timeout_ms(d), -1);
 			if (res == SIM_IO_PACKET)
 				ctaphid_packet(d, pkt);
@@ -350,31 +335,18 @@ parse_aaguid(const char *hex, uint8_t out[SIM_AAGUID_LEN])
 	return JIT_OK;
 }
 
-static void
-harden(void)
-{
-	struct rlimit rl = { 0, 0 };
-
-	setrlimit(RLIMIT_CORE, &rl);
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-}
-
 static int
 daemonize(const char *pid_file)
 {
-	char line[32];
 	pid_t pid;
-	int fd, n;
+	int fd;
 
 	fflush(NULL);
 	if ((pid = fork()) < 0)
 		return JIT_E_IO;
 	if (pid > 0) {
-		n = snprintf(line, sizeof(line), "%ld\n", (long)pid);
 		if (pid_file != NULL &&
-		    fs_write_atomic(pid_file, line, (size_t)n, 0644) != 0) {
-			fprintf(stderr, "jit-sim-fido2: cannot write %s\n",
-			    pid_file);
+		    simmain_pid_file("jit-sim-fido2", pid_file, pid) != 0) {
 			kill(pid, SIGTERM);
 			_exit(1);
 		}
@@ -413,7 +385,6 @@ main(int argc, char **argv)
 	struct sim_config cfg;
 	struct sim_dev *d = NULL;
 	struct server srv;
-	struct sigaction sa;
 	sigset_t block;
 	const char *socket_path = NULL, *pid_file = NULL;
 	uint8_t aaguid[SIM_AAGUID_LEN], *pin = NULL;
@@ -425,7 +396,7 @@ main(int argc, char **argv)
 		fputs("jit-sim-fido2: libsodium failed to start\n", stderr);
 		return 1;
 	}
-	harden();
+	simmain_harden();
 	std_fds_open();
 	memset(&cfg, 0, sizeof(cfg));
 	memset(&srv, 0, sizeof(srv));
@@ -439,11 +410,9 @@ main(int argc, char **argv)
 		case 's': socket_path = optarg; break;
 		case 'S': cfg.state_path = optarg; break;
 		case 't':
-			if (sim_touch_parse(optarg, &cfg.touch) != 0) {
-				fprintf(stderr,
-				    "jit-sim-fido2: --touch takes approve, deny, timeout, delay=MS or ask\n");
+			if (simmain_touch_opt(
+				"jit-sim-fido2", optarg, &cfg.touch) != 0)
 				goto out_usage;
-			}
 			break;
 		case 'p':
 			pin_len = strlen(optarg);
@@ -510,20 +479,14 @@ main(int argc, char **argv)
 	sodium_memzero(pin, PIN_READ_MAX);
 
 	/* TERM and INT stay blocked except inside ppoll(), so none is lost
-	 * between a check of stop_requested and the wait. */
+	 * between a check of sim_stop_requested and the wait. */
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, &srv.waitmask);
 	sigdelset(&srv.waitmask, SIGTERM);
 	sigdelset(&srv.waitmask, SIGINT);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	simmain_signals();
 
 	if ((r = listen_on(socket_path, &lfd)) != 0) {
 		fprintf(stderr, "jit-sim-fido2: cannot listen on %s: %s\n",
@@ -542,19 +505,9 @@ main(int argc, char **argv)
 			goto out;
 		}
 	} else {
-		if (pid_file != NULL) {
-			char line[32];
-			int n = snprintf(
-			    line, sizeof(line), "%ld\n", (long)getpid());
-
-			if (fs_write_atomic(pid_file, line, (size_t)n, 0644) !=
-			    0) {
-				fprintf(stderr,
-				    "jit-sim-fido2: cannot write %s\n",
-				    pid_file);
-				goto out;
-			}
-		}
+		if (pid_file != NULL &&
+		    simmain_pid_file("jit-sim-fido2", pid_file, getpid()) != 0)
+			goto out;
 		printf("ready\n");
 		fflush(stdout);
 	}

@@ -1,6 +1,4 @@
 /* jit-sim-piv: the command line and the vpcd client (the card's "slot"). */
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -21,7 +19,7 @@
 #include <sodium.h>
 
 #include "err.h"
-#include "fsutil.h"
+#include "simmain.h"
 #include "simpiv.h"
 
 /*
@@ -43,8 +41,6 @@
 #define RECONNECT_MS 200
 #define HOSTPORT_MAX 300
 
-static volatile sig_atomic_t stop_requested;
-
 struct link {
 	int fd;
 	uint8_t *msg; /* VPCD_MSG_MAX */
@@ -65,19 +61,8 @@ usage(FILE *f)
 	    ":" VPCD_DEFAULT_PORT ") and prints ready once pcscd has\n"
 	    "powered it up.  Never use it for real secrets.\n"
 	    "  --attest-ca-key, --attest-ca-cert  the attestation key (f9) is made\n"
-	    "      anew, its certificate issued by this CA (default: self-signed)\n"
-	    "Environment: " SIM_TOUCH_FILE_ENV
-	    " (touch mode re-read before each touch),\n"
-	    "             " SIM_TOUCH_TIMEOUT_ENV
-	    " (wait of --touch timeout, default 3000)\n",
+	    "      anew, its certificate issued by this CA (default: self-signed)\n" SIM_USAGE_TOUCH_ENV,
 	    f);
-}
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
 }
 
 static void
@@ -86,7 +71,8 @@ sleep_ms(uint64_t ms)
 	struct timespec ts = { (time_t)(ms / 1000),
 		(long)(ms % 1000) * 1000000L };
 
-	while (!stop_requested && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+	while (
+	    !sim_stop_requested && nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }
 
@@ -100,7 +86,7 @@ touch_wait(void *ctx, uint64_t ms, int watch_fd)
 	int slice;
 
 	(void)ctx;
-	while (!stop_requested && (now = sim_touch_now_ms()) < deadline) {
+	while (!sim_stop_requested && (now = sim_touch_now_ms()) < deadline) {
 		slice = deadline - now > 100 ? 100 : (int)(deadline - now);
 		if (watch_fd < 0) {
 			sleep_ms((uint64_t)slice);
@@ -109,7 +95,7 @@ touch_wait(void *ctx, uint64_t ms, int watch_fd)
 		if (poll(&pfd, 1, slice) > 0)
 			return SIM_WAIT_FD;
 	}
-	return stop_requested ? SIM_WAIT_CANCEL : SIM_WAIT_ELAPSED;
+	return sim_stop_requested ? SIM_WAIT_CANCEL : SIM_WAIT_ELAPSED;
 }
 
 static int
@@ -164,7 +150,7 @@ read_all(int fd, uint8_t *p, size_t n)
 	ssize_t r;
 
 	while (off < n) {
-		if (stop_requested)
+		if (sim_stop_requested)
 			return JIT_E_CANCELLED;
 		r = recv(fd, p + off, n - off, 0);
 		if (r == 0)
@@ -272,7 +258,7 @@ serve(struct piv_card *c, struct link *l)
 		n = piv_apdu(c, l->msg, n, reply);
 		/* Stopped while it waited for a touch: the card is pulled
 		 * out, it answers nothing. */
-		if (stop_requested || send_msg(l->fd, reply, n) != 0)
+		if (sim_stop_requested || send_msg(l->fd, reply, n) != 0)
 			return;
 	}
 }
@@ -307,15 +293,6 @@ parse_serial(const char *s, uint32_t *ret)
 	return JIT_OK;
 }
 
-static void
-harden(void)
-{
-	struct rlimit rl = { 0, 0 };
-
-	setrlimit(RLIMIT_CORE, &rl);
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -335,7 +312,6 @@ main(int argc, char **argv)
 	struct piv_config cfg;
 	struct piv_card *c = NULL;
 	struct link l = { -1, NULL, false, 0 };
-	struct sigaction sa;
 	char host[HOSTPORT_MAX] = VPCD_DEFAULT_HOST;
 	const char *port = VPCD_DEFAULT_PORT, *pid_file = NULL;
 	uint8_t version[3];
@@ -345,7 +321,7 @@ main(int argc, char **argv)
 		fputs("jit-sim-piv: libsodium failed to start\n", stderr);
 		return 1;
 	}
-	harden();
+	simmain_harden();
 	memset(&cfg, 0, sizeof(cfg));
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -359,12 +335,9 @@ main(int argc, char **argv)
 			break;
 		case 'S': cfg.state_path = optarg; break;
 		case 't':
-			if (sim_touch_parse(optarg, &cfg.touch) != 0) {
-				fputs(
-				    "jit-sim-piv: --touch takes approve, deny, timeout, delay=MS or ask\n",
-				    stderr);
+			if (simmain_touch_opt(
+				"jit-sim-piv", optarg, &cfg.touch) != 0)
 				goto out_usage;
-			}
 			break;
 		case 'n':
 			if (parse_serial(optarg, &cfg.serial) != 0) {
@@ -411,26 +384,13 @@ main(int argc, char **argv)
 		goto out;
 	}
 	piv_card_set_wait(c, touch_wait, NULL);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	if (pid_file != NULL) {
-		char line[32];
-		int n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
-
-		if (fs_write_atomic(pid_file, line, (size_t)n, 0644) != 0) {
-			fprintf(
-			    stderr, "jit-sim-piv: cannot write %s\n", pid_file);
-			goto out;
-		}
-	}
+	simmain_signals();
+	if (pid_file != NULL &&
+	    simmain_pid_file("jit-sim-piv", pid_file, getpid()) != 0)
+		goto out;
 	/* The card is "inserted" while connected; if the reader goes away
 	 * (pcscd restarts), it waits for it to come back. */
-	while (!stop_requested) {
+	while (!sim_stop_requested) {
 		if ((l.fd = vpcd_connect(host, port)) < 0) {
 			sleep_ms(RECONNECT_MS);
 			continue;
