@@ -267,18 +267,14 @@ import_match(struct agent *ag, struct request *rq, struct import_job *j,
 	size_t i, n = 0, nfile = j->cred->nwraps;
 	int r;
 
-	if ((j->cands = calloc(STORE_TOKENS_MAX, sizeof(*j->cands))) == NULL)
-		return JIT_E_NOMEM;
+	if ((r = ext_pick_tokens(ag, &j->cred, 1, false, only, false, &j->cands,
+		 &j->ncands)) != 0)
+		return r;
+	/* The wraps kept: every token enrolled here, named or not. */
 	for (i = 0; i < store_ntokens(ag->store) && n < STORE_TOKENS_MAX; i++) {
 		t = store_token_at(ag->store, i);
-		if (!cred_wrapped_to(j->cred, t->id))
-			continue;
-		ids[n++] = t->id;
-		if (only != NULL && strcmp(t->label, only) != 0)
-			continue;
-		if ((r = hw_token_dup(t, &j->cands[j->ncands])) != 0)
-			return r;
-		j->ncands++;
+		if (cred_wrapped_to(j->cred, t->id))
+			ids[n++] = t->id;
 	}
 	if (n == 0) {
 		reply_ext_err(rq->conn, JIT_E_NOENT, -1,

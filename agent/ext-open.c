@@ -603,37 +603,15 @@ static int
 pick_tokens(struct agent *ag, struct open_job *j, struct cred **creds, size_t n,
     const char *label)
 {
-	struct hw_token *t;
-	size_t order[STORE_TOKENS_MAX], i, k, nwrapped;
 	bool need_pin = false;
-	int r;
+	size_t k;
 
 	/* Step-up pin: a TPM (always a PIN) or a FIDO2 key enrolled with UV. */
 	for (k = 0; k < n; k++)
 		if (creds[k]->stepup == STEPUP_PIN)
 			need_pin = true;
-	if ((j->cands = calloc(store_ntokens(ag->store), sizeof(*j->cands))) ==
-		NULL &&
-	    store_ntokens(ag->store) > 0)
-		return JIT_E_NOMEM;
-	ext_token_order(ag, order);
-	for (i = 0; i < store_ntokens(ag->store); i++) {
-		t = store_token_at(ag->store, order[i]);
-		if (label != NULL && label[0] != '\0' &&
-		    strcmp(t->label, label) != 0)
-			continue;
-		for (k = nwrapped = 0; k < n; k++)
-			if (cred_wrapped_to(creds[k], t->id))
-				nwrapped++;
-		if (j->rewrap ? nwrapped == 0 : nwrapped < n)
-			continue;
-		if (need_pin && strcmp(t->type, "fido2") == 0 && !t->uv)
-			continue;
-		if ((r = hw_token_dup(t, &j->cands[j->ncands])) != 0)
-			return r;
-		j->ncands++;
-	}
-	return JIT_OK;
+	return ext_pick_tokens(
+	    ag, creds, n, j->rewrap, label, need_pin, &j->cands, &j->ncands);
 }
 
 /* A rewrap's targets: the token named, or every enrolled one. */

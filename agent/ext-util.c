@@ -1,5 +1,6 @@
 /* What the verbs share: arguments, token JSON, refusals worded one way. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -85,6 +86,39 @@ ext_token_order(struct agent *ag, size_t *order)
 	for (i = 0; i < nt; i++)
 		if (!order_has(order, n, i))
 			order[n++] = i;
+}
+
+int
+ext_pick_tokens(struct agent *ag, struct cred *const *creds, size_t n,
+    bool any_one, const char *label, bool need_pin, struct hw_token ***ret,
+    size_t *ret_n)
+{
+	size_t order[STORE_TOKENS_MAX], nt = store_ntokens(ag->store), i, k,
+					nwrapped;
+	struct hw_token *t;
+	int r;
+
+	*ret_n = 0;
+	if ((*ret = calloc(nt > 0 ? nt : 1, sizeof(**ret))) == NULL)
+		return JIT_E_NOMEM;
+	ext_token_order(ag, order);
+	for (i = 0; i < nt; i++) {
+		t = store_token_at(ag->store, order[i]);
+		if (label != NULL && label[0] != '\0' &&
+		    strcmp(t->label, label) != 0)
+			continue;
+		for (k = nwrapped = 0; k < n; k++)
+			if (cred_wrapped_to(creds[k], t->id))
+				nwrapped++;
+		if (any_one ? nwrapped == 0 : nwrapped < n)
+			continue;
+		if (need_pin && strcmp(t->type, "fido2") == 0 && !t->uv)
+			continue;
+		if ((r = hw_token_dup(t, &(*ret)[*ret_n])) != 0)
+			return r;
+		(*ret_n)++;
+	}
+	return JIT_OK;
 }
 
 void

@@ -42,6 +42,15 @@ int ext_check_wrappable(struct agent *ag, struct conn *conn);
 /* The order tokens are tried in: [agent] prefer's labels, then the others
  * in enrollment order; order[] gets store_ntokens() indexes. */
 void ext_token_order(struct agent *ag, size_t *order);
+/* Copies of the enrolled tokens, in the order they are tried, that hold a
+ * wrap of every one of creds[0..n) (of any one if any_one), the one
+ * labelled label alone if label is neither NULL nor empty, and, with
+ * need_pin, none that cannot ask a PIN (a FIDO2 key enrolled without UV).
+ * *ret (allocated) and *ret_n grow as it goes: on failure the caller
+ * frees what is there. */
+int ext_pick_tokens(struct agent *ag, struct cred *const *creds, size_t n,
+    bool any_one, const char *label, bool need_pin, struct hw_token ***ret,
+    size_t *ret_n);
 /* Reply to rq with the error of a hardware job (its status sentence). */
 void ext_reply_hw_err(struct conn *c, int r, const struct hw_status *st);
 /* Reply that c has expired, with what makes a new one: a request of its
