@@ -15,6 +15,7 @@
 #include "log.h"
 #include "secret.h"
 #include "ssh-agent.h"
+#include "p11helper.h"
 #include "ssh-pkcs11.h"
 #include "vault.h"
 
@@ -62,6 +63,9 @@ identity_free(struct ssh_identity *id)
 {
 	if (id == NULL)
 		return;
+	/* A provider's last key gone: its helper is stopped. */
+	if (id->p11 != NULL && --id->p11->nkeys == 0)
+		ssh_p11_unload(id->p11, false);
 	ssh_key_free(id->key);
 	free(id->comment);
 	ssh_dests_free(&id->dests);
@@ -97,24 +101,22 @@ identity_find(struct ssh_agent *sa, const uint8_t *blob, size_t len)
 	return NULL;
 }
 
-static void
+static int
 audit_key(struct ssh_agent *sa, const char *event,
     const struct ssh_identity *id, const char *why, const struct peer *p)
 {
 	struct json_object *ev;
 	char comment[LOG_STR_MAX];
 
-	if ((ev = event_new(event)) == NULL) {
-		event_emit(sa->ag, NULL);
-		return;
-	}
+	if ((ev = event_new(event)) == NULL)
+		return event_emit(sa->ag, NULL);
 	esc(id->comment, comment, sizeof(comment));
 	event_str(ev, "ssh_key", id->fp);
 	event_str(ev, "type", ssh_key_name(id->key));
 	event_str(ev, "comment", comment);
 	event_str(ev, "why", why);
 	event_peer(ev, p);
-	event_emit(sa->ag, ev);
+	return event_emit(sa->ag, ev);
 }
 
 /* Drop keys whose lifetime is over; the next death, 0 for none. */
@@ -245,6 +247,105 @@ out:
 	return r;
 }
 
+/* A signature a PKCS#11 token makes, through its provider's helper. */
+struct p11_sign_wait {
+	struct conn *conn;
+	struct ssh_p11_sign *s;
+	char fp[SSH_FP_LEN];
+	int64_t timeout_ms;
+};
+
+static void
+p11_sign_cancel(void *arg)
+{
+	struct p11_sign_wait *w = arg;
+
+	ssh_p11_sign_forget(w->s);
+	free(w);
+}
+
+static const char *
+p11_sign_error(int r)
+{
+	switch (r) {
+	case JIT_E_DENIED:
+		return "the token refused to sign (the helper logs why to syslog)";
+	case JIT_E_TIMEOUT:
+		return "the token did not answer in time (--touch-timeout); its helper was stopped and its keys removed: run ssh-add -s again";
+	case JIT_E_IO:
+		return "its PKCS#11 helper exited or broke the protocol (see the agent's log): run ssh-add -s again";
+	case JIT_E_CANCELLED:
+		return "its provider was unloaded meanwhile (ssh-add -e, -D or a lock)";
+	case JIT_E_AUTH:
+		return "the helper's signature does not verify with the key";
+	case JIT_E_UNSUPPORTED:
+		return "the key cannot make this kind of signature through PKCS#11";
+	case JIT_E_BUSY:
+		return "its PKCS#11 helper has too many signatures waiting";
+	default: return jit_strerror(r);
+	}
+}
+
+static void
+p11_signed(void *arg, int r, uint8_t *sig, size_t siglen)
+{
+	struct p11_sign_wait *w = arg;
+	struct conn *conn = w->conn;
+	struct wire_writer out;
+
+	conn_set_cancel(conn, NULL, NULL);
+	if (r == JIT_OK) {
+		wire_writer_init(&out, AGENT_FRAME_MAX, false);
+		if ((r = wire_put_u8(&out, SSH_AGENT_SIGN_RESPONSE)) != 0 ||
+		    (r = wire_put_string(&out, sig, siglen)) != 0)
+			wire_writer_reset(&out);
+		else
+			conn_send(conn, &out);
+	}
+	if (r != JIT_OK)
+		ssh_fail(conn,
+		    "signing with %s through its PKCS#11 provider failed: %s",
+		    w->fp, p11_sign_error(r));
+	free(sig);
+	free(w);
+	conn_done(conn);
+}
+
+/* Audited, then sent to the helper: AGENT_DEFERRED, or JIT_OK once the
+ * failure is replied. */
+static int
+p11_sign_start(struct ssh_agent *sa, struct conn *conn,
+    const struct ssh_identity *id, const uint8_t *data, size_t len,
+    uint32_t flags)
+{
+	struct p11_sign_wait *w;
+	char why[256];
+	int r;
+
+	if ((r = audit_key(sa, "use", id, "ssh-add -s key (PKCS#11)",
+		 conn_peer(conn))) != 0) {
+		event_refusal(sa->ag, r, why, sizeof(why));
+		ssh_fail(conn, "not signing with %s: %s", id->fp, why);
+		return JIT_OK;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		ssh_fail(conn, "out of memory");
+		return JIT_OK;
+	}
+	w->conn = conn;
+	memcpy(w->fp, id->fp, sizeof(w->fp));
+	if ((r = ssh_p11_sign(id->p11, id->key, data, len, flags,
+		 sa->ag->touch_timeout_ms, p11_signed, w, &w->s)) != 0) {
+		ssh_fail(conn,
+		    "signing with %s through its PKCS#11 provider failed: %s",
+		    id->fp, p11_sign_error(r));
+		free(w);
+		return JIT_OK;
+	}
+	conn_set_cancel(conn, p11_sign_cancel, w);
+	return AGENT_DEFERRED;
+}
+
 static void
 confirm_free(void *arg)
 {
@@ -277,8 +378,15 @@ confirm_answered(void *arg, bool ok, struct secret *answer)
 	else if (id == NULL)
 		ssh_fail(sc->conn,
 		    "the key was removed while it was being confirmed");
-	else if ((r = ssh_reply_sig(sc->conn, id->key, cw->data, cw->datalen,
-		      cw->flags)) != 0)
+	else if (id->p11 != NULL) {
+		r = p11_sign_start(
+		    sc->sa, sc->conn, id, cw->data, cw->datalen, cw->flags);
+		confirm_free(cw);
+		if (r != AGENT_DEFERRED)
+			conn_done(sc->conn);
+		return;
+	} else if ((r = ssh_reply_sig(sc->conn, id->key, cw->data, cw->datalen,
+			cw->flags)) != 0)
 		ssh_fail(sc->conn, "signing with %s failed: %s", id->fp,
 		    jit_strerror(r));
 	if (!ok && id != NULL)
@@ -392,6 +500,9 @@ handle_sign(struct ssh_agent *sa, struct request *rq)
 	}
 	if (id->confirm)
 		return start_confirm(sa, rq, id, &m, user);
+	if (id->p11 != NULL)
+		return p11_sign_start(
+		    sa, rq->conn, id, m.data, m.datalen, m.flags);
 	if ((r = ssh_reply_sig(
 		 rq->conn, id->key, m.data, m.datalen, m.flags)) != 0)
 		ssh_fail(rq->conn, "signing with %s failed: %s", id->fp,
@@ -774,42 +885,345 @@ handle_unlock(struct ssh_agent *sa, struct request *rq)
 	return AGENT_DEFERRED;
 }
 
+/* ssh-add -s waiting for the helper's keys. */
+struct p11_add_wait {
+	struct ssh_agent *sa;
+	struct conn *conn;
+	struct ssh_p11_load *load;
+	uint8_t *cons; /* the constraints as sent: parsed again per key */
+	size_t conslen;
+};
+
+static void
+p11_add_free(struct p11_add_wait *w)
+{
+	if (w == NULL)
+		return;
+	free(w->cons);
+	free(w);
+}
+
+static void
+p11_add_cancel(void *arg)
+{
+	struct p11_add_wait *w = arg;
+
+	ssh_p11_load_forget(w->load);
+	p11_add_free(w);
+}
+
+static const char *
+p11_load_error(int r, uint32_t code)
+{
+	switch (r) {
+	case JIT_E_DENIED: return ssh_p11_fail_text(code);
+	case JIT_E_TIMEOUT:
+		return "its PKCS#11 helper did not answer in time (--touch-timeout) and was stopped";
+	case JIT_E_IO:
+		return "its PKCS#11 helper exited or broke the protocol (see the agent's log)";
+	case JIT_E_CANCELLED:
+		return "the provider was unloaded meanwhile (ssh-add -e, -D or a lock)";
+	case JIT_E_LIMIT:
+		return "the provider offers more keys than the agent takes from one provider";
+	default: return "the helper's answer was malformed";
+	}
+}
+
+/* One key of the provider as an identity with the request's constraints;
+ * JIT_E_EXISTS if the agent holds it already (OpenSSH skips those). */
+static int
+p11_add_one(struct p11_add_wait *w, struct ssh_p11 *p, struct ssh_p11_key *pk)
+{
+	struct ssh_agent *sa = w->sa;
+	struct ssh_identity *id;
+	struct ssh_constraints c;
+	struct wire_reader r;
+	const uint8_t *blob;
+	size_t n;
+	int rc;
+
+	blob = ssh_key_blob(pk->key, &n);
+	if (identity_find(sa, blob, n) != NULL)
+		return JIT_E_EXISTS;
+	if (sa->nkeys >= SSH_KEYS_MAX)
+		return JIT_E_LIMIT;
+	memset(&c, 0, sizeof(c));
+	wire_reader_init(&r, w->cons, w->conslen);
+	if (w->cons != NULL && (rc = ssh_constraints_parse(&r, true, &c)) != 0)
+		return rc;
+	if ((id = calloc(1, sizeof(*id))) == NULL ||
+	    (id->comment = strdup(
+		 pk->label[0] != '\0' ? pk->label : p->provider)) == NULL) {
+		free(id);
+		ssh_constraints_free(&c);
+		return JIT_E_NOMEM;
+	}
+	id->key = pk->key;
+	pk->key = NULL;
+	id->confirm = c.confirm;
+	id->dests = c.dests;
+	memset(&c.dests, 0, sizeof(c.dests));
+	ssh_key_fingerprint(id->key, id->fp);
+	if (sa->ag->fp_md5)
+		ssh_key_fingerprint_md5(id->key, id->fp);
+	if (!c.has_lifetime && sa->ag->ssh_default_life_s > 0) {
+		c.has_lifetime = true;
+		c.lifetime_s = (uint32_t)(sa->ag->ssh_default_life_s >
+			    UINT32_MAX ?
+			UINT32_MAX :
+			sa->ag->ssh_default_life_s);
+	}
+	if (c.has_lifetime) {
+		id->death_ms = vault_now_ms() + (int64_t)c.lifetime_s * 1000;
+		if (sa->next_death_ms == 0 || id->death_ms < sa->next_death_ms)
+			sa->next_death_ms = id->death_ms;
+	}
+	id->p11 = p;
+	p->nkeys++;
+	id->prev = sa->tail;
+	if (sa->tail != NULL)
+		sa->tail->next = id;
+	else
+		sa->head = id;
+	sa->tail = id;
+	sa->nkeys++;
+	(void)audit_key(sa, "add", id,
+	    c.has_lifetime ? "ssh-add -s -t (PKCS#11)" : "ssh-add -s (PKCS#11)",
+	    conn_peer(w->conn));
+	ssh_constraints_free(&c);
+	return JIT_OK;
+}
+
+static void
+p11_loaded(void *arg, struct ssh_p11 *p, int r, struct ssh_p11_keys *keys,
+    uint32_t code)
+{
+	struct p11_add_wait *w = arg;
+	struct conn *conn = w->conn;
+	size_t i, added = 0, held = 0;
+	int rc = JIT_OK;
+
+	conn_set_cancel(conn, NULL, NULL);
+	if (r != JIT_OK) {
+		ssh_fail(conn, "ssh-add -s: %s", p11_load_error(r, code));
+		goto out;
+	}
+	for (i = 0; i < keys->n && rc != JIT_E_LIMIT; i++) {
+		if ((rc = p11_add_one(w, p, &keys->v[i])) == JIT_OK)
+			added++;
+		else if (rc == JIT_E_EXISTS)
+			held++;
+	}
+	if (added == 0) {
+		ssh_fail(conn, "ssh-add -s: %s",
+		    rc == JIT_E_LIMIT ?
+			"the agent holds its maximum of keys already" :
+			held > 0 ?
+			"the agent holds every key of the provider already" :
+			jit_strerror(rc));
+		/* No key signs through it: its helper is not needed. */
+		ssh_p11_unload(p, false);
+		goto out;
+	}
+	log_info("ssh-add -s: %zu key(s) from %s%s", added, p->provider,
+	    held > 0 ? " (some were held already)" : "");
+	ssh_rearm(w->sa);
+	conn_reply_type(conn, SSH_AGENT_SUCCESS);
+out:
+	p11_add_free(w);
+	conn_done(conn);
+}
+
+/* The bytes of the constraints that follow provider and PIN. */
+static int
+p11_constraints_bytes(
+    const struct wire_reader *body, uint8_t **ret, size_t *ret_len)
+{
+	struct wire_reader r = *body;
+	const uint8_t *s;
+	size_t n;
+
+	*ret = NULL;
+	*ret_len = 0;
+	if (wire_get_string(&r, SSH_PROVIDER_MAX, &s, &n) != 0 ||
+	    wire_get_string(&r, SSH_PIN_MAX, &s, &n) != 0)
+		return JIT_E_FORMAT;
+	if ((n = wire_left(&r)) == 0)
+		return JIT_OK;
+	if ((*ret = malloc(n)) == NULL)
+		return JIT_E_NOMEM;
+	memcpy(*ret, wire_cursor(&r), n);
+	*ret_len = n;
+	return JIT_OK;
+}
+
+static int
+p11_add(struct ssh_agent *sa, struct request *rq, const char *real,
+    const struct ssh_smartcard_msg *m, const uint8_t *cons, size_t conslen)
+{
+	struct p11_add_wait *w;
+	char shown[LOG_STR_MAX], host[SSH_FP_LEN];
+	int r;
+
+	esc(real, shown, sizeof(shown));
+	/* As OpenSSH 9.4's ssh-agent: not from a forwarded agent. */
+	if (ssh_forwarded(rq, host) && !sa->ag->pkcs11_remote_ok) {
+		ssh_fail(rq->conn,
+		    "refusing ssh-add -s of %s through a forwarded agent: start the agent with -O allow-remote-pkcs11 to allow it",
+		    shown);
+		return JIT_OK;
+	}
+	if (m->c.has_certs) {
+		ssh_fail(rq->conn,
+		    "ssh-add -s: certificates for PKCS#11 keys are not supported; add them with ssh-add instead");
+		return JIT_OK;
+	}
+	if (m->c.confirm && !askpass_available()) {
+		ssh_fail(rq->conn,
+		    "cannot add the provider's keys with -c: confirming each use asks through an askpass program, and the agent has none (start it with SSH_ASKPASS set, or with a display)");
+		return JIT_OK;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		ssh_fail(rq->conn, "out of memory");
+		return JIT_OK;
+	}
+	w->sa = sa;
+	w->conn = rq->conn;
+	if (conslen > 0) {
+		if ((w->cons = malloc(conslen)) == NULL) {
+			p11_add_free(w);
+			ssh_fail(rq->conn, "out of memory");
+			return JIT_OK;
+		}
+		memcpy(w->cons, cons, conslen);
+		w->conslen = conslen;
+	}
+	if ((r = ssh_p11_load(sa, real, m->pin, sa->ag->touch_timeout_ms,
+		 p11_loaded, w, &w->load)) != 0) {
+		p11_add_free(w);
+		if (r == JIT_E_EXISTS)
+			ssh_fail(rq->conn,
+			    "ssh-add -s: the PKCS#11 provider %s is loaded already; remove it with ssh-add -e first",
+			    shown);
+		else if (r == JIT_E_LIMIT)
+			ssh_fail(rq->conn,
+			    "ssh-add -s: the agent runs %d PKCS#11 providers already; remove one with ssh-add -e",
+			    SSH_P11_PROVIDERS_MAX);
+		else
+			ssh_fail(rq->conn,
+			    "ssh-add -s: cannot start the PKCS#11 helper %s: %s; install OpenSSH's ssh-pkcs11-helper or name it in SSH_PKCS11_HELPER",
+			    p11helper_path(), jit_strerror(r));
+		return JIT_OK;
+	}
+	conn_set_cancel(rq->conn, p11_add_cancel, w);
+	return AGENT_DEFERRED;
+}
+
+/* Remove the keys that sign through p (which unloads it with the last);
+ * how many. */
+static size_t
+p11_remove_keys(struct ssh_agent *sa, struct ssh_p11 *p, const char *why,
+    const struct peer *peer)
+{
+	struct ssh_identity *id, *next;
+	size_t n = 0, left = p->nkeys;
+
+	for (id = sa->head; id != NULL && left > 0; id = next) {
+		next = id->next;
+		if (id->p11 != p)
+			continue;
+		identity_unlink(sa, id);
+		(void)audit_key(sa, "remove", id, why, peer);
+		left--;
+		n++;
+		identity_free(id); /* the last one frees p */
+	}
+	return n;
+}
+
+/* The agent's p11_gone: a helper died; its keys cannot sign any more. */
+static void
+p11_gone(struct ssh_agent *sa, struct ssh_p11 *p, const char *why)
+{
+	char text[256];
+
+	snprintf(text, sizeof(text), "its PKCS#11 helper %s", why);
+	(void)p11_remove_keys(sa, p, text, NULL);
+}
+
+/* Every provider's keys and helpers (ssh-add -D, a lock, the exit). */
+static size_t
+p11_remove_all(struct ssh_agent *sa, const char *why, const struct peer *peer)
+{
+	size_t n = 0;
+
+	while (sa->p11s != NULL) {
+		if (sa->p11s->nkeys > 0)
+			n += p11_remove_keys(sa, sa->p11s, why, peer);
+		else
+			ssh_p11_unload(sa->p11s, false);
+	}
+	return n;
+}
+
 static int
 handle_smartcard(struct ssh_agent *sa, struct request *rq)
 {
 	struct ssh_smartcard_msg m;
+	struct ssh_p11 *p;
+	uint8_t *cons = NULL;
+	size_t conslen = 0;
 	char *real = NULL, shown[LOG_STR_MAX];
-	int e;
+	int e, r = JIT_OK;
 
-	if (ssh_msg_smartcard(&rq->body,
+	if (p11_constraints_bytes(&rq->body, &cons, &conslen) != 0 ||
+	    ssh_msg_smartcard(&rq->body,
 		rq->type == SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED,
 		&m) != 0) {
+		free(cons);
 		ssh_fail(rq->conn, "malformed PKCS#11 provider request");
 		return JIT_OK;
 	}
+	sa->p11_gone = p11_gone;
 	/* As ssh-agent: the resolved path must match -P before anything. */
-	if (rq->type != SSH_AGENTC_REMOVE_SMARTCARD_KEY) {
-		if ((real = realpath(m.provider, NULL)) == NULL) {
-			e = errno;
-			esc(m.provider, shown, sizeof(shown));
-			ssh_fail(rq->conn,
-			    "cannot find the PKCS#11 provider %s: %s; name an existing library to ssh-add -s",
-			    shown, strerror(e));
-			goto out;
-		}
-		if (!ssh_provider_allowed(sa->ag->providers, real)) {
-			esc(real, shown, sizeof(shown));
-			ssh_fail(rq->conn,
-			    "the PKCS#11 provider %s is not allowed by -P (%s); start the agent with -P naming it to use it",
-			    shown, sa->ag->providers);
-			goto out;
-		}
+	if ((real = realpath(m.provider, NULL)) == NULL) {
+		e = errno;
+		esc(m.provider, shown, sizeof(shown));
+		ssh_fail(rq->conn,
+		    "cannot find the PKCS#11 provider %s: %s; name an existing library to ssh-add -s",
+		    shown, strerror(e));
+		goto out;
 	}
-	ssh_fail(rq->conn, "PKCS#11 providers are not supported yet");
+	esc(real, shown, sizeof(shown));
+	if (rq->type == SSH_AGENTC_REMOVE_SMARTCARD_KEY) {
+		if ((p = ssh_p11_find(sa, real)) == NULL) {
+			ssh_fail(rq->conn,
+			    "ssh-add -e: the PKCS#11 provider %s is not loaded",
+			    shown);
+			goto out;
+		}
+		if (p->nkeys > 0)
+			(void)p11_remove_keys(sa, p, "ssh-add -e", rq->peer);
+		else
+			ssh_p11_unload(p, false);
+		ssh_rearm(sa);
+		conn_reply_type(rq->conn, SSH_AGENT_SUCCESS);
+		goto out;
+	}
+	if (!ssh_provider_allowed(sa->ag->providers, real)) {
+		ssh_fail(rq->conn,
+		    "the PKCS#11 provider %s is not allowed by -P (%s); start the agent with -P naming it to use it",
+		    shown, sa->ag->providers);
+		goto out;
+	}
+	r = p11_add(sa, rq, real, &m,
+	    rq->type == SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED ? cons : NULL,
+	    rq->type == SSH_AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED ? conslen : 0);
 out:
+	free(cons);
 	free(real);
-	ssh_smartcard_msg_free(&m);
-	return JIT_OK;
+	ssh_smartcard_msg_free(&m); /* wipes the PIN */
+	return r;
 }
 
 int
@@ -893,6 +1307,9 @@ ssh_keys_on_lock(struct agent *ag, const char *trigger)
 	/* ssh-add -x keeps them, behind its passphrase (as ssh-agent). */
 	if (sa == NULL || ag->locked)
 		return 0;
+	/* A token's keys are never held: the helper logged in with the
+	 * PIN is stopped, and ssh-add -s must ask for the PIN again. */
+	n = p11_remove_all(sa, trigger, NULL);
 	if (ag->conf != NULL &&
 	    ag->conf->ssh_keys_on_lock == CONF_SSH_KEYS_HOLD) {
 		for (id = sa->head; id != NULL; id = id->next)
@@ -942,6 +1359,11 @@ ssh_agent_free(struct agent *ag)
 
 	if (sa == NULL)
 		return;
+	/* The helpers are killed now: the loop will not run to reap them. */
+	for (id = sa->head; id != NULL; id = id->next)
+		id->p11 = NULL;
+	while (sa->p11s != NULL)
+		ssh_p11_unload(sa->p11s, true);
 	while ((id = sa->head) != NULL) {
 		identity_unlink(sa, id);
 		identity_free(id);

@@ -15,6 +15,7 @@ struct cred;
 struct secret;
 struct askpass;
 struct ssh_cred_pub;
+struct ssh_p11;
 
 #define SSH_KEYS_MAX 1000 /* keys added with ssh-add */
 #define SSH_LOCK_SALT_LEN 16
@@ -37,6 +38,7 @@ struct ssh_identity {
 	int64_t death_ms; /* CLOCK_BOOTTIME; 0: none */
 	bool confirm;
 	bool held; /* a lock held it ([agent] ssh_keys_on_lock = hold) */
+	struct ssh_p11 *p11; /* ssh-add -s: it signs through this helper */
 	struct ssh_dests dests;
 };
 
@@ -54,6 +56,11 @@ struct ssh_agent {
 	 * lifetimes of ssh-add keys, the ends of certificates. */
 	void (*reap_keys)(struct ssh_agent *sa, int64_t now_ms);
 	void (*tick_creds)(struct ssh_agent *sa, int64_t *next_wall);
+	/* ssh-add -s: the providers loaded (ssh-pkcs11.c), and what becomes
+	 * of their keys when a helper dies (ssh-agent.c removes them). */
+	struct ssh_p11 *p11s;
+	void (*p11_gone)(
+	    struct ssh_agent *sa, struct ssh_p11 *p, const char *why);
 };
 
 struct ssh_unlock_wait;

@@ -9,6 +9,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <openssl/rsa.h>
 #include <sodium.h>
 
 #include "err.h"
@@ -1249,4 +1250,133 @@ ssh_pattern_match(const char *s, const char *pattern)
 	while (pattern[pi] == '*')
 		pi++;
 	return pattern[pi] == '\0';
+}
+
+/*
+ * Keys whose private half is on a token (PKCS#11, through OpenSSH's
+ * helper): the agent hashes, the token signs the hash (RSA: inside a
+ * DigestInfo, PKCS#1 v1.5; ECDSA: the bare hash, a DER answer), and the
+ * agent checks the answer against the public key before it writes SSH's
+ * blob, so a confused helper's bytes never reach a client.
+ */
+static const uint8_t digestinfo_sha1[] = { 0x30, 0x21, 0x30, 0x09, 0x06, 0x05,
+	0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14 };
+static const uint8_t digestinfo_sha256[] = { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09,
+	0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04,
+	0x20 };
+static const uint8_t digestinfo_sha512[] = { 0x30, 0x51, 0x30, 0x0d, 0x06, 0x09,
+	0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04,
+	0x40 };
+
+/* The algorithm name, hash and DigestInfo an RSA signature uses. */
+static int
+rsa_scheme(uint32_t flags, const char **alg, const char **md,
+    const uint8_t **prefix, size_t *prefixlen)
+{
+	if (flags & SSH_AGENT_RSA_SHA2_256) {
+		*alg = "rsa-sha2-256";
+		*md = "SHA256";
+		*prefix = digestinfo_sha256;
+		*prefixlen = sizeof(digestinfo_sha256);
+	} else if (flags & SSH_AGENT_RSA_SHA2_512) {
+		*alg = "rsa-sha2-512";
+		*md = "SHA512";
+		*prefix = digestinfo_sha512;
+		*prefixlen = sizeof(digestinfo_sha512);
+	} else if (flags & SSH_KEY_SIGN_SHA1) {
+		*alg = "ssh-rsa";
+		*md = "SHA1";
+		*prefix = digestinfo_sha1;
+		*prefixlen = sizeof(digestinfo_sha1);
+	} else
+		return JIT_E_UNSUPPORTED;
+	return JIT_OK;
+}
+
+int
+ssh_key_ext_tbs(const struct ssh_key *k, const uint8_t *data, size_t len,
+    uint32_t flags, uint8_t out[SSH_KEY_TBS_MAX], size_t *ret_len)
+{
+	const char *alg, *md;
+	const uint8_t *prefix = NULL;
+	size_t prefixlen = 0;
+	unsigned int n = 0;
+	int r;
+
+	if (k->cert != NULL)
+		return JIT_E_UNSUPPORTED;
+	switch (k->kind->type) {
+	case SSH_KEY_RSA:
+		if ((r = rsa_scheme(flags, &alg, &md, &prefix, &prefixlen)) !=
+		    0)
+			return r;
+		break;
+	case SSH_KEY_ED25519: return JIT_E_UNSUPPORTED;
+	default: md = k->kind->digest; break;
+	}
+	if (prefixlen + EVP_MAX_MD_SIZE > SSH_KEY_TBS_MAX)
+		return JIT_E_INTERNAL;
+	if (prefixlen > 0)
+		memcpy(out, prefix, prefixlen);
+	if (EVP_Digest(data, len, out + prefixlen, &n, EVP_get_digestbyname(md),
+		NULL) != 1)
+		return JIT_E_CRYPTO;
+	*ret_len = prefixlen + n;
+	return JIT_OK;
+}
+
+int
+ssh_key_ext_sig(const struct ssh_key *k, uint32_t flags, const uint8_t *tbs,
+    size_t tbslen, const uint8_t *raw, size_t rawlen, uint8_t **ret_sig,
+    size_t *ret_siglen)
+{
+	struct wire_writer w;
+	EVP_PKEY *pkey = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	uint8_t padded[RSA_N_MAX];
+	const uint8_t *prefix, *sig = raw;
+	const char *alg = NULL, *md;
+	size_t prefixlen, siglen = rawlen;
+	int r;
+
+	wire_writer_init(&w, SSH_SIG_BLOB_MAX, false);
+	if (k->cert != NULL || k->kind->type == SSH_KEY_ED25519)
+		return JIT_E_UNSUPPORTED;
+	if (k->kind->type == SSH_KEY_RSA) {
+		if ((r = rsa_scheme(flags, &alg, &md, &prefix, &prefixlen)) !=
+		    0)
+			return r;
+		/* A short signature is padded on the left, as OpenSSH does. */
+		if (rawlen == 0 || rawlen > k->rsa_nlen)
+			return JIT_E_AUTH;
+		memset(padded, 0, k->rsa_nlen - rawlen);
+		memcpy(padded + (k->rsa_nlen - rawlen), raw, rawlen);
+		sig = padded;
+		siglen = k->rsa_nlen;
+	} else if (rawlen == 0 || rawlen > DER_SIG_MAX)
+		return JIT_E_AUTH;
+	r = JIT_E_AUTH;
+	if (ossl_key(k, false, &pkey) != 0 ||
+	    (ctx = EVP_PKEY_CTX_new(pkey, NULL)) == NULL ||
+	    EVP_PKEY_verify_init(ctx) != 1)
+		goto out;
+	if (k->kind->type == SSH_KEY_RSA &&
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1)
+		goto out;
+	/* No digest set: the token's answer must cover exactly tbs. */
+	if (EVP_PKEY_verify(ctx, sig, siglen, tbs, tbslen) != 1)
+		goto out;
+	if (k->kind->type == SSH_KEY_RSA) {
+		if ((r = wire_put_cstring(&w, alg)) != 0 ||
+		    (r = wire_put_string(&w, sig, siglen)) != 0)
+			goto out;
+	} else if ((r = wire_put_cstring(&w, k->kind->name)) != 0 ||
+	    (r = put_ecdsa_sig(&w, raw, rawlen)) != 0)
+		goto out;
+	r = wire_writer_take(&w, ret_sig, ret_siglen);
+out:
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(pkey);
+	wire_writer_reset(&w);
+	return r;
 }

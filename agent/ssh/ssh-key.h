@@ -114,6 +114,20 @@ int ssh_key_sign(const struct ssh_key *k, const uint8_t *data, size_t len,
 int ssh_key_verify(const struct ssh_key *k, const uint8_t *sig, size_t siglen,
     const uint8_t *data, size_t len);
 
+/*
+ * A key whose private half is on a token (PKCS#11): what the token must
+ * sign for data (RSA: the DigestInfo of the hash flags choose; ECDSA: the
+ * hash), and the token's raw answer (RSA: PKCS#1 v1.5; ECDSA: DER) as
+ * SSH's signature blob, once it verifies against k and tbs (JIT_E_AUTH
+ * if not).  Plain RSA and ECDSA keys only (JIT_E_UNSUPPORTED).
+ */
+#define SSH_KEY_TBS_MAX 128
+int ssh_key_ext_tbs(const struct ssh_key *k, const uint8_t *data, size_t len,
+    uint32_t flags, uint8_t out[SSH_KEY_TBS_MAX], size_t *ret_len);
+int ssh_key_ext_sig(const struct ssh_key *k, uint32_t flags, const uint8_t *tbs,
+    size_t tbslen, const uint8_t *raw, size_t rawlen, uint8_t **ret_sig,
+    size_t *ret_siglen);
+
 /* Shell-style pattern (* and ?) match of a whole string, as OpenSSH's
  * match_pattern(). */
 bool ssh_pattern_match(const char *s, const char *pattern);
