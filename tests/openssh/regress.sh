@@ -21,8 +21,13 @@
 #    checks that the same user cannot attach to the agent;
 #  - config.h in BUILDDIR holds the one define of Debian's build the
 #    scripts ask about (HAVE_SO_PEERCRED);
-#  - hostkey-agent.sh signs with ssh-rsa (SHA-1): its agent runs with
-#    ssh_rsa_sha1 = yes in its configuration, the others without.
+#  - hostkey-agent.sh signs with ssh-rsa (SHA-1), and so does
+#    agent-pkcs11.sh's `ssh-add -T` of its RSA key: their agents run with
+#    ssh_rsa_sha1 = yes in their configuration, the others without;
+#  - agent-pkcs11.sh needs SoftHSM2 (Debian's softhsm2: softhsm2-util and
+#    libsofthsm2.so under /usr/lib, which -P's default allows) and
+#    OpenSSH's ssh-pkcs11-helper (TEST_SSH_SSHPKCS11HELPER below), which
+#    jit-agent runs for ssh-add -s as OpenSSH's ssh-agent does.
 # A script that fails or prints a skip fails this test.
 # Usage: regress.sh [SCRIPT ...]  (default: the list below)
 set -u
@@ -32,7 +37,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TESTUSER="$HERE/../lib/testuser.py"
 # The longest first, so that two at a time end together.
 SCRIPTS=(agent-restrict sshsig agent hostkey-agent cert-file agent-timeout
-	agent-subprocess agent-getpeereid agent-ptrace)
+	agent-pkcs11 agent-subprocess agent-getpeereid agent-ptrace)
 [ $# -gt 0 ] && SCRIPTS=("$@")
 
 say() { printf '%s\n' "$*"; }
@@ -176,7 +181,7 @@ run_one() {
 	cp "$T/setuid-allowed" "$obj/" 2>/dev/null
 	# Each script's agents get a store and a configuration of their own.
 	mkdir -p "$obj/xdg/config/jit-agent" "$obj/xdg/data" "$obj/tmp"
-	if [ "$s" = hostkey-agent ]; then
+	if [ "$s" = hostkey-agent ] || [ "$s" = agent-pkcs11 ]; then
 		printf '[agent]\nssh_rsa_sha1 = yes\n' \
 		    >"$obj/xdg/config/jit-agent/config"
 	fi
