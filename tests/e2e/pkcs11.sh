@@ -105,6 +105,10 @@ has "sshd accepted the RSA key (rsa-sha2)" "$T/sshd_A.log" \
     "Accepted publickey .* RSA SHA256:"
 has "and the ECDSA key" "$T/sshd_A.log" "Accepted publickey .* ECDSA SHA256:"
 has "each signature is audited" "$AGENT_LOG" '"event":"use".*PKCS#11'
+fails "ssh-add -s through a forwarded agent is refused" '!' ssh_to A -A \
+    "$ME@127.0.0.1" "setsid -w ssh-add -s '$SOFTHSM' < '$T/token-pin'"
+has "saying -O allow-remote-pkcs11 allows it" "$AGENT_LOG" \
+    "through a forwarded agent: start the agent with -O allow-remote-pkcs11"
 echo "a message" > "$T/message"
 ok "ssh-keygen -Y sign signs through the token" ssh-keygen -Y sign \
     -f "$T/rsa.pub" -n file "$T/message"
