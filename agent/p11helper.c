@@ -21,7 +21,7 @@ struct p11call {
 	struct secret *req; /* NULL once handed to the writer */
 	size_t reply_max;
 	int64_t timeout_ms;
-	p11helper_cb *cb; /* NULL once forgotten */
+	p11helper_cb *cb;
 	void *arg;
 };
 
@@ -190,9 +190,6 @@ send_next(struct p11helper *h)
 	uint8_t *grown;
 	int r;
 
-	/* Calls forgotten before they were sent are dropped unsent. */
-	while ((c = h->head) != NULL && !h->sent && c->cb == NULL)
-		call_free(pop(h));
 	if (h->dead || h->sent || (c = h->head) == NULL)
 		return;
 	if (h->incap < LEN_BYTES + c->reply_max) {
@@ -440,13 +437,6 @@ p11helper_call(struct p11helper *h, struct secret *req, size_t reply_max,
 		*ret = c;
 	send_next(h);
 	return JIT_OK;
-}
-
-void
-p11helper_forget(struct p11call *c)
-{
-	if (c != NULL)
-		c->cb = NULL;
 }
 
 void

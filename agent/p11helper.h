@@ -22,8 +22,8 @@ struct secret;
  * Called once on the loop: r is JIT_OK with the reply (type byte first,
  * valid during the call only), JIT_E_TIMEOUT if the helper did not answer
  * in time (it is killed), JIT_E_IO if it died or broke the protocol,
- * JIT_E_CANCELLED if the helper was stopped.  Not called after
- * p11helper_forget().
+ * JIT_E_CANCELLED if the helper was stopped.  Always called (a
+ * caller that loses interest keeps its arg until then).
  */
 typedef void p11helper_cb(void *arg, int r, const uint8_t *reply, size_t len);
 /* The helper is gone (why: a sentence part, "exited with status 1"),
@@ -50,8 +50,6 @@ int p11helper_start(uv_loop_t *loop, p11helper_gone_cb *gone, void *arg,
  */
 int p11helper_call(struct p11helper *h, struct secret *req, size_t reply_max,
     int64_t timeout_ms, p11helper_cb *cb, void *arg, struct p11call **ret);
-/* The caller no longer wants the answer: cb is never called. */
-void p11helper_forget(struct p11call *c);
 /* Kill the helper and free it once its handles close (and it is reaped,
  * unless at_exit); pending calls get JIT_E_CANCELLED, and the gone
  * callback is not called.  NULL is fine. */
