@@ -61,7 +61,7 @@ sshsig_dearmor(
 		return JIT_E_NOMEM;
 	if (sodium_base642bin(blob, cap, (const char *)b64, b64len, "\r\n ",
 		&blen, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    blen > SSHSIG_BLOB_MAX) {
+	    blen == 0 || blen > SSHSIG_BLOB_MAX) {
 		free(blob);
 		return JIT_E_FORMAT;
 	}
