@@ -15,6 +15,7 @@ struct cred;
 struct secret;
 struct askpass;
 struct ssh_cred_pub;
+struct ssh_onuse;
 
 #define SSH_KEYS_MAX 1000 /* keys added with ssh-add */
 #define SSH_LOCK_SALT_LEN 16
@@ -50,6 +51,7 @@ struct ssh_agent {
 	unsigned unlock_fails;
 	int64_t unlock_at_ms; /* no attempt judged before */
 	struct ssh_cred_pub *creds; /* ssh-cred.c */
+	struct ssh_onuse *onuse; /* ssh-cred.c: unlocks on use under way */
 	/* The timer's work (ssh-state.c calls, never includes, them): the
 	 * lifetimes of ssh-add keys, the ends of certificates. */
 	void (*reap_keys)(struct ssh_agent *sa, int64_t now_ms);
@@ -115,6 +117,10 @@ void ssh_cred_tick(struct ssh_agent *sa, int64_t *next_wall);
 /* ssh-cred.c, for ext-cred.c (add) and ext-open.c (unlock). */
 int ssh_cred_check_fields(
     const struct secret *fields, char *why, size_t whylen);
+/* The certificate's blob (malloc'd), for the credential's header: ssh
+ * lists it while the credential is locked if it unlocks on use. */
+int ssh_cred_cert_blob(
+    const struct secret *fields, uint8_t **ret, size_t *ret_len);
 void ssh_cred_unlocked(
     struct agent *ag, struct cred *c, const struct secret *fields);
 
