@@ -799,15 +799,13 @@ sig_new(struct conn *conn, const struct ssh_sign_msg *m)
 	return s;
 }
 
+/* Off the agent's list: a signature that comes now starts a new unlock
+ * (an answer to a waiting client may let it send its next request). */
 static void
-onuse_free(struct ssh_onuse *u)
+onuse_unlink(struct ssh_onuse *u)
 {
 	struct ssh_onuse **pp;
-	struct onuse_sig *s;
 
-	if (u == NULL)
-		return;
-	askpass_cancel(u->ask);
 	for (pp = u->sa != NULL ? &u->sa->onuse : NULL;
 	     pp != NULL && *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == u) {
@@ -815,6 +813,17 @@ onuse_free(struct ssh_onuse *u)
 			break;
 		}
 	}
+}
+
+static void
+onuse_free(struct ssh_onuse *u)
+{
+	struct onuse_sig *s;
+
+	if (u == NULL)
+		return;
+	askpass_cancel(u->ask);
+	onuse_unlink(u);
 	while ((s = u->sigs) != NULL) {
 		u->sigs = s->next;
 		sig_free(s);
@@ -859,6 +868,7 @@ onuse_refuse(struct ssh_onuse *u, bool first_waits, const char *why,
 	struct onuse_sig *s;
 	bool first = first_waits;
 
+	onuse_unlink(u);
 	while ((s = onuse_pop(u)) != NULL) {
 		conn_set_cancel(s->conn, NULL, NULL);
 		if (audit_why != NULL && u->sa != NULL)
@@ -1006,6 +1016,7 @@ onuse_opened(struct agent *ag, struct conn *conn, const struct peer *peer,
 	}
 	log_info("%s unlocked on use by ssh (pid %d) with token %s", c->name,
 	    (int)peer->pid, u->token);
+	onuse_unlink(u);
 	s = onuse_pop(u);
 	conn_set_cancel(conn, NULL, NULL);
 	if ((p = servable(sa, c)) == NULL)

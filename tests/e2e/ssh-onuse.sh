@@ -44,6 +44,11 @@ wait_for() {
 	return 1
 }
 ssh_in() { ssh_to A "$ME@127.0.0.1" true; }
+# ssh_bg N: ssh_in in the background, its pid (ssh's own) in SSH<N>.
+ssh_bg() {
+	(SSH_EXEC=exec ssh_in >"$T/ssh$1.out" 2>&1) &
+	eval "SSH$1=\$!"
+}
 
 cat >"$T/notify.sh" <<EOF
 #!/bin/sh
@@ -150,15 +155,13 @@ hasnt "nor in the audit" "$DATA/audit.log" "$PIN"
 ok "lock" jitctl lock
 echo gate >"$T/askpass.mode"
 : >"$T/askpass.prompts"
-ssh_in >"$T/ssh1.out" 2>&1 &
-SSH1=$!
+ssh_bg 1
 if wait_for "$T/askpass.prompts" "ssh-tpm"; then
 	pass "the first ssh's signature asks for the PIN"
 else
 	fail "the first ssh's signature asks for the PIN"
 fi
-ssh_in >"$T/ssh2.out" 2>&1 &
-SSH2=$!
+ssh_bg 2
 if wait_for "$AGENT_LOG" "ssh-tpm: a signature for ssh \\(pid [0-9]+\\) waits for the unlock under way"; then
 	pass "the second waits for that unlock"
 else
@@ -171,6 +174,27 @@ ok "askpass was asked once" test "$(grep -c 'ssh-tpm' "$T/askpass.prompts")" = 1
 ok "one unlock for the two logins (the cancelled prompt opened nothing)" test \
     "$(grep -c '"event":"unlock","names":\["ssh-tpm"\]' "$DATA/audit.log")" = 2
 rm -f "$T/gate"
+
+# Clients that leave while the PIN is asked: the prompt goes, the agent
+# stays, and a signature that waited for the one who left is refused.
+ok "lock" jitctl lock
+: >"$T/askpass.prompts"
+ssh_bg 1
+wait_for "$T/askpass.prompts" "ssh-tpm" || fail "the PIN is asked"
+ssh_bg 2
+ssh_bg 3
+if wait_for "$AGENT_LOG" "pid $SSH3\\) waits for the unlock under way" &&
+    wait_for "$AGENT_LOG" "pid $SSH2\\) waits for the unlock under way"; then
+	pass "two more wait for it"
+else
+	fail "two more wait for it"
+fi
+kill "$SSH3"; wait "$SSH3"
+kill "$SSH1"; wait "$SSH1"
+fails "the one that waited for the ssh that left is refused" 255 wait "$SSH2"
+has "saying why, and which command unlocks it" "$AGENT_LOG" \
+    "ssh-tpm: the client that started its unlock left: run 'jitctl unlock ssh-tpm'"
+ok "the agent still serves" ssh-add -L
 agent_stop
 
 # --- no askpass: the failure says which command unlocks -------------------
