@@ -105,7 +105,9 @@ void ssh_rearm_soon(struct ssh_agent *sa);
 void ssh_conn_host_fp(const struct ssh_conn *sc, char out[SSH_FP_LEN]);
 
 /* ssh-cred.c: the certificates of unlocked ssh-cert credentials. */
-int ssh_cred_list(struct ssh_agent *sa, struct wire_writer *w, uint32_t *count);
+/* sc (may be NULL): a forwarded connection is not shown locked ones. */
+int ssh_cred_list(struct ssh_agent *sa, const struct ssh_conn *sc,
+    struct wire_writer *w, uint32_t *count);
 /* JIT_E_NOENT (nothing sent) if blob is no credential's certificate. */
 int ssh_cred_sign(struct ssh_agent *sa, struct request *rq, struct ssh_conn *sc,
     const struct ssh_sign_msg *m);

@@ -98,6 +98,20 @@ listed_locked(const struct cred *c)
 	    c->stepup != STEPUP_CONFIRM;
 }
 
+/* A connection ssh relays from another host (ssh -A): it signs with what
+ * is open, but neither sees nor starts the unlock of what is not, so a
+ * remote host cannot make the person's token be asked. */
+static bool
+relayed(const struct ssh_conn *sc)
+{
+	size_t i;
+
+	for (i = 0; sc != NULL && i < sc->binds.n; i++)
+		if (sc->binds.v[i].forwarded)
+			return true;
+	return false;
+}
+
 /* The ed25519 key of a credential's fields, from its base64 seed. */
 static int
 fields_key(const struct secret *fields, struct ssh_key **ret)
@@ -467,7 +481,8 @@ list_locked(struct ssh_agent *sa, struct wire_writer *w, uint32_t *count)
 }
 
 int
-ssh_cred_list(struct ssh_agent *sa, struct wire_writer *w, uint32_t *count)
+ssh_cred_list(struct ssh_agent *sa, const struct ssh_conn *sc,
+    struct wire_writer *w, uint32_t *count)
 {
 	struct vault_slot *s, *next;
 	struct ssh_cred_pub *p;
@@ -490,7 +505,7 @@ ssh_cred_list(struct ssh_agent *sa, struct wire_writer *w, uint32_t *count)
 	}
 	if (any)
 		ssh_rearm(sa);
-	return list_locked(sa, w, count);
+	return relayed(sc) ? JIT_OK : list_locked(sa, w, count);
 }
 
 bool
@@ -1220,8 +1235,16 @@ ssh_cred_sign(struct ssh_agent *sa, struct request *rq, struct ssh_conn *sc,
 	}
 	/* Marked so: a signature while locked starts the unlock. */
 	if (listed_locked(c) && !sa->ag->locked &&
-	    vault_check(sa->ag->vault, c) == JIT_E_LOCKED)
-		return onuse_sign(sa, rq, c, p, m);
+	    vault_check(sa->ag->vault, c) == JIT_E_LOCKED) {
+		if (!relayed(sc))
+			return onuse_sign(sa, rq, c, p, m);
+		audit_deny(sa, rq->peer, c->name,
+		    "locked, asked through a forwarded agent");
+		ssh_fail(rq->conn,
+		    "%s is locked, and a forwarded agent connection does not start its unlock: run 'jitctl unlock %s' on this machine",
+		    c->name, c->name);
+		return JIT_OK;
+	}
 	if ((p = servable(sa, c)) == NULL) {
 		audit_deny(sa, rq->peer, c->name,
 		    time(NULL) >= c->not_after ?

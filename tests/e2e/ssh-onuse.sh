@@ -102,6 +102,20 @@ has "audited as a deny of the signature" "$DATA/audit.log" \
     '"event":"deny","name":"ssh-onuse","purpose":"ssh-sign","why":"locked"'
 ok "still listed while locked" ssh-add -L
 has "the certificate" "$T/out" "ssh-onuse\$"
+
+# Through a forwarded agent (ssh -A), a locked certificate is not shown:
+# another host cannot make this one's token be asked.
+ok "an ssh-add key for the outer login" ssh-keygen -q -N '' -t ed25519 \
+    -C fwd -f "$K/fwd"
+cat "$K/fwd.pub" >>"$T/authorized_keys"
+ok "ssh-add it" ssh-add "$K/fwd"
+ok "ssh -A, then ssh-add -L on the far side" ssh_to A -A "$ME@127.0.0.1" \
+    ssh-add -L
+has "the far side sees the ssh-add key" "$T/out" " fwd\$"
+hasnt "not the locked certificate" "$T/out" "ssh-onuse"
+ok "status" jitctl status --json
+has "and nothing was unlocked" "$T/out" '"unlocked": *0,'
+ok "ssh-add -D" ssh-add -D
 sim_touch k approve
 agent_stop
 sim_stop k
