@@ -12,6 +12,7 @@
 #include "fields.h"
 #include "jsonx.h"
 #include "log.h"
+#include "onuse.h"
 #include "prompt-text.h"
 #include "proto-names.h"
 #include "revoke.h"
@@ -79,6 +80,7 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 	struct cred *c, *old;
 	struct json_object *res, *arr;
 	const char *stepup = "session";
+	uint8_t *cert = NULL; /* an ssh-cert's certificate, public */
 	uint32_t nfields;
 	size_t i;
 	bool audited = false;
@@ -148,6 +150,11 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 			    SSH_CRED_KIND, why);
 			return JIT_OK;
 		}
+		/* Public, in the header: listed while locked (on use). */
+		if ((r = ssh_cred_cert_blob(*payload, &cert, &a.ssh_certlen)) !=
+		    0)
+			return r;
+		a.ssh_cert = cert;
 	}
 	/* Audited before it is stored (when it can be): nothing is added
 	 * unaudited.  Otherwise the store says why not, as it did. */
@@ -157,13 +164,16 @@ ext_add(struct agent *ag, struct request *rq, struct json_object *args,
 		if ((r = audit_add(ag, rq->peer, &a, nfields, old != NULL)) !=
 		    0) {
 			reply_audit_refused(ag, rq->conn, r);
+			free(cert);
 			return JIT_OK;
 		}
 		audited = true;
 	}
 	if (old != NULL && a.replace)
 		vault_wipe(ag->vault, old);
-	if ((r = store_put_cred(ag->store, &a, *payload, &c)) != 0) {
+	r = store_put_cred(ag->store, &a, *payload, &c);
+	free(cert);
+	if (r != 0) {
 		if (r == JIT_E_EXISTS)
 			reply_ext_err(rq->conn, r, -1,
 			    "a credential named %s exists: revoke it first, or pass --replace",
@@ -359,24 +369,6 @@ static int on_use_opened(struct agent *ag, struct conn *conn,
     const struct peer *p, struct cred *c, const struct secret *fields, int err,
     void *arg);
 
-/* The first token (in the order tokens are tried) that wraps c and wants
- * a PIN: a TPM, a PIV card, a FIDO2 key enrolled with UV. */
-static const char *
-on_use_pin_token(struct agent *ag, const struct cred *c)
-{
-	size_t order[STORE_TOKENS_MAX], i;
-	struct hw_token *t;
-
-	ext_token_order(ag, order);
-	for (i = 0; i < store_ntokens(ag->store); i++) {
-		t = store_token_at(ag->store, order[i]);
-		if (cred_wrapped_to(c, t->id) &&
-		    (strcmp(t->type, "fido2") != 0 || t->uv))
-			return t->label;
-	}
-	return NULL;
-}
-
 /* The client left while the PIN prompt was open. */
 static void
 on_use_cancel(void *arg)
@@ -438,10 +430,9 @@ on_use_ask_pin(struct agent *ag, struct conn *conn, const struct peer *p,
 {
 	char prompt[ASKPASS_PROMPT_MAX], what[CRED_NAME_MAX + 64];
 	const char *label;
-	size_t n;
 	int r;
 
-	if ((label = on_use_pin_token(ag, c)) == NULL)
+	if ((label = onuse_pin_token(ag, c)) == NULL)
 		return JIT_E_NOTOKEN;
 	x->pin_asked = true;
 	x->ag = ag;
@@ -449,10 +440,7 @@ on_use_ask_pin(struct agent *ag, struct conn *conn, const struct peer *p,
 	x->peer = *p;
 	snprintf(x->pin_token, sizeof(x->pin_token), "%s", label);
 	snprintf(what, sizeof(what), "credential %s", c->name);
-	askpass_prompt(p, what, prompt, sizeof(prompt));
-	n = strlen(prompt);
-	snprintf(prompt + n, sizeof(prompt) - n,
-	    " It is locked: enter the PIN of token %s to unlock it.", label);
+	onuse_pin_prompt(p, what, label, prompt, sizeof(prompt));
 	if ((r = askpass_start(ag->loop, ASKPASS_SECRET, prompt,
 		 on_use_pin_answered, x, &x->ask)) != 0)
 		return r;
@@ -471,9 +459,8 @@ on_use_opened(struct agent *ag, struct conn *conn, const struct peer *p,
     struct cred *c, const struct secret *fields, int err, void *arg)
 {
 	struct on_use_ctx *x = arg;
-	struct secret *keep = NULL;
-	struct json_object *ev, *names;
 	struct cred *now;
+	char why[256];
 	int r;
 
 	if (err == JIT_E_PIN_REQUIRED && !x->pin_asked &&
@@ -488,33 +475,9 @@ on_use_opened(struct agent *ag, struct conn *conn, const struct peer *p,
 		on_use_free(x);
 		return JIT_OK;
 	}
-	if ((ev = event_new("unlock")) != NULL) {
-		names = json_object_new_array();
-		json_object_array_add(names, json_object_new_string(c->name));
-		json_object_object_add(ev, "names", names);
-		event_str(ev, "token", x->token);
-		event_int(ev, "window", ag->window_default_s);
-		event_str(ev, "trigger", "use");
-		event_peer(ev, p);
-	}
-	if ((r = event_emit(ag, ev)) != 0) {
-		reply_audit_refused(ag, conn, r);
-		on_use_free(x);
-		return JIT_OK;
-	}
-	if (ag->unlocked != NULL)
-		ag->unlocked(ag, c, fields);
-	/* As unlock: step-up always/pin opens the window, keeps nothing. */
-	if (c->stepup == STEPUP_SESSION &&
-	    (r = secret_from(secret_ptr(fields), secret_len(fields), &keep)) !=
-		0) {
-		on_use_free(x);
-		return r;
-	}
-	if ((r = vault_unlock(
-		 ag->vault, c, keep, ag->window_default_s, x->token)) != 0) {
-		reply_ext_err(conn, r, -1, "%s could not be unlocked: %s",
-		    c->name, jit_strerror(r));
+	if ((r = onuse_keep(ag, p, c, fields, x->token, why, sizeof(why))) !=
+	    0) {
+		reply_ext_err(conn, r, -1, "%s", why);
 		on_use_free(x);
 		return JIT_OK;
 	}

@@ -37,7 +37,14 @@ struct store {
 	size_t ncreds, capcreds;
 	struct cred **buckets;
 	size_t nbuckets;
+	size_t nlisted_locked; /* creds with a public certificate, on use */
 };
+
+static bool
+listed_locked(const struct cred *c)
+{
+	return c->ssh_cert != NULL && c->unlock_on_use;
+}
 
 static uint64_t
 name_hash(const char *s)
@@ -72,6 +79,7 @@ cred_free(struct cred *c)
 	}
 	free(c->pub);
 	free(c->sealed_by);
+	free(c->ssh_cert);
 	free(c);
 }
 
@@ -142,6 +150,8 @@ cred_make_ad(struct cred *c)
 		.npub = c->npub,
 		.unlock_on_use = c->unlock_on_use,
 		.sealed_by = c->sealed_by,
+		.ssh_cert = c->ssh_cert,
+		.ssh_certlen = c->ssh_certlen,
 	};
 
 	free(c->ad);
@@ -197,6 +207,8 @@ index_insert(struct store *s, struct cred *c)
 	c->hnext = s->buckets[b];
 	s->buckets[b] = c;
 	s->creds[s->ncreds++] = c;
+	if (listed_locked(c))
+		s->nlisted_locked++;
 	return JIT_OK;
 }
 
@@ -216,9 +228,17 @@ index_remove(struct store *s, struct cred *c)
 	for (i = 0; i < s->ncreds; i++) {
 		if (s->creds[i] == c) {
 			s->creds[i] = s->creds[--s->ncreds];
+			if (listed_locked(c))
+				s->nlisted_locked--;
 			break;
 		}
 	}
+}
+
+size_t
+store_nlisted_locked(const struct store *s)
+{
+	return s->nlisted_locked;
 }
 
 struct cred *
@@ -381,7 +401,10 @@ cred_to_json(const struct cred *c, struct json_object **ret)
 	    (c->unlock_on_use &&
 		(r = jsonx_add_bool(o, "unlock_on_use", true)) != 0) ||
 	    (c->sealed_by != NULL &&
-		(r = jsonx_add_str(o, "sealed_by", c->sealed_by)) != 0))
+		(r = jsonx_add_str(o, "sealed_by", c->sealed_by)) != 0) ||
+	    (c->ssh_cert != NULL &&
+		(r = jsonx_add_b64(
+		     o, "ssh_cert", c->ssh_cert, c->ssh_certlen)) != 0))
 		goto out;
 	if (c->npub > 0) {
 		r = JIT_E_NOMEM;
@@ -475,6 +498,34 @@ cred_sealed_by_from_json(struct json_object *o, struct cred *c)
 	return JIT_OK;
 }
 
+/* An ssh-cert's certificate, kept public in the header (unlock on use). */
+static int
+cred_ssh_cert_from_json(struct json_object *o, struct cred *c)
+{
+	int r;
+
+	if (!json_object_object_get_ex(o, "ssh_cert", NULL))
+		return JIT_OK;
+	if ((r = jsonx_get_b64(o, "ssh_cert", CREDHDR_SSH_CERT_MAX,
+		 &c->ssh_cert, &c->ssh_certlen)) != 0)
+		return r;
+	return c->ssh_certlen > 0 ? JIT_OK : JIT_E_FORMAT;
+}
+
+static int
+cred_set_ssh_cert(struct cred *c, const uint8_t *cert, size_t len)
+{
+	if (cert == NULL || len == 0)
+		return JIT_OK;
+	if (len > CREDHDR_SSH_CERT_MAX)
+		return JIT_E_LIMIT;
+	if ((c->ssh_cert = malloc(len)) == NULL)
+		return JIT_E_NOMEM;
+	memcpy(c->ssh_cert, cert, len);
+	c->ssh_certlen = len;
+	return JIT_OK;
+}
+
 static int
 cred_from_json(struct json_object *o, struct cred **ret)
 {
@@ -562,6 +613,7 @@ cred_from_json(struct json_object *o, struct cred **ret)
 	}
 	if ((r = cred_request_from_json(o, c)) != 0 ||
 	    (r = cred_sealed_by_from_json(o, c)) != 0 ||
+	    (r = cred_ssh_cert_from_json(o, c)) != 0 ||
 	    (r = cred_make_ad(c)) != 0)
 		goto out;
 	*ret = c;
@@ -648,7 +700,8 @@ store_put_cred(struct store *s, const struct cred_new *a,
 	c->stepup = a->stepup;
 	c->unlock_on_use = a->unlock_on_use;
 	if ((r = cred_set_request(c, a->profile, a->reason, a->pub, a->npub)) !=
-	    0)
+		0 ||
+	    (r = cred_set_ssh_cert(c, a->ssh_cert, a->ssh_certlen)) != 0)
 		goto out;
 	if ((r = cred_make_ad(c)) != 0 || (r = seal_random_key(&dek)) != 0 ||
 	    (r = seal_aead(dek, c->ad, c->adlen, fields, c->nonce, &c->ct,

@@ -50,6 +50,8 @@ struct cred {
 	size_t npub;
 	bool unlock_on_use; /* a client's use while locked starts the unlock */
 	char *sealed_by; /* made by jitctl seal: who sealed it */
+	uint8_t *ssh_cert; /* ssh-cert: its certificate, public (or NULL) */
+	size_t ssh_certlen;
 	struct vault_slot *slot; /* runtime state, vault.c */
 	int64_t window_ended; /* unix seconds its window ran out; 0: it did
 				 not (never unlocked, locked, or open) */
@@ -125,6 +127,9 @@ int store_drop_wraps(struct store *s, const char *token_id, bool force,
 size_t store_ncreds(const struct store *s);
 struct cred *store_cred_at(const struct store *s, size_t i);
 struct cred *store_cred(const struct store *s, const char *name);
+/* How many carry a public SSH certificate and unlock on use (listed by
+ * ssh while locked): none spares a listing the walk over every one. */
+size_t store_nlisted_locked(const struct store *s);
 
 struct cred_new {
 	const char *name;
@@ -137,6 +142,8 @@ struct cred_new {
 	const char *reason;
 	const struct cred_pub *pub;
 	size_t npub;
+	const uint8_t *ssh_cert; /* ssh-cert: its certificate, for the header */
+	size_t ssh_certlen;
 };
 /* Seal fields under a fresh data key wrapped to every token, save, index.
  * A replaced credential's old struct is freed: callers wipe it first. */

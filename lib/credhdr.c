@@ -59,6 +59,11 @@ credhdr_ad(const struct credhdr *h, uint8_t **ret, size_t *ret_len)
 	/* Last, so that every header written before it is unchanged. */
 	if ((r = put_tagged(&w, "sealed_by", h->sealed_by)) != 0)
 		goto out;
+	/* After it, for the same reason: older headers stay as they were. */
+	if (h->ssh_certlen > 0 &&
+	    ((r = wire_put_cstring(&w, "ssh_cert")) != 0 ||
+		(r = wire_put_string(&w, h->ssh_cert, h->ssh_certlen)) != 0))
+		goto out;
 	r = wire_writer_take(&w, ret, ret_len);
 out:
 	wire_writer_reset(&w);

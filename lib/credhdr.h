@@ -15,6 +15,7 @@ struct cred_pub {
 };
 
 #define CREDHDR_SEALED_BY_MAX 128 /* who sealed a portable file */
+#define CREDHDR_SSH_CERT_MAX (16 * 1024) /* an ssh-cert's certificate blob */
 
 struct credhdr {
 	const char *name;
@@ -30,6 +31,11 @@ struct credhdr {
 	size_t npub;
 	bool unlock_on_use; /* a use while locked starts the unlock */
 	const char *sealed_by; /* NULL unless sealed by jitctl seal */
+	/* An ssh-cert credential's certificate (its public key inside), as
+	 * the agent lists it while the credential is locked (unlock on use):
+	 * public, bound like the rest. */
+	const uint8_t *ssh_cert;
+	size_t ssh_certlen;
 };
 
 /* The associated data (malloc'd): optional members are tagged and only

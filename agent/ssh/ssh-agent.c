@@ -175,7 +175,8 @@ reply_list(struct ssh_agent *sa, struct request *rq, bool empty)
 				goto fail;
 			count++;
 		}
-		if ((r = ssh_cred_list(sa, &w, &count)) != 0)
+		if ((r = ssh_cred_list(
+			 sa, ssh_conn_peek(rq->conn), &w, &count)) != 0)
 			goto fail;
 	}
 	if ((r = wire_patch_u32(&w, 1, count)) != 0)

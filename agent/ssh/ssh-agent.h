@@ -15,6 +15,7 @@ struct cred;
 struct secret;
 struct askpass;
 struct ssh_cred_pub;
+struct ssh_onuse;
 struct ssh_p11;
 
 #define SSH_KEYS_MAX 1000 /* keys added with ssh-add */
@@ -52,6 +53,7 @@ struct ssh_agent {
 	unsigned unlock_fails;
 	int64_t unlock_at_ms; /* no attempt judged before */
 	struct ssh_cred_pub *creds; /* ssh-cred.c */
+	struct ssh_onuse *onuse; /* ssh-cred.c: unlocks on use under way */
 	/* The timer's work (ssh-state.c calls, never includes, them): the
 	 * lifetimes of ssh-add keys, the ends of certificates. */
 	void (*reap_keys)(struct ssh_agent *sa, int64_t now_ms);
@@ -110,7 +112,9 @@ void ssh_rearm_soon(struct ssh_agent *sa);
 void ssh_conn_host_fp(const struct ssh_conn *sc, char out[SSH_FP_LEN]);
 
 /* ssh-cred.c: the certificates of unlocked ssh-cert credentials. */
-int ssh_cred_list(struct ssh_agent *sa, struct wire_writer *w, uint32_t *count);
+/* sc (may be NULL): a forwarded connection is not shown locked ones. */
+int ssh_cred_list(struct ssh_agent *sa, const struct ssh_conn *sc,
+    struct wire_writer *w, uint32_t *count);
 /* JIT_E_NOENT (nothing sent) if blob is no credential's certificate. */
 int ssh_cred_sign(struct ssh_agent *sa, struct request *rq, struct ssh_conn *sc,
     const struct ssh_sign_msg *m);
@@ -122,6 +126,10 @@ void ssh_cred_tick(struct ssh_agent *sa, int64_t *next_wall);
 /* ssh-cred.c, for ext-cred.c (add) and ext-open.c (unlock). */
 int ssh_cred_check_fields(
     const struct secret *fields, char *why, size_t whylen);
+/* The certificate's blob (malloc'd), for the credential's header: ssh
+ * lists it while the credential is locked if it unlocks on use. */
+int ssh_cred_cert_blob(
+    const struct secret *fields, uint8_t **ret, size_t *ret_len);
 void ssh_cred_unlocked(
     struct agent *ag, struct cred *c, const struct secret *fields);
 

@@ -51,10 +51,11 @@ sshd_stop() {
 	SSHD_PIDS=
 }
 # ssh to hostNAME as this user, through the agent, keys from it alone.
+# With SSH_EXEC=exec (in a subshell) ssh replaces it: $! is ssh's pid.
 ssh_to() {	# NAME [ssh options...] [command]
 	_n=$1; shift
 	eval "_port=\$PORT_$_n"
-	ssh -F /dev/null -p "$_port" -o BatchMode=yes \
+	${SSH_EXEC:-} ssh -F /dev/null -p "$_port" -o BatchMode=yes \
 	    -o UserKnownHostsFile="$T/known_hosts" -o StrictHostKeyChecking=yes \
 	    -o HostKeyAlias="host$_n" -o IdentityAgent="$JIT_AGENT_SOCK" \
 	    -o IdentityFile="$T/no-such-key" -o PreferredAuthentications=publickey \

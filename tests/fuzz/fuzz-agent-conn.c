@@ -56,8 +56,9 @@
  * and fails there, and no input can open a device or a socket path.  To
  * give the verbs something to work on, the store holds one token (type
  * "none") and two credentials wrapped to it: "pg" (session, unlocked, so
- * get serves its fields) and "pg-always" (step-up always, so get needs
- * the token, off the loop).
+ * get serves its fields), "pg-always" (step-up always, so get needs
+ * the token, off the loop) and "ssh-onuse" (a locked SSH certificate
+ * marked unlock-on-use: listed, and its signature asks the token).
  *
  * What must hold, whatever the bytes:
  *  - exactly one reply per complete frame, in order, each a well-formed
@@ -263,6 +264,60 @@ seed_cred(struct harness *h, const char *name, enum stepup su)
 	return vault_unlock(h->ag.vault, c, f, 900, "fuzz");
 }
 
+/*
+ * "ssh-onuse": an ssh-cert credential marked unlock-on-use and left
+ * locked, so that ssh lists its certificate (from its header) and a
+ * signature request with it asks the token off the loop (failing here:
+ * no backend).  A fixed certificate, valid forever, so that the corpus
+ * (onuse-sign) can name it.
+ */
+static const char onuse_cert_b64[] =
+    "AAAAIHNzaC1lZDI1NTE5LWNlcnQtdjAxQG9wZW5zc2guY29tAAAAILFNBR7zBYDr"
+    "YrORr2ZKr3pPg9JqfVMAu7pFIB5PyPUmAAAAIDo7uKej0B3MPU1UAnI/LVfAEW42"
+    "58O7IvmcFEBYsyeDAAAAAAAAAAAAAAABAAAACmZ1enotb251c2UAAAAIAAAABGZ1"
+    "enoAAAAAAAAAAP//////////AAAAAAAAAIIAAAAVcGVybWl0LVgxMS1mb3J3YXJk"
+    "aW5nAAAAAAAAABdwZXJtaXQtYWdlbnQtZm9yd2FyZGluZwAAAAAAAAAWcGVybWl0"
+    "LXBvcnQtZm9yd2FyZGluZwAAAAAAAAAKcGVybWl0LXB0eQAAAAAAAAAOcGVybWl0"
+    "LXVzZXItcmMAAAAAAAAAAAAAADMAAAALc3NoLWVkMjU1MTkAAAAgFnCnZiRL7yeC"
+    "y9g9Q4L49pPsl7zi4MApwwACoch1B5wAAABTAAAAC3NzaC1lZDI1NTE5AAAAQGJW"
+    "CqaleR6KkHYd77V4vEbPPi3vxpOODUzBAhhwLjpc67AO7hNFAyOn80MClUlYbeBO"
+    "LojKuW7hzTZKa4L+YQ0=";
+
+static int
+seed_onuse_cert(struct harness *h)
+{
+	struct fields_builder b;
+	struct cred_new cn;
+	struct secret *f = NULL;
+	struct cred *c;
+	uint8_t cert[sizeof(onuse_cert_b64)];
+	size_t n = 0;
+	int r;
+
+	if (sodium_base642bin(cert, sizeof(cert), onuse_cert_b64,
+		strlen(onuse_cert_b64), NULL, &n, NULL,
+		sodium_base64_VARIANT_ORIGINAL) != 0)
+		return JIT_E_FORMAT;
+	if ((r = fields_begin(&b)) != 0 ||
+	    (r = fields_add(&b, "key", 3, (const uint8_t *)"k", 1)) != 0 ||
+	    (r = fields_add(&b, "cert", 4, (const uint8_t *)"c", 1)) != 0 ||
+	    (r = fields_finish(&b, &f)) != 0) {
+		fields_abort(&b);
+		return r;
+	}
+	memset(&cn, 0, sizeof(cn));
+	cn.name = "ssh-onuse";
+	cn.kind = SSH_CRED_KIND;
+	cn.ttl_s = 3600;
+	cn.stepup = STEPUP_SESSION;
+	cn.unlock_on_use = true;
+	cn.ssh_cert = cert;
+	cn.ssh_certlen = n;
+	r = store_put_cred(h->ag.store, &cn, f, &c);
+	secret_free(f);
+	return r;
+}
+
 static void
 agent_up(struct harness *h)
 {
@@ -293,6 +348,7 @@ agent_up(struct harness *h)
 	CHECK(seed_token(ag->store) == 0);
 	CHECK(seed_cred(h, "pg", STEPUP_SESSION) == 0);
 	CHECK(seed_cred(h, "pg-always", STEPUP_ALWAYS) == 0);
+	CHECK(seed_onuse_cert(h) == 0);
 	CHECK(server_start(ag) == 0);
 }
 

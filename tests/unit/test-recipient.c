@@ -85,13 +85,14 @@ TEST(recipient_refused)
 
 /*
  * The associated data of a header is what the store wrote before
- * credhdr.c existed (built here by hand), and sealed_by comes last, only
- * when set: credentials on disk keep opening.
+ * credhdr.c existed (built here by hand), and sealed_by then ssh_cert come
+ * last, only when set: credentials on disk keep opening.
  */
 TEST(credhdr_ad_stable)
 {
 	char n1[] = "PGUSER", n2[] = "PGPASSWORD";
 	char *names[] = { n1, n2 };
+	static const uint8_t cert[] = { 0, 1, 'c', 'e', 'r', 't' };
 	struct credhdr h = {
 		.name = "pg",
 		.kind = "env",
@@ -124,6 +125,16 @@ TEST(credhdr_ad_stable)
 	h.sealed_by = "admin@ops";
 	ASSERT_OK(wire_put_cstring(&w, "sealed_by"));
 	ASSERT_OK(wire_put_cstring(&w, "admin@ops"));
+	ASSERT_OK(credhdr_ad(&h, &ad, &adlen));
+	ASSERT_EQ_UINT(adlen, wire_writer_len(&w));
+	ASSERT(memcmp(ad, wire_writer_data(&w), adlen) == 0);
+	free(ad);
+
+	/* An ssh-cert's certificate comes after it, bound like the rest. */
+	h.ssh_cert = cert;
+	h.ssh_certlen = sizeof(cert);
+	ASSERT_OK(wire_put_cstring(&w, "ssh_cert"));
+	ASSERT_OK(wire_put_string(&w, cert, sizeof(cert)));
 	ASSERT_OK(credhdr_ad(&h, &ad, &adlen));
 	ASSERT_EQ_UINT(adlen, wire_writer_len(&w));
 	ASSERT(memcmp(ad, wire_writer_data(&w), adlen) == 0);
