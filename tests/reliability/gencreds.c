@@ -87,8 +87,9 @@ main(int argc, char **argv)
 	if (*end != '\0' || count > STORE_CREDS_MAX ||
 	    strlen(prefix) > GEN_PREFIX_MAX)
 		return usage();
-	if (argc > 4 && ((ttl = strtoull(argv[4], &end, 10)) == 0 ||
-			    *end != '\0' || ttl > 10ULL * 365 * 86400))
+	if (argc > 4 &&
+	    ((ttl = strtoull(argv[4], &end, 10)) == 0 || *end != '\0' ||
+		ttl > 10ULL * 365 * 86400))
 		return usage();
 	if (sodium_init() < 0)
 		return 1;
@@ -99,8 +100,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if ((r = store_open(argv[1], &s)) != 0) {
-		fprintf(stderr, "jit-rel-gencreds: cannot open the store %s: %s\n",
-		    argv[1], jit_strerror(r));
+		fprintf(stderr,
+		    "jit-rel-gencreds: cannot open the store %s: %s\n", argv[1],
+		    jit_strerror(r));
 		goto out;
 	}
 	if (store_ntokens(s) == 0) {

@@ -62,6 +62,22 @@ t0=$(date +%s%N)
 ok "unlock $U credentials with one touch" \
     xargs -s 1048576 -a "$T/unlock-names" "$JITCTL_BIN" unlock --token yk1
 say "# scale: unlock of $U credentials in $(ms_since "$t0") ms (jitctl's status, the touch and the unwraps)"
+# EVENT is in the audit log naming the first U, each once, 128 at most a
+# line (one line would be over the audit's size limit).
+audited() {
+	/usr/bin/python3 -c '
+import json, sys
+names = []
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e.get("event") == sys.argv[2] and e.get("names"):
+        assert len(e["names"]) <= 128, len(e["names"])
+        names += e["names"]
+assert sorted(names) == ["scale-%06d" % i for i in range(int(sys.argv[3]))]
+' "$DATA/audit.log" "$1" "$U"
+}
+ok "the unlock is audited, every name, in lines under the limit" \
+    audited unlock
 ok "status after the unlock" jitctl status --json
 names_of "$T/out" >"$T/names"
 {
@@ -86,6 +102,8 @@ done
 t0=$(date +%s%N)
 ok "lock" jitctl lock
 say "# scale: lock of $U unlocked credentials in $(ms_since "$t0") ms"
+ok "the lock is audited, every name, in lines under the limit" \
+    audited lock
 ok "status after the lock" jitctl status --json
 names_of "$T/out" >"$T/names"
 if grep -q ' unlocked$' "$T/names"; then
