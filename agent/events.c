@@ -81,6 +81,42 @@ event_emit(struct agent *ag, struct json_object *ev)
 	return r;
 }
 
+int
+event_emit_names(struct agent *ag, struct json_object *ev, const char *key)
+{
+	struct json_object *all, *part, *slice;
+	size_t n, i, k, parts;
+	int r = JIT_OK;
+
+	if (ev == NULL || !json_object_object_get_ex(ev, key, &all) ||
+	    !json_object_is_type(all, json_type_array) ||
+	    (n = json_object_array_length(all)) <= EVENT_NAMES_PER_LINE)
+		return event_emit(ag, ev);
+	parts = (n + EVENT_NAMES_PER_LINE - 1) / EVENT_NAMES_PER_LINE;
+	json_object_get(all);
+	json_object_object_del(ev, key);
+	for (k = 0; k < parts && r == JIT_OK; k++) {
+		part = NULL;
+		if (json_object_deep_copy(ev, &part, NULL) != 0 ||
+		    (slice = json_object_new_array()) == NULL) {
+			json_object_put(part);
+			r = event_emit(ag, NULL); /* logs the loss */
+			break;
+		}
+		for (i = k * EVENT_NAMES_PER_LINE;
+		     i < n && i < (k + 1) * EVENT_NAMES_PER_LINE; i++)
+			json_object_array_add(slice,
+			    json_object_get(json_object_array_get_idx(all, i)));
+		json_object_object_add(part, key, slice);
+		event_int(part, "part", (int64_t)k + 1);
+		event_int(part, "parts", (int64_t)parts);
+		r = event_emit(ag, part);
+	}
+	json_object_put(all);
+	json_object_put(ev);
+	return r;
+}
+
 void
 event_refusal(const struct agent *ag, int r, char *out, size_t outlen)
 {

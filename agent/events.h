@@ -24,6 +24,16 @@ void event_int(struct json_object *ev, const char *key, int64_t val);
  * only what takes something away (lock, expire, deny) goes on regardless.
  */
 int event_emit(struct agent *ag, struct json_object *ev);
+/*
+ * event_emit for an event naming many credentials (unlock, lock, deny):
+ * when its array key holds more than EVENT_NAMES_PER_LINE names it goes
+ * out as several lines, each with a slice of the names and "part" and
+ * "parts", so that no line is over the audit's limit.  The first error
+ * stops it: the lines written before say more than happened (an unlock
+ * refused after them is wiped unserved), never less.
+ */
+#define EVENT_NAMES_PER_LINE 128
+int event_emit_names(struct agent *ag, struct json_object *ev, const char *key);
 /* "the audit log cannot be written (no space left on the device): nothing
  * is served unaudited", for the error event_emit returned. */
 void event_refusal(const struct agent *ag, int r, char *out, size_t outlen);

@@ -646,7 +646,7 @@ ext_lock(struct agent *ag, struct request *rq, struct json_object *args,
 		json_object_object_add(ev, "names", json_object_get(done));
 		event_peer(ev, rq->peer);
 	}
-	(void)event_emit(ag, ev);
+	(void)event_emit_names(ag, ev, "names");
 reply:
 	res = json_object_new_object();
 	json_object_object_add(res, JP_RES_LOCK_LOCKED, done);

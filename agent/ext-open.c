@@ -224,7 +224,7 @@ audit_open_fail(struct agent *ag, struct open_job *j, int r)
 	event_str(ev, "why", jit_errname(r));
 	event_str(ev, "detail", j->hj.st.msg[0] ? j->hj.st.msg : NULL);
 	event_peer(ev, &j->peer);
-	event_emit(ag, ev);
+	event_emit_names(ag, ev, "names");
 }
 
 /* The client went away while the token was asked: nothing is kept. */
@@ -391,7 +391,7 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 		event_peer(ev, &j->peer);
 	}
 	/* Not in the audit log: what was just opened is wiped again. */
-	if (nok > 0 && (r = event_emit(ag, ev)) != 0) {
+	if (nok > 0 && (r = event_emit_names(ag, ev, "names")) != 0) {
 		for (i = 0; i < json_object_array_length(ok); i++) {
 			c = store_cred(ag->store,
 			    json_object_get_string(
@@ -406,7 +406,7 @@ open_done_unlock(struct agent *ag, struct open_job *j)
 		return;
 	}
 	if (nok == 0)
-		(void)event_emit(ag, ev);
+		(void)event_emit_names(ag, ev, "names");
 	if (j->set != NULL && j->verdict.result != JIT_OK)
 		(void)jsonx_add_str(res, JP_RES_UNLOCK_WARNING, j->verdict.why);
 	json_object_object_add(res, JP_RES_UNLOCK_UNLOCKED, ok);
@@ -485,7 +485,7 @@ open_done_rewrap(struct agent *ag, struct open_job *j)
 		json_object_object_add(ev, "to", json_object_get(to));
 		event_peer(ev, &j->peer);
 	}
-	if ((r = event_emit(ag, ev)) != 0) {
+	if ((r = event_emit_names(ag, ev, "names")) != 0) {
 		reply_audit_refused(ag, j->hj.conn, r);
 		json_object_put(names);
 		json_object_put(to);

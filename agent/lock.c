@@ -53,7 +53,7 @@ agent_lock(struct agent *ag, const char *trigger, const char *revoke_why,
 		event_peer(ev, p);
 	}
 	/* A lock is never refused: it only takes away. */
-	(void)event_emit(ag, ev);
+	(void)event_emit_names(ag, ev, "names");
 	for (i = 0; i < json_object_array_length(names); i++)
 		append(locked,
 		    json_object_get_string(
@@ -91,7 +91,7 @@ agent_lock_shell(
 		event_int(ev, "count", (int64_t)n);
 		event_int(ev, "shell", (int64_t)pid);
 	}
-	(void)event_emit(ag, ev);
+	(void)event_emit_names(ag, ev, "names");
 	json_object_put(names);
 	return n;
 }

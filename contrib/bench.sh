@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 top=$(pwd)
 count=${1:-1000}
 gets=${2:-10000}
-big=${JIT_BENCH_STARTUP:-10000}
+big=${JIT_BENCH_STARTUP:-10000 100000} # credentials on disk at start-up
 
 dir="$top/build-bench"
 [ -d "$dir" ] || meson setup "$dir" --buildtype=release -De2e=false >/dev/null
@@ -48,17 +48,42 @@ idle_jit=$(rss_kb "$apid")
 "$dir/tests/bench/bench-creds" "$JIT_AGENT_SOCK" "$T/pin" "$count" "$gets" \
     | tee "$T/creds.txt"
 
-# Start-up with many credentials on disk.
-for i in $(seq "$count" $((big - 1))); do
-	printf 'v' | "$dir/cli/jitctl" add "bench-$i" --ttl 1h >/dev/null
-done 2>/dev/null
+# Start-up with many credentials on disk, sealed by the store's own code
+# (jit-rel-gencreds) to the token enrolled above: the time from exec to the
+# agent's "ready" line (the store read, the audit log walked, the socket
+# listening), the median of 3; then one `jitctl status` of every page.
 kill "$apid"; wait "$apid" 2>/dev/null || true
-start=$(date +%s%N)
+ninja -C "$dir" tests/reliability/jit-rel-gencreds >/dev/null
+have=$count # bench-creds' own
+for n in $big; do
+	"$dir/tests/reliability/jit-rel-gencreds" "$T/data" $((n - have)) \
+	    "start$n" >/dev/null
+	have=$n
+	ms=()
+	for _ in 1 2 3; do
+		start=$(date +%s%N)
+		"$dir/agent/jit-agent" -D -a "$JIT_AGENT_SOCK" \
+		    --data-dir "$T/data" >"$T/agent.env" 2>"$T/agent.log" &
+		apid=$!
+		pids+=("$apid")
+		until grep -q '^echo Agent pid' "$T/agent.env" 2>/dev/null; do
+			kill -0 "$apid" 2>/dev/null || break
+			sleep 0.002
+		done
+		end=$(date +%s%N)
+		ms+=($(( (end - start) / 1000000 )))
+		kill "$apid"; wait "$apid" 2>/dev/null || true
+	done
+	n_on_disk=$(ls "$T/data/creds" | wc -l)
+	echo "startup_with_${n_on_disk}_creds_ms $(printf '%s\n' "${ms[@]}" | sort -n | sed -n 2p) ms"
+	agent; wait_sock "$JIT_AGENT_SOCK"
+	start=$(date +%s%N)
+	"$dir/cli/jitctl" status --json >/dev/null
+	end=$(date +%s%N)
+	echo "status_all_pages_${n_on_disk}_creds_ms $(( (end - start) / 1000000 )) ms"
+	kill "$apid"; wait "$apid" 2>/dev/null || true
+done
 agent; wait_sock "$JIT_AGENT_SOCK"
-"$dir/cli/jitctl" status --json >/dev/null
-end=$(date +%s%N)
-n=$(ls "$T/data/creds" | wc -l)
-echo "startup_with_${n}_creds_ms $(( (end - start) / 1000000 )) ms"
 
 if [ -x "$dir/tests/bench/bench-agent" ]; then
 	echo "== beside OpenSSH's ssh-agent"

@@ -3,11 +3,13 @@
 # `meson test --suite reliability`, with the long counts.  Run as root (the
 # tests drop to the user jit-e2e themselves, as in CI).
 #
-#   contrib/reliability.sh [CRASHES [CLIENTS [REQUESTS]]]
+#   contrib/reliability.sh [CRASHES [CLIENTS [REQUESTS [CREDENTIALS]]]]
 #
 #   CRASHES   SIGKILLs at random file operations (default 200; CI: 8)
 #   CLIENTS   concurrent clients of the load test (default 1000; CI: 200)
 #   REQUESTS  requests per client (default 100; CI: 20)
+#   CREDENTIALS  on disk for the scale test (default 100,000; CI: 2,000),
+#             10,000 of them unlocked (CI: all)
 #
 # Every file operation of add, enroll, request and get is failed with
 # ENOSPC and with EIO (CI: the first, middle and last, with one of them).
@@ -20,12 +22,13 @@ top=$(pwd)
 crashes=${1:-200}
 clients=${2:-1000}
 requests=${3:-100}
+creds=${4:-100000}
 dir="$top/build-rel"
 
-for n in "$crashes" "$clients" "$requests"; do
+for n in "$crashes" "$clients" "$requests" "$creds"; do
 	case $n in
 	'' | *[!0-9]*)
-		echo "usage: contrib/reliability.sh [CRASHES [CLIENTS [REQUESTS]]] (whole numbers)" >&2
+		echo "usage: contrib/reliability.sh [CRASHES [CLIENTS [REQUESTS [CREDENTIALS]]]] (whole numbers)" >&2
 		exit 2
 		;;
 	esac
@@ -40,9 +43,10 @@ nice ninja -C "$dir" >/dev/null || exit 1
 start=$(date +%s)
 JIT_REL_CRASH_ITER=$crashes JIT_REL_CLIENTS=$clients \
     JIT_REL_REQUESTS=$requests JIT_REL_DISK_ALL=1 \
+    JIT_REL_SCALE=$creds JIT_REL_SCALE_UNLOCK=10000 \
     meson test -C "$dir" --suite reliability --print-errorlogs \
     --timeout-multiplier 20 --num-processes 1
 status=$?
-grep -h '^# ' "$dir/meson-logs/testlog.txt" | grep -E 'iterations|clients|makes|seed' || true
+grep -h '^# ' "$dir/meson-logs/testlog.txt" | grep -E 'iterations|clients|makes|seed|scale' || true
 echo "reliability: $(($(date +%s) - start)) s, exit $status"
 exit "$status"

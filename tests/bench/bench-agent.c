@@ -41,7 +41,7 @@
 
 #define FRAME_MAX (256 * 1024)
 #define BATCH 64
-#define KEYS_MEM 200
+#define KEYS_MEM 1000
 #define DATA_LEN 160 /* about a userauth request */
 #define START_WAIT_MS 5000
 
@@ -437,6 +437,27 @@ cleanup(void)
 		fprintf(stderr, "bench-agent: could not remove %s\n", dir);
 }
 
+/* A jit-agent and an ssh-agent, on sockets named with suffix. */
+static void
+start_pair(struct agent ag[2], const char *jit, const char *ssh_agent,
+    char *jit_data, char log[2][sizeof(dir) + 16], const char *suffix)
+{
+	char a[] = "-a", d[] = "-D", dd[] = "--data-dir";
+	char jbin[1024], sbin[1024];
+	char *jargv[] = { jbin, d, a, ag[0].sock, dd, jit_data, NULL };
+	char *sargv[] = { sbin, d, a, ag[1].sock, NULL };
+
+	memset(ag, 0, 2 * sizeof(*ag));
+	ag[0].name = "jit-agent";
+	ag[1].name = "ssh-agent";
+	snprintf(ag[0].sock, sizeof(ag[0].sock), "%s/jit%s.sock", dir, suffix);
+	snprintf(ag[1].sock, sizeof(ag[1].sock), "%s/ssh%s.sock", dir, suffix);
+	snprintf(jbin, sizeof(jbin), "%s", jit);
+	snprintf(sbin, sizeof(sbin), "%s", ssh_agent);
+	spawn(&ag[0], jargv, log[0]);
+	spawn(&ag[1], sargv, log[1]);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -447,7 +468,7 @@ main(int argc, char **argv)
 	uint8_t data[DATA_LEN];
 	double seconds = 2, res[2];
 	size_t idle = 1000, i;
-	long rss0[2], rss1[2];
+	long rss0[2], rss1[2], rss2[2];
 	const char *ssh_agent = "/usr/bin/ssh-agent";
 	char jit_data[sizeof(dir) + 16], log[2][sizeof(dir) + 16];
 	int ch, rounds = 3;
@@ -488,25 +509,10 @@ main(int argc, char **argv)
 		die("mkdtemp: %s", strerror(errno));
 	atexit(cleanup);
 
-	memset(ag, 0, sizeof(ag));
-	ag[0].name = "jit-agent";
-	ag[1].name = "ssh-agent";
-	snprintf(ag[0].sock, sizeof(ag[0].sock), "%s/jit.sock", dir);
-	snprintf(ag[1].sock, sizeof(ag[1].sock), "%s/ssh.sock", dir);
 	snprintf(jit_data, sizeof(jit_data), "%s/data", dir);
 	snprintf(log[0], sizeof(log[0]), "%s/jit.log", dir);
 	snprintf(log[1], sizeof(log[1]), "%s/ssh.log", dir);
-	{
-		char a[] = "-a", d[] = "-D", dd[] = "--data-dir";
-		char sbin[1024];
-		char *jargv[] = { argv[optind], d, a, ag[0].sock, dd, jit_data,
-			NULL };
-		char *sargv[] = { sbin, d, a, ag[1].sock, NULL };
-
-		snprintf(sbin, sizeof(sbin), "%s", ssh_agent);
-		spawn(&ag[0], jargv, log[0]);
-		spawn(&ag[1], sargv, log[1]);
-	}
+	start_pair(ag, argv[optind], ssh_agent, jit_data, log, "");
 	usleep(200000);
 	rss0[0] = rss_kib(ag[0].pid);
 	rss0[1] = rss_kib(ag[1].pid);
@@ -548,6 +554,11 @@ main(int argc, char **argv)
 			close(ag[i].idle[j]);
 		ag[i].nidle = 0;
 	}
+	/* Memory with keys: a fresh pair, so that the connections above
+	 * leave nothing in it. */
+	stop(&ag[0]);
+	stop(&ag[1]);
+	start_pair(ag, argv[optind], ssh_agent, jit_data, log, "2");
 	usleep(300000);
 	for (i = 0; i < 2; i++)
 		rss1[i] = rss_kib(ag[i].pid);
@@ -558,13 +569,17 @@ main(int argc, char **argv)
 		add_key(&ag[1], &extra);
 	}
 	usleep(200000);
-	printf("\nresident memory (VmRSS)          %10s %12s\n", "jit-agent",
-	    "ssh-agent");
-	printf("%-30s %9ld KiB %8ld KiB\n", "idle, just started", rss0[0],
-	    rss0[1]);
+	for (i = 0; i < 2; i++)
+		rss2[i] = rss_kib(ag[i].pid);
+	printf("\nresident memory (VmRSS)          %10s %12s %8s\n",
+	    "jit-agent", "ssh-agent", "ratio");
+	printf("%-30s %9ld KiB %8ld KiB %7.2fx\n", "idle, just started",
+	    rss0[0], rss0[1], (double)rss0[0] / (double)rss0[1]);
+	printf("%-30s %9ld KiB %8ld KiB %7.2fx\n", "with 1000 ed25519 keys",
+	    rss2[0], rss2[1], (double)rss2[0] / (double)rss2[1]);
 	printf("%-30s %9.1f KiB %8.1f KiB\n", "per ed25519 key",
-	    (double)(rss_kib(ag[0].pid) - rss1[0]) / KEYS_MEM,
-	    (double)(rss_kib(ag[1].pid) - rss1[1]) / KEYS_MEM);
+	    (double)(rss2[0] - rss1[0]) / KEYS_MEM,
+	    (double)(rss2[1] - rss1[1]) / KEYS_MEM);
 	stop(&ag[0]);
 	stop(&ag[1]);
 	free(list.d);
