@@ -16,7 +16,7 @@
  * With JIT_FI_ARM set, operations count (and fail) only while the file it
  * names exists: a test arms the disk around one verb, so that the nth is
  * that verb's nth, sees it refused, disarms it and sees the same agent
- * recover.  JIT_FI_OPS limits the count to some operations ("write,rename"; default
+ * recover (set and empty, it is as unset).  JIT_FI_OPS limits the count to some operations ("write,rename"; default
  * all).  JIT_FI_LOG names a file where each counted operation appends
  * "N OP PATH", so that a test learns how many there are.  Operations on
  * other paths (sockets, the agent's own log, /dev/urandom) pass untouched.
@@ -90,7 +90,8 @@ fi_init(void)
 	fi_prefix = s;
 	fi_prefix_len = strlen(s);
 	fi_ops = getenv("JIT_FI_OPS");
-	fi_arm = getenv("JIT_FI_ARM");
+	if ((s = getenv("JIT_FI_ARM")) != NULL && *s != '\0')
+		fi_arm = s;
 	if ((s = getenv("JIT_FI_NTH")) != NULL)
 		fi_nth = strtoul(s, NULL, 10);
 	if ((s = getenv("JIT_FI_COUNT")) != NULL)

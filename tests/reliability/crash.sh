@@ -9,24 +9,39 @@
 # acknowledged enroll or unenroll hold, and `audit verify` passes (a torn
 # final line reported as such).
 #
-# JIT_REL_CRASH_ITER iterations (default 8; contrib/reliability.sh runs
-# 200 or more), JIT_REL_SEED for the random choices.
+# Then kills aimed at each step that must survive one (add, revoke, enroll,
+# unenroll) and a torn audit append, so that a short run covers them too.
+#
+# JIT_REL_CRASH_ITER random rounds (default 6; contrib/reliability.sh runs
+# 200 or more) and one aimed kill per step per 40 of them (at least one),
+# JIT_REL_SEED for the random choices.
 . "$E2E_DIR/lib.sh"
 : "${JIT_SIM_FIDO2:?}" "${JIT_FAULTINJECT:?}"
 
-ITER=${JIT_REL_CRASH_ITER:-8}
+ITER=${JIT_REL_CRASH_ITER:-6}
 SEED=${JIT_REL_SEED:-$$}
 RANDOM=$SEED
 say "# $ITER iterations, seed $SEED (JIT_REL_SEED=$SEED repeats them)"
 # The shim is not the first library under ASan: let it be.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}verify_asan_link_order=0"
 
-# fi_agent_start NTH MODE: the agent killed at the NTH operation (0: never)
-# under the data directory; each operation is logged in $T/fi.log.
+# fi_agent_start NTH MODE [PATH [OPS]]: the agent killed at the NTH
+# operation (0: never) under PATH (default the data directory), counting
+# only OPS ("write,rename"; default all) and, while $T/arm names a step
+# (fi_step), only that step's; each counted operation is logged in $T/fi.log.
 fi_agent_start() {
 	: >"$T/fi.log"
-	LD_PRELOAD=$JIT_FAULTINJECT JIT_FI_PATH=$DATA/ JIT_FI_NTH=$1 \
-	    JIT_FI_FAIL=$2 JIT_FI_LOG=$T/fi.log agent_start
+	LD_PRELOAD=$JIT_FAULTINJECT JIT_FI_PATH=${3:-$DATA/} JIT_FI_NTH=$1 \
+	    JIT_FI_FAIL=$2 JIT_FI_OPS=${4:-} JIT_FI_ARM=${ARM_STEP:+$T/arm} \
+	    JIT_FI_LOG=$T/fi.log agent_start
+}
+
+# fi_step NAME: the workload enters step NAME.  Operations count only
+# inside $ARM_STEP when it is set; $T/steps gets "NAME FIRST-OPERATION".
+fi_step() {
+	STEP=$1
+	if [ "${ARM_STEP:-}" = "$1" ]; then touch "$T/arm"; else rm -f "$T/arm"; fi
+	echo "$1 $(($(wc -l <"$T/fi.log") + 1))" >>"$T/steps"
 }
 
 # alive PID: running, not a zombie waiting to be reaped.
@@ -81,76 +96,108 @@ agent_stop
 YK2=no		# yk2 enrolled, as last acknowledged
 YK2_KNOWN=yes	# no unacknowledged enroll or unenroll since
 
-# One round of everything that writes; stops at the first failure (the
-# agent was killed).  Appends what was acknowledged to $T/acked.
+# yk2_toggle: enroll yk2 when it is not enrolled, unenroll it when it is.
+yk2_toggle() {
+	YK2_KNOWN=no
+	if token_labels | grep -qx yk2; then
+		fi_step unenroll
+		jitctl unenroll yk2 --token yk1 >/dev/null 2>"$T/wl.err" || return 1
+		YK2=no
+	else
+		fi_step enroll
+		jitctl enroll fido2 --label yk2 --device "sim:$T/yk2.sock" \
+		    --allow-simulated --token yk1 >/dev/null 2>"$T/wl.err" || return 1
+		YK2=yes
+	fi
+	YK2_KNOWN=yes
+}
+
+# One round of everything that writes, an enroll and an unenroll included;
+# stops at the first failure (the agent was killed).  Appends what was
+# acknowledged to $T/acked; $STEP is where it stopped.
 workload() {
 	_i=$1
-	STEP=unlock
+	: >"$T/steps"
+	fi_step unlock
 	jitctl unlock a0 --token yk1 >/dev/null 2>"$T/wl.err" || return 1
-	STEP=add
+	fi_step add
 	printf 'secret-c%s' "$_i" | "$JITCTL_BIN" add "c$_i" --ttl 1h \
 	    >/dev/null 2>"$T/wl.err" || return 1
 	echo "add c$_i" >>"$T/acked"
-	STEP=get
+	fi_step get
 	jitctl unlock "c$_i" --token yk1 >/dev/null 2>"$T/wl.err" || return 1
 	[ "$(jitctl get "c$_i" 2>/dev/null)" = "secret-c$_i" ] || return 1
 	# The previous iteration's credential goes.
 	_prev=$(awk '$1 == "add" && $2 ~ /^c/ { n = $2 } END { print n }' \
 	    "$T/acked.before")
 	if [ -n "$_prev" ] && ! grep -qx "revoke $_prev" "$T/acked.before"; then
-		STEP=revoke
+		fi_step revoke
 		# Unacknowledged, a revoke may or may not have happened.
 		echo "$_prev" >"$T/revoking"
 		jitctl revoke "$_prev" >/dev/null 2>"$T/wl.err" || return 1
 		echo "revoke $_prev" >>"$T/acked"
 		rm -f "$T/revoking"
 	fi
-	YK2_KNOWN=no
-	STEP=enroll
-	if token_labels | grep -qx yk2; then
-		jitctl unenroll yk2 --token yk1 >/dev/null 2>"$T/wl.err" || return 1
-		YK2=no
-	else
-		jitctl enroll fido2 --label yk2 --device "sim:$T/yk2.sock" \
-		    --allow-simulated --token yk1 >/dev/null 2>"$T/wl.err" || return 1
-		YK2=yes
-	fi
-	YK2_KNOWN=yes
-	STEP=lock
+	yk2_toggle || return 1
+	yk2_toggle || return 1
+	fi_step lock
 	jitctl lock >/dev/null 2>"$T/wl.err" || return 1
-	STEP=done
+	fi_step done
 	return 0
 }
 
-# The number of operations of a whole round, counted without a kill.
-cp "$T/acked" "$T/acked.before"
-fi_agent_start 0 KILL || exit 1
-ok "a round with no kill" workload 0
-agent_stop
+# Two rounds without a kill: the first counts a round's operations, the
+# second (which also revokes the first's credential) each step's.
+for i in 0 1; do
+	cp "$T/acked" "$T/acked.before"
+	fi_agent_start 0 KILL || exit 1
+	ok "round $i with no kill" workload "$i"
+	agent_stop
+done
 TOTAL=$(wc -l <"$T/fi.log")
 say "# a round makes $TOTAL file operations under the data directory:"
 awk '{ sub(/.*\/data\//, "", $3); sub(/\.tmp\..*/, ".tmp", $3); print "#   " $2, $3 }' \
     "$T/fi.log" | uniq -c | sed 's/^ */#   /'
 ok "a round has operations to kill at" test "$TOTAL" -gt 10
+# STEP_OPS_<step>: how many operations that step makes.
+while read -r name first; do
+	[ -z "${prev_name:-}" ] ||
+	    eval "STEP_OPS_$prev_name=$((first - prev_first))"
+	prev_name=$name prev_first=$first
+done <"$T/steps"
+for s in add revoke enroll unenroll; do
+	eval "n=\${STEP_OPS_$s:-0}"
+	say "#   $s: $n operations"
+	ok "$s writes (a point to kill at)" test "$n" -gt 0
+done
 
-killed=0 torn_made=0 torn_seen=0 iter_fail=0
-for i in $(seq 1 "$ITER"); do
+killed=0 torn_made=0 torn_seen=0 iter_fail=0 rounds=0
+: >"$T/landed"	# one line a kill: "STEP OP FILE"
+
+# round I NTH MODE [PATH [OPS]]: one round killed at the NTH operation
+# (counted as fi_agent_start says), then every check.
+round() {
+	i=$1 nth=$2 mode=$3
+	rounds=$((rounds + 1))
 	cp "$T/acked" "$T/acked.before"
-	nth=$((RANDOM % (TOTAL + 2) + 1))
-	mode=KILL
-	[ $((RANDOM % 4)) = 0 ] && mode=TORN
+	STEP=start
 	# A kill while it starts is one more point.
-	fi_agent_start "$nth" "$mode" >/dev/null
-	workload "$i"
+	fi_agent_start "$nth" "$mode" "${4:-}" "${5:-}" >/dev/null &&
+	    workload "$i"
+	rm -f "$T/arm"
 	if alive "$AGENT_PID"; then
 		kill -KILL "$AGENT_PID"
 		op="after the round, which stopped at $STEP: $(head -c 200 "$T/wl.err")"
 	else
 		killed=$((killed + 1))
 		op=$(sed -n "${nth}p" "$T/fi.log" | cut -d' ' -f2-)
+		# Where it landed: the step, the operation, the kind of file.
+		echo "$STEP $op" | awk '{ f = $3; sub(/.*\/data\//, "", f);
+		    sub(/\.tmp\..*/, ".tmp", f); sub(/^creds\/[^\/.]*/, "creds/NAME", f);
+		    print $1, $2, f }' >>"$T/landed"
 	fi
 	wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
-	what="iteration $i ($mode at $nth: $op)"
+	what="iteration $i ($mode at $nth${ARM_STEP:+ of $ARM_STEP}: $op)"
 	f0=$E2E_FAIL
 	ok "$what: every file is whole JSON" store_whole
 	# Before the next start: the log verifies, a torn last line told.
@@ -167,7 +214,7 @@ for i in $(seq 1 "$ITER"); do
 	fi
 	if ! agent_start; then
 		fail "$what: the agent starts again"
-		break
+		return 1
 	fi
 	stale=$(find "$DATA" -name '*.tmp.*' | head -3)
 	[ -z "$stale" ] || fail "$what: temporary files left after the start: $stale"
@@ -192,11 +239,14 @@ for i in $(seq 1 "$ITER"); do
 	if [ -n "$revoking" ] && ! grep -qx "$revoking" "$T/names"; then
 		echo "revoke $revoking" >>"$T/acked"
 	fi
+	if token_labels | grep -qx yk2; then now=yes; else now=no; fi
 	if [ "$YK2_KNOWN" = yes ]; then
-		if token_labels | grep -qx yk2; then now=yes; else now=no; fi
 		[ "$now" = "$YK2" ] ||
 		    fail "$what: yk2 enrolled is $now, acknowledged $YK2"
 	fi
+	# An enroll or unenroll cut off left the old or the new set: either
+	# holds from now on.
+	YK2=$now YK2_KNOWN=yes
 	if grep -qx "add c$i" "$T/acked" && ! grep -qx "revoke c$i" "$T/acked"; then
 		jitctl unlock "c$i" --token yk1 >/dev/null 2>&1 &&
 		    [ "$(jitctl get "c$i" 2>/dev/null)" = "secret-c$i" ] ||
@@ -207,9 +257,51 @@ for i in $(seq 1 "$ITER"); do
 	    fail "$what: audit verify after the restart: $(cat "$T/err")"
 	agent_stop
 	[ "$E2E_FAIL" = "$f0" ] || iter_fail=$((iter_fail + 1))
+	return 0
+}
+
+# Random points of whole rounds.
+ARM_STEP=
+for i in $(seq 2 $((ITER + 1))); do
+	nth=$((RANDOM % (TOTAL + 2) + 1))
+	mode=KILL
+	[ $((RANDOM % 4)) = 0 ] && mode=TORN
+	round "$i" "$nth" "$mode" || break
 done
-say "# $ITER iterations: $killed killed inside a round, $torn_made audit lines torn, $torn_seen reported so, $iter_fail failed"
-ok "every iteration held" test "$iter_fail" = 0
-ok "most iterations killed the agent inside a round" \
-    test $((killed * 2)) -ge "$ITER"
+random_killed=$killed
+
+# Then kills aimed at each step that must survive one (the random ones
+# may miss a step in a short run), and a torn audit line: an add's audit
+# append cut halfway.  The long form aims ITER / 40 of each.
+reps=$((ITER / 40)); [ "$reps" -ge 1 ] || reps=1
+aimed_killed=0
+for r in $(seq "$reps"); do
+	for s in add revoke enroll unenroll audit; do
+		i=$((i + 1)); k0=$killed
+		if [ "$s" = audit ]; then
+			ARM_STEP=add round "$i" 1 TORN "$DATA/audit.log" write ||
+			    break 2
+		else
+			eval "n=\$STEP_OPS_$s"
+			ARM_STEP=$s round "$i" $((RANDOM % n + 1)) KILL || break 2
+		fi
+		[ "$killed" = "$k0" ] && fail "the kill aimed at $s did not land"
+		aimed_killed=$((aimed_killed + killed - k0))
+	done
+done
+
+say "# $rounds rounds ($ITER at random points, $((rounds - ITER)) aimed): $killed killed inside a round ($random_killed of the random ones, $aimed_killed aimed), $torn_made audit lines torn, $torn_seen reported so, $iter_fail failed"
+say "# where the kills landed (step, operation, file):"
+sort "$T/landed" | uniq -c | sort -rn | sed 's/^ */#   /'
+say "# by step: $(awk '{ print $1 }' "$T/landed" | sort | uniq -c |
+    awk '{ printf "%s%s %d", (NR > 1 ? ", " : ""), $2, $1 }')"
+ok "every round held" test "$iter_fail" = 0
+ok "most random rounds killed the agent inside a round" \
+    test $((random_killed * 2)) -ge "$ITER"
+for s in add revoke enroll unenroll; do
+	ok "kills landed in $s" grep -q "^$s " "$T/landed"
+done
+ok "kills landed in an audit append" grep -q ' write audit.log$' "$T/landed"
+ok "a torn audit line was made and reported as such" \
+    test "$torn_made" -gt 0 -a "$torn_seen" = "$torn_made"
 e2e_done
