@@ -193,7 +193,9 @@ fido2_map(
 		hw_status_set(st, "%s does not answer", path);
 		return JIT_E_NODEV;
 	case FIDO2_IO_GONE:
-		hw_status_set(st, "%s went away (removed?)", path);
+		hw_status_set(st,
+		    "%s at %s went away (was it removed?): plug it in and try again",
+		    label, path);
 		return JIT_E_NODEV;
 	case FIDO2_IO_CANCELLED:
 		hw_status_set(st, "the request was cancelled");
