@@ -19,7 +19,8 @@ apt-get install -y -q --no-install-recommends \
 	ca-certificates \
 	dpkg-dev gdb softhsm2 \
 	tcsh \
-	openssl python3-yaml
+	openssl python3-yaml \
+	valgrind
 
 # The tests run as this ordinary user: started as root, they drop to it
 # (tests/lib/testuser.py); sshd's tests log in as it, so it has a shell.

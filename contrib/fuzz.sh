@@ -38,30 +38,13 @@ nice ninja -C "$dir" $(printf 'tests/fuzz-%s ' "${targets[@]}") >/dev/null ||
 status=0
 for t in "${targets[@]}"; do
 	out="$dir/fuzz-out/$t"
-	mkdir -p "$out/new"
-	# libcbor 0.8 allocates what a CBOR header declares before reading
-	# it (tests/fuzz/fuzz-fido2-reply.c): a refused allocation is no bug,
-	# and in fork mode an out-of-memory child does not end the run.
-	extra=()
-	case $t in
-	fido2-reply) extra=(-fork=1 -ignore_ooms=1) ;;
-	esac
-	start=$(date +%s)
-	ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}allocator_may_return_null=1 \
-	    nice "$dir/tests/fuzz-$t" -max_total_time="$secs" \
-	    -print_final_stats=1 "${extra[@]}" -artifact_prefix="$out/" \
-	    "$out/new" "$top/tests/fuzz/corpus/$t" >"$out/log" 2>&1
-	rc=$?
-	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/log" |
-	    tail -1)
-	# Fork mode prints "#RUNS: cov: ..." lines instead.
-	[ -n "$runs" ] || runs=$(sed -n 's/^#\([0-9]*\): cov:.*/\1/p' \
-	    "$out/log" | tail -1)
-	if [ "$rc" -eq 0 ]; then
-		echo "fuzz-$t: ${runs:-?} runs in $(($(date +%s) - start)) s, clean"
-	else
-		echo "fuzz-$t: FAILED (exit $rc) after $(($(date +%s) - start)) s: see $out/log and $out/crash-*"
-		status=1
+	mkdir -p "$out"
+	nice "$top/tests/fuzz/timed.sh" "$dir/tests/fuzz-$t" \
+	    "$top/tests/fuzz/corpus/$t" "$secs" "$out" >"$out/summary" ||
+	    status=1
+	head -1 "$out/summary"
+	if grep -q FAILED "$out/summary"; then
+		echo "  see $out/log and $out/crash-*"
 	fi
 done
 exit "$status"
