@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install, build with warnings as errors, run every test; then once more
 # under ASan+UBSan (without OpenSSH's own regress suite, which the first
-# build runs); check the formatting; print the totals last.
+# build runs); then every libFuzzer target for 60 s, two at a time (clang,
+# ASan+UBSan, only the fuzz targets built: meson's suite fuzz-timed);
+# check the formatting; print the totals last.
 #
 # Run as root.  The tests themselves run as the ordinary user jit-e2e that
 # deps.sh creates (tests/lib/testuser.py drops to it), so the tree and the
@@ -59,6 +61,35 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run asan -Dpiv=enabled -Db_sanitize=address,undefined -Db_lundef=false \
     -Dopenssh_regress=false
+
+# The libFuzzer targets, each for fuzz_seconds from its seed corpus; a
+# crash fails the test, which prints the report and the input in base64.
+fuzz_timed() {
+	local dir="$top/build-fuzz-ci" targets
+	rm -rf "$dir"
+	if ! CC=clang meson setup "$dir" -Dwerror=true -Dfuzzing=true \
+	    -Dfuzz_seconds=60 -De2e=false -Dpiv=enabled \
+	    -Db_sanitize=address,undefined -Db_lundef=false \
+	    -Dopenssh_regress=false >"$dir.setup.log" 2>&1; then
+		tail -20 "$dir.setup.log"; status=1
+		build_fail=$((build_fail + 1)); return
+	fi
+	targets=$(meson introspect "$dir" --targets | python3 -c '
+import json, os, sys
+for t in json.load(sys.stdin):
+    if t["name"].startswith("fuzz-") and not t["name"].startswith("fuzz-replay-"):
+        print(os.path.relpath(t["filename"][0], sys.argv[1]))' "$dir")
+	# shellcheck disable=SC2086
+	if [ -z "$targets" ] || ! ninja -C "$dir" $targets >"$dir.build.log" 2>&1; then
+		grep -E 'error|FAILED' "$dir.build.log" | head -40; status=1
+		build_fail=$((build_fail + 1)); return
+	fi
+	echo "== fuzz-timed ($(echo "$targets" | wc -l) targets, 60 s each)"
+	meson test -C "$dir" --no-rebuild --suite fuzz-timed --print-errorlogs \
+	    --num-processes 2 || status=1
+	logs+=("$dir/meson-logs/testlog.json")
+}
+fuzz_timed
 
 echo "== format"
 if ! "$top/contrib/check-format.sh" >/tmp/jit-format.log 2>&1; then
