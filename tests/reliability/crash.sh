@@ -10,7 +10,8 @@
 # final line reported as such).
 #
 # Then kills aimed at each step that must survive one (add, revoke, enroll,
-# unenroll) and a torn audit append, so that a short run covers them too.
+# unenroll), a torn audit append and a torn temporary file, so that a
+# short run covers them too.
 #
 # JIT_REL_CRASH_ITER random rounds (default 6; contrib/reliability.sh runs
 # 200 or more) and one aimed kill per step per 40 of them (at least one),
@@ -171,7 +172,7 @@ for s in add revoke enroll unenroll; do
 	ok "$s writes (a point to kill at)" test "$n" -gt 0
 done
 
-killed=0 torn_made=0 torn_seen=0 iter_fail=0 rounds=0
+killed=0 torn_made=0 torn_seen=0 iter_fail=0 rounds=0 tmp_left=0
 : >"$T/landed"	# one line a kill: "STEP OP FILE"
 
 # round I NTH MODE [PATH [OPS]]: one round killed at the NTH operation
@@ -200,6 +201,8 @@ round() {
 	what="iteration $i ($mode at $nth${ARM_STEP:+ of $ARM_STEP}: $op)"
 	f0=$E2E_FAIL
 	ok "$what: every file is whole JSON" store_whole
+	[ -z "$(find "$DATA" -name '*.tmp.*' | head -1)" ] ||
+	    tmp_left=$((tmp_left + 1))
 	# Before the next start: the log verifies, a torn last line told.
 	if ! jitctl --data-dir "$DATA" audit verify >"$T/out" 2>"$T/err"; then
 		fail "$what: audit verify before the restart"
@@ -271,15 +274,20 @@ done
 random_killed=$killed
 
 # Then kills aimed at each step that must survive one (the random ones
-# may miss a step in a short run), and a torn audit line: an add's audit
-# append cut halfway.  The long form aims ITER / 40 of each.
+# may miss a step in a short run), a torn audit line (an add's audit
+# append cut halfway), and a torn temporary file (an add's credential
+# written halfway, which the next start must remove).  The long form aims
+# ITER / 40 of each.
 reps=$((ITER / 40)); [ "$reps" -ge 1 ] || reps=1
 aimed_killed=0
 for r in $(seq "$reps"); do
-	for s in add revoke enroll unenroll audit; do
+	for s in add revoke enroll unenroll audit tmp; do
 		i=$((i + 1)); k0=$killed
 		if [ "$s" = audit ]; then
 			ARM_STEP=add round "$i" 1 TORN "$DATA/audit.log" write ||
+			    break 2
+		elif [ "$s" = tmp ]; then
+			ARM_STEP=add round "$i" 1 TORN "$DATA/creds/" write ||
 			    break 2
 		else
 			eval "n=\$STEP_OPS_$s"
@@ -290,7 +298,7 @@ for r in $(seq "$reps"); do
 	done
 done
 
-say "# $rounds rounds ($ITER at random points, $((rounds - ITER)) aimed): $killed killed inside a round ($random_killed of the random ones, $aimed_killed aimed), $torn_made audit lines torn, $torn_seen reported so, $iter_fail failed"
+say "# $rounds rounds ($ITER at random points, $((rounds - ITER)) aimed): $killed killed inside a round ($random_killed of the random ones, $aimed_killed aimed), $torn_made audit lines torn, $torn_seen reported so, $tmp_left left a temporary file (gone after the next start), $iter_fail failed"
 say "# where the kills landed (step, operation, file):"
 sort "$T/landed" | uniq -c | sort -rn | sed 's/^ */#   /'
 say "# by step: $(awk '{ print $1 }' "$T/landed" | sort | uniq -c |
@@ -304,4 +312,6 @@ done
 ok "kills landed in an audit append" grep -q ' write audit.log$' "$T/landed"
 ok "a torn audit line was made and reported as such" \
     test "$torn_made" -gt 0 -a "$torn_seen" = "$torn_made"
+ok "a kill left a temporary file (which the next start removed)" \
+    test "$tmp_left" -gt 0
 e2e_done
