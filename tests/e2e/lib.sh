@@ -110,11 +110,12 @@ hasnt() {
 		pass "$1"; fi
 }
 
+# agent_start ARGS...: waits AGENT_START_TRIES times 50 ms (default 100).
 agent_start() {
 	"$JIT_AGENT_BIN" -D -a "$JIT_AGENT_SOCK" --data-dir "$DATA" "$@" \
 	    >"$T/agent.env" 2>>"$AGENT_LOG" &
 	AGENT_PID=$!
-	for _i in $(seq 100); do
+	for _i in $(seq "${AGENT_START_TRIES:-100}"); do
 		[ -S "$JIT_AGENT_SOCK" ] && grep -q "^echo Agent pid" "$T/agent.env" \
 		    2>/dev/null && return 0
 		kill -0 "$AGENT_PID" 2>/dev/null || break
