@@ -9,18 +9,29 @@
 #include "config.h"
 #include "err.h"
 
+#include "sdlib.h"
+
 #if HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
 
 int
 activation_listener(struct agent *ag, char *why, size_t whylen)
 {
 	struct sockaddr_un sa;
 	socklen_t len = sizeof(sa);
+	char lib[256];
 	int n, fd = SD_LISTEN_FDS_START;
 
+	/* Without LISTEN_FDS, libsystemd is not even loaded. */
+	if (getenv("LISTEN_FDS") == NULL)
+		return JIT_E_NOENT;
+	if (sdlib_load(lib, sizeof(lib)) != 0) {
+		snprintf(why, whylen,
+		    "systemd passed a socket (LISTEN_FDS) but libsystemd cannot be loaded (%s): install libsystemd0, or start jit-agent without the .socket unit",
+		    lib);
+		return JIT_E_UNSUPPORTED;
+	}
 	/* 1: the variables are unset, so children do not see them. */
-	if ((n = sd_listen_fds(1)) <= 0)
+	if ((n = sym_sd_listen_fds(1)) <= 0)
 		return JIT_E_NOENT;
 	if (n != 1) {
 		snprintf(why, whylen,
@@ -29,7 +40,7 @@ activation_listener(struct agent *ag, char *why, size_t whylen)
 		return JIT_E_ARG;
 	}
 	memset(&sa, 0, sizeof(sa));
-	if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0 ||
+	if (sym_sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0 ||
 	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0 ||
 	    len <= offsetof(struct sockaddr_un, sun_path) ||
 	    sa.sun_path[0] != '/') {

@@ -19,9 +19,7 @@
 #include "log.h"
 #include "logsink.h"
 
-#if HAVE_SYSTEMD
-#include <systemd/sd-journal.h>
-#endif
+#include "sdlib.h"
 
 #define SYSLOG_FACILITY_AUTHPRIV 10
 #define SEV_WARNING 4
@@ -32,9 +30,7 @@
 #define JOURNAL_NAME_MAX 64
 
 static int syslog_fd = -1;
-#if !HAVE_SYSTEMD
 static bool journal_warned;
-#endif
 
 /* The few members whose journal names the team's queries know. */
 static const struct {
@@ -295,16 +291,26 @@ send_journal(const struct event_rec *e)
 #if HAVE_SYSTEMD
 	struct logsink_fields f;
 	struct iovec iov[LOGSINK_FIELDS_MAX];
+	char why[256];
 	size_t i;
 	int r;
 
+	/* Loaded at the first event, so an agent without it stays small. */
+	if (sdlib_load(why, sizeof(why)) != 0) {
+		if (!journal_warned)
+			log_error(
+			    "event_log = journal: libsystemd cannot be loaded (%s): events are not sent to the journal (the audit log has them); install libsystemd0 or use event_log = syslog",
+			    why);
+		journal_warned = true;
+		return;
+	}
 	if (logsink_journal_fields(e, &f) != 0)
 		return;
 	for (i = 0; i < f.n; i++) {
 		iov[i].iov_base = f.v[i];
 		iov[i].iov_len = strlen(f.v[i]);
 	}
-	if ((r = sd_journal_sendv(iov, (int)f.n)) < 0)
+	if ((r = sym_sd_journal_sendv(iov, (int)f.n)) < 0)
 		log_debug("event_log: journal: %s", strerror(-r));
 	logsink_fields_reset(&f);
 #else

@@ -15,8 +15,12 @@
 #define LOGIND_SESSION_PREFIX "/org/freedesktop/login1/session"
 
 #if HAVE_SYSTEMD
-#include <systemd/sd-bus.h>
-#include <systemd/sd-login.h>
+#include <sys/stat.h>
+
+#include "sdlib.h"
+
+#define SYSTEM_BUS_DEFAULT "/run/dbus/system_bus_socket"
+#define UNIX_PATH_PREFIX "unix:path="
 
 struct bus_trigger {
 	uv_poll_t poll; /* first two: closed, then freed, in order */
@@ -37,9 +41,9 @@ on_closed(uv_handle_t *h)
 	struct bus_trigger *b = h->data;
 
 	if (--b->closing == 0) {
-		sd_bus_slot_unref(b->sleep_slot);
-		sd_bus_slot_unref(b->lock_slot);
-		sd_bus_flush_close_unref(b->bus);
+		sym_sd_bus_slot_unref(b->sleep_slot);
+		sym_sd_bus_slot_unref(b->lock_slot);
+		sym_sd_bus_flush_close_unref(b->bus);
 		free(b->session);
 		free(b);
 	}
@@ -76,7 +80,7 @@ on_sleep(sd_bus_message *m, void *arg, sd_bus_error *err)
 	int start = 0;
 
 	(void)err;
-	if (sd_bus_message_read(m, "b", &start) < 0 || !start)
+	if (sym_sd_bus_message_read(m, "b", &start) < 0 || !start)
 		return 0;
 	(void)agent_lock(b->ag, "suspend (logind PrepareForSleep)", "sleep",
 	    NULL, NULL, NULL);
@@ -92,7 +96,7 @@ our_session(const struct bus_trigger *b, const char *id)
 
 	if (b->session != NULL)
 		return strcmp(b->session, id) == 0;
-	if ((n = sd_uid_get_sessions(b->ag->uid, 0, &list)) < 0)
+	if ((n = sym_sd_uid_get_sessions(b->ag->uid, 0, &list)) < 0)
 		return 0;
 	for (i = 0; i < n; i++) {
 		if (strcmp(list[i], id) == 0)
@@ -107,12 +111,12 @@ static int
 on_lock(sd_bus_message *m, void *arg, sd_bus_error *err)
 {
 	struct bus_trigger *b = arg;
-	const char *path = sd_bus_message_get_path(m);
+	const char *path = sym_sd_bus_message_get_path(m);
 	char *id = NULL;
 
 	(void)err;
 	if (path == NULL ||
-	    sd_bus_path_decode(path, LOGIND_SESSION_PREFIX, &id) <= 0)
+	    sym_sd_bus_path_decode(path, LOGIND_SESSION_PREFIX, &id) <= 0)
 		return 0;
 	if (our_session(b, id))
 		(void)agent_lock(b->ag, "screen locked (logind Lock)",
@@ -127,7 +131,7 @@ static int
 on_installed(sd_bus_message *m, void *arg, sd_bus_error *err)
 {
 	struct bus_trigger *b = arg;
-	const sd_bus_error *e = sd_bus_message_get_error(m);
+	const sd_bus_error *e = sym_sd_bus_message_get_error(m);
 
 	(void)err;
 	if (e != NULL) {
@@ -174,16 +178,17 @@ bus_pump(struct bus_trigger *b)
 	uint64_t until, now;
 	int r, ev, uvev = UV_READABLE;
 
-	while ((r = sd_bus_process(b->bus, NULL)) > 0)
+	while ((r = sym_sd_bus_process(b->bus, NULL)) > 0)
 		;
-	if (r < 0 || (ev = sd_bus_get_events(b->bus)) < 0) {
+	if (r < 0 || (ev = sym_sd_bus_get_events(b->bus)) < 0) {
 		bus_lost(b, r < 0 ? r : -ECONNRESET);
 		return;
 	}
 	if (ev & POLLOUT)
 		uvev |= UV_WRITABLE;
 	uv_poll_start(&b->poll, uvev, on_poll);
-	if (sd_bus_get_timeout(b->bus, &until) >= 0 && until != UINT64_MAX) {
+	if (sym_sd_bus_get_timeout(b->bus, &until) >= 0 &&
+	    until != UINT64_MAX) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		now = (uint64_t)ts.tv_sec * 1000000u +
 		    (uint64_t)ts.tv_nsec / 1000u;
@@ -193,19 +198,62 @@ bus_pump(struct bus_trigger *b)
 		uv_timer_stop(&b->timer);
 }
 
+/*
+ * Is there a system bus to talk to?  Said without libsystemd for the
+ * common answers: no address and no standard socket, or an address that
+ * is one Unix path that does not exist.  Anything else: ask sd-bus.
+ */
+static bool
+system_bus_absent(void)
+{
+	const char *a = getenv("DBUS_SYSTEM_BUS_ADDRESS");
+	struct stat st;
+
+	if (a == NULL || a[0] == '\0')
+		return stat(SYSTEM_BUS_DEFAULT, &st) != 0;
+	if (strncmp(a, UNIX_PATH_PREFIX, strlen(UNIX_PATH_PREFIX)) != 0 ||
+	    strpbrk(a, ",;%") != NULL)
+		return false;
+	return stat(a + strlen(UNIX_PATH_PREFIX), &st) != 0;
+}
+
+/* Both switches off, for the reason given, said once in the log. */
+static void
+bus_off(struct agent *ag, const char *note)
+{
+	triggers_note(ag, "sleep", false, "%s", note);
+	triggers_note(ag, "screen lock", false, "%s", note);
+}
+
 void
 logind_trigger_start(struct agent *ag)
 {
 	struct bus_trigger *b;
 	const char *sid = getenv("XDG_SESSION_ID");
+	char why[256];
 	int r;
 
+	/* Only a bus that may exist is worth loading libsystemd for. */
+	if (system_bus_absent()) {
+		log_info(
+		    "no system bus (%s): the sleep and screen lock kill switches are off",
+		    strerror(ENOENT));
+		bus_off(ag, "no system bus");
+		return;
+	}
+	if (sdlib_load(why, sizeof(why)) != 0) {
+		log_warn(
+		    "libsystemd cannot be loaded (%s): the sleep and screen lock kill switches are off; install libsystemd0 to have them",
+		    why);
+		bus_off(ag, "libsystemd cannot be loaded");
+		return;
+	}
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return;
 	b->ag = ag;
 	if (sid != NULL && sid[0] != '\0' && (b->session = strdup(sid)) == NULL)
 		goto fail;
-	if ((r = sd_bus_open_system(&b->bus)) < 0) {
+	if ((r = sym_sd_bus_open_system(&b->bus)) < 0) {
 		log_info(
 		    "no system bus (%s): the sleep and screen lock kill switches are off",
 		    strerror(-r));
@@ -214,12 +262,12 @@ logind_trigger_start(struct agent *ag)
 		goto fail;
 	}
 	/* Asynchronous: the bus confirms each match later, on the loop. */
-	if (sd_bus_add_match_async(b->bus, &b->sleep_slot,
+	if (sym_sd_bus_add_match_async(b->bus, &b->sleep_slot,
 		"type='signal',sender='" LOGIND_NAME "',path='" LOGIND_PATH
 		"',interface='" LOGIND_NAME
 		".Manager',member='PrepareForSleep'",
 		on_sleep, on_installed, b) < 0 ||
-	    sd_bus_add_match_async(b->bus, &b->lock_slot,
+	    sym_sd_bus_add_match_async(b->bus, &b->lock_slot,
 		"type='signal',sender='" LOGIND_NAME "',interface='" LOGIND_NAME
 		".Session',member='Lock'",
 		on_lock, on_installed, b) < 0) {
@@ -232,16 +280,16 @@ logind_trigger_start(struct agent *ag)
 	}
 	triggers_note(ag, "sleep", false, "waiting for the system bus");
 	triggers_note(ag, "screen lock", false, "waiting for the system bus");
-	uv_poll_init(ag->loop, &b->poll, sd_bus_get_fd(b->bus));
+	uv_poll_init(ag->loop, &b->poll, sym_sd_bus_get_fd(b->bus));
 	uv_timer_init(ag->loop, &b->timer);
 	b->poll.data = b->timer.data = b;
 	ag->bus = b;
 	bus_pump(b);
 	return;
 fail:
-	sd_bus_slot_unref(b->sleep_slot);
-	sd_bus_slot_unref(b->lock_slot);
-	sd_bus_flush_close_unref(b->bus);
+	sym_sd_bus_slot_unref(b->sleep_slot);
+	sym_sd_bus_slot_unref(b->lock_slot);
+	sym_sd_bus_flush_close_unref(b->bus);
 	free(b->session);
 	free(b);
 }
