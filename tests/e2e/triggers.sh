@@ -286,5 +286,24 @@ ok "status" jitctl status
 has "says sleep is off: no system bus" "$T/out" 'kill switch off: sleep: no system bus'
 has "and the screen lock" "$T/out" 'kill switch off: screen lock: no system bus'
 ok "the log says it once" test "$(grep -c 'no system bus' "$AGENT_LOG")" = 1
+# libsystemd (1.3 MiB resident with its libraries) is loaded on need only.
+ok "without a bus, libsystemd is not loaded" \
+    bash -c "! grep -q libsystemd /proc/$AGENT_PID/maps"
+
+# --- a bus, but a libsystemd that cannot be loaded: said, shown off ----
+agent_stop
+mkdir -p "$T/badlib" && : >"$T/badlib/libsystemd.so.0"
+printf '[agent]\nevent_log = journal\n' > "$CONF"
+LD_LIBRARY_PATH="$T/badlib" DBUS_SYSTEM_BUS_ADDRESS="unix:abstract=jit-e2e-$$" \
+    agent_start --config "$CONF" || exit 1
+ok "status" jitctl status
+has "says sleep is off: libsystemd cannot be loaded" "$T/out" \
+    'kill switch off: sleep: libsystemd cannot be loaded'
+has "the log says why" "$AGENT_LOG" \
+    'libsystemd cannot be loaded \(.+\): the sleep and screen lock'
+ok "a lock (an event for the journal) still works" jitctl lock
+wait_for "the journal sink says once it cannot send" grep -q \
+    'event_log = journal: libsystemd cannot be loaded' "$AGENT_LOG"
+ok "the agent still serves" jitctl status
 
 e2e_done

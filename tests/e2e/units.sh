@@ -49,6 +49,20 @@ if command -v systemd-socket-activate >/dev/null; then
 	wait "$ACT_PID" 2>/dev/null
 	ok "the socket file stays systemd's (the agent does not remove it)" \
 	    test -S "$ACT"
+	# Passed a socket but unable to load libsystemd: a sentence, no agent.
+	mkdir -p "$T/badlib" && : >"$T/badlib/libsystemd.so.0"
+	rm -f "$ACT"
+	systemd-socket-activate -l "$ACT" env LD_LIBRARY_PATH="$T/badlib" \
+	    "$JIT_AGENT_BIN" -D --data-dir "$DATA" \
+	    >"$T/act.out" 2>"$T/act.err" &
+	ACT_PID=$!
+	for _i in $(seq 100); do [ -S "$ACT" ] && break; sleep 0.05; done
+	fails "without a loadable libsystemd, the activated agent refuses" '!' \
+	    env JIT_AGENT_SOCK="$ACT" "$JITCTL_BIN" status
+	kill -TERM "$ACT_PID" 2>/dev/null
+	wait "$ACT_PID" 2>/dev/null
+	has "and says why" "$T/act.err" \
+	    'systemd passed a socket \(LISTEN_FDS\) but libsystemd cannot be loaded'
 else
 	skip "socket activation" "systemd-socket-activate is not installed"
 fi
