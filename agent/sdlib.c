@@ -59,6 +59,7 @@ static const struct {
 
 /* Only the loop thread loads it (start-up, the loop's callbacks). */
 static int sdlib_state; /* 0 not tried, 1 loaded, -1 failed */
+static void *sdlib_handle; /* open for good once loaded */
 static char sdlib_why[SDLIB_WHY_MAX];
 
 int
@@ -89,7 +90,8 @@ sdlib_load(char *why, size_t whylen)
 		/* All or none: a pointer is set only when every one is. */
 		for (i = 0; i < SDLIB_NSYMS; i++)
 			memcpy(sdlib_syms[i].slot, &p[i], sizeof(p[i]));
-		sdlib_state = 1; /* the handle stays open for good */
+		sdlib_handle = h;
+		sdlib_state = 1;
 	}
 out:
 	if (sdlib_state == 1)
