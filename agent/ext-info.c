@@ -156,6 +156,26 @@ cred_json(struct agent *ag, struct cred *c, int64_t now_wall, int64_t now_ms)
 	return o;
 }
 
+/* Credential files skipped as damaged (at most STORE_DAMAGED_KEEP). */
+static struct json_object *
+damaged_json(const struct store *s)
+{
+	const struct store_damaged *d;
+	struct json_object *arr, *o;
+	size_t i;
+
+	if ((arr = json_object_new_array()) == NULL)
+		return NULL;
+	for (i = 0; (d = store_damaged_at(s, i)) != NULL; i++) {
+		if ((o = json_object_new_object()) == NULL)
+			break;
+		(void)jsonx_add_str(o, JP_DAMAGED_FILE, d->file);
+		(void)jsonx_add_str(o, JP_DAMAGED_WHY, d->why);
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
 int
 ext_status(struct agent *ag, struct request *rq, struct json_object *args,
     struct secret **payload)
@@ -166,7 +186,8 @@ ext_status(struct agent *ag, struct request *rq, struct json_object *args,
 	const char *name = NULL;
 	int64_t now_wall = (int64_t)time(NULL), now_ms = vault_now_ms();
 	int64_t offset = 0;
-	size_t i, total = store_ncreds(ag->store), end;
+	struct cred *c;
+	size_t i, total = store_nknown(ag->store), end;
 	int r;
 
 	(void)payload;
@@ -215,17 +236,29 @@ ext_status(struct agent *ag, struct request *rq, struct json_object *args,
 		json_object_array_add(
 		    arr, cred_json(ag, one, now_wall, now_ms));
 		total = end = 1;
-	} else
-		for (i = (size_t)offset; i < end; i++)
-			json_object_array_add(arr,
-			    cred_json(ag, store_cred_at(ag->store, i), now_wall,
-				now_ms));
+	} else {
+		/* Read now if not yet; a damaged file leaves the index and
+		 * the last entry moves into its place (and onto this page). */
+		for (i = (size_t)offset;
+		     i < end && (c = store_cred_at(ag->store, i)) != NULL; i++)
+			json_object_array_add(
+			    arr, cred_json(ag, c, now_wall, now_ms));
+		total = store_nknown(ag->store);
+		end = i;
+	}
 	json_object_object_add(res, JP_RES_STATUS_CREDENTIALS, arr);
 	/* Upstream revocations (few: they are pruned) come with page one. */
 	if (offset == 0)
 		json_object_object_add(
 		    res, JP_RES_STATUS_REVOCATIONS, revoke_list_json(ag));
 	(void)jsonx_add_int(res, JP_RES_STATUS_TOTAL, (int64_t)total);
+	/* Every page: files are checked as they are read. */
+	json_object_object_add(
+	    res, JP_RES_STATUS_DAMAGED, damaged_json(ag->store));
+	(void)jsonx_add_int(
+	    res, JP_RES_STATUS_NDAMAGED, (int64_t)store_ndamaged(ag->store));
+	(void)jsonx_add_int(
+	    res, JP_RES_STATUS_UNREAD, (int64_t)store_nunread(ag->store));
 	if (end < total)
 		(void)jsonx_add_int(res, JP_RES_STATUS_NEXT, (int64_t)end);
 	else

@@ -26,6 +26,7 @@
 #include "hooks.h"
 #include "logsink.h"
 #include "metrics.h"
+#include "storeread.h"
 #include "fsutil.h"
 #include "hwq.h"
 #include "launch.h"
@@ -225,6 +226,7 @@ on_signal(uv_signal_t *h, int signum)
 		triggers_stop(ag);
 		events_seal_stop(ag);
 		metrics_stop(ag);
+		storeread_stop(ag);
 		logsink_close();
 		server_stop(ag);
 		/* Keys from ssh-add live only while the socket serves. */
@@ -630,7 +632,7 @@ main(int argc, char **argv)
 		event_str(ev, "socket", ag.sock_path);
 		event_int(ev, "pid", (int64_t)getpid());
 		event_int(ev, "tokens", (int64_t)store_ntokens(ag.store));
-		event_int(ev, "credentials", (int64_t)store_ncreds(ag.store));
+		event_int(ev, "credentials", (int64_t)store_nknown(ag.store));
 		/* A line torn by a crash is recorded in it by lib/audit.c.
 		 * The agent starts even if it cannot be written: every
 		 * request that needs the log is refused then. */
@@ -640,6 +642,9 @@ main(int argc, char **argv)
 	(void)audit_seal_due(ag.audit);
 	events_seal_start(&ag);
 	metrics_start(&ag);
+	/* Start-up named the credential files; they are read from here on,
+	 * a batch a loop turn, or when a request needs one first. */
+	storeread_start(&ag);
 	ready.sock = ag.sock_path;
 	ready.jit_sock = ag.holder_sock != NULL ? ag.holder_sock : ag.sock_path;
 	ready.jit_pid = ag.holder_pid;

@@ -135,8 +135,10 @@ metrics_render(struct agent *ag, char **ret, size_t *ret_len)
 	bprintf(&b,
 	    "# HELP jit_credential_not_after_seconds When a stored credential ends (unix seconds).\n"
 	    "# TYPE jit_credential_not_after_seconds gauge\n");
-	for (i = 0; ag->store != NULL && i < store_ncreds(ag->store); i++) {
-		c = store_cred_at(ag->store, i);
+	/* Files not read yet: the background pass writes again when done. */
+	for (i = 0; ag->store != NULL && i < store_nknown(ag->store); i++) {
+		if ((c = store_cred_peek(ag->store, i)) == NULL)
+			continue;
 		label(c->name, name, sizeof(name));
 		label(c->profile != NULL ? c->profile : "", prof, sizeof(prof));
 		bprintf(&b,

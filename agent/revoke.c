@@ -397,9 +397,11 @@ on_tick(uv_timer_t *t)
 	int64_t now = wall_ms();
 	size_t i;
 
-	for (i = 0; i < store_ncreds(ag->store); i++) {
-		c = store_cred_at(ag->store, i);
-		if (c->profile == NULL || now < c->not_after * 1000 ||
+	/* Files not read yet wait for the background pass (it rearms). */
+	for (i = 0; i < store_nknown(ag->store); i++) {
+		c = store_cred_peek(ag->store, i);
+		if (c == NULL || c->profile == NULL ||
+		    now < c->not_after * 1000 ||
 		    record_find(rv, c->name, c->created) != NULL ||
 		    revoke_profile(ag, c->profile) == NULL)
 			continue;
@@ -426,9 +428,9 @@ rearm(struct revoker *rv)
 	uint64_t mono = uv_now(ag->loop);
 	size_t i;
 
-	for (i = 0; i < store_ncreds(ag->store); i++) {
-		c = store_cred_at(ag->store, i);
-		if (c->profile == NULL ||
+	for (i = 0; i < store_nknown(ag->store); i++) {
+		c = store_cred_peek(ag->store, i);
+		if (c == NULL || c->profile == NULL ||
 		    record_find(rv, c->name, c->created) != NULL ||
 		    revoke_profile(ag, c->profile) == NULL)
 			continue;

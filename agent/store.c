@@ -38,6 +38,14 @@ struct store {
 	struct cred **buckets;
 	size_t nbuckets;
 	size_t nlisted_locked; /* creds with a public certificate, on use */
+	/* Deferred reading: a file found at start is an entry with only its
+	 * name (unread) until a request or the background pass reads it. */
+	int creds_fd; /* creds_dir, for openat */
+	size_t nunread;
+	size_t read_cursor; /* the background pass's */
+	char *readbuf; /* one file at a time */
+	struct store_damaged damaged[STORE_DAMAGED_KEEP];
+	size_t ndamaged; /* all of them; the first STORE_DAMAGED_KEEP kept */
 };
 
 static bool
@@ -230,19 +238,23 @@ index_remove(struct store *s, struct cred *c)
 			s->creds[i] = s->creds[--s->ncreds];
 			if (listed_locked(c))
 				s->nlisted_locked--;
+			if (c->unread)
+				s->nunread--;
 			break;
 		}
 	}
 }
 
 size_t
-store_nlisted_locked(const struct store *s)
+store_nlisted_locked(struct store *s)
 {
+	/* Any unread file could be one. */
+	store_read_all(s);
 	return s->nlisted_locked;
 }
 
-struct cred *
-store_cred(const struct store *s, const char *name)
+static struct cred *
+index_find(const struct store *s, const char *name)
 {
 	struct cred *c;
 
@@ -255,16 +267,52 @@ store_cred(const struct store *s, const char *name)
 	return NULL;
 }
 
+static int cred_read(struct store *s, struct cred *c);
+
+struct cred *
+store_cred(struct store *s, const char *name)
+{
+	struct cred *c;
+
+	if ((c = index_find(s, name)) == NULL || !c->unread)
+		return c;
+	return cred_read(s, c) == JIT_OK ? c : NULL;
+}
+
 size_t
-store_ncreds(const struct store *s)
+store_ncreds(struct store *s)
+{
+	store_read_all(s);
+	return s->ncreds;
+}
+
+size_t
+store_nknown(const struct store *s)
 {
 	return s->ncreds;
 }
 
-struct cred *
-store_cred_at(const struct store *s, size_t i)
+size_t
+store_nunread(const struct store *s)
 {
+	return s->nunread;
+}
+
+struct cred *
+store_cred_at(struct store *s, size_t i)
+{
+	/* A damaged file leaves the index, the last entry taking its
+	 * place: read that one then. */
+	while (i < s->ncreds && s->creds[i]->unread)
+		if (cred_read(s, s->creds[i]) == JIT_E_NOMEM)
+			return NULL;
 	return i < s->ncreds ? s->creds[i] : NULL;
+}
+
+struct cred *
+store_cred_peek(const struct store *s, size_t i)
+{
+	return i < s->ncreds && !s->creds[i]->unread ? s->creds[i] : NULL;
 }
 
 const char *
@@ -980,6 +1028,7 @@ store_drop_wraps(struct store *s, const char *token_id, bool force,
 	size_t i, j, rewrapped = 0, orphans = 0;
 	int r;
 
+	store_read_all(s);
 	for (i = 0; i < s->ncreds; i++)
 		if (cred_wrapped_to(s->creds[i], token_id) &&
 		    s->creds[i]->nwraps == 1)
@@ -1018,50 +1067,189 @@ store_drop_wraps(struct store *s, const char *token_id, bool force,
 
 /* ---- loading ---- */
 
-static int
-load_dir(struct store *s, const char *dir)
+static void
+note_damaged(struct store *s, const char *file, const char *why)
 {
-	struct json_object *o;
-	struct dirent *de;
-	struct cred *c;
-	char *path;
-	size_t n;
-	DIR *d;
+	struct store_damaged *d;
+
+	log_warn("skipping credential file %s/%s: %s", s->creds_dir, file, why);
+	if (s->ndamaged++ >= STORE_DAMAGED_KEEP)
+		return;
+	d = &s->damaged[s->ndamaged - 1];
+	snprintf(d->file, sizeof(d->file), "%s", file);
+	snprintf(d->why, sizeof(d->why), "%s", why);
+}
+
+/* One file, by name from the directory: one open, reads into a bounded
+ * buffer (no fstat: a file over the limit is caught by the read), close. */
+static int
+read_cred_file(struct store *s, const char *file, size_t *ret_len)
+{
+	size_t len = 0;
+	ssize_t n;
+	int fd, r = JIT_OK;
+
+	if (s->readbuf == NULL &&
+	    (s->readbuf = malloc(STORE_FILE_MAX + 1)) == NULL)
+		return JIT_E_NOMEM;
+	/* Non-blocking: a FIFO put there must not stall the agent. */
+	if ((fd = openat(s->creds_fd, file,
+		 O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)) <
+	    0)
+		return errno == ENOENT ? JIT_E_NOENT : JIT_E_IO;
+	while (len <= STORE_FILE_MAX) {
+		n = read(fd, s->readbuf + len, STORE_FILE_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = JIT_E_IO;
+			break;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (r == JIT_OK && len > STORE_FILE_MAX)
+		r = JIT_E_LIMIT;
+	*ret_len = len;
+	return r;
+}
+
+/* Read, parse and check an unread entry; the checks are those every file
+ * had at start before (the header rebuilt as the AEAD's data). */
+static int
+cred_read(struct store *s, struct cred *c)
+{
+	struct json_object *o = NULL;
+	struct cred *parsed = NULL, *hnext;
+	char file[CRED_NAME_MAX + sizeof(".json")];
+	const char *why = NULL;
+	size_t len;
 	int r;
 
-	if ((d = opendir(dir)) == NULL)
+	snprintf(file, sizeof(file), "%s.json", c->name);
+	if ((r = read_cred_file(s, file, &len)) != 0 ||
+	    (r = jsonx_parse(s->readbuf, len, &o)) != 0)
+		why = jit_strerror(r);
+	else if ((r = cred_from_json(o, &parsed)) != 0)
+		why = jit_strerror(r);
+	else if (strcmp(parsed->name, c->name) != 0) {
+		why = "its name does not match the file";
+		r = JIT_E_FORMAT;
+	}
+	json_object_put(o);
+	if (r != JIT_OK) {
+		cred_free(parsed);
+		if (r == JIT_E_NOMEM)
+			return r; /* not the file's fault: it stays */
+		note_damaged(s, file, why);
+		index_remove(s, c);
+		cred_free(c);
+		return r;
+	}
+	hnext = c->hnext;
+	free(c->name);
+	*c = *parsed;
+	c->hnext = hnext;
+	free(parsed);
+	s->nunread--;
+	if (listed_locked(c))
+		s->nlisted_locked++;
+	return JIT_OK;
+}
+
+size_t
+store_read_some(struct store *s, size_t max)
+{
+	struct cred *c;
+
+	while (max > 0 && s->nunread > 0) {
+		if (s->read_cursor >= s->ncreds)
+			s->read_cursor = 0; /* a delete moved one back */
+		c = s->creds[s->read_cursor];
+		if (!c->unread) {
+			s->read_cursor++;
+			continue;
+		}
+		max--;
+		/* Damaged: the last entry took its place, read it next. */
+		if (cred_read(s, c) == JIT_E_NOMEM)
+			break;
+	}
+	return s->nunread;
+}
+
+void
+store_read_all(struct store *s)
+{
+	(void)store_read_some(s, SIZE_MAX);
+}
+
+size_t
+store_ndamaged(const struct store *s)
+{
+	return s->ndamaged;
+}
+
+const struct store_damaged *
+store_damaged_at(const struct store *s, size_t i)
+{
+	return i < s->ndamaged && i < STORE_DAMAGED_KEEP ? &s->damaged[i] :
+							   NULL;
+}
+
+/* Names only: one directory pass, no file opened. */
+static int
+load_dir(struct store *s)
+{
+	struct dirent *de;
+	struct cred *c;
+	size_t n;
+	DIR *d;
+	int fd, r;
+
+	if ((s->creds_fd = open(s->creds_dir,
+		 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return JIT_E_IO;
+	if ((fd = dup(s->creds_fd)) < 0)
+		return JIT_E_IO;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return JIT_E_IO;
+	}
+	/* readdir has the directory's own offset: rewind the shared one. */
+	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		n = strlen(de->d_name);
 		if (de->d_name[0] == '.' || n < 6 ||
 		    strcmp(de->d_name + n - 5, ".json") != 0)
 			continue;
-		if (asprintf(&path, "%s/%s", dir, de->d_name) < 0) {
+		if (n - 5 > CRED_NAME_MAX) {
+			note_damaged(s, de->d_name,
+			    "its name is not a credential's name");
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL ||
+		    (c->name = strndup(de->d_name, n - 5)) == NULL) {
+			free(c);
 			closedir(d);
 			return JIT_E_NOMEM;
 		}
-		o = NULL;
-		if ((r = jsonx_load_file(path, STORE_FILE_MAX, &o)) != 0) {
-			log_warn("skipping %s: %s", path, jit_strerror(r));
-		} else {
-			if ((r = cred_from_json(o, &c)) != 0)
-				log_warn("skipping credential file %s: %s",
-				    path, jit_strerror(r));
-			else if (strncmp(de->d_name, c->name, n - 5) != 0 ||
-			    strlen(c->name) != n - 5 ||
-			    store_cred(s, c->name) != NULL) {
-				log_warn(
-				    "skipping %s: its name does not match the file",
-				    path);
-				cred_free(c);
-			} else if ((r = index_insert(s, c)) != 0) {
-				log_warn(
-				    "skipping %s: %s", path, jit_strerror(r));
-				cred_free(c);
-			}
+		c->unread = true;
+		c->last_uid = -1;
+		if (!policy_name_ok(c->name)) {
+			note_damaged(s, de->d_name,
+			    "its name is not a credential's name");
+			cred_free(c);
+			continue;
 		}
-		json_object_put(o);
-		free(path);
+		if ((r = index_insert(s, c)) != 0) {
+			note_damaged(s, de->d_name, jit_strerror(r));
+			cred_free(c);
+			continue;
+		}
+		s->nunread++;
 	}
 	closedir(d);
 	return JIT_OK;
@@ -1176,6 +1364,7 @@ store_open(const char *dir, struct store **ret)
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return JIT_E_NOMEM;
+	s->creds_fd = -1;
 	if ((s->dir = strdup(dir)) == NULL ||
 	    asprintf(&s->tokens_dir, "%s/tokens", dir) < 0 ||
 	    asprintf(&s->creds_dir, "%s/creds", dir) < 0 ||
@@ -1185,7 +1374,7 @@ store_open(const char *dir, struct store **ret)
 	}
 	if ((r = fs_mkdir_private(s->dir)) != 0 ||
 	    (r = fs_mkdir_private(s->creds_dir)) != 0 ||
-	    (r = load_tokens(s)) != 0 || (r = load_dir(s, s->creds_dir)) != 0)
+	    (r = load_tokens(s)) != 0 || (r = load_dir(s)) != 0)
 		goto out;
 	fs_remove_stale_tmp(
 	    (const char *const[]){ s->dir, s->tokens_dir, s->creds_dir }, 3);
@@ -1208,6 +1397,9 @@ store_free(struct store *s)
 		cred_free(s->creds[i]);
 	free(s->creds);
 	free(s->buckets);
+	if (s->creds_fd >= 0)
+		close(s->creds_fd);
+	free(s->readbuf);
 	free(s->dir);
 	free(s->tokens_dir);
 	free(s->creds_dir);

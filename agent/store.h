@@ -49,6 +49,7 @@ struct cred {
 	struct cred_pub *pub; /* sorted by name */
 	size_t npub;
 	bool unlock_on_use; /* a client's use while locked starts the unlock */
+	bool unread; /* store.c: its file is not read yet, only name is set */
 	char *sealed_by; /* made by jitctl seal: who sealed it */
 	uint8_t *ssh_cert; /* ssh-cert: its certificate, public (or NULL) */
 	size_t ssh_certlen;
@@ -124,12 +125,40 @@ int store_replace_tokenset(struct store *s, struct tokenset *ts);
 int store_drop_wraps(struct store *s, const char *token_id, bool force,
     size_t *ret_rewrapped, size_t *ret_orphans);
 
-size_t store_ncreds(const struct store *s);
-struct cred *store_cred_at(const struct store *s, size_t i);
-struct cred *store_cred(const struct store *s, const char *name);
+/*
+ * Start-up reads the names of the credential files only; a file is read,
+ * parsed and checked when first needed: store_cred() of its name,
+ * store_cred_at() of its place, store_ncreds() (which reads every one, so
+ * that a walk over them all sees only good ones), or the background pass
+ * (store_read_some).  A damaged file is logged, kept in the damaged list
+ * and leaves the index when read, as it was never loaded before.
+ */
+size_t store_ncreds(struct store *s);
+/* Entries, unread ones included: a damaged unread file counts until read. */
+size_t store_nknown(const struct store *s);
+size_t store_nunread(const struct store *s);
+/* The credential at place i (< store_nknown), read if need be; a damaged
+ * one is replaced by the last entry, so NULL when i is past the end. */
+struct cred *store_cred_at(struct store *s, size_t i);
+/* The same, without reading: NULL for a file not read yet. */
+struct cred *store_cred_peek(const struct store *s, size_t i);
+struct cred *store_cred(struct store *s, const char *name);
+/* Read up to max unread files; returns how many are left unread. */
+size_t store_read_some(struct store *s, size_t max);
+void store_read_all(struct store *s);
+/* Credential files that were found damaged (unreadable, not JSON, a
+ * header that fails its checks, a name that is not the file's). */
+#define STORE_DAMAGED_KEEP 64 /* listed; all are counted */
+struct store_damaged {
+	char file[256];
+	char why[128];
+};
+size_t store_ndamaged(const struct store *s);
+const struct store_damaged *store_damaged_at(const struct store *s, size_t i);
 /* How many carry a public SSH certificate and unlock on use (listed by
- * ssh while locked): none spares a listing the walk over every one. */
-size_t store_nlisted_locked(const struct store *s);
+ * ssh while locked): none spares a listing the walk over every one.
+ * Reads every unread file first. */
+size_t store_nlisted_locked(struct store *s);
 
 struct cred_new {
 	const char *name;

@@ -83,6 +83,32 @@ revoke_text(struct json_object *rv, char *out, size_t outlen)
 		snprintf(out, outlen, "%s", state);
 }
 
+/* Credential files the agent skipped: never dropped silently. */
+static void
+print_damaged(struct json_object *res)
+{
+	struct json_object *arr = cli_jarray(res, JP_RES_STATUS_DAMAGED), *d;
+	int64_t n = cli_jint(res, JP_RES_STATUS_NDAMAGED, 0);
+	char file[256], why[128];
+	size_t i;
+
+	if (n <= 0)
+		return;
+	printf(
+	    "%lld damaged credential file(s), skipped: move each away, or restore it from a backup\n",
+	    (long long)n);
+	for (i = 0; arr != NULL && i < json_object_array_length(arr); i++) {
+		d = json_object_array_get_idx(arr, i);
+		cli_sanitize(cli_jstr(d, JP_DAMAGED_FILE), file, sizeof(file));
+		cli_sanitize(cli_jstr(d, JP_DAMAGED_WHY), why, sizeof(why));
+		printf("  %s: %s\n", file, why);
+	}
+	if ((size_t)n > i)
+		printf("  (and %lld more: see the agent's log)\n",
+		    (long long)n - (long long)i);
+	printf("\n");
+}
+
 /* Upstream revocations: running, failing, or done a moment ago. */
 static int
 print_revocations(struct json_object *arr)
@@ -236,6 +262,7 @@ print_status(struct json_object *res)
 	else
 		table_print(tb, stdout);
 	printf("\n");
+	print_damaged(res);
 	if ((r = print_revocations(
 		 cli_jarray(res, JP_RES_STATUS_REVOCATIONS))) != 0)
 		goto out;
@@ -258,6 +285,13 @@ by_name(const void *a, const void *b)
 int
 status_fetch(struct client_reply *rep)
 {
+	static const char *const last[] = {
+		JP_RES_STATUS_NEXT,
+		JP_RES_STATUS_TOTAL,
+		JP_RES_STATUS_DAMAGED,
+		JP_RES_STATUS_NDAMAGED,
+		JP_RES_STATUS_UNREAD,
+	};
 	struct client_reply more = { .retries = -1 };
 	struct json_object *args, *next, *all, *page;
 	size_t i;
@@ -291,9 +325,11 @@ status_fetch(struct client_reply *rep)
 			json_object_array_add(all,
 			    json_object_get(
 				json_object_array_get_idx(page, i)));
-		json_object_object_add(rep->result, JP_RES_STATUS_NEXT,
-		    json_object_get(json_object_object_get(
-			more.result, JP_RES_STATUS_NEXT)));
+		/* The last page knows best what was found damaged. */
+		for (i = 0; i < sizeof(last) / sizeof(last[0]); i++)
+			json_object_object_add(rep->result, last[i],
+			    json_object_get(
+				json_object_object_get(more.result, last[i])));
 		client_reply_reset(&more);
 	}
 	json_object_object_del(rep->result, JP_RES_STATUS_NEXT);

@@ -75,6 +75,12 @@
 #define JP_RES_STATUS_REVOCATIONS "revocations" /* [REVOCATION...] */
 #define JP_RES_STATUS_TOTAL "total" /* credentials in all pages */
 #define JP_RES_STATUS_NEXT "next" /* the next page's offset, or null */
+#define JP_RES_STATUS_DAMAGED "damaged" /* [DAMAGED...], every page */
+#define JP_RES_STATUS_NDAMAGED "damaged_total" /* all damaged files */
+#define JP_RES_STATUS_UNREAD "unread" /* files not checked yet */
+/* DAMAGED: a credential file skipped, and why. */
+#define JP_DAMAGED_FILE "file"
+#define JP_DAMAGED_WHY "why"
 /* AGENT: status's agent object. */
 #define JP_AGENT_VERSION "version"
 #define JP_AGENT_PID "pid"
