@@ -550,6 +550,97 @@ TMPDIR_TEST(a_file_under_another_name_is_refused)
 	free_tokens(t, 1);
 }
 
+/* Start-up only names the files; each is read and checked when first
+ * needed, and a damaged one is listed with why, never dropped silently. */
+TMPDIR_TEST(files_are_read_when_needed_and_damage_is_listed)
+{
+	struct store *s = NULL;
+	struct cred *c = NULL;
+	struct secret *got = NULL;
+	const struct store_damaged *d;
+	struct tok t[1];
+	char alpha[256], beta[256], gamma[256], path[512], *buf = NULL;
+	size_t len, i, good;
+
+	ASSERT_OK(store_open(tmpdir, &s));
+	fake_token("laptop", &t[0]);
+	ASSERT_PASSING();
+	install_set(s, t, 1);
+	ASSERT_PASSING();
+	put(s, "alpha", "a-secret", NULL, &c);
+	ASSERT_PASSING();
+	put(s, "beta", "b-secret", NULL, &c);
+	ASSERT_PASSING();
+	put(s, "gamma", "g-secret", NULL, &c);
+	ASSERT_PASSING();
+	store_free(s);
+	s = NULL;
+	cred_path("alpha", alpha, sizeof(alpha));
+	cred_path("beta", beta, sizeof(beta));
+	cred_path("gamma", gamma, sizeof(gamma));
+	ASSERT_OK(fs_write_atomic(beta, "{ not json", 10, 0600));
+	/* A FIFO must not stall the reader; a name no credential has is
+	 * refused from the directory listing alone. */
+	snprintf(path, sizeof(path), "%s/creds/fifo.json", tmpdir);
+	ASSERT(mkfifo(path, 0600) == 0);
+	snprintf(path, sizeof(path), "%s/creds/not a name.json", tmpdir);
+	ASSERT_OK(fs_write_atomic(path, "{}", 2, 0600));
+
+	ASSERT_OK(store_open(tmpdir, &s));
+	ASSERT_EQ_UINT(store_nknown(s), 4);
+	ASSERT_EQ_UINT(store_nunread(s), 4);
+	ASSERT_EQ_UINT(store_ndamaged(s), 1);
+	ASSERT((d = store_damaged_at(s, 0)) != NULL);
+	ASSERT(strcmp(d->file, "not a name.json") == 0);
+	/* Read after the start: a change made since is what is checked. */
+	ASSERT_OK(fs_read_file(alpha, STORE_FILE_MAX, &buf, &len));
+	ASSERT_OK(fs_write_atomic(gamma, buf, len, 0600));
+	free(buf);
+	ASSERT((c = store_cred(s, "alpha")) != NULL);
+	ASSERT(!c->unread);
+	ASSERT_EQ_UINT(store_nunread(s), 3);
+	ASSERT_OK(open_with(c, &t[0], &got));
+	secret_free(got);
+	got = NULL;
+	ASSERT(store_cred(s, "gamma") == NULL);
+	ASSERT_EQ_UINT(store_ndamaged(s), 2);
+	ASSERT((d = store_damaged_at(s, 1)) != NULL);
+	ASSERT(strcmp(d->file, "gamma.json") == 0);
+	ASSERT(strstr(d->why, "name does not match") != NULL);
+	ASSERT(store_cred(s, "beta") == NULL);
+	ASSERT_EQ_UINT(store_ndamaged(s), 3);
+	/* A walk by place meets only good ones: the FIFO's place is taken
+	 * by the last entry, or the walk ends. */
+	for (i = good = 0; i < store_nknown(s); i++) {
+		if ((c = store_cred_at(s, i)) == NULL)
+			break;
+		ASSERT(!c->unread);
+		good++;
+	}
+	ASSERT_EQ_UINT(good, 1);
+	ASSERT_EQ_UINT(store_nunread(s), 0);
+	ASSERT_EQ_UINT(store_ncreds(s), 1);
+	ASSERT_EQ_UINT(store_ndamaged(s), 4);
+	for (i = 0; i < 4; i++)
+		ASSERT(store_damaged_at(s, i)->why[0] != '\0');
+	ASSERT(store_damaged_at(s, 4) == NULL);
+	/* Nothing was deleted: the damaged files are left for a person. */
+	ASSERT(access(beta, F_OK) == 0);
+	ASSERT(access(gamma, F_OK) == 0);
+	store_free(s);
+	s = NULL;
+
+	/* The background pass reads the rest, and finds the same. */
+	ASSERT_OK(store_open(tmpdir, &s));
+	ASSERT_EQ_UINT(store_read_some(s, 2), 2);
+	ASSERT_EQ_UINT(store_read_some(s, 100), 0);
+	ASSERT_EQ_UINT(store_nknown(s), 1);
+	ASSERT_EQ_UINT(store_ndamaged(s), 4);
+	ASSERT(store_cred_peek(s, 0) != NULL);
+	store_free(s);
+	free_tokens(t, 1);
+}
+
 /* ---- unenrollment ---- */
 
 TMPDIR_TEST(unenroll_drops_wraps)
@@ -699,6 +790,7 @@ static const struct test_case tests[] = {
 	TEST_ENTRY(round_trip_of_every_header_member),
 	TEST_ENTRY(tampered_files_are_refused),
 	TEST_ENTRY(a_file_under_another_name_is_refused),
+	TEST_ENTRY(files_are_read_when_needed_and_damage_is_listed),
 	TEST_ENTRY(unenroll_drops_wraps),
 	TEST_ENTRY(one_agent_per_data_directory),
 	TEST_ENTRY(leftover_temporary_files_are_removed_at_open),
