@@ -26,7 +26,6 @@
 #include "hooks.h"
 #include "logsink.h"
 #include "metrics.h"
-#include "storeread.h"
 #include "fsutil.h"
 #include "hwq.h"
 #include "launch.h"
@@ -35,6 +34,7 @@
 #include "revoke.h"
 #include "ssh-agent.h"
 #include "store.h"
+#include "storeread.h"
 #include "triggers-all.h"
 #include "triggers-pcsc.h"
 #include "triggers-removal.h"
@@ -238,6 +238,22 @@ on_signal(uv_signal_t *h, int signum)
 		uv_stop(ag->loop);
 		break;
 	}
+}
+
+/* What the start cost in CPU, less sensitive to a loaded machine than the
+ * wall time (contrib/bench.sh reads it). */
+static void
+log_ready_cost(struct agent *ag)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return;
+	log_info(
+	    "ready: %zu credential files named, %zu to read; cpu user %ld.%03ld s, sys %ld.%03ld s",
+	    store_nknown(ag->store), store_nunread(ag->store),
+	    (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec / 1000,
+	    (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec / 1000);
 }
 
 /* A token opened c: a token enrolled since the start is watched from now
@@ -645,6 +661,7 @@ main(int argc, char **argv)
 	/* Start-up named the credential files; they are read from here on,
 	 * a batch a loop turn, or when a request needs one first. */
 	storeread_start(&ag);
+	log_ready_cost(&ag);
 	ready.sock = ag.sock_path;
 	ready.jit_sock = ag.holder_sock != NULL ? ag.holder_sock : ag.sock_path;
 	ready.jit_pid = ag.holder_pid;

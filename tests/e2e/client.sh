@@ -181,7 +181,20 @@ printf x >"$DATA/tokens.json.tmp.89abcdef"
 mkdir -p "$DATA/tokens"
 printf x >"$DATA/tokens/old.json.tmp.deadbeef"
 printf x >"$DATA/creds/keep.tmp.notours"
+# A torn credential file: read after the start, reported, never dropped
+# silently, and left on disk for a person.
+printf '{ "version": 1, "na' >"$DATA/creds/torn.json"
 SSH_ASKPASS="$T/askpass" agent_start --config "$T/config" || exit 1
+ok "status with a damaged file" jitctl status
+has "status lists the damaged file and why" "$T/out" \
+    '^  torn\.json: malformed input$'
+has "status says what to do" "$T/out" \
+    '^1 damaged credential file\(s\), skipped: move each away'
+has "the log names it" "$AGENT_LOG" 'skipping credential file .*/torn\.json'
+ok "status --json counts it" jitctl status --json
+has "damaged_total in the JSON" "$T/out" '"damaged_total": ?1'
+ok "the damaged file is left on disk" test -e "$DATA/creds/torn.json"
+rm -f "$DATA/creds/torn.json"
 ok "the temporary files are gone" test ! -e "$DATA/creds/h3.json.tmp.0123abcd" \
     -a ! -e "$DATA/tokens.json.tmp.89abcdef" \
     -a ! -e "$DATA/tokens/old.json.tmp.deadbeef"
