@@ -19,7 +19,7 @@
 #include "secret.h"
 
 #define EXT_NAME_MAX 128
-#define EXT_ARGS_MAX (64 * 1024)
+#define EXT_ARGS_MAX (AGENT_FRAME_MAX) /* unlock of 10,000 names: 150 KB */
 #define EXT_SECRET_MAX (AGENT_FRAME_MAX)
 #define EXT_SUFFIX "@" JIT_EXT_DOMAIN
 
