@@ -12,8 +12,12 @@ REFUSED='the audit log cannot be written \(the file size limit is reached\): not
 size() { stat -c %s "$LOG"; }
 # The log ends with a newline: on a whole line.
 ends_whole() { [ "$(tail -c 1 "$LOG" | od -An -tx1 | tr -d ' ')" = 0a ]; }
+# The limit holds for every file the agent writes, its stderr (agent.log)
+# too, which says as much as the audit log and more: moved aside, so that
+# the agent can still say why it refuses.
+log_aside() { cat "$AGENT_LOG" >>"$T/agent.log.before" && : >"$AGENT_LOG"; }
 # The running agent's soft file size limit: N bytes, or back to none.
-limit() { prlimit --pid "$AGENT_PID" --fsize="$1":; }
+limit() { log_aside && prlimit --pid "$AGENT_PID" --fsize="$1":; }
 unlimit() { prlimit --pid "$AGENT_PID" --fsize=unlimited:; }
 # The last line's number.
 nlines() { wc -l <"$LOG"; }
@@ -142,6 +146,7 @@ cat >"$T/agent-limited" <<EOF
 exec prlimit --fsize=$S "$JIT_AGENT_BIN" "\$@"
 EOF
 chmod 0755 "$T/agent-limited"
+log_aside
 JIT_AGENT_BIN="$T/agent-limited" agent_start
 ok "an agent started on a full disk is up" kill -0 "$AGENT_PID"
 has "and says its start is not in the log" "$AGENT_LOG" \
