@@ -22,7 +22,7 @@ T=$(mktemp -d /tmp/jit-bench.XXXXXX)
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	swtpm_stop
+	swtpm_stop_all
 	if [ -n "${PCSC_DIR:-}" ]; then pcsc_cleanup; fi
 	wait 2>/dev/null || true
 	rm -rf "$T"

@@ -36,7 +36,7 @@ jitctl() { "$JITCTL_BIN" "$@"; }
 e2e_cleanup() {
 	agent_stop
 	for _s in $SIMS; do sim_stop "$_s"; done
-	swtpm_stop
+	swtpm_stop_all
 	rm -rf "$T"
 }
 trap e2e_cleanup EXIT

@@ -82,6 +82,7 @@ swtpm_start() {
 				TPM2TOOLS_TCTI=$SWTPM_TCTI
 				export SWTPM_DIR SWTPM_PORT SWTPM_PID SWTPM_TCTI
 				export TPM2TOOLS_TCTI
+				SWTPM_ALL="${SWTPM_ALL:-} $SWTPM_PID:$SWTPM_DIR"
 				return 0
 			fi
 			sleep 0.1
@@ -121,4 +122,17 @@ swtpm_stop() {
 	esac
 	SWTPM_DIR=
 	return 0
+}
+
+# Stop every swtpm this shell started (a test that enrolls two TPMs starts
+# two; SWTPM_PID names only the last) and remove their state.
+swtpm_stop_all() {
+	for _e in ${SWTPM_ALL:-}; do
+		swtpm_kill_pid "${_e%%:*}"
+		case "${_e#*:}" in
+		*/jit-swtpm.*)	rm -rf "${_e#*:}" ;;
+		esac
+	done
+	SWTPM_ALL=
+	swtpm_stop
 }
