@@ -27,7 +27,7 @@ T=$(mktemp -d /tmp/jit-demo.XXXXXX)
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	swtpm_stop_all
+	if [ -n "${SWTPM_DIR:-}" ]; then swtpm_stop_all; fi
 	if [ -n "${PCSC_DIR:-}" ]; then pcsc_cleanup; fi
 	wait 2>/dev/null || true
 	rm -rf "$T"
