@@ -19,6 +19,7 @@ struct vault {
 	int64_t (*boot_ms)(void *arg); /* NULL: vault_now_ms() */
 	int64_t (*wall_s)(void *arg); /* NULL: time() */
 	void *clock_arg;
+	int64_t due_ms; /* boot time the timer fires at, while active */
 };
 
 int64_t
@@ -96,6 +97,24 @@ on_tick(uv_timer_t *t)
 	rearm(v);
 }
 
+/* Milliseconds until s's window or its credential's not-after ends. */
+static int64_t
+slot_due_in(const struct vault_slot *s, int64_t now_ms, int64_t wall)
+{
+	int64_t a = s->until_ms - now_ms, b = (s->cred->not_after - wall) * 1000;
+
+	return a < b ? a : b;
+}
+
+static void
+arm(struct vault *v, int64_t now_ms, int64_t in_ms)
+{
+	if (in_ms < 0)
+		in_ms = 0;
+	v->due_ms = now_ms + in_ms;
+	uv_timer_start(&v->timer, on_tick, (uint64_t)in_ms, 0);
+}
+
 static void
 rearm(struct vault *v)
 {
@@ -108,14 +127,11 @@ rearm(struct vault *v)
 		return;
 	}
 	for (s = v->head; s != NULL; s = s->next) {
-		d = s->until_ms - now_ms;
-		if (d < next)
-			next = d;
-		d = (s->cred->not_after - wall) * 1000;
+		d = slot_due_in(s, now_ms, wall);
 		if (d < next)
 			next = d;
 	}
-	uv_timer_start(&v->timer, on_tick, next < 0 ? 0 : (uint64_t)next, 0);
+	arm(v, now_ms, next);
 }
 
 int
@@ -152,6 +168,7 @@ vault_unlock(struct vault *v, struct cred *c, struct secret *fields,
     int64_t window_s, const char *token_label)
 {
 	struct vault_slot *s = c->slot;
+	int64_t now_ms, d;
 
 	if (s == NULL) {
 		if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -175,7 +192,14 @@ vault_unlock(struct vault *v, struct cred *c, struct secret *fields,
 		s->until_wall = c->not_after;
 	snprintf(s->token_label, sizeof(s->token_label), "%s", token_label);
 	s->last_use_ms = vault_now_ms();
-	rearm(v);
+	/* Sooner than the timer: move it (no scan, so that unlocking
+	 * thousands costs no more than each alone). */
+	now_ms = now_boot(v);
+	d = slot_due_in(s, now_ms, now_wall(v));
+	if (d > VAULT_TICK_MAX_MS)
+		d = VAULT_TICK_MAX_MS;
+	if (!uv_is_active((uv_handle_t *)&v->timer) || now_ms + d < v->due_ms)
+		arm(v, now_ms, d);
 	return JIT_OK;
 }
 
