@@ -4,8 +4,8 @@
 # (tests/reliability/gencreds.c) to an enrolled FIDO2 key.  The agent
 # starts with all of them; status pages through every one, none twice,
 # none missing; unlocking JIT_REL_SCALE_UNLOCK of them (default all, at
-# most 10,000) with one touch opens each; lock wipes them all; a restart
-# keeps them all.  Times are printed ("# scale ..."), never asserted.
+# most 10,000) with one touch opens each; lock wipes them all; up to 1,000
+# rewrapped to a second key open with it; a restart keeps them all.  Times are printed ("# scale ..."), never asserted.
 . "$E2E_DIR/lib.sh"
 : "${JIT_SIM_FIDO2:?}" "${JIT_REL_GENCREDS:?}"
 
@@ -132,6 +132,30 @@ import json, sys
 sys.exit(0 if json.load(open(sys.argv[1]))["agent"]["unlocked"] == 0 else 1)
 ' "$T/out" && pass "the vault is empty" || fail "the vault is empty"
 fails "a locked credential is not served" '!' jitctl get scale-000000
+
+# A second key, and the first R wrapped to it with one touch of yk1 (the
+# unwraps and new wraps are shared among the cores, as an unlock's are):
+# yk2 alone then opens each to its own value.
+R=$((U < 1000 ? U : 1000))
+sim_start yk2 || exit 1
+ok "enroll yk2" jitctl enroll fido2 --label yk2 --device "sim:$T/yk2.sock" \
+    --allow-simulated
+seq -f 'scale-%06g' 0 $((R - 1)) >"$T/rewrap-names"
+t0=$(date +%s%N)
+ok "rewrap $R credentials to yk2 with one touch of yk1" \
+    xargs -s 1048576 -a "$T/rewrap-names" "$JITCTL_BIN" rewrap --to yk2 \
+    --token yk1
+say "# scale: rewrap of $R credentials in $(ms_since "$t0") ms"
+ok "unlock $R credentials with yk2" \
+    xargs -s 1048576 -a "$T/rewrap-names" "$JITCTL_BIN" unlock --token yk2
+bad=0
+for i in 0 $((R / 3)) $((R / 2)) $((R - 1)); do
+	v=$(jitctl get "$(printf 'scale-%06d' "$i")" 2>>"$T/get.err")
+	[ "$v" = "value-$i" ] || { bad=$((bad + 1)); say "# scale-$i: '$v'"; }
+done
+[ "$bad" = 0 ] && pass "credentials rewrapped to yk2 open to their own values with it" ||
+    fail "$bad credentials rewrapped to yk2 do not open to their values"
+ok "lock" jitctl lock
 
 agent_stop
 t0=$(date +%s%N)
