@@ -101,7 +101,8 @@ on_tick(uv_timer_t *t)
 static int64_t
 slot_due_in(const struct vault_slot *s, int64_t now_ms, int64_t wall)
 {
-	int64_t a = s->until_ms - now_ms, b = (s->cred->not_after - wall) * 1000;
+	int64_t a = s->until_ms - now_ms,
+		b = (s->cred->not_after - wall) * 1000;
 
 	return a < b ? a : b;
 }
