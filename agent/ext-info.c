@@ -139,7 +139,8 @@ cred_json(struct agent *ag, struct cred *c, int64_t now_wall, int64_t now_ms)
 	if (c->last_uid >= 0 && (p = json_object_new_object()) != NULL) {
 		(void)jsonx_add_int(p, JP_PEER_UID, c->last_uid);
 		(void)jsonx_add_int(p, JP_PEER_PID, c->last_pid);
-		(void)jsonx_add_str(p, JP_PEER_EXE, c->last_exe);
+		(void)jsonx_add_str(
+		    p, JP_PEER_EXE, c->last_exe != NULL ? c->last_exe : "");
 		json_object_object_add(o, JP_CRED_LAST_PEER, p);
 	} else
 		json_object_object_add(o, JP_CRED_LAST_PEER, NULL);

@@ -88,6 +88,7 @@ cred_free(struct cred *c)
 	free(c->pub);
 	free(c->sealed_by);
 	free(c->ssh_cert);
+	free(c->last_exe);
 	free(c);
 }
 

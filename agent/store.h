@@ -59,7 +59,7 @@ struct cred {
 	uint64_t uses; /* since the agent started */
 	int last_uid; /* -1: never used */
 	int last_pid;
-	char last_exe[PEER_EXE_MAX];
+	char *last_exe; /* the last user's executable (or NULL) */
 	struct cred *hnext;
 };
 

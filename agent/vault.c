@@ -228,7 +228,12 @@ vault_note_use(struct cred *c, const struct peer *p)
 	c->uses++;
 	c->last_uid = (int)p->uid;
 	c->last_pid = (int)p->pid;
-	snprintf(c->last_exe, sizeof(c->last_exe), "%s", p->exe);
+	/* Kept apart from struct cred, which every name on disk has one of:
+	 * most are never used. */
+	if (c->last_exe == NULL || strcmp(c->last_exe, p->exe) != 0) {
+		free(c->last_exe);
+		c->last_exe = strdup(p->exe);
+	}
 	if (c->slot != NULL)
 		c->slot->last_use_ms = vault_now_ms();
 }

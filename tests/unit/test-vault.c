@@ -71,6 +71,10 @@ fixture_up(struct fixture *f, bool fake)
 static void
 fixture_down(struct fixture *f)
 {
+	size_t i;
+
+	for (i = 0; i < 4; i++)
+		free(f->c[i].last_exe);
 	vault_free(f->t.ag.vault);
 	f->t.ag.vault = NULL;
 	test_agent_down(&f->t);
