@@ -8,6 +8,7 @@
 #include "ext.h"
 #include "hwq.h"
 #include "jsonx.h"
+#include "keycache.h"
 #include "log.h"
 #include "notify.h"
 #include "proto-names.h"
@@ -49,6 +50,10 @@ struct open_job {
 	uint64_t shell_start;
 	struct tokenset *set; /* the token that answers vouches for it */
 	struct tokenset_verdict verdict;
+	char *dir; /* the data directory: the key caches */
+	struct cred_dek *deks; /* per credential: the key cache's part */
+	size_t cache_hits, cache_saved; /* for the log line */
+	int cache_err; /* the key cache could not be written */
 };
 
 static void
@@ -85,6 +90,10 @@ open_job_free(struct open_job *j)
 	j->notify = NULL;
 	tokenset_free(j->set);
 	j->set = NULL;
+	for (i = 0; j->deks != NULL && i < j->n; i++)
+		secret_free(j->deks[i].unwrapped);
+	free(j->deks);
+	free(j->dir);
 	/* j itself is freed by hwq */
 }
 
@@ -153,15 +162,20 @@ out:
 	return r;
 }
 
-/* One X25519 unwrap per credential is most of an unlock's software time
- * (33 us each on a 2 GHz core): past OPEN_PART_MIN credentials the work is
- * shared among the machine's cores. */
+/*
+ * An X25519 unwrap per credential is most of an unlock's software time (33
+ * us each on a 2 GHz core).  The token's key cache (keycache.c) holds the
+ * data keys unwrapped before, so that only credentials new to the token
+ * cost one; past OPEN_PART_MIN credentials the work is shared among the
+ * machine's cores.
+ */
 #define OPEN_PART_MIN 64
 #define OPEN_PARTS_MAX 16
 
 struct open_part {
 	struct open_job *j;
 	const struct secret *sk;
+	const struct keycache *kc;
 	size_t from, to;
 };
 
@@ -171,14 +185,58 @@ open_part_run(void *arg)
 	struct open_part *p = arg;
 	struct open_job *j = p->j;
 	struct hw_token *t = j->cands[j->used];
+	const struct seal_wrap *w;
+	struct cred_dek *dk;
 	size_t k;
 
-	for (k = p->from; k < p->to; k++)
+	for (k = p->from; k < p->to; k++) {
+		dk = &j->deks[k];
+		if ((w = cred_sealed_wrap(j->cs[k], t->id)) != NULL)
+			dk->cached = keycache_find(p->kc, w->epk);
 		j->errs[k] = j->rewrap ?
-		    cred_sealed_rewrap(j->cs[k], t->id, p->sk, t->recipient,
+		    cred_sealed_rewrap(j->cs[k], t->id, p->sk, t->recipient, dk,
 			j->to, j->nto, &j->neww[k], &j->nneww[k]) :
 		    cred_sealed_open(
-			j->cs[k], t->id, p->sk, t->recipient, &j->out[k]);
+			j->cs[k], t->id, p->sk, t->recipient, dk, &j->out[k]);
+	}
+}
+
+/* The keys this job used, new ones among them, saved to the key cache:
+ * those used now are kept first when it is full. */
+static void
+cache_save(struct open_job *j, struct keycache *kc)
+{
+	struct hw_token *t = j->cands[j->used];
+	uint8_t(*epks)[SEAL_X25519_LEN] = NULL;
+	const uint8_t **keys = NULL;
+	const struct seal_wrap *w;
+	size_t k, n = 0;
+
+	for (k = 0; k < j->n; k++)
+		if (j->deks[k].unwrapped != NULL)
+			j->cache_saved++;
+	if (j->cache_saved == 0)
+		return;
+	if ((epks = calloc(j->n, sizeof(*epks))) == NULL ||
+	    (keys = calloc(j->n, sizeof(*keys))) == NULL) {
+		j->cache_err = JIT_E_NOMEM;
+		goto out;
+	}
+	for (k = 0; k < j->n; k++) {
+		if (j->errs[k] != 0 ||
+		    (w = cred_sealed_wrap(j->cs[k], t->id)) == NULL)
+			continue;
+		memcpy(epks[n], w->epk, SEAL_X25519_LEN);
+		keys[n++] = j->deks[k].unwrapped != NULL ?
+		    secret_ptr(j->deks[k].unwrapped) :
+		    j->deks[k].cached;
+	}
+	j->cache_err = keycache_save(kc,
+	    (const uint8_t(*)[SEAL_X25519_LEN])epks,
+	    (const uint8_t *const *)keys, n);
+out:
+	free(epks);
+	free(keys);
 }
 
 /* Every credential of j opened (or rewrapped) with sk, in parallel parts;
@@ -189,8 +247,20 @@ open_all(struct open_job *j, const struct secret *sk)
 	struct open_part parts[OPEN_PARTS_MAX];
 	uv_thread_t tid[OPEN_PARTS_MAX];
 	bool started[OPEN_PARTS_MAX];
+	struct hw_token *t = j->cands[j->used];
+	struct keycache *kc = NULL;
 	size_t np = uv_available_parallelism(), i;
 
+	if (j->n == 0)
+		return;
+	if ((j->deks = calloc(j->n, sizeof(*j->deks))) == NULL) {
+		for (i = 0; i < j->n; i++)
+			j->errs[i] = JIT_E_NOMEM;
+		return;
+	}
+	/* Without it (no memory, an id that is no file name), each
+	 * credential is unwrapped. */
+	(void)keycache_open(j->dir, t->id, t->recipient, sk, &kc);
 	if (np > OPEN_PARTS_MAX)
 		np = OPEN_PARTS_MAX;
 	if (np > j->n / OPEN_PART_MIN)
@@ -200,6 +270,7 @@ open_all(struct open_job *j, const struct secret *sk)
 	for (i = 0; i < np; i++) {
 		parts[i].j = j;
 		parts[i].sk = sk;
+		parts[i].kc = kc;
 		parts[i].from = j->n * i / np;
 		parts[i].to = j->n * (i + 1) / np;
 		started[i] = i > 0 &&
@@ -211,6 +282,15 @@ open_all(struct open_job *j, const struct secret *sk)
 	for (i = 1; i < np; i++)
 		if (started[i])
 			(void)uv_thread_join(&tid[i]);
+	for (i = 0; i < j->n; i++)
+		if (j->deks[i].cached != NULL && j->deks[i].unwrapped == NULL)
+			j->cache_hits++;
+	if (kc != NULL)
+		cache_save(j, kc);
+	/* The pointers into the cache go with it. */
+	for (i = 0; i < j->n; i++)
+		j->deks[i].cached = NULL;
+	keycache_free(kc);
 }
 
 /* In a worker thread: one hardware operation, then software for all. */
@@ -591,12 +671,39 @@ open_done_then(struct agent *ag, struct open_job *j)
 	    err == 0 ? j->out[0] : NULL, err, arg);
 }
 
+/* What the key cache did, and a cache of a token unenrolled meanwhile
+ * removed (the unenroll removed it before; this job may have written it
+ * again). */
+static void
+cache_done(struct agent *ag, struct open_job *j)
+{
+	struct hw_token *t;
+
+	if (j->hj.result != 0 || j->deks == NULL)
+		return;
+	t = j->cands[j->used];
+	if (store_token_by_id(ag->store, t->id) == NULL) {
+		(void)keycache_remove(j->dir, t->id);
+		return;
+	}
+	if (j->cache_err != 0)
+		log_warn(
+		    "key cache of %s cannot be saved: %s; the next unlock unwraps again",
+		    t->label, jit_strerror(j->cache_err));
+	log_info(
+	    "%s opened %zu credential%s: %zu data key%s from its key cache, %zu unwrapped",
+	    t->label, j->n, j->n == 1 ? "" : "s", j->cache_hits,
+	    j->cache_hits == 1 ? "" : "s", j->cache_saved);
+}
+
 static void
 open_done(struct hwjob *hj)
 {
 	struct open_job *j = (struct open_job *)hj;
 	struct agent *ag = hj->ag;
 	struct conn *conn = hj->conn;
+
+	cache_done(ag, j);
 
 	if (conn == NULL) {
 		open_record_verdict(ag, j);
@@ -735,6 +842,10 @@ ext_open_submit(struct agent *ag, struct request *rq, struct open_args *a)
 	j->token_out = a->token_out;
 	j->touch_timeout_ms = ag->touch_timeout_ms;
 	j->peer = *rq->peer;
+	if ((j->dir = strdup(store_dir(ag->store))) == NULL) {
+		r = JIT_E_NOMEM;
+		goto fail;
+	}
 	if ((j->cs = calloc(a->n ? a->n : 1, sizeof(*j->cs))) == NULL ||
 	    (j->out = calloc(a->n ? a->n : 1, sizeof(*j->out))) == NULL ||
 	    (j->errs = calloc(a->n ? a->n : 1, sizeof(*j->errs))) == NULL) {

@@ -9,6 +9,8 @@
 #include "fields.h"
 #include "hwq.h"
 #include "jsonx.h"
+#include "keycache.h"
+#include "log.h"
 #include "proto-names.h"
 #include "seal.h"
 #include "secret.h"
@@ -309,8 +311,13 @@ unenroll_done(struct hwjob *hj)
 		if (c->nwraps == 1 && cred_wrapped_to(c, t->id))
 			vault_wipe(ag->vault, c);
 	}
-	/* Wraps first: an interruption leaves the token enrolled, never a
-	 * wrap to a token that is gone. */
+	/* Its key cache first (keys it unwrapped open the ciphertext of
+	 * files it will no longer be wrapped in), then wraps: an
+	 * interruption leaves the token enrolled, never a wrap to a token
+	 * that is gone. */
+	if (r == 0 && (r = keycache_remove(store_dir(ag->store), t->id)) != 0)
+		log_error("unenroll %s: its key cache cannot be removed: %s",
+		    j->label, jit_strerror(r));
 	if (r == 0)
 		r = store_drop_wraps(
 		    ag->store, t->id, j->force, &rewrapped, &orphans);

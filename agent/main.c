@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "fsutil.h"
 #include "hwq.h"
+#include "keycache.h"
 #include "launch.h"
 #include "log.h"
 #include "optcheck.h"
@@ -349,6 +350,12 @@ keys_only(
 	    ag->data_dir, "pid 0, socket -\n", lock_fd, why, whylen);
 }
 
+static bool
+token_enrolled(const char *token_id, void *arg)
+{
+	return store_token_by_id(arg, token_id) != NULL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -605,6 +612,7 @@ main(int argc, char **argv)
 		    jit_strerror(r));
 		goto fail;
 	}
+	(void)keycache_sweep(ag.data_dir, token_enrolled, ag.store);
 	if (asprintf(&path, "%s/" AUDIT_FILE_NAME, ag.data_dir) < 0) {
 		r = JIT_E_NOMEM;
 		snprintf(msg, sizeof(msg), "jit-agent: %s\n", jit_strerror(r));

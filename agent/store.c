@@ -853,25 +853,73 @@ cred_sealed_free(struct cred_sealed *cs)
 	free(cs);
 }
 
-int
-cred_sealed_open(const struct cred_sealed *cs, const char *token_id,
-    const struct secret *identity_sk, const uint8_t recipient[32],
-    struct secret **ret_fields)
+const struct seal_wrap *
+cred_sealed_wrap(const struct cred_sealed *cs, const char *token_id)
 {
-	struct secret *dek = NULL, *plain = NULL;
 	size_t i;
-	int r;
 
 	for (i = 0; i < cs->nwraps; i++)
 		if (strcmp(cs->wraps[i].token_id, token_id) == 0)
-			break;
-	if (i == cs->nwraps)
+			return &cs->wraps[i].w;
+	return NULL;
+}
+
+/* cs's data key and plaintext: dk's cached key if it opens the
+ * ciphertext, else the key unwrapped with the identity (then kept in
+ * dk->unwrapped for the cache).  Whichever key, the ciphertext under this
+ * header must open with it: a wrap that yields another key, or an edited
+ * file, opens nothing. */
+static int
+sealed_key(const struct cred_sealed *cs, const char *token_id,
+    const struct secret *identity_sk, const uint8_t recipient[32],
+    struct cred_dek *dk, struct secret **ret_dek, struct secret **ret_plain)
+{
+	const struct seal_wrap *w = cred_sealed_wrap(cs, token_id);
+	struct secret *dek = NULL;
+	int r;
+
+	if (w == NULL)
 		return JIT_E_NOENT;
-	if ((r = seal_unwrap(identity_sk, recipient, &cs->wraps[i].w,
-		 cs->wraps[i].token_id, &dek)) != 0 ||
+	if (dk != NULL && dk->cached != NULL) {
+		if ((r = secret_from(dk->cached, SEAL_KEY_LEN, &dek)) != 0)
+			return r;
+		if (seal_aead_open(dek, cs->ad, cs->adlen, cs->nonce, cs->ct,
+			cs->ctlen, ret_plain) == JIT_OK) {
+			*ret_dek = dek;
+			return JIT_OK;
+		}
+		secret_free(dek);
+		dek = NULL;
+	}
+	if ((r = seal_unwrap(identity_sk, recipient, w, token_id, &dek)) != 0 ||
 	    (r = seal_aead_open(dek, cs->ad, cs->adlen, cs->nonce, cs->ct,
-		 cs->ctlen, &plain)) != 0)
-		goto out;
+		 cs->ctlen, ret_plain)) != 0) {
+		secret_free(dek);
+		return r;
+	}
+	if (dk != NULL &&
+	    (r = secret_from(
+		 secret_ptr(dek), secret_len(dek), &dk->unwrapped)) != 0) {
+		secret_free(dek);
+		secret_free(*ret_plain);
+		*ret_plain = NULL;
+		return r;
+	}
+	*ret_dek = dek;
+	return JIT_OK;
+}
+
+int
+cred_sealed_open(const struct cred_sealed *cs, const char *token_id,
+    const struct secret *identity_sk, const uint8_t recipient[32],
+    struct cred_dek *dk, struct secret **ret_fields)
+{
+	struct secret *dek = NULL, *plain = NULL;
+	int r;
+
+	if ((r = sealed_key(
+		 cs, token_id, identity_sk, recipient, dk, &dek, &plain)) != 0)
+		return r;
 	if ((r = fields_validate(plain, NULL)) != 0)
 		goto out;
 	*ret_fields = plain;
@@ -885,8 +933,8 @@ out:
 int
 cred_sealed_rewrap(const struct cred_sealed *cs, const char *token_id,
     const struct secret *identity_sk, const uint8_t recipient[32],
-    struct hw_token *const *to, size_t nto, struct cred_wrap **ret,
-    size_t *ret_n)
+    struct cred_dek *dk, struct hw_token *const *to, size_t nto,
+    struct cred_wrap **ret, size_t *ret_n)
 {
 	struct secret *dek = NULL, *plain = NULL;
 	struct cred_wrap *w = NULL;
@@ -895,18 +943,9 @@ cred_sealed_rewrap(const struct cred_sealed *cs, const char *token_id,
 
 	*ret = NULL;
 	*ret_n = 0;
-	for (i = 0; i < cs->nwraps; i++)
-		if (strcmp(cs->wraps[i].token_id, token_id) == 0)
-			break;
-	if (i == cs->nwraps)
-		return JIT_E_NOENT;
-	/* The data key must open the ciphertext under this header: a wrap
-	 * that yields another key, or an edited file, is never copied. */
-	if ((r = seal_unwrap(identity_sk, recipient, &cs->wraps[i].w,
-		 cs->wraps[i].token_id, &dek)) != 0 ||
-	    (r = seal_aead_open(dek, cs->ad, cs->adlen, cs->nonce, cs->ct,
-		 cs->ctlen, &plain)) != 0)
-		goto out;
+	if ((r = sealed_key(
+		 cs, token_id, identity_sk, recipient, dk, &dek, &plain)) != 0)
+		return r;
 	secret_free(plain);
 	plain = NULL;
 	if (nto > 0 && (w = calloc(nto, sizeof(*w))) == NULL) {

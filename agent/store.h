@@ -183,20 +183,31 @@ int store_delete_cred(struct store *s, const char *name);
 /* Copy what opening c needs, for work off the loop. */
 int cred_snapshot(const struct cred *c, struct cred_sealed **ret);
 void cred_sealed_free(struct cred_sealed *cs);
-/* Open a snapshot with a token's identity: the fields, in guarded memory.
- * JIT_E_NOENT if it is not wrapped to that token. */
+/* The wrap of cs to a token, or NULL. */
+const struct seal_wrap *cred_sealed_wrap(
+    const struct cred_sealed *cs, const char *token_id);
+/* A data key from a token's key cache (keycache.c) to try first, and the
+ * key unwrapped when there was none or it did not open the ciphertext (for
+ * the cache; the caller frees it). */
+struct cred_dek {
+	const uint8_t *cached; /* SEAL_KEY_LEN bytes, or NULL */
+	struct secret *unwrapped;
+};
+/* Open a snapshot with a token's identity (and dk, NULL for none): the
+ * fields, in guarded memory.  JIT_E_NOENT if it is not wrapped to that
+ * token. */
 int cred_sealed_open(const struct cred_sealed *cs, const char *token_id,
     const struct secret *identity_sk, const uint8_t recipient[32],
-    struct secret **ret_fields);
+    struct cred_dek *dk, struct secret **ret_fields);
 bool cred_wrapped_to(const struct cred *c, const char *token_id);
-/* In a worker: open cs's data key with a token's identity (checking it
- * opens the ciphertext) and wrap it to each token of to[] it is not wrapped
- * to yet: *ret (malloc'd, *ret_n of them, maybe none).  JIT_E_NOENT if cs
- * is not wrapped to that token. */
+/* In a worker: open cs's data key with a token's identity (and dk, as
+ * above; checking it opens the ciphertext) and wrap it to each token of
+ * to[] it is not wrapped to yet: *ret (malloc'd, *ret_n of them, maybe
+ * none).  JIT_E_NOENT if cs is not wrapped to that token. */
 int cred_sealed_rewrap(const struct cred_sealed *cs, const char *token_id,
     const struct secret *identity_sk, const uint8_t recipient[32],
-    struct hw_token *const *to, size_t nto, struct cred_wrap **ret,
-    size_t *ret_n);
+    struct cred_dek *dk, struct hw_token *const *to, size_t nto,
+    struct cred_wrap **ret, size_t *ret_n);
 /* Add those wraps to c's file (to tokens still enrolled, not wrapped to
  * yet), atomically; only to a verified set. */
 int store_add_wraps(struct store *s, struct cred *c, const struct cred_wrap *w,

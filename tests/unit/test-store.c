@@ -141,7 +141,7 @@ open_with(const struct cred *c, const struct tok *t, struct secret **ret)
 	*ret = NULL;
 	if ((r = cred_snapshot(c, &cs)) != 0)
 		return r;
-	r = cred_sealed_open(cs, t->t->id, t->sk, t->t->recipient, ret);
+	r = cred_sealed_open(cs, t->t->id, t->sk, t->t->recipient, NULL, ret);
 	cred_sealed_free(cs);
 	return r;
 }
