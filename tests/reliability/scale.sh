@@ -4,8 +4,9 @@
 # (tests/reliability/gencreds.c) to an enrolled FIDO2 key.  The agent
 # starts with all of them; status pages through every one, none twice,
 # none missing; unlocking JIT_REL_SCALE_UNLOCK of them (default all, at
-# most 10,000) with one touch opens each; lock wipes them all; up to 1,000
-# rewrapped to a second key open with it; a restart keeps them all.  Times are printed ("# scale ..."), never asserted.
+# most 10,000) with one touch opens each; lock wipes them all; unlocked
+# again they open from the token's key cache; up to 1,000 rewrapped to a
+# second key open with it; a restart keeps them all.  Times are printed ("# scale ..."), never asserted.
 . "$E2E_DIR/lib.sh"
 : "${JIT_SIM_FIDO2:?}" "${JIT_REL_GENCREDS:?}"
 
@@ -132,6 +133,22 @@ import json, sys
 sys.exit(0 if json.load(open(sys.argv[1]))["agent"]["unlocked"] == 0 else 1)
 ' "$T/out" && pass "the vault is empty" || fail "the vault is empty"
 fails "a locked credential is not served" '!' jitctl get scale-000000
+
+# Again: yk1's key cache holds their data keys now (the first unlock
+# unwrapped each, as its log line says).
+ok "the first unlock unwrapped each" grep -q \
+    "yk1 opened $U credentials\\?: 0 data keys\\? from its key cache, $U unwrapped" \
+    "$AGENT_LOG"
+t0=$(date +%s%N)
+ok "unlock the $U again" \
+    xargs -s 1048576 -a "$T/unlock-names" "$JITCTL_BIN" unlock --token yk1
+say "# scale: unlock of $U credentials again in $(ms_since "$t0") ms (from the token's key cache)"
+ok "from the key cache, none unwrapped" grep -q \
+    "yk1 opened $U credentials\\?: $U data keys\\? from its key cache, 0 unwrapped" \
+    "$AGENT_LOG"
+ok "unlocked credentials hold their own values" \
+    test "$(jitctl get scale-000000)" = value-0
+ok "lock" jitctl lock
 
 # A second key, and the first R wrapped to it with one touch of yk1 (the
 # unwraps and new wraps are shared among the cores, as an unlock's are):
