@@ -34,7 +34,6 @@
 
 struct keycache {
 	char *path;
-	char token_id[HW_ID_LEN + 1];
 	uint8_t ad[AD_LEN];
 	struct secret *key;
 	struct secret *ents; /* n entries, sorted (NULL when none) */
@@ -132,7 +131,6 @@ keycache_open(const char *dir, const char *token_id,
 		return JIT_E_ARG;
 	if ((kc = calloc(1, sizeof(*kc))) == NULL)
 		return JIT_E_NOMEM;
-	memcpy(kc->token_id, token_id, HW_ID_LEN + 1);
 	memcpy(kc->ad, MAGIC, MAGIC_LEN);
 	memcpy(kc->ad + MAGIC_LEN, token_id, HW_ID_LEN);
 	memcpy(kc->ad + MAGIC_LEN + HW_ID_LEN, recipient, SEAL_X25519_LEN);
