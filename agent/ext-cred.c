@@ -293,7 +293,7 @@ confirm_done(void *arg, bool ok, struct secret *answer)
 		    "%s was locked meanwhile: run 'jitctl unlock %s'", x->name,
 		    x->name);
 	else if (ext_serve(ag, conn, &x->peer, c, c->slot->fields, x->field,
-		     x->purpose, x->command) != 0)
+		     x->purpose, x->command, c->slot->token_label) != 0)
 		reply_ext_err(conn, JIT_E_INTERNAL, -1, NULL);
 	confirm_ctx_free(x);
 	conn_done(conn);
@@ -481,8 +481,8 @@ on_use_opened(struct agent *ag, struct conn *conn, const struct peer *p,
 		on_use_free(x);
 		return JIT_OK;
 	}
-	if (ext_serve(
-		ag, conn, p, c, fields, x->field, x->purpose, x->command) != 0)
+	if (ext_serve(ag, conn, p, c, fields, x->field, x->purpose, x->command,
+		x->token) != 0)
 		reply_ext_err(conn, JIT_E_INTERNAL, -1, NULL);
 	on_use_free(x);
 	return JIT_OK;
@@ -556,7 +556,7 @@ ext_get(struct agent *ag, struct request *rq, struct json_object *args,
 		return JIT_OK;
 	if (c->stepup == STEPUP_SESSION)
 		return ext_serve(ag, rq->conn, rq->peer, c, c->slot->fields,
-		    field, purpose, command);
+		    field, purpose, command, c->slot->token_label);
 	if (c->stepup == STEPUP_CONFIRM)
 		return confirm_then_serve(ag, rq, c, field, purpose, command);
 	/* always / pin: a fresh unwrap with the token for this one use. */

@@ -405,7 +405,7 @@ open_done_get(struct agent *ag, struct open_job *j)
 		return;
 	}
 	if (ext_serve(ag, conn, &j->peer, c, j->out[0], j->field, j->purpose,
-		j->command) != 0)
+		j->command, j->cands[j->used]->label) != 0)
 		reply_ext_err(conn, JIT_E_INTERNAL, -1, NULL);
 }
 

@@ -17,7 +17,7 @@
 int
 ext_serve(struct agent *ag, struct conn *conn, const struct peer *p,
     struct cred *c, const struct secret *fields, const char *field,
-    const char *purpose, const char *command)
+    const char *purpose, const char *command, const char *token)
 {
 	struct fields_builder b;
 	struct secret *one = NULL;
@@ -70,6 +70,7 @@ ext_serve(struct agent *ag, struct conn *conn, const struct peer *p,
 		event_str(ev, "purpose", purpose);
 		event_str(ev, "command", command);
 		event_str(ev, "field", field);
+		event_str(ev, "token", token);
 		event_peer(ev, p);
 	}
 	if ((r = event_emit(ag, ev)) != 0) {

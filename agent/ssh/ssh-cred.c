@@ -532,6 +532,10 @@ audit_use(struct ssh_agent *sa, const struct peer *peer,
 		event_str(ev, "purpose", "ssh-sign");
 		event_str(ev, "ssh_key", p->fp);
 		event_str(ev, "host_key", host[0] != '\0' ? host : NULL);
+		/* The token whose hardware opened it (a step-up asks the
+		 * same one again). */
+		event_str(
+		    ev, "token", c->slot != NULL ? c->slot->token_label : NULL);
 		if (fwd)
 			(void)jsonx_add_bool(ev, "forwarded", true);
 		event_peer(ev, peer);

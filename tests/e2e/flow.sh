@@ -86,6 +86,10 @@ ok "audit --json" jitctl audit --json
 has "audit lines carry seq and prev" "$T/out" '"seq":[0-9]+.*"prev":"[0-9a-f]{64}"'
 has "use events name the peer executable" "$T/out" \
     '"event":"use".*"exe":"[^"]*jitctl"'
+has "a use names the token that opened it" "$T/out" \
+    '"event":"use","name":"db-ro",.*"token":"laptop"'
+has "a step-up use names the token that answered it" "$T/out" \
+    '"event":"use","name":"pg-prod",.*"token":"laptop"'
 ok "audit verify" jitctl audit verify
 
 agent_stop

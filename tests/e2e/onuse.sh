@@ -36,6 +36,8 @@ has "the unlock is audited as started by the use, naming the client" \
     "$DATA/audit.log" \
     '"event":"unlock","names":\["aws"\],"token":"k","window":[0-9]+,"trigger":"use",.*"exe":"[^"]*jitctl"'
 has "then the use" "$DATA/audit.log" '"event":"use","name":"aws"'
+has "which names the token that opened it" "$DATA/audit.log" \
+    '"event":"use","name":"aws",.*"token":"k"'
 has "the notify command named the credential" "$T/notify.out" \
     '^JIT_NOTIFY_CREDENTIAL=aws$'
 has "the token" "$T/notify.out" '^JIT_NOTIFY_TOKEN=k$'

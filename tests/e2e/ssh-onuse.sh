@@ -86,6 +86,8 @@ has "the unlock is audited as started by ssh's use" "$DATA/audit.log" \
     '"event":"unlock","names":\["ssh-onuse"\],"token":"k","window":[0-9]+,"trigger":"use",.*"exe":"[^"]*/ssh"'
 has "then the signature, as a use" "$DATA/audit.log" \
     '"event":"use","name":"ssh-onuse","purpose":"ssh-sign"'
+has "which names the token that opened it" "$DATA/audit.log" \
+    '"event":"use","name":"ssh-onuse","purpose":"ssh-sign",.*"token":"k"'
 has "the notify command named the credential" "$T/notify.out" \
     '^JIT_NOTIFY_CREDENTIAL=ssh-onuse$'
 has "and the client" "$T/notify.out" '^JIT_NOTIFY_EXE=.*/ssh$'
