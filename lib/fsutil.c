@@ -151,7 +151,10 @@ fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 {
 	int fd, r;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+	/* O_NONBLOCK: a FIFO put in a file's place would block the open
+	 * until a writer came; it is refused below as no regular file. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) <
+	    0)
 		return errno == ENOENT ? JIT_E_NOENT : JIT_E_IO;
 	r = fs_read_fd(fd, max, ret, ret_len);
 	close(fd);

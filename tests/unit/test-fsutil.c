@@ -167,6 +167,12 @@ TMPDIR_TEST(read_file_limits)
 	ASSERT(symlink(path, link) == 0);
 	ASSERT_ERR(fs_read_file(link, 100, &buf, &len), JIT_E_IO);
 	ASSERT(buf == NULL);
+	/* A FIFO in a file's place is refused, not waited on for a writer
+	 * (the test hangs if it is). */
+	path_in(path, sizeof(path), "fifo");
+	ASSERT(mkfifo(path, 0600) == 0);
+	ASSERT_ERR(fs_read_file(path, 100, &buf, &len), JIT_E_IO);
+	ASSERT(buf == NULL);
 }
 
 /* mkdir_private makes 0700 directories and repairs a loose one of ours. */
