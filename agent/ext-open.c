@@ -725,6 +725,20 @@ open_done(struct hwjob *hj)
 		    "the agent was locked (%s) while the token was asked: nothing was opened; unlock again",
 		    hj->aborted_by);
 	}
+	/* The token was unenrolled while it was asked (approved by another):
+	 * it opens nothing any more, even for a request made before. */
+	if (hj->result == 0 &&
+	    store_token_by_id(ag->store, j->cands[j->used]->id) == NULL) {
+		hj->result = JIT_E_CANCELLED;
+		for (size_t i = 0; i < j->n; i++) {
+			secret_free(j->out[i]);
+			j->out[i] = NULL;
+		}
+		hj->st.msg[0] = '\0'; /* a success's note, if any */
+		hw_status_set(&hj->st,
+		    "%s was unenrolled while it was asked: nothing was opened; use an enrolled token",
+		    j->cands[j->used]->label);
+	}
 	if (j->then != NULL) {
 		if (hj->result != 0)
 			audit_open_fail(ag, j, hj->result);

@@ -107,4 +107,38 @@ ok "yk2's stays" test -f "$DATA/keycache.$YK2"
 ok "unlock with yk2" jitctl unlock a b c d --token yk2
 ok "from its cache" cached yk2 4 4 0
 ok "values hold" values_hold a b c d
+
+# A token unenrolled (approved by another) while an unlock waits for its
+# touch opens nothing when touched, and keeps no key cache.  Its
+# simulator asks for each touch on its standard input (setsid: no
+# terminal to ask on instead).
+mkfifo "$T/yk3.in"
+exec 7<>"$T/yk3.in"
+printf '#!/bin/sh\nexec setsid "$JIT_SIM_REAL" "$@" <"$JIT_SIM_IN"\n' \
+    >"$T/sim-notty"
+chmod 755 "$T/sim-notty"
+export JIT_SIM_REAL=$JIT_SIM_FIDO2 JIT_SIM_IN=$T/yk3.in
+JIT_SIM_FIDO2="$T/sim-notty" sim_start yk3 || exit 1
+ok "enroll yk3" jitctl enroll fido2 --label yk3 \
+    --device "sim:$T/yk3.sock" --allow-simulated --token yk2
+YK3=$(id_of yk3)
+ok "add e" bash -c "printf value-e | '$JITCTL_BIN' add e --ttl 1h"
+ok "lock" jitctl lock
+echo ask >"$T/yk3.touch"
+"$JITCTL_BIN" unlock e --token yk3 >"$T/yk3-unlock.out" 2>&1 &
+UNLOCK=$!
+for _i in $(seq 200); do
+	grep -q 'touch requested' "$T/yk3.log" && break
+	sleep 0.05
+done
+ok "yk3 is asked for its touch" grep -q 'touch requested' "$T/yk3.log"
+ok "unenroll yk3, approved by yk2, meanwhile" jitctl unenroll yk3 --token yk2
+echo >&7
+wait $UNLOCK
+ok "the unlock touched on yk3 then fails" test $? -ne 0
+has "saying why" "$T/yk3-unlock.out" \
+    'yk3 was unenrolled while it was asked: nothing was opened'
+ok "e stays locked" bash -c "'$JITCTL_BIN' status | grep -Eq '^e +secret +locked '"
+ok "yk3 keeps no key cache" test ! -e "$DATA/keycache.$YK3"
+exec 7>&-
 e2e_done
