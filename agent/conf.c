@@ -960,7 +960,8 @@ read_conf_file(
 	size_t off = 0;
 	int fd, r = JIT_E_CONFIG;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) <
+	    0) {
 		if (errno == ENOENT)
 			return JIT_E_NOENT;
 		snprintf(why, whylen, "%s", strerror(errno));

@@ -221,7 +221,8 @@ read_private(const char *path, struct secret **ret)
 	ssize_t n;
 	int fd, r;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) <
+	    0)
 		return errno == ENOENT ? JIT_E_NOENT : JIT_E_IO;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		r = JIT_E_IO;

@@ -291,6 +291,13 @@ TEST(file_checks)
 	ASSERT(chmod(path, 0622) == 0);
 	ASSERT_ERR(conf_load(path, true, &c, err, sizeof(err)), JIT_E_CONFIG);
 	ASSERT_MSG(strstr(err, "writable by no one else") != NULL, "%s", err);
+	/* A FIFO in its place is refused at once, not waited on (a reload
+	 * runs on the loop). */
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	ASSERT(mkfifo(path, 0600) == 0);
+	ASSERT_ERR(conf_load(path, true, &c, err, sizeof(err)), JIT_E_CONFIG);
+	ASSERT_MSG(strstr(err, "not a regular file") != NULL, "%s", err);
+	unlink(path);
 }
 
 static const struct test_case tests[] = {
