@@ -24,7 +24,7 @@
 static const char seal_help[] =
     "usage: jitctl seal --to RECIPIENT [--to RECIPIENT...] NAME --ttl DURATION\n"
     "                   [--json] [--kind KIND] [--stepup MODE] [--by WHO]\n"
-    "                   -o FILE\n"
+    "                   [--unlock-on-use] -o FILE\n"
     "\n"
     "Seal a credential to the hardware tokens of one or more people, on\n"
     "this machine, with no agent and no token: only their recipients\n"
@@ -39,13 +39,16 @@ static const char seal_help[] =
     "  -k, --kind KIND     as for 'jitctl add' (default: secret, or env\n"
     "                      with --json)\n"
     "  -S, --stepup MODE   session (default), always, pin or confirm\n"
+    "  -U, --unlock-on-use a tool that asks for it while it is locked starts\n"
+    "                      the unlock (as 'jitctl add --unlock-on-use')\n"
     "  -b, --by WHO        who sealed it, bound into the header\n"
     "                      (default: USER@HOST)\n"
     "  -o, --output FILE   where to write the sealed file\n"
     "  -h, --help          this text\n"
     "\n"
-    "The header (name, kind, field names, not-after, step-up, who sealed\n"
-    "it) is bound to the ciphertext: an edited file is refused at import.\n"
+    "The header (name, kind, field names, not-after, step-up, unlock on\n"
+    "use, who sealed it) is bound to the ciphertext: an edited file is\n"
+    "refused at import.\n"
     "Check recipients' attestation first with 'jitctl recipient verify'.\n";
 
 static bool
@@ -173,6 +176,8 @@ seal_file(const struct credhdr *h, const struct secret *fields,
 	if ((r = jsonx_add_int(o, "created", h->created)) != 0 ||
 	    (r = jsonx_add_int(o, "not_after", h->not_after)) != 0 ||
 	    (r = jsonx_add_str(o, "stepup", h->stepup)) != 0 ||
+	    (h->unlock_on_use &&
+		(r = jsonx_add_bool(o, "unlock_on_use", true)) != 0) ||
 	    (r = jsonx_add_str(o, "sealed_by", h->sealed_by)) != 0 ||
 	    (r = jsonx_add_b64(o, "nonce", nonce, sizeof(nonce))) != 0 ||
 	    (r = jsonx_add_b64(o, "ciphertext", ct, ctlen)) != 0 ||
@@ -216,6 +221,7 @@ seal_main(int argc, char **argv)
 		{ "kind", required_argument, NULL, 'k' },
 		{ "stepup", required_argument, NULL, 'S' },
 		{ "by", required_argument, NULL, 'b' },
+		{ "unlock-on-use", no_argument, NULL, 'U' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -229,11 +235,11 @@ seal_main(int argc, char **argv)
 	     who[CREDHDR_SEALED_BY_MAX + 1], until[64];
 	size_t nrc = 0, nnames = 0, i;
 	struct credhdr h;
-	bool json = false;
+	bool json = false, on_use = false;
 	int64_t ttl;
 	int c, r, ex;
 
-	while ((c = cli_getopt(argc, argv, ":T:t:jk:S:b:o:h", opts)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":T:t:jk:S:b:Uo:h", opts)) != -1) {
 		switch (c) {
 		case 'T':
 			if (recipient_load(
@@ -248,6 +254,7 @@ seal_main(int argc, char **argv)
 		case 'k': kind = optarg; break;
 		case 'S': stepup = optarg; break;
 		case 'b': by = optarg; break;
+		case 'U': on_use = true; break;
 		case 'o': out = optarg; break;
 		case 'h': ex = cli_help(seal_help); goto out;
 		default: ex = cli_getopt_error(c, argv); goto out;
@@ -320,6 +327,7 @@ seal_main(int argc, char **argv)
 	h.created = (int64_t)time(NULL);
 	h.not_after = h.created + ttl;
 	h.stepup = stepup;
+	h.unlock_on_use = on_use;
 	h.sealed_by = who;
 	if ((r = seal_file(&h, fields, rc, nrc, &file)) != 0) {
 		ex = cli_fail_code(r, "cannot seal");

@@ -136,6 +136,29 @@ ok "nothing was written for them" test ! -e "$DATA/creds/x.json"
 has "refusals are audited" "$DATA/audit.log" '"event":"deny".*"verb":"import"'
 ok "the genuine file still imports" jitctl import "$T/x.sealed"
 
+# Marked to unlock on use by the sealer: the mark is in the bound header.
+ok "seal one that unlocks on use" bash -c "printf 'u-secret' | \
+    JIT_AGENT_SOCK='$T/none/agent.sock' '$JITCTL_BIN' seal \
+    --to '$T/team/alice.rcpt' onuse --ttl 1h --unlock-on-use -o '$T/u.sealed'"
+has "the file says so" "$T/u.sealed" '"unlock_on_use": *true'
+edit "$T/u.sealed" "$T/unmark.sealed" 'del c["unlock_on_use"]'
+fails "the mark taken off is refused" '!' jitctl import "$T/unmark.sealed"
+has "the header was edited" "$T/err" 'header .* was edited'
+ok "seal one that does not" bash -c "printf 'p-secret' | \
+    JIT_AGENT_SOCK='$T/none/agent.sock' '$JITCTL_BIN' seal \
+    --to '$T/team/alice.rcpt' plain --ttl 1h -o '$T/p.sealed'"
+edit "$T/p.sealed" "$T/mark.sealed" 'c["unlock_on_use"] = True'
+fails "a mark put on is refused" '!' jitctl import "$T/mark.sealed"
+has "the header was edited" "$T/err" 'header .* was edited'
+ok "alice imports it" jitctl import "$T/u.sealed"
+ok "status --json" jitctl status --json
+cp "$T/out" "$T/status.json"
+ok "it is marked so" /usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [c.get("unlock_on_use") for c in d["credentials"]
+        if c["name"] == "onuse"] == [True]' "$T/status.json"
+
 fails "seal without --to" '!' admin seal y --ttl 1h -o "$T/y" </dev/null
 has "says --to is required" "$T/err" '--to is required'
 printf 'jit-recipient1 fido2 nothex alice-key AAAA\n' > "$T/bad.rcpt"
