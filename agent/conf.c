@@ -65,6 +65,9 @@ enum {
 	K_HOOKTIMEOUT = 1 << 28,
 	K_ROOTS = 1 << 29,
 	K_REQUIRE = 1 << 30,
+	/* seen is per section: a [profile] key may share an [agent] key's
+	 * bit. */
+	K_ONUSE = K_WINDOW,
 };
 
 struct parse_ctx {
@@ -395,8 +398,8 @@ looks_like_key(const char *v)
 	static const char *const keys[] = { "kind", "issuer", "revoke",
 		"output", "default_ttl", "max_ttl", "timeout", "stepup",
 		"revoke_on_lock", "revoke_fields", "allowed_executables",
-		"default_window", "touch_timeout", "notify", "askpass",
-		"ssh_rsa_sha1", "prefer", "approvers", "approvals",
+		"unlock_on_use", "default_window", "touch_timeout", "notify",
+		"askpass", "ssh_rsa_sha1", "prefer", "approvers", "approvals",
 		"approval_window", "metrics_file", "event_log", "syslog_socket",
 		"lock_on_removal", "idle_lock", "ssh_keys_on_lock" };
 	struct wire_reader r;
@@ -723,6 +726,14 @@ profile_key(struct parse_ctx *x, const char *k, const char *v)
 		p->revoke_on_lock = b;
 		return 1;
 	}
+	if (strcmp(k, "unlock_on_use") == 0) {
+		if (!once(x, K_ONUSE, k))
+			return 0;
+		if (parse_bool(v, &b) != 0)
+			return perr(x, "unlock_on_use: true or false");
+		p->unlock_on_use = b;
+		return 1;
+	}
 	if (strcmp(k, "revoke_fields") == 0)
 		return once(x, K_RFIELDS, k) &&
 		    parse_list(x, k, v, CONF_REVOKE_FIELDS_MAX,
@@ -738,7 +749,7 @@ profile_key(struct parse_ctx *x, const char *k, const char *v)
 		return approval_key(x, k, v);
 	esc(k, e, sizeof(e));
 	return perr(x,
-	    "unknown key '%s' in a profile (kind, issuer, output, field.NAME, default_ttl, max_ttl, timeout, stepup, revoke, revoke_fields, revoke_on_lock, allowed_executables, approvers, approvals, approval_window)",
+	    "unknown key '%s' in a profile (kind, issuer, output, field.NAME, default_ttl, max_ttl, timeout, stepup, unlock_on_use, revoke, revoke_fields, revoke_on_lock, allowed_executables, approvers, approvals, approval_window)",
 	    e);
 }
 

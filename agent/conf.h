@@ -58,6 +58,7 @@ struct conf_profile {
 	int64_t max_ttl_s;
 	int64_t timeout_s;
 	enum stepup stepup;
+	bool unlock_on_use; /* what it issues is marked so (jitctl add -U) */
 	bool revoke_on_lock;
 	char **revoke_fields;
 	size_t nrevoke_fields;

@@ -43,6 +43,7 @@ struct issue_job {
 	char *name, *profile, *kind, *reason;
 	int64_t ttl_s;
 	enum stepup stepup;
+	bool unlock_on_use;
 	enum conf_output output;
 	bool ssh;
 	struct conf_map *map; /* copies: a reload may come */
@@ -612,6 +613,7 @@ store_issued(struct agent *ag, struct issue_job *j, struct cred **ret)
 	a.kind = j->kind;
 	a.ttl_s = j->ttl_s;
 	a.stepup = j->stepup;
+	a.unlock_on_use = j->unlock_on_use;
 	a.replace = old != NULL;
 	a.profile = j->profile;
 	a.reason = j->reason;
@@ -704,6 +706,7 @@ copy_profile(struct issue_job *j, const struct conf_profile *p)
 	    (r = conf_argv_dup(&p->issuer, &j->argv)) != 0)
 		return JIT_E_NOMEM;
 	j->stepup = p->stepup;
+	j->unlock_on_use = p->unlock_on_use;
 	j->output = p->output;
 	j->ssh = strcmp(p->kind, SSH_CRED_KIND) == 0;
 	j->timeout_ms = p->timeout_s * 1000;

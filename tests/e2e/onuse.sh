@@ -13,7 +13,18 @@ cat >"$T/notify.sh" <<EOF
 env | grep '^JIT_NOTIFY_' >>"$T/notify.out"
 EOF
 chmod 0755 "$T/notify.sh"
-printf '[agent]\nnotify = %s\n' "$T/notify.sh" >"$T/onuse.conf"
+printf '#!/bin/sh\necho tok-issued\n' >"$T/issue.sh"
+chmod 0755 "$T/issue.sh"
+# An issuer's profile marks what it issues so.
+cat >"$T/onuse.conf" <<EOF
+[agent]
+notify = $T/notify.sh
+
+[profile tok]
+output = raw
+issuer = $T/issue.sh
+unlock_on_use = true
+EOF
 agent_start --touch-timeout 10 --config "$T/onuse.conf" || exit 1
 sim_start k || exit 1
 ok "enroll a touch key" jitctl enroll fido2 --label k \
@@ -57,6 +68,21 @@ fails "no touch: refused" 4 jitctl aws-credential-process aws
 has "saying which command unlocks it" "$T/err" \
     "aws is locked, and no token that opens it answered .*: run 'jitctl unlock aws'"
 has "audited as a deny" "$DATA/audit.log" '"event":"deny","name":"aws","why":"locked"'
+
+sim_touch k approve
+ok "request from a profile with unlock_on_use" jitctl request tok --reason t
+ok "status" jitctl status --json
+cp "$T/out" "$T/status.json"
+ok "what it issued is marked so" /usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [c.get("unlock_on_use") for c in d["credentials"]
+        if c["name"] == "tok"] == [True]' "$T/status.json"
+ok "lock" jitctl lock
+ok "a get while it is locked unlocks it with a touch" jitctl get tok
+ok "and hands it out" test "$(cat "$T/out")" = tok-issued
+has "the unlock is audited as started by the use" "$DATA/audit.log" \
+    '"event":"unlock","names":\["tok"\],"token":"k","window":[0-9]+,"trigger":"use"'
 
 # A TPM wants a PIN: the agent asks it through its askpass, naming the
 # client, the credential and the token.  This askpass records its prompt

@@ -142,6 +142,7 @@ TEST(good_file)
 		      "revoke = /usr/libexec/pg-revoke\n"
 		      "revoke_fields = PGUSER\n"
 		      "revoke_on_lock = yes\n"
+		      "unlock_on_use = true\n"
 		      "field.PGUSER = data.user\n"
 		      "field.PGPASSWORD = data.password\n"
 		      "max_ttl = 2h\n"
@@ -171,6 +172,7 @@ TEST(good_file)
 	ASSERT_EQ_UINT(p->nmap, 2);
 	ASSERT_EQ_STR(p->map[1].path, "data.password");
 	ASSERT(p->revoke_on_lock);
+	ASSERT(p->unlock_on_use);
 	ASSERT_EQ_INT(p->max_ttl_s, 7200);
 	ASSERT_EQ_INT(p->default_ttl_s, 3600);
 	ASSERT_EQ_INT(p->timeout_s, CONF_TIMEOUT_DEFAULT_S);
@@ -210,6 +212,11 @@ TEST(errors_by_line)
 		    "missing" },
 		{ "[profile a]\nissuer = /bin/true\nrevoke_on_lock = 1\n",
 		    "need a revoke command" },
+		{ "[profile a]\nissuer = /bin/true\nunlock_on_use = maybe\n",
+		    ":3: unlock_on_use: true or false" },
+		{ "[profile a]\nissuer = /bin/true\nunlock_on_use = yes\n"
+		  "unlock_on_use = no\n",
+		    ":4: unlock_on_use is given twice" },
 		{ "[profile a]\nissuer = /bin/true\ndefault_ttl = 2h\n"
 		  "max_ttl = 1h\n",
 		    "default_ttl is longer than max_ttl" },
