@@ -696,6 +696,21 @@ cache_done(struct agent *ag, struct open_job *j)
 	    j->cache_hits == 1 ? "" : "s", j->cache_saved);
 }
 
+/* Whatever the token opened is wiped; the job failed as cancelled (the
+ * caller says why). */
+static void
+open_cancel(struct open_job *j)
+{
+	size_t i;
+
+	j->hj.result = JIT_E_CANCELLED;
+	for (i = 0; i < j->n; i++) {
+		secret_free(j->out[i]);
+		j->out[i] = NULL;
+	}
+	j->hj.st.msg[0] = '\0'; /* the backend's "cancelled", or a note */
+}
+
 static void
 open_done(struct hwjob *hj)
 {
@@ -715,12 +730,7 @@ open_done(struct hwjob *hj)
 	/* A lock came while the touch was awaited: nothing opens for it,
 	 * even if the token answered meanwhile. */
 	if (hj->aborted_by[0] != '\0') {
-		hj->result = JIT_E_CANCELLED;
-		for (size_t i = 0; i < j->n; i++) {
-			secret_free(j->out[i]);
-			j->out[i] = NULL;
-		}
-		hj->st.msg[0] = '\0'; /* the backend's "cancelled" */
+		open_cancel(j);
 		hw_status_set(&hj->st,
 		    "the agent was locked (%s) while the token was asked: nothing was opened; unlock again",
 		    hj->aborted_by);
@@ -729,12 +739,7 @@ open_done(struct hwjob *hj)
 	 * it opens nothing any more, even for a request made before. */
 	if (hj->result == 0 &&
 	    store_token_by_id(ag->store, j->cands[j->used]->id) == NULL) {
-		hj->result = JIT_E_CANCELLED;
-		for (size_t i = 0; i < j->n; i++) {
-			secret_free(j->out[i]);
-			j->out[i] = NULL;
-		}
-		hj->st.msg[0] = '\0'; /* a success's note, if any */
+		open_cancel(j);
 		hw_status_set(&hj->st,
 		    "%s was unenrolled while it was asked: nothing was opened; use an enrolled token",
 		    j->cands[j->used]->label);
