@@ -10,8 +10,8 @@
 # final line reported as such).
 #
 # Then kills aimed at each step that must survive one (add, revoke, enroll,
-# unenroll), a torn audit append and a torn temporary file, so that a
-# short run covers them too.
+# unenroll), a torn audit append, a torn temporary file and the write of a
+# token's key cache, so that a short run covers them too.
 #
 # JIT_REL_CRASH_ITER random rounds (default 6; contrib/reliability.sh runs
 # 200 or more) and one aimed kill per step per 40 of them (at least one),
@@ -157,7 +157,8 @@ for i in 0 1; do
 done
 TOTAL=$(wc -l <"$T/fi.log")
 say "# a round makes $TOTAL file operations under the data directory:"
-awk '{ sub(/.*\/data\//, "", $3); sub(/\.tmp\..*/, ".tmp", $3); print "#   " $2, $3 }' \
+awk '{ sub(/.*\/data\//, "", $3); sub(/\.tmp\..*/, ".tmp", $3)
+    sub(/^keycache\.[0-9a-f]*/, "keycache.ID", $3); print "#   " $2, $3 }' \
     "$T/fi.log" | uniq -c | sed 's/^ */#   /'
 ok "a round has operations to kill at" test "$TOTAL" -gt 10
 # STEP_OPS_<step>: how many operations that step makes.
@@ -195,6 +196,7 @@ round() {
 		# Where it landed: the step, the operation, the kind of file.
 		echo "$STEP $op" | awk '{ f = $3; sub(/.*\/data\//, "", f);
 		    sub(/\.tmp\..*/, ".tmp", f); sub(/^creds\/[^\/.]*/, "creds/NAME", f);
+		    sub(/^keycache\.[0-9a-f]*/, "keycache.ID", f);
 		    print $1, $2, f }' >>"$T/landed"
 	fi
 	wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
@@ -275,13 +277,14 @@ random_killed=$killed
 
 # Then kills aimed at each step that must survive one (the random ones
 # may miss a step in a short run), a torn audit line (an add's audit
-# append cut halfway), and a torn temporary file (an add's credential
-# written halfway, which the next start must remove).  The long form aims
-# ITER / 40 of each.
+# append cut halfway), a torn temporary file (an add's credential
+# written halfway, which the next start must remove), and the key cache
+# the get step's unlock of a new credential writes (its temporary file's
+# open, write, fsync or rename).  The long form aims ITER / 40 of each.
 reps=$((ITER / 40)); [ "$reps" -ge 1 ] || reps=1
 aimed_killed=0
 for r in $(seq "$reps"); do
-	for s in add revoke enroll unenroll audit tmp; do
+	for s in add revoke enroll unenroll audit tmp keycache; do
 		i=$((i + 1)); k0=$killed
 		if [ "$s" = audit ]; then
 			ARM_STEP=add round "$i" 1 TORN "$DATA/audit.log" write ||
@@ -289,6 +292,9 @@ for r in $(seq "$reps"); do
 		elif [ "$s" = tmp ]; then
 			ARM_STEP=add round "$i" 1 TORN "$DATA/creds/" write ||
 			    break 2
+		elif [ "$s" = keycache ]; then
+			ARM_STEP=get round "$i" $((RANDOM % 4 + 1)) KILL \
+			    "$DATA/keycache." || break 2
 		else
 			eval "n=\$STEP_OPS_$s"
 			ARM_STEP=$s round "$i" $((RANDOM % n + 1)) KILL || break 2
@@ -310,6 +316,7 @@ for s in add revoke enroll unenroll; do
 	ok "kills landed in $s" grep -q "^$s " "$T/landed"
 done
 ok "kills landed in an audit append" grep -q ' write audit.log$' "$T/landed"
+ok "kills landed in a key cache's write" grep -q ' keycache\.' "$T/landed"
 ok "a torn audit line was made and reported as such" \
     test "$torn_made" -gt 0 -a "$torn_seen" = "$torn_made"
 ok "a kill left a temporary file (which the next start removed)" \
