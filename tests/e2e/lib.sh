@@ -90,6 +90,16 @@ ok() {
 	if "$@" >"$T/out" 2>"$T/err"; then pass "$_d"; else fail "$_d (exit $?)"; fi
 }
 
+# marked_on_use NAME: status --json shows credential NAME marked to unlock
+# on use.
+marked_on_use() {
+	"$JITCTL_BIN" status --json 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+sys.exit(0 if [c.get("unlock_on_use") for c in d["credentials"]
+               if c["name"] == sys.argv[1]] == [True] else 1)' "$1"
+}
+
 # fails DESC CODE CMD...: CMD exits with CODE (or any non-zero for '!').
 fails() {
 	_d=$1; _want=$2; shift 2

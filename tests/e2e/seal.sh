@@ -151,13 +151,7 @@ edit "$T/p.sealed" "$T/mark.sealed" 'c["unlock_on_use"] = True'
 fails "a mark put on is refused" '!' jitctl import "$T/mark.sealed"
 has "the header was edited" "$T/err" 'header .* was edited'
 ok "alice imports it" jitctl import "$T/u.sealed"
-ok "status --json" jitctl status --json
-cp "$T/out" "$T/status.json"
-ok "it is marked so" /usr/bin/python3 -c '
-import json, sys
-d = json.load(open(sys.argv[1]))
-assert [c.get("unlock_on_use") for c in d["credentials"]
-        if c["name"] == "onuse"] == [True]' "$T/status.json"
+ok "it is marked so" marked_on_use onuse
 
 fails "seal without --to" '!' admin seal y --ttl 1h -o "$T/y" </dev/null
 has "says --to is required" "$T/err" '--to is required'
