@@ -673,6 +673,27 @@ out:
 	return r;
 }
 
+/* NAME.json was written again: it is no longer damaged (the list held it
+ * until a restart). */
+static void
+forget_damaged(struct store *s, const char *name)
+{
+	size_t i,
+	    n = s->ndamaged < STORE_DAMAGED_KEEP ? s->ndamaged :
+						   STORE_DAMAGED_KEEP;
+	size_t len = strlen(name);
+
+	for (i = 0; i < n; i++) {
+		if (strncmp(s->damaged[i].file, name, len) != 0 ||
+		    strcmp(s->damaged[i].file + len, ".json") != 0)
+			continue;
+		memmove(&s->damaged[i], &s->damaged[i + 1],
+		    (n - i - 1) * sizeof(s->damaged[0]));
+		s->ndamaged--;
+		return;
+	}
+}
+
 static int
 cred_save(struct store *s, const struct cred *c)
 {
@@ -683,7 +704,8 @@ cred_save(struct store *s, const struct cred *c)
 	if ((r = cred_to_json(c, &o)) != 0 ||
 	    (r = path_of(s->creds_dir, c->name, &path)) != 0)
 		goto out;
-	r = jsonx_save_file(path, o);
+	if ((r = jsonx_save_file(path, o)) == 0)
+		forget_damaged(s, c->name);
 out:
 	free(path);
 	json_object_put(o);

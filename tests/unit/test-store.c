@@ -637,6 +637,15 @@ TMPDIR_TEST(files_are_read_when_needed_and_damage_is_listed)
 	ASSERT_EQ_UINT(store_nknown(s), 1);
 	ASSERT_EQ_UINT(store_ndamaged(s), 4);
 	ASSERT(store_cred_peek(s, 0) != NULL);
+	/* beta added again: its file is whole now and leaves the list; the
+	 * others stay, in their order. */
+	store_set_verified(s, store_tokenset(s)->generation, JIT_OK, NULL);
+	put(s, "beta", "b-again", NULL, &c);
+	ASSERT_PASSING();
+	ASSERT_EQ_UINT(store_ndamaged(s), 3);
+	for (i = 0; (d = store_damaged_at(s, i)) != NULL; i++)
+		ASSERT_MSG(strcmp(d->file, "beta.json") != 0, "beta listed");
+	ASSERT_EQ_UINT(i, 3);
 	store_free(s);
 	free_tokens(t, 1);
 }
