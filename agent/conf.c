@@ -463,6 +463,19 @@ once(struct parse_ctx *x, unsigned bit, const char *key)
 	return 1;
 }
 
+/* A key given once whose value is a yes or a no. */
+static int
+bool_key(struct parse_ctx *x, unsigned bit, const char *key, const char *v,
+    bool *ret)
+{
+	if (!once(x, bit, key))
+		return 0;
+	if (parse_bool(v, ret) != 0)
+		return perr(
+		    x, "%s: true or false (or yes, no, on, off, 1, 0)", key);
+	return 1;
+}
+
 /* prefer = LABEL, LABEL...: token labels, commas or blanks between. */
 static int
 parse_prefer(struct parse_ctx *x, const char *k, const char *v)
@@ -504,25 +517,15 @@ agent_key(struct parse_ctx *x, const char *k, const char *v)
 			return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
 		return 1;
 	}
-	if (strcmp(k, "ssh_rsa_sha1") == 0) {
-		if (!once(x, K_SHA1, k))
-			return 0;
-		if (parse_bool(v, &c->ssh_rsa_sha1) != 0)
-			return perr(x, "ssh_rsa_sha1: true or false");
-		return 1;
-	}
+	if (strcmp(k, "ssh_rsa_sha1") == 0)
+		return bool_key(x, K_SHA1, k, v, &c->ssh_rsa_sha1);
 	if (strcmp(k, "prefer") == 0)
 		return once(x, K_PREFER, k) && parse_prefer(x, k, v);
 	if (strcmp(k, "metrics_file") == 0 || strcmp(k, "event_log") == 0 ||
 	    strcmp(k, "syslog_socket") == 0)
 		return team_key(x, k, v);
-	if (strcmp(k, "lock_on_removal") == 0) {
-		if (!once(x, K_REMOVAL, k))
-			return 0;
-		if (parse_bool(v, &c->lock_on_removal) != 0)
-			return perr(x, "lock_on_removal: yes or no");
-		return 1;
-	}
+	if (strcmp(k, "lock_on_removal") == 0)
+		return bool_key(x, K_REMOVAL, k, v, &c->lock_on_removal);
 	if (strcmp(k, "idle_lock") == 0)
 		return once(x, K_IDLE, k) &&
 		    parse_duration(x, k, v, DURATION_MAX_S, &c->idle_lock_s);
@@ -614,13 +617,8 @@ enroll_key(struct parse_ctx *x, const char *k, const char *v)
 			return perr(x, "%s", jit_strerror(JIT_E_NOMEM));
 		return 1;
 	}
-	if (strcmp(k, "require_attestation") == 0) {
-		if (!once(x, K_REQUIRE, k))
-			return 0;
-		if (parse_bool(v, &c->require_attestation) != 0)
-			return perr(x, "require_attestation: yes or no");
-		return 1;
-	}
+	if (strcmp(k, "require_attestation") == 0)
+		return bool_key(x, K_REQUIRE, k, v, &c->require_attestation);
 	esc(k, e, sizeof(e));
 	return perr(x,
 	    "unknown key '%s' in [enroll] (attestation_roots, require_attestation)",
@@ -669,7 +667,6 @@ profile_key(struct parse_ctx *x, const char *k, const char *v)
 {
 	struct conf_profile *p = x->prof;
 	char e[64];
-	bool b;
 
 	if (strcmp(k, "kind") == 0) {
 		if (!once(x, K_KIND, k))
@@ -718,22 +715,10 @@ profile_key(struct parse_ctx *x, const char *k, const char *v)
 			    x, "stepup: session, always, pin or confirm");
 		return 1;
 	}
-	if (strcmp(k, "revoke_on_lock") == 0) {
-		if (!once(x, K_ONLOCK, k))
-			return 0;
-		if (parse_bool(v, &b) != 0)
-			return perr(x, "revoke_on_lock: true or false");
-		p->revoke_on_lock = b;
-		return 1;
-	}
-	if (strcmp(k, "unlock_on_use") == 0) {
-		if (!once(x, K_ONUSE, k))
-			return 0;
-		if (parse_bool(v, &b) != 0)
-			return perr(x, "unlock_on_use: true or false");
-		p->unlock_on_use = b;
-		return 1;
-	}
+	if (strcmp(k, "revoke_on_lock") == 0)
+		return bool_key(x, K_ONLOCK, k, v, &p->revoke_on_lock);
+	if (strcmp(k, "unlock_on_use") == 0)
+		return bool_key(x, K_ONUSE, k, v, &p->unlock_on_use);
 	if (strcmp(k, "revoke_fields") == 0)
 		return once(x, K_RFIELDS, k) &&
 		    parse_list(x, k, v, CONF_REVOKE_FIELDS_MAX,

@@ -241,7 +241,7 @@ TEST(errors_by_line)
 		{ "[agent]\nprefer = a\nprefer = b\n",
 		    ":3: prefer is given twice" },
 		{ "[agent]\nlock_on_removal = maybe\n",
-		    ":2: lock_on_removal: yes or no" },
+		    ":2: lock_on_removal: true or false" },
 		{ "[agent]\nidle_lock = soon\n", ":2: idle_lock: 'soon'" },
 		{ "[agent]\nssh_keys_on_lock = keep\n",
 		    ":2: ssh_keys_on_lock: remove or hold" },
