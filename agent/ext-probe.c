@@ -62,6 +62,8 @@ probe_done(struct hwjob *hj)
 		(void)jsonx_add_str(t, JP_TOKEN_LABEL, j->toks[i]->label);
 		(void)jsonx_add_str(t, JP_TOKEN_TYPE, j->toks[i]->type);
 		(void)jsonx_add_bool(t, JP_TOKEN_UV, j->toks[i]->uv);
+		(void)jsonx_add_bool(
+		    t, JP_TOKEN_TOUCH, hw_token_wants_touch(j->toks[i]));
 		(void)jsonx_add_bool(t, JP_PROBE_PRESENT, j->present[i]);
 		(void)jsonx_add_bool(t, JP_PROBE_PREFERRED, j->preferred[i]);
 		json_object_array_add(arr, t);

@@ -157,6 +157,7 @@ ext_token_json(const struct hw_token *t)
 	/* A TPM always asks for its PIN (enroll refuses one without). */
 	(void)jsonx_add_bool(
 	    o, JP_TOKEN_UV, t->uv || strcmp(t->type, "tpm2") == 0);
+	(void)jsonx_add_bool(o, JP_TOKEN_TOUCH, hw_token_wants_touch(t));
 	(void)jsonx_add_int(o, JP_TOKEN_CREATED, t->created);
 	(void)jsonx_add_b64(
 	    o, JP_TOKEN_RECIPIENT, t->recipient, sizeof(t->recipient));

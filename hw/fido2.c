@@ -1150,9 +1150,18 @@ fido2_probe(const struct hw_token *t, struct hw_status *st)
 	return r == JIT_OK ? JIT_OK : JIT_E_NODEV;
 }
 
+/* Every assertion asks for user presence (fido2_derive). */
+static bool
+fido2_wants_touch(const struct hw_token *t)
+{
+	(void)t;
+	return true;
+}
+
 const struct hw_backend hw_fido2 = {
 	.type = "fido2",
 	.enroll = fido2_enroll,
 	.derive = fido2_derive,
 	.probe = fido2_probe,
+	.wants_touch = fido2_wants_touch,
 };

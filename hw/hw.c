@@ -265,6 +265,16 @@ hw_token_present(const struct hw_token *t, struct hw_status *st)
 	return be->probe == NULL || be->probe(t, st) == JIT_OK;
 }
 
+bool
+hw_token_wants_touch(const struct hw_token *t)
+{
+	const struct hw_backend *be;
+
+	if ((be = hw_backend_find(t->type)) == NULL)
+		return false;
+	return be->wants_touch != NULL && be->wants_touch(t);
+}
+
 int
 hw_open_identity(const struct hw_token *t, const struct hw_auth *auth,
     struct secret **ret_sk, struct hw_status *st)

@@ -91,6 +91,8 @@ struct hw_backend {
 	/* Optional: is the token there, asking nothing of the person (no
 	 * touch, no PIN)?  JIT_OK, or JIT_E_NODEV with a sentence. */
 	int (*probe)(const struct hw_token *t, struct hw_status *st);
+	/* Optional: does opening t ask for a touch (without it, no)? */
+	bool (*wants_touch)(const struct hw_token *t);
 };
 
 /* hw.c: the dispatcher and the identity layer common to every backend. */
@@ -110,6 +112,9 @@ int hw_open_identity(const struct hw_token *t, const struct hw_auth *auth,
 /* Blocking, but asks nothing of the person: is t plugged in (a backend
  * without a probe says yes)?  Which token to ask is chosen with it. */
 bool hw_token_present(const struct hw_token *t, struct hw_status *st);
+/* Does opening t ask for a touch (a PIV slot's policy may say never)?  For
+ * jitctl's prompt only: the token, not this, decides. */
+bool hw_token_wants_touch(const struct hw_token *t);
 void hw_token_free(struct hw_token *t);
 int hw_token_dup(const struct hw_token *t, struct hw_token **ret);
 int hw_token_from_json(struct json_object *o, struct hw_token **ret);

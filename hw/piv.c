@@ -768,8 +768,20 @@ out:
 	return r;
 }
 
+/* The slot's touch policy, as enrolled; a record without one: always. */
+static bool
+piv_wants_touch(const struct hw_token *t)
+{
+	const char *touch;
+
+	return t->backend == NULL ||
+	    jsonx_get_str(t->backend, "touch", 16, &touch) != 0 ||
+	    strcmp(touch, touch_name(YKPIV_TOUCHPOLICY_NEVER)) != 0;
+}
+
 const struct hw_backend hw_piv = {
 	.type = "piv",
 	.enroll = piv_enroll,
 	.derive = piv_derive,
+	.wants_touch = piv_wants_touch,
 };

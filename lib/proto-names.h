@@ -57,6 +57,7 @@
 #define JP_TOKEN_DEVICE "device" /* TCTI or hidraw path, if any */
 #define JP_TOKEN_SIMULATED "simulated" /* swtpm or the simulator */
 #define JP_TOKEN_UV "uv" /* it asks for its PIN */
+#define JP_TOKEN_TOUCH "touch" /* it asks for a touch */
 #define JP_TOKEN_CREATED "created" /* enrolled at, unix seconds */
 #define JP_TOKEN_RECIPIENT "recipient" /* its X25519 wrapping key, base64 */
 #define JP_TOKEN_ATTESTATION "attestation" /* lib/attest.h blob, base64 */
