@@ -212,6 +212,7 @@ enroll_main(int argc, char **argv)
 	const char *slot = NULL, *touch = NULL;
 	char purpose[256], safe[80];
 	bool uv = false, allow_sim = false, no_pin = false, rewrap = false;
+	bool new_touch;
 	int c, r, ex, pin_fd = -1;
 
 	while ((c = cli_getopt(argc, argv, ":l:d:up:t:h", opts)) != -1) {
@@ -288,11 +289,14 @@ enroll_main(int argc, char **argv)
 		ex = cli_fail_code(JIT_E_NOMEM, NULL);
 		goto out;
 	}
-	/* An enrolled token approves; then the new one is touched. */
+	/* An enrolled token approves; then the new one is touched (not a
+	 * TPM, nor a PIV slot whose touch policy is never). */
+	new_touch = strcmp(type, "fido2") == 0 ||
+	    (strcmp(type, "piv") == 0 &&
+		(touch == NULL || strcmp(touch, "never") != 0));
 	cli_sanitize(label, safe, sizeof(safe));
 	snprintf(purpose, sizeof(purpose), "to approve enrolling %s%s%s", safe,
-	    strcmp(type, "tpm2") != 0 ? ", then the new key " : "",
-	    strcmp(type, "tpm2") != 0 ? safe : "");
+	    new_touch ? ", then the new key " : "", new_touch ? safe : "");
 	so.purpose = purpose;
 	so.pin_fields = true;
 	so.new_pin = pin;
@@ -300,7 +304,7 @@ enroll_main(int argc, char **argv)
 		r = stepup_request(
 		    JP_VERB_ENROLL, args, enrolled, NULL, &so, &rep);
 	else {
-		if (strcmp(type, "tpm2") != 0)
+		if (new_touch)
 			cli_notice_open(
 			    "Touch your security key (%s)...", label);
 		r = stepup_request(JP_VERB_ENROLL, args, NULL, NULL, &so, &rep);

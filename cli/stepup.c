@@ -29,6 +29,18 @@ struct plan {
 	bool pin_all_fido2;
 };
 
+/* A PIV slot's touch policy may be never; an agent that does not say asks
+ * for one. */
+static bool
+wants_touch(struct json_object *t)
+{
+	struct json_object *v;
+
+	return !json_object_object_get_ex(t, JP_TOKEN_TOUCH, &v) ||
+	    !json_object_is_type(v, json_type_boolean) ||
+	    json_object_get_boolean(v);
+}
+
 static int
 token_needs(struct json_object *t, bool need_pin)
 {
@@ -42,7 +54,7 @@ token_needs(struct json_object *t, bool need_pin)
 	if (strcmp(type, "tpm2") == 0)
 		return NEEDS_PIN; /* a TPM has no button */
 	if (strcmp(type, "piv") == 0)
-		return NEEDS_TOUCH | NEEDS_PIN;
+		return NEEDS_PIN | (wants_touch(t) ? NEEDS_TOUCH : 0);
 	return 0; /* unknown: the agent will say */
 }
 

@@ -44,6 +44,10 @@ ok "a is wrapped to all three" test "$(wraps_of a)" = 3
 opens_with laptop "$T/pin"
 opens_with yk
 opens_with card "$T/pivpin"
+jitctl lock >/dev/null
+ok "unlock a with the card (touch always)" jitctl unlock a --token card \
+    --pin-fd 3 3<"$T/pivpin"
+has "asks for its touch" "$T/err" 'Touch your security key \(card\)'
 
 ok "the PIV card approves removing the TPM" jitctl unenroll laptop \
     --token card --pin-fd 3 3<"$T/pivpin"
@@ -60,4 +64,27 @@ opens_with yk
 jitctl lock >/dev/null
 fails "the card opens nothing now" '!' jitctl unlock a --token card \
     --pin-fd 3 3<"$T/pivpin"
+
+# A card whose slot's touch policy is never: jitctl asks for no touch of it,
+# and the card (told to let any touch time out) needs none.
+piv_sim_stop card
+piv_sim_start nt --serial 5550101 || exit 1
+piv_sim_touch nt timeout
+ok "a PIV card with touch never, approved by the FIDO2 key" jitctl enroll \
+    piv --label nt --touch never --device "$R" --allow-simulated \
+    --pin-fd 4 4<"$T/pivpin" --token yk
+has "asks to touch the approving key" "$T/err" \
+    'Touch your security key \(yk\) to approve enrolling nt\.'
+hasnt "and not the new card" "$T/err" 'the new key nt'
+ok "tokens --json" jitctl tokens --json
+cp "$T/out" "$T/tokens.json"
+ok "says which tokens ask for a touch" python3 -c 'import json,sys
+t = {x["label"]: x["touch"] for x in json.load(open(sys.argv[1]))["tokens"]}
+assert t == {"yk": True, "nt": False}, t' "$T/tokens.json"
+ok "add n" bash -c "printf 'november' | '$JITCTL_BIN' add n --ttl 1h"
+ok "nt opens n without a touch" jitctl unlock n --token nt --pin-fd 3 \
+    3<"$T/pivpin"
+hasnt "asking for none" "$T/err" 'Touch'
+ok "get n" jitctl get n
+ok "is november" test "$(cat "$T/out")" = november
 e2e_done
