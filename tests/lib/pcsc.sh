@@ -77,11 +77,18 @@ pcsc_stop() {
 
 # piv_sim_start NAME [ARGS...]: the card NAME (state $PCSC_DIR/NAME.state,
 # touch answer read from $PCSC_DIR/NAME.touch before every touch) put into
-# the reader; returns once pcscd has powered it up.
+# the reader; returns once pcscd has powered it up.  A NAME still running
+# (left in the reader of a pcscd stopped since) is stopped first: it would
+# outlive the test, calling a port another test may take.
 piv_sim_start() {
 	_n=$1
 	shift
 	: "${JIT_SIM_PIV:?}"
+	eval "_old=\${PIV_SIM_PID_$_n:-}"
+	if [ -n "$_old" ]; then
+		kill -TERM "$_old" 2>/dev/null
+		wait "$_old" 2>/dev/null
+	fi
 	[ -f "$PCSC_DIR/$_n.touch" ] || echo approve >"$PCSC_DIR/$_n.touch"
 	: >"$PCSC_DIR/$_n.out"
 	_in=$(grep -c 'Card inserted into' "$PCSC_DIR/log" 2>/dev/null || true)
