@@ -29,33 +29,34 @@ struct plan {
 	bool pin_all_fido2;
 };
 
-/* A PIV slot's touch policy may be never; an agent that does not say asks
- * for one. */
+/* Does it ask for a touch: the agent says (a PIV slot's policy may be
+ * never); without its word, every token but a TPM (which has no button). */
 static bool
-wants_touch(struct json_object *t)
+wants_touch(struct json_object *t, const char *type)
 {
 	struct json_object *v;
 
-	return !json_object_object_get_ex(t, JP_TOKEN_TOUCH, &v) ||
-	    !json_object_is_type(v, json_type_boolean) ||
-	    json_object_get_boolean(v);
+	if (json_object_object_get_ex(t, JP_TOKEN_TOUCH, &v) &&
+	    json_object_is_type(v, json_type_boolean))
+		return json_object_get_boolean(v);
+	return strcmp(type, "tpm2") != 0;
 }
 
 static int
 token_needs(struct json_object *t, bool need_pin)
 {
 	const char *type = cli_jstr(t, JP_TOKEN_TYPE);
+	int pin;
 
 	if (type == NULL)
 		return 0;
 	if (strcmp(type, "fido2") == 0)
-		return NEEDS_TOUCH |
-		    (need_pin || cli_jbool(t, JP_TOKEN_UV) ? NEEDS_PIN : 0);
-	if (strcmp(type, "tpm2") == 0)
-		return NEEDS_PIN; /* a TPM has no button */
-	if (strcmp(type, "piv") == 0)
-		return NEEDS_PIN | (wants_touch(t) ? NEEDS_TOUCH : 0);
-	return 0; /* unknown: the agent will say */
+		pin = need_pin || cli_jbool(t, JP_TOKEN_UV) ? NEEDS_PIN : 0;
+	else if (strcmp(type, "tpm2") == 0 || strcmp(type, "piv") == 0)
+		pin = NEEDS_PIN;
+	else
+		return 0; /* unknown: the agent will say */
+	return pin | (wants_touch(t, type) ? NEEDS_TOUCH : 0);
 }
 
 static bool
