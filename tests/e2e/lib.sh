@@ -59,6 +59,21 @@ skip() {
 	say "ok - # SKIP $1: $2"
 }
 
+# memory_clean DESC NEEDLE...: no needle is in the agent's memory or
+# environment (/proc/PID/mem, which only root may read of a process that is
+# not dumpable: the root parent reads it, tests/lib/testuser.py scan).
+memory_clean() {
+	_d=$1; shift
+	other_uid_ready "$_d" || return 0
+	python3 "$E2E_DIR/../lib/testuser.py" scan "$AGENT_PID" "$@" \
+	    >"$T/scan" 2>&1
+	case $? in
+	0) pass "$_d: not in the agent's memory" ;;
+	1) fail "$_d: in the agent's memory: $(head -3 "$T/scan")" ;;
+	*) fail "$_d: the scan failed: $(cat "$T/scan")" ;;
+	esac
+}
+
 # as_other_uid CMD [ARG...]: run CMD as nobody, a uid that is not the
 # test's, with this shell's stdin, stdout, stderr, environment and working
 # directory; the status is CMD's.  The root parent that dropped to jit-e2e

@@ -56,7 +56,11 @@ agent_start --config "$CONF" --touch-timeout 30 || exit 1
 sim_start yk1 --verbose || exit 1
 ok "enroll the simulated key" jitctl enroll fido2 --label yk1 \
     --device "sim:$T/yk1.sock" --allow-simulated
-ok "add a credential" bash -c "printf 'alpha' | '$JITCTL_BIN' add a --ttl 1h"
+# a's value is a canary: after each trigger it is in none of the agent's
+# memory (memory_clean), as after jitctl lock, expiry and SIGUSR1
+# (reliability-secrets).
+CANARY=jittrigger-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+ok "add a credential" bash -c "printf '%s' '$CANARY' | '$JITCTL_BIN' add a --ttl 1h"
 ok "a key for ssh-add" ssh-keygen -q -t ed25519 -N '' -C e2e-key \
     -f "$T/id_e2e"
 # ssh-keygen -Y sign with a public key alone signs through the agent only.
@@ -83,6 +87,7 @@ ok "add a key with ssh-add" ssh-add "$T/id_e2e"
 wait_for "idle_lock locks on its own" grep -q '"event":"lock","why":"idle for 2s"' \
     "$DATA/audit.log"
 fails "a was wiped" 4 jitctl get a
+memory_clean "after idle_lock, a's value" "$CANARY"
 has "audited with its trigger and what it wiped" "$DATA/audit.log" \
     '"event":"lock","why":"idle for 2s","names":\["a"\],"count":1'
 has "the ssh-add key is counted in the lock" "$DATA/audit.log" \
@@ -141,10 +146,11 @@ sim_touch yk1 approve
 fails "a stayed locked" 4 jitctl get a
 
 # --- jitctl shell: one process tree, until it exits ---------------------
-ok "add b" bash -c "printf 'bravo' | '$JITCTL_BIN' add b --ttl 1h"
+CANARY_B=jitshell-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+ok "add b" bash -c "printf '%s' '$CANARY_B' | '$JITCTL_BIN' add b --ttl 1h"
 ok "inside the shell the credential is served" jitctl shell b -- \
     sh -c '"$0" get b && echo && echo "JIT_SHELL=$JIT_SHELL"' "$JITCTL_BIN"
-has "its value" "$T/out" '^bravo$'
+has "its value" "$T/out" "^$CANARY_B\$"
 has "the shell's prompt variable names it" "$T/out" '^JIT_SHELL=b$'
 has "the unlock is audited with the shell's pid" "$DATA/audit.log" \
     '"event":"unlock","names":\["b"\],"token":"yk1".*"shell":[0-9]+'
@@ -152,6 +158,7 @@ wait_for "the shell's exit wiped it" grep -Eq \
     '"event":"lock","why":"shell pid [0-9]+ exited","names":\["b"\],"count":1' \
     "$DATA/audit.log"
 fails "b is locked after the shell" 4 jitctl get b
+memory_clean "after the shell's exit, b's value" "$CANARY_B"
 # A shell that waits: a process outside it is refused meanwhile.
 cat > "$T/inner.sh" <<INNER
 #!/bin/sh
@@ -171,7 +178,7 @@ has "the refusal is audited" "$DATA/audit.log" \
 : > "$T/inner.go"
 wait "$SHELL_JOB"
 ok "jitctl shell exits with the shell's status" test $? = 7
-has "a child of the shell was served" "$T/inner.out" '^bravo$'
+has "a child of the shell was served" "$T/inner.out" "^$CANARY_B\$"
 wait_for "its exit wiped b" bash -c \
     "[ \$(grep -Ec '\"why\":\"shell pid [0-9]+ exited\",\"names\":\\[\"b\"\\]' '$DATA/audit.log') = 2 ]"
 fails "b is locked" 4 jitctl get b
@@ -189,6 +196,7 @@ wait_for "the simulator gone, the agent locks" grep -q \
     '"event":"lock","why":"token yk1 removed (its socket went away)"' \
     "$DATA/audit.log"
 fails "a is wiped" 4 jitctl get a
+memory_clean "after the token's removal, a's value" "$CANARY"
 sim_start yk1 --verbose || exit 1
 ok "back: unlock a" jitctl unlock a
 printf '[agent]\nlock_on_removal = no\n' > "$CONF"
@@ -263,6 +271,7 @@ else
 	wait_for "suspend locks" grep -q '"event":"lock","why":"suspend' \
 	    "$DATA/audit.log"
 	fails "a is wiped" 4 jitctl get a
+	memory_clean "after suspend, a's value" "$CANARY"
 	has "audited with its trigger and the ssh-add key" "$DATA/audit.log" \
 	    '"event":"lock","why":"suspend \(logind PrepareForSleep\)","names":\["a"\],"count":1,"ssh_keys":1'
 	hasnt "waking up and another session's lock did not lock" \
@@ -273,6 +282,7 @@ else
 	    '"event":"lock","why":"screen locked \(logind Lock\)","names":\["a"\]' \
 	    "$DATA/audit.log"
 	fails "a is wiped" 4 jitctl get a
+	memory_clean "after the screen lock, a's value" "$CANARY"
 	kill "$BUS_PID"; wait "$BUS_PID" 2>/dev/null
 	wait_for "the bus gone, status says the triggers are off" bash -c \
 	    "'$JITCTL_BIN' status | grep -q 'kill switch off: sleep: the system bus went away'"
